@@ -1,0 +1,56 @@
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// An event type of one aggregate. Events are stored as `(event_type, payload)`: the enum is
+/// serialized adjacently tagged (`{"type": ..., "data": ...}`) and split into the two columns, so
+/// the payload carries no redundant type tag and old payloads can be upcast by `schema_rev`.
+pub trait DomainEvent: Serialize + DeserializeOwned + Clone {
+    /// The `stream_type` column and NATS subject token of this aggregate's streams.
+    const STREAM_TYPE: &'static str;
+    /// The revision written with new events; readers upcast anything older.
+    const SCHEMA_REV: i16 = 1;
+
+    fn event_type(&self) -> &'static str;
+
+    fn to_parts(&self) -> Result<(&'static str, serde_json::Value), EventCodecError> {
+        let tagged = serde_json::to_value(self).map_err(|e| EventCodecError(e.to_string()))?;
+        let payload = match tagged {
+            serde_json::Value::Object(mut map) => map.remove("data").unwrap_or(serde_json::Value::Null),
+            _ => return Err(EventCodecError("event did not serialize to an object".into())),
+        };
+        Ok((self.event_type(), payload))
+    }
+
+    fn from_parts(event_type: &str, schema_rev: i16, payload: serde_json::Value) -> Result<Self, EventCodecError> {
+        let payload = Self::upcast(event_type, schema_rev, payload);
+        let tagged = serde_json::json!({ "type": event_type, "data": payload });
+        serde_json::from_value(tagged).map_err(|e| EventCodecError(format!("{event_type}: {e}")))
+    }
+
+    /// Rewrites an old payload into the current shape. Revision 1 is current for every event so far.
+    fn upcast(_event_type: &str, _schema_rev: i16, payload: serde_json::Value) -> serde_json::Value {
+        payload
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event codec: {0}")]
+pub struct EventCodecError(pub String);
+
+/// Who caused an event and through what; stored in the `metadata` column, never in the payload.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Metadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_user_id: Option<uuid::Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<uuid::Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_addr: Option<String>,
+}

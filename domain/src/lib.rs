@@ -1,0 +1,17 @@
+//! Roster's domain: ids, validated values, aggregates and their events.
+//!
+//! Pure and synchronous: no IO, no clock, no randomness. Commands carry `now` and any new ids, so
+//! replaying the same events always yields the same state.
+
+pub mod error;
+pub mod event;
+pub mod group;
+pub mod ids;
+pub mod organization;
+pub mod patch;
+pub mod user;
+pub mod values;
+
+pub use error::DomainError;
+pub use event::{DomainEvent, EventCodecError};
+pub use ids::{GroupId, OrgId, TokenId, UserId};

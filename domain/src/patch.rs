@@ -1,0 +1,86 @@
+//! Patch fields that distinguish "absent" (leave unchanged) from `null` (clear).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// `Keep` = the field was absent; `Clear` = it was `null`; `Set(v)` = new value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Patch<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T> Patch<T> {
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Patch::Keep)
+    }
+
+    /// Applies the patch to a nullable field.
+    pub fn apply_to(self, field: &mut Option<T>) {
+        match self {
+            Patch::Keep => {}
+            Patch::Clear => *field = None,
+            Patch::Set(v) => *field = Some(v),
+        }
+    }
+
+    pub fn as_ref(&self) -> Patch<&T> {
+        match self {
+            Patch::Keep => Patch::Keep,
+            Patch::Clear => Patch::Clear,
+            Patch::Set(v) => Patch::Set(v),
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Patch<U> {
+        match self {
+            Patch::Keep => Patch::Keep,
+            Patch::Clear => Patch::Clear,
+            Patch::Set(v) => Patch::Set(f(v)),
+        }
+    }
+}
+
+// Serialized as `null` for Clear and the value for Set; Keep must be skipped by the container
+// (`#[serde(default, skip_serializing_if = "Patch::is_keep")]`).
+impl<T: Serialize> Serialize for Patch<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Patch::Keep | Patch::Clear => s.serialize_none(),
+            Patch::Set(v) => s.serialize_some(v),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            None => Patch::Clear,
+            Some(v) => Patch::Set(v),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct P {
+        #[serde(default, skip_serializing_if = "Patch::is_keep")]
+        a: Patch<String>,
+    }
+
+    #[test]
+    fn absent_null_and_value_round_trip() {
+        let absent: P = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.a, Patch::Keep);
+        let null: P = serde_json::from_str(r#"{"a":null}"#).unwrap();
+        assert_eq!(null.a, Patch::Clear);
+        let set: P = serde_json::from_str(r#"{"a":"x"}"#).unwrap();
+        assert_eq!(set.a, Patch::Set("x".into()));
+        assert_eq!(serde_json::to_string(&absent).unwrap(), "{}");
+        assert_eq!(serde_json::to_string(&null).unwrap(), r#"{"a":null}"#);
+    }
+}

@@ -1,0 +1,465 @@
+//! Users, their profile, status, credentials' lifecycle and access tokens.
+//!
+//! Secrets never appear here: a password change or a token issue is recorded as a fact with no
+//! hash; the hashes live in command-side tables written in the same transaction.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::DomainEvent;
+use crate::patch::Patch;
+use crate::values::{bounded_text, required_text, Email, Login, MAX_PERSON_NAME_LEN, MAX_TEXT_LEN};
+use crate::{DomainError, OrgId, TokenId, UserId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserStatus {
+    Active,
+    Archive,
+    PreInvited,
+    Invited,
+    Blocked,
+}
+
+impl UserStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UserStatus::Active => "ACTIVE",
+            UserStatus::Archive => "ARCHIVE",
+            UserStatus::PreInvited => "PRE_INVITED",
+            UserStatus::Invited => "INVITED",
+            UserStatus::Blocked => "BLOCKED",
+        }
+    }
+
+    /// Archived and blocked users are locked out: their tokens and passwords stop working at once.
+    pub fn may_sign_in(&self) -> bool {
+        !matches!(self, UserStatus::Archive | UserStatus::Blocked)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    SuperAdmin,
+    OrgAdmin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::SuperAdmin => "super_admin",
+            Role::OrgAdmin => "org_admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Public,
+    Restricted,
+}
+
+/// The profile fields a create carries (WorkDrive's onboarding form).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub phone: Option<String>,
+    pub designation: Option<String>,
+    pub department: Option<uuid::Uuid>,
+    pub location: Option<uuid::Uuid>,
+    pub reports_to: Option<UserId>,
+    pub is_department_head: bool,
+    pub skills: Vec<String>,
+    pub default_visibility: Option<Visibility>,
+    pub security_group: Option<uuid::Uuid>,
+    pub additional_teams: Vec<UserId>,
+    pub additional_locations: Vec<uuid::Uuid>,
+    pub external_user_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub org_id: Option<OrgId>,
+    pub number: i64,
+    pub email: String,
+    pub login: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub profile: Profile,
+    pub created_by: Option<UserId>,
+    /// Whether the command also sets a password (its hash is stored outside the event).
+    pub with_password: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserPatch {
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub first_name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub last_name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub status: Patch<UserStatus>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub phone: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub is_expert: Patch<bool>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub availability: Patch<i32>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub file_id: Patch<uuid::Uuid>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub cover_file_id: Patch<uuid::Uuid>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub reports_to: Patch<UserId>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub designation: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub bio: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub is_department_head: Patch<bool>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub department: Patch<uuid::Uuid>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub location: Patch<uuid::Uuid>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_additional_teams: Vec<UserId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_additional_teams: Vec<UserId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_additional_locations: Vec<uuid::Uuid>,
+}
+
+impl UserPatch {
+    pub fn is_empty(&self) -> bool {
+        *self == UserPatch::default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum UserCommand {
+    Create(NewUser),
+    Update { actor: UserId, patch: UserPatch },
+    Delete { actor: UserId },
+    SetPassword { actor: Option<UserId> },
+    IssueToken { token_id: TokenId, expires_at: Option<DateTime<Utc>>, revoke_others: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum UserEvent {
+    UserCreated {
+        id: UserId,
+        org_id: Option<OrgId>,
+        number: i64,
+        email: Email,
+        login: Login,
+        first_name: String,
+        last_name: String,
+        role: Role,
+        status: UserStatus,
+        profile: Profile,
+        created_by: Option<UserId>,
+    },
+    UserUpdated {
+        #[serde(flatten)]
+        patch: UserPatch,
+        updated_by: UserId,
+    },
+    UserDeleted {
+        deleted_by: UserId,
+    },
+    UserPasswordSet {
+        set_by: Option<UserId>,
+    },
+    AccessTokenIssued {
+        token_id: TokenId,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    AccessTokenRevoked {
+        token_id: TokenId,
+    },
+}
+
+impl DomainEvent for UserEvent {
+    const STREAM_TYPE: &'static str = "user";
+
+    fn event_type(&self) -> &'static str {
+        match self {
+            UserEvent::UserCreated { .. } => "UserCreated",
+            UserEvent::UserUpdated { .. } => "UserUpdated",
+            UserEvent::UserDeleted { .. } => "UserDeleted",
+            UserEvent::UserPasswordSet { .. } => "UserPasswordSet",
+            UserEvent::AccessTokenIssued { .. } => "AccessTokenIssued",
+            UserEvent::AccessTokenRevoked { .. } => "AccessTokenRevoked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub org_id: Option<OrgId>,
+    pub email: Email,
+    pub login: Login,
+    pub role: Role,
+    pub status: UserStatus,
+    pub deleted: bool,
+    pub additional_teams: BTreeSet<UserId>,
+    pub active_tokens: BTreeSet<TokenId>,
+}
+
+pub struct UserAggregate;
+
+impl esrs::Aggregate for UserAggregate {
+    const NAME: &'static str = "user";
+    type State = Option<User>;
+    type Command = UserCommand;
+    type Event = UserEvent;
+    type Error = DomainError;
+
+    fn handle_command(state: &Self::State, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error> {
+        match command {
+            UserCommand::Create(new) => {
+                if state.is_some() {
+                    return Err(DomainError::AlreadyExists("user"));
+                }
+                create(new)
+            }
+            UserCommand::Update { actor, patch } => {
+                let user = live(state)?;
+                let patch = validate_patch(user, patch)?;
+                Ok(vec![UserEvent::UserUpdated { patch, updated_by: actor }])
+            }
+            UserCommand::Delete { actor } => {
+                let user = live(state)?;
+                if user.id == actor {
+                    return Err(DomainError::Forbidden("a user cannot delete themselves".into()));
+                }
+                let mut events: Vec<UserEvent> =
+                    user.active_tokens.iter().map(|t| UserEvent::AccessTokenRevoked { token_id: *t }).collect();
+                events.push(UserEvent::UserDeleted { deleted_by: actor });
+                Ok(events)
+            }
+            UserCommand::SetPassword { actor } => {
+                live(state)?;
+                Ok(vec![UserEvent::UserPasswordSet { set_by: actor }])
+            }
+            UserCommand::IssueToken { token_id, expires_at, revoke_others } => {
+                let user = live(state)?;
+                if !user.status.may_sign_in() {
+                    return Err(DomainError::invalid("userId", format!("user is {}", user.status.as_str())));
+                }
+                let mut events = Vec::new();
+                if revoke_others {
+                    events.extend(user.active_tokens.iter().map(|t| UserEvent::AccessTokenRevoked { token_id: *t }));
+                }
+                events.push(UserEvent::AccessTokenIssued { token_id, expires_at });
+                Ok(events)
+            }
+        }
+    }
+
+    fn apply_event(state: Self::State, event: Self::Event) -> Self::State {
+        match event {
+            UserEvent::UserCreated { id, org_id, email, login, role, status, profile, .. } => Some(User {
+                id,
+                org_id,
+                email,
+                login,
+                role,
+                status,
+                deleted: false,
+                additional_teams: profile.additional_teams.into_iter().collect(),
+                active_tokens: BTreeSet::new(),
+            }),
+            other => state.map(|mut user| {
+                match other {
+                    UserEvent::UserCreated { .. } => {}
+                    UserEvent::UserUpdated { patch, .. } => {
+                        if let Patch::Set(status) = patch.status {
+                            user.status = status;
+                        }
+                        user.additional_teams.extend(patch.add_additional_teams);
+                        for t in &patch.remove_additional_teams {
+                            user.additional_teams.remove(t);
+                        }
+                    }
+                    UserEvent::UserDeleted { .. } => {
+                        user.deleted = true;
+                        user.status = UserStatus::Archive;
+                    }
+                    UserEvent::UserPasswordSet { .. } => {}
+                    UserEvent::AccessTokenIssued { token_id, .. } => {
+                        user.active_tokens.insert(token_id);
+                    }
+                    UserEvent::AccessTokenRevoked { token_id } => {
+                        user.active_tokens.remove(&token_id);
+                    }
+                }
+                user
+            }),
+        }
+    }
+}
+
+fn live(state: &Option<User>) -> Result<&User, DomainError> {
+    match state {
+        Some(u) if !u.deleted => Ok(u),
+        _ => Err(DomainError::NotFound("user")),
+    }
+}
+
+fn create(new: NewUser) -> Result<Vec<UserEvent>, DomainError> {
+    let email = Email::parse("email", &new.email)?;
+    let login = match &new.login {
+        Some(l) => Login::parse("userName", l)?,
+        None => Login::parse("email", email.as_str())?,
+    };
+    let first_name = required_text("firstName", &new.first_name, MAX_PERSON_NAME_LEN)?;
+    let last_name = required_text("lastName", &new.last_name, MAX_PERSON_NAME_LEN)?;
+    let profile = validate_profile(new.profile)?;
+    if new.org_id.is_none() && new.role != Role::SuperAdmin {
+        return Err(DomainError::invalid("orgId", "only the super admin belongs to no organization"));
+    }
+    // WorkDrive's onboarding rule: without a security group, designation and visibility the
+    // invitation goes to the supervisor first, so the user starts pre-invited.
+    let complete = profile.security_group.is_some() && profile.designation.is_some() && profile.default_visibility.is_some();
+    let status = match new.role {
+        Role::SuperAdmin | Role::OrgAdmin => UserStatus::Active,
+        Role::Member if complete => UserStatus::Invited,
+        Role::Member => UserStatus::PreInvited,
+    };
+    let mut events = vec![UserEvent::UserCreated {
+        id: new.id,
+        org_id: new.org_id,
+        number: new.number,
+        email,
+        login,
+        first_name,
+        last_name,
+        role: new.role,
+        status,
+        profile,
+        created_by: new.created_by,
+    }];
+    if new.with_password {
+        events.push(UserEvent::UserPasswordSet { set_by: new.created_by });
+    }
+    Ok(events)
+}
+
+fn validate_profile(p: Profile) -> Result<Profile, DomainError> {
+    let opt = |field: &str, v: Option<String>| -> Result<Option<String>, DomainError> {
+        v.map(|s| bounded_text(field, &s, MAX_TEXT_LEN)).transpose()
+    };
+    Ok(Profile {
+        phone: opt("phone", p.phone)?,
+        designation: opt("designation", p.designation)?,
+        external_user_id: opt("externalUserId", p.external_user_id)?,
+        ..p
+    })
+}
+
+fn validate_patch(user: &User, patch: UserPatch) -> Result<UserPatch, DomainError> {
+    let name = |field: &str, p: Patch<String>| -> Result<Patch<String>, DomainError> {
+        match p {
+            Patch::Clear => Err(DomainError::invalid(field, "must not be null")),
+            Patch::Set(v) => Ok(Patch::Set(required_text(field, &v, MAX_PERSON_NAME_LEN)?)),
+            Patch::Keep => Ok(Patch::Keep),
+        }
+    };
+    let text = |field: &str, p: Patch<String>| -> Result<Patch<String>, DomainError> {
+        match p {
+            Patch::Set(v) => Ok(Patch::Set(bounded_text(field, &v, MAX_TEXT_LEN)?)),
+            other => Ok(other),
+        }
+    };
+    if matches!(patch.status, Patch::Clear) {
+        return Err(DomainError::invalid("status", "must not be null"));
+    }
+    if patch.reports_to == Patch::Set(user.id) {
+        return Err(DomainError::invalid("reportsTo", "a user cannot report to themselves"));
+    }
+    if patch.add_additional_teams.contains(&user.id) {
+        return Err(DomainError::invalid("addAdditionalTeams", "a user cannot join their own team"));
+    }
+    Ok(UserPatch {
+        first_name: name("firstName", patch.first_name)?,
+        last_name: name("lastName", patch.last_name)?,
+        phone: text("phone", patch.phone)?,
+        designation: text("designation", patch.designation)?,
+        bio: text("bio", patch.bio)?,
+        ..patch
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use esrs::Aggregate;
+
+    use super::*;
+
+    fn new_user() -> NewUser {
+        NewUser {
+            id: UserId(uuid::Uuid::from_u128(1)),
+            org_id: Some(OrgId(uuid::Uuid::from_u128(9))),
+            number: 1000,
+            email: "Ann@Example.com".into(),
+            login: None,
+            first_name: "Ann".into(),
+            last_name: "Lee".into(),
+            role: Role::Member,
+            profile: Profile::default(),
+            created_by: None,
+            with_password: false,
+        }
+    }
+
+    fn fold(events: Vec<UserEvent>) -> Option<User> {
+        events.into_iter().fold(None, UserAggregate::apply_event)
+    }
+
+    #[test]
+    fn create_defaults_login_to_email_and_pre_invites_incomplete_profiles() {
+        let events = UserAggregate::handle_command(&None, UserCommand::Create(new_user())).unwrap();
+        let user = fold(events).unwrap();
+        assert_eq!(user.login.as_str(), "Ann@Example.com");
+        assert_eq!(user.status, UserStatus::PreInvited);
+    }
+
+    #[test]
+    fn second_create_is_rejected() {
+        let state = fold(UserAggregate::handle_command(&None, UserCommand::Create(new_user())).unwrap());
+        let err = UserAggregate::handle_command(&state, UserCommand::Create(new_user())).unwrap_err();
+        assert_eq!(err, DomainError::AlreadyExists("user"));
+    }
+
+    #[test]
+    fn delete_revokes_tokens_and_hides_the_user() {
+        let mut events = UserAggregate::handle_command(&None, UserCommand::Create(new_user())).unwrap();
+        let state = fold(events.clone());
+        let issue = UserCommand::IssueToken { token_id: TokenId(uuid::Uuid::from_u128(5)), expires_at: None, revoke_others: false };
+        events.extend(UserAggregate::handle_command(&state, issue).unwrap());
+        let state = fold(events.clone());
+        let del = UserAggregate::handle_command(&state, UserCommand::Delete { actor: UserId(uuid::Uuid::from_u128(2)) }).unwrap();
+        assert!(matches!(del[0], UserEvent::AccessTokenRevoked { .. }));
+        events.extend(del);
+        let state = fold(events);
+        assert!(UserAggregate::handle_command(&state, UserCommand::Update { actor: UserId(uuid::Uuid::from_u128(2)), patch: UserPatch::default() }).is_err());
+    }
+
+    #[test]
+    fn patch_rejects_null_names_naming_the_field() {
+        let state = fold(UserAggregate::handle_command(&None, UserCommand::Create(new_user())).unwrap());
+        let patch = UserPatch { first_name: Patch::Clear, ..Default::default() };
+        let err = UserAggregate::handle_command(&state, UserCommand::Update { actor: UserId(uuid::Uuid::nil()), patch }).unwrap_err();
+        assert_eq!(err, DomainError::invalid("firstName", "must not be null"));
+    }
+}
