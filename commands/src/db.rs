@@ -1,0 +1,28 @@
+//! Connecting to Postgres the way every Roster process does.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+/// The schemas of the read models, searched before `public`.
+pub const SEARCH_PATH: &str = "rm_directory, public";
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// A pool whose sessions find the read models and never sit idle inside a transaction: an open
+/// transaction holds every log reader back (DESIGN §3).
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let opts = PgConnectOptions::from_str(url)?
+        .options([("search_path", SEARCH_PATH), ("idle_in_transaction_session_timeout", "15s")]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}

@@ -1,0 +1,128 @@
+//! Reading the log in order: the envelope every reader sees (relay, rebuild, `/events`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::Position;
+
+/// One event as NATS subscribers, projections and the audit API see it (DESIGN §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub event_id: Uuid,
+    pub position: Position,
+    pub org_id: Option<Uuid>,
+    pub stream_type: String,
+    pub stream_id: Uuid,
+    pub version: i32,
+    pub event_type: String,
+    pub schema_rev: i16,
+    pub recorded_at: DateTime<Utc>,
+    pub metadata: serde_json::Value,
+    pub payload: serde_json::Value,
+}
+
+impl Envelope {
+    /// `<prefix>.<org_id>.<stream_type>.<stream_id>.<event_type>`, `_` for a null org.
+    pub fn subject(&self, prefix: &str) -> String {
+        let org = self.org_id.map(|o| o.to_string()).unwrap_or_else(|| "_".into());
+        format!("{prefix}.{org}.{}.{}.{}", self.stream_type, self.stream_id, self.event_type)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    gid: i64,
+    tx: i64,
+    event_id: Uuid,
+    org_id: Option<Uuid>,
+    stream_type: String,
+    stream_id: Uuid,
+    version: i32,
+    event_type: String,
+    schema_rev: i16,
+    recorded_at: DateTime<Utc>,
+    metadata: serde_json::Value,
+    payload: serde_json::Value,
+}
+
+impl From<Row> for Envelope {
+    fn from(r: Row) -> Self {
+        Envelope {
+            event_id: r.event_id,
+            position: Position::new(r.tx, r.gid),
+            org_id: r.org_id,
+            stream_type: r.stream_type,
+            stream_id: r.stream_id,
+            version: r.version,
+            event_type: r.event_type,
+            schema_rev: r.schema_rev,
+            recorded_at: r.recorded_at,
+            metadata: r.metadata,
+            payload: r.payload,
+        }
+    }
+}
+
+const COLUMNS: &str = "gid, tx::text::bigint AS tx, event_id, org_id, stream_type, stream_id, version, \
+                       event_type, schema_rev, recorded_at, metadata, payload";
+
+/// Events after `after`, in log order, only from transactions older than every running one: a row
+/// committed later can never appear behind the cursor (DESIGN §3).
+pub async fn read_after<'e>(db: impl PgExecutor<'e>, after: Position, limit: i64) -> Result<Vec<Envelope>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events \
+         WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
+         ORDER BY tx, gid LIMIT $3"
+    );
+    let rows: Vec<Row> = sqlx::query_as(&sql).bind(after.tx.to_string()).bind(after.gid).bind(limit).fetch_all(db).await?;
+    Ok(rows.into_iter().map(Envelope::from).collect())
+}
+
+/// Filters of the audit read; every one is optional but the org.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub stream_type: Option<String>,
+    pub stream_id: Option<Uuid>,
+    pub event_type: Option<String>,
+}
+
+/// One organization's events after `after`, in log order (the `/events` endpoint).
+pub async fn read_org_after<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: Uuid,
+    after: Position,
+    filter: &LogFilter,
+    limit: i64,
+) -> Result<Vec<Envelope>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events \
+         WHERE org_id = $1 AND (tx, gid) > ($2::text::xid8, $3) AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
+           AND ($4::text IS NULL OR stream_type = $4) AND ($5::uuid IS NULL OR stream_id = $5) \
+           AND ($6::text IS NULL OR event_type = $6) \
+         ORDER BY tx, gid LIMIT $7"
+    );
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(org_id)
+        .bind(after.tx.to_string())
+        .bind(after.gid)
+        .bind(&filter.stream_type)
+        .bind(filter.stream_id)
+        .bind(&filter.event_type)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(Envelope::from).collect())
+}
+
+/// The position of the newest event visible to readers, for progress reports.
+pub async fn head<'e>(db: impl PgExecutor<'e>) -> Result<Option<Position>, sqlx::Error> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT tx::text::bigint, gid FROM events WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) \
+         ORDER BY tx DESC, gid DESC LIMIT 1",
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(tx, gid)| Position::new(tx, gid)))
+}

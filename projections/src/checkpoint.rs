@@ -1,0 +1,69 @@
+//! Projection checkpoints: where each projection stands in the log.
+
+use commands::Position;
+use sqlx::{PgConnection, PgExecutor};
+
+pub const CHECKPOINT_CHANNEL: &str = "roster_checkpoints";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub position: Position,
+    pub status: String,
+}
+
+/// Locks and reads a projection's checkpoint: whoever holds the lock is the only one changing the
+/// projection's tables (the projector's batch, or a rebuild's swap).
+pub async fn lock(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sqlx::Error> {
+    sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    let (tx, gid, status): (i64, i64, String) =
+        sqlx::query_as("SELECT tx, gid, status FROM projection_checkpoints WHERE name = $1 FOR UPDATE")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(Checkpoint { position: Position::new(tx, gid), status })
+}
+
+/// Advances the checkpoint (inside the transaction that applied the events) and tells waiting
+/// readers; the notification goes out only if the transaction commits.
+pub async fn advance(conn: &mut PgConnection, name: &str, to: Position) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projection_checkpoints SET tx = $2, gid = $3, updated_at = now() WHERE name = $1")
+        .bind(name)
+        .bind(to.tx)
+        .bind(to.gid)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHECKPOINT_CHANNEL)
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_status(db: impl PgExecutor<'_>, name: &str, status: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projection_checkpoints SET status = $2, updated_at = now() WHERE name = $1")
+        .bind(name)
+        .bind(status)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The position every projection has reached: reads at or below it see all their writes.
+pub async fn slowest(db: impl PgExecutor<'_>) -> Result<Position, sqlx::Error> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT tx, gid FROM projection_checkpoints ORDER BY tx, gid LIMIT 1").fetch_optional(db).await?;
+    Ok(row.map(|(tx, gid)| Position::new(tx, gid)).unwrap_or(Position::START))
+}
+
+pub async fn all(db: impl PgExecutor<'_>) -> Result<Vec<(String, Checkpoint)>, sqlx::Error> {
+    let rows: Vec<(String, i64, i64, String)> =
+        sqlx::query_as("SELECT name, tx, gid, status FROM projection_checkpoints ORDER BY name").fetch_all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(n, tx, gid, status)| (n, Checkpoint { position: Position::new(tx, gid), status }))
+        .collect())
+}

@@ -1,0 +1,235 @@
+//! The `directory` projection: organizations, users, groups and memberships.
+
+use commands::Envelope;
+use domain::group::GroupEvent;
+use domain::organization::OrganizationEvent;
+use domain::patch::Patch;
+use domain::user::UserEvent;
+use domain::DomainEvent;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+use crate::ApplyError;
+
+fn decode<E: DomainEvent>(ev: &Envelope) -> Result<E, ApplyError> {
+    E::from_parts(&ev.event_type, ev.schema_rev, ev.payload.clone())
+        .map_err(|source| ApplyError::Decode { event_type: ev.event_type.clone(), source })
+}
+
+pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
+    match ev.stream_type.as_str() {
+        "organization" => organization(conn, ev, decode(ev)?).await,
+        "user" => user(conn, ev, decode(ev)?).await,
+        "group" => group(conn, ev, decode(ev)?).await,
+        _ => Ok(()),
+    }
+}
+
+/// Collects `column = value` pairs of a patch into one UPDATE; `Keep` fields are left out.
+struct Update<'a> {
+    qb: QueryBuilder<'a, Postgres>,
+}
+
+impl<'a> Update<'a> {
+    fn new(table: &str, ev: &'a Envelope, by: Option<uuid::Uuid>) -> Self {
+        let mut qb = QueryBuilder::new(format!("UPDATE {table} SET updated_at = "));
+        qb.push_bind(ev.recorded_at).push(", updated_by = ").push_bind(by);
+        Update { qb }
+    }
+
+    fn set<T>(&mut self, column: &str, patch: Patch<T>) -> &mut Self
+    where
+        T: 'a + sqlx::Encode<'a, Postgres> + sqlx::Type<Postgres> + Send,
+    {
+        match patch {
+            Patch::Keep => {}
+            Patch::Clear => {
+                self.qb.push(format!(", {column} = NULL"));
+            }
+            Patch::Set(v) => {
+                self.qb.push(format!(", {column} = ")).push_bind(v);
+            }
+        }
+        self
+    }
+
+    async fn run(mut self, conn: &mut PgConnection, id: uuid::Uuid) -> Result<(), sqlx::Error> {
+        self.qb.push(" WHERE id = ").push_bind(id);
+        self.qb.build().execute(conn).await?;
+        Ok(())
+    }
+}
+
+fn json<T: serde::Serialize>(v: T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+async fn organization(conn: &mut PgConnection, ev: &Envelope, event: OrganizationEvent) -> Result<(), ApplyError> {
+    match event {
+        OrganizationEvent::OrganizationCreated { id, name, subdomain, legal_name, parent_org_id, auth_method, admin_user_id, created_by } => {
+            sqlx::query(
+                "INSERT INTO organizations (id, name, subdomain, legal_name, parent_org_id, auth_method, status, admin_user_id, \
+                 created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9)",
+            )
+            .bind(id.0)
+            .bind(name)
+            .bind(subdomain.as_str())
+            .bind(legal_name)
+            .bind(parent_org_id.map(|p| p.0))
+            .bind(json(auth_method).as_str().unwrap_or("internal").to_string())
+            .bind(admin_user_id.0)
+            .bind(created_by.0)
+            .bind(ev.recorded_at)
+            .execute(conn)
+            .await?;
+        }
+        OrganizationEvent::OrganizationUpdated { patch, updated_by } => {
+            let mut u = Update::new("organizations", ev, Some(updated_by.0));
+            u.set("name", patch.name)
+                .set("legal_name", patch.legal_name)
+                .set("websites", patch.websites.map(json))
+                .set("address", patch.address.map(json))
+                .set("email", patch.email)
+                .set("phone", patch.phone)
+                .set("description", patch.description)
+                .set("industry", patch.industry)
+                .set("file_id", patch.file_id);
+            u.run(conn, ev.stream_id).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Result<(), ApplyError> {
+    match event {
+        UserEvent::UserCreated { id, org_id, number, email, login, first_name, last_name, role, status, profile, created_by } => {
+            sqlx::query(
+                "INSERT INTO users (id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
+                 department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
+                 additional_teams, additional_locations, external_user_id, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23)",
+            )
+            .bind(id.0)
+            .bind(org_id.map(|o| o.0))
+            .bind(number)
+            .bind(email.as_str())
+            .bind(login.as_str())
+            .bind(first_name)
+            .bind(last_name)
+            .bind(role.as_str())
+            .bind(status.as_str())
+            .bind(profile.phone)
+            .bind(profile.designation)
+            .bind(profile.department)
+            .bind(profile.location)
+            .bind(profile.reports_to.map(|r| r.0))
+            .bind(profile.is_department_head)
+            .bind(json(&profile.skills))
+            .bind(profile.default_visibility.map(|v| json(v).as_str().unwrap_or_default().to_string()))
+            .bind(profile.security_group)
+            .bind(json(&profile.additional_teams))
+            .bind(json(&profile.additional_locations))
+            .bind(profile.external_user_id)
+            .bind(created_by.map(|c| c.0))
+            .bind(ev.recorded_at)
+            .execute(conn)
+            .await?;
+        }
+        UserEvent::UserUpdated { patch, updated_by } => {
+            let (add_teams, remove_teams, add_locations) =
+                (patch.add_additional_teams, patch.remove_additional_teams, patch.add_additional_locations);
+            let mut u = Update::new("users", ev, Some(updated_by.0));
+            u.set("first_name", patch.first_name)
+                .set("last_name", patch.last_name)
+                .set("status", patch.status.map(|s| s.as_str().to_string()))
+                .set("phone", patch.phone)
+                .set("is_expert", patch.is_expert)
+                .set("availability", patch.availability)
+                .set("file_id", patch.file_id)
+                .set("cover_file_id", patch.cover_file_id)
+                .set("reports_to", patch.reports_to.map(|r| r.0))
+                .set("designation", patch.designation)
+                .set("bio", patch.bio)
+                .set("is_department_head", patch.is_department_head)
+                .set("department", patch.department)
+                .set("location", patch.location);
+            if !add_teams.is_empty() || !remove_teams.is_empty() {
+                // Set semantics on a jsonb array: union with the added, minus the removed.
+                u.qb.push(
+                    ", additional_teams = (SELECT coalesce(jsonb_agg(DISTINCT t), '[]'::jsonb) FROM jsonb_array_elements(additional_teams || ",
+                )
+                .push_bind(json(&add_teams))
+                .push(") AS t WHERE NOT (")
+                .push_bind(json(&remove_teams))
+                .push(" @> jsonb_build_array(t)))");
+            }
+            if !add_locations.is_empty() {
+                u.qb.push(", additional_locations = (SELECT coalesce(jsonb_agg(DISTINCT l), '[]'::jsonb) FROM jsonb_array_elements(additional_locations || ")
+                    .push_bind(json(&add_locations))
+                    .push(") AS l)");
+            }
+            u.run(conn, ev.stream_id).await?;
+        }
+        UserEvent::UserDeleted { deleted_by } => {
+            sqlx::query("UPDATE users SET deleted = true, status = 'ARCHIVE', updated_at = $2, updated_by = $3 WHERE id = $1")
+                .bind(ev.stream_id)
+                .bind(ev.recorded_at)
+                .bind(deleted_by.0)
+                .execute(conn)
+                .await?;
+        }
+        UserEvent::UserPasswordSet { .. } | UserEvent::AccessTokenIssued { .. } | UserEvent::AccessTokenRevoked { .. } => {}
+    }
+    Ok(())
+}
+
+async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Result<(), ApplyError> {
+    match event {
+        GroupEvent::GroupCreated { id, org_id, number, name, description, outbound_caller_ids, created_by } => {
+            sqlx::query(
+                "INSERT INTO groups (id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(id.0)
+            .bind(org_id.0)
+            .bind(number)
+            .bind(name)
+            .bind(description)
+            .bind(json(&outbound_caller_ids))
+            .bind(created_by.map(|c| c.0))
+            .bind(ev.recorded_at)
+            .execute(conn)
+            .await?;
+        }
+        GroupEvent::GroupUpdated { patch, updated_by } => {
+            let mut u = Update::new("groups", ev, updated_by.map(|u| u.0));
+            u.set("name", patch.name)
+                .set("description", patch.description)
+                .set("outbound_caller_ids", patch.outbound_caller_ids.map(json));
+            u.run(conn, ev.stream_id).await?;
+        }
+        GroupEvent::GroupDeleted { .. } => {
+            sqlx::query("DELETE FROM group_members WHERE group_id = $1").bind(ev.stream_id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM groups WHERE id = $1").bind(ev.stream_id).execute(conn).await?;
+        }
+        GroupEvent::GroupMemberAdded { user_id, role, .. } => {
+            sqlx::query(
+                "INSERT INTO group_members (group_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (group_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+            )
+            .bind(ev.stream_id)
+            .bind(user_id.0)
+            .bind(role.as_str())
+            .bind(ev.recorded_at)
+            .execute(conn)
+            .await?;
+        }
+        GroupEvent::GroupMemberRemoved { user_id, .. } => {
+            sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+                .bind(ev.stream_id)
+                .bind(user_id.0)
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! The reads the API runs. All of them are scoped to an organization: another tenant's ids simply
+//! match nothing.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres};
+use uuid::Uuid;
+
+use crate::odata::Param;
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq)]
+pub struct OrgRow {
+    pub id: Uuid,
+    pub name: String,
+    pub subdomain: String,
+    pub legal_name: String,
+    pub parent_org_id: Option<Uuid>,
+    pub auth_method: String,
+    pub status: String,
+    pub websites: Option<serde_json::Value>,
+    pub address: Option<serde_json::Value>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub description: Option<String>,
+    pub industry: Option<String>,
+    pub file_id: Option<Uuid>,
+    pub admin_user_id: Uuid,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub org_id: Option<Uuid>,
+    pub number: i64,
+    pub email: String,
+    pub login: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: String,
+    pub status: String,
+    pub phone: Option<String>,
+    pub designation: Option<String>,
+    pub department: Option<Uuid>,
+    pub location: Option<Uuid>,
+    pub reports_to: Option<Uuid>,
+    pub is_department_head: bool,
+    pub is_expert: bool,
+    pub availability: i32,
+    pub bio: Option<String>,
+    pub color: Option<String>,
+    pub skills: serde_json::Value,
+    pub default_visibility: Option<String>,
+    pub security_group: Option<Uuid>,
+    pub additional_teams: serde_json::Value,
+    pub additional_locations: serde_json::Value,
+    pub external_user_id: Option<String>,
+    pub file_id: Option<Uuid>,
+    pub cover_file_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const USER_COLUMNS: &str = "id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
+    department, location, reports_to, is_department_head, is_expert, availability, bio, color, skills, default_visibility, \
+    security_group, additional_teams, additional_locations, external_user_id, file_id, cover_file_id, created_by, created_at, \
+    updated_by, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq)]
+pub struct GroupRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub number: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub outbound_caller_ids: serde_json::Value,
+    pub status: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const GROUP_COLUMNS: &str =
+    "g.id, g.org_id, g.number, g.name, g.description, g.outbound_caller_ids, g.status, g.created_by, g.created_at, g.updated_by, g.updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq)]
+pub struct MemberRow {
+    pub user_id: Uuid,
+    pub number: i64,
+    pub login: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: String,
+}
+
+pub async fn organization(pool: &PgPool, id: Uuid) -> Result<Option<OrgRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM organizations WHERE id = $1").bind(id).fetch_optional(pool).await
+}
+
+/// A live (not deleted) user of `org`.
+pub async fn user(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND org_id = $2 AND NOT deleted");
+    sqlx::query_as(&sql).bind(id).bind(org).fetch_optional(pool).await
+}
+
+pub async fn users_by_ids(pool: &PgPool, org: Uuid, ids: &[Uuid]) -> Result<Vec<UserRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1) AND org_id = $2 AND NOT deleted");
+    sqlx::query_as(&sql).bind(ids).bind(org).fetch_all(pool).await
+}
+
+/// A live user of `org` by `number` (PortSIP's extension number).
+pub async fn user_by_number(pool: &PgPool, org: Uuid, number: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE number = $1 AND org_id = $2 AND NOT deleted");
+    sqlx::query_as(&sql).bind(number).bind(org).fetch_optional(pool).await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub department: Option<Uuid>,
+    pub location: Option<Uuid>,
+}
+
+/// One page of an organization's live users, oldest first, and the total that match.
+pub async fn users_page(pool: &PgPool, org: Uuid, filter: &UserFilter, offset: i64, limit: i64) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
+    const WHERE: &str = "org_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR department = $2) AND ($3::uuid IS NULL OR location = $3)";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM users WHERE {WHERE}"))
+        .bind(org)
+        .bind(filter.department)
+        .bind(filter.location)
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE {WHERE} ORDER BY created_at, id LIMIT $4 OFFSET $5"))
+        .bind(org)
+        .bind(filter.department)
+        .bind(filter.location)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn group(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<GroupRow>, sqlx::Error> {
+    let sql = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = $1 AND g.org_id = $2");
+    sqlx::query_as(&sql).bind(id).bind(org).fetch_optional(pool).await
+}
+
+pub async fn group_by_number(pool: &PgPool, org: Uuid, number: i64) -> Result<Option<GroupRow>, sqlx::Error> {
+    let sql = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.number = $1 AND g.org_id = $2");
+    sqlx::query_as(&sql).bind(number).bind(org).fetch_optional(pool).await
+}
+
+/// A compiled list query: a WHERE fragment with `$n` placeholders (numbered from 3: `$1` is the
+/// org and `$2` the free-text search) and its parameters, plus an ORDER BY list.
+#[derive(Debug, Clone, Default)]
+pub struct GroupListQuery {
+    pub filter: Option<(String, Vec<Param>)>,
+    pub order_by: String,
+    pub search: Option<String>,
+    pub skip: i64,
+    pub top: i64,
+}
+
+/// The first placeholder a compiled group filter may use.
+pub const GROUP_FILTER_FIRST_PLACEHOLDER: usize = 3;
+
+fn bind_params<'q, O>(
+    mut q: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
+    params: &'q [Param],
+) -> sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments> {
+    for p in params {
+        q = match p {
+            Param::Text(s) => q.bind(s.as_str()),
+            Param::Integer(i) => q.bind(*i),
+            Param::Bool(b) => q.bind(*b),
+        };
+    }
+    q
+}
+
+/// Groups of `org` matching a compiled filter and search, one page, and the total that match.
+pub async fn groups_page(pool: &PgPool, org: Uuid, q: &GroupListQuery) -> Result<(Vec<GroupRow>, i64), sqlx::Error> {
+    let (filter_sql, params) = match &q.filter {
+        Some((sql, params)) => (format!(" AND ({sql})"), params.as_slice()),
+        None => (String::new(), &[][..]),
+    };
+    let search = q.search.as_ref().map(|s| format!("%{}%", escape_like(s)));
+    let where_sql = format!(
+        "g.org_id = $1 AND ($2::text IS NULL OR g.name ILIKE $2 ESCAPE '\\' OR g.description ILIKE $2 ESCAPE '\\'){filter_sql}"
+    );
+    let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");
+    let (total,): (i64,) = bind_params(sqlx::query_as(&count_sql).bind(org).bind(&search), params).fetch_one(pool).await?;
+    let n = GROUP_FILTER_FIRST_PLACEHOLDER + params.len();
+    let order = if q.order_by.is_empty() { "g.name ASC".to_string() } else { q.order_by.clone() };
+    let list_sql = format!(
+        "SELECT {GROUP_COLUMNS} FROM groups g WHERE {where_sql} ORDER BY {order}, g.id ASC LIMIT ${} OFFSET ${}",
+        n,
+        n + 1
+    );
+    let rows = bind_params(sqlx::query_as(&list_sql).bind(org).bind(&search), params)
+        .bind(q.top)
+        .bind(q.skip)
+        .fetch_all(pool)
+        .await?;
+    Ok((rows, total))
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Live members of a group, by number.
+pub async fn members(pool: &PgPool, group: Uuid) -> Result<Vec<MemberRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.user_id, u.number, u.login, u.first_name, u.last_name, m.role FROM group_members m \
+         JOIN users u ON u.id = m.user_id AND NOT u.deleted WHERE m.group_id = $1 ORDER BY u.number",
+    )
+    .bind(group)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn member(pool: &PgPool, group: Uuid, user: Uuid) -> Result<Option<MemberRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.user_id, u.number, u.login, u.first_name, u.last_name, m.role FROM group_members m \
+         JOIN users u ON u.id = m.user_id AND NOT u.deleted WHERE m.group_id = $1 AND m.user_id = $2",
+    )
+    .bind(group)
+    .bind(user)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Who a token belongs to, if it is live: not revoked, not expired, and its user may sign in.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq)]
+pub struct Principal {
+    pub token_id: Uuid,
+    pub user_id: Uuid,
+    pub org_id: Option<Uuid>,
+    pub role: String,
+    pub status: String,
+}
+
+pub async fn principal_by_token_hash(pool: &PgPool, hash: &[u8], now: DateTime<Utc>) -> Result<Option<Principal>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.token_id, t.user_id, u.org_id, u.role, u.status FROM access_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2) \
+           AND NOT u.deleted AND u.status NOT IN ('ARCHIVE', 'BLOCKED')",
+    )
+    .bind(hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Users whose login matches (in `org` when given) and who have a password, for sign-in.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LoginCandidate {
+    pub user_id: Uuid,
+    pub org_id: Option<Uuid>,
+    pub password_hash: String,
+}
+
+pub async fn login_candidates(pool: &PgPool, login: &str, org_subdomain: Option<&str>) -> Result<Vec<LoginCandidate>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id AS user_id, u.org_id, c.password_hash FROM unique_claims uc \
+         JOIN users u ON u.id = uc.owner_id AND NOT u.deleted AND u.status NOT IN ('ARCHIVE', 'BLOCKED') \
+         JOIN credentials c ON c.user_id = u.id \
+         LEFT JOIN organizations o ON o.id = u.org_id \
+         WHERE uc.kind IN ('login', 'email') AND uc.value = lower($1) AND ($2::text IS NULL OR o.subdomain = $2) \
+         GROUP BY u.id, u.org_id, c.password_hash",
+    )
+    .bind(login)
+    .bind(org_subdomain)
+    .fetch_all(pool)
+    .await
+}
