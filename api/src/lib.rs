@@ -1,1 +1,18 @@
+//! Roster's HTTP API and process wiring: one router with a module per dialect, the auth and
+//! read-your-writes machinery they share, and `start`, which runs the API with the relay and the
+//! projection runners in one process.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod consistency;
+pub mod dialect;
 pub mod devstack;
+pub mod error;
+pub mod openapi;
+pub mod portsip;
+pub mod roster;
+pub mod workdrive;
+pub mod write;
+
+pub use app::{router, start, AppState, Config, Roles, Running};

@@ -283,3 +283,12 @@ pub async fn login_candidates(pool: &PgPool, login: &str, org_subdomain: Option<
     .fetch_all(pool)
     .await
 }
+
+/// Live users of `org` who report to `boss`.
+pub async fn reportees(pool: &PgPool, org: Uuid, boss: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users WHERE org_id = $1 AND reports_to = $2 AND NOT deleted ORDER BY created_at, id")
+        .bind(org)
+        .bind(boss)
+        .fetch_all(pool)
+        .await
+}

@@ -1,1 +1,114 @@
+//! Background workers: the relay (log → NATS), the projection runner (NATS → read models) and the
+//! rebuild (log → fresh read models, swapped in).
 
+pub mod rebuild;
+pub mod relay;
+pub mod runner;
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use tokio::sync::watch;
+
+/// Where events go on NATS. Tests give every run its own stream and prefix.
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    pub url: String,
+    /// JetStream stream name (`ROSTER_EVENTS`).
+    pub stream: String,
+    /// Subject prefix (`roster.events`); subjects are `<prefix>.<org>.<stream_type>.<id>.<event_type>`.
+    pub subject_prefix: String,
+    /// How long the stream keeps events; zero keeps them forever.
+    pub max_age: Duration,
+    /// How long an unacked message waits before JetStream redelivers it to a projection.
+    pub ack_wait: Duration,
+}
+
+impl NatsConfig {
+    pub const DEFAULT_STREAM: &'static str = "ROSTER_EVENTS";
+    pub const DEFAULT_PREFIX: &'static str = "roster.events";
+    /// JetStream drops a re-published event id seen within this window (DESIGN §4: ≥ 2 minutes).
+    pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+    pub fn new(url: impl Into<String>) -> Self {
+        NatsConfig {
+            url: url.into(),
+            stream: Self::DEFAULT_STREAM.into(),
+            subject_prefix: Self::DEFAULT_PREFIX.into(),
+            max_age: Duration::ZERO,
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("nats: {0}")]
+    Nats(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("projection {projection} stopped at event {event_id}: {error}")]
+    Poisoned { projection: String, event_id: String, error: String },
+}
+
+pub(crate) fn nats_err(e: impl std::fmt::Display) -> WorkerError {
+    WorkerError::Nats(e.to_string())
+}
+
+/// Connects to NATS, retrying in the background if it is not up yet, forever reconnecting.
+pub async fn connect(cfg: &NatsConfig) -> Result<jetstream::Context, WorkerError> {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(2))
+        .reconnect_delay_callback(|attempt| Duration::from_millis((50 * 2u64.saturating_pow(attempt.min(6) as u32)).min(2000)))
+        .connect(&cfg.url)
+        .await
+        .map_err(nats_err)?;
+    let mut js = jetstream::new(client);
+    js.set_timeout(Duration::from_secs(2));
+    Ok(js)
+}
+
+/// Creates the stream if missing: file storage, every subject under the prefix, a duplicate
+/// window so a re-published event id is dropped.
+pub async fn ensure_stream(js: &jetstream::Context, cfg: &NatsConfig) -> Result<jetstream::stream::Stream, WorkerError> {
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: cfg.stream.clone(),
+        subjects: vec![format!("{}.>", cfg.subject_prefix)],
+        storage: jetstream::stream::StorageType::File,
+        duplicate_window: NatsConfig::DUPLICATE_WINDOW,
+        max_age: cfg.max_age,
+        ..Default::default()
+    })
+    .await
+    .map_err(nats_err)
+}
+
+/// A cooperative stop signal shared by every worker of a process.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    pub fn new() -> (watch::Sender<bool>, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Shutdown(rx))
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the stop signal is given (or its sender is gone).
+    pub async fn wait(&mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+
+    /// Sleeps `d` unless told to stop first; returns false when stopping.
+    pub async fn sleep(&mut self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => !self.is_set(),
+            _ = self.wait() => false,
+        }
+    }
+}

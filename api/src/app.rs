@@ -1,0 +1,161 @@
+//! Process wiring: configuration, shared state, the router, and `start` for every role.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::HeaderName;
+use axum::Router;
+use commands::Store;
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use workers::{NatsConfig, Shutdown};
+
+use crate::consistency::Consistency;
+
+pub const DEFAULT_CONSISTENCY_TIMEOUT: Duration = Duration::from_millis(5000);
+
+/// Which parts of Roster this process runs (`roster serve --role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub api: bool,
+    pub relay: bool,
+    pub projector: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles { api: true, relay: true, projector: true };
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub nats: NatsConfig,
+    pub bind: SocketAddr,
+    pub consistency_timeout: Duration,
+    pub bootstrap_token: Option<String>,
+    pub roles: Roles,
+    pub max_db_connections: u32,
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>, nats_url: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            nats: NatsConfig::new(nats_url),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            consistency_timeout: DEFAULT_CONSISTENCY_TIMEOUT,
+            bootstrap_token: None,
+            roles: Roles::ALL,
+            max_db_connections: 40,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub store: Store,
+    pub consistency: Arc<Consistency>,
+    pub consistency_timeout: Duration,
+}
+
+/// The whole HTTP surface; buildable in a test without a port.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(crate::workdrive::routes())
+        .merge(crate::portsip::routes())
+        .merge(crate::roster::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::consistency::min_position))
+        .layer(axum::middleware::from_fn(crate::write::fingerprint))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// A running Roster: its API address (when it serves one), the first secret token it generated,
+/// and the handles to stop it.
+pub struct Running {
+    pub addr: Option<SocketAddr>,
+    pub pool: PgPool,
+    pub generated_token: Option<String>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Asks every part to stop and waits for them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("bootstrap: {0}")]
+    Bootstrap(#[from] commands::CommandError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Migrates, bootstraps the super admin, and runs the configured roles until `shutdown`.
+pub async fn start(cfg: Config) -> Result<Running, StartError> {
+    let pool = commands::db::connect(&cfg.database_url, cfg.max_db_connections).await?;
+    commands::db::migrate(&pool).await?;
+    let (stop, shutdown) = Shutdown::new();
+    let mut tasks = Vec::new();
+
+    if cfg.roles.relay {
+        let (pool, url, nats, sd) = (pool.clone(), cfg.database_url.clone(), cfg.nats.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = workers::relay::run(pool, url, nats, sd).await {
+                tracing::error!(error = %e, "relay stopped");
+            }
+        }));
+    }
+    if cfg.roles.projector {
+        for projection in projections::ALL {
+            let (pool, nats, sd) = (pool.clone(), cfg.nats.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move {
+                // A poison event is logged and recorded by the runner itself.
+                let _ = workers::runner::run(pool, nats, *projection, sd).await;
+            }));
+        }
+    }
+
+    let mut generated_token = None;
+    let mut addr = None;
+    if cfg.roles.api {
+        let store = Store::new(pool.clone());
+        let (token, _) = commands::handlers::user::bootstrap_super_admin(&store, chrono::Utc::now(), cfg.bootstrap_token.clone()).await?;
+        generated_token = token;
+        let consistency = Consistency::start(pool.clone(), shutdown.clone()).await?;
+        let state = AppState { pool: pool.clone(), store, consistency, consistency_timeout: cfg.consistency_timeout };
+        let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|source| StartError::Bind { addr: cfg.bind, source })?;
+        addr = listener.local_addr().ok();
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let mut sd = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(async move { sd.wait().await }).await {
+                tracing::error!(error = %e, "http server stopped");
+            }
+        }));
+    }
+    Ok(Running { addr, pool, generated_token, stop, tasks })
+}

@@ -1,0 +1,310 @@
+//! The `roster` command line: `dev`, `serve`, `rebuild`, `token`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use workers::NatsConfig;
+
+use crate::app::{self, Config, Roles};
+use crate::devstack::{NatsServer, PgCluster};
+
+#[derive(Parser)]
+#[command(name = "roster", version, about = "Roster: an event-sourced multi-tenant directory with many API dialects")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything locally: a private Postgres and nats-server under the data dir (unless
+    /// DATABASE_URL and NATS_URL are set), migrations, the super-admin token, API, relay and
+    /// projectors. Prints the endpoints as JSON once ready; Ctrl-C stops it all.
+    Dev(DevArgs),
+    /// Run in production against DATABASE_URL and NATS_URL.
+    Serve(ServeArgs),
+    /// Replay the log into fresh read-model tables and swap them in while the API serves.
+    Rebuild(RebuildArgs),
+    /// Mint an access token for the super admin or a user, printed once.
+    Token(TokenArgs),
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Address the API listens on.
+    #[arg(long, env = "ROSTER_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// How long a write waits for the read models before answering `Roster-Consistency: pending`.
+    #[arg(long, env = "ROSTER_CONSISTENCY_TIMEOUT_MS", default_value_t = 5000)]
+    consistency_timeout_ms: u64,
+    /// Install this super-admin token at start (else one is generated on first start and printed once).
+    #[arg(long, env = "ROSTER_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    bootstrap_token: Option<String>,
+    /// JetStream stream name.
+    #[arg(long, env = "ROSTER_NATS_STREAM", default_value = NatsConfig::DEFAULT_STREAM)]
+    nats_stream: String,
+    /// Subject prefix of published events.
+    #[arg(long, env = "ROSTER_NATS_SUBJECT_PREFIX", default_value = NatsConfig::DEFAULT_PREFIX)]
+    nats_subject_prefix: String,
+    /// How long the stream keeps events, in seconds; 0 keeps them forever.
+    #[arg(long, env = "ROSTER_NATS_MAX_AGE_SECS", default_value_t = 0)]
+    nats_max_age_secs: u64,
+}
+
+#[derive(Args)]
+struct DevArgs {
+    /// Where the private Postgres cluster and NATS store live.
+    #[arg(long, env = "ROSTER_DATA_DIR", default_value = ".roster")]
+    data_dir: PathBuf,
+    #[arg(long, env = "ROSTER_DEV_PG_PORT", default_value_t = 55432)]
+    pg_port: u16,
+    #[arg(long, env = "ROSTER_DEV_NATS_PORT", default_value_t = 54222)]
+    nats_port: u16,
+    /// Use this Postgres instead of starting one (needs NATS_URL too).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Use this NATS instead of starting one (needs DATABASE_URL too).
+    #[arg(long, env = "NATS_URL")]
+    nats_url: Option<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum Role {
+    Api,
+    Relay,
+    Projector,
+    All,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    #[arg(long, env = "NATS_URL")]
+    nats_url: String,
+    /// Which part to run.
+    #[arg(long, value_enum, default_value = "all")]
+    role: Role,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct RebuildArgs {
+    /// A projection name, or `all`.
+    projection: String,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Do not draw the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false, id = "who")]
+struct TokenWho {
+    /// Mint a token for the super admin.
+    #[arg(long)]
+    super_admin: bool,
+    /// Mint a token for this user id.
+    #[arg(long)]
+    user: Option<uuid::Uuid>,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    who: TokenWho,
+    /// Expire the token after this many hours (default: never).
+    #[arg(long)]
+    expires_in_hours: Option<i64>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Entry point of the `roster` binary.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,async_nats=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("roster: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Dev(a) => dev(a).await,
+            Command::Serve(a) => serve(a).await,
+            Command::Rebuild(a) => rebuild(a).await,
+            Command::Token(a) => token(a).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roster: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn config(database_url: String, nats_url: String, common: &Common, roles: Roles) -> Config {
+    let mut cfg = Config::new(database_url, nats_url);
+    cfg.bind = common.bind;
+    cfg.consistency_timeout = Duration::from_millis(common.consistency_timeout_ms);
+    cfg.bootstrap_token = common.bootstrap_token.clone();
+    cfg.roles = roles;
+    cfg.nats.stream = common.nats_stream.clone();
+    cfg.nats.subject_prefix = common.nats_subject_prefix.clone();
+    cfg.nats.max_age = Duration::from_secs(common.nats_max_age_secs);
+    cfg
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn dev(a: DevArgs) -> Result<(), BoxError> {
+    let mut pg = None;
+    let mut nats = None;
+    let (database_url, nats_url) = match (a.database_url.clone(), a.nats_url.clone()) {
+        (Some(db), Some(n)) => (db, n),
+        (None, None) => {
+            std::fs::create_dir_all(&a.data_dir)?;
+            let data_dir = std::fs::canonicalize(&a.data_dir)?;
+            eprintln!("roster dev: starting Postgres on 127.0.0.1:{} and nats-server on 127.0.0.1:{} under {}", a.pg_port, a.nats_port, data_dir.display());
+            let cluster = PgCluster::start(&data_dir.join("pg"), a.pg_port, false).await?;
+            cluster.create_database("roster").await?;
+            let url = cluster.url("roster");
+            pg = Some(cluster);
+            let server = NatsServer::start(&data_dir.join("nats"), a.nats_port).await?;
+            let nurl = server.url();
+            nats = Some(server);
+            (url, nurl)
+        }
+        _ => return Err("set both DATABASE_URL and NATS_URL, or neither".into()),
+    };
+    let cfg = config(database_url.clone(), nats_url.clone(), &a.common, Roles::ALL);
+    let running = app::start(cfg).await?;
+    let api_url = running.addr.map(|addr| format!("http://{addr}")).unwrap_or_default();
+    let endpoints = serde_json::json!({
+        "api_url": api_url,
+        "database_url": database_url,
+        "nats_url": nats_url,
+        "bootstrap_token": running.generated_token,
+    });
+    let mut endpoints = endpoints;
+    if running.generated_token.is_none() {
+        if let Some(o) = endpoints.as_object_mut() {
+            o.remove("bootstrap_token");
+        }
+    }
+    std::fs::create_dir_all(&a.data_dir)?;
+    std::fs::write(a.data_dir.join("endpoints.json"), serde_json::to_vec_pretty(&endpoints)?)?;
+    println!("{endpoints}");
+    if running.generated_token.is_some() {
+        eprintln!("roster dev: the super-admin token above is shown only this once; it is also in {}", a.data_dir.join("endpoints.json").display());
+    }
+    eprintln!("roster dev: ready at {api_url} (Ctrl-C to stop)");
+    stop_signal().await;
+    eprintln!("roster dev: stopping");
+    running.shutdown().await;
+    if let Some(mut n) = nats {
+        let _ = n.kill().await;
+    }
+    if let Some(mut p) = pg {
+        p.stop().await?;
+    }
+    Ok(())
+}
+
+async fn serve(a: ServeArgs) -> Result<(), BoxError> {
+    let roles = match a.role {
+        Role::Api => Roles { api: true, relay: false, projector: false },
+        Role::Relay => Roles { api: false, relay: true, projector: false },
+        Role::Projector => Roles { api: false, relay: false, projector: true },
+        Role::All => Roles::ALL,
+    };
+    let running = app::start(config(a.database_url, a.nats_url, &a.common, roles)).await?;
+    if let Some(token) = &running.generated_token {
+        // Printed once, on stdout only, at the first start of a fresh database.
+        println!("{}", serde_json::json!({ "bootstrap_token": token }));
+    }
+    if let Some(addr) = running.addr {
+        tracing::info!(%addr, "serving");
+    }
+    stop_signal().await;
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
+    let targets: Vec<projections::Projection> = if a.projection == "all" {
+        projections::ALL.to_vec()
+    } else {
+        let known: Vec<&str> = projections::ALL.iter().map(|p| p.name).collect();
+        vec![projections::by_name(&a.projection)
+            .ok_or_else(|| format!("unknown projection '{}' (known: {}, or all)", a.projection, known.join(", ")))?]
+    };
+    let pool = commands::db::connect(&a.database_url, 4).await?;
+    commands::db::migrate(&pool).await?;
+    for p in targets {
+        let started = std::time::Instant::now();
+        let report = workers::rebuild::rebuild(&pool, p, !a.quiet).await?;
+        eprintln!(
+            "rebuilt {}: {} events in {:.1}s, now at {}",
+            report.projection,
+            report.events,
+            started.elapsed().as_secs_f64(),
+            report.position
+        );
+    }
+    Ok(())
+}
+
+async fn token(a: TokenArgs) -> Result<(), BoxError> {
+    let pool = commands::db::connect(&a.database_url, 2).await?;
+    commands::db::migrate(&pool).await?;
+    let store = commands::Store::new(pool);
+    let now = chrono::Utc::now();
+    let ctx = commands::CommandContext::system("cli", now);
+    let user = match (a.who.super_admin, a.who.user) {
+        (true, _) => commands::handlers::user::bootstrap_super_admin(&store, now, None).await.map(|_| commands::handlers::user::SUPER_ADMIN_ID)?,
+        (false, Some(u)) => domain::UserId(u),
+        (false, None) => return Err("give --super-admin or --user <id>".into()),
+    };
+    let expires_at = a.expires_in_hours.map(|h| now + chrono::Duration::hours(h));
+    let (_, secret) = commands::handlers::user::issue_token(&store, &ctx, None, user, expires_at, false, None).await?;
+    println!("{}", secret.unwrap_or_default());
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{portsip, roster, workdrive};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Roster", description = "One event-sourced directory, many dialects."),
+    paths(
+        workdrive::create_organization,
+        workdrive::update_organization,
+        workdrive::generate_access,
+        workdrive::list_users,
+        workdrive::add_user,
+        workdrive::update_user,
+        workdrive::delete_user,
+        portsip::list_groups,
+        portsip::create_group,
+        portsip::show_group,
+        portsip::update_group,
+        portsip::delete_group,
+        portsip::list_members,
+        portsip::add_member,
+        portsip::show_member,
+        portsip::remove_member,
+        portsip::login,
+        roster::healthz,
+        roster::readyz,
+        roster::openapi,
+        roster::events,
+    ),
+    modifiers(&Security)
+)]
+struct Doc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-KEY"))));
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    Doc::openapi()
+}

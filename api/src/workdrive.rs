@@ -1,0 +1,741 @@
+//! WorkDrive dialect (spec/workdrive.md): organizations, access tokens and users of this slice.
+//! Token in `X-API-KEY`; errors `{statusCode, message, error}`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post};
+use axum::Router;
+use commands::handlers::{organization as org_cmd, user as user_cmd};
+use domain::organization::{Address, AuthMethod, OrganizationPatch};
+use domain::patch::Patch;
+use domain::user::{Profile, Role, UserPatch, UserStatus, Visibility};
+use domain::{OrgId, UserId};
+use projections::queries::{self, OrgRow, UserFilter, UserRow};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::dialect::{self, int_param, Dialect};
+use crate::error::ApiError;
+use crate::write::{SecretBearing, WriteMeta};
+use crate::AppState;
+
+pub struct WorkDrive;
+
+impl Dialect for WorkDrive {
+    const NAME: &'static str = "workdrive";
+
+    fn token(parts: &axum::http::request::Parts) -> Option<&str> {
+        crate::auth::api_key(parts)
+    }
+
+    fn render(err: &ApiError) -> Response {
+        let status = err.status();
+        let message = match err {
+            ApiError::Unauthorized(_) => "Your API key is wrong".to_string(),
+            other => other.message(),
+        };
+        let body = ErrorBody { status_code: status.as_u16(), message, error: status.canonical_reason().unwrap_or("Error").into() };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+type Error = dialect::Error<WorkDrive>;
+type Caller = dialect::Caller<WorkDrive>;
+type Json<T> = dialect::Json<T, WorkDrive>;
+type Query<T> = dialect::Query<T, WorkDrive>;
+
+pub const DEFAULT_PER_PAGE: i64 = 10;
+pub const MAX_PER_PAGE: i64 = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/organization", post(create_organization))
+        .route("/api/organization/{id}", patch(update_organization))
+        .route("/api/token/generate-access", post(generate_access))
+        .route("/api/users", axum::routing::get(list_users))
+        .route("/api/users/add", post(add_user))
+        .route("/api/users/{id}", patch(update_user).delete(delete_user))
+}
+
+// ----- shapes -----------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub status_code: u16,
+    pub message: String,
+    pub error: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PageMeta {
+    pub per_page: i64,
+    pub total_pages: i64,
+    pub total_results: i64,
+    pub cur_page: i64,
+    pub next_page: Option<i64>,
+}
+
+impl PageMeta {
+    pub fn new(cur_page: i64, per_page: i64, total: i64) -> Self {
+        let total_pages = (total + per_page - 1) / per_page;
+        PageMeta {
+            per_page,
+            total_pages,
+            total_results: total,
+            cur_page,
+            next_page: (cur_page < total_pages).then_some(cur_page + 1),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_by: Option<Uuid>,
+    pub updated_by: Option<Uuid>,
+    pub status: String,
+    pub subdomain: String,
+    pub parent_org_id: Option<Uuid>,
+    pub name: String,
+    pub legal_name: String,
+    pub websites: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub address: Option<serde_json::Value>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub description: Option<String>,
+    pub industry: Option<String>,
+    pub auth_method: String,
+    pub file_id: Option<Uuid>,
+    /// Only in the answer to `POST /api/organization`: the new org admin's token, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+}
+
+impl From<OrgRow> for Organization {
+    fn from(o: OrgRow) -> Self {
+        Organization {
+            id: o.id,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            created_by: o.created_by,
+            updated_by: o.updated_by,
+            status: o.status,
+            subdomain: o.subdomain,
+            parent_org_id: o.parent_org_id,
+            name: o.name,
+            legal_name: o.legal_name,
+            websites: o.websites.and_then(|w| serde_json::from_value(w).ok()),
+            address: o.address,
+            email: o.email,
+            phone: o.phone,
+            description: o.description,
+            industry: o.industry,
+            auth_method: o.auth_method,
+            file_id: o.file_id,
+            access_token: None,
+        }
+    }
+}
+
+/// The compact user embedded in other shapes.
+#[derive(Debug, Serialize, ToSchema, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    #[schema(value_type = Option<Object>)]
+    pub picture: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub cover: Option<serde_json::Value>,
+    pub color: Option<String>,
+    pub online: bool,
+    pub availability: i32,
+    pub designation: Option<String>,
+    pub department: Option<Uuid>,
+    pub availability_status_text: Option<String>,
+    pub phone: Option<String>,
+    pub email: String,
+    pub status: String,
+    #[schema(value_type = Option<Object>)]
+    pub department_data: Option<serde_json::Value>,
+}
+
+impl From<&UserRow> for UserSummary {
+    fn from(u: &UserRow) -> Self {
+        UserSummary {
+            id: u.id,
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            picture: None,
+            cover: None,
+            color: u.color.clone(),
+            online: false,
+            availability: u.availability,
+            designation: u.designation.clone(),
+            department: u.department,
+            availability_status_text: None,
+            phone: u.phone.clone(),
+            email: u.email.clone(),
+            status: u.status.clone(),
+            department_data: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserFull {
+    pub id: Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub created_by: Option<Uuid>,
+    pub updated_by: Option<Uuid>,
+    pub org_id: Option<Uuid>,
+    pub user_name: String,
+    pub email: String,
+    pub status: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[schema(value_type = Option<Object>)]
+    pub picture: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub cover: Option<serde_json::Value>,
+    pub bio: Option<String>,
+    pub phone: Option<String>,
+    pub reports_to: Option<Uuid>,
+    pub designation: Option<String>,
+    pub department: Option<Uuid>,
+    pub is_department_head: bool,
+    pub color: Option<String>,
+    pub is_expert: bool,
+    pub availability: i32,
+    pub location: Option<Uuid>,
+    pub skill: Vec<String>,
+    pub default_visibility: Option<String>,
+    pub security_group: Option<Uuid>,
+    pub external_user_id: Option<String>,
+    /// In lists: the supervisor, compact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reports_to_obj: Option<UserSummary>,
+    /// After writes: who reports to this user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_members: Option<Vec<Uuid>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_additional_teams: Option<Vec<Uuid>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub add_additional_locations: Option<Vec<Uuid>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub badges: Option<Vec<serde_json::Value>>,
+}
+
+impl From<&UserRow> for UserFull {
+    fn from(u: &UserRow) -> Self {
+        UserFull {
+            id: u.id,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            created_by: u.created_by,
+            updated_by: u.updated_by,
+            org_id: u.org_id,
+            user_name: u.login.clone(),
+            email: u.email.clone(),
+            status: u.status.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            picture: None,
+            cover: None,
+            bio: u.bio.clone(),
+            phone: u.phone.clone(),
+            reports_to: u.reports_to,
+            designation: u.designation.clone(),
+            department: u.department,
+            is_department_head: u.is_department_head,
+            color: u.color.clone(),
+            is_expert: u.is_expert,
+            availability: u.availability,
+            location: u.location,
+            skill: serde_json::from_value(u.skills.clone()).unwrap_or_default(),
+            default_visibility: u.default_visibility.clone(),
+            security_group: u.security_group,
+            external_user_id: u.external_user_id.clone(),
+            reports_to_obj: None,
+            team_members: None,
+            user_additional_teams: None,
+            add_additional_locations: None,
+            badges: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsersPage {
+    pub users: Vec<UserFull>,
+    pub meta: PageMeta,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminBody {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// Roster extension: lets the admin sign in with a password (PortSIP `/api/login`).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AuthBody {
+    #[schema(value_type = String, example = "internal")]
+    pub method: AuthMethod,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOrganizationBody {
+    pub name: String,
+    pub admin: AdminBody,
+    #[serde(default)]
+    pub auth: Option<AuthBody>,
+    #[serde(default)]
+    pub parent_org_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateOrganizationBody {
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub file_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub legal_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub websites: Patch<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub address: Patch<Address>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub industry: Patch<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateAccessBody {
+    pub user_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessToken {
+    pub user_id: Uuid,
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddUserBody {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub designation: Option<String>,
+    #[serde(default)]
+    pub is_department_head: bool,
+    pub department: Option<Uuid>,
+    pub location: Option<Uuid>,
+    pub security_group: Option<Uuid>,
+    pub reports_to: Option<Uuid>,
+    #[serde(default)]
+    pub skill: Vec<String>,
+    #[schema(value_type = Option<String>, example = "public")]
+    pub default_visibility: Option<Visibility>,
+    #[serde(default)]
+    pub add_additional_teams: Vec<Uuid>,
+    #[serde(default)]
+    pub add_additional_locations: Vec<Uuid>,
+    /// Roster extension: a login name (defaults to the email).
+    pub user_name: Option<String>,
+    /// Roster extension: a password for PortSIP `/api/login`.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AddUserQuery {
+    /// Fill missing details from the org's default onboarding settings.
+    pub bulk: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateUserBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "ACTIVE")]
+    pub status: Patch<UserStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_expert: Patch<bool>,
+    /// `ACTIVE` or `AWAY`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "ACTIVE")]
+    pub availability: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub file_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub cover_file_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub reports_to: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub designation: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub bio: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_department_head: Patch<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub department: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub location: Patch<Uuid>,
+    #[serde(default)]
+    pub add_additional_teams: Vec<Uuid>,
+    #[serde(default)]
+    pub remove_additional_teams: Vec<Uuid>,
+    #[serde(default)]
+    pub add_additional_locations: Vec<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ListUsersQuery {
+    pub cur_page: Option<String>,
+    pub per_page: Option<String>,
+    pub department: Option<String>,
+    pub location: Option<String>,
+}
+
+// ----- handlers ---------------------------------------------------------------------------------
+
+fn parse_id(raw: &str, field: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid(field, format!("must be a UUID, got '{raw}'")))
+}
+
+fn result_id(result: &serde_json::Value, key: &str) -> Result<Uuid, ApiError> {
+    result.get(key).and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()).ok_or(ApiError::Internal)
+}
+
+async fn load_org(st: &AppState, id: Uuid) -> Result<OrgRow, ApiError> {
+    queries::organization(&st.pool, id).await?.ok_or_else(|| ApiError::NotFound("organization not found".into()))
+}
+
+/// E08: the super admin creates an organization with its admin; the answer carries the admin's token.
+#[utoipa::path(post, path = "/api/organization", tag = "WorkDrive",
+    request_body = CreateOrganizationBody,
+    responses((status = 201, body = Organization), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create_organization(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    dialect::Json(body, _): Json<CreateOrganizationBody>,
+) -> Result<Response, Error> {
+    caller.require_super_admin()?;
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let input = org_cmd::CreateOrganization {
+        name: body.name,
+        parent_org_id: body.parent_org_id.map(OrgId),
+        auth_method: body.auth.map(|a| a.method).unwrap_or(AuthMethod::Internal),
+        admin: org_cmd::AdminInput {
+            first_name: body.admin.first_name,
+            last_name: body.admin.last_name,
+            email: body.admin.email,
+            password: body.admin.password,
+        },
+    };
+    let (committed, secret) = org_cmd::create_organization(&st.store, &ctx, input).await?;
+    Ok(st.respond(&ctx, committed, |st, result| async move {
+        let mut org = Organization::from(load_org(&st, result_id(&result, "org_id")?).await?);
+        org.access_token = secret;
+        let mut resp = (StatusCode::CREATED, axum::Json(org)).into_response();
+        resp.extensions_mut().insert(SecretBearing);
+        Ok(resp)
+    })
+    .await?)
+}
+
+/// E09: the organization's creator updates it.
+#[utoipa::path(patch, path = "/api/organization/{id}", tag = "WorkDrive",
+    params(("id" = Uuid, Path)), request_body = UpdateOrganizationBody,
+    responses((status = 200, body = Organization), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn update_organization(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    Path(id): Path<String>,
+    dialect::Json(body, _): Json<UpdateOrganizationBody>,
+) -> Result<Response, Error> {
+    let id = dialect::uuid_path(&id, "organization")?;
+    caller.org()?;
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let patch = OrganizationPatch {
+        name: body.name,
+        legal_name: body.legal_name,
+        websites: body.websites,
+        address: body.address,
+        email: body.email,
+        phone: body.phone,
+        description: body.description,
+        industry: body.industry,
+        file_id: body.file_id,
+    };
+    let committed = org_cmd::update_organization(&st.store, &ctx, OrgId(id), patch).await?;
+    Ok(st.respond(&ctx, committed, |st, _| async move { Ok(axum::Json(Organization::from(load_org(&st, id).await?)).into_response()) })
+    .await?)
+}
+
+/// E10: an org admin issues a new token for a user of the org; the user's older tokens are revoked.
+#[utoipa::path(post, path = "/api/token/generate-access", tag = "WorkDrive",
+    request_body = GenerateAccessBody,
+    responses((status = 201, body = AccessToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn generate_access(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    dialect::Json(body, _): Json<GenerateAccessBody>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let user_id = parse_id(&body.user_id, "userId")?;
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let (committed, secret) = user_cmd::issue_token(&st.store, &ctx, Some(org), UserId(user_id), None, true, None).await?;
+    Ok(st.respond(&ctx, committed, |_, _| async move {
+        let token = secret.ok_or_else(|| {
+            ApiError::Conflict("this Idempotency-Key already issued a token; a token is shown only once".into())
+        })?;
+        let mut resp = (StatusCode::CREATED, axum::Json(AccessToken { user_id, token })).into_response();
+        resp.extensions_mut().insert(SecretBearing);
+        Ok(resp)
+    })
+    .await?)
+}
+
+/// Renders users with their supervisors' summaries.
+async fn full_users(st: &AppState, org: Uuid, rows: &[UserRow]) -> Result<Vec<UserFull>, ApiError> {
+    let bosses: Vec<Uuid> = rows.iter().filter_map(|u| u.reports_to).collect();
+    let by_id: HashMap<Uuid, UserRow> =
+        queries::users_by_ids(&st.pool, org, &bosses).await?.into_iter().map(|u| (u.id, u)).collect();
+    Ok(rows
+        .iter()
+        .map(|u| {
+            let mut full = UserFull::from(u);
+            full.reports_to_obj = u.reports_to.and_then(|b| by_id.get(&b)).map(UserSummary::from);
+            full
+        })
+        .collect())
+}
+
+/// E01: one page of the caller's organization's users.
+#[utoipa::path(get, path = "/api/users", tag = "WorkDrive",
+    params(("cur_page" = Option<i64>, Query), ("per_page" = Option<i64>, Query), ("department" = Option<Uuid>, Query), ("location" = Option<Uuid>, Query)),
+    responses((status = 200, body = UsersPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list_users(State(st): State<AppState>, dialect::Caller(caller, _): Caller, dialect::Query(q, _): Query<ListUsersQuery>) -> Result<Response, Error> {
+    let org = caller.org()?;
+    let cur_page = int_param("cur_page", q.cur_page.as_deref(), 1, 1, i64::from(i32::MAX))?;
+    let per_page = int_param("per_page", q.per_page.as_deref(), DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)?;
+    let filter = UserFilter {
+        department: q.department.as_deref().filter(|s| !s.is_empty()).map(|s| parse_id(s, "department")).transpose()?,
+        location: q.location.as_deref().filter(|s| !s.is_empty()).map(|s| parse_id(s, "location")).transpose()?,
+    };
+    let (rows, total) = queries::users_page(&st.pool, org.0, &filter, (cur_page - 1) * per_page, per_page).await?;
+    let users = full_users(&st, org.0, &rows).await?;
+    Ok(axum::Json(UsersPage { users, meta: PageMeta::new(cur_page, per_page, total) }).into_response())
+}
+
+/// A user as the write endpoints answer: with team members and additional teams/locations.
+async fn written_user(st: &AppState, org: Uuid, id: Uuid, with_badges: bool) -> Result<Response, ApiError> {
+    let row = queries::user(&st.pool, org, id).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
+    let mut full = full_users(st, org, std::slice::from_ref(&row)).await?.remove(0);
+    full.reports_to_obj = None;
+    full.team_members = Some(queries::reportees(&st.pool, org, id).await?);
+    full.user_additional_teams = Some(serde_json::from_value(row.additional_teams.clone()).unwrap_or_default());
+    full.add_additional_locations = Some(serde_json::from_value(row.additional_locations.clone()).unwrap_or_default());
+    if with_badges {
+        full.badges = Some(vec![]);
+    }
+    Ok(axum::Json(full).into_response())
+}
+
+fn required(field: &str, v: Option<String>) -> Result<String, ApiError> {
+    v.ok_or_else(|| ApiError::invalid(field, "is required"))
+}
+
+/// E03: onboard one user.
+#[utoipa::path(post, path = "/api/users/add", tag = "WorkDrive",
+    params(("bulk" = Option<bool>, Query)), request_body = AddUserBody,
+    responses((status = 201, body = UserFull), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn add_user(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    dialect::Query(_q, _): Query<AddUserQuery>,
+    dialect::Json(body, _): Json<AddUserBody>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let input = user_cmd::CreateUser {
+        email: required("email", body.email)?,
+        login: body.user_name,
+        first_name: required("firstName", body.first_name)?,
+        last_name: required("lastName", body.last_name)?,
+        role: Role::Member,
+        profile: Profile {
+            phone: body.phone,
+            designation: body.designation,
+            department: body.department,
+            location: body.location,
+            reports_to: body.reports_to.map(UserId),
+            is_department_head: body.is_department_head,
+            skills: body.skill,
+            default_visibility: body.default_visibility,
+            security_group: body.security_group,
+            additional_teams: body.add_additional_teams.into_iter().map(UserId).collect(),
+            additional_locations: body.add_additional_locations,
+            external_user_id: None,
+        },
+        password: body.password,
+    };
+    let committed = user_cmd::create_user(&st.store, &ctx, org, input).await?;
+    Ok(st.respond(&ctx, committed, |st, result| async move {
+        let id = result_id(&result, "user_id")?;
+        let mut resp = written_user(&st, org.0, id, false).await?;
+        *resp.status_mut() = StatusCode::CREATED;
+        Ok(resp)
+    })
+    .await?)
+}
+
+fn availability(p: Patch<String>) -> Result<Patch<i32>, ApiError> {
+    match p {
+        Patch::Keep => Ok(Patch::Keep),
+        Patch::Clear => Err(ApiError::invalid("availability", "must be ACTIVE or AWAY")),
+        Patch::Set(s) => match s.as_str() {
+            "ACTIVE" => Ok(Patch::Set(1)),
+            "AWAY" => Ok(Patch::Set(0)),
+            other => Err(ApiError::invalid("availability", format!("must be ACTIVE or AWAY, got '{other}'"))),
+        },
+    }
+}
+
+/// E04: update a user. Org admins may update anyone in the org; others only themselves.
+#[utoipa::path(patch, path = "/api/users/{id}", tag = "WorkDrive",
+    params(("id" = Uuid, Path)), request_body = UpdateUserBody,
+    responses((status = 200, body = UserFull), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn update_user(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    Path(id): Path<String>,
+    dialect::Json(body, _): Json<UpdateUserBody>,
+) -> Result<Response, Error> {
+    let org = caller.org()?;
+    let id = parse_id(&id, "id")?;
+    if !caller.is_org_admin() && caller.user_id.0 != id {
+        return Err(ApiError::Forbidden("only an organization admin may update other users".into()).into());
+    }
+    if !caller.is_org_admin() && !body.status.is_keep() {
+        return Err(ApiError::Forbidden("only an organization admin may change a user's status".into()).into());
+    }
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let patch = UserPatch {
+        first_name: body.first_name,
+        last_name: body.last_name,
+        status: body.status,
+        phone: body.phone,
+        is_expert: body.is_expert,
+        availability: availability(body.availability)?,
+        file_id: body.file_id,
+        cover_file_id: body.cover_file_id,
+        reports_to: body.reports_to.map(UserId),
+        designation: body.designation,
+        bio: body.bio,
+        is_department_head: body.is_department_head,
+        department: body.department,
+        location: body.location,
+        add_additional_teams: body.add_additional_teams.into_iter().map(UserId).collect(),
+        remove_additional_teams: body.remove_additional_teams.into_iter().map(UserId).collect(),
+        add_additional_locations: body.add_additional_locations,
+    };
+    let committed = user_cmd::update_user(&st.store, &ctx, org, UserId(id), patch).await?;
+    Ok(st.respond(&ctx, committed, |st, _| async move { written_user(&st, org.0, id, true).await })
+    .await?)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteUserQuery {
+    /// Reassign the user's data per the org's offboarding settings (none exist yet: accepted, no effect).
+    pub bulk: Option<String>,
+}
+
+/// E05: soft-delete a user (status ARCHIVE, tokens revoked, email and login freed).
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "WorkDrive",
+    params(("id" = Uuid, Path), ("bulk" = Option<bool>, Query)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn delete_user(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    Path(id): Path<String>,
+    dialect::Query(_q, _): Query<DeleteUserQuery>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let id = parse_id(&id, "id")?;
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let committed = user_cmd::delete_user(&st.store, &ctx, org, UserId(id)).await?;
+    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) })
+    .await?)
+}

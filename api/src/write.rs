@@ -1,0 +1,172 @@
+//! What every write shares: the command context built from the request, idempotent replay, and
+//! read-your-writes before answering.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use commands::store::StoredResponse;
+use commands::{CommandContext, Committed};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::consistency::{mark_pending, POSITION_HEADER};
+use crate::error::ApiError;
+use crate::AppState;
+
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// Largest request body hashed for an idempotency fingerprint.
+const MAX_FINGERPRINT_BODY: usize = 16 * 1024 * 1024;
+
+/// Hash of method, path, query and body of a request that carries an idempotency key.
+#[derive(Debug, Clone)]
+struct Fingerprint(String);
+
+/// Middleware: fingerprints requests with an `Idempotency-Key`, so a reused key with a different
+/// request is refused rather than answered with the first request's result.
+pub async fn fingerprint(req: Request, next: Next) -> Response {
+    if !req.headers().contains_key(IDEMPOTENCY_HEADER) {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_FINGERPRINT_BODY).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+    };
+    let mut h = Sha256::new();
+    h.update(parts.method.as_str().as_bytes());
+    h.update(b" ");
+    h.update(parts.uri.to_string().as_bytes());
+    h.update(b"\n");
+    h.update(&bytes);
+    parts.extensions.insert(Fingerprint(hex::encode(h.finalize())));
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// Response extension marking an answer that shows a secret (a new token) once.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretBearing;
+
+/// Request facts a command records in its metadata.
+#[derive(Debug, Clone)]
+pub struct WriteMeta {
+    pub request_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    fingerprint: String,
+    pub client_addr: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WriteMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok(WriteMeta {
+            request_id: header("x-request-id"),
+            idempotency_key: header(IDEMPOTENCY_HEADER),
+            fingerprint: parts.extensions.get::<Fingerprint>().map(|f| f.0.clone()).unwrap_or_default(),
+            client_addr: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        })
+    }
+}
+
+impl WriteMeta {
+    /// Overrides the idempotency key (Sunbird's `params.msgid`).
+    pub fn with_key(mut self, key: Option<String>) -> Self {
+        if self.idempotency_key.is_none() {
+            self.idempotency_key = key;
+        }
+        self
+    }
+
+    pub fn context(&self, caller: Option<&Principal>, dialect: &'static str) -> Result<CommandContext, ApiError> {
+        if let Some(k) = &self.idempotency_key {
+            if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY_LEN {
+                return Err(ApiError::invalid(
+                    "Idempotency-Key",
+                    format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"),
+                ));
+            }
+        }
+        Ok(CommandContext {
+            org_id: caller.and_then(|c| c.org_id),
+            actor: caller.map(|c| c.user_id),
+            token_id: caller.map(|c| c.token_id),
+            request_id: self.request_id.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            fingerprint: self.fingerprint.clone(),
+            dialect,
+            client_addr: self.client_addr.clone(),
+            now: chrono::Utc::now(),
+        })
+    }
+}
+
+impl AppState {
+    /// Answers a committed write: a replay gets the first answer's bytes; otherwise wait for the
+    /// read models to reach the write (bounded), build the answer, and remember it for replays.
+    /// `build` gets a handle on the state and the command's result.
+    pub async fn respond<F, Fut>(&self, ctx: &CommandContext, committed: Committed, build: F) -> Result<Response, ApiError>
+    where
+        F: FnOnce(AppState, serde_json::Value) -> Fut,
+        Fut: Future<Output = Result<Response, ApiError>>,
+    {
+        if let Some(stored) = committed.replayed {
+            return Ok(replay(stored, committed.position));
+        }
+        let caught_up = match committed.position {
+            Some(p) => self.consistency.wait(p, self.consistency_timeout).await,
+            None => true,
+        };
+        let mut resp = build(self.clone(), committed.result).await?;
+        if let Some(p) = committed.position {
+            if let Ok(v) = HeaderValue::from_str(&p.to_string()) {
+                resp.headers_mut().insert(POSITION_HEADER, v);
+            }
+        }
+        if !caught_up {
+            mark_pending(&mut resp);
+        }
+        // A response carrying a secret is never stored: a replay is rebuilt without the secret.
+        if ctx.idempotency_key.is_none() || !resp.status().is_success() || resp.extensions().get::<SecretBearing>().is_some() {
+            return Ok(resp);
+        }
+        let (parts, body) = resp.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let headers = parts
+            .headers
+            .iter()
+            .filter(|(k, _)| *k == axum::http::header::CONTENT_TYPE || k.as_str() == POSITION_HEADER)
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let stored = StoredResponse { status: parts.status.as_u16(), headers, body: bytes.to_vec() };
+        if let Err(e) = self.store.save_response(ctx, &stored).await {
+            // The write committed; only a later replay's answer is affected (it is rebuilt).
+            tracing::warn!(error = %e, "could not store the idempotent response");
+        }
+        Ok(Response::from_parts(parts, Body::from(bytes)))
+    }
+}
+
+fn replay(stored: StoredResponse, position: Option<commands::Position>) -> Response {
+    let mut resp = Response::new(Body::from(stored.body));
+    *resp.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    for (k, v) in stored.headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::from_str(&v)) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    if let Some(p) = position {
+        if let Ok(v) = HeaderValue::from_str(&p.to_string()) {
+            resp.headers_mut().insert(POSITION_HEADER, v);
+        }
+    }
+    resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp
+}

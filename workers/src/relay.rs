@@ -1,0 +1,122 @@
+//! The relay: reads the log in order and publishes every event to JetStream, advancing its cursor
+//! only after the PubAck. One relay is active at a time (a Postgres advisory lock).
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use commands::{log, Envelope, Position};
+use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::{nats_err, NatsConfig, Shutdown, WorkerError};
+
+const BATCH: i64 = 500;
+/// Fallback poll when no NOTIFY arrives (e.g. a commit from another tool).
+const POLL: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Runs until shutdown: waits to become the active relay, then relays forever, backing off while
+/// NATS (or Postgres) is away and resuming from the stored cursor.
+pub async fn run(pool: PgPool, database_url: String, cfg: NatsConfig, mut shutdown: Shutdown) -> Result<(), WorkerError> {
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_set() {
+        match active(&pool, &database_url, &cfg, &mut shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, ?backoff, "relay interrupted; retrying");
+                if !shutdown.sleep(backoff).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn active(pool: &PgPool, database_url: &str, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
+    // The lock lives as long as this dedicated session: if the process dies, another relay takes over.
+    let mut lock_conn = PgConnection::connect(database_url).await?;
+    loop {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('roster-relay:' || $1))")
+            .bind(&cfg.stream)
+            .fetch_one(&mut lock_conn)
+            .await?;
+        if got {
+            break;
+        }
+        if !shutdown.sleep(Duration::from_secs(1)).await {
+            return Ok(());
+        }
+    }
+    tracing::info!(stream = %cfg.stream, "relay active");
+    let js = crate::connect(cfg).await?;
+    crate::ensure_stream(&js, cfg).await?;
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen("roster_events").await?;
+    sqlx::query("INSERT INTO relay_cursors (stream) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(&cfg.stream)
+        .execute(pool)
+        .await?;
+    let (tx, gid): (i64, i64) = sqlx::query_as("SELECT tx, gid FROM relay_cursors WHERE stream = $1")
+        .bind(&cfg.stream)
+        .fetch_one(pool)
+        .await?;
+    let mut cursor = Position::new(tx, gid);
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        if shutdown.is_set() {
+            return Ok(());
+        }
+        let batch = log::read_after(pool, cursor, BATCH).await?;
+        if batch.is_empty() {
+            tokio::select! {
+                n = listener.recv() => { n?; }
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.wait() => return Ok(()),
+            }
+            continue;
+        }
+        match publish_all(&js, cfg, &batch).await {
+            Ok(()) => {
+                cursor = batch.last().map(|e| e.position).unwrap_or(cursor);
+                sqlx::query("UPDATE relay_cursors SET tx = $2, gid = $3, updated_at = now() WHERE stream = $1")
+                    .bind(&cfg.stream)
+                    .bind(cursor.tx)
+                    .bind(cursor.gid)
+                    .execute(pool)
+                    .await?;
+                backoff = Duration::from_millis(50);
+            }
+            Err(e) => {
+                // Nothing advanced: the batch is re-read and re-published; JetStream drops the
+                // copies it already has by their Nats-Msg-Id.
+                tracing::warn!(error = %e, ?backoff, "publish failed; NATS away? retrying");
+                if !shutdown.sleep(backoff).await {
+                    return Ok(());
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// The subject, headers and body of an event on NATS.
+pub fn message(cfg: &NatsConfig, event: &Envelope) -> (String, async_nats::HeaderMap, bytes::Bytes) {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", event.event_id.to_string().as_str());
+    headers.insert("Roster-Position", event.position.to_string().as_str());
+    let body = serde_json::to_vec(event).unwrap_or_default();
+    (event.subject(&cfg.subject_prefix), headers, body.into())
+}
+
+/// Publishes one event at a time and waits for each PubAck, so the stream's order is the log's
+/// order even across reconnects: at most one event is ever in flight.
+async fn publish_all(js: &jetstream::Context, cfg: &NatsConfig, batch: &[Envelope]) -> Result<(), WorkerError> {
+    for event in batch {
+        let (subject, headers, body) = message(cfg, event);
+        let ack = js.publish_with_headers(subject, headers, body).await.map_err(nats_err)?;
+        ack.await.map_err(nats_err)?;
+    }
+    Ok(())
+}
