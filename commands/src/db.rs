@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 /// The schemas of the read models, searched before `public`.
-pub const SEARCH_PATH: &str = "rm_directory, public";
+pub const SEARCH_PATH: &str = "rm_directory,public";
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 

@@ -1,1 +1,266 @@
+//! The integration-test harness: one real Postgres cluster and one real nats-server per test
+//! binary (started on free loopback ports), and per test its own database and its own JetStream
+//! stream, so tests run in parallel without seeing each other.
 
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use api::devstack::{free_port, NatsServer, PgCluster};
+use api::{Config, Roles, Running};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection, PgPool};
+
+/// Where the shared servers listen.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub pg_port: u16,
+    pub nats_url: String,
+    pub dir: std::path::PathBuf,
+}
+
+impl Stack {
+    pub fn database_url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.pg_port)
+    }
+}
+
+static STACK: OnceLock<Result<Stack, String>> = OnceLock::new();
+
+/// The shared Postgres and nats-server, started on first use. They live on a thread of their own
+/// (with its own runtime) so they outlive every test's runtime, and die with the test process.
+pub fn stack() -> &'static Stack {
+    let result = STACK.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let dir = std::env::temp_dir().join(format!("roster-tests-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                let started = async {
+                    let pg = PgCluster::start(&dir.join("pg"), free_port(), true).await.map_err(|e| e.to_string())?;
+                    let nats = NatsServer::start(&dir.join("nats"), free_port()).await.map_err(|e| e.to_string())?;
+                    Ok::<_, String>((pg, nats))
+                }
+                .await;
+                match started {
+                    Ok((pg, nats)) => {
+                        let _ = tx.send(Ok(Stack { pg_port: pg.port(), nats_url: nats.url(), dir }));
+                        // Keep both servers (and their watchdogs) alive until the process exits.
+                        let _keep = (pg, nats);
+                        std::future::pending::<()>().await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        });
+        rx.recv().unwrap_or_else(|_| Err("the test stack thread died".into()))
+    });
+    match result {
+        Ok(s) => s,
+        Err(e) => panic!("cannot start the test stack (Postgres + nats-server): {e}"),
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Creates a fresh database on the shared cluster and returns its URL.
+pub async fn fresh_database() -> String {
+    let stack = stack();
+    let name = unique("t_");
+    let mut admin = PgConnection::connect(&stack.database_url("postgres")).await.expect("connect to postgres");
+    // Concurrent CREATE DATABASE calls can trip over each other's use of template1: retry.
+    for attempt in 0.. {
+        match sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await {
+            Ok(_) => break,
+            Err(e) if attempt < 20 && e.to_string().contains("template1") => {
+                tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await
+            }
+            Err(e) => panic!("create database: {e}"),
+        }
+    }
+    stack.database_url(&name)
+}
+
+/// Options for one test's Roster.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub roles: Roles,
+    /// A NATS of the test's own (for tests that kill it); default the shared one.
+    pub nats_url: Option<String>,
+    /// Reuse a database (to restart Roster over the same log); default a fresh one.
+    pub database_url: Option<String>,
+    /// Reuse a stream (with the database); default a fresh one.
+    pub stream: Option<(String, String)>,
+    pub consistency_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// One running Roster over its own database and stream, with an HTTP client.
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub super_token: String,
+    pub pool: PgPool,
+    pub config: Config,
+    running: Option<Running>,
+}
+
+/// An organization made through `POST /api/organization`, with its admin's token.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub id: String,
+    pub admin_id: String,
+    pub token: String,
+    pub subdomain: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> TestApp {
+        let database_url = match opts.database_url {
+            Some(u) => u,
+            None => fresh_database().await,
+        };
+        let nats_url = opts.nats_url.unwrap_or_else(|| stack().nats_url.clone());
+        let mut config = Config::new(database_url, nats_url);
+        let (stream, prefix) = opts.stream.unwrap_or_else(|| {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            (format!("T_{id}"), format!("t{id}.events"))
+        });
+        config.nats.stream = stream;
+        config.nats.subject_prefix = prefix;
+        config.nats.ack_wait = Duration::from_secs(2);
+        config.bind = "127.0.0.1:0".parse().expect("loopback address");
+        config.consistency_timeout = opts.consistency_timeout;
+        config.roles = opts.roles;
+        config.max_db_connections = 20;
+        let super_token = commands::secrets::new_token();
+        config.bootstrap_token = Some(super_token.clone());
+        let running = api::start(config.clone()).await.expect("start roster");
+        let url = running.addr.map(|a| format!("http://{a}")).unwrap_or_default();
+        let pool = running.pool.clone();
+        TestApp { url, client: reqwest::Client::new(), super_token, pool, config, running: Some(running) }
+    }
+
+    /// Stops this Roster (API, relay, projectors); the database and stream stay.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
+    /// Options that start another Roster over this one's database and stream.
+    pub fn same_log(&self) -> Options {
+        Options {
+            database_url: Some(self.config.database_url.clone()),
+            nats_url: Some(self.config.nats.url.clone()),
+            stream: Some((self.config.nats.stream.clone(), self.config.nats.subject_prefix.clone())),
+            ..Options::default()
+        }
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.url))
+    }
+
+    /// A WorkDrive request (token in `X-API-KEY`).
+    pub fn wd(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.req(method, path).header("X-API-KEY", token)
+    }
+
+    /// A PortSIP (or Roster) request (token as Bearer).
+    pub fn ps(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.req(method, path).bearer_auth(token)
+    }
+
+    /// Creates an organization with an admin who has a password (`password1`).
+    pub async fn create_org(&self, name: &str) -> Org {
+        let email = format!("admin@{}.example.com", name.to_lowercase().replace(' ', ""));
+        let body = json!({
+            "name": name,
+            "admin": { "firstName": "Ada", "lastName": "Admin", "email": email, "password": "password1" },
+            "auth": { "method": "internal" },
+        });
+        let (status, v) = send(self.wd(Method::POST, "/api/organization", &self.super_token).json(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "create org: {v}");
+        let id = v["id"].as_str().expect("org id").to_string();
+        let token = v["accessToken"].as_str().expect("admin token").to_string();
+        let subdomain = v["subdomain"].as_str().expect("subdomain").to_string();
+        let (_, users) = send(self.wd(Method::GET, "/api/users", &token)).await;
+        let admin_id = users["users"][0]["id"].as_str().expect("admin user").to_string();
+        Org { id, admin_id, token, subdomain }
+    }
+
+    /// Adds a member through WorkDrive; returns the created user.
+    pub async fn add_user(&self, org: &Org, email: &str) -> Value {
+        let body = json!({ "email": email, "firstName": "Firstname", "lastName": "Lastname", "password": "password1" });
+        let (status, v) = send(self.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "add user: {v}");
+        v
+    }
+
+    /// Creates a group through PortSIP; returns its PortSIP id.
+    pub async fn create_group(&self, org: &Org, name: &str) -> String {
+        let (status, v) = send(self.ps(Method::POST, "/api/groups", &org.token).json(&json!({ "name": name }))).await;
+        assert_eq!(status, StatusCode::CREATED, "create group: {v}");
+        v["id"].as_str().expect("group id").to_string()
+    }
+
+    /// Number of rows in the event log.
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.pool).await.expect("count events")
+    }
+
+    /// A client of this app's NATS.
+    pub async fn nats(&self) -> async_nats::Client {
+        async_nats::connect(&self.config.nats.url).await.expect("connect to nats")
+    }
+
+    /// Waits (with a deadline, never a fixed sleep) until `check` holds.
+    pub async fn eventually<F, Fut>(&self, what: &str, timeout: Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if check().await {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Sends a request; returns the status and the JSON body (`Null` when empty or not JSON).
+pub async fn send(rb: RequestBuilder) -> (StatusCode, Value) {
+    let resp = rb.send().await.expect("http request");
+    let status = resp.status();
+    let bytes = resp.bytes().await.expect("http body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Sends a request; returns the whole response for header checks.
+pub async fn send_raw(rb: RequestBuilder) -> reqwest::Response {
+    rb.send().await.expect("http request")
+}
