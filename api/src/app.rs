@@ -117,7 +117,7 @@ pub enum StartError {
 /// Migrates, bootstraps the super admin, and runs the configured roles until `shutdown`.
 pub async fn start(cfg: Config) -> Result<Running, StartError> {
     let pool = commands::db::connect(&cfg.database_url, cfg.max_db_connections).await?;
-    commands::db::migrate(&pool).await?;
+    commands::db::migrate(&cfg.database_url).await?;
     let (stop, shutdown) = Shutdown::new();
     let mut tasks = Vec::new();
 
@@ -143,9 +143,16 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
     let mut addr = None;
     if cfg.roles.api {
         let store = Store::new(pool.clone());
-        let (token, _) = commands::handlers::user::bootstrap_super_admin(&store, chrono::Utc::now(), cfg.bootstrap_token.clone()).await?;
+        let (token, position) =
+            commands::handlers::user::bootstrap_super_admin(&store, chrono::Utc::now(), cfg.bootstrap_token.clone()).await?;
         generated_token = token;
         let consistency = Consistency::start(pool.clone(), shutdown.clone()).await?;
+        // The super admin's token authenticates through the read model: be ready before serving.
+        if let Some(p) = position {
+            if !consistency.wait(p, cfg.consistency_timeout).await {
+                tracing::warn!("the read models have not caught up with the bootstrap yet; is a projector running?");
+            }
+        }
         let state = AppState { pool: pool.clone(), store, consistency, consistency_timeout: cfg.consistency_timeout };
         let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|source| StartError::Bind { addr: cfg.bind, source })?;
         addr = listener.local_addr().ok();

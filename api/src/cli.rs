@@ -277,7 +277,7 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
             .ok_or_else(|| format!("unknown projection '{}' (known: {}, or all)", a.projection, known.join(", ")))?]
     };
     let pool = commands::db::connect(&a.database_url, 4).await?;
-    commands::db::migrate(&pool).await?;
+    commands::db::migrate(&a.database_url).await?;
     for p in targets {
         let started = std::time::Instant::now();
         let report = workers::rebuild::rebuild(&pool, p, !a.quiet).await?;
@@ -294,7 +294,7 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
 
 async fn token(a: TokenArgs) -> Result<(), BoxError> {
     let pool = commands::db::connect(&a.database_url, 2).await?;
-    commands::db::migrate(&pool).await?;
+    commands::db::migrate(&a.database_url).await?;
     let store = commands::Store::new(pool);
     let now = chrono::Utc::now();
     let ctx = commands::CommandContext::system("cli", now);

@@ -124,7 +124,17 @@ impl AppState {
             Some(p) => self.consistency.wait(p, self.consistency_timeout).await,
             None => true,
         };
-        let mut resp = build(self.clone(), committed.result).await?;
+        let result = committed.result.clone();
+        let mut resp = match build(self.clone(), committed.result).await {
+            Ok(resp) => resp,
+            // Committed, but the read models have not caught up: never claim "not found" for
+            // what was just written. Say it was accepted, with what the command knows.
+            Err(ApiError::NotFound(_)) if !caught_up => {
+                let body = serde_json::json!({ "accepted": true, "position": committed.position, "result": result });
+                (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(p) = committed.position {
             if let Ok(v) = HeaderValue::from_str(&p.to_string()) {
                 resp.headers_mut().insert(POSITION_HEADER, v);

@@ -23,6 +23,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .await
 }
 
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+/// Migrates on a session of its own whose search_path is only `public`: the migrator's bookkeeping
+/// table must never land in (and be swapped away with) a read-model schema.
+pub async fn migrate(url: &str) -> Result<(), sqlx::migrate::MigrateError> {
+    use sqlx::Connection;
+    let opts = PgConnectOptions::from_str(url)?.options([("search_path", "public")]);
+    let mut conn = sqlx::PgConnection::connect_with(&opts).await?;
+    MIGRATOR.run(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
 }

@@ -9,6 +9,8 @@ pub const CHECKPOINT_CHANNEL: &str = "roster_checkpoints";
 pub struct Checkpoint {
     pub position: Position,
     pub status: String,
+    /// JetStream sequence of the last applied message (0 when unknown).
+    pub stream_seq: u64,
 }
 
 /// Locks and reads a projection's checkpoint: whoever holds the lock is the only one changing the
@@ -18,21 +20,35 @@ pub async fn lock(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sql
         .bind(name)
         .execute(&mut *conn)
         .await?;
-    let (tx, gid, status): (i64, i64, String) =
-        sqlx::query_as("SELECT tx, gid, status FROM projection_checkpoints WHERE name = $1 FOR UPDATE")
+    let (tx, gid, status, seq): (i64, i64, String, i64) =
+        sqlx::query_as("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE")
             .bind(name)
             .fetch_one(&mut *conn)
             .await?;
-    Ok(Checkpoint { position: Position::new(tx, gid), status })
+    Ok(Checkpoint { position: Position::new(tx, gid), status, stream_seq: seq as u64 })
+}
+
+/// Reads a projection's checkpoint without locking it (a missing row reads as the start).
+pub async fn read(db: impl PgExecutor<'_>, name: &str) -> Result<Checkpoint, sqlx::Error> {
+    let row: Option<(i64, i64, String, i64)> =
+        sqlx::query_as("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_optional(db)
+            .await?;
+    Ok(row
+        .map(|(tx, gid, status, seq)| Checkpoint { position: Position::new(tx, gid), status, stream_seq: seq as u64 })
+        .unwrap_or(Checkpoint { position: Position::START, status: "running".into(), stream_seq: 0 }))
 }
 
 /// Advances the checkpoint (inside the transaction that applied the events) and tells waiting
 /// readers; the notification goes out only if the transaction commits.
-pub async fn advance(conn: &mut PgConnection, name: &str, to: Position) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE projection_checkpoints SET tx = $2, gid = $3, updated_at = now() WHERE name = $1")
+/// `stream_seq` is the JetStream sequence reached, or the current one when advancing without NATS.
+pub async fn advance(conn: &mut PgConnection, name: &str, to: Position, stream_seq: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projection_checkpoints SET tx = $2, gid = $3, stream_seq = $4, updated_at = now() WHERE name = $1")
         .bind(name)
         .bind(to.tx)
         .bind(to.gid)
+        .bind(stream_seq)
         .execute(&mut *conn)
         .await?;
     sqlx::query("SELECT pg_notify($1, $2)")
@@ -60,10 +76,10 @@ pub async fn slowest(db: impl PgExecutor<'_>) -> Result<Position, sqlx::Error> {
 }
 
 pub async fn all(db: impl PgExecutor<'_>) -> Result<Vec<(String, Checkpoint)>, sqlx::Error> {
-    let rows: Vec<(String, i64, i64, String)> =
-        sqlx::query_as("SELECT name, tx, gid, status FROM projection_checkpoints ORDER BY name").fetch_all(db).await?;
+    let rows: Vec<(String, i64, i64, String, i64)> =
+        sqlx::query_as("SELECT name, tx, gid, status, stream_seq FROM projection_checkpoints ORDER BY name").fetch_all(db).await?;
     Ok(rows
         .into_iter()
-        .map(|(n, tx, gid, status)| (n, Checkpoint { position: Position::new(tx, gid), status }))
+        .map(|(n, tx, gid, status, seq)| (n, Checkpoint { position: Position::new(tx, gid), status, stream_seq: seq as u64 }))
         .collect())
 }

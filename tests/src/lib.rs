@@ -92,6 +92,16 @@ pub async fn fresh_database() -> String {
     stack.database_url(&name)
 }
 
+/// `ROSTER_TEST_LOG=debug` (an env-filter) shows Roster's logs in test output.
+fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if let Ok(filter) = std::env::var("ROSTER_TEST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_test_writer().try_init();
+        }
+    });
+}
+
 /// Options for one test's Roster.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -136,6 +146,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(opts: Options) -> TestApp {
+        init_logs();
         let database_url = match opts.database_url {
             Some(u) => u,
             None => fresh_database().await,

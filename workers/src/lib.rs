@@ -47,6 +47,9 @@ pub enum WorkerError {
     Nats(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A message arrived ahead of one still unapplied (JetStream redelivers late).
+    #[error("expected stream sequence {expected}, got {got}")]
+    Gap { expected: u64, got: u64 },
     #[error("projection {projection} stopped at event {event_id}: {error}")]
     Poisoned { projection: String, event_id: String, error: String },
 }

@@ -71,7 +71,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     sqlx::query(&format!("ALTER SCHEMA {staging} RENAME TO {}", projection.schema)).execute(&mut *tx).await?;
     sqlx::query(&format!("DROP SCHEMA {old} CASCADE")).execute(&mut *tx).await?;
     if at != live.position {
-        checkpoint::advance(&mut tx, projection.name, at).await?;
+        checkpoint::advance(&mut tx, projection.name, at, live.stream_seq as i64).await?;
     }
     tx.commit().await?;
     bar.finish();

@@ -13,7 +13,7 @@ use crate::{nats_err, NatsConfig, Shutdown, WorkerError};
 const BATCH: i64 = 500;
 /// Fallback poll when no NOTIFY arrives (e.g. a commit from another tool).
 const POLL: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Runs until shutdown: waits to become the active relay, then relays forever, backing off while
 /// NATS (or Postgres) is away and resuming from the stored cursor.
@@ -51,19 +51,10 @@ async fn active(pool: &PgPool, database_url: &str, cfg: &NatsConfig, shutdown: &
     }
     tracing::info!(stream = %cfg.stream, "relay active");
     let js = crate::connect(cfg).await?;
-    crate::ensure_stream(&js, cfg).await?;
+    let stream = crate::ensure_stream(&js, cfg).await?;
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen("roster_events").await?;
-    sqlx::query("INSERT INTO relay_cursors (stream) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(&cfg.stream)
-        .execute(pool)
-        .await?;
-    let (tx, gid): (i64, i64) = sqlx::query_as("SELECT tx, gid FROM relay_cursors WHERE stream = $1")
-        .bind(&cfg.stream)
-        .fetch_one(pool)
-        .await?;
-    let mut cursor = Position::new(tx, gid);
-    let mut backoff = Duration::from_millis(50);
+    let mut cursor = resume_point(pool, cfg, &stream).await?;
     loop {
         if shutdown.is_set() {
             return Ok(());
@@ -77,28 +68,55 @@ async fn active(pool: &PgPool, database_url: &str, cfg: &NatsConfig, shutdown: &
             }
             continue;
         }
-        match publish_all(&js, cfg, &batch).await {
-            Ok(()) => {
-                cursor = batch.last().map(|e| e.position).unwrap_or(cursor);
-                sqlx::query("UPDATE relay_cursors SET tx = $2, gid = $3, updated_at = now() WHERE stream = $1")
-                    .bind(&cfg.stream)
-                    .bind(cursor.tx)
-                    .bind(cursor.gid)
-                    .execute(pool)
-                    .await?;
-                backoff = Duration::from_millis(50);
-            }
-            Err(e) => {
-                // Nothing advanced: the batch is re-read and re-published; JetStream drops the
-                // copies it already has by their Nats-Msg-Id.
-                tracing::warn!(error = %e, ?backoff, "publish failed; NATS away? retrying");
-                if !shutdown.sleep(backoff).await {
-                    return Ok(());
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
+        // On failure nothing advanced: the caller backs off and re-enters, resyncing from the
+        // stream; JetStream drops the copies it already has by their Nats-Msg-Id.
+        publish_all(&js, cfg, &batch).await?;
+        cursor = batch.last().map(|e| e.position).unwrap_or(cursor);
+        save_cursor(pool, cfg, cursor).await?;
     }
+}
+
+async fn save_cursor(pool: &PgPool, cfg: &NatsConfig, cursor: Position) -> Result<(), WorkerError> {
+    sqlx::query(
+        "INSERT INTO relay_cursors (stream, tx, gid) VALUES ($1, $2, $3) \
+         ON CONFLICT (stream) DO UPDATE SET tx = EXCLUDED.tx, gid = EXCLUDED.gid, updated_at = now()",
+    )
+    .bind(&cfg.stream)
+    .bind(cursor.tx)
+    .bind(cursor.gid)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Where to continue: the stored cursor, unless the stream's newest message is older. A single
+/// nats-server acknowledges before its file store reaches the disk, so a crash can lose an acked
+/// tail; re-publishing from the stream's own last position restores it (duplicates are dropped).
+async fn resume_point(pool: &PgPool, cfg: &NatsConfig, stream: &jetstream::stream::Stream) -> Result<Position, WorkerError> {
+    let stored: Option<(i64, i64)> = sqlx::query_as("SELECT tx, gid FROM relay_cursors WHERE stream = $1")
+        .bind(&cfg.stream)
+        .fetch_optional(pool)
+        .await?;
+    let cursor = stored.map(|(tx, gid)| Position::new(tx, gid)).unwrap_or(Position::START);
+    let info = stream.get_info().await.map_err(nats_err)?;
+    if info.state.messages == 0 {
+        if cursor != Position::START {
+            tracing::warn!(%cursor, "the stream is empty although events were published (expired by max_age, or lost); continuing from the cursor");
+        }
+        return Ok(cursor);
+    }
+    let last = stream.get_raw_message(info.state.last_sequence).await.map_err(nats_err)?;
+    let in_stream = last
+        .headers
+        .get("Roster-Position")
+        .and_then(|v| v.as_str().parse::<Position>().ok())
+        .unwrap_or(cursor);
+    if in_stream < cursor {
+        tracing::warn!(%cursor, %in_stream, "the stream lost acknowledged events; re-publishing from its last one");
+        save_cursor(pool, cfg, in_stream).await?;
+        return Ok(in_stream);
+    }
+    Ok(cursor)
 }
 
 /// The subject, headers and body of an event on NATS.

@@ -32,34 +32,62 @@ pub async fn run(pool: PgPool, cfg: NatsConfig, projection: Projection, mut shut
                 tracing::error!(error = %e, "projection stopped");
                 return Err(e);
             }
+            Err(WorkerError::Gap { expected, got }) => {
+                // Not a failure: JetStream redelivers unacked messages after newer ones.
+                tracing::debug!(projection = projection.name, expected, got, "out-of-order delivery; repositioning");
+                backoff = Duration::from_millis(100);
+            }
             Err(e) => {
                 tracing::warn!(projection = projection.name, error = %e, ?backoff, "projection runner interrupted; retrying");
                 if !shutdown.sleep(backoff).await {
                     break;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff = (backoff * 2).min(Duration::from_secs(2));
             }
         }
     }
     Ok(())
 }
 
+/// One message as the runner applies it: the event and its JetStream sequence.
+pub struct Delivered {
+    pub event: Envelope,
+    pub stream_seq: u64,
+}
+
 async fn consume(pool: &PgPool, cfg: &NatsConfig, projection: Projection, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
+    // One active runner per projection; another instance waits here as a standby.
+    let mut lock_conn = pool.acquire().await?.detach();
+    loop {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('roster-projection:' || $1))")
+            .bind(projection.name)
+            .fetch_one(&mut lock_conn)
+            .await?;
+        if got {
+            break;
+        }
+        if !shutdown.sleep(Duration::from_secs(1)).await {
+            return Ok(());
+        }
+    }
     let js = crate::connect(cfg).await?;
     let stream = crate::ensure_stream(&js, cfg).await?;
     let name = consumer_name(&projection);
+    let cp = checkpoint::read(pool, projection.name).await?;
+    let info = stream.get_info().await.map_err(nats_err)?;
+    // Continue after the last applied message; if the stream was replaced (its sequences no longer
+    // match), read it all again and let the position checks skip what is already applied.
+    let mut expected = if cp.stream_seq == 0 || cp.stream_seq > info.state.last_sequence { 1 } else { cp.stream_seq + 1 };
+    let _ = stream.delete_consumer(&name).await;
     let consumer = stream
-        .get_or_create_consumer(
-            &name,
-            pull::Config {
-                durable_name: Some(name.clone()),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                deliver_policy: jetstream::consumer::DeliverPolicy::All,
-                ack_wait: cfg.ack_wait,
-                max_ack_pending: 10_000,
-                ..Default::default()
-            },
-        )
+        .create_consumer(pull::Config {
+            durable_name: Some(name.clone()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence: expected },
+            ack_wait: cfg.ack_wait,
+            max_ack_pending: 10_000,
+            ..Default::default()
+        })
         .await
         .map_err(nats_err)?;
     let mut messages = consumer.messages().await.map_err(nats_err)?;
@@ -77,39 +105,61 @@ async fn consume(pool: &PgPool, cfg: &NatsConfig, projection: Projection, shutdo
                 _ => break,
             }
         }
-        let events: Vec<Envelope> = batch
-            .iter()
-            .map(|m| serde_json::from_slice(&m.payload))
-            .collect::<Result<_, _>>()
-            .map_err(|e| WorkerError::Poisoned { projection: projection.name.into(), event_id: "?".into(), error: e.to_string() })?;
-        apply_with_retries(pool, projection, &events, shutdown).await?;
+        let mut delivered = Vec::with_capacity(batch.len());
+        let mut gap = None;
         for m in &batch {
-            m.ack_with(AckKind::Ack).await.map_err(nats_err)?;
+            let seq = m.info().map_err(nats_err)?.stream_sequence;
+            if seq < expected {
+                continue; // a redelivery of something applied
+            }
+            if seq > expected {
+                gap = Some(WorkerError::Gap { expected, got: seq });
+                break;
+            }
+            let event: Envelope = serde_json::from_slice(&m.payload).map_err(|e| WorkerError::Poisoned {
+                projection: projection.name.into(),
+                event_id: format!("stream sequence {seq}"),
+                error: e.to_string(),
+            })?;
+            delivered.push(Delivered { event, stream_seq: seq });
+            expected += 1;
+        }
+        if !delivered.is_empty() {
+            apply_with_retries(pool, projection, &delivered, shutdown).await?;
+        }
+        for m in &batch {
+            let seq = m.info().map_err(nats_err)?.stream_sequence;
+            if seq < expected {
+                m.ack_with(AckKind::Ack).await.map_err(nats_err)?;
+            }
+        }
+        if let Some(gap) = gap {
+            return Err(gap);
         }
     }
 }
 
 /// Applies a batch; on failure retries it event by event so one poison event is isolated,
 /// recorded, and stops the projection instead of being skipped.
-async fn apply_with_retries(pool: &PgPool, projection: Projection, events: &[Envelope], shutdown: &mut Shutdown) -> Result<(), WorkerError> {
-    if apply_batch(pool, projection, events).await.is_ok() {
+async fn apply_with_retries(pool: &PgPool, projection: Projection, batch: &[Delivered], shutdown: &mut Shutdown) -> Result<(), WorkerError> {
+    if apply_batch(pool, projection, batch).await.is_ok() {
         return Ok(());
     }
-    for event in events {
+    for one in batch {
         let mut attempt = 1;
         loop {
-            match apply_batch(pool, projection, std::slice::from_ref(event)).await {
+            match apply_batch(pool, projection, std::slice::from_ref(one)).await {
                 Ok(_) => break,
                 Err(e) if attempt < MAX_ATTEMPTS => {
-                    tracing::warn!(projection = projection.name, event_id = %event.event_id, attempt, error = %e, "projection apply failed; retrying");
+                    tracing::warn!(projection = projection.name, event_id = %one.event.event_id, attempt, error = %e, "projection apply failed; retrying");
                     shutdown.sleep(Duration::from_millis(200 * attempt as u64)).await;
                     attempt += 1;
                 }
                 Err(e) => {
-                    record_poison(pool, projection, event, &e.to_string(), attempt).await?;
+                    record_poison(pool, projection, &one.event, &e.to_string(), attempt).await?;
                     return Err(WorkerError::Poisoned {
                         projection: projection.name.into(),
-                        event_id: event.event_id.to_string(),
+                        event_id: one.event.event_id.to_string(),
                         error: e.to_string(),
                     });
                 }
@@ -121,7 +171,7 @@ async fn apply_with_retries(pool: &PgPool, projection: Projection, events: &[Env
 
 /// One transaction: lock the checkpoint, apply the events after it, advance it.
 /// Returns the new checkpoint.
-pub async fn apply_batch(pool: &PgPool, projection: Projection, events: &[Envelope]) -> Result<Position, WorkerError> {
+pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Delivered]) -> Result<Position, WorkerError> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     let cp = checkpoint::lock(&mut tx, projection.name).await?;
@@ -133,20 +183,20 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, events: &[Envelo
         });
     }
     let mut at = cp.position;
-    for event in events {
-        if event.position <= at {
+    for one in batch {
+        // At or below the checkpoint: already applied (a redelivery, or a rebuild got there first).
+        if one.event.position <= at {
             continue;
         }
-        projection.apply(&mut tx, event).await.map_err(|e| WorkerError::Poisoned {
+        projection.apply(&mut tx, &one.event).await.map_err(|e| WorkerError::Poisoned {
             projection: projection.name.into(),
-            event_id: event.event_id.to_string(),
+            event_id: one.event.event_id.to_string(),
             error: e.to_string(),
         })?;
-        at = event.position;
+        at = one.event.position;
     }
-    if at != cp.position {
-        checkpoint::advance(&mut tx, projection.name, at).await?;
-    }
+    let seq = batch.last().map(|d| d.stream_seq as i64).unwrap_or(cp.stream_seq as i64);
+    checkpoint::advance(&mut tx, projection.name, at, seq).await?;
     tx.commit().await?;
     Ok(at)
 }

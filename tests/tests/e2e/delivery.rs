@@ -1,0 +1,130 @@
+//! The subscriber contract: every event reaches NATS once, in log order, with the envelope and
+//! headers of DESIGN §4, even when nats-server dies in the middle of a stream of writes.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull};
+use futures::StreamExt;
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, Options, TestApp};
+use serde_json::{json, Value};
+
+/// Reads the whole stream from the start with a fresh ephemeral consumer.
+async fn read_stream(app: &TestApp, expect: usize) -> Vec<(String, async_nats::HeaderMap, Value)> {
+    let js = jetstream::new(app.nats().await);
+    let stream = js.get_stream(&app.config.nats.stream).await.expect("stream exists");
+    let consumer = stream
+        .create_consumer(pull::Config { ack_policy: jetstream::consumer::AckPolicy::None, ..Default::default() })
+        .await
+        .expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut out = Vec::new();
+    while out.len() < expect {
+        let next = tokio::time::timeout(Duration::from_secs(20), messages.next()).await;
+        let m = match next {
+            Ok(Some(Ok(m))) => m,
+            other => panic!("stream ended early after {} of {expect} messages: {other:?}", out.len()),
+        };
+        let headers = m.headers.clone().unwrap_or_default();
+        out.push((m.subject.to_string(), headers, serde_json::from_slice(&m.payload).expect("json body")));
+    }
+    // Nothing beyond what the log holds.
+    assert!(tokio::time::timeout(Duration::from_millis(300), messages.next()).await.is_err(), "more messages than events");
+    out
+}
+
+/// The log, in order, as the envelopes the relay publishes.
+async fn log(app: &TestApp) -> Vec<Value> {
+    let events = commands::log::read_after(&app.pool, commands::Position::START, 1_000_000).await.unwrap();
+    events.into_iter().map(|e| serde_json::to_value(e).unwrap()).collect()
+}
+
+async fn stream_count(app: &TestApp) -> u64 {
+    let js = jetstream::new(app.nats().await);
+    match js.get_stream(&app.config.nats.stream).await {
+        Ok(s) => s.get_info().await.map(|i| i.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_reaches_nats_once_in_log_order_with_the_envelope() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Subscribers").await;
+    let u = app.add_user(&org, "s@subscribers.io").await;
+    let g = app.create_group(&org, "Listeners").await;
+    send(app.wd(Method::PATCH, &format!("/api/users/{}", u["id"].as_str().unwrap()), &org.token).json(&json!({"bio": "hi"}))).await;
+    send(app.ps(Method::POST, &format!("/api/groups/{g}/destroy"), &org.token)).await;
+
+    let expected = log(&app).await;
+    let total = expected.len() as i64;
+    app.eventually("the relay to publish everything", Duration::from_secs(20), || async { stream_count(&app).await as i64 == total }).await;
+    let got = read_stream(&app, expected.len()).await;
+    for ((subject, headers, body), want) in got.iter().zip(&expected) {
+        assert_eq!(body, want, "the envelope on NATS is the log's row");
+        let org_token = want["org_id"].as_str().unwrap_or("_");
+        assert_eq!(
+            subject,
+            &format!("{}.{}.{}.{}.{}", app.config.nats.subject_prefix, org_token, want["stream_type"].as_str().unwrap(),
+                want["stream_id"].as_str().unwrap(), want["event_type"].as_str().unwrap())
+        );
+        assert_eq!(headers.get("Nats-Msg-Id").map(|v| v.as_str()), want["event_id"].as_str());
+        assert_eq!(headers.get("Roster-Position").map(|v| v.as_str()), want["position"].as_str());
+    }
+    // A super-admin (system) event has no org: its subject says `_`.
+    assert!(got.iter().any(|(s, _, _)| s.starts_with(&format!("{}._.user.", app.config.nats.subject_prefix))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
+    // A nats-server of this test's own, to kill.
+    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+    let mut nats = api::devstack::NatsServer::start(&dir, api::devstack::free_port()).await.expect("own nats");
+    let app = TestApp::spawn_with(Options {
+        nats_url: Some(nats.url()),
+        consistency_timeout: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await;
+    let org = app.create_org("Outage").await;
+
+    let writer = {
+        let client = app.client.clone();
+        let url = app.url.clone();
+        let token = org.token.clone();
+        tokio::spawn(async move {
+            for i in 0..60 {
+                let resp = client.post(format!("{url}/api/groups")).bearer_auth(&token).json(&json!({"name": format!("g{i}")})).send().await.unwrap();
+                assert_eq!(resp.status(), StatusCode::CREATED, "writes keep committing while NATS is away");
+            }
+        })
+    };
+    // Kill NATS once part of the writes went through, then bring it back.
+    app.eventually("some writes", Duration::from_secs(20), || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE stream_type = 'group'").fetch_one(&app.pool).await.unwrap() >= 15
+    })
+    .await;
+    nats.kill().await.expect("kill nats");
+    app.eventually("writes during the outage", Duration::from_secs(30), || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE stream_type = 'group'").fetch_one(&app.pool).await.unwrap() >= 35
+    })
+    .await;
+    nats.restart().await.expect("restart nats");
+    writer.await.unwrap();
+
+    let expected = log(&app).await;
+    let total = expected.len() as u64;
+    app.eventually("the relay to catch up", Duration::from_secs(60), || async { stream_count(&app).await >= total }).await;
+    let got = read_stream(&app, expected.len()).await;
+    let got_ids: Vec<&Value> = got.iter().map(|(_, _, b)| &b["event_id"]).collect();
+    let want_ids: Vec<&Value> = expected.iter().map(|e| &e["event_id"]).collect();
+    assert_eq!(got_ids, want_ids, "every event once, in log order");
+    // And the projections caught up too.
+    let head = commands::log::head(&app.pool).await.unwrap().unwrap();
+    app.eventually("projections to catch up", Duration::from_secs(60), || async {
+        projections::checkpoint::slowest(&app.pool).await.unwrap() >= head
+    })
+    .await;
+    let (_, list) = send(app.ps(Method::GET, "/api/groups", &org.token)).await;
+    assert_eq!(list["count"], 60);
+}

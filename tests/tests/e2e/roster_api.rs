@@ -1,0 +1,156 @@
+//! Roster's own endpoints: health, readiness, the OpenAPI document, `/events`, read-your-writes.
+
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, send_raw, TestApp};
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness() {
+    let app = TestApp::spawn().await;
+    let resp = send_raw(app.req(Method::GET, "/healthz")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("x-request-id").is_some(), "every answer carries its request id");
+    let (status, v) = send(app.req(Method::GET, "/readyz")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["projections"][0]["name"], "directory");
+    // A stopped projection makes the service unready.
+    sqlx::query("UPDATE projection_checkpoints SET status = 'stopped'").execute(&app.pool).await.unwrap();
+    let (status, v) = send(app.req(Method::GET, "/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(v["ready"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_documents_every_route_with_schemas() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = send(app.req(Method::GET, "/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let routes = [
+        ("post", "/api/organization"),
+        ("patch", "/api/organization/{id}"),
+        ("post", "/api/token/generate-access"),
+        ("get", "/api/users"),
+        ("post", "/api/users/add"),
+        ("patch", "/api/users/{id}"),
+        ("delete", "/api/users/{id}"),
+        ("get", "/api/groups"),
+        ("post", "/api/groups"),
+        ("get", "/api/groups/{id}"),
+        ("post", "/api/groups/{id}"),
+        ("post", "/api/groups/{id}/destroy"),
+        ("get", "/api/groups/{id}/members"),
+        ("post", "/api/groups/{id}/members/{extension_number}"),
+        ("get", "/api/groups/{id}/members/{extension_number}"),
+        ("post", "/api/groups/{id}/members/{extension_number}/destroy"),
+        ("post", "/api/login"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/openapi.json"),
+        ("get", "/events"),
+    ];
+    for (method, path) in routes {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} missing from /openapi.json");
+        assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
+        if method != "get" && !path.ends_with("destroy") && !path.contains("{extension_number}") && method != "delete" {
+            assert!(op["requestBody"].is_object(), "{method} {path} has no request body schema");
+        }
+    }
+    let n: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(n, routes.len(), "every documented operation is a route of this test's list");
+    for schema in ["Organization", "UserFull", "UsersPage", "PageMeta", "GroupList", "Group", "ErrorList", "ErrorBody", "EventPage"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_pages_through_the_orgs_log_with_the_nats_envelope() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Audit").await;
+    let other = app.create_org("Elsewhere").await;
+    app.add_user(&org, "a1@audit.io").await;
+    app.create_group(&org, "G").await;
+    app.add_user(&other, "x@elsewhere.io").await;
+
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (status, page) = send(app.ps(Method::GET, &format!("/events?limit=2&after={after}"), &org.token)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let events = page["events"].as_array().unwrap().clone();
+        all.extend(events.clone());
+        after = page["next"].as_str().unwrap().to_string();
+        if !page["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    let types: Vec<&str> = all.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["OrganizationCreated", "UserCreated", "UserPasswordSet", "AccessTokenIssued", "UserCreated", "UserPasswordSet", "GroupCreated"]);
+    assert!(all.iter().all(|e| e["org_id"] == org.id.as_str()), "only the caller's org");
+    let positions: Vec<&str> = all.iter().map(|e| e["position"].as_str().unwrap()).collect();
+    let mut sorted = positions.clone();
+    sorted.sort();
+    assert_eq!(positions, sorted, "log order");
+    let keys: Vec<&str> = all[0].as_object().unwrap().keys().map(String::as_str).collect();
+    for k in ["event_id", "position", "org_id", "stream_type", "stream_id", "version", "event_type", "schema_rev", "recorded_at", "metadata", "payload"] {
+        assert!(keys.contains(&k), "envelope lacks {k}");
+    }
+    assert_eq!(all[4]["metadata"]["dialect"], "workdrive");
+    assert_eq!(all[4]["metadata"]["actor_user_id"], org.admin_id.as_str());
+    assert!(all[4]["metadata"]["request_id"].is_string());
+    // Filters
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=GroupCreated", &org.token)).await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    // Past the end: nothing, and `next` stays.
+    let (_, page) = send(app.ps(Method::GET, &format!("/events?after={after}"), &org.token)).await;
+    assert_eq!(page["events"], json!([]));
+    assert_eq!(page["next"], after.as_str());
+    // Errors and access
+    let (status, v) = send(app.ps(Method::GET, "/events?after=garbage", &org.token)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"], "bad_request");
+    assert_eq!(send(app.ps(Method::GET, "/events?limit=0", &org.token)).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(send(app.req(Method::GET, "/events")).await.0, StatusCode::UNAUTHORIZED);
+    let member = crate::workdrive::login(&app, "a1@audit.io").await;
+    assert_eq!(send(app.ps(Method::GET, "/events", &member)).await.0, StatusCode::FORBIDDEN);
+    // The WorkDrive header works here too: one token, every dialect.
+    assert_eq!(send(app.wd(Method::GET, "/events", &org.token)).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_position_waits_for_the_read_models() {
+    // An API-only Roster: writes commit, but no projector runs until we start one.
+    let first = TestApp::spawn().await;
+    let org = first.create_org("Ryw").await;
+    let mut opts = first.same_log();
+    opts.roles = api::Roles { api: true, relay: true, projector: false };
+    opts.consistency_timeout = std::time::Duration::from_millis(300);
+    first.stop().await;
+    let app = TestApp::spawn_with(opts).await;
+    let resp = send_raw(app.wd(Method::POST, "/api/users/add", &org.token).json(&json!({"email": "w@ryw.io", "firstName": "W", "lastName": "X"}))).await;
+    // Committed but not yet visible: 202 with what the command knows, never a 404.
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert_eq!(resp.headers().get("roster-consistency").map(|v| v.to_str().unwrap()), Some("pending"), "the write answers pending past the timeout");
+    let position = resp.headers()["roster-position"].to_str().unwrap().to_string();
+    let accepted: Value = resp.json().await.unwrap();
+    assert_eq!(accepted["position"], position.as_str());
+    assert!(accepted["result"]["user_id"].is_string());
+    let resp = send_raw(app.wd(Method::GET, "/api/users", &org.token).header("Roster-Min-Position", &position)).await;
+    assert_eq!(resp.headers().get("roster-consistency").map(|v| v.to_str().unwrap()), Some("pending"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["meta"]["totalResults"], 1, "the read model has not seen the user yet");
+
+    // Start a projector; now the same read waits and sees the write.
+    let mut opts = app.same_log();
+    opts.roles = api::Roles { api: false, relay: false, projector: true };
+    let projector = TestApp::spawn_with(opts).await;
+    let resp = send_raw(app.wd(Method::GET, "/api/users", &org.token).header("Roster-Min-Position", &position)).await;
+    assert!(resp.headers().get("roster-consistency").is_none());
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["meta"]["totalResults"], 2);
+    let (status, v) = send(app.wd(Method::GET, "/api/users", &org.token).header("Roster-Min-Position", "nope")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    projector.stop().await;
+}

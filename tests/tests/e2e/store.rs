@@ -1,0 +1,242 @@
+//! The event store and projections under stress: concurrent writers, idempotency, projector
+//! crashes, poison events, rebuilds.
+
+use std::time::Duration;
+
+use commands::store::{PendingStream, Plan};
+use commands::{CommandContext, Position};
+use domain::group::GroupEvent;
+use domain::{GroupId, OrgId};
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, send_raw, TestApp};
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_on_one_stream_never_lose_an_update() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Race").await;
+    let target = app.add_user(&org, "target@race.io").await;
+    let path = format!("/api/users/{}", target["id"].as_str().unwrap());
+    let mut teammates = Vec::new();
+    for i in 0..16 {
+        teammates.push(app.add_user(&org, &format!("mate{i}@race.io")).await["id"].as_str().unwrap().to_string());
+    }
+    // 16 concurrent PATCHes of the same user, each adding a different teammate.
+    let mut tasks = Vec::new();
+    for mate in &teammates {
+        let rb = app.wd(Method::PATCH, &path, &org.token).json(&json!({"addAdditionalTeams": [mate]}));
+        tasks.push(tokio::spawn(async move { (send(rb).await.0, ()) }));
+    }
+    let mut ok = 0;
+    for (t, mate) in tasks.into_iter().zip(&teammates) {
+        let (status, _) = t.await.unwrap();
+        assert!(status == StatusCode::OK || status == StatusCode::CONFLICT, "{mate}: {status} (never a 500)");
+        if status == StatusCode::OK {
+            ok += 1;
+        }
+    }
+    assert!(ok >= 2, "most writers succeed after one retry; got {ok}");
+    // Every answered update is in the log, and the stream's versions have no gaps or twins.
+    let versions: Vec<i32> = sqlx::query_scalar("SELECT version FROM events WHERE stream_id = $1::uuid ORDER BY version")
+        .bind(target["id"].as_str().unwrap())
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(versions, (1..=versions.len() as i32).collect::<Vec<_>>());
+    let updates = versions.len() - 2; // UserCreated, UserPasswordSet
+    assert_eq!(updates, ok);
+    let (_, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&json!({}))).await;
+    assert_eq!(v["userAdditionalTeams"].as_array().unwrap().len(), ok, "every accepted update shows");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_append_is_a_conflict_not_an_error() {
+    let app = TestApp::spawn().await;
+    let store = commands::Store::new(app.pool.clone());
+    let ctx = CommandContext::system("test", chrono::Utc::now());
+    let id = GroupId(uuid::Uuid::now_v7());
+    let org = OrgId(uuid::Uuid::now_v7());
+    let created = GroupEvent::GroupCreated { id, org_id: org, number: 1, name: "g".into(), description: None, outbound_caller_ids: vec![], created_by: None };
+    let plan = |v: i32| Plan { streams: vec![PendingStream::new(id.0, Some(org.0), v, std::slice::from_ref(&created)).unwrap()], ..Plan::default() };
+    store.append(&ctx, &plan(0)).await.unwrap();
+    let err = store.append(&ctx, &plan(0)).await.unwrap_err();
+    assert!(matches!(err, commands::StoreError::VersionConflict), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_idempotency_key_appends_once_and_answers_the_same() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Idem").await;
+    let body = json!({"email": "once@idem.io", "firstName": "O", "lastName": "N"});
+    let post = |key: &str, body: &Value| app.wd(Method::POST, "/api/users/add", &org.token).header("Idempotency-Key", key).json(body);
+    let before = app.event_count().await;
+    let first = send_raw(post("key-1", &body)).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let position = first.headers()["roster-position"].clone();
+    let first_body = first.bytes().await.unwrap();
+    let after_first = app.event_count().await;
+    assert!(after_first > before);
+
+    let second = send_raw(post("key-1", &body)).await;
+    assert_eq!(second.status(), StatusCode::CREATED);
+    assert_eq!(second.headers()["roster-position"], position);
+    assert_eq!(second.headers()["idempotent-replayed"], "true");
+    assert_eq!(second.bytes().await.unwrap(), first_body, "the very same answer");
+    assert_eq!(app.event_count().await, after_first, "nothing new appended");
+
+    // Concurrent retries of one key still append once.
+    let body2 = json!({"email": "twice@idem.io", "firstName": "T", "lastName": "W"});
+    let (a, b) = tokio::join!(send(post("key-2", &body2)), send(post("key-2", &body2)));
+    assert_eq!(a.0, StatusCode::CREATED);
+    assert_eq!(b.0, StatusCode::CREATED);
+    assert_eq!(a.1["id"], b.1["id"]);
+    let created: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserCreated' AND payload->>'email' = 'twice@idem.io'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(created, 1);
+
+    // The same key for a different request is refused.
+    let (status, v) = send(post("key-1", &json!({"email": "other@idem.io", "firstName": "O", "lastName": "N"}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    // PortSIP honours the header too.
+    let g = |key: &str| app.ps(Method::POST, "/api/groups", &org.token).header("Idempotency-Key", key).json(&json!({"name": "Once"}));
+    let (_, g1) = send(g("g-1")).await;
+    let (_, g2) = send(g("g-1")).await;
+    assert_eq!(g1, g2);
+    assert_eq!(send(app.ps(Method::GET, "/api/groups", &org.token)).await.1["count"], 1);
+}
+
+/// Appends `n` group creations in one transaction, straight through the store.
+async fn bulk_groups(app: &TestApp, n: usize) -> Position {
+    let store = commands::Store::new(app.pool.clone());
+    let ctx = CommandContext::system("test", chrono::Utc::now());
+    let org = OrgId(uuid::Uuid::now_v7());
+    let streams = (0..n)
+        .map(|i| {
+            let id = GroupId(uuid::Uuid::now_v7());
+            let e = GroupEvent::GroupCreated { id, org_id: org, number: i as i64, name: format!("g{i}"), description: None, outbound_caller_ids: vec![], created_by: None };
+            PendingStream::new(id.0, Some(org.0), 0, &[e]).unwrap()
+        })
+        .collect();
+    store.append(&ctx, &Plan { streams, ..Plan::default() }).await.unwrap().unwrap()
+}
+
+async fn checkpoint(app: &TestApp) -> (Position, String) {
+    let (tx, gid, status): (i64, i64, String) = sqlx::query_as("SELECT tx, gid, status FROM projection_checkpoints WHERE name = 'directory'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    (Position::new(tx, gid), status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
+    let mut opts = roster_tests::Options::default();
+    opts.roles = api::Roles { api: true, relay: true, projector: false };
+    let app = TestApp::spawn_with(opts).await;
+    let head = bulk_groups(&app, 5000).await;
+
+    let (stop, shutdown) = workers::Shutdown::new();
+    let runner = tokio::spawn(workers::runner::run(app.pool.clone(), app.config.nats.clone(), projections::DIRECTORY, shutdown));
+    // Kill it as soon as it has committed something, long before it is through.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let at_kill = loop {
+        let (at, _) = checkpoint(&app).await;
+        if at > Position::START {
+            break at;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the projector never committed");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    runner.abort();
+    let _ = runner.await;
+    drop(stop);
+    assert!(at_kill < head, "killed in the middle");
+
+    let (stop2, shutdown2) = workers::Shutdown::new();
+    let runner = tokio::spawn(workers::runner::run(app.pool.clone(), app.config.nats.clone(), projections::DIRECTORY, shutdown2));
+    app.eventually("the projector to reach the head", Duration::from_secs(60), || async { checkpoint(&app).await.0 >= head }).await;
+    let (_, status) = checkpoint(&app).await;
+    assert_eq!(status, "running", "no event failed (a second apply of a creation would)");
+    let groups: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_directory.groups").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(groups, 5000);
+    let failures: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_failures").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(failures, 0);
+    let _ = stop2.send(true);
+    runner.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_event_stops_its_projection_and_is_recorded() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Poison").await;
+    // An event the projector cannot decode, written behind Roster's back.
+    let bad_id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO events (event_id, org_id, stream_type, stream_id, version, event_type, payload) \
+         VALUES ($1, $2::uuid, 'user', $1, 1, 'UserCreated', '{\"nonsense\": true}')",
+    )
+    .bind(bad_id)
+    .bind(&org.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_notify('roster_events', '')").execute(&app.pool).await.unwrap();
+    app.eventually("the projection to stop", Duration::from_secs(30), || async { checkpoint(&app).await.1 == "stopped" }).await;
+    let (event_id, error): (uuid::Uuid, String) = sqlx::query_as("SELECT event_id, error FROM projection_failures").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(event_id, bad_id);
+    assert!(error.contains("UserCreated"), "{error}");
+    let (status, _) = send(app.req(Method::GET, "/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    // Writes still commit, but answer that the read models are behind.
+    let resp = send_raw(app.ps(Method::POST, "/api/groups", &org.token).json(&json!({"name": "after"}))).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
+
+/// Every row of every read-model table, as JSON, in a stable order.
+async fn snapshot(app: &TestApp) -> Vec<(String, Vec<Value>)> {
+    let mut out = Vec::new();
+    for table in projections::DIRECTORY.tables {
+        let rows: Vec<Value> = sqlx::query_scalar(&format!(
+            "SELECT to_jsonb(t) FROM rm_directory.{table} t ORDER BY to_jsonb(t)::text"
+        ))
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        out.push((table.to_string(), rows));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_produces_the_same_read_models_and_keeps_serving() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Rebuilt").await;
+    let u1 = app.add_user(&org, "u1@rebuilt.io").await;
+    let u2 = app.add_user(&org, "u2@rebuilt.io").await;
+    send(app.wd(Method::PATCH, &format!("/api/users/{}", u1["id"].as_str().unwrap()), &org.token)
+        .json(&json!({"bio": "b", "addAdditionalTeams": [u2["id"]], "status": "ACTIVE"}))).await;
+    send(app.wd(Method::PATCH, &format!("/api/organization/{}", org.id), &org.token).json(&json!({"websites": ["a", "b"]}))).await;
+    let g = app.create_group(&org, "Crew").await;
+    let ext: i64 = sqlx::query_scalar("SELECT number FROM rm_directory.users WHERE id = $1::uuid").bind(u1["id"].as_str().unwrap()).fetch_one(&app.pool).await.unwrap();
+    send(app.ps(Method::POST, &format!("/api/groups/{g}/members/{ext}"), &org.token)).await;
+    send(app.ps(Method::POST, &format!("/api/groups/{g}"), &org.token).json(&json!({"description": "d"}))).await;
+    let g2 = app.create_group(&org, "Gone").await;
+    send(app.ps(Method::POST, &format!("/api/groups/{g2}/destroy"), &org.token)).await;
+    send(app.wd(Method::DELETE, &format!("/api/users/{}", u2["id"].as_str().unwrap()), &org.token)).await;
+
+    let before = snapshot(&app).await;
+    let report = workers::rebuild::rebuild(&app.pool, projections::DIRECTORY, false).await.unwrap();
+    assert_eq!(report.events as i64, app.event_count().await);
+    let after = snapshot(&app).await;
+    assert_eq!(before, after, "the rebuilt read model equals the live one");
+
+    // The API and the live projector carry on with the swapped-in tables.
+    let gid = app.create_group(&org, "After rebuild").await;
+    let (status, v) = send(app.ps(Method::GET, &format!("/api/groups/{gid}"), &org.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["name"], "After rebuild");
+    let (_, users) = send(app.wd(Method::GET, "/api/users", &org.token)).await;
+    assert_eq!(users["meta"]["totalResults"], 2);
+}

@@ -1,0 +1,319 @@
+//! WorkDrive endpoints of the spine slice: organizations, access tokens, users.
+
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, send_raw, TestApp};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn super_admin_creates_an_organization_with_an_admin_and_a_working_token() {
+    let app = TestApp::spawn().await;
+    let body = json!({"name": "Acme Corp", "admin": {"firstName": "Ann", "lastName": "Lee", "email": "ann@acme.io"}, "auth": {"method": "ldap"}});
+    let resp = send_raw(app.wd(Method::POST, "/api/organization", &app.super_token).json(&body)).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert!(resp.headers().get("roster-position").is_some(), "a write carries Roster-Position");
+    let org: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(org["name"], "Acme Corp");
+    assert_eq!(org["legalName"], "Acme Corp");
+    assert_eq!(org["subdomain"], "acmecorp");
+    assert_eq!(org["status"], "ACTIVE");
+    assert_eq!(org["authMethod"], "ldap");
+    assert!(org["parentOrgId"].is_null());
+    let token = org["accessToken"].as_str().unwrap();
+    // Read-your-writes: the admin exists and the token works at once.
+    let (status, users) = send(app.wd(Method::GET, "/api/users", token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(users["users"].as_array().unwrap().len(), 1);
+    assert_eq!(users["users"][0]["email"], "ann@acme.io");
+    assert_eq!(users["users"][0]["status"], "ACTIVE");
+    assert_eq!(users["users"][0]["orgId"], org["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_create_errors() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("First").await;
+    let body = json!({"name": "Second", "admin": {"firstName": "B", "lastName": "C", "email": "b@c.io"}});
+
+    let (status, v) = send(app.req(Method::POST, "/api/organization").json(&body)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(v, json!({"statusCode": 401, "message": "Your API key is wrong", "error": "Unauthorized"}));
+
+    let (status, v) = send(app.wd(Method::POST, "/api/organization", "rst_not-a-token").json(&body)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+
+    let (status, v) = send(app.wd(Method::POST, "/api/organization", &org.token).json(&body)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an org admin is not the super admin: {v}");
+
+    let dup = json!({"name": "first", "admin": {"firstName": "B", "lastName": "C", "email": "b@c.io"}});
+    let (status, v) = send(app.wd(Method::POST, "/api/organization", &app.super_token).json(&dup)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().contains("subdomain"), "{v}");
+
+    let bad_email = json!({"name": "Third", "admin": {"firstName": "B", "lastName": "C", "email": "nope"}});
+    let (status, v) = send(app.wd(Method::POST, "/api/organization", &app.super_token).json(&bad_email)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().starts_with("admin.email"), "{v}");
+
+    let (status, v) = send(app.wd(Method::POST, "/api/organization", &app.super_token).json(&json!({"name": "x"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().contains("admin"), "names the missing field: {v}");
+
+    let (status, _) = send(
+        app.wd(Method::POST, "/api/organization", &app.super_token).header("content-type", "application/json").body("{not json"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let child = json!({"name": "Child", "parentOrgId": uuid::Uuid::now_v7(), "admin": {"firstName": "B", "lastName": "C", "email": "b@c.io"}});
+    let (status, v) = send(app.wd(Method::POST, "/api/organization", &app.super_token).json(&child)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "unknown parent: {v}");
+    // Nothing half-written: the failed creates appended nothing beyond the first org.
+    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'OrganizationCreated'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(orgs, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_update_by_its_creator_only() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Patchy").await;
+    let path = format!("/api/organization/{}", org.id);
+    let body = json!({"legalName": "Patchy Ltd", "websites": ["https://patchy.example"], "address": {"city": "Oslo"}, "industry": "toys"});
+    let (status, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["legalName"], "Patchy Ltd");
+    assert_eq!(v["name"], "Patchy");
+    assert_eq!(v["websites"], json!(["https://patchy.example"]));
+    assert_eq!(v["address"]["city"], "Oslo");
+    assert_eq!(v["industry"], "toys");
+    assert!(v["updatedAt"].is_string());
+
+    // null clears, absent keeps
+    let (status, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&json!({"industry": null}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(v["industry"].is_null());
+    assert_eq!(v["legalName"], "Patchy Ltd");
+
+    let (status, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&json!({"name": ""}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().starts_with("name"), "{v}");
+
+    // A member of the org is not its creator.
+    app.add_user(&org, "member@patchy.io").await;
+    let member_token = login(&app, "member@patchy.io").await;
+    let (status, _) = send(app.wd(Method::PATCH, &path, &member_token).json(&json!({"industry": "x"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _) = send(app.wd(Method::PATCH, "/api/organization/not-a-uuid", &org.token).json(&json!({}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Signs in through PortSIP's login (the harness gives users the password `password1`).
+pub async fn login(app: &TestApp, username: &str) -> String {
+    let (status, v) = send(app.req(Method::POST, "/api/login").json(&json!({"username": username, "password": "password1"}))).await;
+    assert_eq!(status, StatusCode::OK, "login {username}: {v}");
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_access_issues_a_new_token_and_revokes_the_old_ones() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Tokens").await;
+    let user = app.add_user(&org, "t@tokens.io").await;
+    let user_id = user["id"].as_str().unwrap();
+    let old = login(&app, "t@tokens.io").await;
+    assert_eq!(send(app.wd(Method::GET, "/api/users", &old)).await.0, StatusCode::OK);
+
+    let (status, v) = send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({"userId": user_id}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["userId"], user_id);
+    let new = v["token"].as_str().unwrap();
+    assert_eq!(send(app.wd(Method::GET, "/api/users", new)).await.0, StatusCode::OK);
+    assert_eq!(send(app.wd(Method::GET, "/api/users", &old)).await.0, StatusCode::UNAUTHORIZED, "older tokens are revoked");
+
+    // Only an org admin may generate tokens.
+    let (status, _) = send(app.wd(Method::POST, "/api/token/generate-access", new).json(&json!({"userId": user_id}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({"userId": "x"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().starts_with("userId"), "{v}");
+    let (status, _) =
+        send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({"userId": uuid::Uuid::now_v7()}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The secret never enters the log.
+    let leaks: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE payload::text LIKE '%' || $1 || '%' OR metadata::text LIKE '%' || $1 || '%'")
+        .bind(new)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(leaks, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_user_and_its_errors() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("People").await;
+    let body = json!({
+        "email": "Bob@People.io", "firstName": "Bob", "lastName": "Ray", "phone": "+47 123", "designation": "Engineer",
+        "securityGroup": uuid::Uuid::now_v7(), "defaultVisibility": "public", "skill": ["rust"], "reportsTo": org.admin_id,
+    });
+    let (status, bob) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{bob}");
+    assert_eq!(bob["email"], "Bob@People.io");
+    assert_eq!(bob["userName"], "Bob@People.io");
+    assert_eq!(bob["status"], "INVITED", "complete onboarding details invite the user directly");
+    assert_eq!(bob["reportsTo"], org.admin_id.as_str());
+    assert_eq!(bob["skill"], json!(["rust"]));
+    assert_eq!(bob["teamMembers"], json!([]));
+    assert_eq!(bob["userAdditionalTeams"], json!([]));
+    assert_eq!(bob["orgId"], org.id.as_str());
+
+    let incomplete = json!({"email": "c@people.io", "firstName": "C", "lastName": "D"});
+    let (_, c) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&incomplete)).await;
+    assert_eq!(c["status"], "PRE_INVITED");
+
+    for (body, field) in [
+        (json!({"firstName": "A", "lastName": "B"}), "email"),
+        (json!({"email": "x@people.io", "lastName": "B"}), "firstName"),
+        (json!({"email": "x@people.io", "firstName": "A"}), "lastName"),
+        (json!({"email": "not-an-email", "firstName": "A", "lastName": "B"}), "email"),
+        (json!({"email": "BOB@people.io", "firstName": "A", "lastName": "B"}), "email"),
+        (json!({"email": "y@people.io", "firstName": "A", "lastName": "B", "reportsTo": "zzz"}), "body"),
+        (json!({"email": "y@people.io", "firstName": "", "lastName": "B"}), "firstName"),
+    ] {
+        let (status, v) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert_eq!(v["statusCode"], 400);
+        assert!(v["message"].as_str().unwrap().starts_with(field), "{body} should name {field}: {v}");
+    }
+    let (status, _) = send(
+        app.wd(Method::POST, "/api/users/add", &org.token)
+            .json(&json!({"email": "z@people.io", "firstName": "A", "lastName": "B", "reportsTo": uuid::Uuid::now_v7()})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "an unknown supervisor");
+    // A member may not add users.
+    let (status, _) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&json!({"email": "m@people.io", "firstName": "M", "lastName": "N", "password": "password1"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let member = login(&app, "m@people.io").await;
+    let (status, v) = send(app.wd(Method::POST, "/api/users/add", &member).json(&json!({"email": "q@people.io", "firstName": "Q", "lastName": "R"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_users_pages_and_filters() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Pages").await;
+    let dept = uuid::Uuid::now_v7();
+    let loc = uuid::Uuid::now_v7();
+    for i in 0..9 {
+        let mut body = json!({"email": format!("u{i}@pages.io"), "firstName": "U", "lastName": format!("{i}")});
+        if i % 3 == 0 {
+            body["department"] = json!(dept);
+        }
+        if i < 2 {
+            body["location"] = json!(loc);
+        }
+        let (status, _) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    // 10 users (admin + 9).
+    let page = |q: &str| app.wd(Method::GET, &format!("/api/users?{q}"), &org.token);
+    let (_, v) = send(page("")).await;
+    assert_eq!(v["meta"], json!({"perPage": 10, "totalPages": 1, "totalResults": 10, "curPage": 1, "nextPage": null}));
+    assert_eq!(v["users"].as_array().unwrap().len(), 10);
+
+    let (_, v) = send(page("cur_page=1&per_page=5")).await;
+    assert_eq!(v["meta"], json!({"perPage": 5, "totalPages": 2, "totalResults": 10, "curPage": 1, "nextPage": 2}));
+    let (_, v2) = send(page("cur_page=2&per_page=5")).await;
+    assert_eq!(v2["meta"]["nextPage"], json!(null), "exact multiple: the last page has no next");
+    let first: Vec<_> = v["users"].as_array().unwrap().iter().map(|u| u["id"].clone()).collect();
+    let second: Vec<_> = v2["users"].as_array().unwrap().iter().map(|u| u["id"].clone()).collect();
+    assert!(first.iter().all(|id| !second.contains(id)), "pages do not overlap");
+
+    let (_, v) = send(page("cur_page=3&per_page=4")).await;
+    assert_eq!(v["meta"], json!({"perPage": 4, "totalPages": 3, "totalResults": 10, "curPage": 3, "nextPage": null}));
+    assert_eq!(v["users"].as_array().unwrap().len(), 2, "a short last page");
+
+    let (_, v) = send(page("cur_page=9&per_page=5")).await;
+    assert_eq!(v["users"], json!([]), "past the end is empty");
+
+    let (_, v) = send(page(&format!("department={dept}"))).await;
+    assert_eq!(v["meta"]["totalResults"], 3);
+    let (_, v) = send(page(&format!("department={dept}&location={loc}"))).await;
+    assert_eq!(v["meta"]["totalResults"], 1);
+    let (_, v) = send(page(&format!("location={}", uuid::Uuid::now_v7()))).await;
+    assert_eq!(v["meta"], json!({"perPage": 10, "totalPages": 0, "totalResults": 0, "curPage": 1, "nextPage": null}), "empty");
+
+    for (q, field) in [("per_page=0", "per_page"), ("per_page=1001", "per_page"), ("cur_page=abc", "cur_page"), ("department=x", "department")] {
+        let (status, v) = send(page(q)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
+        assert!(v["message"].as_str().unwrap().starts_with(field), "{q}: {v}");
+    }
+    // Supervisors are embedded in lists.
+    let (_, v) = send(app.wd(Method::POST, "/api/users/add", &org.token)
+        .json(&json!({"email": "r@pages.io", "firstName": "R", "lastName": "S", "reportsTo": org.admin_id}))).await;
+    let (_, list) = send(page("per_page=100")).await;
+    let row = list["users"].as_array().unwrap().iter().find(|u| u["id"] == v["id"]).unwrap().clone();
+    assert_eq!(row["reportsToObj"]["id"], org.admin_id.as_str());
+    assert_eq!(row["reportsToObj"]["firstName"], "Ada");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_user_and_delete_user() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Edits").await;
+    let user = app.add_user(&org, "e@edits.io").await;
+    let other = app.add_user(&org, "o@edits.io").await;
+    let path = format!("/api/users/{}", user["id"].as_str().unwrap());
+
+    let body = json!({"firstName": "Eve", "bio": "hello", "availability": "AWAY", "status": "ACTIVE", "isExpert": true,
+                      "addAdditionalTeams": [org.admin_id, other["id"]]});
+    let (status, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["firstName"], "Eve");
+    assert_eq!(v["lastName"], "Lastname");
+    assert_eq!(v["bio"], "hello");
+    assert_eq!(v["availability"], 0);
+    assert_eq!(v["status"], "ACTIVE");
+    assert_eq!(v["isExpert"], true);
+    assert_eq!(v["badges"], json!([]));
+    assert_eq!(v["userAdditionalTeams"].as_array().unwrap().len(), 2);
+
+    let (_, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&json!({"removeAdditionalTeams": [org.admin_id], "bio": null}))).await;
+    assert_eq!(v["userAdditionalTeams"], json!([other["id"]]));
+    assert!(v["bio"].is_null());
+
+    for (body, field) in [
+        (json!({"status": "SLEEPING"}), "body"),
+        (json!({"availability": "BUSY"}), "availability"),
+        (json!({"firstName": null}), "firstName"),
+        (json!({"reportsTo": user["id"]}), "reportsTo"),
+    ] {
+        let (status, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert!(v["message"].as_str().unwrap().starts_with(field), "{body} should name {field}: {v}");
+    }
+    let (status, _) = send(app.wd(Method::PATCH, &format!("/api/users/{}", uuid::Uuid::now_v7()), &org.token).json(&json!({"bio": "x"}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A user may edit themselves but not others, and not their own status.
+    let own = login(&app, "e@edits.io").await;
+    assert_eq!(send(app.wd(Method::PATCH, &path, &own).json(&json!({"bio": "mine"}))).await.0, StatusCode::OK);
+    assert_eq!(send(app.wd(Method::PATCH, &path, &own).json(&json!({"status": "ACTIVE"}))).await.0, StatusCode::FORBIDDEN);
+    let other_path = format!("/api/users/{}", other["id"].as_str().unwrap());
+    assert_eq!(send(app.wd(Method::PATCH, &other_path, &own).json(&json!({"bio": "x"}))).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(send(app.wd(Method::DELETE, &other_path, &own)).await.0, StatusCode::FORBIDDEN);
+
+    // Delete: 204, gone from lists, token refused at once, email free again.
+    let resp = send_raw(app.wd(Method::DELETE, &path, &org.token)).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(resp.headers().get("roster-position").is_some());
+    assert_eq!(send(app.wd(Method::GET, "/api/users", &own)).await.0, StatusCode::UNAUTHORIZED);
+    let (_, list) = send(app.wd(Method::GET, "/api/users", &org.token)).await;
+    assert!(list["users"].as_array().unwrap().iter().all(|u| u["id"] != user["id"]));
+    assert_eq!(send(app.wd(Method::DELETE, &path, &org.token)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(send(app.wd(Method::PATCH, &path, &org.token).json(&json!({"bio": "x"}))).await.0, StatusCode::NOT_FOUND);
+    app.add_user(&org, "e@edits.io").await;
+    let (status, _) = send(app.wd(Method::DELETE, &format!("/api/users/{}", org.admin_id), &org.token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an admin cannot delete themselves");
+}
