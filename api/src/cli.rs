@@ -1,5 +1,6 @@
 //! The `roster` command line: `dev`, `serve`, `rebuild`, `token`.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -126,7 +127,7 @@ struct TokenArgs {
     database_url: String,
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Entry point of the `roster` binary.
 pub fn main() -> std::process::ExitCode {
@@ -144,20 +145,23 @@ pub fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Dev(a) => dev(a).await,
-            Command::Serve(a) => serve(a).await,
-            Command::Rebuild(a) => rebuild(a).await,
-            Command::Token(a) => token(a).await,
-        }
-    });
-    match result {
+    match runtime.block_on(execute(cli, stop_signal(), &mut std::io::stdout())) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("roster: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs one command; long-running ones (`dev`, `serve`) stop when `stop` resolves. What a
+/// command prints for the user (endpoints, a token) goes to stdout; logs go to stderr.
+pub async fn execute(cli: Cli, stop: impl std::future::Future<Output = ()>, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
+    match cli.command {
+        Command::Dev(a) => dev(a, stop, out).await,
+        Command::Serve(a) => serve(a, stop, out).await,
+        Command::Rebuild(a) => rebuild(a).await,
+        Command::Token(a) => token(a, out).await,
     }
 }
 
@@ -194,7 +198,7 @@ async fn stop_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn dev(a: DevArgs) -> Result<(), BoxError> {
+async fn dev(a: DevArgs, stop: impl std::future::Future<Output = ()>, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let mut pg = None;
     let mut nats = None;
     let (database_url, nats_url) = match (a.database_url.clone(), a.nats_url.clone()) {
@@ -231,12 +235,13 @@ async fn dev(a: DevArgs) -> Result<(), BoxError> {
     }
     std::fs::create_dir_all(&a.data_dir)?;
     std::fs::write(a.data_dir.join("endpoints.json"), serde_json::to_vec_pretty(&endpoints)?)?;
-    println!("{endpoints}");
+    writeln!(out, "{endpoints}")?;
+    out.flush()?;
     if running.generated_token.is_some() {
         eprintln!("roster dev: the super-admin token above is shown only this once; it is also in {}", a.data_dir.join("endpoints.json").display());
     }
     eprintln!("roster dev: ready at {api_url} (Ctrl-C to stop)");
-    stop_signal().await;
+    stop.await;
     eprintln!("roster dev: stopping");
     running.shutdown().await;
     if let Some(mut n) = nats {
@@ -248,7 +253,7 @@ async fn dev(a: DevArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn serve(a: ServeArgs) -> Result<(), BoxError> {
+async fn serve(a: ServeArgs, stop: impl std::future::Future<Output = ()>, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let roles = match a.role {
         Role::Api => Roles { api: true, relay: false, projector: false },
         Role::Relay => Roles { api: false, relay: true, projector: false },
@@ -258,12 +263,12 @@ async fn serve(a: ServeArgs) -> Result<(), BoxError> {
     let running = app::start(config(a.database_url, a.nats_url, &a.common, roles)).await?;
     if let Some(token) = &running.generated_token {
         // Printed once, on stdout only, at the first start of a fresh database.
-        println!("{}", serde_json::json!({ "bootstrap_token": token }));
+        writeln!(out, "{}", serde_json::json!({ "bootstrap_token": token }))?;
     }
     if let Some(addr) = running.addr {
         tracing::info!(%addr, "serving");
     }
-    stop_signal().await;
+    stop.await;
     running.shutdown().await;
     Ok(())
 }
@@ -292,7 +297,7 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn token(a: TokenArgs) -> Result<(), BoxError> {
+async fn token(a: TokenArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let pool = commands::db::connect(&a.database_url, 2).await?;
     commands::db::migrate(&a.database_url).await?;
     let store = commands::Store::new(pool);
@@ -305,6 +310,6 @@ async fn token(a: TokenArgs) -> Result<(), BoxError> {
     };
     let expires_at = a.expires_in_hours.map(|h| now + chrono::Duration::hours(h));
     let (_, secret) = commands::handlers::user::issue_token(&store, &ctx, None, user, expires_at, false, None).await?;
-    println!("{}", secret.unwrap_or_default());
+    writeln!(out, "{}", secret.unwrap_or_default())?;
     Ok(())
 }

@@ -340,14 +340,14 @@ fn raw_metadata() -> String {
     .replace("\":", "\": ")
 }
 
-const RAW_TABLE: &str = "CREATE TABLE IF NOT EXISTS bench_raw (\
+const RAW_TABLE: &str = "CREATE TABLE IF NOT EXISTS public.bench_raw (\
     gid bigserial PRIMARY KEY, event_id uuid NOT NULL, org_id uuid, stream_type text, stream_id uuid, \
     version int, event_type text, payload jsonb, metadata jsonb, recorded_at timestamptz DEFAULT now())";
 
 /// The pgbench script: one INSERT, one row, one implicit transaction.
 fn raw_script() -> String {
     format!(
-        "INSERT INTO bench_raw (event_id, org_id, stream_type, stream_id, version, event_type, payload, metadata) \
+        "INSERT INTO public.bench_raw (event_id, org_id, stream_type, stream_id, version, event_type, payload, metadata) \
          VALUES (gen_random_uuid(), '0190b0c4-7f3a-7a1e-9d2b-4a6f1c2e3d4c'::uuid, 'user', gen_random_uuid(), 1, \
          'UserCreated', '{}'::jsonb, '{}'::jsonb);\n",
         raw_payload(),
@@ -657,7 +657,8 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     let token: Arc<str> = token.into();
     let admin_pool = commands::db::connect(&db_url, 4).await?;
 
-    // (d) raw Postgres: the table and script live next to Roster's events, in the same database.
+    // (d) raw Postgres: the table and script live next to Roster's events, in the same database
+    // (schema-qualified: Roster's sessions put the read-model schema first in search_path).
     sqlx::query(RAW_TABLE).execute(&admin_pool).await?;
     let script = dir.join("raw_insert.sql");
     std::fs::write(&script, raw_script())?;
@@ -877,7 +878,9 @@ fn main() -> std::process::ExitCode {
     };
     // Roster's own warnings and errors (relay, projector, HTTP 5xx) reach stderr during the run.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        // sqlx's slow-statement warnings would flag the bench's own CHECKPOINTs: errors only.
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,sqlx::query=error".into()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 
