@@ -3,6 +3,7 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
+ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked -p api --bin roster \
  && cp target/release/roster /usr/local/bin/roster
 

@@ -122,9 +122,9 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
     let mut tasks = Vec::new();
 
     if cfg.roles.relay {
-        let (pool, url, nats, sd) = (pool.clone(), cfg.database_url.clone(), cfg.nats.clone(), shutdown.clone());
+        let (pool, nats, sd) = (pool.clone(), cfg.nats.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = workers::relay::run(pool, url, nats, sd).await {
+            if let Err(e) = workers::relay::run(pool, nats, sd).await {
                 tracing::error!(error = %e, "relay stopped");
             }
         }));

@@ -31,7 +31,6 @@ impl Envelope {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     gid: i64,
     tx: i64,
@@ -65,18 +64,22 @@ impl From<Row> for Envelope {
     }
 }
 
-const COLUMNS: &str = "gid, tx::text::bigint AS tx, event_id, org_id, stream_type, stream_id, version, \
-                       event_type, schema_rev, recorded_at, metadata, payload";
-
 /// Events after `after`, in log order, only from transactions older than every running one: a row
 /// committed later can never appear behind the cursor (DESIGN §3).
 pub async fn read_after<'e>(db: impl PgExecutor<'e>, after: Position, limit: i64) -> Result<Vec<Envelope>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM events \
-         WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY tx, gid LIMIT $3"
-    );
-    let rows: Vec<Row> = sqlx::query_as(&sql).bind(after.tx.to_string()).bind(after.gid).bind(limit).fetch_all(db).await?;
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
+                  recorded_at, metadata, payload
+           FROM events
+           WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY tx, gid LIMIT $3"#,
+        after.tx.to_string(),
+        after.gid,
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().map(Envelope::from).collect())
 }
 
@@ -96,33 +99,35 @@ pub async fn read_org_after<'e>(
     filter: &LogFilter,
     limit: i64,
 ) -> Result<Vec<Envelope>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM events \
-         WHERE org_id = $1 AND (tx, gid) > ($2::text::xid8, $3) AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
-           AND ($4::text IS NULL OR stream_type = $4) AND ($5::uuid IS NULL OR stream_id = $5) \
-           AND ($6::text IS NULL OR event_type = $6) \
-         ORDER BY tx, gid LIMIT $7"
-    );
-    let rows: Vec<Row> = sqlx::query_as(&sql)
-        .bind(org_id)
-        .bind(after.tx.to_string())
-        .bind(after.gid)
-        .bind(&filter.stream_type)
-        .bind(filter.stream_id)
-        .bind(&filter.event_type)
-        .bind(limit)
-        .fetch_all(db)
-        .await?;
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
+                  recorded_at, metadata, payload
+           FROM events
+           WHERE org_id = $1 AND (tx, gid) > ($2::text::xid8, $3) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+             AND ($4::text IS NULL OR stream_type = $4) AND ($5::uuid IS NULL OR stream_id = $5)
+             AND ($6::text IS NULL OR event_type = $6)
+           ORDER BY tx, gid LIMIT $7"#,
+        org_id,
+        after.tx.to_string(),
+        after.gid,
+        filter.stream_type.as_deref(),
+        filter.stream_id,
+        filter.event_type.as_deref(),
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().map(Envelope::from).collect())
 }
 
 /// The position of the newest event visible to readers, for progress reports.
 pub async fn head<'e>(db: impl PgExecutor<'e>) -> Result<Option<Position>, sqlx::Error> {
-    let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT tx::text::bigint, gid FROM events WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY tx DESC, gid DESC LIMIT 1",
+    let row = sqlx::query!(
+        r#"SELECT tx::text::bigint AS "tx!", gid FROM events WHERE tx < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY tx DESC, gid DESC LIMIT 1"#
     )
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(tx, gid)| Position::new(tx, gid)))
+    Ok(row.map(|r| Position::new(r.tx, r.gid)))
 }

@@ -162,27 +162,26 @@ impl Store {
         A: esrs::Aggregate,
         A::Event: DomainEvent,
     {
-        let rows: Vec<(i32, String, i16, Value)> = sqlx::query_as(
-            "SELECT version, event_type, schema_rev, payload FROM events \
-             WHERE stream_id = $1 AND stream_type = $2 ORDER BY version",
+        let rows = sqlx::query!(
+            "SELECT version, event_type, schema_rev, payload FROM events WHERE stream_id = $1 AND stream_type = $2 ORDER BY version",
+            stream_id,
+            <A::Event as DomainEvent>::STREAM_TYPE,
         )
-        .bind(stream_id)
-        .bind(<A::Event as DomainEvent>::STREAM_TYPE)
         .fetch_all(&self.pool)
         .await?;
         let mut state = A::State::default();
         let mut version = 0;
-        for (v, event_type, rev, payload) in rows {
-            let event = <A::Event as DomainEvent>::from_parts(&event_type, rev, payload)?;
+        for row in rows {
+            let event = <A::Event as DomainEvent>::from_parts(&row.event_type, row.schema_rev, row.payload)?;
             state = A::apply_event(state, event);
-            version = v;
+            version = row.version;
         }
         Ok((state, version))
     }
 
     /// The next `number` for a user or group (DESIGN §7); gaps are harmless.
     pub async fn next_number(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT nextval('entity_number_seq')").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar!(r#"SELECT nextval('entity_number_seq') AS "n!""#).fetch_one(&self.pool).await?)
     }
 
     /// Runs a command: answers a known idempotency key from its record; otherwise builds the plan
@@ -216,43 +215,42 @@ impl Store {
 
     async fn find_idempotent(&self, ctx: &CommandContext) -> Result<Option<Committed>, CommandError> {
         let Some(key) = &ctx.idempotency_key else { return Ok(None) };
-        type Rec = (String, Option<i64>, Option<i64>, Value, Option<i32>, Option<Value>, Option<Vec<u8>>);
-        let rec: Option<Rec> = sqlx::query_as(
+        let rec = sqlx::query!(
             "SELECT fingerprint, position_tx, position_gid, result, response_status, response_headers, response_body \
              FROM idempotency WHERE scope = $1 AND key = $2",
+            ctx.idempotency_scope(),
+            key,
         )
-        .bind(ctx.idempotency_scope())
-        .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((fingerprint, tx, gid, result, status, headers, body)) = rec else { return Ok(None) };
-        if fingerprint != ctx.fingerprint {
+        let Some(rec) = rec else { return Ok(None) };
+        if rec.fingerprint != ctx.fingerprint {
             return Err(CommandError::IdempotencyMismatch);
         }
-        let replayed = match (status, body) {
+        let replayed = match (rec.response_status, rec.response_body) {
             (Some(status), Some(body)) => Some(StoredResponse {
                 status: status as u16,
-                headers: headers.and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default(),
+                headers: rec.response_headers.and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default(),
                 body,
             }),
             _ => None,
         };
-        let position = tx.zip(gid).map(|(tx, gid)| Position::new(tx, gid));
-        Ok(Some(Committed { position, result, replayed, is_replay: true }))
+        let position = rec.position_tx.zip(rec.position_gid).map(|(tx, gid)| Position::new(tx, gid));
+        Ok(Some(Committed { position, result: rec.result, replayed, is_replay: true }))
     }
 
     /// Records the answer given to an idempotent request, so a retry gets the very same bytes.
     pub async fn save_response(&self, ctx: &CommandContext, response: &StoredResponse) -> Result<(), StoreError> {
         let Some(key) = &ctx.idempotency_key else { return Ok(()) };
-        sqlx::query(
+        sqlx::query!(
             "UPDATE idempotency SET response_status = $3, response_headers = $4, response_body = $5 \
              WHERE scope = $1 AND key = $2 AND response_status IS NULL",
+            ctx.idempotency_scope(),
+            key,
+            response.status as i32,
+            serde_json::to_value(&response.headers).unwrap_or(Value::Null),
+            &response.body,
         )
-        .bind(ctx.idempotency_scope())
-        .bind(key)
-        .bind(response.status as i32)
-        .bind(serde_json::to_value(&response.headers).unwrap_or(Value::Null))
-        .bind(&response.body)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -265,16 +263,15 @@ impl Store {
         write_claims(&mut tx, plan).await?;
         write_credentials(&mut tx, ctx, plan).await?;
         if let Some(key) = &ctx.idempotency_key {
-            let inserted = sqlx::query(
-                "INSERT INTO idempotency (scope, key, fingerprint, position_tx, position_gid, result) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+            let inserted = sqlx::query!(
+                "INSERT INTO idempotency (scope, key, fingerprint, position_tx, position_gid, result) VALUES ($1, $2, $3, $4, $5, $6)",
+                ctx.idempotency_scope(),
+                key,
+                ctx.fingerprint,
+                position.map(|p| p.tx),
+                position.map(|p| p.gid),
+                plan.result,
             )
-            .bind(ctx.idempotency_scope())
-            .bind(key)
-            .bind(&ctx.fingerprint)
-            .bind(position.map(|p| p.tx))
-            .bind(position.map(|p| p.gid))
-            .bind(&plan.result)
             .execute(&mut *tx)
             .await;
             if let Err(e) = inserted {
@@ -286,7 +283,7 @@ impl Store {
         }
         if position.is_some() {
             // Wakes the relay; notifications are delivered only if this transaction commits.
-            sqlx::query("SELECT pg_notify('roster_events', '')").execute(&mut *tx).await?;
+            sqlx::query!("SELECT pg_notify('roster_events', '')").execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(position)
@@ -318,23 +315,23 @@ async fn append_events(tx: &mut Transaction<'_, Postgres>, ctx: &CommandContext,
             payloads.push(payload.clone());
         }
     }
-    let rows: Result<Vec<(i64, i64)>, sqlx::Error> = sqlx::query_as(
-        "INSERT INTO events (event_id, org_id, stream_type, stream_id, version, event_type, schema_rev, payload, metadata, recorded_at) \
-         SELECT e, o, st, si, v, et, sr, p, $9, $10 \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::text[], $7::int2[], $8::jsonb[]) \
-              AS t(e, o, st, si, v, et, sr, p) \
-         RETURNING tx::text::bigint, gid",
+    let rows = sqlx::query!(
+        r#"INSERT INTO events (event_id, org_id, stream_type, stream_id, version, event_type, schema_rev, payload, metadata, recorded_at)
+           SELECT e, o, st, si, v, et, sr, p, $9, $10
+           FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::text[], $7::int2[], $8::jsonb[])
+                AS t(e, o, st, si, v, et, sr, p)
+           RETURNING tx::text::bigint AS "tx!", gid"#,
+        &event_ids,
+        &org_ids as &[Option<Uuid>],
+        &stream_types as &[&str],
+        &stream_ids,
+        &versions,
+        &event_types as &[&str],
+        &revs,
+        &payloads,
+        ctx.metadata(),
+        ctx.now,
     )
-    .bind(&event_ids)
-    .bind(&org_ids)
-    .bind(&stream_types)
-    .bind(&stream_ids)
-    .bind(&versions)
-    .bind(&event_types)
-    .bind(&revs)
-    .bind(&payloads)
-    .bind(ctx.metadata())
-    .bind(ctx.now)
     .fetch_all(&mut **tx)
     .await;
     let rows = rows.map_err(|e| match unique_violation(&e) {
@@ -343,7 +340,7 @@ async fn append_events(tx: &mut Transaction<'_, Postgres>, ctx: &CommandContext,
         Some("events_event_id_key") => StoreError::IdempotencyRace,
         _ => e.into(),
     })?;
-    Ok(rows.into_iter().map(|(t, g)| Position::new(t, g)).max())
+    Ok(rows.into_iter().map(|r| Position::new(r.tx, r.gid)).max())
 }
 
 /// Event ids derive from the idempotency key when there is one, so a retry could never append a
@@ -360,13 +357,15 @@ fn event_id(ctx: &CommandContext, index: usize) -> Uuid {
 
 async fn write_claims(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<(), StoreError> {
     for r in &plan.releases {
-        sqlx::query("DELETE FROM unique_claims WHERE scope = $1 AND kind = $2 AND value = $3 AND owner_id = $4")
-            .bind(r.scope)
-            .bind(r.kind)
-            .bind(&r.value)
-            .bind(r.owner)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query!(
+            "DELETE FROM unique_claims WHERE scope = $1 AND kind = $2 AND value = $3 AND owner_id = $4",
+            r.scope,
+            r.kind,
+            r.value,
+            r.owner,
+        )
+        .execute(&mut **tx)
+        .await?;
     }
     if plan.claims.is_empty() {
         return Ok(());
@@ -382,20 +381,20 @@ async fn write_claims(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result
     let kinds: Vec<&str> = plan.claims.iter().map(|c| c.kind).collect();
     let values: Vec<&str> = plan.claims.iter().map(|c| c.value.as_str()).collect();
     let owners: Vec<Uuid> = plan.claims.iter().map(|c| c.owner).collect();
-    let inserted: Vec<(Uuid, String, String)> = sqlx::query_as(
+    let inserted = sqlx::query!(
         "INSERT INTO unique_claims (scope, kind, value, owner_id) \
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[]) \
          ON CONFLICT DO NOTHING RETURNING scope, kind, value",
+        &scopes,
+        &kinds as &[&str],
+        &values as &[&str],
+        &owners,
     )
-    .bind(&scopes)
-    .bind(&kinds)
-    .bind(&values)
-    .bind(&owners)
     .fetch_all(&mut **tx)
     .await?;
     if inserted.len() != plan.claims.len() {
         let got: std::collections::HashSet<(Uuid, &str, &str)> =
-            inserted.iter().map(|(s, k, v)| (*s, k.as_str(), v.as_str())).collect();
+            inserted.iter().map(|r| (r.scope, r.kind.as_str(), r.value.as_str())).collect();
         let taken = plan
             .claims
             .iter()
@@ -411,32 +410,30 @@ async fn write_credentials(tx: &mut Transaction<'_, Postgres>, ctx: &CommandCont
     for c in &plan.credentials {
         match c {
             CredentialWrite::IssueToken { token_hash, token_id, user_id, expires_at } => {
-                sqlx::query(
+                sqlx::query!(
                     "INSERT INTO access_tokens (token_hash, token_id, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    token_hash,
+                    token_id.0,
+                    user_id.0,
+                    *expires_at,
+                    ctx.now,
                 )
-                .bind(token_hash)
-                .bind(token_id.0)
-                .bind(user_id.0)
-                .bind(expires_at)
-                .bind(ctx.now)
                 .execute(&mut **tx)
                 .await?;
             }
             CredentialWrite::RevokeToken { token_id } => {
-                sqlx::query("UPDATE access_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL")
-                    .bind(token_id.0)
-                    .bind(ctx.now)
+                sqlx::query!("UPDATE access_tokens SET revoked_at = $2 WHERE token_id = $1 AND revoked_at IS NULL", token_id.0, ctx.now)
                     .execute(&mut **tx)
                     .await?;
             }
             CredentialWrite::SetPassword { user_id, password_hash } => {
-                sqlx::query(
+                sqlx::query!(
                     "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (user_id) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = EXCLUDED.updated_at",
+                    user_id.0,
+                    password_hash,
+                    ctx.now,
                 )
-                .bind(user_id.0)
-                .bind(password_hash)
-                .bind(ctx.now)
                 .execute(&mut **tx)
                 .await?;
             }

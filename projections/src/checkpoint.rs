@@ -16,27 +16,22 @@ pub struct Checkpoint {
 /// Locks and reads a projection's checkpoint: whoever holds the lock is the only one changing the
 /// projection's tables (the projector's batch, or a rebuild's swap).
 pub async fn lock(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sqlx::Error> {
-    sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
+    sqlx::query!("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", name)
         .execute(&mut *conn)
         .await?;
-    let (tx, gid, status, seq): (i64, i64, String, i64) =
-        sqlx::query_as("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE")
-            .bind(name)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(Checkpoint { position: Position::new(tx, gid), status, stream_seq: seq as u64 })
+    let r = sqlx::query!("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE", name)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Checkpoint { position: Position::new(r.tx, r.gid), status: r.status, stream_seq: r.stream_seq as u64 })
 }
 
 /// Reads a projection's checkpoint without locking it (a missing row reads as the start).
 pub async fn read(db: impl PgExecutor<'_>, name: &str) -> Result<Checkpoint, sqlx::Error> {
-    let row: Option<(i64, i64, String, i64)> =
-        sqlx::query_as("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1")
-            .bind(name)
-            .fetch_optional(db)
-            .await?;
+    let row = sqlx::query!("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1", name)
+        .fetch_optional(db)
+        .await?;
     Ok(row
-        .map(|(tx, gid, status, seq)| Checkpoint { position: Position::new(tx, gid), status, stream_seq: seq as u64 })
+        .map(|r| Checkpoint { position: Position::new(r.tx, r.gid), status: r.status, stream_seq: r.stream_seq as u64 })
         .unwrap_or(Checkpoint { position: Position::START, status: "running".into(), stream_seq: 0 }))
 }
 
@@ -44,25 +39,21 @@ pub async fn read(db: impl PgExecutor<'_>, name: &str) -> Result<Checkpoint, sql
 /// readers; the notification goes out only if the transaction commits.
 /// `stream_seq` is the JetStream sequence reached, or the current one when advancing without NATS.
 pub async fn advance(conn: &mut PgConnection, name: &str, to: Position, stream_seq: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE projection_checkpoints SET tx = $2, gid = $3, stream_seq = $4, updated_at = now() WHERE name = $1")
-        .bind(name)
-        .bind(to.tx)
-        .bind(to.gid)
-        .bind(stream_seq)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHECKPOINT_CHANNEL)
-        .bind(name)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE projection_checkpoints SET tx = $2, gid = $3, stream_seq = $4, updated_at = now() WHERE name = $1",
+        name,
+        to.tx,
+        to.gid,
+        stream_seq,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("SELECT pg_notify($1, $2)", CHECKPOINT_CHANNEL, name).execute(&mut *conn).await?;
     Ok(())
 }
 
 pub async fn set_status(db: impl PgExecutor<'_>, name: &str, status: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE projection_checkpoints SET status = $2, updated_at = now() WHERE name = $1")
-        .bind(name)
-        .bind(status)
+    sqlx::query!("UPDATE projection_checkpoints SET status = $2, updated_at = now() WHERE name = $1", name, status)
         .execute(db)
         .await?;
     Ok(())
@@ -70,16 +61,14 @@ pub async fn set_status(db: impl PgExecutor<'_>, name: &str, status: &str) -> Re
 
 /// The position every projection has reached: reads at or below it see all their writes.
 pub async fn slowest(db: impl PgExecutor<'_>) -> Result<Position, sqlx::Error> {
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT tx, gid FROM projection_checkpoints ORDER BY tx, gid LIMIT 1").fetch_optional(db).await?;
-    Ok(row.map(|(tx, gid)| Position::new(tx, gid)).unwrap_or(Position::START))
+    let row = sqlx::query!("SELECT tx, gid FROM projection_checkpoints ORDER BY tx, gid LIMIT 1").fetch_optional(db).await?;
+    Ok(row.map(|r| Position::new(r.tx, r.gid)).unwrap_or(Position::START))
 }
 
 pub async fn all(db: impl PgExecutor<'_>) -> Result<Vec<(String, Checkpoint)>, sqlx::Error> {
-    let rows: Vec<(String, i64, i64, String, i64)> =
-        sqlx::query_as("SELECT name, tx, gid, status, stream_seq FROM projection_checkpoints ORDER BY name").fetch_all(db).await?;
+    let rows = sqlx::query!("SELECT name, tx, gid, status, stream_seq FROM projection_checkpoints ORDER BY name").fetch_all(db).await?;
     Ok(rows
         .into_iter()
-        .map(|(n, tx, gid, status, seq)| (n, Checkpoint { position: Position::new(tx, gid), status, stream_seq: seq as u64 }))
+        .map(|r| (r.name, Checkpoint { position: Position::new(r.tx, r.gid), status: r.status, stream_seq: r.stream_seq as u64 }))
         .collect())
 }

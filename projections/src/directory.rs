@@ -2,7 +2,7 @@
 
 use commands::Envelope;
 use domain::group::GroupEvent;
-use domain::organization::OrganizationEvent;
+use domain::organization::{AuthMethod, OrganizationEvent};
 use domain::patch::Patch;
 use domain::user::UserEvent;
 use domain::DomainEvent;
@@ -66,19 +66,23 @@ fn json<T: serde::Serialize>(v: T) -> serde_json::Value {
 async fn organization(conn: &mut PgConnection, ev: &Envelope, event: OrganizationEvent) -> Result<(), ApplyError> {
     match event {
         OrganizationEvent::OrganizationCreated { id, name, subdomain, legal_name, parent_org_id, auth_method, admin_user_id, created_by } => {
-            sqlx::query(
+            let auth_method = match auth_method {
+                AuthMethod::Internal => "internal",
+                AuthMethod::Ldap => "ldap",
+            };
+            sqlx::query!(
                 "INSERT INTO organizations (id, name, subdomain, legal_name, parent_org_id, auth_method, status, admin_user_id, \
                  created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9)",
+                id.0,
+                name,
+                subdomain.as_str(),
+                legal_name,
+                parent_org_id.map(|p| p.0),
+                auth_method,
+                admin_user_id.0,
+                created_by.0,
+                ev.recorded_at,
             )
-            .bind(id.0)
-            .bind(name)
-            .bind(subdomain.as_str())
-            .bind(legal_name)
-            .bind(parent_org_id.map(|p| p.0))
-            .bind(json(auth_method).as_str().unwrap_or("internal").to_string())
-            .bind(admin_user_id.0)
-            .bind(created_by.0)
-            .bind(ev.recorded_at)
             .execute(conn)
             .await?;
         }
@@ -102,35 +106,35 @@ async fn organization(conn: &mut PgConnection, ev: &Envelope, event: Organizatio
 async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Result<(), ApplyError> {
     match event {
         UserEvent::UserCreated { id, org_id, number, email, login, first_name, last_name, role, status, profile, created_by } => {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO users (id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
                  department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
                  additional_teams, additional_locations, external_user_id, created_by, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23)",
+                id.0,
+                org_id.map(|o| o.0),
+                number,
+                email.as_str(),
+                login.as_str(),
+                first_name,
+                last_name,
+                role.as_str(),
+                status.as_str(),
+                profile.phone,
+                profile.designation,
+                profile.department,
+                profile.location,
+                profile.reports_to.map(|r| r.0),
+                profile.is_department_head,
+                json(&profile.skills),
+                profile.default_visibility.map(|v| json(v).as_str().unwrap_or_default().to_string()),
+                profile.security_group,
+                json(&profile.additional_teams),
+                json(&profile.additional_locations),
+                profile.external_user_id,
+                created_by.map(|c| c.0),
+                ev.recorded_at,
             )
-            .bind(id.0)
-            .bind(org_id.map(|o| o.0))
-            .bind(number)
-            .bind(email.as_str())
-            .bind(login.as_str())
-            .bind(first_name)
-            .bind(last_name)
-            .bind(role.as_str())
-            .bind(status.as_str())
-            .bind(profile.phone)
-            .bind(profile.designation)
-            .bind(profile.department)
-            .bind(profile.location)
-            .bind(profile.reports_to.map(|r| r.0))
-            .bind(profile.is_department_head)
-            .bind(json(&profile.skills))
-            .bind(profile.default_visibility.map(|v| json(v).as_str().unwrap_or_default().to_string()))
-            .bind(profile.security_group)
-            .bind(json(&profile.additional_teams))
-            .bind(json(&profile.additional_locations))
-            .bind(profile.external_user_id)
-            .bind(created_by.map(|c| c.0))
-            .bind(ev.recorded_at)
             .execute(conn)
             .await?;
         }
@@ -170,12 +174,14 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
             u.run(conn, ev.stream_id).await?;
         }
         UserEvent::UserDeleted { deleted_by } => {
-            sqlx::query("UPDATE users SET deleted = true, status = 'ARCHIVE', updated_at = $2, updated_by = $3 WHERE id = $1")
-                .bind(ev.stream_id)
-                .bind(ev.recorded_at)
-                .bind(deleted_by.0)
-                .execute(conn)
-                .await?;
+            sqlx::query!(
+                "UPDATE users SET deleted = true, status = 'ARCHIVE', updated_at = $2, updated_by = $3 WHERE id = $1",
+                ev.stream_id,
+                ev.recorded_at,
+                deleted_by.0,
+            )
+            .execute(conn)
+            .await?;
         }
         UserEvent::UserPasswordSet { .. } | UserEvent::AccessTokenIssued { .. } | UserEvent::AccessTokenRevoked { .. } => {}
     }
@@ -185,18 +191,18 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
 async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Result<(), ApplyError> {
     match event {
         GroupEvent::GroupCreated { id, org_id, number, name, description, outbound_caller_ids, created_by } => {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO groups (id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                id.0,
+                org_id.0,
+                number,
+                name,
+                description,
+                json(&outbound_caller_ids),
+                created_by.map(|c| c.0),
+                ev.recorded_at,
             )
-            .bind(id.0)
-            .bind(org_id.0)
-            .bind(number)
-            .bind(name)
-            .bind(description)
-            .bind(json(&outbound_caller_ids))
-            .bind(created_by.map(|c| c.0))
-            .bind(ev.recorded_at)
             .execute(conn)
             .await?;
         }
@@ -208,25 +214,23 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
             u.run(conn, ev.stream_id).await?;
         }
         GroupEvent::GroupDeleted { .. } => {
-            sqlx::query("DELETE FROM group_members WHERE group_id = $1").bind(ev.stream_id).execute(&mut *conn).await?;
-            sqlx::query("DELETE FROM groups WHERE id = $1").bind(ev.stream_id).execute(conn).await?;
+            sqlx::query!("DELETE FROM group_members WHERE group_id = $1", ev.stream_id).execute(&mut *conn).await?;
+            sqlx::query!("DELETE FROM groups WHERE id = $1", ev.stream_id).execute(conn).await?;
         }
         GroupEvent::GroupMemberAdded { user_id, role, .. } => {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO group_members (group_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (group_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+                ev.stream_id,
+                user_id.0,
+                role.as_str(),
+                ev.recorded_at,
             )
-            .bind(ev.stream_id)
-            .bind(user_id.0)
-            .bind(role.as_str())
-            .bind(ev.recorded_at)
             .execute(conn)
             .await?;
         }
         GroupEvent::GroupMemberRemoved { user_id, .. } => {
-            sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-                .bind(ev.stream_id)
-                .bind(user_id.0)
+            sqlx::query!("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2", ev.stream_id, user_id.0)
                 .execute(conn)
                 .await?;
         }

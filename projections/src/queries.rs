@@ -59,16 +59,12 @@ pub struct UserRow {
     pub external_user_id: Option<String>,
     pub file_id: Option<Uuid>,
     pub cover_file_id: Option<Uuid>,
+    pub deleted: bool,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_by: Option<Uuid>,
     pub updated_at: DateTime<Utc>,
 }
-
-const USER_COLUMNS: &str = "id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
-    department, location, reports_to, is_department_head, is_expert, availability, bio, color, skills, default_visibility, \
-    security_group, additional_teams, additional_locations, external_user_id, file_id, cover_file_id, created_by, created_at, \
-    updated_by, updated_at";
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq)]
 pub struct GroupRow {
@@ -99,27 +95,26 @@ pub struct MemberRow {
 }
 
 pub async fn organization(pool: &PgPool, id: Uuid) -> Result<Option<OrgRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM organizations WHERE id = $1").bind(id).fetch_optional(pool).await
+    sqlx::query_as!(OrgRow, "SELECT * FROM organizations WHERE id = $1", id).fetch_optional(pool).await
 }
 
 /// A live (not deleted) user of `org`.
 pub async fn user(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND org_id = $2 AND NOT deleted");
-    sqlx::query_as(&sql).bind(id).bind(org).fetch_optional(pool).await
+    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE id = $1 AND org_id = $2 AND NOT deleted", id, org).fetch_optional(pool).await
 }
 
 pub async fn users_by_ids(pool: &PgPool, org: Uuid, ids: &[Uuid]) -> Result<Vec<UserRow>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1) AND org_id = $2 AND NOT deleted");
-    sqlx::query_as(&sql).bind(ids).bind(org).fetch_all(pool).await
+    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE id = ANY($1) AND org_id = $2 AND NOT deleted", ids, org).fetch_all(pool).await
 }
 
 /// A live user of `org` by `number` (PortSIP's extension number).
 pub async fn user_by_number(pool: &PgPool, org: Uuid, number: i64) -> Result<Option<UserRow>, sqlx::Error> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE number = $1 AND org_id = $2 AND NOT deleted");
-    sqlx::query_as(&sql).bind(number).bind(org).fetch_optional(pool).await
+    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE number = $1 AND org_id = $2 AND NOT deleted", number, org)
+        .fetch_optional(pool)
+        .await
 }
 
 #[derive(Debug, Clone, Default)]
@@ -130,32 +125,37 @@ pub struct UserFilter {
 
 /// One page of an organization's live users, oldest first, and the total that match.
 pub async fn users_page(pool: &PgPool, org: Uuid, filter: &UserFilter, offset: i64, limit: i64) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
-    const WHERE: &str = "org_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR department = $2) AND ($3::uuid IS NULL OR location = $3)";
-    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM users WHERE {WHERE}"))
-        .bind(org)
-        .bind(filter.department)
-        .bind(filter.location)
-        .fetch_one(pool)
-        .await?;
-    let rows = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE {WHERE} ORDER BY created_at, id LIMIT $4 OFFSET $5"))
-        .bind(org)
-        .bind(filter.department)
-        .bind(filter.location)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(pool)
-        .await?;
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM users
+           WHERE org_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR department = $2) AND ($3::uuid IS NULL OR location = $3)"#,
+        org,
+        filter.department,
+        filter.location,
+    )
+    .fetch_one(pool)
+    .await?;
+    let rows = sqlx::query_as!(
+        UserRow,
+        "SELECT * FROM users
+         WHERE org_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR department = $2) AND ($3::uuid IS NULL OR location = $3)
+         ORDER BY created_at, id LIMIT $4 OFFSET $5",
+        org,
+        filter.department,
+        filter.location,
+        limit,
+        offset,
+    )
+    .fetch_all(pool)
+    .await?;
     Ok((rows, total))
 }
 
 pub async fn group(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<GroupRow>, sqlx::Error> {
-    let sql = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = $1 AND g.org_id = $2");
-    sqlx::query_as(&sql).bind(id).bind(org).fetch_optional(pool).await
+    sqlx::query_as!(GroupRow, "SELECT * FROM groups WHERE id = $1 AND org_id = $2", id, org).fetch_optional(pool).await
 }
 
 pub async fn group_by_number(pool: &PgPool, org: Uuid, number: i64) -> Result<Option<GroupRow>, sqlx::Error> {
-    let sql = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.number = $1 AND g.org_id = $2");
-    sqlx::query_as(&sql).bind(number).bind(org).fetch_optional(pool).await
+    sqlx::query_as!(GroupRow, "SELECT * FROM groups WHERE number = $1 AND org_id = $2", number, org).fetch_optional(pool).await
 }
 
 /// A compiled list query: a WHERE fragment with `$n` placeholders (numbered from 3: `$1` is the
@@ -219,22 +219,24 @@ fn escape_like(s: &str) -> String {
 
 /// Live members of a group, by number.
 pub async fn members(pool: &PgPool, group: Uuid) -> Result<Vec<MemberRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        MemberRow,
         "SELECT m.user_id, u.number, u.login, u.first_name, u.last_name, m.role FROM group_members m \
          JOIN users u ON u.id = m.user_id AND NOT u.deleted WHERE m.group_id = $1 ORDER BY u.number",
+        group,
     )
-    .bind(group)
     .fetch_all(pool)
     .await
 }
 
 pub async fn member(pool: &PgPool, group: Uuid, user: Uuid) -> Result<Option<MemberRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        MemberRow,
         "SELECT m.user_id, u.number, u.login, u.first_name, u.last_name, m.role FROM group_members m \
          JOIN users u ON u.id = m.user_id AND NOT u.deleted WHERE m.group_id = $1 AND m.user_id = $2",
+        group,
+        user,
     )
-    .bind(group)
-    .bind(user)
     .fetch_optional(pool)
     .await
 }
@@ -250,13 +252,14 @@ pub struct Principal {
 }
 
 pub async fn principal_by_token_hash(pool: &PgPool, hash: &[u8], now: DateTime<Utc>) -> Result<Option<Principal>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Principal,
         "SELECT t.token_id, t.user_id, u.org_id, u.role, u.status FROM access_tokens t JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2) \
            AND NOT u.deleted AND u.status NOT IN ('ARCHIVE', 'BLOCKED')",
+        hash,
+        now,
     )
-    .bind(hash)
-    .bind(now)
     .fetch_optional(pool)
     .await
 }
@@ -270,25 +273,23 @@ pub struct LoginCandidate {
 }
 
 pub async fn login_candidates(pool: &PgPool, login: &str, org_subdomain: Option<&str>) -> Result<Vec<LoginCandidate>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.id AS user_id, u.org_id, c.password_hash FROM unique_claims uc \
+    sqlx::query_as!(
+        LoginCandidate,
+        "SELECT DISTINCT u.id AS user_id, u.org_id, c.password_hash FROM unique_claims uc \
          JOIN users u ON u.id = uc.owner_id AND NOT u.deleted AND u.status NOT IN ('ARCHIVE', 'BLOCKED') \
          JOIN credentials c ON c.user_id = u.id \
          LEFT JOIN organizations o ON o.id = u.org_id \
-         WHERE uc.kind IN ('login', 'email') AND uc.value = lower($1) AND ($2::text IS NULL OR o.subdomain = $2) \
-         GROUP BY u.id, u.org_id, c.password_hash",
+         WHERE uc.kind IN ('login', 'email') AND uc.value = lower($1) AND ($2::text IS NULL OR o.subdomain = $2)",
+        login,
+        org_subdomain,
     )
-    .bind(login)
-    .bind(org_subdomain)
     .fetch_all(pool)
     .await
 }
 
 /// Live users of `org` who report to `boss`.
 pub async fn reportees(pool: &PgPool, org: Uuid, boss: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM users WHERE org_id = $1 AND reports_to = $2 AND NOT deleted ORDER BY created_at, id")
-        .bind(org)
-        .bind(boss)
+    sqlx::query_scalar!("SELECT id FROM users WHERE org_id = $1 AND reports_to = $2 AND NOT deleted ORDER BY created_at, id", org, boss)
         .fetch_all(pool)
         .await
 }

@@ -115,3 +115,24 @@ impl Shutdown {
         }
     }
 }
+
+/// Holds a Postgres advisory lock for as long as it lives (the lock is its session's).
+pub struct Leadership {
+    _conn: sqlx::PgConnection,
+}
+
+/// Waits until this process holds the named lock, so exactly one instance of a worker is active
+/// and the others stand by; `None` when told to stop first. If the process dies, its session ends
+/// and a standby takes over.
+pub async fn lead(pool: &sqlx::PgPool, name: &str, shutdown: &mut Shutdown) -> Result<Option<Leadership>, WorkerError> {
+    let mut conn = pool.acquire().await?.detach();
+    loop {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))").bind(name).fetch_one(&mut conn).await?;
+        if got {
+            return Ok(Some(Leadership { _conn: conn }));
+        }
+        if !shutdown.sleep(Duration::from_secs(1)).await {
+            return Ok(None);
+        }
+    }
+}

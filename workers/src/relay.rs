@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use commands::{log, Envelope, Position};
 use sqlx::postgres::PgListener;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 
 use crate::{nats_err, NatsConfig, Shutdown, WorkerError};
 
@@ -17,10 +17,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Runs until shutdown: waits to become the active relay, then relays forever, backing off while
 /// NATS (or Postgres) is away and resuming from the stored cursor.
-pub async fn run(pool: PgPool, database_url: String, cfg: NatsConfig, mut shutdown: Shutdown) -> Result<(), WorkerError> {
+pub async fn run(pool: PgPool, cfg: NatsConfig, mut shutdown: Shutdown) -> Result<(), WorkerError> {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_set() {
-        match active(&pool, &database_url, &cfg, &mut shutdown).await {
+        match active(&pool, &cfg, &mut shutdown).await {
             Ok(()) => return Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, ?backoff, "relay interrupted; retrying");
@@ -34,21 +34,8 @@ pub async fn run(pool: PgPool, database_url: String, cfg: NatsConfig, mut shutdo
     Ok(())
 }
 
-async fn active(pool: &PgPool, database_url: &str, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
-    // The lock lives as long as this dedicated session: if the process dies, another relay takes over.
-    let mut lock_conn = PgConnection::connect(database_url).await?;
-    loop {
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('roster-relay:' || $1))")
-            .bind(&cfg.stream)
-            .fetch_one(&mut lock_conn)
-            .await?;
-        if got {
-            break;
-        }
-        if !shutdown.sleep(Duration::from_secs(1)).await {
-            return Ok(());
-        }
-    }
+async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
+    let Some(_leader) = crate::lead(pool, &format!("roster-relay:{}", cfg.stream), shutdown).await? else { return Ok(()) };
     tracing::info!(stream = %cfg.stream, "relay active");
     let js = crate::connect(cfg).await?;
     let stream = crate::ensure_stream(&js, cfg).await?;
@@ -77,13 +64,13 @@ async fn active(pool: &PgPool, database_url: &str, cfg: &NatsConfig, shutdown: &
 }
 
 async fn save_cursor(pool: &PgPool, cfg: &NatsConfig, cursor: Position) -> Result<(), WorkerError> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO relay_cursors (stream, tx, gid) VALUES ($1, $2, $3) \
          ON CONFLICT (stream) DO UPDATE SET tx = EXCLUDED.tx, gid = EXCLUDED.gid, updated_at = now()",
+        cfg.stream,
+        cursor.tx,
+        cursor.gid,
     )
-    .bind(&cfg.stream)
-    .bind(cursor.tx)
-    .bind(cursor.gid)
     .execute(pool)
     .await?;
     Ok(())
@@ -93,11 +80,8 @@ async fn save_cursor(pool: &PgPool, cfg: &NatsConfig, cursor: Position) -> Resul
 /// nats-server acknowledges before its file store reaches the disk, so a crash can lose an acked
 /// tail; re-publishing from the stream's own last position restores it (duplicates are dropped).
 async fn resume_point(pool: &PgPool, cfg: &NatsConfig, stream: &jetstream::stream::Stream) -> Result<Position, WorkerError> {
-    let stored: Option<(i64, i64)> = sqlx::query_as("SELECT tx, gid FROM relay_cursors WHERE stream = $1")
-        .bind(&cfg.stream)
-        .fetch_optional(pool)
-        .await?;
-    let cursor = stored.map(|(tx, gid)| Position::new(tx, gid)).unwrap_or(Position::START);
+    let stored = sqlx::query!("SELECT tx, gid FROM relay_cursors WHERE stream = $1", cfg.stream).fetch_optional(pool).await?;
+    let cursor = stored.map(|r| Position::new(r.tx, r.gid)).unwrap_or(Position::START);
     let info = stream.get_info().await.map_err(nats_err)?;
     if info.state.messages == 0 {
         if cursor != Position::START {

@@ -57,19 +57,7 @@ pub struct Delivered {
 
 async fn consume(pool: &PgPool, cfg: &NatsConfig, projection: Projection, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
     // One active runner per projection; another instance waits here as a standby.
-    let mut lock_conn = pool.acquire().await?.detach();
-    loop {
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('roster-projection:' || $1))")
-            .bind(projection.name)
-            .fetch_one(&mut lock_conn)
-            .await?;
-        if got {
-            break;
-        }
-        if !shutdown.sleep(Duration::from_secs(1)).await {
-            return Ok(());
-        }
-    }
+    let Some(_leader) = crate::lead(pool, &format!("roster-projection:{}", projection.name), shutdown).await? else { return Ok(()) };
     let js = crate::connect(cfg).await?;
     let stream = crate::ensure_stream(&js, cfg).await?;
     let name = consumer_name(&projection);
@@ -203,14 +191,14 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
 
 async fn record_poison(pool: &PgPool, projection: Projection, event: &Envelope, error: &str, attempts: u32) -> Result<(), WorkerError> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO projection_failures (projection, event_id, position, error, attempts) VALUES ($1, $2, $3, $4, $5)",
+        projection.name,
+        event.event_id,
+        event.position.to_string(),
+        error,
+        attempts as i32,
     )
-    .bind(projection.name)
-    .bind(event.event_id)
-    .bind(event.position.to_string())
-    .bind(error)
-    .bind(attempts as i32)
     .execute(&mut *tx)
     .await?;
     checkpoint::set_status(&mut *tx, projection.name, "stopped").await?;

@@ -223,8 +223,7 @@ pub async fn bootstrap_super_admin(store: &Store, now: DateTime<Utc>, configured
     let just_created = created.position.is_some();
     match configured {
         Some(secret) => {
-            let known: Option<(Uuid,)> = sqlx::query_as("SELECT token_id FROM access_tokens WHERE token_hash = $1")
-                .bind(secrets::token_hash(&secret))
+            let known = sqlx::query_scalar!("SELECT token_id FROM access_tokens WHERE token_hash = $1", secrets::token_hash(&secret))
                 .fetch_optional(store.pool())
                 .await?;
             if known.is_some() {

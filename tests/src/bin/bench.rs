@@ -580,6 +580,21 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// The filesystem holding `path` ("ext4 on /dev/vda"): with fsync on, its flush cost is what the
+/// durable figures measure.
+fn filesystem_of(path: &Path) -> String {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 3 && path.starts_with(f[1])).then(|| (f[1].len(), format!("{} on {}", f[2], f[0])))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, fs)| fs)
+        .unwrap_or_else(|| "unknown filesystem".into())
+}
+
 /// Creates an organization through the WorkDrive API; returns its id and the admin's token.
 async fn create_org(client: &reqwest::Client, url: &str, super_token: &str) -> Result<(OrgId, String), BoxError> {
     let body = json!({
@@ -738,9 +753,10 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     line(String::new());
     line(format!("Command: `{}`", s.command));
     line(format!(
-        "Machine: nproc {nproc} ({}); {pg_version} ({}); {nats_version}; Roster in-process (API + relay + projector), client in the same process.",
+        "Machine: nproc {nproc} ({}); {pg_version} ({}, data on {}); {nats_version}; Roster in-process (API + relay + projector), load generator in the same process.",
         cpu_model(),
-        if s.fast_pg { "fsync off, synchronous_commit off" } else { "durable: fsync on, synchronous_commit on" }
+        if s.fast_pg { "fsync off, synchronous_commit off" } else { "durable: fsync on, synchronous_commit on" },
+        filesystem_of(dir)
     ));
     line(format!(
         "Steps: {} s each at {} clients; lag {} s paced. Raw row: {} B payload + {} B metadata; Roster UserCreated: {} B payload + {} B metadata (avg).",
