@@ -445,17 +445,13 @@ pub async fn login(State(st): State<AppState>, meta: WriteMeta, dialect::Json(bo
     .await
     .map_err(|_| ApiError::Internal)?
     .ok_or_else(failed)?;
-    let principal = crate::auth::Principal {
-        token_id: domain::TokenId(uuid::Uuid::nil()),
-        user_id: UserId(matched.user_id),
-        org_id: matched.org_id.map(OrgId),
-        role: domain::user::Role::Member,
-    };
-    let mut ctx = meta.context(Some(&principal), PortSip::NAME)?;
-    ctx.token_id = None;
+    let (user, org) = (UserId(matched.user_id), matched.org_id.map(OrgId));
+    // The user signing in is the actor; no token was presented.
+    let mut ctx = meta.context(None, PortSip::NAME)?;
+    ctx.actor = Some(user);
+    ctx.org_id = org;
     let expires_at = ctx.now + chrono::Duration::seconds(LOGIN_TOKEN_SECONDS);
-    let (committed, secret) =
-        user_cmd::issue_token(&st.store, &ctx, principal.org_id, principal.user_id, Some(expires_at), false, None).await?;
+    let (committed, secret) = user_cmd::issue_token(&st.store, &ctx, org, user, Some(expires_at), false, None).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move {
         let access_token = secret.ok_or_else(|| ApiError::Conflict("this Idempotency-Key already signed in; a token is shown only once".into()))?;
         let mut resp = axum::Json(LoginAnswer { access_token, expires_in: LOGIN_TOKEN_SECONDS, token_type: "Bearer".into() }).into_response();

@@ -77,14 +77,6 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteMeta {
 }
 
 impl WriteMeta {
-    /// Overrides the idempotency key (Sunbird's `params.msgid`).
-    pub fn with_key(mut self, key: Option<String>) -> Self {
-        if self.idempotency_key.is_none() {
-            self.idempotency_key = key;
-        }
-        self
-    }
-
     pub fn context(&self, caller: Option<&Principal>, dialect: &'static str) -> Result<CommandContext, ApiError> {
         if let Some(k) = &self.idempotency_key {
             if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY_LEN {

@@ -14,6 +14,9 @@ pub enum StoreError {
     IdempotencyRace,
     #[error("event codec: {0}")]
     Codec(#[from] domain::EventCodecError),
+    /// Hashing a credential failed (or its worker thread died).
+    #[error("credential hashing: {0}")]
+    Hashing(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }

@@ -33,9 +33,10 @@ pub(crate) fn same_org(entity_org: Option<OrgId>, caller_org: Option<OrgId>, wha
 pub(crate) async fn hash_password(password: Option<String>) -> Result<Option<String>, crate::CommandError> {
     let Some(pw) = password else { return Ok(None) };
     domain::values::check_password("password", &pw)?;
+    let failed = |e: String| crate::CommandError::Store(crate::StoreError::Hashing(e));
     let hashed = tokio::task::spawn_blocking(move || crate::secrets::hash_password(&pw))
         .await
-        .map_err(|e| crate::CommandError::Store(crate::StoreError::Codec(domain::EventCodecError(e.to_string()))))?
-        .map_err(|e| crate::CommandError::Store(crate::StoreError::Codec(domain::EventCodecError(e.to_string()))))?;
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))?;
     Ok(Some(hashed))
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{email_claim, hash_password, login_claim};
 use crate::secrets;
 use crate::store::{Claim, CredentialWrite, PendingStream, Plan};
-use crate::{CommandContext, CommandError, Committed, Store};
+use crate::{CommandContext, CommandError, Committed, Store, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct AdminInput {
@@ -59,10 +59,10 @@ pub async fn create_organization(
                     created_by,
                 }),
             )?;
-            let subdomain = match &org_events[0] {
-                OrganizationEvent::OrganizationCreated { subdomain, .. } => subdomain.clone(),
-                OrganizationEvent::OrganizationUpdated { .. } => unreachable!("create emits OrganizationCreated first"),
+            let Some(OrganizationEvent::OrganizationCreated { subdomain, .. }) = org_events.first() else {
+                return Err(CommandError::Store(StoreError::Codec(domain::EventCodecError("create emitted no OrganizationCreated".into()))));
             };
+            let subdomain = subdomain.clone();
             let new_admin = NewUser {
                 id: admin_id,
                 org_id: Some(org_id),
@@ -82,10 +82,10 @@ pub async fn create_organization(
                 &state,
                 UserCommand::IssueToken { token_id, expires_at: None, revoke_others: false },
             )?);
-            let (email, login) = match &user_events[0] {
-                UserEvent::UserCreated { email, login, .. } => (email.clone(), login.clone()),
-                _ => unreachable!("create emits UserCreated first"),
+            let Some(UserEvent::UserCreated { email, login, .. }) = user_events.first() else {
+                return Err(CommandError::Store(StoreError::Codec(domain::EventCodecError("create emitted no UserCreated".into()))));
             };
+            let (email, login) = (email.clone(), login.clone());
             let mut credentials =
                 vec![CredentialWrite::IssueToken { token_hash: secrets::token_hash(&secret), token_id, user_id: admin_id, expires_at: None }];
             if let Some(h) = &password_hash {

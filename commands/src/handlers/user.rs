@@ -64,8 +64,8 @@ pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input:
                 with_password: password_hash.is_some(),
             };
             let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
-            let UserEvent::UserCreated { email, login, .. } = &events[0] else {
-                unreachable!("create emits UserCreated first")
+            let Some(UserEvent::UserCreated { email, login, .. }) = events.first() else {
+                return Err(CommandError::Store(crate::StoreError::Codec(domain::EventCodecError("create emitted no UserCreated".into()))));
             };
             Ok(Plan {
                 claims: vec![email_claim(org, email, id.0), login_claim(org, login, id.0)],
