@@ -4,9 +4,11 @@
 //! replaying the same events always yields the same state.
 
 pub mod error;
+pub mod department;
 pub mod event;
 pub mod group;
 pub mod ids;
+pub mod location;
 pub mod organization;
 pub mod patch;
 pub mod user;

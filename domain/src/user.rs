@@ -213,6 +213,10 @@ pub struct User {
     pub deleted: bool,
     pub additional_teams: BTreeSet<UserId>,
     pub active_tokens: BTreeSet<TokenId>,
+    /// Membership lives here; the department and location streams mirror it.
+    pub department: Option<uuid::Uuid>,
+    pub location: Option<uuid::Uuid>,
+    pub is_department_head: bool,
 }
 
 pub struct UserAggregate;
@@ -276,6 +280,9 @@ impl esrs::Aggregate for UserAggregate {
                 role,
                 status,
                 deleted: false,
+                department: profile.department,
+                location: profile.location,
+                is_department_head: profile.is_department_head,
                 additional_teams: profile.additional_teams.into_iter().collect(),
                 active_tokens: BTreeSet::new(),
             }),
@@ -285,6 +292,13 @@ impl esrs::Aggregate for UserAggregate {
                     UserEvent::UserUpdated { patch, .. } => {
                         if let Patch::Set(status) = patch.status {
                             user.status = status;
+                        }
+                        patch.department.apply_to(&mut user.department);
+                        patch.location.apply_to(&mut user.location);
+                        match patch.is_department_head {
+                            Patch::Set(h) => user.is_department_head = h,
+                            Patch::Clear => user.is_department_head = false,
+                            Patch::Keep => {}
                         }
                         user.additional_teams.extend(patch.add_additional_teams);
                         for t in &patch.remove_additional_teams {

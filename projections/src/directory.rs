@@ -1,7 +1,10 @@
-//! The `directory` projection: organizations, users, groups and memberships.
+//! The `directory` projection: organizations, users, groups and memberships, departments and
+//! their heads, locations.
 
 use commands::Envelope;
+use domain::department::DepartmentEvent;
 use domain::group::GroupEvent;
+use domain::location::LocationEvent;
 use domain::organization::{AuthMethod, OrganizationEvent};
 use domain::patch::Patch;
 use domain::user::UserEvent;
@@ -20,6 +23,8 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "organization" => organization(conn, ev, decode(ev)?).await,
         "user" => user(conn, ev, decode(ev)?).await,
         "group" => group(conn, ev, decode(ev)?).await,
+        "department" => department(conn, ev, decode(ev)?).await,
+        "location" => location(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }
@@ -233,6 +238,91 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
             sqlx::query!("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2", ev.stream_id, user_id.0)
                 .execute(conn)
                 .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Department members are the users whose `department` is set (user events); only the department
+/// itself and its heads are projected here.
+async fn department(conn: &mut PgConnection, ev: &Envelope, event: DepartmentEvent) -> Result<(), ApplyError> {
+    match event {
+        DepartmentEvent::DepartmentCreated { id, org_id, name, created_by } => {
+            sqlx::query!(
+                "INSERT INTO departments (id, org_id, name, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                id,
+                org_id.0,
+                name,
+                created_by.map(|c| c.0),
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
+        DepartmentEvent::DepartmentUpdated { name, updated_by } => {
+            sqlx::query!(
+                "UPDATE departments SET name = $2, updated_by = $3, updated_at = $4 WHERE id = $1",
+                ev.stream_id,
+                name,
+                updated_by.map(|u| u.0),
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
+        DepartmentEvent::DepartmentHeadAdded { user_id, .. } => {
+            sqlx::query!(
+                "INSERT INTO department_heads (department_id, user_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                ev.stream_id,
+                user_id.0,
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
+        DepartmentEvent::DepartmentHeadRemoved { user_id, .. } | DepartmentEvent::DepartmentMemberRemoved { user_id, .. } => {
+            sqlx::query!("DELETE FROM department_heads WHERE department_id = $1 AND user_id = $2", ev.stream_id, user_id.0)
+                .execute(conn)
+                .await?;
+        }
+        DepartmentEvent::DepartmentMemberAdded { .. } => {}
+        DepartmentEvent::DepartmentDeleted { .. } => {
+            sqlx::query!("DELETE FROM department_heads WHERE department_id = $1", ev.stream_id).execute(&mut *conn).await?;
+            sqlx::query!("DELETE FROM departments WHERE id = $1", ev.stream_id).execute(conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Location members are the users whose `location` is set (user events).
+async fn location(conn: &mut PgConnection, ev: &Envelope, event: LocationEvent) -> Result<(), ApplyError> {
+    match event {
+        LocationEvent::LocationCreated { id, org_id, name, created_by } => {
+            sqlx::query!(
+                "INSERT INTO locations (id, org_id, name, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                id,
+                org_id.0,
+                name,
+                created_by.map(|c| c.0),
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
+        LocationEvent::LocationUpdated { name, updated_by } => {
+            sqlx::query!(
+                "UPDATE locations SET name = $2, updated_by = $3, updated_at = $4 WHERE id = $1",
+                ev.stream_id,
+                name,
+                updated_by.map(|u| u.0),
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
+        LocationEvent::LocationMemberAdded { .. } | LocationEvent::LocationMemberRemoved { .. } => {}
+        LocationEvent::LocationDeleted { .. } => {
+            sqlx::query!("DELETE FROM locations WHERE id = $1", ev.stream_id).execute(conn).await?;
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod directory;
 pub mod odata;
+pub mod org_units;
 pub mod queries;
 
 use commands::Envelope;
@@ -23,7 +24,7 @@ pub struct Projection {
 pub const DIRECTORY: Projection = Projection {
     name: "directory",
     schema: "rm_directory",
-    tables: &["organizations", "users", "groups", "group_members"],
+    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations"],
 };
 
 /// Every projection, in the order a rebuild of `all` runs them.

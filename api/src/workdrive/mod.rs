@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{patch, post};
+use axum::routing::{get, patch, post};
 use axum::Router;
 use commands::handlers::{organization as org_cmd, user as user_cmd};
 use domain::organization::{Address, AuthMethod, OrganizationPatch};
@@ -22,6 +22,9 @@ use crate::dialect::{self, int_param, Dialect};
 use crate::error::ApiError;
 use crate::write::{SecretBearing, WriteMeta};
 use crate::AppState;
+
+pub mod departments;
+pub mod locations;
 
 pub struct WorkDrive;
 
@@ -59,6 +62,23 @@ pub fn routes() -> Router<AppState> {
         .route("/api/users", axum::routing::get(list_users))
         .route("/api/users/add", post(add_user))
         .route("/api/users/{id}", patch(update_user).delete(delete_user))
+        .route("/api/departments", get(departments::list_departments).post(departments::create_department))
+        .route("/api/departments/{id}", patch(departments::update_department).delete(departments::delete_department))
+        .route("/api/departments/{id}/admin", patch(departments::update_department_admin))
+        .route(
+            "/api/departments/{id}/members",
+            get(departments::get_department_members)
+                .post(departments::change_department_members)
+                .patch(departments::patch_department_members),
+        )
+        .route("/api/locations", get(locations::list_locations).post(locations::create_location))
+        .route("/api/locations/{id}", patch(locations::update_location).delete(locations::delete_location))
+        .route(
+            "/api/locations/{id}/members",
+            get(locations::get_location_members)
+                .post(locations::change_location_members)
+                .patch(locations::patch_location_members),
+        )
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

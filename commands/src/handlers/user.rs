@@ -5,7 +5,9 @@ use esrs::Aggregate;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::membership::Batch;
 use super::{email_claim, hash_password, login_claim, same_org};
+use domain::patch::Patch;
 use crate::secrets;
 use crate::store::{CredentialWrite, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store};
@@ -67,13 +69,25 @@ pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input:
             let Some(UserEvent::UserCreated { email, login, .. }) = events.first() else {
                 return Err(CommandError::Store(crate::StoreError::Codec(domain::EventCodecError("create emitted no UserCreated".into()))));
             };
+            // The new user joins their department (as head when asked) and location on those
+            // streams too, in this same append.
+            let created = events.iter().cloned().fold(None, UserAggregate::apply_event);
+            let mut b = Batch::new(store, org, ctx.actor);
+            if let Some(mut user) = created {
+                let (department, head) = (user.department.take(), std::mem::take(&mut user.is_department_head));
+                let location = user.location.take();
+                b.department_change(&user, department.map_or(Patch::Keep, Patch::Set), Patch::Set(head), "department", "isDepartmentHead").await?;
+                b.location_change(&user, location.map_or(Patch::Keep, Patch::Set), "location").await?;
+            }
+            let mut streams = vec![PendingStream::new(id.0, Some(org.0), 0, &events)?];
+            streams.extend(b.pending()?);
             Ok(Plan {
                 claims: vec![email_claim(org, email, id.0), login_claim(org, login, id.0)],
                 credentials: password_hash
                     .iter()
                     .map(|h| CredentialWrite::SetPassword { user_id: id, password_hash: h.clone() })
                     .collect(),
-                streams: vec![PendingStream::new(id.0, Some(org.0), 0, &events)?],
+                streams,
                 result: json!({ "user_id": id, "number": number }),
                 ..Plan::default()
             })
@@ -92,9 +106,19 @@ pub async fn update_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
                 _ => None,
             };
             check_references(store, org, reports_to, &patch.add_additional_teams).await?;
-            let events = UserAggregate::handle_command(&state, UserCommand::Update { actor, patch: patch.clone() })?;
+            let user = state.as_ref().filter(|u| !u.deleted).ok_or(DomainError::NotFound("user"))?;
+            // Department and location changes go to those streams too, so their member lists and
+            // heads agree with the user; a head who leaves stops being head (never the last one).
+            let mut b = Batch::new(store, org, ctx.actor);
+            let (department, is_department_head) =
+                b.department_change(user, patch.department.clone(), patch.is_department_head.clone(), "department", "isDepartmentHead").await?;
+            let location = b.location_change(user, patch.location.clone(), "location").await?;
+            let patch = UserPatch { department, is_department_head, location, ..patch.clone() };
+            let events = UserAggregate::handle_command(&state, UserCommand::Update { actor, patch })?;
+            let mut streams = vec![PendingStream::new(id.0, Some(org.0), version, &events)?];
+            streams.extend(b.pending()?);
             Ok(Plan {
-                streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
+                streams,
                 result: json!({ "user_id": id }),
                 ..Plan::default()
             })
@@ -111,6 +135,12 @@ pub async fn delete_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
             same_org(state.as_ref().and_then(|u| u.org_id), Some(org), "user")?;
             let events = UserAggregate::handle_command(&state, UserCommand::Delete { actor })?;
             let user = state.as_ref().ok_or(DomainError::NotFound("user"))?;
+            // A deleted user leaves their department and location (the last head cannot go).
+            let mut b = Batch::new(store, org, ctx.actor);
+            b.department_change(user, Patch::Clear, Patch::Set(false), "id", "id").await?;
+            b.location_change(user, Patch::Clear, "id").await?;
+            let mut streams = vec![PendingStream::new(id.0, Some(org.0), version, &events)?];
+            streams.extend(b.pending()?);
             let credentials = events
                 .iter()
                 .filter_map(|e| match e {
@@ -119,7 +149,7 @@ pub async fn delete_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
                 })
                 .collect();
             Ok(Plan {
-                streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
+                streams,
                 releases: vec![email_claim(org, &user.email, id.0), login_claim(org, &user.login, id.0)],
                 credentials,
                 result: json!({ "user_id": id }),

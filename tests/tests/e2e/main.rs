@@ -3,6 +3,8 @@
 
 mod cli;
 mod delivery;
+mod departments;
+mod locations;
 mod portsip;
 mod roster_api;
 mod store;

@@ -35,6 +35,21 @@ async fn openapi_documents_every_route_with_schemas() {
         ("post", "/api/users/add"),
         ("patch", "/api/users/{id}"),
         ("delete", "/api/users/{id}"),
+        ("get", "/api/departments"),
+        ("post", "/api/departments"),
+        ("patch", "/api/departments/{id}/admin"),
+        ("post", "/api/departments/{id}/members"),
+        ("patch", "/api/departments/{id}/members"),
+        ("get", "/api/departments/{id}/members"),
+        ("patch", "/api/departments/{id}"),
+        ("delete", "/api/departments/{id}"),
+        ("get", "/api/locations"),
+        ("post", "/api/locations"),
+        ("post", "/api/locations/{id}/members"),
+        ("patch", "/api/locations/{id}/members"),
+        ("get", "/api/locations/{id}/members"),
+        ("patch", "/api/locations/{id}"),
+        ("delete", "/api/locations/{id}"),
         ("get", "/api/groups"),
         ("post", "/api/groups"),
         ("get", "/api/groups/{id}"),
@@ -60,7 +75,11 @@ async fn openapi_documents_every_route_with_schemas() {
     }
     let n: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(n, routes.len(), "every documented operation is a route of this test's list");
-    for schema in ["Organization", "UserFull", "UsersPage", "PageMeta", "GroupList", "Group", "ErrorList", "ErrorBody", "EventPage"] {
+    for schema in [
+        "Organization", "UserFull", "UsersPage", "PageMeta", "GroupList", "Group", "ErrorList", "ErrorBody", "EventPage",
+        "Department", "DepartmentListItem", "DepartmentsPage", "DepartmentWithMembers", "DeptMemberInput", "UserSummary",
+        "Location", "LocationsPage", "LocationWithMembers",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
 }

@@ -224,7 +224,20 @@ async fn a_rebuild_produces_the_same_read_models_and_keeps_serving() {
     send(app.ps(Method::POST, &format!("/api/groups/{g}"), &org.token).json(&json!({"description": "d"}))).await;
     let g2 = app.create_group(&org, "Gone").await;
     send(app.ps(Method::POST, &format!("/api/groups/{g2}/destroy"), &org.token)).await;
+    // Departments (with heads) and locations, moved through both the unit and the users endpoints.
+    let (_, d) = send(app.wd(Method::POST, "/api/departments", &org.token)
+        .json(&json!({"name": "Ops", "members": [{"id": u1["id"], "isAdmin": true}, {"id": u2["id"]}]}))).await;
+    let (_, d2) = send(app.wd(Method::POST, "/api/departments", &org.token).json(&json!({"name": "Gone", "members": [{"id": u2["id"], "isAdmin": true}]}))).await;
+    send(app.wd(Method::PATCH, &format!("/api/departments/{}", d["id"].as_str().unwrap()), &org.token).json(&json!({"name": "Ops 2"}))).await;
+    send(app.wd(Method::DELETE, &format!("/api/departments/{}", d2["id"].as_str().unwrap()), &org.token)).await;
+    send(app.wd(Method::PATCH, &format!("/api/users/{}", u2["id"].as_str().unwrap()), &org.token).json(&json!({"department": d["id"], "isDepartmentHead": true}))).await;
+    let (_, l) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "Here"}))).await;
+    let (_, l2) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "There"}))).await;
+    send(app.wd(Method::POST, &format!("/api/locations/{}/members", l["id"].as_str().unwrap()), &org.token).json(&json!({"addMembers": [u1["id"], u2["id"]]}))).await;
+    send(app.wd(Method::PATCH, &format!("/api/locations/{}", l2["id"].as_str().unwrap()), &org.token).json(&json!({"name": "Far"}))).await;
     send(app.wd(Method::DELETE, &format!("/api/users/{}", u2["id"].as_str().unwrap()), &org.token)).await;
+    let heads: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_directory.department_heads").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(heads, 1, "the deleted head left; the read model has departments to compare");
 
     let before = snapshot(&app).await;
     let report = workers::rebuild::rebuild(&app.pool, projections::DIRECTORY, false).await.unwrap();

@@ -1,0 +1,244 @@
+//! WorkDrive locations (E64–E69). Members are the users whose `location` is the location. Org
+//! admins manage locations; any member of the org may read them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use commands::handlers::location as cmd;
+use domain::UserId;
+use projections::org_units::{self, UnitRow};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::departments::{paging, PageQuery, RenameBody};
+use super::{result_id, Caller, Error, ErrorBody, Json, PageMeta, Query, UserSummary, WorkDrive};
+use crate::dialect::{self, Dialect};
+use crate::error::ApiError;
+use crate::write::WriteMeta;
+use crate::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    pub id: Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub created_by: Option<Uuid>,
+    pub updated_by: Option<Uuid>,
+    pub name: String,
+    pub org_id: Uuid,
+    /// In lists only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<i64>,
+}
+
+impl From<&UnitRow> for Location {
+    fn from(l: &UnitRow) -> Self {
+        Location {
+            id: l.id,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+            created_by: l.created_by,
+            updated_by: l.updated_by,
+            name: l.name.clone(),
+            org_id: l.org_id,
+            member_count: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationsPage {
+    pub locations: Vec<Location>,
+    pub meta: PageMeta,
+}
+
+/// `Location` (without `memberCount`) plus its members.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationWithMembers {
+    pub id: Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub created_by: Option<Uuid>,
+    pub updated_by: Option<Uuid>,
+    pub name: String,
+    pub org_id: Uuid,
+    pub members: Vec<UserSummary>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateLocationBody {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationMembersBody {
+    /// User ids; a user has one location, so adding moves them.
+    #[serde(default)]
+    pub add_members: Vec<Uuid>,
+    #[serde(default)]
+    pub remove_members: Vec<Uuid>,
+}
+
+async fn load(st: &AppState, org: Uuid, id: Uuid) -> Result<UnitRow, ApiError> {
+    org_units::location(&st.pool, org, id).await?.ok_or_else(|| ApiError::NotFound("location not found".into()))
+}
+
+async fn with_members(st: &AppState, org: Uuid, id: Uuid) -> Result<LocationWithMembers, ApiError> {
+    let l = Location::from(&load(st, org, id).await?);
+    let members = org_units::location_members(&st.pool, org, id).await?;
+    Ok(LocationWithMembers {
+        id: l.id,
+        created_at: l.created_at,
+        updated_at: l.updated_at,
+        created_by: l.created_by,
+        updated_by: l.updated_by,
+        name: l.name,
+        org_id: l.org_id,
+        members: members.iter().map(UserSummary::from).collect(),
+    })
+}
+
+fn required_name(name: Option<String>) -> Result<String, ApiError> {
+    name.ok_or_else(|| ApiError::invalid("name", "is required"))
+}
+
+/// E64: one page of the caller's organization's locations, with member counts.
+#[utoipa::path(get, path = "/api/locations", tag = "WorkDrive",
+    params(("cur_page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
+    responses((status = 200, body = LocationsPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn list_locations(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    dialect::Query(q, _): Query<PageQuery>,
+) -> Result<Response, Error> {
+    let org = caller.org()?.0;
+    let (cur_page, per_page, offset) = paging(&q)?;
+    let (rows, total) = org_units::locations_page(&st.pool, org, offset, per_page).await?;
+    let locations = rows
+        .iter()
+        .map(|r| Location { member_count: Some(r.member_count), ..Location::from(r) })
+        .collect();
+    Ok(axum::Json(LocationsPage { locations, meta: PageMeta::new(cur_page, per_page, total) }).into_response())
+}
+
+/// E65: create a location (`addedBy` and `orgId` in the body are ignored: the token says both).
+#[utoipa::path(post, path = "/api/locations", tag = "WorkDrive",
+    request_body = CreateLocationBody,
+    responses((status = 201, body = Location), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn create_location(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    dialect::Json(body, _): Json<CreateLocationBody>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let name = required_name(body.name)?;
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let committed = cmd::create_location(&st.store, &ctx, org, name).await?;
+    Ok(st
+        .respond(&ctx, committed, |st, result| async move {
+            let l = load(&st, org.0, result_id(&result, "location_id")?).await?;
+            Ok((StatusCode::CREATED, axum::Json(Location::from(&l))).into_response())
+        })
+        .await?)
+}
+
+/// E66: add members (moving them from their location) and remove members.
+#[utoipa::path(post, path = "/api/locations/{id}/members", tag = "WorkDrive",
+    params(("id" = Uuid, Path)), request_body = LocationMembersBody,
+    responses((status = 200, body = LocationWithMembers), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn change_location_members(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    Path(id): Path<String>,
+    dialect::Json(body, _): Json<LocationMembersBody>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let id = dialect::uuid_path(&id, "location")?;
+    let add = body.add_members.into_iter().map(UserId).collect();
+    let remove = body.remove_members.into_iter().map(UserId).collect();
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let committed = cmd::change_members(&st.store, &ctx, org, id, add, remove).await?;
+    Ok(st
+        .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(with_members(&st, org.0, id).await?).into_response()) })
+        .await?)
+}
+
+/// E66 also answers PATCH (the spec's resolution 15).
+#[utoipa::path(patch, path = "/api/locations/{id}/members", tag = "WorkDrive",
+    params(("id" = Uuid, Path)), request_body = LocationMembersBody,
+    responses((status = 200, body = LocationWithMembers), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn patch_location_members(
+    st: State<AppState>,
+    caller: Caller,
+    meta: WriteMeta,
+    id: Path<String>,
+    body: Json<LocationMembersBody>,
+) -> Result<Response, Error> {
+    change_location_members(st, caller, meta, id, body).await
+}
+
+/// E67: a location with its members (not paged).
+#[utoipa::path(get, path = "/api/locations/{id}/members", tag = "WorkDrive",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = LocationWithMembers), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn get_location_members(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let org = caller.org()?;
+    let id = dialect::uuid_path(&id, "location")?;
+    Ok(axum::Json(with_members(&st, org.0, id).await?).into_response())
+}
+
+/// E68: rename a location.
+#[utoipa::path(patch, path = "/api/locations/{id}", tag = "WorkDrive",
+    params(("id" = Uuid, Path)), request_body = RenameBody,
+    responses((status = 200, body = Location), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn update_location(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    Path(id): Path<String>,
+    dialect::Json(body, _): Json<RenameBody>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let id = dialect::uuid_path(&id, "location")?;
+    let name = required_name(body.name)?;
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let committed = cmd::rename_location(&st.store, &ctx, org, id, name).await?;
+    Ok(st
+        .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(Location::from(&load(&st, org.0, id).await?)).into_response()) })
+        .await?)
+}
+
+/// E69: delete a location; its former members' `location` is cleared.
+#[utoipa::path(delete, path = "/api/locations/{id}", tag = "WorkDrive",
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn delete_location(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let id = dialect::uuid_path(&id, "location")?;
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let committed = cmd::delete_location(&st.store, &ctx, org, id).await?;
+    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
+}

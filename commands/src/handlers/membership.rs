@@ -1,0 +1,230 @@
+//! Department and location membership, shared by the department, location and user handlers.
+//!
+//! A user's `department` / `location` (user stream) is the membership; the department and
+//! location streams mirror it in the same append, so every change goes through here whichever
+//! endpoint asked for it. A head who leaves a department stops being its head, and the last head
+//! cannot leave (the department's decide refuses, naming the request's field).
+
+use std::collections::BTreeMap;
+
+use domain::department::{DepartmentAggregate, DepartmentCommand};
+use domain::location::{LocationAggregate, LocationCommand};
+use domain::patch::Patch;
+use domain::user::{User, UserAggregate, UserCommand, UserPatch};
+use domain::{DomainError, DomainEvent, OrgId, UserId};
+use esrs::Aggregate;
+use uuid::Uuid;
+
+use crate::store::PendingStream;
+use crate::{CommandError, Store, StoreError};
+
+/// Streams of one aggregate type that a command touches: loaded once, decided in order.
+pub(crate) struct Streams<A: Aggregate> {
+    loaded: BTreeMap<Uuid, (A::State, i32, Vec<A::Event>)>,
+    order: Vec<Uuid>,
+}
+
+impl<A> Streams<A>
+where
+    A: Aggregate<Error = DomainError>,
+    A::State: Default + Clone,
+    A::Event: DomainEvent,
+{
+    pub fn new() -> Self {
+        Streams { loaded: BTreeMap::new(), order: Vec::new() }
+    }
+
+    /// A stream that does not exist yet (a create).
+    pub fn fresh(&mut self, id: Uuid) {
+        self.loaded.insert(id, (A::State::default(), 0, Vec::new()));
+        self.order.push(id);
+    }
+
+    pub async fn state(&mut self, store: &Store, id: Uuid) -> Result<&A::State, StoreError> {
+        if !self.loaded.contains_key(&id) {
+            let (state, version) = store.load::<A>(id).await?;
+            self.loaded.insert(id, (state, version, Vec::new()));
+            self.order.push(id);
+        }
+        Ok(&self.loaded[&id].0)
+    }
+
+    /// Decides `command` on the (already loaded) stream and folds its events in.
+    pub fn decide(&mut self, id: Uuid, command: A::Command) -> Result<(), DomainError> {
+        let Some((state, _, events)) = self.loaded.get_mut(&id) else {
+            return Err(DomainError::NotFound(A::NAME));
+        };
+        for e in A::handle_command(state, command)? {
+            *state = A::apply_event(std::mem::take(state), e.clone());
+            events.push(e);
+        }
+        Ok(())
+    }
+
+    pub fn pending(&self, org: OrgId) -> Result<Vec<PendingStream>, StoreError> {
+        self.order
+            .iter()
+            .filter_map(|id| {
+                let (_, version, events) = &self.loaded[id];
+                (!events.is_empty()).then(|| PendingStream::new(*id, Some(org.0), *version, events))
+            })
+            .collect()
+    }
+}
+
+/// Everything one membership command touches.
+pub(crate) struct Batch<'a> {
+    pub store: &'a Store,
+    pub org: OrgId,
+    pub actor: Option<UserId>,
+    pub users: Streams<UserAggregate>,
+    pub departments: Streams<DepartmentAggregate>,
+    pub locations: Streams<LocationAggregate>,
+}
+
+impl<'a> Batch<'a> {
+    pub fn new(store: &'a Store, org: OrgId, actor: Option<UserId>) -> Self {
+        Batch { store, org, actor, users: Streams::new(), departments: Streams::new(), locations: Streams::new() }
+    }
+
+    fn actor(&self) -> Result<UserId, DomainError> {
+        self.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))
+    }
+
+    /// A live user of the org, named in the request by `field`.
+    pub async fn user(&mut self, id: UserId, field: &str) -> Result<User, CommandError> {
+        match self.users.state(self.store, id.0).await? {
+            Some(u) if !u.deleted && u.org_id == Some(self.org) => Ok(u.clone()),
+            _ => Err(DomainError::invalid(field, format!("no user {id} in this organization")).into()),
+        }
+    }
+
+    /// Whether `id` is a live department of the org.
+    pub async fn department_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
+        let org = self.org;
+        Ok(matches!(self.departments.state(self.store, id).await?, Some(d) if !d.deleted && d.org_id == Some(org)))
+    }
+
+    pub async fn location_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
+        let org = self.org;
+        Ok(matches!(self.locations.state(self.store, id).await?, Some(l) if !l.deleted && l.org_id == Some(org)))
+    }
+
+    /// The department stream's side of a user changing department and/or head status; the user
+    /// side is the returned patch fields (`department`, `is_department_head`), to be put on the
+    /// user stream by the caller. `field` names what the client sent, for errors (`head_field`
+    /// for a demotion that would leave no head).
+    pub async fn department_change(
+        &mut self,
+        user: &User,
+        department: Patch<Uuid>,
+        head: Patch<bool>,
+        field: &str,
+        head_field: &str,
+    ) -> Result<(Patch<Uuid>, Patch<bool>), CommandError> {
+        // A department that no longer exists counts as none.
+        let current = match user.department {
+            Some(d) if self.department_live(d).await? => Some(d),
+            _ => None,
+        };
+        let current_head = current.is_some() && user.is_department_head;
+        let target = match &department {
+            Patch::Keep => current,
+            Patch::Clear => None,
+            Patch::Set(d) => Some(*d),
+        };
+        let moving = target != current;
+        let new_head = match head {
+            Patch::Set(h) => h,
+            Patch::Clear => false,
+            Patch::Keep if moving => false,
+            Patch::Keep => current_head,
+        };
+        if new_head && target.is_none() {
+            return Err(DomainError::invalid(head_field, "a user without a department cannot head one").into());
+        }
+        let actor = self.actor;
+        if let Some(d) = target {
+            if moving && !self.department_live(d).await? {
+                return Err(DomainError::invalid(field, format!("no department {d} in this organization")).into());
+            }
+        }
+        if moving {
+            if let Some(old) = current {
+                self.departments.decide(old, DepartmentCommand::RemoveMember { actor, user_id: user.id, field: field.into() })?;
+            }
+            if let Some(d) = target {
+                self.departments.decide(d, DepartmentCommand::AddMember { actor, user_id: user.id, head: new_head })?;
+            }
+        } else if let Some(d) = target {
+            if new_head && !current_head {
+                self.departments.decide(d, DepartmentCommand::AddMember { actor, user_id: user.id, head: true })?;
+            } else if !new_head && current_head {
+                self.departments.decide(d, DepartmentCommand::RemoveHead { actor, user_id: user.id, field: head_field.into() })?;
+            }
+        }
+        let department = if moving { target.map_or(Patch::Clear, Patch::Set) } else { Patch::Keep };
+        let head = if new_head != user.is_department_head { Patch::Set(new_head) } else { Patch::Keep };
+        Ok((department, head))
+    }
+
+    /// The location stream's side of a user changing location; returns the user's patch field.
+    pub async fn location_change(&mut self, user: &User, location: Patch<Uuid>, field: &str) -> Result<Patch<Uuid>, CommandError> {
+        let current = match user.location {
+            Some(l) if self.location_live(l).await? => Some(l),
+            _ => None,
+        };
+        let target = match location {
+            Patch::Keep => return Ok(Patch::Keep),
+            Patch::Clear => None,
+            Patch::Set(l) => Some(l),
+        };
+        if target == current {
+            return Ok(Patch::Keep);
+        }
+        let actor = self.actor;
+        if let Some(l) = target {
+            if !self.location_live(l).await? {
+                return Err(DomainError::invalid(field, format!("no location {l} in this organization")).into());
+            }
+        }
+        if let Some(old) = current {
+            self.locations.decide(old, LocationCommand::RemoveMember { actor, user_id: user.id, field: field.into() })?;
+        }
+        if let Some(l) = target {
+            self.locations.decide(l, LocationCommand::AddMember { actor, user_id: user.id })?;
+        }
+        Ok(target.map_or(Patch::Clear, Patch::Set))
+    }
+
+    /// Moves a user of this batch into or out of a department (and head status), on both streams.
+    pub async fn set_department(&mut self, id: UserId, department: Patch<Uuid>, head: Patch<bool>, field: &str) -> Result<(), CommandError> {
+        let user = self.user(id, field).await?;
+        let (department, is_department_head) = self.department_change(&user, department, head, field, field).await?;
+        self.update_user(id, UserPatch { department, is_department_head, ..UserPatch::default() })
+    }
+
+    /// Moves a user of this batch into or out of a location, on both streams.
+    pub async fn set_location(&mut self, id: UserId, location: Patch<Uuid>, field: &str) -> Result<(), CommandError> {
+        let user = self.user(id, field).await?;
+        let location = self.location_change(&user, location, field).await?;
+        self.update_user(id, UserPatch { location, ..UserPatch::default() })
+    }
+
+    fn update_user(&mut self, id: UserId, patch: UserPatch) -> Result<(), CommandError> {
+        if patch.is_empty() {
+            return Ok(());
+        }
+        let actor = self.actor()?;
+        self.users.decide(id.0, UserCommand::Update { actor, patch })?;
+        Ok(())
+    }
+
+    /// Every stream with new events: departments, locations, then users.
+    pub fn pending(&self) -> Result<Vec<PendingStream>, StoreError> {
+        let mut all = self.departments.pending(self.org)?;
+        all.extend(self.locations.pending(self.org)?);
+        all.extend(self.users.pending(self.org)?);
+        Ok(all)
+    }
+}

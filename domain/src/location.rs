@@ -1,0 +1,177 @@
+//! Locations (WorkDrive E64–E69). Membership is the user's `location` field (user stream); the
+//! location stream mirrors who joined and left, in the same transaction, so a delete knows whom
+//! to clear and concurrent changes conflict on the location's version.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::DomainEvent;
+use crate::values::{required_text, MAX_LOCATION_NAME_LEN};
+use crate::{DomainError, OrgId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Location {
+    pub id: uuid::Uuid,
+    pub org_id: Option<OrgId>,
+    pub deleted: bool,
+    pub members: BTreeSet<UserId>,
+}
+
+#[derive(Debug, Clone)]
+pub enum LocationCommand {
+    Create { id: uuid::Uuid, org_id: OrgId, name: String, created_by: Option<UserId> },
+    Rename { actor: Option<UserId>, name: String },
+    /// Adding a present member is a no-op.
+    AddMember { actor: Option<UserId>, user_id: UserId },
+    /// `field` names the request field in the error.
+    RemoveMember { actor: Option<UserId>, user_id: UserId, field: String },
+    Delete { actor: Option<UserId> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum LocationEvent {
+    LocationCreated { id: uuid::Uuid, org_id: OrgId, name: String, created_by: Option<UserId> },
+    LocationUpdated { name: String, updated_by: Option<UserId> },
+    LocationMemberAdded { user_id: UserId, added_by: Option<UserId> },
+    LocationMemberRemoved { user_id: UserId, removed_by: Option<UserId> },
+    LocationDeleted { deleted_by: Option<UserId> },
+}
+
+impl DomainEvent for LocationEvent {
+    const STREAM_TYPE: &'static str = "location";
+
+    fn event_type(&self) -> &'static str {
+        match self {
+            LocationEvent::LocationCreated { .. } => "LocationCreated",
+            LocationEvent::LocationUpdated { .. } => "LocationUpdated",
+            LocationEvent::LocationMemberAdded { .. } => "LocationMemberAdded",
+            LocationEvent::LocationMemberRemoved { .. } => "LocationMemberRemoved",
+            LocationEvent::LocationDeleted { .. } => "LocationDeleted",
+        }
+    }
+}
+
+pub struct LocationAggregate;
+
+impl esrs::Aggregate for LocationAggregate {
+    const NAME: &'static str = "location";
+    type State = Option<Location>;
+    type Command = LocationCommand;
+    type Event = LocationEvent;
+    type Error = DomainError;
+
+    fn handle_command(state: &Self::State, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error> {
+        use LocationEvent::*;
+        match command {
+            LocationCommand::Create { id, org_id, name, created_by } => {
+                if state.is_some() {
+                    return Err(DomainError::AlreadyExists("location"));
+                }
+                let name = required_text("name", &name, MAX_LOCATION_NAME_LEN)?;
+                Ok(vec![LocationCreated { id, org_id, name, created_by }])
+            }
+            LocationCommand::Rename { actor, name } => {
+                live(state)?;
+                let name = required_text("name", &name, MAX_LOCATION_NAME_LEN)?;
+                Ok(vec![LocationUpdated { name, updated_by: actor }])
+            }
+            LocationCommand::AddMember { actor, user_id } => {
+                let l = live(state)?;
+                if l.members.contains(&user_id) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![LocationMemberAdded { user_id, added_by: actor }])
+            }
+            LocationCommand::RemoveMember { actor, user_id, field } => {
+                let l = live(state)?;
+                if !l.members.contains(&user_id) {
+                    return Err(DomainError::invalid(field, format!("user {user_id} is not a member of this location")));
+                }
+                Ok(vec![LocationMemberRemoved { user_id, removed_by: actor }])
+            }
+            LocationCommand::Delete { actor } => {
+                live(state)?;
+                Ok(vec![LocationDeleted { deleted_by: actor }])
+            }
+        }
+    }
+
+    fn apply_event(state: Self::State, event: Self::Event) -> Self::State {
+        use LocationEvent::*;
+        match event {
+            LocationCreated { id, org_id, .. } => Some(Location { id, org_id: Some(org_id), ..Location::default() }),
+            other => state.map(|mut l| {
+                match other {
+                    LocationCreated { .. } | LocationUpdated { .. } => {}
+                    LocationMemberAdded { user_id, .. } => {
+                        l.members.insert(user_id);
+                    }
+                    LocationMemberRemoved { user_id, .. } => {
+                        l.members.remove(&user_id);
+                    }
+                    LocationDeleted { .. } => l.deleted = true,
+                }
+                l
+            }),
+        }
+    }
+}
+
+pub fn live(state: &Option<Location>) -> Result<&Location, DomainError> {
+    match state {
+        Some(l) if !l.deleted => Ok(l),
+        _ => Err(DomainError::NotFound("location")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use esrs::Aggregate;
+
+    use super::*;
+
+    fn run(state: Option<Location>, cmd: LocationCommand) -> Result<Option<Location>, DomainError> {
+        Ok(LocationAggregate::handle_command(&state, cmd)?.into_iter().fold(state, LocationAggregate::apply_event))
+    }
+
+    fn created() -> Option<Location> {
+        run(
+            None,
+            LocationCommand::Create {
+                id: uuid::Uuid::from_u128(1),
+                org_id: OrgId(uuid::Uuid::from_u128(2)),
+                name: "Berlin".into(),
+                created_by: None,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn name_is_required_and_bounded() {
+        let err = LocationAggregate::handle_command(&created(), LocationCommand::Rename { actor: None, name: "".into() }).unwrap_err();
+        assert_eq!(err, DomainError::invalid("name", "must not be empty"));
+        let long = "x".repeat(MAX_LOCATION_NAME_LEN + 1);
+        let err = LocationAggregate::handle_command(&created(), LocationCommand::Rename { actor: None, name: long }).unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "name"));
+    }
+
+    #[test]
+    fn members_join_once_and_strangers_cannot_leave() {
+        let u = UserId(uuid::Uuid::from_u128(5));
+        let l = run(created(), LocationCommand::AddMember { actor: None, user_id: u }).unwrap();
+        assert!(LocationAggregate::handle_command(&l, LocationCommand::AddMember { actor: None, user_id: u }).unwrap().is_empty());
+        let l = run(l, LocationCommand::RemoveMember { actor: None, user_id: u, field: "removeMembers".into() }).unwrap();
+        let err = LocationAggregate::handle_command(&l, LocationCommand::RemoveMember { actor: None, user_id: u, field: "removeMembers".into() })
+            .unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "removeMembers"));
+    }
+
+    #[test]
+    fn a_deleted_location_is_not_found() {
+        let l = run(created(), LocationCommand::Delete { actor: None }).unwrap();
+        assert_eq!(LocationAggregate::handle_command(&l, LocationCommand::Delete { actor: None }).unwrap_err(), DomainError::NotFound("location"));
+    }
+}
