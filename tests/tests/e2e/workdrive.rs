@@ -203,8 +203,12 @@ async fn add_user_and_its_errors() {
 async fn list_users_pages_and_filters() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Pages").await;
-    let dept = uuid::Uuid::now_v7();
-    let loc = uuid::Uuid::now_v7();
+    // Departments and locations must exist (a department needs a head: the admin).
+    let (_, d) = send(app.wd(Method::POST, "/api/departments", &org.token)
+        .json(&json!({"name": "D", "members": [{"id": org.admin_id, "isAdmin": true}]}))).await;
+    let dept = d["id"].as_str().expect("department").to_string();
+    let (_, l) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "L"}))).await;
+    let loc = l["id"].as_str().expect("location").to_string();
     for i in 0..9 {
         let mut body = json!({"email": format!("u{i}@pages.io"), "firstName": "U", "lastName": format!("{i}")});
         if i % 3 == 0 {
@@ -238,7 +242,7 @@ async fn list_users_pages_and_filters() {
     assert_eq!(v["users"], json!([]), "past the end is empty");
 
     let (_, v) = send(page(&format!("department={dept}"))).await;
-    assert_eq!(v["meta"]["totalResults"], 3);
+    assert_eq!(v["meta"]["totalResults"], 4, "three users and the admin who heads it");
     let (_, v) = send(page(&format!("department={dept}&location={loc}"))).await;
     assert_eq!(v["meta"]["totalResults"], 1);
     let (_, v) = send(page(&format!("location={}", uuid::Uuid::now_v7()))).await;
