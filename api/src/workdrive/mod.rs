@@ -709,6 +709,10 @@ pub async fn update_user(
     if !caller.is_org_admin() && !body.status.is_keep() {
         return Err(ApiError::Forbidden("only an organization admin may change a user's status".into()).into());
     }
+    // Departments and locations are managed by org admins, through whichever endpoint.
+    if !caller.is_org_admin() && (!body.department.is_keep() || !body.location.is_keep() || !body.is_department_head.is_keep()) {
+        return Err(ApiError::Forbidden("only an organization admin may change a user's department, location or head status".into()).into());
+    }
     let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
     let patch = UserPatch {
         first_name: body.first_name,

@@ -18,9 +18,17 @@ use uuid::Uuid;
 use crate::store::PendingStream;
 use crate::{CommandError, Store, StoreError};
 
+/// One loaded stream: its state (with this command's events folded in), the version it was
+/// loaded at, and the events this command adds.
+pub(crate) struct Loaded<A: Aggregate> {
+    state: A::State,
+    version: i32,
+    events: Vec<A::Event>,
+}
+
 /// Streams of one aggregate type that a command touches: loaded once, decided in order.
 pub(crate) struct Streams<A: Aggregate> {
-    loaded: BTreeMap<Uuid, (A::State, i32, Vec<A::Event>)>,
+    loaded: BTreeMap<Uuid, Loaded<A>>,
     order: Vec<Uuid>,
 }
 
@@ -36,27 +44,27 @@ where
 
     /// A stream that does not exist yet (a create).
     pub fn fresh(&mut self, id: Uuid) {
-        self.loaded.insert(id, (A::State::default(), 0, Vec::new()));
+        self.loaded.insert(id, Loaded { state: A::State::default(), version: 0, events: Vec::new() });
         self.order.push(id);
     }
 
     pub async fn state(&mut self, store: &Store, id: Uuid) -> Result<&A::State, StoreError> {
-        if !self.loaded.contains_key(&id) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.loaded.entry(id) {
             let (state, version) = store.load::<A>(id).await?;
-            self.loaded.insert(id, (state, version, Vec::new()));
+            slot.insert(Loaded { state, version, events: Vec::new() });
             self.order.push(id);
         }
-        Ok(&self.loaded[&id].0)
+        Ok(&self.loaded[&id].state)
     }
 
     /// Decides `command` on the (already loaded) stream and folds its events in.
     pub fn decide(&mut self, id: Uuid, command: A::Command) -> Result<(), DomainError> {
-        let Some((state, _, events)) = self.loaded.get_mut(&id) else {
+        let Some(s) = self.loaded.get_mut(&id) else {
             return Err(DomainError::NotFound(A::NAME));
         };
-        for e in A::handle_command(state, command)? {
-            *state = A::apply_event(std::mem::take(state), e.clone());
-            events.push(e);
+        for e in A::handle_command(&s.state, command)? {
+            s.state = A::apply_event(std::mem::take(&mut s.state), e.clone());
+            s.events.push(e);
         }
         Ok(())
     }
@@ -65,8 +73,8 @@ where
         self.order
             .iter()
             .filter_map(|id| {
-                let (_, version, events) = &self.loaded[id];
-                (!events.is_empty()).then(|| PendingStream::new(*id, Some(org.0), *version, events))
+                let s = &self.loaded[id];
+                (!s.events.is_empty()).then(|| PendingStream::new(*id, Some(org.0), s.version, &s.events))
             })
             .collect()
     }

@@ -210,6 +210,14 @@ async fn department_errors_are_documented_codes_naming_the_field() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {v}");
     }
 
+    // Nor can a member move themselves or make themselves head through the users endpoint.
+    for body in [json!({"department": dept}), json!({"isDepartmentHead": true}), json!({"location": null})] {
+        let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{b}"), &member_token).json(&body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}: {v}");
+    }
+    let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{b}"), &member_token).json(&json!({"bio": "mine"}))).await;
+    assert_eq!(status, StatusCode::OK, "the rest of their profile is theirs: {v}");
+
     // 404: unknown or malformed ids.
     let unknown = uuid::Uuid::now_v7();
     for (method, path, body) in [
