@@ -130,6 +130,9 @@ impl<'a> Batch<'a> {
         field: &str,
         head_field: &str,
     ) -> Result<(Patch<Uuid>, Patch<bool>), CommandError> {
+        if department.is_keep() && head.is_keep() {
+            return Ok((Patch::Keep, Patch::Keep));
+        }
         // A department that no longer exists counts as none.
         let current = match user.department {
             Some(d) if self.department_live(d).await? => Some(d),
@@ -178,14 +181,14 @@ impl<'a> Batch<'a> {
 
     /// The location stream's side of a user changing location; returns the user's patch field.
     pub async fn location_change(&mut self, user: &User, location: Patch<Uuid>, field: &str) -> Result<Patch<Uuid>, CommandError> {
-        let current = match user.location {
-            Some(l) if self.location_live(l).await? => Some(l),
-            _ => None,
-        };
         let target = match location {
             Patch::Keep => return Ok(Patch::Keep),
             Patch::Clear => None,
             Patch::Set(l) => Some(l),
+        };
+        let current = match user.location {
+            Some(l) if self.location_live(l).await? => Some(l),
+            _ => None,
         };
         if target == current {
             return Ok(Patch::Keep);

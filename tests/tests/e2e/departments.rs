@@ -492,3 +492,46 @@ async fn each_department_write_puts_its_events_on_nats() {
     let subject_ok = evs[n4..].iter().all(|(_, _, e)| e["org_id"] == org.id.as_str());
     assert!(subject_ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_heads_cannot_leave_a_department_headless() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Race").await;
+    let a = id(&app.add_user(&org, "a@race.io").await);
+    let b = id(&app.add_user(&org, "b@race.io").await);
+    let c = id(&app.add_user(&org, "c@race.io").await);
+    let (_, d) = create_dept(&app, &org, "Two heads", json!([{"id": a, "isAdmin": true}, {"id": b, "isAdmin": true}])).await;
+    let dept = id(&d);
+    let (_, other) = create_dept(&app, &org, "Elsewhere", json!([{"id": c, "isAdmin": true}])).await;
+    let other = id(&other);
+
+    // Both heads leave at once, through two different endpoints.
+    let leave_a = send(app.wd(Method::PATCH, &format!("/api/users/{a}"), &org.token).json(&json!({"department": other})));
+    let leave_b = send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"removeMembers": [b]})));
+    let ((sa, va), (sb, vb)) = tokio::join!(leave_a, leave_b);
+    let ok = [sa, sb].iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "exactly one may leave: {sa} {va} / {sb} {vb}");
+    assert!([sa, sb].iter().all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST || *s == StatusCode::CONFLICT));
+    let m = members(&app, &org, &dept).await;
+    assert_eq!(m["departmentHeads"].as_array().unwrap().len(), 1, "{m}");
+    assert_eq!(m["members"].as_array().unwrap().len(), 1, "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_with_the_same_idempotency_key_makes_one_department() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Retry").await;
+    let a = id(&app.add_user(&org, "a@retry.io").await);
+    let body = json!({"name": "Once", "members": [{"id": a, "isAdmin": true}]});
+    let first = send_raw(app.wd(Method::POST, "/api/departments", &org.token).header("Idempotency-Key", "k1").json(&body)).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let events = app.event_count().await;
+    let again = send_raw(app.wd(Method::POST, "/api/departments", &org.token).header("Idempotency-Key", "k1").json(&body)).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_eq!(app.event_count().await, events, "a replay appends nothing");
+    let (_, list) = send(app.wd(Method::GET, "/api/departments", &org.token)).await;
+    assert_eq!(list["meta"]["totalResults"], 1);
+}
