@@ -6,6 +6,7 @@
 pub mod group;
 pub mod organization;
 pub mod user;
+pub mod user_bulk;
 
 use domain::{DomainError, OrgId};
 use uuid::Uuid;

@@ -35,6 +35,9 @@ async fn openapi_documents_every_route_with_schemas() {
         ("post", "/api/users/add"),
         ("patch", "/api/users/{id}"),
         ("delete", "/api/users/{id}"),
+        ("get", "/api/users/supervisors"),
+        ("post", "/api/users/bulk-create"),
+        ("delete", "/api/users/bulk-delete"),
         ("get", "/api/groups"),
         ("post", "/api/groups"),
         ("get", "/api/groups/{id}"),
@@ -60,7 +63,7 @@ async fn openapi_documents_every_route_with_schemas() {
     }
     let n: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(n, routes.len(), "every documented operation is a route of this test's list");
-    for schema in ["Organization", "UserFull", "UsersPage", "PageMeta", "GroupList", "Group", "ErrorList", "ErrorBody", "EventPage"] {
+    for schema in ["Organization", "UserFull", "UsersPage", "PageMeta", "GroupList", "Group", "ErrorList", "ErrorBody", "EventPage", "SupervisorsPage", "UserRef", "BulkCreateBody", "BulkDeleteBody"] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
 }
@@ -87,7 +90,7 @@ async fn events_pages_through_the_orgs_log_with_the_nats_envelope() {
         }
     }
     let types: Vec<&str> = all.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["OrganizationCreated", "UserCreated", "UserPasswordSet", "AccessTokenIssued", "UserCreated", "UserPasswordSet", "GroupCreated"]);
+    assert_eq!(types, ["OrganizationCreated", "UserCreated", "UserPasswordSet", "AccessTokenIssued", "UserCreated", "UserPasswordSet", "UserOnboardingNoticeRecorded", "GroupCreated"]);
     assert!(all.iter().all(|e| e["org_id"] == org.id.as_str()), "only the caller's org");
     let positions: Vec<&str> = all.iter().map(|e| e["position"].as_str().unwrap()).collect();
     let mut sorted = positions.clone();
