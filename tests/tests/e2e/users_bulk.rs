@@ -318,3 +318,21 @@ async fn supervisors_are_listed_for_the_org_or_one_user_with_paging() {
     let (_, v) = send(get("")).await;
     assert_eq!(v["meta"]["totalResults"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_bulk_create_with_the_same_idempotency_key_appends_once() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Retry").await;
+    let body = json!({ "data": [row("r0@retry.io"), row("r1@retry.io")] });
+    let call = || app.wd(Method::POST, "/api/users/bulk-create", &org.token).header("Idempotency-Key", "bulk-1").json(&body);
+    let before = app.event_count().await;
+    let first = roster_tests::send_raw(call()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first_body = first.bytes().await.unwrap();
+    let again = roster_tests::send_raw(call()).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    assert_eq!(again.bytes().await.unwrap(), first_body, "the first answer, byte for byte");
+    assert_eq!(app.event_count().await - before, 4, "appended once");
+    assert_eq!(live_users(&app, &org).await, 3);
+}
