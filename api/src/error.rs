@@ -49,6 +49,7 @@ impl From<DomainError> for ApiError {
         match e {
             DomainError::Invalid { field, message } => ApiError::Invalid { field, message },
             DomainError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            DomainError::NotFoundAt { field, what } => ApiError::NotFound(format!("{field}: {what} not found")),
             DomainError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
             DomainError::Taken { field } => ApiError::Invalid { field, message: "is already taken".into() },
             DomainError::Forbidden(m) => ApiError::Forbidden(m),

@@ -96,7 +96,25 @@ pub struct NewUser {
     pub created_by: Option<UserId>,
     /// Whether the command also sets a password (its hash is stored outside the event).
     pub with_password: bool,
+    /// The email of `profile.reports_to`, as loaded by the handler: the onboarding notice names it
+    /// when the notice goes to the supervisor.
+    pub supervisor_email: Option<Email>,
 }
+
+/// Who the onboarding notice of a new member is for (WorkDrive E03 side effect (a)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnboardingRecipient {
+    /// The profile is complete: the user is invited directly.
+    User,
+    /// The profile misses onboarding fields: the supervisor (`reportsTo`) completes them first.
+    Supervisor,
+    /// The profile misses onboarding fields and there is no supervisor: nobody is notified yet.
+    Nobody,
+}
+
+/// The onboarding fields whose absence sends the notice to the supervisor, in the client's names.
+pub const ONBOARDING_FIELDS: [&str; 3] = ["securityGroup", "designation", "defaultVisibility"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserPatch {
@@ -185,6 +203,16 @@ pub enum UserEvent {
     AccessTokenRevoked {
         token_id: TokenId,
     },
+    /// Who would be emailed about a new member's onboarding, and why. No mail is sent: a NATS
+    /// subscriber may act on it. Carries no secret (no token, no password).
+    UserOnboardingNoticeRecorded {
+        recipient: OnboardingRecipient,
+        recipient_user_id: Option<UserId>,
+        recipient_email: Option<Email>,
+        /// Which of `ONBOARDING_FIELDS` were missing (empty when the profile is complete).
+        missing_fields: Vec<String>,
+        reason: String,
+    },
 }
 
 impl DomainEvent for UserEvent {
@@ -198,6 +226,7 @@ impl DomainEvent for UserEvent {
             UserEvent::UserPasswordSet { .. } => "UserPasswordSet",
             UserEvent::AccessTokenIssued { .. } => "AccessTokenIssued",
             UserEvent::AccessTokenRevoked { .. } => "AccessTokenRevoked",
+            UserEvent::UserOnboardingNoticeRecorded { .. } => "UserOnboardingNoticeRecorded",
         }
     }
 }
@@ -309,7 +338,7 @@ impl esrs::Aggregate for UserAggregate {
                         user.deleted = true;
                         user.status = UserStatus::Archive;
                     }
-                    UserEvent::UserPasswordSet { .. } => {}
+                    UserEvent::UserPasswordSet { .. } | UserEvent::UserOnboardingNoticeRecorded { .. } => {}
                     UserEvent::AccessTokenIssued { token_id, .. } => {
                         user.active_tokens.insert(token_id);
                     }
@@ -344,7 +373,18 @@ fn create(new: NewUser) -> Result<Vec<UserEvent>, DomainError> {
     }
     // WorkDrive's onboarding rule: without a security group, designation and visibility the
     // invitation goes to the supervisor first, so the user starts pre-invited.
-    let complete = profile.security_group.is_some() && profile.designation.is_some() && profile.default_visibility.is_some();
+    let missing_fields: Vec<String> = [
+        profile.security_group.is_none(),
+        profile.designation.is_none(),
+        profile.default_visibility.is_none(),
+    ]
+    .iter()
+    .zip(ONBOARDING_FIELDS)
+    .filter(|(missing, _)| **missing)
+    .map(|(_, f)| f.to_string())
+    .collect();
+    let complete = missing_fields.is_empty();
+    let notice = (new.role == Role::Member).then(|| onboarding_notice(new.id, &email, profile.reports_to, new.supervisor_email.clone(), missing_fields));
     let status = match new.role {
         Role::SuperAdmin | Role::OrgAdmin => UserStatus::Active,
         Role::Member if complete => UserStatus::Invited,
@@ -366,7 +406,39 @@ fn create(new: NewUser) -> Result<Vec<UserEvent>, DomainError> {
     if new.with_password {
         events.push(UserEvent::UserPasswordSet { set_by: new.created_by });
     }
+    events.extend(notice);
     Ok(events)
+}
+
+/// Decides who would get the onboarding email of a new member (spec E03 side effect (a)).
+fn onboarding_notice(
+    id: UserId,
+    email: &Email,
+    reports_to: Option<UserId>,
+    supervisor_email: Option<Email>,
+    missing_fields: Vec<String>,
+) -> UserEvent {
+    let (recipient, recipient_user_id, recipient_email, reason) = match (missing_fields.is_empty(), reports_to) {
+        (true, _) => (
+            OnboardingRecipient::User,
+            Some(id),
+            Some(email.clone()),
+            "the profile is complete: the user is invited directly".to_string(),
+        ),
+        (false, Some(boss)) => (
+            OnboardingRecipient::Supervisor,
+            Some(boss),
+            supervisor_email,
+            format!("{} missing: the supervisor (reportsTo) completes the onboarding", missing_fields.join(", ")),
+        ),
+        (false, None) => (
+            OnboardingRecipient::Nobody,
+            None,
+            None,
+            format!("{} missing and no supervisor (reportsTo): nobody to notify until one is set", missing_fields.join(", ")),
+        ),
+    };
+    UserEvent::UserOnboardingNoticeRecorded { recipient, recipient_user_id, recipient_email, missing_fields, reason }
 }
 
 fn validate_profile(p: Profile) -> Result<Profile, DomainError> {
@@ -433,6 +505,7 @@ mod tests {
             profile: Profile::default(),
             created_by: None,
             with_password: false,
+            supervisor_email: None,
         }
     }
 
@@ -446,6 +519,53 @@ mod tests {
         let user = fold(events).unwrap();
         assert_eq!(user.login.as_str(), "Ann@Example.com");
         assert_eq!(user.status, UserStatus::PreInvited);
+    }
+
+    #[test]
+    fn onboarding_notice_goes_to_the_user_when_complete_else_to_the_supervisor() {
+        let events = UserAggregate::handle_command(&None, UserCommand::Create(new_user())).unwrap();
+        let Some(UserEvent::UserOnboardingNoticeRecorded { recipient, recipient_user_id, missing_fields, .. }) = events.last() else {
+            panic!("no notice: {events:?}")
+        };
+        assert_eq!(*recipient, OnboardingRecipient::Nobody);
+        assert_eq!(*recipient_user_id, None);
+        assert_eq!(missing_fields, &ONBOARDING_FIELDS.map(String::from).to_vec());
+
+        let boss = UserId(uuid::Uuid::from_u128(7));
+        let mut with_boss = new_user();
+        with_boss.profile.reports_to = Some(boss);
+        with_boss.profile.designation = Some("Engineer".into());
+        with_boss.supervisor_email = Some(Email::parse("email", "boss@example.com").unwrap());
+        let events = UserAggregate::handle_command(&None, UserCommand::Create(with_boss)).unwrap();
+        let Some(UserEvent::UserOnboardingNoticeRecorded { recipient, recipient_user_id, recipient_email, missing_fields, reason }) = events.last() else {
+            panic!("no notice: {events:?}")
+        };
+        assert_eq!(*recipient, OnboardingRecipient::Supervisor);
+        assert_eq!(*recipient_user_id, Some(boss));
+        assert_eq!(recipient_email.as_ref().map(Email::as_str), Some("boss@example.com"));
+        assert_eq!(missing_fields, &vec!["securityGroup".to_string(), "defaultVisibility".to_string()]);
+        assert!(reason.contains("securityGroup, defaultVisibility missing"), "{reason}");
+
+        let mut complete = new_user();
+        complete.profile.security_group = Some(uuid::Uuid::from_u128(3));
+        complete.profile.designation = Some("Engineer".into());
+        complete.profile.default_visibility = Some(Visibility::Public);
+        let events = UserAggregate::handle_command(&None, UserCommand::Create(complete)).unwrap();
+        let Some(UserEvent::UserOnboardingNoticeRecorded { recipient, recipient_user_id, recipient_email, .. }) = events.last() else {
+            panic!("no notice: {events:?}")
+        };
+        assert_eq!(*recipient, OnboardingRecipient::User);
+        assert_eq!(*recipient_user_id, Some(UserId(uuid::Uuid::from_u128(1))));
+        assert_eq!(recipient_email.as_ref().map(Email::as_str), Some("Ann@Example.com"));
+        assert_eq!(fold(events).unwrap().status, UserStatus::Invited);
+    }
+
+    #[test]
+    fn admins_get_no_onboarding_notice() {
+        let mut admin = new_user();
+        admin.role = Role::OrgAdmin;
+        let events = UserAggregate::handle_command(&None, UserCommand::Create(admin)).unwrap();
+        assert!(!events.iter().any(|e| matches!(e, UserEvent::UserOnboardingNoticeRecorded { .. })));
     }
 
     #[test]

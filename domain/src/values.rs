@@ -18,6 +18,8 @@ pub const MAX_CALLER_ID_LEN: usize = 64;
 pub const MAX_TEXT_LEN: usize = 4096;
 pub const MAX_DEPARTMENT_NAME_LEN: usize = 200;
 pub const MAX_LOCATION_NAME_LEN: usize = 200;
+/// Most items one bulk call (WorkDrive bulk-create / bulk-delete) may carry.
+pub const MAX_BULK_ITEMS: usize = 1000;
 
 /// An email address, stored as given (trimmed) and compared lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

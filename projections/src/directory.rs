@@ -188,7 +188,10 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
             .execute(conn)
             .await?;
         }
-        UserEvent::UserPasswordSet { .. } | UserEvent::AccessTokenIssued { .. } | UserEvent::AccessTokenRevoked { .. } => {}
+        UserEvent::UserPasswordSet { .. }
+        | UserEvent::AccessTokenIssued { .. }
+        | UserEvent::AccessTokenRevoked { .. }
+        | UserEvent::UserOnboardingNoticeRecorded { .. } => {}
     }
     Ok(())
 }

@@ -293,3 +293,50 @@ pub async fn reportees(pool: &PgPool, org: Uuid, boss: Uuid) -> Result<Vec<Uuid>
         .fetch_all(pool)
         .await
 }
+
+/// The compact user of WorkDrive's supervisor listing.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq)]
+pub struct UserRefRow {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// Supervisors, one page, oldest first, and the total. A supervisor is a live user of `org` whom
+/// a live user reports to, through `reportsTo` or an additional team. With `of`, only that user's
+/// supervisors; without it, every user with at least one reportee.
+pub async fn supervisors_page(pool: &PgPool, org: Uuid, of: Option<Uuid>, offset: i64, limit: i64) -> Result<(Vec<UserRefRow>, i64), sqlx::Error> {
+    let total = sqlx::query_scalar!(
+        r#"WITH bosses AS (
+               SELECT r.reports_to AS id FROM users r
+               WHERE r.org_id = $1 AND NOT r.deleted AND r.reports_to IS NOT NULL AND ($2::uuid IS NULL OR r.id = $2)
+               UNION
+               SELECT t.id::uuid FROM users r CROSS JOIN LATERAL jsonb_array_elements_text(r.additional_teams) AS t(id)
+               WHERE r.org_id = $1 AND NOT r.deleted AND ($2::uuid IS NULL OR r.id = $2))
+           SELECT count(*) AS "n!" FROM users u JOIN bosses b ON b.id = u.id WHERE u.org_id = $1 AND NOT u.deleted"#,
+        org,
+        of,
+    )
+    .fetch_one(pool)
+    .await?;
+    let rows = sqlx::query_as!(
+        UserRefRow,
+        r#"WITH bosses AS (
+               SELECT r.reports_to AS id FROM users r
+               WHERE r.org_id = $1 AND NOT r.deleted AND r.reports_to IS NOT NULL AND ($2::uuid IS NULL OR r.id = $2)
+               UNION
+               SELECT t.id::uuid FROM users r CROSS JOIN LATERAL jsonb_array_elements_text(r.additional_teams) AS t(id)
+               WHERE r.org_id = $1 AND NOT r.deleted AND ($2::uuid IS NULL OR r.id = $2))
+           SELECT u.id AS "id!", u.email AS "email!", u.first_name AS "first_name!", u.last_name AS "last_name!"
+           FROM users u JOIN bosses b ON b.id = u.id WHERE u.org_id = $1 AND NOT u.deleted
+           ORDER BY u.created_at, u.id LIMIT $3 OFFSET $4"#,
+        org,
+        of,
+        limit,
+        offset,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok((rows, total))
+}

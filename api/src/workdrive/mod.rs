@@ -1,6 +1,8 @@
 //! WorkDrive dialect (spec/workdrive.md): organizations, access tokens and users of this slice.
 //! Token in `X-API-KEY`; errors `{statusCode, message, error}`.
 
+pub mod users_bulk;
+
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
@@ -61,6 +63,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/token/generate-access", post(generate_access))
         .route("/api/users", axum::routing::get(list_users))
         .route("/api/users/add", post(add_user))
+        // Static segments win over `/api/users/{id}` in axum's router, for every method.
+        .route("/api/users/supervisors", axum::routing::get(users_bulk::list_supervisors))
+        .route(
+            "/api/users/bulk-create",
+            post(users_bulk::bulk_create).layer(axum::extract::DefaultBodyLimit::max(users_bulk::BULK_BODY_LIMIT)),
+        )
+        .route("/api/users/bulk-delete", axum::routing::delete(users_bulk::bulk_delete))
         .route("/api/users/{id}", patch(update_user).delete(delete_user))
         .route("/api/departments", get(departments::list_departments).post(departments::create_department))
         .route("/api/departments/{id}", patch(departments::update_department).delete(departments::delete_department))
@@ -408,8 +417,19 @@ pub struct AddUserBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddUserQuery {
-    /// Fill missing details from the org's default onboarding settings.
+    /// Fill missing details from the org's default onboarding settings (spec E03, resolution 57).
+    /// Accepted and validated; it has no effect until organizations have onboarding defaults.
     pub bulk: Option<String>,
+}
+
+/// A boolean query flag as clients send it: `true`/`false`, `1`/`0`, or empty (absent).
+fn bool_param(field: &str, raw: Option<&str>) -> Result<bool, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(s) if s.eq_ignore_ascii_case("true") || s == "1" => Ok(true),
+        Some(s) if s.eq_ignore_ascii_case("false") || s == "0" => Ok(false),
+        Some(other) => Err(ApiError::invalid(field, format!("must be true or false, got '{other}'"))),
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -631,21 +651,9 @@ fn required(field: &str, v: Option<String>) -> Result<String, ApiError> {
     v.ok_or_else(|| ApiError::invalid(field, "is required"))
 }
 
-/// E03: onboard one user.
-#[utoipa::path(post, path = "/api/users/add", tag = "WorkDrive",
-    params(("bulk" = Option<bool>, Query)), request_body = AddUserBody,
-    responses((status = 201, body = UserFull), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
-pub async fn add_user(
-    State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
-    dialect::Query(_q, _): Query<AddUserQuery>,
-    dialect::Json(body, _): Json<AddUserBody>,
-) -> Result<Response, Error> {
-    let org = caller.require_org_admin()?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
-    let input = user_cmd::CreateUser {
+/// The create command of an E03 body (also one row of E06).
+fn create_input(body: AddUserBody, external_user_id: Option<String>) -> Result<user_cmd::CreateUser, ApiError> {
+    Ok(user_cmd::CreateUser {
         email: required("email", body.email)?,
         login: body.user_name,
         first_name: required("firstName", body.first_name)?,
@@ -663,10 +671,33 @@ pub async fn add_user(
             security_group: body.security_group,
             additional_teams: body.add_additional_teams.into_iter().map(UserId).collect(),
             additional_locations: body.add_additional_locations,
-            external_user_id: None,
+            external_user_id,
         },
         password: body.password,
-    };
+    })
+}
+
+/// E03: onboard one user. Records who would get the onboarding email (the user, or the supervisor
+/// when securityGroup, designation or defaultVisibility is missing) as a
+/// `UserOnboardingNoticeRecorded` event; no mail is sent. `bulk` is accepted and has no effect
+/// until organizations have default onboarding settings.
+#[utoipa::path(post, path = "/api/users/add", tag = "WorkDrive",
+    params(("bulk" = Option<bool>, Query)), request_body = AddUserBody,
+    responses((status = 201, body = UserFull), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn add_user(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    meta: WriteMeta,
+    dialect::Query(q, _): Query<AddUserQuery>,
+    dialect::Json(body, _): Json<AddUserBody>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    // The org's onboarding defaults do not exist yet: with nothing to fill in, `bulk=true` creates
+    // the user exactly as without it (the E03 rules still decide status and the notice).
+    let _fill_from_org_defaults = bool_param("bulk", q.bulk.as_deref())?;
+    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let input = create_input(body, None)?;
     let committed = user_cmd::create_user(&st.store, &ctx, org, input).await?;
     Ok(st.respond(&ctx, committed, |st, result| async move {
         let id = result_id(&result, "user_id")?;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use domain::department::{DepartmentAggregate, DepartmentCommand};
 use domain::location::{LocationAggregate, LocationCommand};
 use domain::patch::Patch;
-use domain::user::{User, UserAggregate, UserCommand, UserPatch};
+use domain::user::{User, UserAggregate, UserCommand, UserEvent, UserPatch};
 use domain::{DomainError, DomainEvent, OrgId, UserId};
 use esrs::Aggregate;
 use uuid::Uuid;
@@ -228,6 +228,27 @@ impl<'a> Batch<'a> {
         }
         let actor = self.actor()?;
         self.users.decide(id.0, UserCommand::Update { actor, patch })?;
+        Ok(())
+    }
+
+    /// A user being created joins the department (as head when asked) and location it names, on
+    /// those streams, in the same append. `field` prefixes error fields (`data[3].` in a bulk).
+    pub async fn join_units(&mut self, created: &[UserEvent], field: &str) -> Result<(), CommandError> {
+        let Some(mut user) = created.iter().cloned().fold(None, UserAggregate::apply_event) else { return Ok(()) };
+        let (department, head) = (user.department.take(), std::mem::take(&mut user.is_department_head));
+        let location = user.location.take();
+        let (dept_field, head_field, loc_field) =
+            (format!("{field}department"), format!("{field}isDepartmentHead"), format!("{field}location"));
+        self.department_change(&user, department.map_or(Patch::Keep, Patch::Set), Patch::Set(head), &dept_field, &head_field)
+            .await?;
+        self.location_change(&user, location.map_or(Patch::Keep, Patch::Set), &loc_field).await?;
+        Ok(())
+    }
+
+    /// A user being deleted leaves their department and location (the last head cannot go).
+    pub async fn leave_units(&mut self, user: &User, field: &str) -> Result<(), CommandError> {
+        self.department_change(user, Patch::Clear, Patch::Set(false), field, field).await?;
+        self.location_change(user, Patch::Clear, field).await?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ pub mod location;
 pub(crate) mod membership;
 pub mod organization;
 pub mod user;
+pub mod user_bulk;
 
 use domain::{DomainError, OrgId};
 use uuid::Uuid;

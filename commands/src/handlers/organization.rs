@@ -75,6 +75,7 @@ pub async fn create_organization(
                 profile: Profile::default(),
                 created_by: Some(created_by),
                 with_password: password_hash.is_some(),
+                supervisor_email: None,
             };
             let mut user_events = UserAggregate::handle_command(&None, UserCommand::Create(new_admin)).map_err(admin_field)?;
             let state = user_events.iter().cloned().fold(None, UserAggregate::apply_event);

@@ -1,15 +1,17 @@
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use domain::user::{NewUser, Profile, Role, User, UserAggregate, UserCommand, UserEvent, UserPatch};
-use domain::{DomainError, OrgId, TokenId, UserId};
+use domain::values::Email;
+use domain::{DomainError, DomainEvent, OrgId, TokenId, UserId};
 use esrs::Aggregate;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::membership::Batch;
 use super::{email_claim, hash_password, login_claim, same_org};
-use domain::patch::Patch;
 use crate::secrets;
-use crate::store::{CredentialWrite, PendingStream, Plan};
+use crate::store::{Claim, CredentialWrite, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store};
 
 /// The fixed stream id of the one super admin, so concurrent first starts cannot create two.
@@ -45,44 +47,113 @@ async fn check_references(store: &Store, org: OrgId, reports_to: Option<UserId>,
     Ok(())
 }
 
+/// Users' states (`None` for a stream with no events) and stream versions, in one query.
+pub async fn load_many(store: &Store, ids: &[Uuid]) -> Result<HashMap<Uuid, (Option<User>, i32)>, CommandError> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query!(
+        "SELECT stream_id, version, event_type, schema_rev, payload FROM events \
+         WHERE stream_id = ANY($1) AND stream_type = $2 ORDER BY stream_id, version",
+        &ids,
+        <UserEvent as DomainEvent>::STREAM_TYPE,
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut states: HashMap<Uuid, (Option<User>, i32)> = HashMap::new();
+    for row in rows {
+        let event = UserEvent::from_parts(&row.event_type, row.schema_rev, row.payload).map_err(crate::StoreError::from)?;
+        let entry = states.entry(row.stream_id).or_insert((None, 0));
+        entry.0 = UserAggregate::apply_event(entry.0.take(), event);
+        entry.1 = row.version;
+    }
+    Ok(states)
+}
+
+/// Live users of `org` among `ids`, each with its stream version, loaded in one query. Missing,
+/// deleted and other tenants' users are simply absent.
+pub async fn load_live_many(store: &Store, org: OrgId, ids: &[UserId]) -> Result<HashMap<UserId, (User, i32)>, CommandError> {
+    let ids: Vec<Uuid> = ids.iter().map(|u| u.0).collect();
+    Ok(load_many(store, &ids)
+        .await?
+        .into_iter()
+        .filter_map(|(id, (state, version))| match state {
+            Some(u) if !u.deleted && u.org_id == Some(org) => Some((UserId(id), (u, version))),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The users a create refers to (`reportsTo`, `addAdditionalTeams`), to load before deciding.
+pub(crate) fn referenced(profile: &Profile) -> impl Iterator<Item = UserId> + '_ {
+    profile.reports_to.iter().chain(profile.additional_teams.iter()).copied()
+}
+
+/// Checks a create's references against the loaded live users; returns the supervisor's email.
+fn resolve_references(refs: &HashMap<UserId, (User, i32)>, profile: &Profile) -> Result<Option<Email>, DomainError> {
+    let boss = match profile.reports_to {
+        Some(b) => Some(refs.get(&b).map(|(u, _)| u.email.clone()).ok_or(DomainError::NotFound("reportsTo"))?),
+        None => None,
+    };
+    if profile.additional_teams.iter().any(|t| !refs.contains_key(t)) {
+        return Err(DomainError::NotFound("addAdditionalTeams"));
+    }
+    Ok(boss)
+}
+
+/// The single-create decision, shared by `create_user` and the bulk create: checks the references,
+/// lets the domain decide, and names the unique claims (email and login in the org).
+pub(crate) fn decide_create(
+    ctx: &CommandContext,
+    org: OrgId,
+    id: UserId,
+    number: i64,
+    input: &CreateUser,
+    with_password: bool,
+    refs: &HashMap<UserId, (User, i32)>,
+) -> Result<(Vec<UserEvent>, Vec<Claim>), CommandError> {
+    let supervisor_email = resolve_references(refs, &input.profile)?;
+    let new = NewUser {
+        id,
+        org_id: Some(org),
+        number,
+        email: input.email.clone(),
+        login: input.login.clone(),
+        first_name: input.first_name.clone(),
+        last_name: input.last_name.clone(),
+        role: input.role,
+        profile: input.profile.clone(),
+        created_by: ctx.actor,
+        with_password,
+        supervisor_email,
+    };
+    let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
+    let Some(UserEvent::UserCreated { email, login, .. }) = events.first() else {
+        return Err(CommandError::Store(crate::StoreError::Codec(domain::EventCodecError("create emitted no UserCreated".into()))));
+    };
+    let claims = vec![email_claim(org, email, id.0), login_claim(org, login, id.0)];
+    Ok((events, claims))
+}
+
 pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input: CreateUser) -> Result<Committed, CommandError> {
     let id = UserId(Uuid::now_v7());
     let password_hash = hash_password(input.password.clone()).await?;
     let number = store.next_number().await?;
     store
         .execute(ctx, || async {
-            check_references(store, org, input.profile.reports_to, &input.profile.additional_teams).await?;
-            let new = NewUser {
-                id,
-                org_id: Some(org),
-                number,
-                email: input.email.clone(),
-                login: input.login.clone(),
-                first_name: input.first_name.clone(),
-                last_name: input.last_name.clone(),
-                role: input.role,
-                profile: input.profile.clone(),
-                created_by: ctx.actor,
-                with_password: password_hash.is_some(),
-            };
-            let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
-            let Some(UserEvent::UserCreated { email, login, .. }) = events.first() else {
-                return Err(CommandError::Store(crate::StoreError::Codec(domain::EventCodecError("create emitted no UserCreated".into()))));
-            };
+            let refs = load_live_many(store, org, &referenced(&input.profile).collect::<Vec<_>>()).await?;
+            let (events, claims) = decide_create(ctx, org, id, number, &input, password_hash.is_some(), &refs)?;
             // The new user joins their department (as head when asked) and location on those
             // streams too, in this same append.
-            let created = events.iter().cloned().fold(None, UserAggregate::apply_event);
             let mut b = Batch::new(store, org, ctx.actor);
-            if let Some(mut user) = created {
-                let (department, head) = (user.department.take(), std::mem::take(&mut user.is_department_head));
-                let location = user.location.take();
-                b.department_change(&user, department.map_or(Patch::Keep, Patch::Set), Patch::Set(head), "department", "isDepartmentHead").await?;
-                b.location_change(&user, location.map_or(Patch::Keep, Patch::Set), "location").await?;
-            }
+            b.join_units(&events, "").await?;
             let mut streams = vec![PendingStream::new(id.0, Some(org.0), 0, &events)?];
             streams.extend(b.pending()?);
             Ok(Plan {
-                claims: vec![email_claim(org, email, id.0), login_claim(org, login, id.0)],
+                claims,
                 credentials: password_hash
                     .iter()
                     .map(|h| CredentialWrite::SetPassword { user_id: id, password_hash: h.clone() })
@@ -135,10 +206,8 @@ pub async fn delete_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
             same_org(state.as_ref().and_then(|u| u.org_id), Some(org), "user")?;
             let events = UserAggregate::handle_command(&state, UserCommand::Delete { actor })?;
             let user = state.as_ref().ok_or(DomainError::NotFound("user"))?;
-            // A deleted user leaves their department and location (the last head cannot go).
             let mut b = Batch::new(store, org, ctx.actor);
-            b.department_change(user, Patch::Clear, Patch::Set(false), "id", "id").await?;
-            b.location_change(user, Patch::Clear, "id").await?;
+            b.leave_units(user, "id").await?;
             let mut streams = vec![PendingStream::new(id.0, Some(org.0), version, &events)?];
             streams.extend(b.pending()?);
             let credentials = events
@@ -245,6 +314,7 @@ pub async fn bootstrap_super_admin(store: &Store, now: DateTime<Utc>, configured
                 profile: Profile::default(),
                 created_by: None,
                 with_password: false,
+                supervisor_email: None,
             };
             let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
             Ok(Plan { streams: vec![PendingStream::new(SUPER_ADMIN_ID.0, None, 0, &events)?], ..Plan::default() })

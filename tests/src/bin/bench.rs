@@ -9,6 +9,10 @@
 //!   projector), read-your-writes on: a 2xx means the read model already shows the user.
 //! * (c) the store alone: `commands::handlers::user::create_user` called directly, with no HTTP
 //!   and no relay or projector running on that database, so it is the append path's own ceiling.
+//! * (e) the raw Postgres batched limit: `pgbench` inserting `BULK_ROWS` event-sized rows per
+//!   transaction (`INSERT ... SELECT ... FROM generate_series`), one client; rows/s.
+//! * (f) HTTP `POST /api/users/bulk-create` with `BULK_ROWS`-row calls, one client, read-your-writes
+//!   on; users/s, next to (e).
 //! * (b) end-to-end lag at about half the best HTTP rate: writes paced open-loop through the store
 //!   on the live Roster's database; for each, commit → visible in every read model (projection
 //!   checkpoints, woken by LISTEN) and commit → received by a plain NATS subscriber.
@@ -46,6 +50,10 @@ const ROSTER_DB: &str = "roster_bench";
 const STORE_DB: &str = "roster_store_only";
 /// Unmeasured warm-up before the HTTP and store series (connections, caches, JIT of the planner).
 const WARMUP: Duration = Duration::from_secs(1);
+/// Rows per bulk-create call and per raw batched INSERT: WorkDrive's per-call maximum.
+const BULK_ROWS: usize = domain::values::MAX_BULK_ITEMS;
+/// Clients of the bulk pair (each call already carries `BULK_ROWS` rows).
+const BULK_CLIENTS: usize = 1;
 /// How long the lag step waits, after its last write, for the read model and NATS to catch up.
 const CATCH_UP: Duration = Duration::from_secs(30);
 
@@ -268,6 +276,23 @@ async fn http_add_user(client: reqwest::Client, url: Arc<str>, token: Arc<str>) 
     }
 }
 
+/// One `POST /api/users/bulk-create` of `BULK_ROWS` users; success is a 201 with every user.
+async fn http_bulk_create(client: reqwest::Client, url: Arc<str>, token: Arc<str>) -> Outcome {
+    let rows: Vec<Value> = (0..BULK_ROWS).map(|_| json!({ "email": next_email("b"), "firstName": "A", "lastName": "B" })).collect();
+    let resp = match client.post(format!("{url}/api/users/bulk-create")).header("X-API-KEY", &*token).json(&json!({ "data": rows })).send().await {
+        Ok(r) => r,
+        Err(e) => return Outcome::Err { kind: "transport error".into(), detail: e.to_string() },
+    };
+    let status = resp.status();
+    let pending = resp.headers().get("roster-consistency").is_some_and(|v| v.as_bytes() == b"pending");
+    let text = resp.text().await.unwrap_or_default();
+    if status.is_success() {
+        Outcome::Ok { pending }
+    } else {
+        Outcome::Err { kind: format!("HTTP {status}"), detail: truncate(&text, 300) }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // (c) the store alone
 // ---------------------------------------------------------------------------------------------
@@ -355,9 +380,21 @@ fn raw_script() -> String {
     )
 }
 
+/// The batched pgbench script: `BULK_ROWS` event-sized rows in one INSERT, one transaction.
+fn raw_bulk_script() -> String {
+    format!(
+        "INSERT INTO public.bench_raw (event_id, org_id, stream_type, stream_id, version, event_type, payload, metadata) \
+         SELECT gen_random_uuid(), '0190b0c4-7f3a-7a1e-9d2b-4a6f1c2e3d4c'::uuid, 'user', gen_random_uuid(), 1, \
+         'UserCreated', '{}'::jsonb, '{}'::jsonb FROM generate_series(1, {BULK_ROWS});\n",
+        raw_payload(),
+        raw_metadata()
+    )
+}
+
 /// `pgbench -n -M prepared -T secs -c N -j min(N,2)` with per-transaction logs (for p50/p99).
-async fn pgbench(pg: &PgCluster, script: &Path, log_dir: &Path, clients: usize, secs: u64) -> Result<Measured, BoxError> {
-    let prefix = log_dir.join(format!("raw-c{clients}"));
+/// `tag` keeps each script's logs apart.
+async fn pgbench(pg: &PgCluster, script: &Path, log_dir: &Path, tag: &str, clients: usize, secs: u64) -> Result<Measured, BoxError> {
+    let prefix = log_dir.join(format!("{tag}-c{clients}"));
     let args: Vec<String> = vec![
         "-n".into(),
         "-M".into(),
@@ -683,8 +720,15 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     for &n in &s.clients {
         pg_checkpoint(&admin_pool).await;
         eprintln!("bench: (d) pgbench one-row INSERT, {n} clients, {} s", s.secs);
-        raw.insert(n, pgbench(&pg, &script, &log_dir, n, s.secs).await?);
+        raw.insert(n, pgbench(&pg, &script, &log_dir, "raw", n, s.secs).await?);
     }
+    // (e) raw Postgres, batched: BULK_ROWS rows per transaction; rows/s = tx/s × BULK_ROWS.
+    let bulk_script = dir.join("raw_bulk_insert.sql");
+    std::fs::write(&bulk_script, raw_bulk_script())?;
+    pg_checkpoint(&admin_pool).await;
+    eprintln!("bench: (e) pgbench {BULK_ROWS}-row INSERT, {BULK_CLIENTS} client, {} s", s.secs);
+    let mut raw_bulk = pgbench(&pg, &bulk_script, &log_dir, "raw-bulk", BULK_CLIENTS, s.secs).await?;
+    raw_bulk.rate *= BULK_ROWS as f64;
 
     // (a) HTTP, read-your-writes on.
     let http_op = {
@@ -699,6 +743,19 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
         eprintln!("bench: (a) HTTP POST /api/users/add, {n} clients, {} s", s.secs);
         http.insert(n, closed_loop(n, step, http_op.clone()).await);
     }
+
+    // (f) HTTP bulk-create, BULK_ROWS rows per call, read-your-writes on.
+    let bulk_op = {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        move || http_bulk_create(client.clone(), url.clone(), token.clone())
+    };
+    eprintln!("bench: (f) warm-up");
+    closed_loop(1, WARMUP, bulk_op.clone()).await;
+    pg_checkpoint(&admin_pool).await;
+    eprintln!("bench: (f) HTTP POST /api/users/bulk-create, {BULK_ROWS}-row calls, {BULK_CLIENTS} client, {} s", s.secs);
+    let mut bulk_step = closed_loop(BULK_CLIENTS, step, bulk_op).await;
+    let mut http_bulk = bulk_step.measured();
+    http_bulk.rate *= BULK_ROWS as f64;
 
     // (c) the store alone, on a database no relay or projector reads.
     let max_clients = s.clients.iter().copied().max().unwrap_or(1);
@@ -793,6 +850,19 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
         ));
     }
     line(format!(
+        "| (e) raw Postgres: pgbench {BULK_ROWS}-row INSERT per tx (rows/s; ms per tx) | {BULK_CLIENTS} | {} | {} | {} | 100% of (e) |",
+        fmt_rate(raw_bulk.rate),
+        fmt_ms(raw_bulk.p50_ms),
+        fmt_ms(raw_bulk.p99_ms)
+    ));
+    line(format!(
+        "| (f) HTTP POST /api/users/bulk-create, {BULK_ROWS}-row calls, read-your-writes (users/s; ms per call) | {BULK_CLIENTS} | {} | {} | {} | {} of (e) |",
+        fmt_rate(http_bulk.rate),
+        fmt_ms(http_bulk.p50_ms),
+        fmt_ms(http_bulk.p99_ms),
+        fmt_ratio(http_bulk.rate, Some(&raw_bulk))
+    ));
+    line(format!(
         "| (b) lag commit → visible in read model | paced {:.0}/s | {} | {} | {} | — |",
         lag.offered_rate,
         fmt_rate(lag.visible.rate),
@@ -835,7 +905,8 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     // Anything that went wrong, precisely.
     line(String::new());
     let mut notes = Vec::new();
-    for (label, steps) in [("(a) HTTP", &http), ("(c) store", &store_steps)] {
+    let bulk_steps: BTreeMap<usize, Step> = [(BULK_CLIENTS, std::mem::take(&mut bulk_step))].into_iter().collect();
+    for (label, steps) in [("(a) HTTP", &http), ("(c) store", &store_steps), ("(f) HTTP bulk-create", &bulk_steps)] {
         for (n, st) in steps.iter() {
             if st.errors > 0 || st.pending > 0 {
                 let kinds: Vec<String> = st.error_kinds.iter().map(|(k, (c, d))| format!("{c}× {k}: {d}")).collect();
@@ -869,6 +940,8 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     }
     line(format!(
         "Notes: (c) counts commands ({events_per_command:.2} events each) on a database with no relay or projector; \
+         (e)/(f) one client, {BULK_ROWS} rows per transaction / call ((f) appends 2 events per user: UserCreated and \
+         UserOnboardingNoticeRecorded; (e) 1 row per user); \
          (b) writes through the store on the live Roster, open loop, t0 = the append's return after COMMIT; \
          latencies are per successful operation (pgbench: per transaction, from its -l log)."
     ));

@@ -9,4 +9,5 @@ mod portsip;
 mod roster_api;
 mod store;
 mod tenancy;
+mod users_bulk;
 mod workdrive;

@@ -50,6 +50,9 @@ async fn openapi_documents_every_route_with_schemas() {
         ("get", "/api/locations/{id}/members"),
         ("patch", "/api/locations/{id}"),
         ("delete", "/api/locations/{id}"),
+        ("get", "/api/users/supervisors"),
+        ("post", "/api/users/bulk-create"),
+        ("delete", "/api/users/bulk-delete"),
         ("get", "/api/groups"),
         ("post", "/api/groups"),
         ("get", "/api/groups/{id}"),
@@ -78,7 +81,7 @@ async fn openapi_documents_every_route_with_schemas() {
     for schema in [
         "Organization", "UserFull", "UsersPage", "PageMeta", "GroupList", "Group", "ErrorList", "ErrorBody", "EventPage",
         "Department", "DepartmentListItem", "DepartmentsPage", "DepartmentWithMembers", "DeptMemberInput", "UserSummary",
-        "Location", "LocationsPage", "LocationWithMembers",
+        "Location", "LocationsPage", "LocationWithMembers", "SupervisorsPage", "UserRef", "BulkCreateBody", "BulkDeleteBody",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
@@ -106,7 +109,7 @@ async fn events_pages_through_the_orgs_log_with_the_nats_envelope() {
         }
     }
     let types: Vec<&str> = all.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["OrganizationCreated", "UserCreated", "UserPasswordSet", "AccessTokenIssued", "UserCreated", "UserPasswordSet", "GroupCreated"]);
+    assert_eq!(types, ["OrganizationCreated", "UserCreated", "UserPasswordSet", "AccessTokenIssued", "UserCreated", "UserPasswordSet", "UserOnboardingNoticeRecorded", "GroupCreated"]);
     assert!(all.iter().all(|e| e["org_id"] == org.id.as_str()), "only the caller's org");
     let positions: Vec<&str> = all.iter().map(|e| e["position"].as_str().unwrap()).collect();
     let mut sorted = positions.clone();

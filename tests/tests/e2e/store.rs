@@ -43,7 +43,7 @@ async fn concurrent_writers_on_one_stream_never_lose_an_update() {
         .await
         .unwrap();
     assert_eq!(versions, (1..=versions.len() as i32).collect::<Vec<_>>());
-    let updates = versions.len() - 2; // UserCreated, UserPasswordSet
+    let updates = versions.len() - 3; // UserCreated, UserPasswordSet, UserOnboardingNoticeRecorded
     assert_eq!(updates, ok);
     let (_, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&json!({}))).await;
     assert_eq!(v["userAdditionalTeams"].as_array().unwrap().len(), ok, "every accepted update shows");
