@@ -41,7 +41,7 @@ async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Res
     let stream = crate::ensure_stream(&js, cfg).await?;
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen("roster_events").await?;
-    let mut cursor = resume_point(pool, cfg, &stream).await?;
+    let (mut cursor, mut last_id) = resume_point(pool, cfg, &stream).await?;
     loop {
         if shutdown.is_set() {
             return Ok(());
@@ -55,9 +55,8 @@ async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Res
             }
             continue;
         }
-        // On failure nothing advanced: the caller backs off and re-enters, resyncing from the
-        // stream; JetStream drops the copies it already has by their Nats-Msg-Id.
-        publish_all(&js, cfg, &batch).await?;
+        // On failure the caller backs off and re-enters, resyncing from the stream's tail.
+        publish_all(&js, cfg, &batch, &mut last_id).await?;
         cursor = batch.last().map(|e| e.position).unwrap_or(cursor);
         save_cursor(pool, cfg, cursor).await?;
     }
@@ -76,10 +75,11 @@ async fn save_cursor(pool: &PgPool, cfg: &NatsConfig, cursor: Position) -> Resul
     Ok(())
 }
 
-/// Where to continue: the stored cursor, unless the stream's newest message is older. A single
-/// nats-server acknowledges before its file store reaches the disk, so a crash can lose an acked
-/// tail; re-publishing from the stream's own last position restores it (duplicates are dropped).
-async fn resume_point(pool: &PgPool, cfg: &NatsConfig, stream: &jetstream::stream::Stream) -> Result<Position, WorkerError> {
+/// Where to continue, and the event id the stream holds last. The stream's own tail is the truth:
+/// it is behind the stored cursor when a crashed single nats-server lost an acknowledged tail
+/// (re-published from here), and ahead of it when PubAcks were lost before the cursor was saved
+/// (nothing is published twice).
+async fn resume_point(pool: &PgPool, cfg: &NatsConfig, stream: &jetstream::stream::Stream) -> Result<(Position, Option<String>), WorkerError> {
     let stored = sqlx::query!("SELECT tx, gid FROM relay_cursors WHERE stream = $1", cfg.stream).fetch_optional(pool).await?;
     let cursor = stored.map(|r| Position::new(r.tx, r.gid)).unwrap_or(Position::START);
     let info = stream.get_info().await.map_err(nats_err)?;
@@ -87,20 +87,18 @@ async fn resume_point(pool: &PgPool, cfg: &NatsConfig, stream: &jetstream::strea
         if cursor != Position::START {
             tracing::warn!(%cursor, "the stream is empty although events were published (expired by max_age, or lost); continuing from the cursor");
         }
-        return Ok(cursor);
+        return Ok((cursor, None));
     }
     let last = stream.get_raw_message(info.state.last_sequence).await.map_err(nats_err)?;
-    let in_stream = last
-        .headers
-        .get("Roster-Position")
-        .and_then(|v| v.as_str().parse::<Position>().ok())
-        .unwrap_or(cursor);
-    if in_stream < cursor {
-        tracing::warn!(%cursor, %in_stream, "the stream lost acknowledged events; re-publishing from its last one");
+    let last_id = last.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_string());
+    let Some(in_stream) = last.headers.get("Roster-Position").and_then(|v| v.as_str().parse::<Position>().ok()) else {
+        return Ok((cursor, last_id));
+    };
+    if in_stream != cursor {
+        tracing::warn!(%cursor, %in_stream, "the stream's tail differs from the relay's cursor; continuing from the stream");
         save_cursor(pool, cfg, in_stream).await?;
-        return Ok(in_stream);
     }
-    Ok(cursor)
+    Ok((in_stream, last_id))
 }
 
 /// The subject, headers and body of an event on NATS.
@@ -112,13 +110,24 @@ pub fn message(cfg: &NatsConfig, event: &Envelope) -> (String, async_nats::Heade
     (event.subject(&cfg.subject_prefix), headers, body.into())
 }
 
-/// Publishes one event at a time and waits for each PubAck, so the stream's order is the log's
-/// order even across reconnects: at most one event is ever in flight.
-async fn publish_all(js: &jetstream::Context, cfg: &NatsConfig, batch: &[Envelope]) -> Result<(), WorkerError> {
+/// Publishes a batch pipelined (all sent, then every PubAck awaited). Each message carries
+/// `Nats-Expected-Last-Msg-Id` = the event before it, so JetStream refuses a message whose
+/// predecessor did not make it (a reconnect losing messages in flight): the stream's order is
+/// always the log's order, and the caller resumes from the stream's tail.
+async fn publish_all(js: &jetstream::Context, cfg: &NatsConfig, batch: &[Envelope], last_id: &mut Option<String>) -> Result<(), WorkerError> {
+    let mut acks = Vec::with_capacity(batch.len());
+    let mut previous = last_id.clone();
     for event in batch {
-        let (subject, headers, body) = message(cfg, event);
-        let ack = js.publish_with_headers(subject, headers, body).await.map_err(nats_err)?;
+        let (subject, mut headers, body) = message(cfg, event);
+        if let Some(p) = &previous {
+            headers.insert("Nats-Expected-Last-Msg-Id", p.as_str());
+        }
+        acks.push(js.publish_with_headers(subject, headers, body).await.map_err(nats_err)?);
+        previous = Some(event.event_id.to_string());
+    }
+    for ack in acks {
         ack.await.map_err(nats_err)?;
     }
+    *last_id = previous;
     Ok(())
 }

@@ -128,3 +128,31 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     let (_, list) = send(app.ps(Method::GET, "/api/groups", &org.token)).await;
     assert_eq!(list["count"], 60);
 }
+
+/// The relay pipelines its publishes and relies on JetStream refusing a message whose
+/// predecessor is not the stream's last (`Nats-Expected-Last-Msg-Id`): check the server does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_refuses_a_message_whose_predecessor_is_missing() {
+    let app = TestApp::spawn().await;
+    app.create_org("Chain").await;
+    let expected = log(&app).await;
+    let total = expected.len() as u64;
+    app.eventually("the relay to publish everything", Duration::from_secs(20), || async { stream_count(&app).await == total }).await;
+    let js = jetstream::new(app.nats().await);
+    let subject = format!("{}._.test.x.Probe", app.config.nats.subject_prefix);
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "probe-1");
+    headers.insert("Nats-Expected-Last-Msg-Id", "not-the-last-one");
+    let refused = match js.publish_with_headers(subject.clone(), headers, "{}".into()).await {
+        Ok(ack) => ack.await.is_err(),
+        Err(_) => true,
+    };
+    assert!(refused, "a message chained to the wrong predecessor must be refused");
+    assert_eq!(stream_count(&app).await, total, "nothing was stored");
+    let last = expected.last().unwrap()["event_id"].as_str().unwrap().to_string();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "probe-2");
+    headers.insert("Nats-Expected-Last-Msg-Id", last.as_str());
+    js.publish_with_headers(subject, headers, "{}".into()).await.unwrap().await.expect("chained to the real last message");
+    assert_eq!(stream_count(&app).await, total + 1);
+}
