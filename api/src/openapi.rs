@@ -31,6 +31,8 @@ use crate::{portsip, roster, workdrive};
         workdrive::locations::get_location_members,
         workdrive::locations::update_location,
         workdrive::locations::delete_location,
+        workdrive::sso::list_sso,
+        workdrive::sso::create_sso,
         workdrive::users_bulk::list_supervisors,
         workdrive::users_bulk::bulk_create,
         workdrive::users_bulk::bulk_delete,

@@ -10,6 +10,7 @@ pub mod group;
 pub mod ids;
 pub mod location;
 pub mod organization;
+pub mod sso;
 pub mod patch;
 pub mod user;
 pub mod values;

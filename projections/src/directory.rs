@@ -1,5 +1,5 @@
 //! The `directory` projection: organizations, users, groups and memberships, departments and
-//! their heads, locations.
+//! their heads, locations, SSO entries.
 
 use commands::Envelope;
 use domain::department::DepartmentEvent;
@@ -7,6 +7,7 @@ use domain::group::GroupEvent;
 use domain::location::LocationEvent;
 use domain::organization::{AuthMethod, OrganizationEvent};
 use domain::patch::Patch;
+use domain::sso::{SsoEvent, SsoLevel};
 use domain::user::UserEvent;
 use domain::DomainEvent;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
@@ -25,6 +26,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "group" => group(conn, ev, decode(ev)?).await,
         "department" => department(conn, ev, decode(ev)?).await,
         "location" => location(conn, ev, decode(ev)?).await,
+        "sso" => sso(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }
@@ -326,6 +328,59 @@ async fn location(conn: &mut PgConnection, ev: &Envelope, event: LocationEvent) 
         LocationEvent::LocationMemberAdded { .. } | LocationEvent::LocationMemberRemoved { .. } => {}
         LocationEvent::LocationDeleted { .. } => {
             sqlx::query!("DELETE FROM locations WHERE id = $1", ev.stream_id).execute(conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// SSO entries: one row each, with its level's id in the matching column.
+async fn sso(conn: &mut PgConnection, ev: &Envelope, event: SsoEvent) -> Result<(), ApplyError> {
+    match event {
+        SsoEvent::SsoCreated {
+            id,
+            org_id,
+            level,
+            sso_type,
+            name,
+            authorization_uri,
+            token_uri,
+            refresh_uri,
+            login_url,
+            link,
+            order,
+            file_id,
+            created_by,
+        } => {
+            let (location_id, department_id, owner_user_id) = match level {
+                SsoLevel::Admin => (None, None, None),
+                SsoLevel::Location(l) => (Some(l), None, None),
+                SsoLevel::Department(d) => (None, Some(d), None),
+                SsoLevel::User(u) => (None, None, Some(u.0)),
+            };
+            sqlx::query!(
+                "INSERT INTO sso_entries (id, org_id, level, location_id, department_id, owner_user_id, sso_type, name, \
+                 authorization_uri, token_uri, refresh_uri, login_url, link, sort_order, file_id, created_by, created_at, updated_by, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $16, $17)",
+                id,
+                org_id.0,
+                level.as_str(),
+                location_id,
+                department_id,
+                owner_user_id,
+                sso_type.as_str(),
+                name,
+                authorization_uri,
+                token_uri,
+                refresh_uri,
+                login_url,
+                link,
+                order,
+                file_id,
+                created_by.0,
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
         }
     }
     Ok(())

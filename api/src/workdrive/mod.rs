@@ -27,6 +27,7 @@ use crate::AppState;
 
 pub mod departments;
 pub mod locations;
+pub mod sso;
 
 pub struct WorkDrive;
 
@@ -88,6 +89,7 @@ pub fn routes() -> Router<AppState> {
                 .post(locations::change_location_members)
                 .patch(locations::patch_location_members),
         )
+        .route("/api/sso", get(sso::list_sso).post(sso::create_sso))
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ pub mod group;
 pub mod location;
 pub(crate) mod membership;
 pub mod organization;
+pub mod sso;
 pub mod user;
 pub mod user_bulk;
 

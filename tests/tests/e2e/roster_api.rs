@@ -50,6 +50,8 @@ async fn openapi_documents_every_route_with_schemas() {
         ("get", "/api/locations/{id}/members"),
         ("patch", "/api/locations/{id}"),
         ("delete", "/api/locations/{id}"),
+        ("get", "/api/sso"),
+        ("post", "/api/sso"),
         ("get", "/api/users/supervisors"),
         ("post", "/api/users/bulk-create"),
         ("delete", "/api/users/bulk-delete"),
@@ -82,6 +84,7 @@ async fn openapi_documents_every_route_with_schemas() {
         "Organization", "UserFull", "UsersPage", "PageMeta", "GroupList", "Group", "ErrorList", "ErrorBody", "EventPage",
         "Department", "DepartmentListItem", "DepartmentsPage", "DepartmentWithMembers", "DeptMemberInput", "UserSummary",
         "Location", "LocationsPage", "LocationWithMembers", "SupervisorsPage", "UserRef", "BulkCreateBody", "BulkDeleteBody",
+        "Sso", "CreateSsoBody",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
