@@ -11,6 +11,7 @@ pub mod ids;
 pub mod location;
 pub mod organization;
 pub mod patch;
+pub mod security_group;
 pub mod user;
 pub mod values;
 

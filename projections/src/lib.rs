@@ -9,6 +9,7 @@ pub mod directory;
 pub mod odata;
 pub mod org_units;
 pub mod queries;
+pub mod security_groups;
 
 use commands::Envelope;
 use sqlx::PgConnection;
@@ -24,7 +25,7 @@ pub struct Projection {
 pub const DIRECTORY: Projection = Projection {
     name: "directory",
     schema: "rm_directory",
-    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations"],
+    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "security_groups"],
 };
 
 /// Every projection, in the order a rebuild of `all` runs them.

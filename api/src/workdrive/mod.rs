@@ -27,6 +27,7 @@ use crate::AppState;
 
 pub mod departments;
 pub mod locations;
+pub mod security_groups;
 
 pub struct WorkDrive;
 
@@ -87,6 +88,11 @@ pub fn routes() -> Router<AppState> {
             get(locations::get_location_members)
                 .post(locations::change_location_members)
                 .patch(locations::patch_location_members),
+        )
+        .route("/api/security_groups", get(security_groups::list_security_groups))
+        .route(
+            "/api/security_groups/{groupId}/members",
+            post(security_groups::add_security_group_members).delete(security_groups::remove_security_group_members),
         )
 }
 
@@ -760,6 +766,8 @@ pub async fn update_user(
         is_department_head: body.is_department_head,
         department: body.department,
         location: body.location,
+        // Security groups change through E71/E72 only.
+        security_group: Patch::Keep,
         add_additional_teams: body.add_additional_teams.into_iter().map(UserId).collect(),
         remove_additional_teams: body.remove_additional_teams.into_iter().map(UserId).collect(),
         add_additional_locations: body.add_additional_locations,

@@ -7,6 +7,7 @@ mod departments;
 mod locations;
 mod portsip;
 mod roster_api;
+mod security_groups;
 mod store;
 mod tenancy;
 mod users_bulk;
