@@ -1,4 +1,4 @@
-//! The `roster` command line: `dev`, `serve`, `rebuild`, `token`.
+//! The `roster` command line: `dev`, `serve`, `rebuild`, `token`, `security-group add`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -30,6 +30,27 @@ enum Command {
     Rebuild(RebuildArgs),
     /// Mint an access token for the super admin or a user, printed once.
     Token(TokenArgs),
+    /// Manage an organization's security groups (the API has no endpoint that creates them).
+    #[command(name = "security-group", subcommand)]
+    SecurityGroup(SecurityGroupCommand),
+}
+
+#[derive(Subcommand)]
+enum SecurityGroupCommand {
+    /// Create a security group in an organization; prints its id.
+    Add(SecurityGroupAddArgs),
+}
+
+#[derive(Args)]
+struct SecurityGroupAddArgs {
+    /// The organization's id.
+    #[arg(long)]
+    org: uuid::Uuid,
+    /// The group's name.
+    #[arg(long)]
+    name: String,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
 }
 
 #[derive(Args, Clone)]
@@ -162,6 +183,7 @@ pub async fn execute(cli: Cli, stop: impl std::future::Future<Output = ()>, out:
         Command::Serve(a) => serve(a, stop, out).await,
         Command::Rebuild(a) => rebuild(a).await,
         Command::Token(a) => token(a, out).await,
+        Command::SecurityGroup(SecurityGroupCommand::Add(a)) => security_group_add(a, out).await,
     }
 }
 
@@ -311,5 +333,16 @@ async fn token(a: TokenArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxErro
     let expires_at = a.expires_in_hours.map(|h| now + chrono::Duration::hours(h));
     let (_, secret) = commands::handlers::user::issue_token(&store, &ctx, None, user, expires_at, false, None).await?;
     writeln!(out, "{}", secret.unwrap_or_default())?;
+    Ok(())
+}
+
+async fn security_group_add(a: SecurityGroupAddArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
+    let pool = commands::db::connect(&a.database_url, 2).await?;
+    commands::db::migrate(&a.database_url).await?;
+    let store = commands::Store::new(pool);
+    let ctx = commands::CommandContext::system("cli", chrono::Utc::now());
+    let committed = commands::handlers::security_group::create_security_group(&store, &ctx, domain::OrgId(a.org), a.name).await?;
+    let id = committed.result.get("security_group_id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    writeln!(out, "{id}")?;
     Ok(())
 }

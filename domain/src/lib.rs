@@ -12,6 +12,7 @@ pub mod location;
 pub mod organization;
 pub mod sso;
 pub mod patch;
+pub mod security_group;
 pub mod user;
 pub mod values;
 

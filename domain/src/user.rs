@@ -99,6 +99,9 @@ pub struct NewUser {
     /// The email of `profile.reports_to`, as loaded by the handler: the onboarding notice names it
     /// when the notice goes to the supervisor.
     pub supervisor_email: Option<Email>,
+    /// The group the user joins when `profile.security_group` is absent (the org's `Users`).
+    /// The onboarding notice still counts `securityGroup` as missing: the client did not choose.
+    pub default_security_group: Option<uuid::Uuid>,
 }
 
 /// Who the onboarding notice of a new member is for (WorkDrive E03 side effect (a)).
@@ -146,6 +149,9 @@ pub struct UserPatch {
     pub department: Patch<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     pub location: Patch<uuid::Uuid>,
+    /// The user's security group (E71/E72 move users; the group stream mirrors it).
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub security_group: Patch<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub add_additional_teams: Vec<UserId>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -246,6 +252,8 @@ pub struct User {
     pub department: Option<uuid::Uuid>,
     pub location: Option<uuid::Uuid>,
     pub is_department_head: bool,
+    /// At most one security group; the group stream mirrors it.
+    pub security_group: Option<uuid::Uuid>,
 }
 
 pub struct UserAggregate;
@@ -312,6 +320,7 @@ impl esrs::Aggregate for UserAggregate {
                 department: profile.department,
                 location: profile.location,
                 is_department_head: profile.is_department_head,
+                security_group: profile.security_group,
                 additional_teams: profile.additional_teams.into_iter().collect(),
                 active_tokens: BTreeSet::new(),
             }),
@@ -324,6 +333,7 @@ impl esrs::Aggregate for UserAggregate {
                         }
                         patch.department.apply_to(&mut user.department);
                         patch.location.apply_to(&mut user.location);
+                        patch.security_group.apply_to(&mut user.security_group);
                         match patch.is_department_head {
                             Patch::Set(h) => user.is_department_head = h,
                             Patch::Clear => user.is_department_head = false,
@@ -384,6 +394,7 @@ fn create(new: NewUser) -> Result<Vec<UserEvent>, DomainError> {
     .map(|(_, f)| f.to_string())
     .collect();
     let complete = missing_fields.is_empty();
+    let profile = Profile { security_group: profile.security_group.or(new.default_security_group), ..profile };
     let notice = (new.role == Role::Member).then(|| onboarding_notice(new.id, &email, profile.reports_to, new.supervisor_email.clone(), missing_fields));
     let status = match new.role {
         Role::SuperAdmin | Role::OrgAdmin => UserStatus::Active,
@@ -506,6 +517,7 @@ mod tests {
             created_by: None,
             with_password: false,
             supervisor_email: None,
+            default_security_group: None,
         }
     }
 
@@ -558,6 +570,25 @@ mod tests {
         assert_eq!(*recipient_user_id, Some(UserId(uuid::Uuid::from_u128(1))));
         assert_eq!(recipient_email.as_ref().map(Email::as_str), Some("Ann@Example.com"));
         assert_eq!(fold(events).unwrap().status, UserStatus::Invited);
+    }
+
+    #[test]
+    fn the_default_security_group_is_joined_but_still_counts_as_missing() {
+        let users = uuid::Uuid::from_u128(77);
+        let mut new = new_user();
+        new.default_security_group = Some(users);
+        let events = UserAggregate::handle_command(&None, UserCommand::Create(new)).unwrap();
+        let Some(UserEvent::UserOnboardingNoticeRecorded { missing_fields, .. }) = events.last() else { panic!("no notice: {events:?}") };
+        assert!(missing_fields.contains(&"securityGroup".to_string()));
+        let user = fold(events).unwrap();
+        assert_eq!(user.security_group, Some(users));
+        assert_eq!(user.status, UserStatus::PreInvited);
+        // A chosen group wins over the default.
+        let mut chosen = new_user();
+        chosen.default_security_group = Some(users);
+        chosen.profile.security_group = Some(uuid::Uuid::from_u128(78));
+        let user = fold(UserAggregate::handle_command(&None, UserCommand::Create(chosen)).unwrap()).unwrap();
+        assert_eq!(user.security_group, Some(uuid::Uuid::from_u128(78)));
     }
 
     #[test]

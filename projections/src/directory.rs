@@ -1,5 +1,5 @@
 //! The `directory` projection: organizations, users, groups and memberships, departments and
-//! their heads, locations, SSO entries.
+//! their heads, locations, SSO entries, security groups.
 
 use commands::Envelope;
 use domain::department::DepartmentEvent;
@@ -7,6 +7,7 @@ use domain::group::GroupEvent;
 use domain::location::LocationEvent;
 use domain::organization::{AuthMethod, OrganizationEvent};
 use domain::patch::Patch;
+use domain::security_group::SecurityGroupEvent;
 use domain::sso::{SsoEvent, SsoLevel};
 use domain::user::UserEvent;
 use domain::DomainEvent;
@@ -27,6 +28,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "department" => department(conn, ev, decode(ev)?).await,
         "location" => location(conn, ev, decode(ev)?).await,
         "sso" => sso(conn, ev, decode(ev)?).await,
+        "security_group" => security_group(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }
@@ -162,7 +164,8 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
                 .set("bio", patch.bio)
                 .set("is_department_head", patch.is_department_head)
                 .set("department", patch.department)
-                .set("location", patch.location);
+                .set("location", patch.location)
+                .set("security_group", patch.security_group);
             if !add_teams.is_empty() || !remove_teams.is_empty() {
                 // Set semantics on a jsonb array: union with the added, minus the removed.
                 u.qb.push(
@@ -382,6 +385,27 @@ async fn sso(conn: &mut PgConnection, ev: &Envelope, event: SsoEvent) -> Result<
             .execute(conn)
             .await?;
         }
+    }
+    Ok(())
+}
+
+/// Security group members are the users whose `security_group` is set (user events).
+async fn security_group(conn: &mut PgConnection, ev: &Envelope, event: SecurityGroupEvent) -> Result<(), ApplyError> {
+    match event {
+        SecurityGroupEvent::SecurityGroupCreated { id, org_id, name, kind, created_by } => {
+            sqlx::query!(
+                "INSERT INTO security_groups (id, org_id, name, kind, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                id,
+                org_id.0,
+                name,
+                kind.as_str(),
+                created_by.map(|c| c.0),
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
+        SecurityGroupEvent::SecurityGroupMemberAdded { .. } | SecurityGroupEvent::SecurityGroupMemberRemoved { .. } => {}
     }
     Ok(())
 }

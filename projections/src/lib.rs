@@ -10,6 +10,7 @@ pub mod odata;
 pub mod org_units;
 pub mod queries;
 pub mod sso;
+pub mod security_groups;
 
 use commands::Envelope;
 use sqlx::PgConnection;
@@ -25,7 +26,7 @@ pub struct Projection {
 pub const DIRECTORY: Projection = Projection {
     name: "directory",
     schema: "rm_directory",
-    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries"],
+    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries", "security_groups"],
 };
 
 /// Every projection, in the order a rebuild of `all` runs them.

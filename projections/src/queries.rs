@@ -242,6 +242,8 @@ pub async fn member(pool: &PgPool, group: Uuid, user: Uuid) -> Result<Option<Mem
 }
 
 /// Who a token belongs to, if it is live: not revoked, not expired, and its user may sign in.
+/// `role` is `super_admin`, `org_admin` (the user is in the org's Administrators security group)
+/// or `member`: a user's security group decides their rights, at their next request.
 #[derive(Debug, Clone, sqlx::FromRow, PartialEq)]
 pub struct Principal {
     pub token_id: Uuid,
@@ -254,9 +256,15 @@ pub struct Principal {
 pub async fn principal_by_token_hash(pool: &PgPool, hash: &[u8], now: DateTime<Utc>) -> Result<Option<Principal>, sqlx::Error> {
     sqlx::query_as!(
         Principal,
-        "SELECT t.token_id, t.user_id, u.org_id, u.role, u.status FROM access_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2) \
-           AND NOT u.deleted AND u.status NOT IN ('ARCHIVE', 'BLOCKED')",
+        r#"SELECT t.token_id, t.user_id, u.org_id,
+                  CASE WHEN u.role = 'super_admin' THEN 'super_admin'
+                       WHEN sg.kind = 'administrators' THEN 'org_admin'
+                       ELSE 'member' END AS "role!",
+                  u.status
+           FROM access_tokens t JOIN users u ON u.id = t.user_id
+           LEFT JOIN security_groups sg ON sg.id = u.security_group AND sg.org_id = u.org_id
+           WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)
+             AND NOT u.deleted AND u.status NOT IN ('ARCHIVE', 'BLOCKED')"#,
         hash,
         now,
     )

@@ -28,6 +28,7 @@ use crate::AppState;
 pub mod departments;
 pub mod locations;
 pub mod sso;
+pub mod security_groups;
 
 pub struct WorkDrive;
 
@@ -90,6 +91,11 @@ pub fn routes() -> Router<AppState> {
                 .patch(locations::patch_location_members),
         )
         .route("/api/sso", get(sso::list_sso).post(sso::create_sso))
+        .route("/api/security_groups", get(security_groups::list_security_groups))
+        .route(
+            "/api/security_groups/{groupId}/members",
+            post(security_groups::add_security_group_members).delete(security_groups::remove_security_group_members),
+        )
 }
 
 // ----- shapes -----------------------------------------------------------------------------------
@@ -762,6 +768,8 @@ pub async fn update_user(
         is_department_head: body.is_department_head,
         department: body.department,
         location: body.location,
+        // Security groups change through E71/E72 only.
+        security_group: Patch::Keep,
         add_additional_teams: body.add_additional_teams.into_iter().map(UserId).collect(),
         remove_additional_teams: body.remove_additional_teams.into_iter().map(UserId).collect(),
         add_additional_locations: body.add_additional_locations,

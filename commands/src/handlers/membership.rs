@@ -2,7 +2,7 @@
 //!
 //! A user's `department` / `location` (user stream) is the membership; the department and
 //! location streams mirror it in the same append, so every change goes through here whichever
-//! endpoint asked for it. A head who leaves a department stops being its head, and the last head
+//! endpoint asked for it. Security groups work the same way (the user's `security_group`). A head who leaves a department stops being its head, and the last head
 //! cannot leave (the department's decide refuses, naming the request's field).
 
 use std::collections::BTreeMap;
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use domain::department::{DepartmentAggregate, DepartmentCommand};
 use domain::location::{LocationAggregate, LocationCommand};
 use domain::patch::Patch;
+use domain::security_group::{SecurityGroupAggregate, SecurityGroupCommand};
 use domain::user::{User, UserAggregate, UserCommand, UserEvent, UserPatch};
 use domain::{DomainError, DomainEvent, OrgId, UserId};
 use esrs::Aggregate;
@@ -88,11 +89,20 @@ pub(crate) struct Batch<'a> {
     pub users: Streams<UserAggregate>,
     pub departments: Streams<DepartmentAggregate>,
     pub locations: Streams<LocationAggregate>,
+    pub security_groups: Streams<SecurityGroupAggregate>,
 }
 
 impl<'a> Batch<'a> {
     pub fn new(store: &'a Store, org: OrgId, actor: Option<UserId>) -> Self {
-        Batch { store, org, actor, users: Streams::new(), departments: Streams::new(), locations: Streams::new() }
+        Batch {
+            store,
+            org,
+            actor,
+            users: Streams::new(),
+            departments: Streams::new(),
+            locations: Streams::new(),
+            security_groups: Streams::new(),
+        }
     }
 
     fn actor(&self) -> Result<UserId, DomainError> {
@@ -116,6 +126,49 @@ impl<'a> Batch<'a> {
     pub async fn location_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
         let org = self.org;
         Ok(matches!(self.locations.state(self.store, id).await?, Some(l) if !l.deleted && l.org_id == Some(org)))
+    }
+
+    /// Whether `id` is a security group of the org.
+    pub async fn security_group_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
+        let org = self.org;
+        Ok(matches!(self.security_groups.state(self.store, id).await?, Some(g) if g.org_id == org))
+    }
+
+    /// The security group stream's side of a user changing group (leaving the previous one);
+    /// returns the user's patch field. Administrators keeps its last member.
+    pub async fn security_group_change(&mut self, user: &User, group: Patch<Uuid>, field: &str) -> Result<Patch<Uuid>, CommandError> {
+        let target = match group {
+            Patch::Keep => return Ok(Patch::Keep),
+            Patch::Clear => None,
+            Patch::Set(g) => Some(g),
+        };
+        let current = match user.security_group {
+            Some(g) if self.security_group_live(g).await? => Some(g),
+            _ => None,
+        };
+        if target == current {
+            return Ok(Patch::Keep);
+        }
+        let actor = self.actor;
+        if let Some(g) = target {
+            if !self.security_group_live(g).await? {
+                return Err(DomainError::invalid(field, format!("no security group {g} in this organization")).into());
+            }
+        }
+        if let Some(old) = current {
+            self.security_groups.decide(old, SecurityGroupCommand::RemoveMember { actor, user_id: user.id, field: field.into() })?;
+        }
+        if let Some(g) = target {
+            self.security_groups.decide(g, SecurityGroupCommand::AddMember { actor, user_id: user.id })?;
+        }
+        Ok(target.map_or(Patch::Clear, Patch::Set))
+    }
+
+    /// Moves a user of this batch into or out of a security group, on both streams.
+    pub async fn set_security_group(&mut self, id: UserId, group: Patch<Uuid>, field: &str) -> Result<(), CommandError> {
+        let user = self.user(id, field).await?;
+        let security_group = self.security_group_change(&user, group, field).await?;
+        self.update_user(id, UserPatch { security_group, ..UserPatch::default() })
     }
 
     /// The department stream's side of a user changing department and/or head status; the user
@@ -237,11 +290,13 @@ impl<'a> Batch<'a> {
         let Some(mut user) = created.iter().cloned().fold(None, UserAggregate::apply_event) else { return Ok(()) };
         let (department, head) = (user.department.take(), std::mem::take(&mut user.is_department_head));
         let location = user.location.take();
+        let security_group = user.security_group.take();
         let (dept_field, head_field, loc_field) =
             (format!("{field}department"), format!("{field}isDepartmentHead"), format!("{field}location"));
         self.department_change(&user, department.map_or(Patch::Keep, Patch::Set), Patch::Set(head), &dept_field, &head_field)
             .await?;
         self.location_change(&user, location.map_or(Patch::Keep, Patch::Set), &loc_field).await?;
+        self.security_group_change(&user, security_group.map_or(Patch::Keep, Patch::Set), &format!("{field}securityGroup")).await?;
         Ok(())
     }
 
@@ -249,13 +304,21 @@ impl<'a> Batch<'a> {
     pub async fn leave_units(&mut self, user: &User, field: &str) -> Result<(), CommandError> {
         self.department_change(user, Patch::Clear, Patch::Set(false), field, field).await?;
         self.location_change(user, Patch::Clear, field).await?;
+        self.security_group_change(user, Patch::Clear, field).await?;
         Ok(())
     }
 
-    /// Every stream with new events: departments, locations, then users.
+    /// The org's `Users` group, when it exists: where a new member without a `securityGroup` goes.
+    pub async fn default_security_group(&mut self) -> Result<Option<Uuid>, CommandError> {
+        let users = domain::security_group::builtin_id(self.org, domain::security_group::SecurityGroupKind::Users);
+        Ok(self.security_group_live(users).await?.then_some(users))
+    }
+
+    /// Every stream with new events: departments, locations, security groups, then users.
     pub fn pending(&self) -> Result<Vec<PendingStream>, StoreError> {
         let mut all = self.departments.pending(self.org)?;
         all.extend(self.locations.pending(self.org)?);
+        all.extend(self.security_groups.pending(self.org)?);
         all.extend(self.users.pending(self.org)?);
         Ok(all)
     }

@@ -7,6 +7,7 @@ pub mod department;
 pub mod group;
 pub mod location;
 pub(crate) mod membership;
+pub mod security_group;
 pub mod organization;
 pub mod sso;
 pub mod user;

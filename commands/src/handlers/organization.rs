@@ -1,4 +1,5 @@
 use domain::organization::{AuthMethod, NewOrganization, OrganizationAggregate, OrganizationCommand, OrganizationEvent, OrganizationPatch};
+use domain::security_group::{builtin_id, NewSecurityGroup, SecurityGroupAggregate, SecurityGroupCommand, SecurityGroupKind};
 use domain::user::{NewUser, Profile, Role, UserAggregate, UserCommand, UserEvent};
 use domain::{DomainError, OrgId, TokenId, UserId};
 use esrs::Aggregate;
@@ -26,7 +27,8 @@ pub struct CreateOrganization {
     pub admin: AdminInput,
 }
 
-/// Creates the organization, its admin user and the admin's first access token, atomically.
+/// Creates the organization, its admin user, its two security groups (`Administrators`, with the
+/// admin in it, and `Users`) and the admin's first access token, atomically.
 /// Returns the token secret (absent when this is an idempotent replay: it is never stored).
 pub async fn create_organization(
     store: &Store,
@@ -40,6 +42,7 @@ pub async fn create_organization(
     let secret = secrets::new_token();
     let password_hash = hash_password(input.admin.password.clone()).await?;
     let number = store.next_number().await?;
+    let (admins_id, users_id) = (builtin_id(org_id, SecurityGroupKind::Administrators), builtin_id(org_id, SecurityGroupKind::Users));
     let committed = store
         .execute(ctx, || async {
             if let Some(parent) = input.parent_org_id {
@@ -72,10 +75,11 @@ pub async fn create_organization(
                 first_name: input.admin.first_name.clone(),
                 last_name: input.admin.last_name.clone(),
                 role: Role::OrgAdmin,
-                profile: Profile::default(),
+                profile: Profile { security_group: Some(admins_id), ..Profile::default() },
                 created_by: Some(created_by),
                 with_password: password_hash.is_some(),
                 supervisor_email: None,
+                default_security_group: None,
             };
             let mut user_events = UserAggregate::handle_command(&None, UserCommand::Create(new_admin)).map_err(admin_field)?;
             let state = user_events.iter().cloned().fold(None, UserAggregate::apply_event);
@@ -87,6 +91,28 @@ pub async fn create_organization(
                 return Err(CommandError::Store(StoreError::Codec(domain::EventCodecError("create emitted no UserCreated".into()))));
             };
             let (email, login) = (email.clone(), login.clone());
+            let group = |id, kind: SecurityGroupKind| -> Result<Vec<_>, DomainError> {
+                let mut events = SecurityGroupAggregate::handle_command(
+                    &None,
+                    SecurityGroupCommand::Create(NewSecurityGroup {
+                        id,
+                        org_id,
+                        name: kind.default_name().unwrap_or_default().to_string(),
+                        kind,
+                        created_by: Some(created_by),
+                    }),
+                )?;
+                if kind == SecurityGroupKind::Administrators {
+                    let state = events.iter().cloned().fold(None, SecurityGroupAggregate::apply_event);
+                    events.extend(SecurityGroupAggregate::handle_command(
+                        &state,
+                        SecurityGroupCommand::AddMember { actor: Some(created_by), user_id: admin_id },
+                    )?);
+                }
+                Ok(events)
+            };
+            let admins_events = group(admins_id, SecurityGroupKind::Administrators)?;
+            let users_events = group(users_id, SecurityGroupKind::Users)?;
             let mut credentials =
                 vec![CredentialWrite::IssueToken { token_hash: secrets::token_hash(&secret), token_id, user_id: admin_id, expires_at: None }];
             if let Some(h) = &password_hash {
@@ -95,6 +121,8 @@ pub async fn create_organization(
             Ok(Plan {
                 streams: vec![
                     PendingStream::new(org_id.0, Some(org_id.0), 0, &org_events)?,
+                    PendingStream::new(admins_id, Some(org_id.0), 0, &admins_events)?,
+                    PendingStream::new(users_id, Some(org_id.0), 0, &users_events)?,
                     PendingStream::new(admin_id.0, Some(org_id.0), 0, &user_events)?,
                 ],
                 claims: vec![

@@ -106,6 +106,7 @@ fn resolve_references(refs: &HashMap<UserId, (User, i32)>, profile: &Profile) ->
 
 /// The single-create decision, shared by `create_user` and the bulk create: checks the references,
 /// lets the domain decide, and names the unique claims (email and login in the org).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn decide_create(
     ctx: &CommandContext,
     org: OrgId,
@@ -114,6 +115,7 @@ pub(crate) fn decide_create(
     input: &CreateUser,
     with_password: bool,
     refs: &HashMap<UserId, (User, i32)>,
+    default_security_group: Option<Uuid>,
 ) -> Result<(Vec<UserEvent>, Vec<Claim>), CommandError> {
     let supervisor_email = resolve_references(refs, &input.profile)?;
     let new = NewUser {
@@ -129,6 +131,7 @@ pub(crate) fn decide_create(
         created_by: ctx.actor,
         with_password,
         supervisor_email,
+        default_security_group,
     };
     let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
     let Some(UserEvent::UserCreated { email, login, .. }) = events.first() else {
@@ -145,10 +148,11 @@ pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input:
     store
         .execute(ctx, || async {
             let refs = load_live_many(store, org, &referenced(&input.profile).collect::<Vec<_>>()).await?;
-            let (events, claims) = decide_create(ctx, org, id, number, &input, password_hash.is_some(), &refs)?;
-            // The new user joins their department (as head when asked) and location on those
-            // streams too, in this same append.
             let mut b = Batch::new(store, org, ctx.actor);
+            let default_group = b.default_security_group().await?;
+            let (events, claims) = decide_create(ctx, org, id, number, &input, password_hash.is_some(), &refs, default_group)?;
+            // The new user joins their department (as head when asked), location and security
+            // group (`Users` unless named) on those streams too, in this same append.
             b.join_units(&events, "").await?;
             let mut streams = vec![PendingStream::new(id.0, Some(org.0), 0, &events)?];
             streams.extend(b.pending()?);
@@ -315,6 +319,7 @@ pub async fn bootstrap_super_admin(store: &Store, now: DateTime<Utc>, configured
                 created_by: None,
                 with_password: false,
                 supervisor_email: None,
+                default_security_group: None,
             };
             let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
             Ok(Plan { streams: vec![PendingStream::new(SUPER_ADMIN_ID.0, None, 0, &events)?], ..Plan::default() })

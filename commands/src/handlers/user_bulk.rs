@@ -97,8 +97,10 @@ pub async fn bulk_create_users(store: &Store, ctx: &CommandContext, org: OrgId, 
         let mut claims: Vec<(usize, Claim)> = Vec::with_capacity(rows.len() * 2);
         let mut seen: HashMap<(&'static str, String), usize> = HashMap::new();
         let mut units = Batch::new(store, org, ctx.actor);
+        let default_group = units.default_security_group().await?;
         for (i, row) in rows.iter().enumerate() {
-            let (events, row_claims) = decide_create(ctx, org, ids[i], numbers[i], row, false, &refs).map_err(|e| row_error(i, e))?;
+            let (events, row_claims) =
+                decide_create(ctx, org, ids[i], numbers[i], row, false, &refs, default_group).map_err(|e| row_error(i, e))?;
             units.join_units(&events, &format!("data[{i}].")).await?;
             for c in row_claims {
                 if let Some(first) = seen.get(&(c.kind, c.value.clone())) {

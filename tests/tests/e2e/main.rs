@@ -8,6 +8,7 @@ mod locations;
 mod portsip;
 mod roster_api;
 mod sso;
+mod security_groups;
 mod store;
 mod tenancy;
 mod users_bulk;

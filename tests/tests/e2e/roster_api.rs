@@ -55,6 +55,9 @@ async fn openapi_documents_every_route_with_schemas() {
         ("get", "/api/users/supervisors"),
         ("post", "/api/users/bulk-create"),
         ("delete", "/api/users/bulk-delete"),
+        ("get", "/api/security_groups"),
+        ("post", "/api/security_groups/{groupId}/members"),
+        ("delete", "/api/security_groups/{groupId}/members"),
         ("get", "/api/groups"),
         ("post", "/api/groups"),
         ("get", "/api/groups/{id}"),
@@ -85,6 +88,7 @@ async fn openapi_documents_every_route_with_schemas() {
         "Department", "DepartmentListItem", "DepartmentsPage", "DepartmentWithMembers", "DeptMemberInput", "UserSummary",
         "Location", "LocationsPage", "LocationWithMembers", "SupervisorsPage", "UserRef", "BulkCreateBody", "BulkDeleteBody",
         "Sso", "CreateSsoBody",
+        "SecurityGroup", "SecurityGroupsPage", "SecurityGroupMembersBody",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
@@ -112,7 +116,14 @@ async fn events_pages_through_the_orgs_log_with_the_nats_envelope() {
         }
     }
     let types: Vec<&str> = all.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["OrganizationCreated", "UserCreated", "UserPasswordSet", "AccessTokenIssued", "UserCreated", "UserPasswordSet", "UserOnboardingNoticeRecorded", "GroupCreated"]);
+    assert_eq!(types, [
+        // The organization, its Administrators (with the admin) and Users groups, and its admin.
+        "OrganizationCreated", "SecurityGroupCreated", "SecurityGroupMemberAdded", "SecurityGroupCreated",
+        "UserCreated", "UserPasswordSet", "AccessTokenIssued",
+        // A member, who joins Users.
+        "UserCreated", "UserPasswordSet", "UserOnboardingNoticeRecorded", "SecurityGroupMemberAdded",
+        "GroupCreated",
+    ]);
     assert!(all.iter().all(|e| e["org_id"] == org.id.as_str()), "only the caller's org");
     let positions: Vec<&str> = all.iter().map(|e| e["position"].as_str().unwrap()).collect();
     let mut sorted = positions.clone();
@@ -122,9 +133,9 @@ async fn events_pages_through_the_orgs_log_with_the_nats_envelope() {
     for k in ["event_id", "position", "org_id", "stream_type", "stream_id", "version", "event_type", "schema_rev", "recorded_at", "metadata", "payload"] {
         assert!(keys.contains(&k), "envelope lacks {k}");
     }
-    assert_eq!(all[4]["metadata"]["dialect"], "workdrive");
-    assert_eq!(all[4]["metadata"]["actor_user_id"], org.admin_id.as_str());
-    assert!(all[4]["metadata"]["request_id"].is_string());
+    assert_eq!(all[7]["metadata"]["dialect"], "workdrive");
+    assert_eq!(all[7]["metadata"]["actor_user_id"], org.admin_id.as_str());
+    assert!(all[7]["metadata"]["request_id"].is_string());
     // Filters
     let (_, page) = send(app.ps(Method::GET, "/events?event_type=GroupCreated", &org.token)).await;
     assert_eq!(page["events"].as_array().unwrap().len(), 1);

@@ -62,9 +62,11 @@ async fn bulk_create_answers_every_user_in_row_order_and_records_who_is_notified
     let app = TestApp::spawn().await;
     let org = app.create_org("Bulky").await;
     let boss = member(&app, &org, "boss@bulky.io", json!({})).await;
+    let (_, groups) = send(app.wd(Method::GET, "/api/security_groups", &org.token)).await;
+    let users_group = groups["groups"][1]["id"].as_str().expect("the Users group").to_string();
     let rows = vec![
         json!({ "email": "full@bulky.io", "firstName": "Full", "lastName": "Profile", "designation": "Engineer",
-                "securityGroup": uuid::Uuid::now_v7(), "defaultVisibility": "public", "skill": ["rust"] }),
+                "securityGroup": users_group, "defaultVisibility": "public", "skill": ["rust"] }),
         json!({ "email": "partial@bulky.io", "firstName": "Part", "lastName": "Ial", "reportsTo": boss, "designation": "Intern" }),
         json!({ "email": "team@bulky.io", "firstName": "Te", "lastName": "Am", "addAdditionalTeams": [boss], "externalUserId": "ext-7" }),
     ];
@@ -78,6 +80,7 @@ async fn bulk_create_answers_every_user_in_row_order_and_records_who_is_notified
     assert_eq!(emails, ["full@bulky.io", "partial@bulky.io", "team@bulky.io"], "row order");
     assert_eq!(users[0]["status"], "INVITED");
     assert_eq!(users[0]["skill"], json!(["rust"]));
+    assert!(users.iter().all(|u| u["securityGroup"] == users_group.as_str()), "named or by default, all in Users");
     assert_eq!(users[1]["status"], "PRE_INVITED");
     assert_eq!(users[1]["reportsTo"], boss.as_str());
     assert_eq!(users[2]["userAdditionalTeams"], json!([boss]));
@@ -87,9 +90,10 @@ async fn bulk_create_answers_every_user_in_row_order_and_records_who_is_notified
         assert_eq!(u["teamMembers"], json!([]));
         assert!(u["addAdditionalLocations"].is_array());
     }
-    // One append: three users, each UserCreated + UserOnboardingNoticeRecorded, in one transaction.
-    assert_eq!(app.event_count().await - before, 6);
-    let txs: i64 = sqlx::query_scalar("SELECT count(DISTINCT tx) FROM events WHERE gid > (SELECT max(gid) - 6 FROM events)")
+    // One append: three users, each UserCreated + UserOnboardingNoticeRecorded, and each joining
+    // Users (SecurityGroupMemberAdded on its stream), in one transaction.
+    assert_eq!(app.event_count().await - before, 9);
+    let txs: i64 = sqlx::query_scalar("SELECT count(DISTINCT tx) FROM events WHERE gid > (SELECT max(gid) - 9 FROM events)")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -142,7 +146,8 @@ async fn bulk_create_takes_1000_rows_and_refuses_1001_whole() {
     assert_eq!(status, StatusCode::CREATED, "{}", v["message"]);
     assert_eq!(v.as_array().unwrap().len(), 1000);
     assert_eq!(v[999]["email"], "ok999@thousand.io");
-    assert_eq!(app.event_count().await - before, 2000);
+    // Per row: UserCreated, UserOnboardingNoticeRecorded, and the Users group's SecurityGroupMemberAdded.
+    assert_eq!(app.event_count().await - before, 3000);
     assert_eq!(live_users(&app, &org).await, 1001);
 
     let (status, v) = bulk_create(&app, &org, vec![]).await;
@@ -333,7 +338,8 @@ async fn a_retried_bulk_create_with_the_same_idempotency_key_appends_once() {
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
     assert_eq!(again.bytes().await.unwrap(), first_body, "the first answer, byte for byte");
-    assert_eq!(app.event_count().await - before, 4, "appended once");
+    // Per row: UserCreated, UserOnboardingNoticeRecorded, SecurityGroupMemberAdded (Users).
+    assert_eq!(app.event_count().await - before, 6, "appended once");
     assert_eq!(live_users(&app, &org).await, 3);
 }
 

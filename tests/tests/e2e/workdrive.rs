@@ -152,9 +152,13 @@ async fn generate_access_issues_a_new_token_and_revokes_the_old_ones() {
 async fn add_user_and_its_errors() {
     let app = TestApp::spawn().await;
     let org = app.create_org("People").await;
+    // `securityGroup` names one of the org's security groups (E70).
+    let (_, groups) = send(app.wd(Method::GET, "/api/security_groups", &org.token)).await;
+    let users_group = groups["groups"][1]["id"].as_str().expect("the Users group").to_string();
+    assert_eq!(groups["groups"][1]["name"], "Users");
     let body = json!({
         "email": "Bob@People.io", "firstName": "Bob", "lastName": "Ray", "phone": "+47 123", "designation": "Engineer",
-        "securityGroup": uuid::Uuid::now_v7(), "defaultVisibility": "public", "skill": ["rust"], "reportsTo": org.admin_id,
+        "securityGroup": users_group, "defaultVisibility": "public", "skill": ["rust"], "reportsTo": org.admin_id,
     });
     let (status, bob) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
     assert_eq!(status, StatusCode::CREATED, "{bob}");
@@ -166,6 +170,7 @@ async fn add_user_and_its_errors() {
     assert_eq!(bob["teamMembers"], json!([]));
     assert_eq!(bob["userAdditionalTeams"], json!([]));
     assert_eq!(bob["orgId"], org.id.as_str());
+    assert_eq!(bob["securityGroup"], users_group.as_str());
 
     let incomplete = json!({"email": "c@people.io", "firstName": "C", "lastName": "D"});
     let (_, c) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&incomplete)).await;
@@ -179,6 +184,7 @@ async fn add_user_and_its_errors() {
         (json!({"email": "BOB@people.io", "firstName": "A", "lastName": "B"}), "email"),
         (json!({"email": "y@people.io", "firstName": "A", "lastName": "B", "reportsTo": "zzz"}), "body"),
         (json!({"email": "y@people.io", "firstName": "", "lastName": "B"}), "firstName"),
+        (json!({"email": "y@people.io", "firstName": "A", "lastName": "B", "securityGroup": uuid::Uuid::now_v7()}), "securityGroup"),
     ] {
         let (status, v) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
