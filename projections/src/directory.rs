@@ -5,6 +5,7 @@ use commands::Envelope;
 use domain::department::DepartmentEvent;
 use domain::group::GroupEvent;
 use domain::location::LocationEvent;
+use domain::media::MediaEvent;
 use domain::organization::{AuthMethod, OrganizationEvent};
 use domain::patch::Patch;
 use domain::user::UserEvent;
@@ -25,6 +26,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "group" => group(conn, ev, decode(ev)?).await,
         "department" => department(conn, ev, decode(ev)?).await,
         "location" => location(conn, ev, decode(ev)?).await,
+        "media" => media(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }
@@ -326,6 +328,39 @@ async fn location(conn: &mut PgConnection, ev: &Envelope, event: LocationEvent) 
         LocationEvent::LocationMemberAdded { .. } | LocationEvent::LocationMemberRemoved { .. } => {}
         LocationEvent::LocationDeleted { .. } => {
             sqlx::query!("DELETE FROM locations WHERE id = $1", ev.stream_id).execute(conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Media files: reserved, then uploaded once.
+async fn media(conn: &mut PgConnection, ev: &Envelope, event: MediaEvent) -> Result<(), ApplyError> {
+    match event {
+        MediaEvent::MediaReserved { id, org_id, name, mime, module_code, reserved_by, .. } => {
+            sqlx::query!(
+                "INSERT INTO media (id, org_id, name, mime, module_code, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                id,
+                org_id.0,
+                name,
+                mime,
+                module_code,
+                reserved_by.map(|u| u.0),
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
+        MediaEvent::MediaUploaded { size, sha256, key, .. } => {
+            sqlx::query!(
+                "UPDATE media SET uploaded = true, size = $2, sha256 = $3, object_key = $4, uploaded_at = $5 WHERE id = $1",
+                ev.stream_id,
+                i64::try_from(size).unwrap_or(i64::MAX),
+                sha256,
+                key,
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
         }
     }
     Ok(())

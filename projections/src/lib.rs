@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod directory;
+pub mod media;
 pub mod odata;
 pub mod org_units;
 pub mod queries;
@@ -24,7 +25,7 @@ pub struct Projection {
 pub const DIRECTORY: Projection = Projection {
     name: "directory",
     schema: "rm_directory",
-    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations"],
+    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "media"],
 };
 
 /// Every projection, in the order a rebuild of `all` runs them.
