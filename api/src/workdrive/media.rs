@@ -434,8 +434,29 @@ async fn upload(st: AppState, meta: WriteMeta, form: Result<Multipart, Multipart
             fields.get("Content-Type").ok_or_else(|| ApiError::invalid("Content-Type", "is required before file"))?.clone();
         // Refuse before storing anything.
         let state = media_cmd::load(&st.store, id).await?;
-        MediaAggregate::check_upload(&state, &media_cmd::signature_hash(&signature), &content_type, chrono::Utc::now())?;
-        let Some(m) = state else { return Err(ApiError::NotFound("file not found".into()).into()) };
+        let Some(m) = state.clone() else { return Err(ApiError::NotFound("file not found".into()).into()) };
+        let upload_ctx = || -> Result<commands::CommandContext, ApiError> {
+            let mut ctx = meta.context(None, WorkDrive::NAME)?;
+            ctx.org_id = Some(m.org_id);
+            ctx.actor = m.reserved_by;
+            Ok(ctx)
+        };
+        if let Err(refused) = MediaAggregate::check_upload(&state, &media_cmd::signature_hash(&signature), &content_type, chrono::Utc::now()) {
+            // A retry of a finished upload with the same Idempotency-Key gets the first answer;
+            // anything else is refused exactly as the check says (the domain refuses it again,
+            // so nothing is appended and no bytes are stored).
+            if meta.idempotency_key.is_some() {
+                let ctx = upload_ctx()?;
+                let none = media_cmd::Uploaded { key: String::new(), size: 0, sha256: String::new() };
+                if let Ok(committed) = media_cmd::record_upload(&st.store, &ctx, id, &signature, &content_type, none).await {
+                    if committed.is_replay {
+                        let org = m.org_id.0;
+                        return Ok(st.respond(&ctx, committed, |st, _| uploaded_answer(st, org, id)).await?);
+                    }
+                }
+            }
+            return Err(ApiError::from(refused).into());
+        }
         if let Some(part_type) = field.content_type() {
             let essence = part_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
             if essence != "application/octet-stream" && essence != m.mime {
@@ -464,9 +485,7 @@ async fn upload(st: AppState, meta: WriteMeta, form: Result<Multipart, Multipart
             tracing::error!(error = %e, file_id = %id, "cannot store media bytes");
             return Err(ApiError::Internal.into());
         }
-        let mut ctx = meta.context(None, WorkDrive::NAME)?;
-        ctx.org_id = Some(m.org_id);
-        ctx.actor = m.reserved_by;
+        let ctx = upload_ctx()?;
         let uploaded = media_cmd::Uploaded { key: key.clone(), size, sha256: hex::encode(hasher.finalize()) };
         let committed = match media_cmd::record_upload(&st.store, &ctx, id, &signature, &content_type, uploaded).await {
             Ok(c) => c,
@@ -478,13 +497,14 @@ async fn upload(st: AppState, meta: WriteMeta, form: Result<Multipart, Multipart
             }
         };
         let org = m.org_id.0;
-        return Ok(st
-            .respond(&ctx, committed, |st, _| async move {
-                let file = files_by_id(&st, org, &[id]).await?.remove(&id).ok_or_else(|| ApiError::NotFound("file not found".into()))?;
-                Ok((StatusCode::CREATED, axum::Json(file)).into_response())
-            })
-            .await?);
+        return Ok(st.respond(&ctx, committed, |st, _| uploaded_answer(st, org, id)).await?);
     }
+}
+
+/// The answer to an upload: the `File`, 201.
+async fn uploaded_answer(st: AppState, org: Uuid, id: Uuid) -> Result<Response, ApiError> {
+    let file = files_by_id(&st, org, &[id]).await?.remove(&id).ok_or_else(|| ApiError::NotFound("file not found".into()))?;
+    Ok((StatusCode::CREATED, axum::Json(file)).into_response())
 }
 
 /// Streams an uploaded file's bytes with its content type. Another org's file is 404.

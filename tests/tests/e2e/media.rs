@@ -327,3 +327,56 @@ async fn each_media_write_puts_its_events_on_nats_without_the_signature() {
     }
     assert_eq!(got[1].1["metadata"]["actor_user_id"], org.admin_id.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_retried_with_its_idempotency_key_gets_the_first_answer() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Retry").await;
+    let signed = reserve(&app, &org, "text/plain", "notes.txt").await;
+    let fields = signed["signedRequest"]["fields"].as_object().unwrap();
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())).collect();
+    let body = form(&pairs, Some(("text/plain", b"hello")));
+    let post = |key: &str| {
+        app.req(Method::POST, "/api/media")
+            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+            .header("Idempotency-Key", key)
+            .body(body.clone())
+    };
+    let first = send_raw(post("upload-1")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first_body = first.bytes().await.unwrap();
+    let again = send_raw(post("upload-1")).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.bytes().await.unwrap(), first_body);
+    // Another key is a new upload of the same id: refused.
+    let (status, v) = send(post("upload-2")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let uploads: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MediaUploaded'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(uploads, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_restores_the_media_rows_and_files_stay_served() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Rebuild Media").await;
+    let id = uploaded(&app, &org, "image/webp", b"webp bytes").await;
+    reserve(&app, &org, "image/gif", "pending.gif").await;
+    let u = app.add_user(&org, "p@rebuild.io").await;
+    let (status, _) = send(app.wd(Method::PATCH, &format!("/api/users/{}", u["id"].as_str().unwrap()), &org.token).json(&json!({ "fileId": id }))).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let rows = || async {
+        let v: Vec<Value> = sqlx::query_scalar("SELECT to_jsonb(m) FROM rm_directory.media m ORDER BY id").fetch_all(&app.pool).await.unwrap();
+        v
+    };
+    let before = rows().await;
+    assert_eq!(before.len(), 2);
+    workers::rebuild::rebuild(&app.pool, projections::DIRECTORY, false).await.unwrap();
+    assert_eq!(rows().await, before);
+    let resp = send_raw(app.wd(Method::GET, &format!("/api/media/{id}"), &org.token)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"webp bytes");
+    let (_, list) = send(app.wd(Method::GET, "/api/users?per_page=100", &org.token)).await;
+    assert!(list["users"].as_array().unwrap().iter().any(|r| r["picture"]["id"] == id.as_str()));
+}
