@@ -354,6 +354,20 @@ async fn an_upload_retried_with_its_idempotency_key_gets_the_first_answer() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     let uploads: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MediaUploaded'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(uploads, 1);
+
+    // A keyed upload near the size limit is fingerprinted like any other write.
+    let signed = reserve(&app, &org, "video/webm", "big.webm").await;
+    let big = vec![3u8; 20 * 1024 * 1024];
+    let fields = signed["signedRequest"]["fields"].as_object().unwrap();
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())).collect();
+    let rb = app
+        .req(Method::POST, "/api/media")
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header("Idempotency-Key", "big-1")
+        .body(form(&pairs, Some(("video/webm", &big))));
+    let (status, v) = send(rb).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["size"], big.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
