@@ -10,15 +10,15 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
+use axum::extract::multipart::Field;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use bytes::Bytes;
 use commands::handlers::media as media_cmd;
 use domain::media::{MediaAggregate, MAX_UPLOAD_BYTES};
 use futures::StreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use projections::media::FileRow;
 use projections::queries;
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,8 @@ type Error = dialect::Error<WorkDrive>;
 
 /// Request body limit of the upload route: the file plus room for the form fields.
 pub const UPLOAD_BODY_LIMIT: usize = MAX_UPLOAD_BYTES as usize + 64 * 1024;
+/// Parts of one upload in flight to the store at once.
+const UPLOAD_CONCURRENCY: usize = 4;
 /// What `X-Amz-Algorithm` says: the signature is a one-time random secret, not AWS SigV4.
 pub const SIGNATURE_ALGORITHM: &str = "ROSTER-ONE-TIME-TOKEN";
 
@@ -463,30 +465,13 @@ async fn upload(st: AppState, meta: WriteMeta, form: Result<Multipart, Multipart
                 return Err(ApiError::invalid("file", format!("is '{essence}', but the file was reserved as '{}'", m.mime)).into());
             }
         }
-        let mut chunks: Vec<Bytes> = Vec::new();
-        let mut size: u64 = 0;
-        let mut hasher = Sha256::new();
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            size += chunk.len() as u64;
-            if size > MAX_UPLOAD_BYTES {
-                return Err(too_large().into());
-            }
-            hasher.update(&chunk);
-            chunks.push(chunk);
-        }
-        if size == 0 {
-            return Err(ApiError::invalid("file", "is empty").into());
-        }
         // A key of its own per upload: a racing second upload of the same id never overwrites
         // the bytes of the one that is recorded.
         let key = format!("{}/{id}/{}", m.org_id, Uuid::now_v7());
         let path = object_store::path::Path::from(key.clone());
-        if let Err(e) = st.media.store.put(&path, object_store::PutPayload::from_iter(chunks)).await {
-            tracing::error!(error = %e, file_id = %id, "cannot store media bytes");
-            return Err(ApiError::Internal.into());
-        }
+        let (size, sha256) = store_stream(&st.media, &path, &mut field).await?;
         let ctx = upload_ctx()?;
-        let uploaded = media_cmd::Uploaded { key: key.clone(), size, sha256: hex::encode(hasher.finalize()) };
+        let uploaded = media_cmd::Uploaded { key: key.clone(), size, sha256 };
         let committed = match media_cmd::record_upload(&st.store, &ctx, id, &signature, &content_type, uploaded).await {
             Ok(c) => c,
             Err(e) => {
@@ -499,6 +484,42 @@ async fn upload(st: AppState, meta: WriteMeta, form: Result<Multipart, Multipart
         let org = m.org_id.0;
         return Ok(st.respond(&ctx, committed, |st, _| uploaded_answer(st, org, id)).await?);
     }
+}
+
+/// Streams the `file` part into the store at `path` (never holding the whole file in memory);
+/// answers its size and SHA-256. Nothing stays stored when it fails (too large, empty, cut off).
+async fn store_stream(media: &Media, path: &object_store::path::Path, field: &mut Field<'_>) -> Result<(u64, String), ApiError> {
+    let store_failed = |e: object_store::Error| {
+        tracing::error!(error = %e, path = %path, "cannot store media bytes");
+        ApiError::Internal
+    };
+    let mut writer = WriteMultipart::new(media.store.put_multipart(path).await.map_err(store_failed)?);
+    let mut size: u64 = 0;
+    let mut hasher = Sha256::new();
+    let outcome: Result<(), ApiError> = async {
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            size += chunk.len() as u64;
+            if size > MAX_UPLOAD_BYTES {
+                return Err(too_large());
+            }
+            hasher.update(&chunk);
+            writer.wait_for_capacity(UPLOAD_CONCURRENCY).await.map_err(store_failed)?;
+            writer.write(&chunk);
+        }
+        if size == 0 {
+            return Err(ApiError::invalid("file", "is empty"));
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        if let Err(abort) = writer.abort().await {
+            tracing::warn!(error = %abort, "cannot abort a refused media upload");
+        }
+        return Err(e);
+    }
+    writer.finish().await.map_err(store_failed)?;
+    Ok((size, hex::encode(hasher.finalize())))
 }
 
 /// The answer to an upload: the `File`, 201.

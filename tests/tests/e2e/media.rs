@@ -29,6 +29,22 @@ fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Vec<u8> {
     body
 }
 
+/// Regular files under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                files_under(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
 async fn reserve(app: &TestApp, org: &Org, mime: &str, name: &str) -> Value {
     let (status, v) = send(app.wd(Method::GET, "/api/media", &org.token).query(&[("mime", mime), ("name", name), ("moduleCode", "1")])).await;
     assert_eq!(status, StatusCode::OK, "reserve: {v}");
@@ -207,7 +223,9 @@ async fn media_errors_are_documented_codes_naming_the_field() {
     // An unknown key.
     let (status, v) = upload_with(&app, &signed, &[("Key", &uuid::Uuid::now_v7().to_string())], Some(("image/png", png))).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
-    // Nothing of the above was recorded: the file is still waiting for its upload.
+    // Nothing of the above was recorded or left in the store: the file is still waiting.
+    let api::workdrive::media::MediaBackend::Local(dir) = &app.config.media.backend else { panic!("tests store media locally") };
+    assert_eq!(files_under(dir), 0, "a refused upload left bytes behind");
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MediaUploaded'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(events, 0);
     let id = signed["fileId"].as_str().unwrap();
@@ -222,6 +240,7 @@ async fn media_errors_are_documented_codes_naming_the_field() {
     assert!(v["message"].as_str().unwrap().starts_with("Key:"), "{v}");
     let resp = send_raw(app.wd(Method::GET, &format!("/api/media/{id}"), &org.token)).await;
     assert_eq!(resp.bytes().await.unwrap().as_ref(), png, "the first upload's bytes stay");
+    assert_eq!(files_under(dir), 1, "the refused second upload left no bytes behind");
 
     // A POST that is neither multipart nor authenticated.
     let (status, _) = send(app.req(Method::POST, "/api/media?mime=image/png&name=a&moduleCode=1")).await;
