@@ -39,6 +39,8 @@ pub struct Config {
     pub bootstrap_token: Option<String>,
     pub roles: Roles,
     pub max_db_connections: u32,
+    /// Where media bytes live (WorkDrive E75).
+    pub media: crate::workdrive::media::MediaConfig,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             bootstrap_token: None,
             roles: Roles::ALL,
             max_db_connections: 40,
+            media: crate::workdrive::media::MediaConfig::default(),
         }
     }
 }
@@ -62,6 +65,8 @@ pub struct AppState {
     pub store: Store,
     pub consistency: Arc<Consistency>,
     pub consistency_timeout: Duration,
+    /// The media object store (local filesystem or S3-compatible).
+    pub media: Arc<crate::workdrive::media::Media>,
 }
 
 /// The whole HTTP surface; buildable in a test without a port.
@@ -110,6 +115,8 @@ pub enum StartError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("bootstrap: {0}")]
     Bootstrap(#[from] commands::CommandError),
+    #[error("{0}")]
+    Media(#[from] crate::workdrive::media::MediaSetupError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -153,7 +160,8 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
                 tracing::warn!("the read models have not caught up with the bootstrap yet; is a projector running?");
             }
         }
-        let state = AppState { pool: pool.clone(), store, consistency, consistency_timeout: cfg.consistency_timeout };
+        let media = Arc::new(crate::workdrive::media::Media::open(&cfg.media)?);
+        let state = AppState { pool: pool.clone(), store, consistency, consistency_timeout: cfg.consistency_timeout, media };
         let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|source| StartError::Bind { addr: cfg.bind, source })?;
         addr = listener.local_addr().ok();
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -73,6 +73,47 @@ struct Common {
     /// How long the stream keeps events, in seconds; 0 keeps them forever.
     #[arg(long, env = "ROSTER_NATS_MAX_AGE_SECS", default_value_t = 0)]
     nats_max_age_secs: u64,
+    /// Directory for uploaded media (default `$ROSTER_DATA_DIR/media`, `.roster/media`).
+    #[arg(long, env = "ROSTER_MEDIA_DIR")]
+    media_dir: Option<PathBuf>,
+    /// Base of the URLs Roster hands out for uploads and downloads (default: from the request's Host).
+    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Store media in this S3-compatible bucket instead of the filesystem (build with `--features api/s3`).
+    #[arg(long, env = "ROSTER_MEDIA_S3_BUCKET")]
+    media_s3_bucket: Option<String>,
+    /// S3 endpoint (MinIO, R2, ...); default AWS.
+    #[arg(long, env = "ROSTER_MEDIA_S3_ENDPOINT")]
+    media_s3_endpoint: Option<String>,
+    #[arg(long, env = "ROSTER_MEDIA_S3_REGION")]
+    media_s3_region: Option<String>,
+    #[arg(long, env = "ROSTER_MEDIA_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    media_s3_access_key_id: Option<String>,
+    #[arg(long, env = "ROSTER_MEDIA_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    media_s3_secret_access_key: Option<String>,
+}
+
+impl Common {
+    fn media(&self, data_dir: Option<&std::path::Path>) -> crate::workdrive::media::MediaConfig {
+        use crate::workdrive::media::{MediaBackend, MediaConfig};
+        let backend = match &self.media_s3_bucket {
+            Some(bucket) => MediaBackend::S3 {
+                bucket: bucket.clone(),
+                endpoint: self.media_s3_endpoint.clone(),
+                region: self.media_s3_region.clone(),
+                access_key_id: self.media_s3_access_key_id.clone(),
+                secret_access_key: self.media_s3_secret_access_key.clone(),
+            },
+            None => MediaBackend::Local(self.media_dir.clone().unwrap_or_else(|| {
+                let data = data_dir
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("ROSTER_DATA_DIR").map(PathBuf::from))
+                    .unwrap_or_else(|| PathBuf::from(".roster"));
+                data.join("media")
+            })),
+        };
+        MediaConfig { backend, public_url: self.public_url.clone() }
+    }
 }
 
 #[derive(Args)]
@@ -196,6 +237,7 @@ fn config(database_url: String, nats_url: String, common: &Common, roles: Roles)
     cfg.nats.stream = common.nats_stream.clone();
     cfg.nats.subject_prefix = common.nats_subject_prefix.clone();
     cfg.nats.max_age = Duration::from_secs(common.nats_max_age_secs);
+    cfg.media = common.media(None);
     cfg
 }
 
@@ -240,7 +282,8 @@ async fn dev(a: DevArgs, stop: impl std::future::Future<Output = ()>, out: &mut 
         }
         _ => return Err("set both DATABASE_URL and NATS_URL, or neither".into()),
     };
-    let cfg = config(database_url.clone(), nats_url.clone(), &a.common, Roles::ALL);
+    let mut cfg = config(database_url.clone(), nats_url.clone(), &a.common, Roles::ALL);
+    cfg.media = a.common.media(Some(&a.data_dir));
     let running = app::start(cfg).await?;
     let api_url = running.addr.map(|addr| format!("http://{addr}")).unwrap_or_default();
     let endpoints = serde_json::json!({

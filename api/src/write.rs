@@ -21,8 +21,12 @@ use crate::AppState;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-/// Largest request body hashed for an idempotency fingerprint.
-const MAX_FINGERPRINT_BODY: usize = 16 * 1024 * 1024;
+/// Largest request body hashed for an idempotency fingerprint (a media upload is the largest body).
+const MAX_FINGERPRINT_BODY: usize = if crate::workdrive::media::UPLOAD_BODY_LIMIT > 16 * 1024 * 1024 {
+    crate::workdrive::media::UPLOAD_BODY_LIMIT
+} else {
+    16 * 1024 * 1024
+};
 
 /// Hash of method, path, query and body of a request that carries an idempotency key.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ pub mod event;
 pub mod group;
 pub mod ids;
 pub mod location;
+pub mod media;
 pub mod organization;
 pub mod sso;
 pub mod patch;

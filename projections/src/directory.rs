@@ -5,6 +5,7 @@ use commands::Envelope;
 use domain::department::DepartmentEvent;
 use domain::group::GroupEvent;
 use domain::location::LocationEvent;
+use domain::media::MediaEvent;
 use domain::organization::{AuthMethod, OrganizationEvent};
 use domain::patch::Patch;
 use domain::security_group::SecurityGroupEvent;
@@ -29,6 +30,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "location" => location(conn, ev, decode(ev)?).await,
         "sso" => sso(conn, ev, decode(ev)?).await,
         "security_group" => security_group(conn, ev, decode(ev)?).await,
+        "media" => media(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }
@@ -406,6 +408,39 @@ async fn security_group(conn: &mut PgConnection, ev: &Envelope, event: SecurityG
             .await?;
         }
         SecurityGroupEvent::SecurityGroupMemberAdded { .. } | SecurityGroupEvent::SecurityGroupMemberRemoved { .. } => {}
+    }
+    Ok(())
+}
+
+/// Media files: reserved, then uploaded once.
+async fn media(conn: &mut PgConnection, ev: &Envelope, event: MediaEvent) -> Result<(), ApplyError> {
+    match event {
+        MediaEvent::MediaReserved { id, org_id, name, mime, module_code, reserved_by, .. } => {
+            sqlx::query!(
+                "INSERT INTO media (id, org_id, name, mime, module_code, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                id,
+                org_id.0,
+                name,
+                mime,
+                module_code,
+                reserved_by.map(|u| u.0),
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
+        MediaEvent::MediaUploaded { size, sha256, key, .. } => {
+            sqlx::query!(
+                "UPDATE media SET uploaded = true, size = $2, sha256 = $3, object_key = $4, uploaded_at = $5 WHERE id = $1",
+                ev.stream_id,
+                i64::try_from(size).unwrap_or(i64::MAX),
+                sha256,
+                key,
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
     }
     Ok(())
 }

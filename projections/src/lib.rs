@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod directory;
+pub mod media;
 pub mod odata;
 pub mod org_units;
 pub mod queries;
@@ -26,7 +27,7 @@ pub struct Projection {
 pub const DIRECTORY: Projection = Projection {
     name: "directory",
     schema: "rm_directory",
-    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries", "security_groups"],
+    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries", "security_groups", "media"],
 };
 
 /// Every projection, in the order a rebuild of `all` runs them.

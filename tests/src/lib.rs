@@ -164,6 +164,10 @@ impl TestApp {
         config.consistency_timeout = opts.consistency_timeout;
         config.roles = opts.roles;
         config.max_db_connections = 20;
+        // Media bytes under the run's temp dir, one directory per database (a restart over the
+        // same log finds its files again).
+        let db_name = config.database_url.rsplit('/').next().unwrap_or("db").to_string();
+        config.media.backend = api::workdrive::media::MediaBackend::Local(stack().dir.join("media").join(db_name));
         let super_token = commands::secrets::new_token();
         config.bootstrap_token = Some(super_token.clone());
         let running = api::start(config.clone()).await.expect("start roster");

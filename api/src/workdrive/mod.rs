@@ -29,6 +29,7 @@ pub mod departments;
 pub mod locations;
 pub mod sso;
 pub mod security_groups;
+pub mod media;
 
 pub struct WorkDrive;
 
@@ -82,6 +83,11 @@ pub fn routes() -> Router<AppState> {
                 .post(departments::change_department_members)
                 .patch(departments::patch_department_members),
         )
+        .route(
+            "/api/media",
+            get(media::reserve_get).post(media::post_media).layer(axum::extract::DefaultBodyLimit::max(media::UPLOAD_BODY_LIMIT)),
+        )
+        .route("/api/media/{id}", get(media::download))
         .route("/api/locations", get(locations::list_locations).post(locations::create_location))
         .route("/api/locations/{id}", patch(locations::update_location).delete(locations::delete_location))
         .route(
@@ -153,6 +159,8 @@ pub struct Organization {
     pub industry: Option<String>,
     pub auth_method: String,
     pub file_id: Option<Uuid>,
+    /// The org's logo or media (`fileId`), as the spec's `File`.
+    pub file: Option<media::File>,
     /// Only in the answer to `POST /api/organization`: the new org admin's token, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
@@ -179,6 +187,7 @@ impl From<OrgRow> for Organization {
             industry: o.industry,
             auth_method: o.auth_method,
             file_id: o.file_id,
+            file: None,
             access_token: None,
         }
     }
@@ -244,10 +253,8 @@ pub struct UserFull {
     pub status: String,
     pub first_name: String,
     pub last_name: String,
-    #[schema(value_type = Option<Object>)]
-    pub picture: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
-    pub cover: Option<serde_json::Value>,
+    pub picture: Option<media::File>,
+    pub cover: Option<media::File>,
     pub bio: Option<String>,
     pub phone: Option<String>,
     pub reports_to: Option<Uuid>,
@@ -516,6 +523,17 @@ async fn load_org(st: &AppState, id: Uuid) -> Result<OrgRow, ApiError> {
     queries::organization(&st.pool, id).await?.ok_or_else(|| ApiError::NotFound("organization not found".into()))
 }
 
+/// An organization as WorkDrive answers it: with its `file` rendered.
+async fn render_org(st: &AppState, row: OrgRow) -> Result<Organization, ApiError> {
+    let file_id = row.file_id;
+    let org_id = row.id;
+    let mut org = Organization::from(row);
+    if let Some(f) = file_id {
+        org.file = media::files_by_id(st, org_id, &[f]).await?.remove(&f);
+    }
+    Ok(org)
+}
+
 /// E08: the super admin creates an organization with its admin; the answer carries the admin's token.
 #[utoipa::path(post, path = "/api/organization", tag = "WorkDrive",
     request_body = CreateOrganizationBody,
@@ -542,7 +560,8 @@ pub async fn create_organization(
     };
     let (committed, secret) = org_cmd::create_organization(&st.store, &ctx, input).await?;
     Ok(st.respond(&ctx, committed, |st, result| async move {
-        let mut org = Organization::from(load_org(&st, result_id(&result, "org_id")?).await?);
+        let row = load_org(&st, result_id(&result, "org_id")?).await?;
+        let mut org = render_org(&st, row).await?;
         org.access_token = secret;
         let mut resp = (StatusCode::CREATED, axum::Json(org)).into_response();
         resp.extensions_mut().insert(SecretBearing);
@@ -578,7 +597,8 @@ pub async fn update_organization(
         file_id: body.file_id,
     };
     let committed = org_cmd::update_organization(&st.store, &ctx, OrgId(id), patch).await?;
-    Ok(st.respond(&ctx, committed, |st, _| async move { Ok(axum::Json(Organization::from(load_org(&st, id).await?)).into_response()) })
+    Ok(st.respond(&ctx, committed, |st, _| async move { let row = load_org(&st, id).await?;
+        Ok(axum::Json(render_org(&st, row).await?).into_response()) })
     .await?)
 }
 
@@ -613,11 +633,15 @@ async fn full_users(st: &AppState, org: Uuid, rows: &[UserRow]) -> Result<Vec<Us
     let bosses: Vec<Uuid> = rows.iter().filter_map(|u| u.reports_to).collect();
     let by_id: HashMap<Uuid, UserRow> =
         queries::users_by_ids(&st.pool, org, &bosses).await?.into_iter().map(|u| (u.id, u)).collect();
+    let file_ids: Vec<Uuid> = rows.iter().flat_map(|u| [u.file_id, u.cover_file_id]).flatten().collect();
+    let files = media::files_by_id(st, org, &file_ids).await?;
     Ok(rows
         .iter()
         .map(|u| {
             let mut full = UserFull::from(u);
             full.reports_to_obj = u.reports_to.and_then(|b| by_id.get(&b)).map(UserSummary::from);
+            full.picture = u.file_id.and_then(|f| files.get(&f).cloned());
+            full.cover = u.cover_file_id.and_then(|f| files.get(&f).cloned());
             full
         })
         .collect())

@@ -6,6 +6,7 @@
 pub mod department;
 pub mod group;
 pub mod location;
+pub mod media;
 pub(crate) mod membership;
 pub mod security_group;
 pub mod organization;

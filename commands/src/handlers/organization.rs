@@ -160,6 +160,9 @@ pub async fn update_organization(
             if ctx.org_id != Some(org_id) {
                 return Err(DomainError::NotFound("organization").into());
             }
+            if let domain::patch::Patch::Set(f) = patch.file_id {
+                super::media::check_file(store, org_id, f, "fileId").await?;
+            }
             let (state, version) = store.load::<OrganizationAggregate>(org_id.0).await?;
             let events = OrganizationAggregate::handle_command(&state, OrganizationCommand::Update { actor, patch: patch.clone() })?;
             Ok(Plan {

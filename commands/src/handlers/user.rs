@@ -181,6 +181,13 @@ pub async fn update_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
                 _ => None,
             };
             check_references(store, org, reports_to, &patch.add_additional_teams).await?;
+            // Pictures are uploaded files of the org (uploads never change once recorded).
+            if let domain::patch::Patch::Set(f) = patch.file_id {
+                super::media::check_file(store, org, f, "fileId").await?;
+            }
+            if let domain::patch::Patch::Set(f) = patch.cover_file_id {
+                super::media::check_file(store, org, f, "coverFileId").await?;
+            }
             let user = state.as_ref().filter(|u| !u.deleted).ok_or(DomainError::NotFound("user"))?;
             // Department and location changes go to those streams too, so their member lists and
             // heads agree with the user; a head who leaves stops being head (never the last one).

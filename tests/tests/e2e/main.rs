@@ -5,6 +5,7 @@ mod cli;
 mod delivery;
 mod departments;
 mod locations;
+mod media;
 mod portsip;
 mod roster_api;
 mod sso;
