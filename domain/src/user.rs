@@ -82,6 +82,27 @@ pub struct Profile {
     pub external_user_id: Option<String>,
 }
 
+/// WorkDrive E03 (b): with no `reportsTo`, the admins of the user's location — or, when it has
+/// none, the heads of their department — become the boss: the first is `reportsTo`, the others
+/// join `additional_teams`. The admins of `additional_locations` become supervisors too.
+/// Everyone is listed in a stable order (ids), and nobody supervises themselves.
+pub fn default_supervisors(profile: &mut Profile, location_admins: &[UserId], department_heads: &[UserId], additional_location_admins: &[UserId]) {
+    let mut extra: Vec<UserId> = Vec::new();
+    if profile.reports_to.is_none() {
+        let bosses = if location_admins.is_empty() { department_heads } else { location_admins };
+        if let Some((first, rest)) = bosses.split_first() {
+            profile.reports_to = Some(*first);
+            extra.extend_from_slice(rest);
+        }
+    }
+    extra.extend_from_slice(additional_location_admins);
+    for s in extra {
+        if Some(s) != profile.reports_to && !profile.additional_teams.contains(&s) {
+            profile.additional_teams.push(s);
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub id: UserId,
@@ -519,6 +540,27 @@ mod tests {
             supervisor_email: None,
             default_security_group: None,
         }
+    }
+
+    #[test]
+    fn default_supervisors_prefer_location_admins_then_department_heads() {
+        let u = |n: u128| UserId(uuid::Uuid::from_u128(n));
+        let mut p = Profile::default();
+        default_supervisors(&mut p, &[u(1), u(2)], &[u(3)], &[u(2), u(4)]);
+        assert_eq!(p.reports_to, Some(u(1)));
+        assert_eq!(p.additional_teams, vec![u(2), u(4)]);
+
+        let mut p = Profile::default();
+        default_supervisors(&mut p, &[], &[u(3), u(5)], &[]);
+        assert_eq!((p.reports_to, p.additional_teams), (Some(u(3)), vec![u(5)]));
+
+        let mut p = Profile { reports_to: Some(u(9)), ..Profile::default() };
+        default_supervisors(&mut p, &[u(1)], &[u(3)], &[]);
+        assert_eq!((p.reports_to, p.additional_teams), (Some(u(9)), vec![]), "an explicit reportsTo wins");
+
+        let mut p = Profile::default();
+        default_supervisors(&mut p, &[], &[], &[]);
+        assert_eq!(p.reports_to, None, "no admins, no boss");
     }
 
     fn fold(events: Vec<UserEvent>) -> Option<User> {

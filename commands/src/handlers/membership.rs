@@ -5,13 +5,13 @@
 //! endpoint asked for it. Security groups work the same way (the user's `security_group`). A head who leaves a department stops being its head, and the last head
 //! cannot leave (the department's decide refuses, naming the request's field).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use domain::department::{DepartmentAggregate, DepartmentCommand};
 use domain::location::{LocationAggregate, LocationCommand};
 use domain::patch::Patch;
 use domain::security_group::{SecurityGroupAggregate, SecurityGroupCommand};
-use domain::user::{User, UserAggregate, UserCommand, UserEvent, UserPatch};
+use domain::user::{Profile, User, UserAggregate, UserCommand, UserEvent, UserPatch};
 use domain::{DomainError, DomainEvent, OrgId, UserId};
 use esrs::Aggregate;
 use uuid::Uuid;
@@ -314,6 +314,31 @@ impl<'a> Batch<'a> {
         Ok(self.security_group_live(users).await?.then_some(users))
     }
 
+    /// Fills `reportsTo` (and more supervisors) for a user being created, per
+    /// `domain::user::default_supervisors`. Location admins are the location's members who are in
+    /// the org's `Administrators` group; a department's admins are its heads.
+    pub async fn default_supervisors(&mut self, profile: &mut Profile) -> Result<(), CommandError> {
+        let admins_id = domain::security_group::builtin_id(self.org, domain::security_group::SecurityGroupKind::Administrators);
+        let admins: BTreeSet<UserId> = match self.security_groups.state(self.store, admins_id).await? {
+            Some(g) => g.members.clone(),
+            None => BTreeSet::new(),
+        };
+        let at_location = location_members_admins(self, profile.location, &admins).await?;
+        let heads: Vec<UserId> = match profile.department {
+            Some(d) => match self.departments.state(self.store, d).await? {
+                Some(dep) if !dep.deleted && dep.org_id == Some(self.org) => dep.heads.iter().copied().collect(),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        let mut extra = Vec::new();
+        for l in profile.additional_locations.clone() {
+            extra.extend(location_members_admins(self, Some(l), &admins).await?);
+        }
+        domain::user::default_supervisors(profile, &at_location, &heads, &extra);
+        Ok(())
+    }
+
     /// Every stream with new events: departments, locations, security groups, then users.
     pub fn pending(&self) -> Result<Vec<PendingStream>, StoreError> {
         let mut all = self.departments.pending(self.org)?;
@@ -322,4 +347,14 @@ impl<'a> Batch<'a> {
         all.extend(self.users.pending(self.org)?);
         Ok(all)
     }
+}
+
+/// The members of a live location of the batch's org who are also in `admins`, in id order.
+async fn location_members_admins(b: &mut Batch<'_>, location: Option<Uuid>, admins: &BTreeSet<UserId>) -> Result<Vec<UserId>, CommandError> {
+    let Some(l) = location else { return Ok(Vec::new()) };
+    let org = b.org;
+    Ok(match b.locations.state(b.store, l).await? {
+        Some(loc) if !loc.deleted && loc.org_id == Some(org) => loc.members.intersection(admins).copied().collect(),
+        _ => Vec::new(),
+    })
 }

@@ -147,8 +147,10 @@ pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input:
     let number = store.next_number().await?;
     store
         .execute(ctx, || async {
-            let refs = load_live_many(store, org, &referenced(&input.profile).collect::<Vec<_>>()).await?;
             let mut b = Batch::new(store, org, ctx.actor);
+            let mut input = input.clone();
+            b.default_supervisors(&mut input.profile).await?;
+            let refs = load_live_many(store, org, &referenced(&input.profile).collect::<Vec<_>>()).await?;
             let default_group = b.default_security_group().await?;
             let (events, claims) = decide_create(ctx, org, id, number, &input, password_hash.is_some(), &refs, default_group)?;
             // The new user joins their department (as head when asked), location and security

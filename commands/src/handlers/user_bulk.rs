@@ -91,12 +91,16 @@ pub async fn bulk_create_users(store: &Store, ctx: &CommandContext, org: OrgId, 
         return Err(CommandError::Store(StoreError::Codec(domain::EventCodecError("the number sequence answered short".into()))));
     }
     let plan = || async {
+        let mut units = Batch::new(store, org, ctx.actor);
+        let mut rows = rows.clone();
+        for row in &mut rows {
+            units.default_supervisors(&mut row.profile).await?;
+        }
         let wanted: Vec<UserId> = rows.iter().flat_map(|r| referenced(&r.profile)).collect();
         let refs = load_live_many(store, org, &wanted).await?;
         let mut streams = Vec::with_capacity(rows.len());
         let mut claims: Vec<(usize, Claim)> = Vec::with_capacity(rows.len() * 2);
         let mut seen: HashMap<(&'static str, String), usize> = HashMap::new();
-        let mut units = Batch::new(store, org, ctx.actor);
         let default_group = units.default_security_group().await?;
         for (i, row) in rows.iter().enumerate() {
             let (events, row_claims) =

@@ -327,3 +327,39 @@ async fn update_user_and_delete_user() {
     let (status, _) = send(app.wd(Method::DELETE, &format!("/api/users/{}", org.admin_id), &org.token)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "an admin cannot delete themselves");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_to_defaults_to_location_admins_then_department_heads() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Bosses").await;
+    let head = app.add_user(&org, "head@bosses.io").await["id"].as_str().unwrap().to_string();
+    let (status, dept) = send(app.wd(Method::POST, "/api/departments", &org.token)
+        .json(&json!({"name": "Eng", "members": [{"id": head, "isAdmin": true}]}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{dept}");
+    let dept = dept["id"].as_str().unwrap().to_string();
+    let (_, loc) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "Bergen"}))).await;
+    let loc = loc["id"].as_str().unwrap().to_string();
+    // The org admin (in Administrators) works at the location: a location admin.
+    let (status, v) = send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token)
+        .json(&json!({"addMembers": [org.admin_id]}))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    let add = |body: serde_json::Value| app.wd(Method::POST, "/api/users/add", &org.token).json(&body);
+    let (_, by_dept) = send(add(json!({"email": "d@bosses.io", "firstName": "D", "lastName": "X", "department": dept}))).await;
+    assert_eq!(by_dept["reportsTo"], head.as_str(), "no location: the department's head");
+    let (_, by_loc) = send(add(json!({"email": "l@bosses.io", "firstName": "L", "lastName": "X", "department": dept, "location": loc}))).await;
+    assert_eq!(by_loc["reportsTo"], org.admin_id.as_str(), "location admins come first");
+    assert_eq!(by_loc["userAdditionalTeams"], json!([]));
+    let (_, explicit) = send(add(json!({"email": "e@bosses.io", "firstName": "E", "lastName": "X", "location": loc, "reportsTo": head}))).await;
+    assert_eq!(explicit["reportsTo"], head.as_str(), "an explicit reportsTo wins");
+    let (_, extra) = send(add(json!({"email": "x@bosses.io", "firstName": "X", "lastName": "X", "department": dept, "addAdditionalLocations": [loc]}))).await;
+    assert_eq!(extra["reportsTo"], head.as_str());
+    assert_eq!(extra["userAdditionalTeams"], json!([org.admin_id]), "additional locations' admins supervise too");
+    let (_, nobody) = send(add(json!({"email": "n@bosses.io", "firstName": "N", "lastName": "X"}))).await;
+    assert!(nobody["reportsTo"].is_null());
+    // The onboarding notice goes to the defaulted supervisor.
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=UserOnboardingNoticeRecorded&limit=1000", &org.token)).await;
+    let notice = page["events"].as_array().unwrap().iter().find(|e| e["stream_id"] == by_dept["id"]).expect("a notice").clone();
+    assert_eq!(notice["payload"]["recipient"], "supervisor", "{notice}");
+    assert_eq!(notice["payload"]["recipient_user_id"], head.as_str(), "{notice}");
+}
