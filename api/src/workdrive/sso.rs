@@ -45,7 +45,7 @@ pub struct Sso {
     /// Set for a department-level entry.
     pub department_id: Option<Uuid>,
     pub order: i32,
-    /// The media object of `fileId`; null until media exists.
+    /// The uploaded media object of `fileId` (the spec's `File`).
     #[schema(value_type = Option<Object>)]
     pub file: Option<serde_json::Value>,
     /// Roster extension: the `fileId` given at creation.
@@ -161,7 +161,16 @@ async fn render(st: &AppState, org: Uuid, rows: &[SsoRow]) -> Result<Vec<Sso>, A
     let creators: Vec<Uuid> = rows.iter().map(|r| r.created_by).collect();
     let users: HashMap<Uuid, UserSummary> =
         queries::users_by_ids(&st.pool, org, &creators).await?.iter().map(|u| (u.id, UserSummary::from(u))).collect();
-    Ok(rows.iter().map(|r| Sso::new(r, users.get(&r.created_by).cloned())).collect())
+    let file_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.file_id).collect();
+    let files = super::media::files_by_id(st, org, &file_ids).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let mut sso = Sso::new(r, users.get(&r.created_by).cloned());
+            sso.file = r.file_id.and_then(|f| files.get(&f)).and_then(|f| serde_json::to_value(f).ok());
+            sso
+        })
+        .collect())
 }
 
 /// E73: the SSO entries of one level, ordered by `order` then creation. One parameter at a time:

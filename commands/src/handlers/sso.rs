@@ -39,6 +39,9 @@ pub async fn create_sso(
                 }
                 _ => {}
             }
+            if let Some(file) = input.file_id {
+                super::media::check_file(store, org, file, "fileId").await?;
+            }
             Ok(Plan { streams: entries.pending(org)?, result: json!({ "sso_id": id }), ..Plan::default() })
         })
         .await

@@ -71,7 +71,7 @@ async fn upload_with(app: &TestApp, signed: &Value, overrides: &[(&str, &str)], 
     send(rb).await
 }
 
-async fn uploaded(app: &TestApp, org: &Org, mime: &str, bytes: &[u8]) -> String {
+pub async fn uploaded(app: &TestApp, org: &Org, mime: &str, bytes: &[u8]) -> String {
     let signed = reserve(app, org, mime, "pic").await;
     let (status, v) = upload_with(app, &signed, &[], Some((mime, bytes))).await;
     assert_eq!(status, StatusCode::CREATED, "upload: {v}");

@@ -76,12 +76,13 @@ async fn create_answers_the_sso_shape_at_each_level() {
     let loc = location(&app, &org, "Berlin").await;
     let dept = department(&app, &org, "Sales", &a).await;
 
-    // A user-level SSO entry (no ids, no manage).
+    // A user-level SSO entry (no ids, no manage), with an uploaded logo.
+    let logo = crate::media::uploaded(&app, &org, "image/png", b"png bytes").await;
     let resp = send_raw(app.wd(Method::POST, "/api/sso", &org.token).json(&json!({
         "type": "SSO", "name": "Okta", "order": 2,
         "authorizationURI": "https://idp.example.com/authorize", "tokenURI": "https://idp.example.com/token",
         "refreshURI": "https://idp.example.com/refresh", "loginURL": "https://app.example.com/login",
-        "fileId": "0190a0b0-0000-7000-8000-000000000001",
+        "fileId": logo,
     })))
     .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
@@ -103,8 +104,9 @@ async fn create_answers_the_sso_shape_at_each_level() {
     assert_eq!(s["refreshURI"], "https://idp.example.com/refresh");
     assert_eq!(s["loginURL"], "https://app.example.com/login");
     assert!(s["link"].is_null() && s["locationId"].is_null() && s["departmentId"].is_null());
-    assert!(s["file"].is_null(), "no media yet: {s}");
-    assert_eq!(s["fileId"], "0190a0b0-0000-7000-8000-000000000001");
+    assert_eq!(s["file"]["id"], logo.as_str(), "the fileId resolves to the File shape: {s}");
+    assert_eq!(s["file"]["mime"], "image/png");
+    assert_eq!(s["fileId"], logo.as_str());
     assert_eq!(s["level"], "user");
     assert_eq!(s["user"]["id"], org.admin_id.as_str());
     assert_eq!(s["user"]["firstName"], "Ada");
@@ -255,6 +257,7 @@ async fn sso_errors_are_documented_codes_naming_the_field() {
         ("", json!({"type": "QUICK_LINK", "link": "https://x.io", "order": 1.5}), "order"),
         ("", json!({"type": "QUICK_LINK", "link": "https://x.io", "order": "first"}), "order"),
         ("", json!({"type": "QUICK_LINK", "link": "https://x.io", "fileId": "nope"}), "fileId"),
+        ("", json!({"type": "QUICK_LINK", "link": "https://x.io", "fileId": uuid::Uuid::now_v7()}), "fileId"),
         ("", json!({"type": "QUICK_LINK", "link": "https://x.io", "name": "x".repeat(201)}), "name"),
         ("", json!({"type": "QUICK_LINK", "link": "https://x.io", "locationId": "nope"}), "locationId"),
         ("", json!({"type": "QUICK_LINK", "link": "https://x.io", "departmentId": "nope"}), "departmentId"),
