@@ -363,3 +363,26 @@ async fn reports_to_defaults_to_location_admins_then_department_heads() {
     assert_eq!(notice["payload"]["recipient"], "supervisor", "{notice}");
     assert_eq!(notice["payload"]["recipient_user_id"], head.as_str(), "{notice}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_users_tokens_are_refused_at_once_and_work_again_when_unblocked() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Blocks").await;
+    let user = app.add_user(&org, "b@blocks.io").await;
+    let path = format!("/api/users/{}", user["id"].as_str().unwrap());
+    let token = login(&app, "b@blocks.io").await;
+    assert_eq!(send(app.wd(Method::GET, "/api/users", &token)).await.0, StatusCode::OK);
+
+    let (status, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&json!({"status": "BLOCKED"}))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "BLOCKED");
+    assert_eq!(send(app.wd(Method::GET, "/api/users", &token)).await.0, StatusCode::UNAUTHORIZED, "refused at once");
+    let (status, _) = send(app.req(Method::POST, "/api/login").json(&json!({"username": "b@blocks.io", "password": "password1"}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a blocked user cannot sign in");
+
+    send(app.wd(Method::PATCH, &path, &org.token).json(&json!({"status": "ARCHIVE"}))).await;
+    assert_eq!(send(app.wd(Method::GET, "/api/users", &token)).await.0, StatusCode::UNAUTHORIZED);
+    let (_, v) = send(app.wd(Method::PATCH, &path, &org.token).json(&json!({"status": "ACTIVE"}))).await;
+    assert_eq!(v["status"], "ACTIVE");
+    assert_eq!(send(app.wd(Method::GET, "/api/users", &token)).await.0, StatusCode::OK, "an unblocked user's token works again");
+}
