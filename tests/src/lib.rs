@@ -113,11 +113,13 @@ pub struct Options {
     /// Reuse a stream (with the database); default a fresh one.
     pub stream: Option<(String, String)>,
     pub consistency_timeout: Duration,
+    /// Where media bytes go; default a directory of the run's temp dir, one per database.
+    pub media: Option<api::workdrive::media::MediaBackend>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10) }
+        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10), media: None }
     }
 }
 
@@ -167,7 +169,7 @@ impl TestApp {
         // Media bytes under the run's temp dir, one directory per database (a restart over the
         // same log finds its files again).
         let db_name = config.database_url.rsplit('/').next().unwrap_or("db").to_string();
-        config.media.backend = api::workdrive::media::MediaBackend::Local(stack().dir.join("media").join(db_name));
+        config.media.backend = opts.media.unwrap_or_else(|| api::workdrive::media::MediaBackend::Local(stack().dir.join("media").join(db_name)));
         let super_token = commands::secrets::new_token();
         config.bootstrap_token = Some(super_token.clone());
         let running = api::start(config.clone()).await.expect("start roster");
@@ -189,6 +191,7 @@ impl TestApp {
             database_url: Some(self.config.database_url.clone()),
             nats_url: Some(self.config.nats.url.clone()),
             stream: Some((self.config.nats.stream.clone(), self.config.nats.subject_prefix.clone())),
+            media: Some(self.config.media.backend.clone()),
             ..Options::default()
         }
     }

@@ -413,3 +413,129 @@ async fn a_rebuild_restores_the_media_rows_and_files_stay_served() {
     let (_, list) = send(app.wd(Method::GET, "/api/users?per_page=100", &org.token)).await;
     assert!(list["users"].as_array().unwrap().iter().any(|r| r["picture"]["id"] == id.as_str()));
 }
+
+/// moto's S3-compatible server (`moto_server`, from `scripts/install-deps`) on a free loopback
+/// port, killed when dropped.
+struct Moto {
+    url: String,
+    child: tokio::process::Child,
+}
+
+impl Moto {
+    /// `ROSTER_MOTO_BIN`, else `moto_server` on `PATH`, in Python's scripts dir or `~/.local/bin`.
+    fn bin() -> std::path::PathBuf {
+        use std::path::PathBuf;
+        if let Some(b) = std::env::var_os("ROSTER_MOTO_BIN").filter(|v| !v.is_empty()) {
+            return PathBuf::from(b);
+        }
+        let mut candidates: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join("moto_server")).collect()).unwrap_or_default();
+        if let Ok(out) = std::process::Command::new("python3").args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"]).output() {
+            candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("moto_server"));
+        }
+        if let Some(home) = std::env::var_os("HOME") {
+            candidates.push(PathBuf::from(home).join(".local/bin/moto_server"));
+        }
+        candidates
+            .into_iter()
+            .find(|c| c.is_file())
+            .unwrap_or_else(|| panic!("moto_server not found (run scripts/install-deps, or set ROSTER_MOTO_BIN)"))
+    }
+
+    /// Starts it and waits (30 s at most) until its port answers.
+    async fn start() -> Moto {
+        let port = api::devstack::free_port();
+        let log_path = roster_tests::stack().dir.join(format!("moto-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("moto log file");
+        let mut child = tokio::process::Command::new(Self::bin())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("moto log file"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start moto_server");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("moto_server exited ({status}): {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+            }
+            assert!(tokio::time::Instant::now() < deadline, "moto_server did not listen on {port} within 30 s: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Moto { url: format!("http://127.0.0.1:{port}"), child }
+    }
+
+    /// The keys in `bucket`, straight from moto's ListObjectsV2.
+    async fn keys(&self, bucket: &str) -> Vec<String> {
+        let resp = reqwest::get(format!("{}/{bucket}?list-type=2", self.url)).await.expect("list the bucket");
+        assert_eq!(resp.status(), StatusCode::OK);
+        let xml = resp.text().await.unwrap();
+        xml.split("<Key>").skip(1).map(|s| s.split("</Key>").next().unwrap().to_string()).collect()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The same reserve → upload → reference → download round trip with the `s3` backend over a real
+/// S3-compatible server (moto): path-style requests over plain http, a multi-part upload, the
+/// object in the bucket, and a refused upload aborted without leaving an object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_s3_backend_round_trips_through_an_s3_compatible_server() {
+    let moto = Moto::start().await;
+    let bucket = "roster-media";
+    let resp = reqwest::Client::new().put(format!("{}/{bucket}", moto.url)).send().await.expect("create the bucket");
+    assert_eq!(resp.status(), StatusCode::OK, "create bucket: {}", resp.text().await.unwrap_or_default());
+
+    let backend = api::workdrive::media::MediaBackend::S3 {
+        bucket: bucket.into(),
+        endpoint: Some(moto.url.clone()),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("roster-test".into()),
+        secret_access_key: Some("roster-test-secret".into()),
+    };
+    let app = TestApp::spawn_with(roster_tests::Options { media: Some(backend), ..Default::default() }).await;
+    let org = app.create_org("S3 Media").await;
+
+    // Over one 5 MiB part, so the upload is a real multi-part one.
+    let bytes: Vec<u8> = (0..6_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let signed = reserve(&app, &org, "image/png", "avatar.png").await;
+    let id = signed["fileId"].as_str().unwrap().to_string();
+    assert_eq!(signed["signedRequest"]["fields"]["bucket"], bucket);
+    let (status, file) = upload_with(&app, &signed, &[], Some(("image/png", &bytes))).await;
+    assert_eq!(status, StatusCode::CREATED, "upload: {file}");
+    assert_file_shape(&file, &id, "image/png", bytes.len());
+    assert_eq!(file["bucket"], bucket);
+    let key = file["path"].as_str().unwrap().to_string();
+    assert!(key.starts_with(&format!("{}/{id}/", org.id)), "{key}");
+
+    // The object is in the bucket, byte for byte.
+    assert_eq!(moto.keys(bucket).await, vec![key.clone()]);
+    let stored = reqwest::get(format!("{}/{bucket}/{key}", moto.url)).await.unwrap();
+    assert_eq!(stored.status(), StatusCode::OK);
+    assert_eq!(stored.bytes().await.unwrap().as_ref(), bytes.as_slice(), "the bucket holds other bytes");
+
+    // Referenced from a user, and downloaded through Roster.
+    let member = app.add_user(&org, "s3@media.io").await;
+    let mid = member["id"].as_str().unwrap();
+    let (status, u) = send(app.wd(Method::PATCH, &format!("/api/users/{mid}"), &org.token).json(&json!({ "fileId": id }))).await;
+    assert_eq!(status, StatusCode::OK, "{u}");
+    assert_file_shape(&u["picture"], &id, "image/png", bytes.len());
+    let resp = send_raw(app.wd(Method::GET, &format!("/api/media/{id}"), &org.token)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), bytes.as_slice());
+
+    // A refused upload (empty) aborts its multi-part upload: no object appears.
+    let small = reserve(&app, &org, "text/plain", "empty.txt").await;
+    let (status, v) = upload_with(&app, &small, &[], Some(("text/plain", b""))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(moto.keys(bucket).await, vec![key], "a refused upload left an object behind");
+
+    app.stop().await;
+    moto.stop().await;
+}
