@@ -156,12 +156,26 @@ impl<'a> Batch<'a> {
             }
         }
         if let Some(old) = current {
-            self.security_groups.decide(old, SecurityGroupCommand::RemoveMember { actor, user_id: user.id, field: field.into() })?;
+            if self.mirrors_members(old).await? {
+                self.security_groups.decide(old, SecurityGroupCommand::RemoveMember { actor, user_id: user.id, field: field.into() })?;
+            }
         }
         if let Some(g) = target {
-            self.security_groups.decide(g, SecurityGroupCommand::AddMember { actor, user_id: user.id })?;
+            if self.mirrors_members(g).await? {
+                self.security_groups.decide(g, SecurityGroupCommand::AddMember { actor, user_id: user.id })?;
+            }
         }
         Ok(target.map_or(Patch::Clear, Patch::Set))
+    }
+
+    /// Only `Administrators` keeps its members on its own stream: its last-member rule needs them
+    /// in one decision. Every other group's members are just the users naming it, so joining
+    /// `Users` (every new member does) never contends on one hot stream.
+    async fn mirrors_members(&mut self, group: Uuid) -> Result<bool, CommandError> {
+        Ok(matches!(
+            self.security_groups.state(self.store, group).await?,
+            Some(g) if g.kind == domain::security_group::SecurityGroupKind::Administrators
+        ))
     }
 
     /// Moves a user of this batch into or out of a security group, on both streams.

@@ -253,3 +253,22 @@ async fn a_rebuild_produces_the_same_read_models_and_keeps_serving() {
     let (_, users) = send(app.wd(Method::GET, "/api/users", &org.token)).await;
     assert_eq!(users["meta"]["totalResults"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creates_of_different_users_never_conflict() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Crowd").await;
+    // Every new member joins the org's Users group; that must not make creates contend.
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let rb = app.wd(Method::POST, "/api/users/add", &org.token).json(&json!({"email": format!("c{i}@crowd.io"), "firstName": "C", "lastName": "R"}));
+            tokio::spawn(async move { send(rb).await })
+        })
+        .collect();
+    for t in tasks {
+        let (status, v) = t.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+    }
+    let (_, users) = send(app.wd(Method::GET, "/api/users?per_page=100", &org.token)).await;
+    assert_eq!(users["meta"]["totalResults"], 25);
+}

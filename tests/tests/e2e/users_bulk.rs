@@ -90,10 +90,9 @@ async fn bulk_create_answers_every_user_in_row_order_and_records_who_is_notified
         assert_eq!(u["teamMembers"], json!([]));
         assert!(u["addAdditionalLocations"].is_array());
     }
-    // One append: three users, each UserCreated + UserOnboardingNoticeRecorded, and each joining
-    // Users (SecurityGroupMemberAdded on its stream), in one transaction.
-    assert_eq!(app.event_count().await - before, 9);
-    let txs: i64 = sqlx::query_scalar("SELECT count(DISTINCT tx) FROM events WHERE gid > (SELECT max(gid) - 9 FROM events)")
+    // One append: three users, each UserCreated + UserOnboardingNoticeRecorded, in one transaction.
+    assert_eq!(app.event_count().await - before, 6);
+    let txs: i64 = sqlx::query_scalar("SELECT count(DISTINCT tx) FROM events WHERE gid > (SELECT max(gid) - 6 FROM events)")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -146,8 +145,8 @@ async fn bulk_create_takes_1000_rows_and_refuses_1001_whole() {
     assert_eq!(status, StatusCode::CREATED, "{}", v["message"]);
     assert_eq!(v.as_array().unwrap().len(), 1000);
     assert_eq!(v[999]["email"], "ok999@thousand.io");
-    // Per row: UserCreated, UserOnboardingNoticeRecorded, and the Users group's SecurityGroupMemberAdded.
-    assert_eq!(app.event_count().await - before, 3000);
+    // Per row: UserCreated and UserOnboardingNoticeRecorded.
+    assert_eq!(app.event_count().await - before, 2000);
     assert_eq!(live_users(&app, &org).await, 1001);
 
     let (status, v) = bulk_create(&app, &org, vec![]).await;
@@ -338,8 +337,8 @@ async fn a_retried_bulk_create_with_the_same_idempotency_key_appends_once() {
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
     assert_eq!(again.bytes().await.unwrap(), first_body, "the first answer, byte for byte");
-    // Per row: UserCreated, UserOnboardingNoticeRecorded, SecurityGroupMemberAdded (Users).
-    assert_eq!(app.event_count().await - before, 6, "appended once");
+    // Per row: UserCreated and UserOnboardingNoticeRecorded.
+    assert_eq!(app.event_count().await - before, 4, "appended once");
     assert_eq!(live_users(&app, &org).await, 3);
 }
 
