@@ -56,6 +56,7 @@ use crate::{portsip, roster, workdrive};
         roster::readyz,
         roster::openapi,
         roster::events,
+        roster::stream_events,
     ),
     modifiers(&Security)
 )]

@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
         .route("/events", get(events))
+        .route("/streams/{stream_type}/{stream_id}/events", get(stream_events))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,6 +114,28 @@ pub struct EventsQuery {
     pub stream_type: Option<String>,
     pub stream_id: Option<String>,
     pub event_type: Option<String>,
+    /// Only events caused by this user.
+    pub actor: Option<String>,
+    /// Only events recorded at or after this RFC 3339 time.
+    pub from: Option<String>,
+    /// Only events recorded before this RFC 3339 time.
+    pub to: Option<String>,
+}
+
+fn uuid_param(field: &str, raw: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    raw.filter(|s| !s.is_empty())
+        .map(|s| Uuid::parse_str(s).map_err(|_| ApiError::invalid(field, "must be a UUID")))
+        .transpose()
+}
+
+fn time_param(field: &str, raw: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    raw.filter(|s| !s.is_empty())
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| ApiError::invalid(field, format!("must be an RFC 3339 time like 2026-01-31T12:00:00Z, got '{s}'")))
+        })
+        .transpose()
 }
 
 /// The NATS envelope of one event (DESIGN §4).
@@ -147,7 +170,8 @@ pub struct EventPage {
 /// The caller's organization's events in log order, cursor-paged. Org admins only.
 #[utoipa::path(get, path = "/events", tag = "Roster",
     params(("after" = Option<String>, Query), ("limit" = Option<i64>, Query), ("stream_type" = Option<String>, Query),
-           ("stream_id" = Option<Uuid>, Query), ("event_type" = Option<String>, Query)),
+           ("stream_id" = Option<Uuid>, Query), ("event_type" = Option<String>, Query), ("actor" = Option<Uuid>, Query),
+           ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339")),
     responses((status = 200, body = EventPage), (status = 400, body = RosterError), (status = 401, body = RosterError), (status = 403, body = RosterError)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn events(State(st): State<AppState>, dialect::Caller(caller, _): Caller, dialect::Query(q, _): Query<EventsQuery>) -> Result<Response, Error> {
@@ -159,16 +183,41 @@ pub async fn events(State(st): State<AppState>, dialect::Caller(caller, _): Call
     let limit = dialect::int_param("limit", q.limit.as_deref(), DEFAULT_EVENTS_LIMIT, 1, MAX_EVENTS_LIMIT)?;
     let filter = log::LogFilter {
         stream_type: q.stream_type.filter(|s| !s.is_empty()),
-        stream_id: q
-            .stream_id
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|s| Uuid::parse_str(s).map_err(|_| ApiError::invalid("stream_id", "must be a UUID")))
-            .transpose()?,
+        stream_id: uuid_param("stream_id", q.stream_id.as_deref())?,
         event_type: q.event_type.filter(|s| !s.is_empty()),
+        actor: uuid_param("actor", q.actor.as_deref())?,
+        since: time_param("from", q.from.as_deref())?,
+        until: time_param("to", q.to.as_deref())?,
     };
     let events = log::read_org_after(&st.pool, org.0, after, &filter, limit).await?;
     let has_more = events.len() as i64 == limit;
     let next = Some(events.last().map(|e| e.position).unwrap_or(after).to_string());
     Ok(axum::Json(EventPage { events, next, has_more }).into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamHistory {
+    #[schema(value_type = Vec<EventEnvelope>)]
+    pub events: Vec<Envelope>,
+}
+
+/// One entity's full history (every event of its stream, in version order), each event showing
+/// who did it, through which dialect and request. Org admins only; another org's entity is 404.
+#[utoipa::path(get, path = "/streams/{stream_type}/{stream_id}/events", tag = "Roster",
+    params(("stream_type" = String, Path, description = "e.g. user, group, organization"), ("stream_id" = Uuid, Path)),
+    responses((status = 200, body = StreamHistory), (status = 401, body = RosterError), (status = 403, body = RosterError), (status = 404, body = RosterError)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn stream_events(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    axum::extract::Path((stream_type, stream_id)): axum::extract::Path<(String, String)>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let not_found = || ApiError::NotFound(format!("{stream_type} {stream_id} not found"));
+    let id = Uuid::parse_str(&stream_id).map_err(|_| not_found())?;
+    let events = log::read_stream(&st.pool, org.0, &stream_type, id).await?;
+    if events.is_empty() {
+        return Err(not_found().into());
+    }
+    Ok(axum::Json(StreamHistory { events }).into_response())
 }

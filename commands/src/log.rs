@@ -89,6 +89,12 @@ pub struct LogFilter {
     pub stream_type: Option<String>,
     pub stream_id: Option<Uuid>,
     pub event_type: Option<String>,
+    /// The user who caused the event (`metadata.actor_user_id`).
+    pub actor: Option<Uuid>,
+    /// Recorded at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Recorded before.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// One organization's events after `after`, in log order (the `/events` endpoint).
@@ -107,14 +113,37 @@ pub async fn read_org_after<'e>(
            WHERE org_id = $1 AND (tx, gid) > ($2::text::xid8, $3) AND tx < pg_snapshot_xmin(pg_current_snapshot())
              AND ($4::text IS NULL OR stream_type = $4) AND ($5::uuid IS NULL OR stream_id = $5)
              AND ($6::text IS NULL OR event_type = $6)
-           ORDER BY tx, gid LIMIT $7"#,
+             AND ($7::uuid IS NULL OR metadata->>'actor_user_id' = $7::text)
+             AND ($8::timestamptz IS NULL OR recorded_at >= $8) AND ($9::timestamptz IS NULL OR recorded_at < $9)
+           ORDER BY tx, gid LIMIT $10"#,
         org_id,
         after.tx.to_string(),
         after.gid,
         filter.stream_type.as_deref(),
         filter.stream_id,
         filter.event_type.as_deref(),
+        filter.actor,
+        filter.since,
+        filter.until,
         limit,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Envelope::from).collect())
+}
+
+/// One entity's whole history in `org`, in version order (the audit view of a stream).
+pub async fn read_stream<'e>(db: impl PgExecutor<'e>, org_id: Uuid, stream_type: &str, stream_id: Uuid) -> Result<Vec<Envelope>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
+                  recorded_at, metadata, payload
+           FROM events
+           WHERE org_id = $1 AND stream_type = $2 AND stream_id = $3 AND tx < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY version"#,
+        org_id,
+        stream_type,
+        stream_id,
     )
     .fetch_all(db)
     .await?;

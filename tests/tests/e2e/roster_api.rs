@@ -75,6 +75,7 @@ async fn openapi_documents_every_route_with_schemas() {
         ("get", "/readyz"),
         ("get", "/openapi.json"),
         ("get", "/events"),
+        ("get", "/streams/{stream_type}/{stream_id}/events"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];
@@ -193,4 +194,52 @@ async fn min_position_waits_for_the_read_models() {
     let (status, v) = send(app.wd(Method::GET, "/api/users", &org.token).header("Roster-Min-Position", "nope")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     projector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_filters_and_one_entitys_history() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("History").await;
+    let other = app.create_org("Elsewhere").await;
+    let before = chrono::Utc::now();
+    let user = app.add_user(&org, "h@history.io").await;
+    let id = user["id"].as_str().unwrap();
+    send(app.wd(Method::PATCH, &format!("/api/users/{id}"), &org.token).json(&json!({"bio": "one"}))).await;
+    send(app.wd(Method::PATCH, &format!("/api/users/{id}"), &org.token).json(&json!({"bio": "two"}))).await;
+
+    let (status, h) = send(app.ps(Method::GET, &format!("/streams/user/{id}/events"), &org.token)).await;
+    assert_eq!(status, StatusCode::OK, "{h}");
+    let events = h["events"].as_array().unwrap();
+    let versions: Vec<i64> = events.iter().map(|e| e["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, (1..=events.len() as i64).collect::<Vec<_>>(), "the whole stream, in version order");
+    assert_eq!(events[0]["event_type"], "UserCreated");
+    let bios: Vec<&Value> = events.iter().filter(|e| e["event_type"] == "UserUpdated").map(|e| &e["payload"]["bio"]).collect();
+    assert_eq!(bios, [&json!("one"), &json!("two")]);
+    assert!(events.iter().all(|e| e["metadata"]["actor_user_id"] == org.admin_id.as_str() && e["metadata"]["dialect"] == "workdrive"));
+    // Another org's entity, an unknown one, a malformed id: not found.
+    assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{id}/events"), &other.token)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{}/events", uuid::Uuid::now_v7()), &org.token)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(send(app.ps(Method::GET, "/streams/user/nope/events", &org.token)).await.0, StatusCode::NOT_FOUND);
+
+    // /events by actor and time range.
+    let q = |s: String| app.ps(Method::GET, &format!("/events?limit=1000&{s}"), &org.token);
+    let (_, page) = send(q(format!("actor={}", org.admin_id))).await;
+    assert!(!page["events"].as_array().unwrap().is_empty());
+    assert!(page["events"].as_array().unwrap().iter().all(|e| e["metadata"]["actor_user_id"] == org.admin_id.as_str()));
+    let (_, page) = send(q(format!("actor={}", uuid::Uuid::now_v7()))).await;
+    assert_eq!(page["events"], json!([]));
+    let from = before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let (_, page) = send(q(format!("from={}", urlencode(&from)))).await;
+    let types: Vec<&str> = page["events"].as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    assert!(!types.contains(&"OrganizationCreated"), "{types:?}");
+    assert_eq!(types.iter().filter(|t| **t == "UserUpdated").count(), 2);
+    let (_, page) = send(q(format!("to={}", urlencode(&from)))).await;
+    assert!(page["events"].as_array().unwrap().iter().all(|e| e["event_type"] != "UserUpdated"));
+    let (status, v) = send(q("from=yesterday".into())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().starts_with("from"), "{v}");
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
 }
