@@ -281,11 +281,15 @@ impl Store {
                 });
             }
         }
-        if position.is_some() {
-            // Wakes the relay; notifications are delivered only if this transaction commits.
-            sqlx::query!("SELECT pg_notify('roster_events', '')").execute(&mut *tx).await?;
-        }
         tx.commit().await?;
+        if position.is_some() {
+            // Wakes the relay. After the commit, not inside it: a NOTIFY in a transaction takes a
+            // database-wide lock held through the commit's fsync, which makes every append wait
+            // for the one before. Here it is only a hint; the relay also polls.
+            if let Err(e) = sqlx::query!("SELECT pg_notify('roster_events', '')").execute(&self.pool).await {
+                tracing::warn!(error = %e, "could not notify the relay; it will poll");
+            }
+        }
         Ok(position)
     }
 }

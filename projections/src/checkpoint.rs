@@ -35,8 +35,8 @@ pub async fn read(db: impl PgExecutor<'_>, name: &str) -> Result<Checkpoint, sql
         .unwrap_or(Checkpoint { position: Position::START, status: "running".into(), stream_seq: 0 }))
 }
 
-/// Advances the checkpoint (inside the transaction that applied the events) and tells waiting
-/// readers; the notification goes out only if the transaction commits.
+/// Advances the checkpoint, inside the transaction that applied the events. Call `notify` after
+/// that transaction commits.
 /// `stream_seq` is the JetStream sequence reached, or the current one when advancing without NATS.
 pub async fn advance(conn: &mut PgConnection, name: &str, to: Position, stream_seq: i64) -> Result<(), sqlx::Error> {
     sqlx::query!(
@@ -48,8 +48,16 @@ pub async fn advance(conn: &mut PgConnection, name: &str, to: Position, stream_s
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!("SELECT pg_notify($1, $2)", CHECKPOINT_CHANNEL, name).execute(&mut *conn).await?;
     Ok(())
+}
+
+/// Tells readers waiting for read-your-writes that a checkpoint moved. Sent after the commit: a
+/// NOTIFY inside the transaction would hold a database-wide lock through its fsync. Only a hint;
+/// readers also poll.
+pub async fn notify(db: impl PgExecutor<'_>, name: &str) {
+    if let Err(e) = sqlx::query!("SELECT pg_notify($1, $2)", CHECKPOINT_CHANNEL, name).execute(db).await {
+        tracing::warn!(error = %e, "could not notify checkpoint readers; they will poll");
+    }
 }
 
 pub async fn set_status(db: impl PgExecutor<'_>, name: &str, status: &str) -> Result<(), sqlx::Error> {

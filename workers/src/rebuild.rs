@@ -74,6 +74,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
         checkpoint::advance(&mut tx, projection.name, at, live.stream_seq as i64).await?;
     }
     tx.commit().await?;
+    checkpoint::notify(pool, projection.name).await;
     bar.finish();
     Ok(RebuildReport { projection: projection.name, events: applied, position: at })
 }

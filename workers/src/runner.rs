@@ -186,6 +186,7 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
     let seq = batch.last().map(|d| d.stream_seq as i64).unwrap_or(cp.stream_seq as i64);
     checkpoint::advance(&mut tx, projection.name, at, seq).await?;
     tx.commit().await?;
+    checkpoint::notify(pool, projection.name).await;
     Ok(at)
 }
 

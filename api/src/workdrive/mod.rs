@@ -666,14 +666,25 @@ pub async fn list_users(State(st): State<AppState>, dialect::Caller(caller, _): 
 }
 
 /// A user as the write endpoints answer: with team members and additional teams/locations.
-async fn written_user(st: &AppState, org: Uuid, id: Uuid, with_badges: bool) -> Result<Response, ApiError> {
+/// Which write a user answer follows: E03 (create) or E04 (update, which adds `badges`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Created,
+    Updated,
+}
+
+async fn written_user(st: &AppState, org: Uuid, id: Uuid, written: Written) -> Result<Response, ApiError> {
     let row = queries::user(&st.pool, org, id).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
     let mut full = full_users(st, org, std::slice::from_ref(&row)).await?.remove(0);
     full.reports_to_obj = None;
-    full.team_members = Some(queries::reportees(&st.pool, org, id).await?);
+    // Nobody can report to a user at the position that created it: skip the query.
+    full.team_members = Some(match written {
+        Written::Created => Vec::new(),
+        Written::Updated => queries::reportees(&st.pool, org, id).await?,
+    });
     full.user_additional_teams = Some(serde_json::from_value(row.additional_teams.clone()).unwrap_or_default());
     full.add_additional_locations = Some(serde_json::from_value(row.additional_locations.clone()).unwrap_or_default());
-    if with_badges {
+    if written == Written::Updated {
         full.badges = Some(vec![]);
     }
     Ok(axum::Json(full).into_response())
@@ -733,7 +744,7 @@ pub async fn add_user(
     let committed = user_cmd::create_user(&st.store, &ctx, org, input).await?;
     Ok(st.respond(&ctx, committed, |st, result| async move {
         let id = result_id(&result, "user_id")?;
-        let mut resp = written_user(&st, org.0, id, false).await?;
+        let mut resp = written_user(&st, org.0, id, Written::Created).await?;
         *resp.status_mut() = StatusCode::CREATED;
         Ok(resp)
     })
@@ -799,7 +810,7 @@ pub async fn update_user(
         add_additional_locations: body.add_additional_locations,
     };
     let committed = user_cmd::update_user(&st.store, &ctx, org, UserId(id), patch).await?;
-    Ok(st.respond(&ctx, committed, |st, _| async move { written_user(&st, org.0, id, true).await })
+    Ok(st.respond(&ctx, committed, |st, _| async move { written_user(&st, org.0, id, Written::Updated).await })
     .await?)
 }
 
