@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{parse_id, result_id, Caller, Error, ErrorBody, Json, PageMeta, Query, UserSummary, WorkDrive, DEFAULT_PER_PAGE, MAX_PER_PAGE};
-use crate::dialect::{self, int_param, Dialect};
+use super::{paging, parse_id, required_name, result_id, Caller, Error, ErrorBody, Json, PageMeta, PageQuery, Query, UserSummary, WorkDrive};
+use crate::dialect::{self, Dialect};
 use crate::error::ApiError;
 use crate::write::WriteMeta;
 use crate::AppState;
@@ -142,22 +142,6 @@ pub struct RenameBody {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct PageQuery {
-    pub cur_page: Option<String>,
-    pub per_page: Option<String>,
-}
-
-/// `cur_page`, `per_page` (numeric strings allowed) → (page, per page, offset).
-pub(super) fn paging(q: &PageQuery) -> Result<(i64, i64, i64), ApiError> {
-    let cur_page = int_param("cur_page", q.cur_page.as_deref(), 1, 1, i64::from(i32::MAX))?;
-    let per_page = int_param("per_page", q.per_page.as_deref(), DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)?;
-    Ok((cur_page, per_page, (cur_page - 1) * per_page))
-}
-
-fn required_name(name: Option<String>) -> Result<String, ApiError> {
-    name.ok_or_else(|| ApiError::invalid("name", "is required"))
-}
 
 /// `remove`: one uuid or an array of them.
 fn parse_remove(v: Option<serde_json::Value>) -> Result<Vec<UserId>, ApiError> {
@@ -206,7 +190,7 @@ pub async fn list_departments(
     dialect::Query(q, _): Query<PageQuery>,
 ) -> Result<Response, Error> {
     let org = caller.org()?.0;
-    let (cur_page, per_page, offset) = paging(&q)?;
+    let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let (rows, total) = org_units::departments_page(&st.pool, org, offset, per_page).await?;
     let ids: Vec<Uuid> = rows.iter().map(|d| d.id).collect();
     let heads = org_units::department_heads(&st.pool, org, &ids).await?;

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::departments::{paging, PageQuery, RenameBody};
+use super::departments::RenameBody;
+use super::{paging, required_name, PageQuery};
 use super::{result_id, Caller, Error, ErrorBody, Json, PageMeta, Query, UserSummary, WorkDrive};
 use crate::dialect::{self, Dialect};
 use crate::error::ApiError;
@@ -103,9 +104,6 @@ async fn with_members(st: &AppState, org: Uuid, id: Uuid) -> Result<LocationWith
     })
 }
 
-fn required_name(name: Option<String>) -> Result<String, ApiError> {
-    name.ok_or_else(|| ApiError::invalid("name", "is required"))
-}
 
 /// E64: one page of the caller's organization's locations, with member counts.
 #[utoipa::path(get, path = "/api/locations", tag = "WorkDrive",
@@ -118,7 +116,7 @@ pub async fn list_locations(
     dialect::Query(q, _): Query<PageQuery>,
 ) -> Result<Response, Error> {
     let org = caller.org()?.0;
-    let (cur_page, per_page, offset) = paging(&q)?;
+    let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let (rows, total) = org_units::locations_page(&st.pool, org, offset, per_page).await?;
     let locations = rows
         .iter()

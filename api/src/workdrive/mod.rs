@@ -137,6 +137,25 @@ impl PageMeta {
     }
 }
 
+/// WorkDrive's page-based paging (P1) query: `cur_page`, `per_page` (numeric strings allowed).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PageQuery {
+    pub cur_page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+/// Checks P1 paging parameters → (page, per page, offset). Shared by every paged list.
+pub(super) fn paging(cur_page: Option<&str>, per_page: Option<&str>) -> Result<(i64, i64, i64), ApiError> {
+    let cur_page = int_param("cur_page", cur_page, 1, 1, i64::from(i32::MAX))?;
+    let per_page = int_param("per_page", per_page, DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)?;
+    Ok((cur_page, per_page, (cur_page - 1) * per_page))
+}
+
+/// A required `name` of a create or rename body.
+pub(super) fn required_name(name: Option<String>) -> Result<String, ApiError> {
+    name.ok_or_else(|| ApiError::invalid("name", "is required"))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
@@ -654,13 +673,12 @@ async fn full_users(st: &AppState, org: Uuid, rows: &[UserRow]) -> Result<Vec<Us
     security(("api_key" = [])))]
 pub async fn list_users(State(st): State<AppState>, dialect::Caller(caller, _): Caller, dialect::Query(q, _): Query<ListUsersQuery>) -> Result<Response, Error> {
     let org = caller.org()?;
-    let cur_page = int_param("cur_page", q.cur_page.as_deref(), 1, 1, i64::from(i32::MAX))?;
-    let per_page = int_param("per_page", q.per_page.as_deref(), DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)?;
+    let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let filter = UserFilter {
         department: q.department.as_deref().filter(|s| !s.is_empty()).map(|s| parse_id(s, "department")).transpose()?,
         location: q.location.as_deref().filter(|s| !s.is_empty()).map(|s| parse_id(s, "location")).transpose()?,
     };
-    let (rows, total) = queries::users_page(&st.pool, org.0, &filter, (cur_page - 1) * per_page, per_page).await?;
+    let (rows, total) = queries::users_page(&st.pool, org.0, &filter, offset, per_page).await?;
     let users = full_users(&st, org.0, &rows).await?;
     Ok(axum::Json(UsersPage { users, meta: PageMeta::new(cur_page, per_page, total) }).into_response())
 }

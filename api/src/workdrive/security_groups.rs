@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::departments::{paging, PageQuery};
+use super::{paging, PageQuery};
 use super::{parse_id, Caller, Error, ErrorBody, Json, PageMeta, Query, WorkDrive};
 use crate::dialect::{self, Dialect};
 use crate::error::ApiError;
@@ -72,7 +72,7 @@ pub async fn list_security_groups(
     dialect::Query(q, _): Query<PageQuery>,
 ) -> Result<Response, Error> {
     let org = caller.org()?.0;
-    let (cur_page, per_page, offset) = paging(&q)?;
+    let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let (rows, total) = read::security_groups_page(&st.pool, org, offset, per_page).await?;
     let groups = rows.iter().map(SecurityGroup::from).collect();
     Ok(axum::Json(SecurityGroupsPage { groups, meta: PageMeta::new(cur_page, per_page, total) }).into_response())

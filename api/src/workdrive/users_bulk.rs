@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{create_input, full_users, parse_id, AddUserBody, Caller, Error, Json, PageMeta, Query, UserFull, WorkDrive, DEFAULT_PER_PAGE, MAX_PER_PAGE};
-use crate::dialect::{self, int_param, Dialect};
+use super::{create_input, full_users, parse_id, AddUserBody, Caller, Error, Json, PageMeta, Query, UserFull, WorkDrive};
+use crate::dialect::{self, Dialect};
 use crate::error::ApiError;
 use crate::write::WriteMeta;
 use crate::AppState;
@@ -63,13 +63,12 @@ pub async fn list_supervisors(
     dialect::Query(q, _): Query<SupervisorsQuery>,
 ) -> Result<Response, Error> {
     let org = caller.org()?;
-    let cur_page = int_param("cur_page", q.cur_page.as_deref(), 1, 1, i64::from(i32::MAX))?;
-    let per_page = int_param("per_page", q.per_page.as_deref(), DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)?;
+    let (cur_page, per_page, offset) = super::paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let of = q.user_id.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| parse_id(s, "userId")).transpose()?;
     if let Some(user) = of {
         queries::user(&st.pool, org.0, user).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
     }
-    let (rows, total) = queries::supervisors_page(&st.pool, org.0, of, (cur_page - 1) * per_page, per_page).await?;
+    let (rows, total) = queries::supervisors_page(&st.pool, org.0, of, offset, per_page).await?;
     let users = rows.into_iter().map(|r| UserRef { id: r.id, email: r.email, first_name: r.first_name, last_name: r.last_name }).collect();
     Ok(axum::Json(SupervisorsPage { users, meta: PageMeta::new(cur_page, per_page, total) }).into_response())
 }
