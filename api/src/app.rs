@@ -41,6 +41,10 @@ pub struct Config {
     pub max_db_connections: u32,
     /// Where media bytes live (WorkDrive E75).
     pub media: crate::workdrive::media::MediaConfig,
+    /// How long a login stays locked after too many failed passwords (NexPort).
+    pub login_throttle: commands::throttle::ThrottlePolicy,
+    /// How often the subscription expiry worker looks for subscriptions past their date.
+    pub expiry_interval: Duration,
 }
 
 impl Config {
@@ -54,6 +58,8 @@ impl Config {
             roles: Roles::ALL,
             max_db_connections: 40,
             media: crate::workdrive::media::MediaConfig::default(),
+            login_throttle: commands::throttle::ThrottlePolicy::default(),
+            expiry_interval: Duration::from_secs(1),
         }
     }
 }
@@ -67,6 +73,7 @@ pub struct AppState {
     pub consistency_timeout: Duration,
     /// The media object store (local filesystem or S3-compatible).
     pub media: Arc<crate::workdrive::media::Media>,
+    pub login_throttle: commands::throttle::ThrottlePolicy,
 }
 
 /// The whole HTTP surface; buildable in a test without a port.
@@ -75,6 +82,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::workdrive::routes())
         .merge(crate::portsip::routes())
+        .merge(crate::nexport::routes())
+        .merge(crate::grants::routes())
         .merge(crate::roster::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::consistency::min_position))
         .layer(axum::middleware::from_fn(crate::write::fingerprint))
@@ -136,6 +145,15 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }));
     }
+    // The expiry worker appends events, like the relay it is a singleton of the log side.
+    if cfg.roles.relay {
+        let (pool, interval, sd) = (pool.clone(), cfg.expiry_interval, shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = workers::expiry::run(pool, interval, sd).await {
+                tracing::error!(error = %e, "subscription expiry worker stopped");
+            }
+        }));
+    }
     if cfg.roles.projector {
         for projection in projections::ALL {
             let (pool, nats, sd) = (pool.clone(), cfg.nats.clone(), shutdown.clone());
@@ -161,7 +179,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }
         let media = Arc::new(crate::workdrive::media::Media::open(&cfg.media)?);
-        let state = AppState { pool: pool.clone(), store, consistency, consistency_timeout: cfg.consistency_timeout, media };
+        let state = AppState { pool: pool.clone(), store, consistency, consistency_timeout: cfg.consistency_timeout, media, login_throttle: cfg.login_throttle };
         let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|source| StartError::Bind { addr: cfg.bind, source })?;
         addr = listener.local_addr().ok();
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

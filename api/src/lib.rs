@@ -9,6 +9,8 @@ pub mod consistency;
 pub mod dialect;
 pub mod devstack;
 pub mod error;
+pub mod grants;
+pub mod nexport;
 pub mod openapi;
 pub mod portsip;
 pub mod roster;

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{portsip, roster, workdrive};
+use crate::{grants, nexport, portsip, roster, workdrive};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -57,6 +57,28 @@ use crate::{portsip, roster, workdrive};
         roster::openapi,
         roster::events,
         roster::stream_events,
+        grants::create_grant,
+        grants::list_grants,
+        grants::revoke_grant,
+        grants::define_profile_field,
+        nexport::doc::authenticate,
+        nexport::doc::validate_access_token,
+        nexport::doc::authenticate_user,
+        nexport::doc::create_user,
+        nexport::doc::get_user,
+        nexport::doc::get_users,
+        nexport::doc::get_user_contact_information,
+        nexport::doc::edit_user,
+        nexport::doc::get_organizations,
+        nexport::doc::create_subscription,
+        nexport::doc::get_subscription,
+        nexport::doc::get_subscriptions,
+        nexport::doc::search_subscriptions,
+        nexport::doc::enable_disable_subscription,
+        nexport::doc::set_subscription_status,
+        nexport::doc::get_custom_profile_fields,
+        nexport::doc::get_custom_profile_field_values,
+        nexport::doc::set_custom_profile_field_values,
     ),
     modifiers(&Security)
 )]

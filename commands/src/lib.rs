@@ -7,6 +7,7 @@ pub mod handlers;
 pub mod log;
 pub mod position;
 pub mod secrets;
+pub mod throttle;
 pub mod store;
 
 pub use error::{CommandError, StoreError};

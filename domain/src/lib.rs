@@ -13,7 +13,10 @@ pub mod media;
 pub mod organization;
 pub mod sso;
 pub mod patch;
+pub mod permission;
+pub mod profile_field;
 pub mod security_group;
+pub mod subscription;
 pub mod user;
 pub mod values;
 

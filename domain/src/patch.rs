@@ -44,6 +44,16 @@ impl<T> Patch<T> {
 
 // Serialized as `null` for Clear and the value for Set; Keep must be skipped by the container
 // (`#[serde(default, skip_serializing_if = "Patch::is_keep")]`).
+/// A replacement value: `None` clears, `Some` sets (a whole-object replace, field by field).
+impl<T> From<Option<T>> for Patch<T> {
+    fn from(v: Option<T>) -> Self {
+        match v {
+            Some(v) => Patch::Set(v),
+            None => Patch::Clear,
+        }
+    }
+}
+
 impl<T: Serialize> Serialize for Patch<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {

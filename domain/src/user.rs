@@ -80,6 +80,48 @@ pub struct Profile {
     pub additional_teams: Vec<UserId>,
     pub additional_locations: Vec<uuid::Uuid>,
     pub external_user_id: Option<String>,
+    /// NexPort's person fields; absent from WorkDrive-era events, hence the defaults.
+    #[serde(default)]
+    pub middle_name: Option<String>,
+    #[serde(default)]
+    pub title_prefix: Option<String>,
+    #[serde(default)]
+    pub nickname: Option<String>,
+    #[serde(default)]
+    pub contact: ContactInfo,
+}
+
+/// A postal address (NexPort `contact_info`); the phone number is the profile's `phone`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactInfo {
+    #[serde(default)]
+    pub address_line1: Option<String>,
+    #[serde(default)]
+    pub address_line2: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+}
+
+impl ContactInfo {
+    fn validate(self, field: &str) -> Result<Self, DomainError> {
+        let opt = |name: &str, v: Option<String>| -> Result<Option<String>, DomainError> {
+            v.map(|s| bounded_text(&format!("{field}.{name}"), &s, MAX_PERSON_NAME_LEN)).transpose()
+        };
+        Ok(ContactInfo {
+            address_line1: opt("addressLine1", self.address_line1)?,
+            address_line2: opt("addressLine2", self.address_line2)?,
+            city: opt("city", self.city)?,
+            state: opt("state", self.state)?,
+            country: opt("country", self.country)?,
+            postal_code: opt("postalCode", self.postal_code)?,
+        })
+    }
 }
 
 /// WorkDrive E03 (b): with no `reportsTo`, the admins of the user's location — or, when it has
@@ -146,6 +188,18 @@ pub struct UserPatch {
     pub first_name: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     pub last_name: Patch<String>,
+    /// A new email moves the user's email claim in the same transaction.
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub email: Patch<Email>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub middle_name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub title_prefix: Patch<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub nickname: Patch<String>,
+    /// Present = replaces the whole address.
+    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    pub contact: Patch<ContactInfo>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     pub status: Patch<UserStatus>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
@@ -352,6 +406,9 @@ impl esrs::Aggregate for UserAggregate {
                         if let Patch::Set(status) = patch.status {
                             user.status = status;
                         }
+                        if let Patch::Set(email) = patch.email {
+                            user.email = email;
+                        }
                         patch.department.apply_to(&mut user.department);
                         patch.location.apply_to(&mut user.location);
                         patch.security_group.apply_to(&mut user.security_group);
@@ -481,6 +538,10 @@ fn validate_profile(p: Profile) -> Result<Profile, DomainError> {
         phone: opt("phone", p.phone)?,
         designation: opt("designation", p.designation)?,
         external_user_id: opt("externalUserId", p.external_user_id)?,
+        middle_name: p.middle_name.map(|s| bounded_text("middleName", &s, MAX_PERSON_NAME_LEN)).transpose()?,
+        title_prefix: p.title_prefix.map(|s| bounded_text("titlePrefix", &s, MAX_PERSON_NAME_LEN)).transpose()?,
+        nickname: p.nickname.map(|s| bounded_text("nickname", &s, MAX_PERSON_NAME_LEN)).transpose()?,
+        contact: p.contact.clone().validate("contactInfo")?,
         ..p
     })
 }
@@ -508,7 +569,23 @@ fn validate_patch(user: &User, patch: UserPatch) -> Result<UserPatch, DomainErro
     if patch.add_additional_teams.contains(&user.id) {
         return Err(DomainError::invalid("addAdditionalTeams", "a user cannot join their own team"));
     }
+    let short = |field: &str, p: Patch<String>| -> Result<Patch<String>, DomainError> {
+        match p {
+            Patch::Set(v) => Ok(Patch::Set(bounded_text(field, &v, MAX_PERSON_NAME_LEN)?)),
+            other => Ok(other),
+        }
+    };
+    if matches!(patch.email, Patch::Clear) {
+        return Err(DomainError::invalid("email", "must not be null"));
+    }
     Ok(UserPatch {
+        middle_name: short("middleName", patch.middle_name)?,
+        title_prefix: short("titlePrefix", patch.title_prefix)?,
+        nickname: short("nickname", patch.nickname)?,
+        contact: match patch.contact {
+            Patch::Set(c) => Patch::Set(c.validate("contactInfo")?),
+            other => other,
+        },
         first_name: name("firstName", patch.first_name)?,
         last_name: name("lastName", patch.last_name)?,
         phone: text("phone", patch.phone)?,

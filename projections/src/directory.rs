@@ -31,6 +31,9 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "sso" => sso(conn, ev, decode(ev)?).await,
         "security_group" => security_group(conn, ev, decode(ev)?).await,
         "media" => media(conn, ev, decode(ev)?).await,
+        "role_grant" => crate::nexport::role_grant(conn, ev, decode(ev)?).await,
+        "subscription" => crate::nexport::subscription(conn, ev, decode(ev)?).await,
+        "profile_field" => crate::nexport::profile_field(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }
@@ -94,8 +97,9 @@ async fn organization(conn: &mut PgConnection, ev: &Envelope, event: Organizatio
                 created_by.0,
                 ev.recorded_at,
             )
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
+            crate::nexport::add_node(conn, id.0, parent_org_id.map(|p| p.0)).await?;
         }
         OrganizationEvent::OrganizationUpdated { patch, updated_by } => {
             let mut u = Update::new("organizations", ev, Some(updated_by.0));
@@ -120,8 +124,10 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
             sqlx::query!(
                 "INSERT INTO users (id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
                  department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
-                 additional_teams, additional_locations, external_user_id, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23)",
+                 additional_teams, additional_locations, external_user_id, created_by, created_at, updated_at, \
+                 middle_name, title_prefix, nickname, address_line1, address_line2, city, state, country, postal_code) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23, \
+                 $24, $25, $26, $27, $28, $29, $30, $31, $32)",
                 id.0,
                 org_id.map(|o| o.0),
                 number,
@@ -145,6 +151,15 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
                 profile.external_user_id,
                 created_by.map(|c| c.0),
                 ev.recorded_at,
+                profile.middle_name,
+                profile.title_prefix,
+                profile.nickname,
+                profile.contact.address_line1,
+                profile.contact.address_line2,
+                profile.contact.city,
+                profile.contact.state,
+                profile.contact.country,
+                profile.contact.postal_code,
             )
             .execute(conn)
             .await?;
@@ -167,7 +182,19 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
                 .set("is_department_head", patch.is_department_head)
                 .set("department", patch.department)
                 .set("location", patch.location)
-                .set("security_group", patch.security_group);
+                .set("security_group", patch.security_group)
+                .set("email", patch.email.map(|e| e.as_str().to_string()))
+                .set("middle_name", patch.middle_name)
+                .set("title_prefix", patch.title_prefix)
+                .set("nickname", patch.nickname);
+            if let Patch::Set(c) = patch.contact {
+                u.set("address_line1", Patch::from(c.address_line1))
+                    .set("address_line2", Patch::from(c.address_line2))
+                    .set("city", Patch::from(c.city))
+                    .set("state", Patch::from(c.state))
+                    .set("country", Patch::from(c.country))
+                    .set("postal_code", Patch::from(c.postal_code));
+            }
             if !add_teams.is_empty() || !remove_teams.is_empty() {
                 // Set semantics on a jsonb array: union with the added, minus the removed.
                 u.qb.push(

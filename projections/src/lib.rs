@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod directory;
 pub mod media;
+pub mod nexport;
 pub mod odata;
 pub mod org_units;
 pub mod queries;
@@ -27,7 +28,7 @@ pub struct Projection {
 pub const DIRECTORY: Projection = Projection {
     name: "directory",
     schema: "rm_directory",
-    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries", "security_groups", "media"],
+    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries", "security_groups", "media", "node_closure", "role_grants", "subscriptions", "profile_fields", "subscription_field_values"],
 };
 
 /// Every projection, in the order a rebuild of `all` runs them.

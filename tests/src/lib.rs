@@ -115,11 +115,13 @@ pub struct Options {
     pub consistency_timeout: Duration,
     /// Where media bytes go; default a directory of the run's temp dir, one per database.
     pub media: Option<api::workdrive::media::MediaBackend>,
+    /// How long a login stays locked after too many failed passwords; default the production one.
+    pub login_lockout: Option<Duration>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10), media: None }
+        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10), media: None, login_lockout: None }
     }
 }
 
@@ -166,6 +168,9 @@ impl TestApp {
         config.consistency_timeout = opts.consistency_timeout;
         config.roles = opts.roles;
         config.max_db_connections = 20;
+        if let Some(lockout) = opts.login_lockout {
+            config.login_throttle.lockout = lockout;
+        }
         // Media bytes under the run's temp dir, one directory per database (a restart over the
         // same log finds its files again).
         let db_name = config.database_url.rsplit('/').next().unwrap_or("db").to_string();
@@ -203,6 +208,11 @@ impl TestApp {
     /// A WorkDrive request (token in `X-API-KEY`).
     pub fn wd(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
         self.req(method, path).header("X-API-KEY", token)
+    }
+
+    /// A NexPort AdminApi call (`POST /api/v1/AdminApi/<op>?access_token=…`).
+    pub fn nx(&self, op: &str, token: &str) -> RequestBuilder {
+        self.req(Method::POST, &format!("/api/v1/AdminApi/{op}?access_token={token}"))
     }
 
     /// A PortSIP (or Roster) request (token as Bearer).

@@ -1,6 +1,7 @@
 //! Background workers: the relay (log → NATS), the projection runner (NATS → read models) and the
 //! rebuild (log → fresh read models, swapped in).
 
+pub mod expiry;
 pub mod rebuild;
 pub mod relay;
 pub mod runner;
@@ -47,6 +48,8 @@ pub enum WorkerError {
     Nats(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("command: {0}")]
+    Command(#[from] commands::CommandError),
     /// A message arrived ahead of one still unapplied (JetStream redelivers late).
     #[error("expected stream sequence {expected}, got {got}")]
     Gap { expected: u64, got: u64 },

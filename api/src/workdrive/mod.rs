@@ -733,6 +733,7 @@ fn create_input(body: AddUserBody, external_user_id: Option<String>) -> Result<u
             additional_teams: body.add_additional_teams.into_iter().map(UserId).collect(),
             additional_locations: body.add_additional_locations,
             external_user_id,
+            ..Profile::default()
         },
         password: body.password,
     })
@@ -826,6 +827,8 @@ pub async fn update_user(
         add_additional_teams: body.add_additional_teams.into_iter().map(UserId).collect(),
         remove_additional_teams: body.remove_additional_teams.into_iter().map(UserId).collect(),
         add_additional_locations: body.add_additional_locations,
+        // Email and NexPort's person fields are not editable through WorkDrive E05.
+        ..UserPatch::default()
     };
     let committed = user_cmd::update_user(&st.store, &ctx, org, UserId(id), patch).await?;
     Ok(st.respond(&ctx, committed, |st, _| async move { written_user(&st, org.0, id, Written::Updated).await })

@@ -7,6 +7,7 @@ pub mod department;
 pub mod group;
 pub mod location;
 pub mod media;
+pub mod nexport;
 pub(crate) mod membership;
 pub mod security_group;
 pub mod organization;

@@ -199,9 +199,19 @@ pub async fn update_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
             let location = b.location_change(user, patch.location.clone(), "location").await?;
             let patch = UserPatch { department, is_department_head, location, ..patch.clone() };
             let events = UserAggregate::handle_command(&state, UserCommand::Update { actor, patch })?;
+            // A new email takes its claim and frees the old one in this same transaction.
+            let (mut claims, mut releases) = (vec![], vec![]);
+            if let Some(UserEvent::UserUpdated { patch: UserPatch { email: domain::patch::Patch::Set(new_email), .. }, .. }) = events.first() {
+                if new_email.normalized() != user.email.normalized() {
+                    claims.push(email_claim(org, new_email, id.0));
+                    releases.push(email_claim(org, &user.email, id.0));
+                }
+            }
             let mut streams = vec![PendingStream::new(id.0, Some(org.0), version, &events)?];
             streams.extend(b.pending()?);
             Ok(Plan {
+                claims,
+                releases,
                 streams,
                 result: json!({ "user_id": id }),
                 ..Plan::default()

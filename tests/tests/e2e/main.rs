@@ -6,6 +6,7 @@ mod delivery;
 mod departments;
 mod locations;
 mod media;
+mod nexport;
 mod portsip;
 mod roster_api;
 mod sso;

@@ -1,0 +1,402 @@
+//! NexPort Campus AdminApi (spec/nexport-admin.md): RPC-style operations at
+//! `/api/v1/AdminApi/<Op>`, names matched case-insensitively, GET or POST, parameters from the
+//! query string and/or a JSON or form body. The token travels as the `access_token` query
+//! parameter (Bearer also accepted). Every answer carries `api_error_entity`; lists are bare JSON
+//! arrays with `X-Total-Count`, `X-Per-Page` and `X-Page` headers.
+//!
+//! Permissions are NexPort's named ones, granted through roles on an org or group (Roster's
+//! `/grants`) and inherited by every descendant; an org admin holds them all on their org's subtree.
+
+mod params;
+mod subscriptions;
+mod users;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use commands::CommandError;
+use domain::permission::Permission;
+use domain::DomainError;
+use projections::nexport::{self as nx, Asker};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub use params::Params;
+
+use crate::auth::{authenticate, Principal};
+use crate::dialect::Dialect;
+use crate::error::ApiError;
+use crate::write::WriteMeta;
+use crate::AppState;
+
+pub struct NexPort;
+
+impl Dialect for NexPort {
+    const NAME: &'static str = "nexport";
+
+    fn token(parts: &axum::http::request::Parts) -> Option<&str> {
+        query_token(parts.uri.query()).or_else(|| crate::auth::bearer(parts))
+    }
+
+    fn render(err: &ApiError) -> Response {
+        NxError::Api(err.clone()).into_response()
+    }
+}
+
+/// The raw `access_token` query parameter (tokens are URL-safe, so no decoding is needed).
+fn query_token(query: Option<&str>) -> Option<&str> {
+    query?.split('&').find_map(|pair| pair.strip_prefix("access_token=")).filter(|t| !t.is_empty())
+}
+
+/// Largest request body an operation reads.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_PER_PAGE: i64 = 30;
+pub const MAX_PER_PAGE: i64 = 100;
+
+/// `ApiErrorEntity.error_code` (spec open question 3: only `NoError = 0` is known; the rest are
+/// defined here, in one table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    NoError = 0,
+    UnknownError = 1,
+    AuthenticationError = 2,
+    ValidationError = 3,
+    ItemNotFound = 4,
+    PermissionDenied = 5,
+    DuplicateItem = 6,
+    TooManyAttempts = 7,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiErrorEntity {
+    pub error_code: i32,
+    pub error_message: String,
+    pub warning_messages: Vec<String>,
+}
+
+impl ApiErrorEntity {
+    pub fn ok() -> Self {
+        ApiErrorEntity { error_code: ErrorCode::NoError as i32, error_message: String::new(), warning_messages: vec![] }
+    }
+
+    fn error(code: ErrorCode, message: String) -> Self {
+        ApiErrorEntity { error_code: code as i32, error_message: message, warning_messages: vec![] }
+    }
+}
+
+/// `ApiResponseBase`: the body of an answer that has nothing else to say.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiResponseBase {
+    pub api_error_entity: ApiErrorEntity,
+}
+
+/// NexPort's errors: the API layer's, plus the two NexPort answers that have no generic twin.
+#[derive(Debug)]
+pub enum NxError {
+    Api(ApiError),
+    /// "Entity not found or duplicate login/subscription": the doc answers a duplicate with 404.
+    Duplicate(String),
+    /// Too many failed sign-ins for one login.
+    Throttled { retry_after_secs: u64 },
+}
+
+impl From<ApiError> for NxError {
+    fn from(e: ApiError) -> Self {
+        NxError::Api(e)
+    }
+}
+
+impl From<DomainError> for NxError {
+    fn from(e: DomainError) -> Self {
+        NxError::Api(e.into())
+    }
+}
+
+impl From<sqlx::Error> for NxError {
+    fn from(e: sqlx::Error) -> Self {
+        NxError::Api(e.into())
+    }
+}
+
+impl From<CommandError> for NxError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Rejected(DomainError::Taken { field }) if matches!(field.as_str(), "login" | "email" | "subscription") => {
+                NxError::Duplicate(format!("duplicate {field}"))
+            }
+            other => NxError::Api(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for NxError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            NxError::Duplicate(m) => (StatusCode::NOT_FOUND, ErrorCode::DuplicateItem, m),
+            NxError::Throttled { retry_after_secs } => {
+                let entity = ApiErrorEntity::error(
+                    ErrorCode::TooManyAttempts,
+                    format!("Too many failed sign-in attempts for this login; retry in {retry_after_secs} s"),
+                );
+                let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(ApiResponseBase { api_error_entity: entity })).into_response();
+                resp.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs.max(1)));
+                return resp;
+            }
+            NxError::Api(e) => match e {
+                ApiError::Unauthorized(m) => (StatusCode::FORBIDDEN, ErrorCode::AuthenticationError, m),
+                ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::PermissionDenied, m),
+                ApiError::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::ItemNotFound, m),
+                ApiError::Invalid { field, message } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationError, format!("{}: {message}", snake_field(&field)))
+                }
+                ApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::UnknownError, m),
+                ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::UnknownError, "An unknown error occurred".into()),
+            },
+        };
+        (status, axum::Json(ApiResponseBase { api_error_entity: ApiErrorEntity::error(code, message) })).into_response()
+    }
+}
+
+/// Field names from the shared domain are WorkDrive's camelCase; NexPort clients spell them in
+/// snake_case (`firstName` → `first_name`, `contactInfo.postalCode` → `contact_info.postal_code`).
+fn snake_field(field: &str) -> String {
+    if field == "userName" {
+        return "login".into();
+    }
+    // Already NexPort's own spelling (its parameters, custom field keys as the client sent them).
+    if field.contains('_') {
+        return field.to_string();
+    }
+    let mut out = String::with_capacity(field.len() + 4);
+    for c in field.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One call: its parameters, its token, and the request facts a write records.
+pub struct Call {
+    pub params: Params,
+    pub token: Option<String>,
+    pub meta: WriteMeta,
+}
+
+impl Call {
+    pub async fn caller(&self, st: &AppState) -> Result<Principal, NxError> {
+        Ok(authenticate(st, self.token.as_deref()).await?)
+    }
+
+    pub fn context(&self, caller: Option<&Principal>) -> Result<commands::CommandContext, NxError> {
+        Ok(self.meta.context(caller, NexPort::NAME)?)
+    }
+}
+
+/// The caller as the permission queries see them; the super admin belongs to no tenant tree.
+pub fn asker(caller: &Principal) -> Result<Asker, NxError> {
+    let org = caller.org()?;
+    Ok(Asker { user_id: caller.user_id.0, org_id: org.0, admin_of: caller.is_org_admin().then_some(org.0) })
+}
+
+fn role_names(p: Permission) -> Vec<String> {
+    p.roles().iter().map(|r| r.as_str().to_string()).collect()
+}
+
+/// The caller holds `perm` at `node` (an org or group): another tenant's node is "not found".
+pub async fn require(st: &AppState, caller: &Principal, node: Uuid, perm: Permission, what: &str) -> Result<(), NxError> {
+    let access = nx::access(&st.pool, asker(caller)?, node, &role_names(perm)).await?;
+    if !access.visible {
+        return Err(ApiError::NotFound(format!("{what} not found")).into());
+    }
+    if !access.allowed {
+        return Err(ApiError::Forbidden(format!("Not authorized: the {} permission is required", perm.as_str())).into());
+    }
+    Ok(())
+}
+
+/// The caller holds `perm` in the user's owner org or one of the user's subscription orgs (or an
+/// ancestor of one), as GetUser and its kin require.
+pub async fn require_on_user(st: &AppState, caller: &Principal, owner_org: Option<Uuid>, user: Uuid, perm: Permission) -> Result<(), NxError> {
+    let who = asker(caller)?;
+    let roles = role_names(perm);
+    let mut nodes: Vec<Uuid> = owner_org.into_iter().collect();
+    nodes.extend(nx::subscription_orgs(&st.pool, user).await?);
+    let mut visible = false;
+    for node in nodes {
+        let a = nx::access(&st.pool, who, node, &roles).await?;
+        if a.allowed {
+            return Ok(());
+        }
+        visible |= a.visible;
+    }
+    if !visible {
+        return Err(ApiError::NotFound("user not found".into()).into());
+    }
+    Err(ApiError::Forbidden(format!("Not authorized: the {} permission is required", perm.as_str())).into())
+}
+
+/// Every node where the caller holds `perm` (lists are limited to these).
+pub async fn permitted(st: &AppState, caller: &Principal, perm: Permission) -> Result<Vec<Uuid>, NxError> {
+    Ok(nx::permitted_nodes(&st.pool, asker(caller)?, &role_names(perm)).await?)
+}
+
+/// A 200 with a JSON body.
+pub fn ok<T: Serialize>(body: T) -> Response {
+    axum::Json(body).into_response()
+}
+
+/// A page of a list: a bare array, with the paging headers.
+pub fn page<T: Serialize>(items: Vec<T>, total: i64, page: i64, per_page: i64) -> Response {
+    let mut resp = axum::Json(items).into_response();
+    let h = resp.headers_mut();
+    h.insert("x-total-count", HeaderValue::from(total));
+    h.insert("x-per-page", HeaderValue::from(per_page));
+    h.insert("x-page", HeaderValue::from(page));
+    resp
+}
+
+/// Every operation, under its documented name; `ALIASES` lists the other accepted spellings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Authenticate,
+    ValidateAccessToken,
+    AuthenticateUser,
+    CreateUser,
+    GetUser,
+    GetUsers,
+    GetUserContactInformation,
+    EditUser,
+    CreateSubscription,
+    GetSubscription,
+    GetSubscriptions,
+    SearchSubscriptions,
+    EnableDisableSubscription,
+    SetSubscriptionStatus,
+    GetCustomProfileFields,
+    GetCustomProfileFieldValues,
+    SetCustomProfileFieldValues,
+    GetOrganizations,
+}
+
+const OPS: &[(&str, Op)] = &[
+    ("Authenticate", Op::Authenticate),
+    ("ValidateAccessToken", Op::ValidateAccessToken),
+    ("AuthenticateUser", Op::AuthenticateUser),
+    ("CreateUser", Op::CreateUser),
+    ("GetUser", Op::GetUser),
+    ("GetUsers", Op::GetUsers),
+    ("GetUserContactInformation", Op::GetUserContactInformation),
+    ("EditUser", Op::EditUser),
+    ("CreateSubscription", Op::CreateSubscription),
+    ("GetSubscription", Op::GetSubscription),
+    ("GetSubscriptions", Op::GetSubscriptions),
+    ("SearchSubscriptions", Op::SearchSubscriptions),
+    ("EnableDisableSubscription", Op::EnableDisableSubscription),
+    ("SetSubscriptionStatus", Op::SetSubscriptionStatus),
+    ("GetCustomProfileFields", Op::GetCustomProfileFields),
+    ("GetCustomProfileFieldValues", Op::GetCustomProfileFieldValues),
+    ("SetCustomProfileFieldValues", Op::SetCustomProfileFieldValues),
+    ("GetOrganizations", Op::GetOrganizations),
+];
+
+const ALIASES: &[(&str, Op)] = &[("SetSubscriptionDisabled", Op::EnableDisableSubscription)];
+
+fn find_op(name: &str) -> Option<Op> {
+    OPS.iter().chain(ALIASES).find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, op)| *op)
+}
+
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new();
+    // One route per documented name (what /openapi.json lists); the captures catch other
+    // spellings of the name and aliases, and the all-lower-case prefix.
+    for (name, _) in OPS {
+        router = router.route(&format!("/api/v1/AdminApi/{name}"), get(dispatch).post(dispatch));
+    }
+    router.route("/api/v1/AdminApi/{op}", any(dispatch)).route("/api/v1/adminapi/{op}", any(dispatch))
+}
+
+async fn dispatch(State(st): State<AppState>, meta: WriteMeta, req: Request) -> Response {
+    let name = req.uri().path().rsplit('/').next().unwrap_or_default().to_string();
+    let Some(op) = find_op(&name) else {
+        return NxError::Api(ApiError::NotFound(format!("unknown AdminApi operation '{name}'"))).into_response();
+    };
+    if !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::POST) {
+        let entity = ApiErrorEntity::error(ErrorCode::ValidationError, "use GET or POST".into());
+        return (StatusCode::METHOD_NOT_ALLOWED, axum::Json(ApiResponseBase { api_error_entity: entity })).into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let token = NexPort::token(&parts).map(str::to_string);
+    let bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return NxError::Api(ApiError::invalid("body", format!("must be at most {MAX_BODY_BYTES} bytes"))).into_response(),
+    };
+    let params = match Params::from_request(&parts, &bytes) {
+        Ok(p) => p,
+        Err(e) => return NxError::Api(e).into_response(),
+    };
+    let call = Call { params, token, meta };
+    let result = match op {
+        Op::Authenticate => users::authenticate(st, call).await,
+        Op::ValidateAccessToken => users::validate_access_token(st, call).await,
+        Op::AuthenticateUser => users::authenticate_user(st, call).await,
+        Op::CreateUser => users::create_user(st, call).await,
+        Op::GetUser => users::get_user(st, call).await,
+        Op::GetUsers => users::get_users(st, call).await,
+        Op::GetUserContactInformation => users::get_user_contact_information(st, call).await,
+        Op::EditUser => users::edit_user(st, call).await,
+        Op::CreateSubscription => subscriptions::create_subscription(st, call).await,
+        Op::GetSubscription => subscriptions::get_subscription(st, call).await,
+        Op::GetSubscriptions => subscriptions::get_subscriptions(st, call).await,
+        Op::SearchSubscriptions => subscriptions::search_subscriptions(st, call).await,
+        Op::EnableDisableSubscription => subscriptions::enable_disable_subscription(st, call).await,
+        Op::SetSubscriptionStatus => subscriptions::set_subscription_status(st, call).await,
+        Op::GetCustomProfileFields => subscriptions::get_custom_profile_fields(st, call).await,
+        Op::GetCustomProfileFieldValues => subscriptions::get_custom_profile_field_values(st, call).await,
+        Op::SetCustomProfileFieldValues => subscriptions::set_custom_profile_field_values(st, call).await,
+        Op::GetOrganizations => users::get_organizations(st, call).await,
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The OpenAPI entries: one per operation (GET and POST both accepted; documented as POST for
+/// writes and GET for reads, with the same parameters either way).
+pub mod doc {
+    pub use super::subscriptions::doc::*;
+    pub use super::users::doc::*;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names_match_case_insensitively_with_aliases() {
+        assert_eq!(find_op("authenticate"), Some(Op::Authenticate));
+        assert_eq!(find_op("GETUSERS"), Some(Op::GetUsers));
+        assert_eq!(find_op("setsubscriptiondisabled"), Some(Op::EnableDisableSubscription));
+        assert_eq!(find_op("DropTables"), None);
+    }
+
+    #[test]
+    fn domain_field_names_are_shown_in_snake_case() {
+        assert_eq!(snake_field("firstName"), "first_name");
+        assert_eq!(snake_field("contactInfo.postalCode"), "contact_info.postal_code");
+        assert_eq!(snake_field("userName"), "login");
+        assert_eq!(snake_field("custom_profile_field_values.ShirtSize"), "custom_profile_field_values.ShirtSize");
+    }
+
+    #[test]
+    fn the_token_is_read_from_the_query() {
+        assert_eq!(query_token(Some("a=1&access_token=rst_abc&b=2")), Some("rst_abc"));
+        assert_eq!(query_token(Some("access_token=")), None);
+        assert_eq!(query_token(None), None);
+    }
+}
