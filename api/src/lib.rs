@@ -11,7 +11,9 @@ pub mod devstack;
 pub mod error;
 pub mod openapi;
 pub mod portsip;
+pub mod publisher;
 pub mod roster;
+pub mod sunbird;
 pub mod workdrive;
 pub mod write;
 

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{portsip, roster, workdrive};
+use crate::{portsip, publisher, roster, sunbird, workdrive};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,13 +52,26 @@ use crate::{portsip, roster, workdrive};
         portsip::show_member,
         portsip::remove_member,
         portsip::login,
+        sunbird::create_group,
+        sunbird::update_group,
+        sunbird::list_groups,
+        sunbird::read_group,
+        sunbird::delete_group,
+        sunbird::update_membership,
+        sunbird::activity_agg,
+        publisher::list_groups,
+        publisher::read_group,
+        publisher::create_group,
+        publisher::replace_group,
+        publisher::delete_group,
+        publisher::add_users,
         roster::healthz,
         roster::readyz,
         roster::openapi,
         roster::events,
         roster::stream_events,
     ),
-    modifiers(&Security)
+    modifiers(&Security, &SunbirdAliases)
 )]
 struct Doc;
 
@@ -69,6 +82,25 @@ impl Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-KEY"))));
         components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// Sunbird's alias paths (spec open question 1) answer exactly like its public paths.
+struct SunbirdAliases;
+
+impl Modify for SunbirdAliases {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (public, aliases) in sunbird::ALIASES {
+            let Some(item) = openapi.paths.paths.get(*public).cloned() else { continue };
+            for alias in *aliases {
+                let mut item = item.clone();
+                // The backend membership route is PATCH; the documented public one is POST.
+                if alias.starts_with("/v1/group/membership") {
+                    item.patch = item.post.take();
+                }
+                openapi.paths.paths.insert((*alias).to_string(), item);
+            }
+        }
     }
 }
 

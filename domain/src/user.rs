@@ -194,6 +194,7 @@ pub enum UserCommand {
     Delete { actor: UserId },
     SetPassword { actor: Option<UserId> },
     IssueToken { token_id: TokenId, expires_at: Option<DateTime<Utc>>, revoke_others: bool },
+    RecordActivityProgress { activity_id: String, activity_type: String, completed_count: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -240,6 +241,12 @@ pub enum UserEvent {
         missing_fields: Vec<String>,
         reason: String,
     },
+    /// Sunbird: how far the user got in one learning activity (feeds the group activity aggregates).
+    UserActivityProgressRecorded {
+        activity_id: String,
+        activity_type: String,
+        completed_count: i64,
+    },
 }
 
 impl DomainEvent for UserEvent {
@@ -254,6 +261,7 @@ impl DomainEvent for UserEvent {
             UserEvent::AccessTokenIssued { .. } => "AccessTokenIssued",
             UserEvent::AccessTokenRevoked { .. } => "AccessTokenRevoked",
             UserEvent::UserOnboardingNoticeRecorded { .. } => "UserOnboardingNoticeRecorded",
+            UserEvent::UserActivityProgressRecorded { .. } => "UserActivityProgressRecorded",
         }
     }
 }
@@ -325,6 +333,17 @@ impl esrs::Aggregate for UserAggregate {
                 events.push(UserEvent::AccessTokenIssued { token_id, expires_at });
                 Ok(events)
             }
+            UserCommand::RecordActivityProgress { activity_id, activity_type, completed_count } => {
+                live(state)?;
+                if completed_count < 0 {
+                    return Err(DomainError::invalid("completed_count", "must not be negative"));
+                }
+                Ok(vec![UserEvent::UserActivityProgressRecorded {
+                    activity_id: crate::values::required_text("activity_id", &activity_id, crate::group::MAX_ACTIVITY_FIELD_LEN)?,
+                    activity_type: crate::values::required_text("activity_type", &activity_type, crate::group::MAX_ACTIVITY_FIELD_LEN)?,
+                    completed_count,
+                }])
+            }
         }
     }
 
@@ -369,7 +388,7 @@ impl esrs::Aggregate for UserAggregate {
                         user.deleted = true;
                         user.status = UserStatus::Archive;
                     }
-                    UserEvent::UserPasswordSet { .. } | UserEvent::UserOnboardingNoticeRecorded { .. } => {}
+                    UserEvent::UserPasswordSet { .. } | UserEvent::UserOnboardingNoticeRecorded { .. } | UserEvent::UserActivityProgressRecorded { .. } => {}
                     UserEvent::AccessTokenIssued { token_id, .. } => {
                         user.active_tokens.insert(token_id);
                     }

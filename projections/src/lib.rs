@@ -27,7 +27,7 @@ pub struct Projection {
 pub const DIRECTORY: Projection = Projection {
     name: "directory",
     schema: "rm_directory",
-    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries", "security_groups", "media"],
+    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries", "security_groups", "media", "activity_progress"],
 };
 
 /// Every projection, in the order a rebuild of `all` runs them.
