@@ -85,6 +85,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::nexport::routes())
         .merge(crate::grants::routes())
         .merge(crate::roster::routes())
+        .merge(crate::sunbird::routes())
+        .merge(crate::publisher::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::consistency::min_position))
         .layer(axum::middleware::from_fn(crate::write::fingerprint))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -93,6 +95,8 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outside the id generator: Sunbird echoes only an `x-request-id` the client sent.
+        .layer(axum::middleware::from_fn(crate::sunbird::mark_client_request_id))
         .with_state(state)
 }
 

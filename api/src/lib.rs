@@ -13,7 +13,9 @@ pub mod grants;
 pub mod nexport;
 pub mod openapi;
 pub mod portsip;
+pub mod publisher;
 pub mod roster;
+pub mod sunbird;
 pub mod workdrive;
 pub mod write;
 

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{grants, nexport, portsip, roster, workdrive};
+use crate::{grants, nexport, portsip, publisher, roster, sunbird, workdrive};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,6 +52,19 @@ use crate::{grants, nexport, portsip, roster, workdrive};
         portsip::show_member,
         portsip::remove_member,
         portsip::login,
+        sunbird::create_group,
+        sunbird::update_group,
+        sunbird::list_groups,
+        sunbird::read_group,
+        sunbird::delete_group,
+        sunbird::update_membership,
+        sunbird::activity_agg,
+        publisher::list_groups,
+        publisher::read_group,
+        publisher::create_group,
+        publisher::replace_group,
+        publisher::delete_group,
+        publisher::add_users,
         roster::healthz,
         roster::readyz,
         roster::openapi,
@@ -80,7 +93,7 @@ use crate::{grants, nexport, portsip, roster, workdrive};
         nexport::doc::get_custom_profile_field_values,
         nexport::doc::set_custom_profile_field_values,
     ),
-    modifiers(&Security)
+    modifiers(&Security, &SunbirdAliases)
 )]
 struct Doc;
 
@@ -91,6 +104,25 @@ impl Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-KEY"))));
         components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// Sunbird's alias paths (spec open question 1) answer exactly like its public paths.
+struct SunbirdAliases;
+
+impl Modify for SunbirdAliases {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (public, aliases) in sunbird::ALIASES {
+            let Some(item) = openapi.paths.paths.get(*public).cloned() else { continue };
+            for alias in *aliases {
+                let mut item = item.clone();
+                // The backend membership route is PATCH; the documented public one is POST.
+                if alias.starts_with("/v1/group/membership") {
+                    item.patch = item.post.take();
+                }
+                openapi.paths.paths.insert((*alias).to_string(), item);
+            }
+        }
     }
 }
 

@@ -310,7 +310,7 @@ pub async fn create_group(State(st): State<AppState>, dialect::Caller(caller, _)
         Patch::Set(d) => Some(d),
         _ => None,
     };
-    let input = group_cmd::CreateGroup { name, description, outbound_caller_ids };
+    let input = group_cmd::CreateGroup { name, description, outbound_caller_ids, ..Default::default() };
     let committed = group_cmd::create_group(&st.store, &ctx, org, input).await?;
     Ok(st.respond(&ctx, committed, |_, result| async move {
         let number = result.get("number").and_then(|n| n.as_i64()).ok_or(ApiError::Internal)?;
@@ -342,7 +342,7 @@ pub async fn update_group(
     let org = caller.require_org_admin()?;
     let group = find_group(&st, org, &id).await?;
     let ctx = meta.context(Some(&caller), PortSip::NAME)?;
-    let patch = GroupPatch { name: body.name, description: body.description, outbound_caller_ids: caller_ids(body.outbound_caller_ids) };
+    let patch = GroupPatch { name: body.name, description: body.description, outbound_caller_ids: caller_ids(body.outbound_caller_ids), ..GroupPatch::default() };
     let committed = group_cmd::update_group(&st.store, &ctx, org, GroupId(group.id), patch).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::OK.into_response()) })
     .await?)

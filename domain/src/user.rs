@@ -248,6 +248,7 @@ pub enum UserCommand {
     Delete { actor: UserId },
     SetPassword { actor: Option<UserId> },
     IssueToken { token_id: TokenId, expires_at: Option<DateTime<Utc>>, revoke_others: bool },
+    RecordActivityProgress { activity_id: String, activity_type: String, completed_count: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -294,6 +295,12 @@ pub enum UserEvent {
         missing_fields: Vec<String>,
         reason: String,
     },
+    /// Sunbird: how far the user got in one learning activity (feeds the group activity aggregates).
+    UserActivityProgressRecorded {
+        activity_id: String,
+        activity_type: String,
+        completed_count: i64,
+    },
 }
 
 impl DomainEvent for UserEvent {
@@ -308,6 +315,7 @@ impl DomainEvent for UserEvent {
             UserEvent::AccessTokenIssued { .. } => "AccessTokenIssued",
             UserEvent::AccessTokenRevoked { .. } => "AccessTokenRevoked",
             UserEvent::UserOnboardingNoticeRecorded { .. } => "UserOnboardingNoticeRecorded",
+            UserEvent::UserActivityProgressRecorded { .. } => "UserActivityProgressRecorded",
         }
     }
 }
@@ -379,6 +387,17 @@ impl esrs::Aggregate for UserAggregate {
                 events.push(UserEvent::AccessTokenIssued { token_id, expires_at });
                 Ok(events)
             }
+            UserCommand::RecordActivityProgress { activity_id, activity_type, completed_count } => {
+                live(state)?;
+                if completed_count < 0 {
+                    return Err(DomainError::invalid("completed_count", "must not be negative"));
+                }
+                Ok(vec![UserEvent::UserActivityProgressRecorded {
+                    activity_id: crate::values::required_text("activity_id", &activity_id, crate::group::MAX_ACTIVITY_FIELD_LEN)?,
+                    activity_type: crate::values::required_text("activity_type", &activity_type, crate::group::MAX_ACTIVITY_FIELD_LEN)?,
+                    completed_count,
+                }])
+            }
         }
     }
 
@@ -426,7 +445,7 @@ impl esrs::Aggregate for UserAggregate {
                         user.deleted = true;
                         user.status = UserStatus::Archive;
                     }
-                    UserEvent::UserPasswordSet { .. } | UserEvent::UserOnboardingNoticeRecorded { .. } => {}
+                    UserEvent::UserPasswordSet { .. } | UserEvent::UserOnboardingNoticeRecorded { .. } | UserEvent::UserActivityProgressRecorded { .. } => {}
                     UserEvent::AccessTokenIssued { token_id, .. } => {
                         user.active_tokens.insert(token_id);
                     }

@@ -3,7 +3,7 @@
 
 use commands::Envelope;
 use domain::department::DepartmentEvent;
-use domain::group::GroupEvent;
+use domain::group::{GroupEvent, GroupParent};
 use domain::location::LocationEvent;
 use domain::media::MediaEvent;
 use domain::organization::{AuthMethod, OrganizationEvent};
@@ -226,16 +226,47 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
         | UserEvent::AccessTokenIssued { .. }
         | UserEvent::AccessTokenRevoked { .. }
         | UserEvent::UserOnboardingNoticeRecorded { .. } => {}
+        UserEvent::UserActivityProgressRecorded { activity_id, activity_type, completed_count } => {
+            sqlx::query!(
+                "INSERT INTO activity_progress (org_id, user_id, activity_id, activity_type, completed_count, updated_at) \
+                 SELECT org_id, id, $2, $3, $4, $5 FROM users WHERE id = $1 \
+                 ON CONFLICT (user_id, activity_id) DO UPDATE SET activity_type = EXCLUDED.activity_type, \
+                 completed_count = EXCLUDED.completed_count, updated_at = EXCLUDED.updated_at",
+                ev.stream_id,
+                activity_id,
+                activity_type,
+                completed_count,
+                ev.recorded_at,
+            )
+            .execute(conn)
+            .await?;
+        }
     }
     Ok(())
 }
 
 async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Result<(), ApplyError> {
     match event {
-        GroupEvent::GroupCreated { id, org_id, number, name, description, outbound_caller_ids, created_by } => {
+        GroupEvent::GroupCreated {
+            id,
+            org_id,
+            number,
+            name,
+            description,
+            outbound_caller_ids,
+            created_by,
+            status,
+            membership_type,
+            parent,
+            short_name,
+            tracking,
+            activities,
+        } => {
+            let (parent_kind, parent_id) = parent_columns(parent);
             sqlx::query!(
-                "INSERT INTO groups (id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                "INSERT INTO groups (id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at, \
+                 status, membership_type, parent_kind, parent_id, short_name, tracking, activities) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15)",
                 id.0,
                 org_id.0,
                 number,
@@ -244,40 +275,89 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
                 json(&outbound_caller_ids),
                 created_by.map(|c| c.0),
                 ev.recorded_at,
+                status.as_str(),
+                membership_type.as_str(),
+                parent_kind,
+                parent_id,
+                short_name,
+                tracking,
+                json(&activities),
             )
             .execute(conn)
             .await?;
         }
         GroupEvent::GroupUpdated { patch, updated_by } => {
             let mut u = Update::new("groups", ev, updated_by.map(|u| u.0));
+            let parent = patch.parent.map(|p| parent_columns(Some(p)));
             u.set("name", patch.name)
                 .set("description", patch.description)
-                .set("outbound_caller_ids", patch.outbound_caller_ids.map(json));
+                .set("outbound_caller_ids", patch.outbound_caller_ids.map(json))
+                .set("status", patch.status.map(|s| s.as_str()))
+                .set("membership_type", patch.membership_type.map(|m| m.as_str()))
+                .set("parent_kind", parent.as_ref().map(|p| p.0))
+                .set("parent_id", parent.as_ref().map(|p| p.1))
+                .set("short_name", patch.short_name)
+                .set("tracking", patch.tracking)
+                .set("activities", patch.activities.map(json));
             u.run(conn, ev.stream_id).await?;
         }
         GroupEvent::GroupDeleted { .. } => {
             sqlx::query!("DELETE FROM group_members WHERE group_id = $1", ev.stream_id).execute(&mut *conn).await?;
             sqlx::query!("DELETE FROM groups WHERE id = $1", ev.stream_id).execute(conn).await?;
         }
-        GroupEvent::GroupMemberAdded { user_id, role, .. } => {
+        GroupEvent::GroupMemberAdded { user_id, role, added_by, visited } => {
+            // A member removed before comes back active, with a fresh record.
             sqlx::query!(
-                "INSERT INTO group_members (group_id, user_id, role, added_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (group_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+                "INSERT INTO group_members (group_id, user_id, role, added_at, added_by, visited, status) VALUES ($1, $2, $3, $4, $5, $6, 'active') \
+                 ON CONFLICT (group_id, user_id) DO UPDATE SET role = EXCLUDED.role, added_at = EXCLUDED.added_at, \
+                 added_by = EXCLUDED.added_by, visited = EXCLUDED.visited, status = 'active', \
+                 updated_at = NULL, updated_by = NULL, removed_at = NULL, removed_by = NULL",
                 ev.stream_id,
                 user_id.0,
                 role.as_str(),
                 ev.recorded_at,
+                added_by.map(|u| u.0),
+                visited,
             )
             .execute(conn)
             .await?;
         }
-        GroupEvent::GroupMemberRemoved { user_id, .. } => {
-            sqlx::query!("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2", ev.stream_id, user_id.0)
-                .execute(conn)
-                .await?;
+        GroupEvent::GroupMemberUpdated { user_id, role, visited, updated_by } => {
+            sqlx::query!(
+                "UPDATE group_members SET role = COALESCE($3, role), visited = COALESCE($4, visited), updated_at = $5, updated_by = $6 \
+                 WHERE group_id = $1 AND user_id = $2",
+                ev.stream_id,
+                user_id.0,
+                role.map(|r| r.as_str()),
+                visited,
+                ev.recorded_at,
+                updated_by.map(|u| u.0),
+            )
+            .execute(conn)
+            .await?;
+        }
+        GroupEvent::GroupMemberRemoved { user_id, removed_by } => {
+            sqlx::query!(
+                "UPDATE group_members SET status = 'inactive', removed_at = $3, removed_by = $4, updated_at = $3, updated_by = $4 \
+                 WHERE group_id = $1 AND user_id = $2",
+                ev.stream_id,
+                user_id.0,
+                ev.recorded_at,
+                removed_by.map(|u| u.0),
+            )
+            .execute(conn)
+            .await?;
         }
     }
     Ok(())
+}
+
+fn parent_columns(parent: Option<GroupParent>) -> (Option<&'static str>, Option<uuid::Uuid>) {
+    match parent {
+        Some(GroupParent::Organization(o)) => (Some("organization"), Some(o.0)),
+        Some(GroupParent::Group(g)) => (Some("group"), Some(g.0)),
+        None => (None, None),
+    }
 }
 
 /// Department members are the users whose `department` is set (user events); only the department

@@ -28,7 +28,11 @@ pub struct Projection {
 pub const DIRECTORY: Projection = Projection {
     name: "directory",
     schema: "rm_directory",
-    tables: &["organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries", "security_groups", "media", "node_closure", "role_grants", "subscriptions", "profile_fields", "subscription_field_values"],
+    tables: &[
+        "organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries",
+        "security_groups", "media", "activity_progress", "node_closure", "role_grants", "subscriptions", "profile_fields",
+        "subscription_field_values",
+    ],
 };
 
 /// Every projection, in the order a rebuild of `all` runs them.

@@ -88,10 +88,16 @@ pub struct GroupRow {
     pub created_at: DateTime<Utc>,
     pub updated_by: Option<Uuid>,
     pub updated_at: DateTime<Utc>,
+    pub membership_type: String,
+    pub parent_kind: Option<String>,
+    pub parent_id: Option<Uuid>,
+    pub short_name: Option<String>,
+    pub tracking: Option<String>,
+    pub activities: serde_json::Value,
 }
 
-const GROUP_COLUMNS: &str =
-    "g.id, g.org_id, g.number, g.name, g.description, g.outbound_caller_ids, g.status, g.created_by, g.created_at, g.updated_by, g.updated_at";
+pub const GROUP_COLUMNS: &str = "g.id, g.org_id, g.number, g.name, g.description, g.outbound_caller_ids, g.status, g.created_by, \
+     g.created_at, g.updated_by, g.updated_at, g.membership_type, g.parent_kind, g.parent_id, g.short_name, g.tracking, g.activities";
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq)]
 pub struct MemberRow {
@@ -231,7 +237,7 @@ pub async fn members(pool: &PgPool, group: Uuid) -> Result<Vec<MemberRow>, sqlx:
     sqlx::query_as!(
         MemberRow,
         "SELECT m.user_id, u.number, u.login, u.first_name, u.last_name, m.role FROM group_members m \
-         JOIN users u ON u.id = m.user_id AND NOT u.deleted WHERE m.group_id = $1 ORDER BY u.number",
+         JOIN users u ON u.id = m.user_id AND NOT u.deleted WHERE m.group_id = $1 AND m.status = 'active' ORDER BY u.number",
         group,
     )
     .fetch_all(pool)
@@ -242,11 +248,167 @@ pub async fn member(pool: &PgPool, group: Uuid, user: Uuid) -> Result<Option<Mem
     sqlx::query_as!(
         MemberRow,
         "SELECT m.user_id, u.number, u.login, u.first_name, u.last_name, m.role FROM group_members m \
-         JOIN users u ON u.id = m.user_id AND NOT u.deleted WHERE m.group_id = $1 AND m.user_id = $2",
+         JOIN users u ON u.id = m.user_id AND NOT u.deleted WHERE m.group_id = $1 AND m.user_id = $2 AND m.status = 'active'",
         group,
         user,
     )
     .fetch_optional(pool)
+    .await
+}
+
+/// A member record as Sunbird shows it, removed members included.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq)]
+pub struct MemberRecord {
+    pub user_id: Uuid,
+    pub number: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: String,
+    pub status: String,
+    pub visited: bool,
+    pub added_at: DateTime<Utc>,
+    pub added_by: Option<Uuid>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<Uuid>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub removed_by: Option<Uuid>,
+}
+
+/// Every member record of a group (active first, admins first).
+pub async fn member_records(pool: &PgPool, group: Uuid) -> Result<Vec<MemberRecord>, sqlx::Error> {
+    sqlx::query_as!(
+        MemberRecord,
+        "SELECT m.user_id, u.number, u.first_name, u.last_name, m.role, m.status, m.visited, m.added_at, m.added_by, \
+         m.updated_at, m.updated_by, m.removed_at, m.removed_by FROM group_members m \
+         JOIN users u ON u.id = m.user_id AND NOT u.deleted WHERE m.group_id = $1 ORDER BY m.status, m.role, u.number",
+        group,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// A group of the user's, with the user's role and visited flag (Sunbird list).
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq)]
+pub struct UserGroupRow {
+    #[sqlx(flatten)]
+    pub group: GroupRow,
+    pub member_role: String,
+    pub visited: bool,
+}
+
+/// The groups a user is an active member of, admin roles first.
+pub async fn groups_of_user(pool: &PgPool, org: Uuid, user: Uuid) -> Result<Vec<UserGroupRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {GROUP_COLUMNS}, m.role AS member_role, m.visited FROM groups g \
+         JOIN group_members m ON m.group_id = g.id AND m.user_id = $2 AND m.status = 'active' \
+         WHERE g.org_id = $1 ORDER BY m.role, g.created_at, g.id"
+    );
+    sqlx::query_as(&sql).bind(org).bind(user).fetch_all(pool).await
+}
+
+/// How many groups a user is an active member of (Sunbird's groups-per-user limit).
+pub async fn group_count_of_user(pool: &PgPool, user: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM group_members WHERE user_id = $1 AND status = 'active'"#, user)
+        .fetch_one(pool)
+        .await
+}
+
+/// Live users of `org` by number (Publisher ids).
+pub async fn users_by_numbers(pool: &PgPool, org: Uuid, numbers: &[i64]) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE number = ANY($1) AND org_id = $2 AND NOT deleted", numbers, org).fetch_all(pool).await
+}
+
+/// Live users of `org` by email, compared case-insensitively.
+pub async fn users_by_emails(pool: &PgPool, org: Uuid, emails: &[String]) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE lower(email) = ANY($1) AND org_id = $2 AND NOT deleted", emails, org)
+        .fetch_all(pool)
+        .await
+}
+
+/// Active members' user numbers per group (Publisher `users`), in number order.
+pub async fn member_numbers(pool: &PgPool, groups: &[Uuid]) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT m.group_id, u.number FROM group_members m JOIN users u ON u.id = m.user_id AND NOT u.deleted \
+         WHERE m.group_id = ANY($1) AND m.status = 'active' ORDER BY u.number",
+        groups,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.group_id, r.number)).collect())
+}
+
+/// Distinct organizations of a group's active members (Publisher `organisationcount`).
+pub async fn member_org_count(pool: &PgPool, group: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(DISTINCT u.org_id) AS "n!" FROM group_members m JOIN users u ON u.id = m.user_id AND NOT u.deleted
+           WHERE m.group_id = $1 AND m.status = 'active'"#,
+        group,
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// A Publisher list: a WHERE fragment over `g` with its text/timestamp parameters, an ORDER BY
+/// built only from allow-listed columns, and the page.
+#[derive(Debug, Clone, Default)]
+pub struct PublisherListQuery {
+    pub search: Option<String>,
+    pub created: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub modified: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub order_by: String,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+pub async fn publisher_groups_page(pool: &PgPool, org: Uuid, q: &PublisherListQuery) -> Result<(Vec<GroupRow>, i64), sqlx::Error> {
+    let search = q.search.as_ref().map(|s| format!("%{}%", escape_like(s)));
+    let where_sql = "g.org_id = $1 AND ($2::text IS NULL OR g.name ILIKE $2 ESCAPE '\\' OR g.number::text ILIKE $2 ESCAPE '\\') \
+         AND ($3::timestamptz IS NULL OR g.created_at >= $3) AND ($4::timestamptz IS NULL OR g.created_at < $4) \
+         AND ($5::timestamptz IS NULL OR g.updated_at >= $5) AND ($6::timestamptz IS NULL OR g.updated_at < $6)";
+    let bounds = |r: Option<(DateTime<Utc>, DateTime<Utc>)>| (r.map(|r| r.0), r.map(|r| r.1));
+    let (c0, c1) = bounds(q.created);
+    let (m0, m1) = bounds(q.modified);
+    let (total,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM groups g WHERE {where_sql}"))
+        .bind(org)
+        .bind(&search)
+        .bind(c0)
+        .bind(c1)
+        .bind(m0)
+        .bind(m1)
+        .fetch_one(pool)
+        .await?;
+    let order = if q.order_by.is_empty() { "g.number ASC".to_string() } else { format!("{}, g.number ASC", q.order_by) };
+    let rows = sqlx::query_as(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE {where_sql} ORDER BY {order} LIMIT $7 OFFSET $8"))
+        .bind(org)
+        .bind(&search)
+        .bind(c0)
+        .bind(c1)
+        .bind(m0)
+        .bind(m1)
+        .bind(q.limit)
+        .bind(q.offset)
+        .fetch_all(pool)
+        .await?;
+    Ok((rows, total))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq)]
+pub struct ProgressRow {
+    pub user_id: Uuid,
+    pub completed_count: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Recorded progress of `users` in one activity.
+pub async fn activity_progress(pool: &PgPool, org: Uuid, activity: &str, users: &[Uuid]) -> Result<Vec<ProgressRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ProgressRow,
+        "SELECT user_id, completed_count, updated_at FROM activity_progress WHERE org_id = $1 AND activity_id = $2 AND user_id = ANY($3) ORDER BY user_id",
+        org,
+        activity,
+        users,
+    )
+    .fetch_all(pool)
     .await
 }
 

@@ -1,45 +1,101 @@
-use domain::group::{GroupAggregate, GroupCommand, GroupPatch, MemberRole, NewGroup, OutboundCallerId};
+use domain::group::{
+    decide_change, decide_create, Activity, Actor, Group, GroupAggregate, GroupChange, GroupCommand, GroupParent, GroupPatch, Issue,
+    MemberRole, MembershipType, NewGroup, NewMember, OutboundCallerId,
+};
 use domain::{DomainError, GroupId, OrgId, UserId};
 use esrs::Aggregate;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::same_org;
-use super::user::load_live;
-use crate::store::{PendingStream, Plan};
+use super::user::{load_live, load_live_many};
+use crate::store::{Claim, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateGroup {
     pub name: String,
     pub description: Option<String>,
     pub outbound_caller_ids: Vec<OutboundCallerId>,
+    pub membership_type: MembershipType,
+    pub parent: Option<GroupParent>,
+    pub short_name: Option<String>,
+    pub tracking: Option<String>,
+    pub activities: Vec<Activity>,
+    /// Initial members (checked to be live users of the organization).
+    pub members: Vec<NewMember>,
+    /// Sunbird: the creator joins as admin, the groups-per-user limit applies, and over-limit
+    /// members / activities are dropped and reported instead of refused.
+    pub sunbird: bool,
+    /// Sunbird: how many groups the creator already belongs to (from the read model).
+    pub creator_memberships: Option<usize>,
 }
 
+/// NexPort short names are unique system-wide.
+fn short_name_claim(short_name: &str, owner: Uuid) -> Claim {
+    Claim { scope: Uuid::nil(), kind: "group_short_name", value: short_name.trim().to_lowercase(), owner }
+}
+
+/// Live users of `org` among `users`; the first missing one is reported by `field`.
+async fn check_users(store: &Store, org: OrgId, users: &[UserId], field: &str) -> Result<(), CommandError> {
+    let found = load_live_many(store, org, users).await?;
+    if let Some((i, _)) = users.iter().enumerate().find(|(_, u)| !found.contains_key(u)) {
+        return Err(DomainError::NotFoundAt { field: format!("{field}[{i}]"), what: "user" }.into());
+    }
+    Ok(())
+}
+
+/// Creates a group; the result carries `group_id`, `number` and the `issues` of a lenient create.
 pub async fn create_group(store: &Store, ctx: &CommandContext, org: OrgId, input: CreateGroup) -> Result<Committed, CommandError> {
     let id = GroupId(Uuid::now_v7());
     let number = store.next_number().await?;
+    let mut members = input.members.clone();
+    let mut creator_memberships = None;
+    if input.sunbird {
+        let creator = ctx.actor.ok_or_else(|| DomainError::Forbidden("a group needs a creator".into()))?;
+        members.retain(|m| m.user_id != creator);
+        members.insert(0, NewMember { user_id: creator, role: MemberRole::Admin, visited: true });
+        creator_memberships = Some(input.creator_memberships.unwrap_or(0));
+    }
+    let users: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
+    check_users(store, org, &users, "members").await?;
     store
         .execute(ctx, || async {
-            let events = GroupAggregate::handle_command(
-                &None,
-                GroupCommand::Create(NewGroup {
-                    id,
-                    org_id: org,
-                    number,
-                    name: input.name.clone(),
-                    description: input.description.clone(),
-                    outbound_caller_ids: input.outbound_caller_ids.clone(),
-                    created_by: ctx.actor,
-                }),
-            )?;
+            let (events, issues) = decide_create(NewGroup {
+                id,
+                org_id: org,
+                number,
+                name: input.name.clone(),
+                description: input.description.clone(),
+                outbound_caller_ids: input.outbound_caller_ids.clone(),
+                created_by: ctx.actor,
+                membership_type: input.membership_type,
+                parent: input.parent,
+                short_name: input.short_name.clone(),
+                tracking: input.tracking.clone(),
+                activities: input.activities.clone(),
+                members: members.clone(),
+                creator_memberships,
+                lenient_limits: input.sunbird,
+            })?;
+            let claims = input.short_name.iter().map(|s| short_name_claim(s, id.0)).collect();
             Ok(Plan {
                 streams: vec![PendingStream::new(id.0, Some(org.0), 0, &events)?],
-                result: json!({ "group_id": id, "number": number }),
+                claims,
+                result: json!({ "group_id": id, "number": number, "issues": issues }),
                 ..Plan::default()
             })
         })
         .await
+}
+
+/// A live group of the caller's organization, for a dialect to check before deciding.
+pub async fn load_group(store: &Store, org: OrgId, id: GroupId) -> Result<Group, CommandError> {
+    let (state, _) = store.load::<GroupAggregate>(id.0).await?;
+    match state {
+        Some(g) if !g.deleted && g.org_id == org => Ok(g),
+        _ => Err(DomainError::NotFound("group").into()),
+    }
 }
 
 /// Runs one group command against a group of the caller's organization.
@@ -49,8 +105,15 @@ async fn on_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, 
             let (state, version) = store.load::<GroupAggregate>(id.0).await?;
             same_org(state.as_ref().map(|g| g.org_id), Some(org), "group")?;
             let events = GroupAggregate::handle_command(&state, command())?;
+            let releases = match (&state, events.last()) {
+                (Some(g), Some(domain::group::GroupEvent::GroupDeleted { .. })) => {
+                    g.short_name.iter().map(|s| short_name_claim(s, id.0)).collect()
+                }
+                _ => vec![],
+            };
             Ok(Plan {
                 streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
+                releases,
                 result: json!({ "group_id": id }),
                 ..Plan::default()
             })
@@ -66,13 +129,14 @@ pub async fn delete_group(store: &Store, ctx: &CommandContext, org: OrgId, id: G
     on_group(store, ctx, org, id, || GroupCommand::Delete { actor: ctx.actor }).await
 }
 
+/// Sunbird delete: only the creator (or an org admin).
+pub async fn delete_group_as_creator(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, actor: Actor) -> Result<Committed, CommandError> {
+    on_group(store, ctx, org, id, || GroupCommand::DeleteAsCreator { actor }).await
+}
+
 pub async fn add_member(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId, role: MemberRole) -> Result<Committed, CommandError> {
     // Check the group first so an unknown group is reported as such, not as an unknown user.
-    let (state, _) = store.load::<GroupAggregate>(id.0).await?;
-    match state {
-        Some(g) if !g.deleted && g.org_id == org => {}
-        _ => return Err(DomainError::NotFound("group").into()),
-    }
+    load_group(store, org, id).await?;
     load_live(store, Some(org), user, "user").await?;
     on_group(store, ctx, org, id, || GroupCommand::AddMember { actor: ctx.actor, user_id: user, role }).await
 }
@@ -80,3 +144,70 @@ pub async fn add_member(store: &Store, ctx: &CommandContext, org: OrgId, id: Gro
 pub async fn remove_member(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId) -> Result<Committed, CommandError> {
     on_group(store, ctx, org, id, || GroupCommand::RemoveMember { actor: ctx.actor, user_id: user }).await
 }
+
+/// Sunbird update: one transaction for fields, members and activities; the result's `issues`
+/// list what was not applied. Added members must be live users of the organization.
+pub async fn change_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, actor: Actor, change: GroupChange) -> Result<Committed, CommandError> {
+    if let Some(m) = &change.members {
+        let users: Vec<UserId> = m.add.iter().map(|(u, _)| *u).collect();
+        check_users(store, org, &users, "members.add").await?;
+    }
+    store
+        .execute(ctx, || async {
+            let (state, version) = store.load::<GroupAggregate>(id.0).await?;
+            same_org(state.as_ref().map(|g| g.org_id), Some(org), "group")?;
+            let group = match &state {
+                Some(g) if !g.deleted => g,
+                _ => return Err(DomainError::NotFound("group").into()),
+            };
+            let (events, issues) = decide_change(group, actor, change.clone())?;
+            let releases = match events.last() {
+                Some(domain::group::GroupEvent::GroupDeleted { .. }) => group.short_name.iter().map(|s| short_name_claim(s, id.0)).collect(),
+                _ => vec![],
+            };
+            Ok(Plan {
+                streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
+                releases,
+                result: json!({ "group_id": id, "issues": issues }),
+                ..Plan::default()
+            })
+        })
+        .await
+}
+
+/// Publisher PUT: the name and exactly these members.
+pub async fn replace_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, name: String, members: Vec<UserId>) -> Result<Committed, CommandError> {
+    check_users(store, org, &members, "users").await?;
+    on_group(store, ctx, org, id, || GroupCommand::Replace { actor: ctx.actor, name: name.clone(), members: members.clone() }).await
+}
+
+/// Publisher add-users: a union with the present members.
+pub async fn add_members(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, members: Vec<UserId>) -> Result<Committed, CommandError> {
+    check_users(store, org, &members, "users").await?;
+    on_group(store, ctx, org, id, || GroupCommand::AddMembers { actor: ctx.actor, members: members.clone() }).await
+}
+
+/// Sunbird membership update: a member marks a group visited.
+pub async fn set_visited(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId, visited: bool) -> Result<Committed, CommandError> {
+    on_group(store, ctx, org, id, || GroupCommand::SetVisited { user_id: user, visited }).await
+}
+
+/// The issue list a lenient command put in its result.
+pub fn issues_of(result: &serde_json::Value) -> Vec<IssueView> {
+    serde_json::from_value(result.get("issues").cloned().unwrap_or_default()).unwrap_or_default()
+}
+
+/// An `Issue` as read back from a command result.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "issue", content = "user_id", rename_all = "snake_case")]
+pub enum IssueView {
+    MemberExists(Uuid),
+    MemberNotFound(Uuid),
+    TooManyMembers,
+    TooManyActivities,
+}
+
+// Keeps `IssueView` in step with the domain's `Issue` (same tags).
+const _: fn(Issue) = |i| match i {
+    Issue::MemberExists(_) | Issue::MemberNotFound(_) | Issue::TooManyMembers | Issue::TooManyActivities => {}
+};

@@ -363,3 +363,33 @@ pub async fn bootstrap_super_admin(store: &Store, now: DateTime<Utc>, configured
         None => Ok((None, created.position)),
     }
 }
+
+/// Sunbird: records a user's progress in one learning activity (there is no public write API for
+/// it; tests and importers call this).
+pub async fn record_activity_progress(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: UserId,
+    activity_id: String,
+    activity_type: String,
+    completed_count: i64,
+) -> Result<Committed, CommandError> {
+    store
+        .execute(ctx, || async {
+            let (state, version) = store.load::<UserAggregate>(id.0).await?;
+            same_org(state.as_ref().and_then(|u| u.org_id), Some(org), "user")?;
+            let command = UserCommand::RecordActivityProgress {
+                activity_id: activity_id.clone(),
+                activity_type: activity_type.clone(),
+                completed_count,
+            };
+            let events = UserAggregate::handle_command(&state, command)?;
+            Ok(Plan {
+                streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
+                result: json!({ "user_id": id }),
+                ..Plan::default()
+            })
+        })
+        .await
+}

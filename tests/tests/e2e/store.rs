@@ -56,7 +56,7 @@ async fn a_stale_append_is_a_conflict_not_an_error() {
     let ctx = CommandContext::system("test", chrono::Utc::now());
     let id = GroupId(uuid::Uuid::now_v7());
     let org = OrgId(uuid::Uuid::now_v7());
-    let created = GroupEvent::GroupCreated { id, org_id: org, number: 1, name: "g".into(), description: None, outbound_caller_ids: vec![], created_by: None };
+    let created = GroupEvent::GroupCreated { id, org_id: org, number: 1, name: "g".into(), description: None, outbound_caller_ids: vec![], created_by: None, status: Default::default(), membership_type: Default::default(), parent: None, short_name: None, tracking: None, activities: vec![] };
     let plan = |v: i32| Plan { streams: vec![PendingStream::new(id.0, Some(org.0), v, std::slice::from_ref(&created)).unwrap()], ..Plan::default() };
     store.append(&ctx, &plan(0)).await.unwrap();
     let err = store.append(&ctx, &plan(0)).await.unwrap_err();
@@ -115,7 +115,7 @@ async fn bulk_groups(app: &TestApp, n: usize) -> Position {
     let streams = (0..n)
         .map(|i| {
             let id = GroupId(uuid::Uuid::now_v7());
-            let e = GroupEvent::GroupCreated { id, org_id: org, number: i as i64, name: format!("g{i}"), description: None, outbound_caller_ids: vec![], created_by: None };
+            let e = GroupEvent::GroupCreated { id, org_id: org, number: i as i64, name: format!("g{i}"), description: None, outbound_caller_ids: vec![], created_by: None, status: Default::default(), membership_type: Default::default(), parent: None, short_name: None, tracking: None, activities: vec![] };
             PendingStream::new(id.0, Some(org.0), 0, &[e]).unwrap()
         })
         .collect();
