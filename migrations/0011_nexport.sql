@@ -81,3 +81,9 @@ create table login_throttle (
     last_failure_at  timestamptz not null,
     locked_until     timestamptz
 );
+
+-- NexPort's membership id: a stable id of the (group, user) pair, computed so every read model
+-- rebuild gives the same id back.
+alter table rm_directory.group_members
+    add column membership_id uuid generated always as (md5(group_id::text || '/' || user_id::text)::uuid) stored;
+create index group_members_membership_idx on rm_directory.group_members (membership_id);

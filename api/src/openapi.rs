@@ -92,6 +92,12 @@ use crate::{grants, nexport, portsip, publisher, roster, sunbird, workdrive};
         nexport::doc::get_custom_profile_fields,
         nexport::doc::get_custom_profile_field_values,
         nexport::doc::set_custom_profile_field_values,
+        nexport::doc::create_group,
+        nexport::doc::create_membership,
+        nexport::doc::remove_membership,
+        nexport::doc::search_directory,
+        nexport::doc::has_group_permission,
+        nexport::doc::search_groups_for_permission,
     ),
     modifiers(&Security, &SunbirdAliases)
 )]

@@ -283,8 +283,10 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
                 tracking,
                 json(&activities),
             )
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
+            // In the org/group tree: under its parent, or directly under its organization.
+            crate::nexport::add_node(conn, id.0, Some(parent_id.unwrap_or(org_id.0))).await?;
         }
         GroupEvent::GroupUpdated { patch, updated_by } => {
             let mut u = Update::new("groups", ev, updated_by.map(|u| u.0));
@@ -303,7 +305,8 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
         }
         GroupEvent::GroupDeleted { .. } => {
             sqlx::query!("DELETE FROM group_members WHERE group_id = $1", ev.stream_id).execute(&mut *conn).await?;
-            sqlx::query!("DELETE FROM groups WHERE id = $1", ev.stream_id).execute(conn).await?;
+            sqlx::query!("DELETE FROM groups WHERE id = $1", ev.stream_id).execute(&mut *conn).await?;
+            crate::nexport::remove_node(conn, ev.stream_id).await?;
         }
         GroupEvent::GroupMemberAdded { user_id, role, added_by, visited } => {
             // A member removed before comes back active, with a fresh record.

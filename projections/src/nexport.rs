@@ -576,3 +576,110 @@ pub async fn grants_in_tree(pool: &PgPool, root: Uuid, user: Option<Uuid>) -> Re
     .fetch_all(pool)
     .await
 }
+
+/// An organization or group as SearchDirectory and SearchGroupsForPermission list them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DirectoryItem {
+    pub id: Uuid,
+    pub name: String,
+    pub short_name: Option<String>,
+    /// `Organization` or `Group`.
+    pub kind: String,
+    pub total: i64,
+}
+
+/// Orgs and groups under `base` (itself included) whose name and/or short name contain the given
+/// texts (`all`: both must match; otherwise either), by name then short name.
+pub async fn search_directory(
+    pool: &PgPool,
+    base: Uuid,
+    name: Option<&str>,
+    short_name: Option<&str>,
+    all: bool,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<DirectoryItem>, sqlx::Error> {
+    let like = |s: &str| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    sqlx::query_as!(
+        DirectoryItem,
+        r#"WITH nodes AS (
+             SELECT o.id, o.name, o.subdomain AS short_name, 'Organization' AS kind
+             FROM organizations o JOIN node_closure c ON c.descendant_id = o.id AND c.ancestor_id = $1
+             UNION ALL
+             SELECT g.id, g.name, g.short_name, 'Group'
+             FROM groups g JOIN node_closure c ON c.descendant_id = g.id AND c.ancestor_id = $1)
+           SELECT id AS "id!", name AS "name!", short_name, kind AS "kind!", count(*) OVER () AS "total!" FROM nodes
+           WHERE CASE WHEN $4 THEN ($2::text IS NULL OR name ILIKE $2) AND ($3::text IS NULL OR short_name ILIKE $3)
+                      ELSE ($2::text IS NULL AND $3::text IS NULL) OR name ILIKE $2 OR short_name ILIKE $3 END
+           ORDER BY lower(name), lower(short_name) NULLS FIRST, id LIMIT $5 OFFSET $6"#,
+        base,
+        name.map(like),
+        short_name.map(like),
+        all,
+        limit,
+        offset,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Groups under `org` where `who` holds one of `roles` (through a grant or as an org admin).
+pub async fn groups_permitted(pool: &PgPool, who: Asker, org: Uuid, roles: &[String], limit: i64, offset: i64) -> Result<Vec<DirectoryItem>, sqlx::Error> {
+    sqlx::query_as!(
+        DirectoryItem,
+        r#"SELECT g.id, g.name, g.short_name, 'Group' AS "kind!", count(*) OVER () AS "total!"
+           FROM groups g JOIN node_closure t ON t.descendant_id = g.id AND t.ancestor_id = $1
+           WHERE EXISTS(SELECT 1 FROM role_grants gr JOIN node_closure c ON c.ancestor_id = gr.node_id
+                        WHERE gr.user_id = $2 AND c.descendant_id = g.id AND gr.role = ANY($3))
+              OR EXISTS(SELECT 1 FROM node_closure a WHERE a.descendant_id = g.id AND a.ancestor_id = $4)
+           ORDER BY lower(g.name), lower(g.short_name) NULLS FIRST, g.id LIMIT $5 OFFSET $6"#,
+        org,
+        who.user_id,
+        roles,
+        who.admin_of,
+        limit,
+        offset,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// A user as the permission queries see them: their org, and whether they administer it.
+pub async fn asker_of(pool: &PgPool, user: Uuid) -> Result<Option<Asker>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT u.org_id AS "org_id!", (sg.kind = 'administrators') AS "admin!"
+           FROM users u LEFT JOIN security_groups sg ON sg.id = u.security_group AND sg.org_id = u.org_id
+           WHERE u.id = $1 AND NOT u.deleted AND u.org_id IS NOT NULL"#,
+        user,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Asker { user_id: user, org_id: r.org_id, admin_of: r.admin.then_some(r.org_id) }))
+}
+
+pub async fn group_org(pool: &PgPool, group: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT org_id FROM groups WHERE id = $1", group).fetch_optional(pool).await
+}
+
+/// Active memberships by id: (membership id, group, user).
+pub async fn memberships_by_id(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT membership_id AS "membership_id!", group_id, user_id FROM group_members WHERE membership_id = ANY($1) AND status = 'active'"#,
+        ids,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.membership_id, r.group_id, r.user_id)).collect())
+}
+
+/// The membership ids of `user` in `groups`.
+pub async fn membership_ids(pool: &PgPool, user: Uuid, groups: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT group_id, membership_id AS "membership_id!" FROM group_members WHERE user_id = $1 AND group_id = ANY($2) AND status = 'active'"#,
+        user,
+        groups,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.group_id, r.membership_id)).collect())
+}

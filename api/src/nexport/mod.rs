@@ -7,6 +7,7 @@
 //! Permissions are NexPort's named ones, granted through roles on an org or group (Roster's
 //! `/grants`) and inherited by every descendant; an org admin holds them all on their org's subtree.
 
+mod directory;
 mod params;
 mod subscriptions;
 mod users;
@@ -206,7 +207,7 @@ pub fn asker(caller: &Principal) -> Result<Asker, NxError> {
     Ok(Asker { user_id: caller.user_id.0, org_id: org.0, admin_of: caller.is_org_admin().then_some(org.0) })
 }
 
-fn role_names(p: Permission) -> Vec<String> {
+pub fn role_names(p: Permission) -> Vec<String> {
     p.roles().iter().map(|r| r.as_str().to_string()).collect()
 }
 
@@ -284,6 +285,12 @@ enum Op {
     GetCustomProfileFieldValues,
     SetCustomProfileFieldValues,
     GetOrganizations,
+    CreateGroup,
+    CreateMembership,
+    RemoveMembership,
+    SearchDirectory,
+    HasGroupPermission,
+    SearchGroupsForPermission,
 }
 
 const OPS: &[(&str, Op)] = &[
@@ -305,9 +312,19 @@ const OPS: &[(&str, Op)] = &[
     ("GetCustomProfileFieldValues", Op::GetCustomProfileFieldValues),
     ("SetCustomProfileFieldValues", Op::SetCustomProfileFieldValues),
     ("GetOrganizations", Op::GetOrganizations),
+    ("CreateGroup", Op::CreateGroup),
+    ("CreateMembership", Op::CreateMembership),
+    ("RemoveMembership", Op::RemoveMembership),
+    ("SearchDirectory", Op::SearchDirectory),
+    ("HasGroupPermission", Op::HasGroupPermission),
+    ("SearchGroupsForPermission", Op::SearchGroupsForPermission),
 ];
 
-const ALIASES: &[(&str, Op)] = &[("SetSubscriptionDisabled", Op::EnableDisableSubscription)];
+const ALIASES: &[(&str, Op)] = &[
+    ("SetSubscriptionDisabled", Op::EnableDisableSubscription),
+    ("CreateMemberships", Op::CreateMembership),
+    ("RemoveMemberships", Op::RemoveMembership),
+];
 
 fn find_op(name: &str) -> Option<Op> {
     OPS.iter().chain(ALIASES).find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, op)| *op)
@@ -362,6 +379,12 @@ async fn dispatch(State(st): State<AppState>, meta: WriteMeta, req: Request) -> 
         Op::GetCustomProfileFieldValues => subscriptions::get_custom_profile_field_values(st, call).await,
         Op::SetCustomProfileFieldValues => subscriptions::set_custom_profile_field_values(st, call).await,
         Op::GetOrganizations => users::get_organizations(st, call).await,
+        Op::CreateGroup => directory::create_group(st, call).await,
+        Op::CreateMembership => directory::create_membership(st, call).await,
+        Op::RemoveMembership => directory::remove_membership(st, call).await,
+        Op::SearchDirectory => directory::search_directory(st, call).await,
+        Op::HasGroupPermission => directory::has_group_permission(st, call).await,
+        Op::SearchGroupsForPermission => directory::search_groups_for_permission(st, call).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -369,6 +392,7 @@ async fn dispatch(State(st): State<AppState>, meta: WriteMeta, req: Request) -> 
 /// The OpenAPI entries: one per operation (GET and POST both accepted; documented as POST for
 /// writes and GET for reads, with the same parameters either way).
 pub mod doc {
+    pub use super::directory::doc::*;
     pub use super::subscriptions::doc::*;
     pub use super::users::doc::*;
 }
@@ -382,6 +406,7 @@ mod tests {
         assert_eq!(find_op("authenticate"), Some(Op::Authenticate));
         assert_eq!(find_op("GETUSERS"), Some(Op::GetUsers));
         assert_eq!(find_op("setsubscriptiondisabled"), Some(Op::EnableDisableSubscription));
+        assert_eq!(find_op("CreateMemberships"), Some(Op::CreateMembership));
         assert_eq!(find_op("DropTables"), None);
     }
 

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use domain::permission::{GrantRole, NodeKind, RoleGrantAggregate, RoleGrantCommand};
 use domain::profile_field::{FieldType, FieldValue, ProfileFieldAggregate, ProfileFieldCommand};
 use domain::subscription::{SubscriptionAggregate, SubscriptionCommand, SubscriptionStatus};
-use domain::{DomainError, OrgId, UserId};
+use domain::group::{GroupAggregate, GroupCommand, MemberRole};
+use domain::{DomainError, GroupId, OrgId, UserId};
 use esrs::Aggregate;
 use serde_json::json;
 use uuid::Uuid;
@@ -179,6 +180,72 @@ pub async fn define_profile_field(
                 result: json!({ "field_id": id }),
                 ..Plan::default()
             })
+        })
+        .await
+}
+
+/// The subscription id of (org, user), from its claim (command-side, so always current).
+async fn subscription_id_of(store: &Store, org: OrgId, user: UserId) -> Result<Option<Uuid>, CommandError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT owner_id FROM unique_claims WHERE scope = $1 AND kind = 'subscription' AND value = $2",
+        org.0,
+        user.0.to_string(),
+    )
+    .fetch_optional(store.pool())
+    .await
+    .map_err(crate::StoreError::from)?)
+}
+
+/// NexPort CreateMembership: `user` joins every group of `groups` in one transaction, or none.
+/// Each group must be live, and the user must hold a subscription in force (not disabled, not
+/// expired) in the group's organization; the error names the offending `group_ids[i]`.
+pub async fn join_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId]) -> Result<Committed, CommandError> {
+    on_groups(store, ctx, user, groups, true).await
+}
+
+/// NexPort RemoveMembership: `user` leaves every group of `groups` in one transaction, or none;
+/// each must be a membership.
+pub async fn leave_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId]) -> Result<Committed, CommandError> {
+    on_groups(store, ctx, user, groups, false).await
+}
+
+async fn on_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId], join: bool) -> Result<Committed, CommandError> {
+    super::user_bulk::check_count("group_ids", groups.len(), "group id")?;
+    let mut seen = std::collections::HashSet::new();
+    let groups: Vec<(usize, GroupId)> = groups.iter().copied().enumerate().filter(|(_, g)| seen.insert(*g)).collect();
+    store
+        .execute(ctx, || async {
+            let (u, _) = store.load::<domain::user::UserAggregate>(user.0).await?;
+            if !u.is_some_and(|u| !u.deleted) {
+                return Err(DomainError::NotFound("user").into());
+            }
+            let mut streams = Vec::with_capacity(groups.len());
+            for (i, id) in &groups {
+                let field = format!("group_ids[{i}]");
+                let (state, version) = store.load::<GroupAggregate>(id.0).await?;
+                let group = match &state {
+                    Some(g) if !g.deleted => g,
+                    _ => return Err(DomainError::NotFoundAt { field, what: "group" }.into()),
+                };
+                let command = if join {
+                    let in_force = match subscription_id_of(store, group.org_id, user).await? {
+                        Some(s) => store.load::<SubscriptionAggregate>(s).await?.0.is_some_and(|s| s.in_force()),
+                        None => false,
+                    };
+                    if !in_force {
+                        return Err(DomainError::invalid(field, "the user has no subscription in force in this group's organization").into());
+                    }
+                    GroupCommand::AddMember { actor: ctx.actor, user_id: user, role: MemberRole::Member }
+                } else {
+                    if !group.members.contains_key(&user) {
+                        return Err(DomainError::NotFoundAt { field, what: "membership" }.into());
+                    }
+                    GroupCommand::RemoveMember { actor: ctx.actor, user_id: user }
+                };
+                let events = GroupAggregate::handle_command(&state, command)?;
+                streams.push(PendingStream::new(id.0, Some(group.org_id.0), version, &events)?);
+            }
+            Ok(Plan { streams, result: json!({ "user_id": user }), ..Plan::default() })
         })
         .await
 }

@@ -122,9 +122,12 @@ async fn authenticate_issues_tokens_with_the_documented_lifetimes() {
     assert_eq!(error_code(&v), 2);
 }
 
+/// Long enough to outlast the slowed failures on a loaded machine, short enough to wait out.
+const LOCKOUT: Duration = Duration::from_secs(5);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_are_slowed_then_refused_and_a_correct_password_works_afterwards() {
-    let app = TestApp::spawn_with(Options { login_lockout: Some(Duration::from_secs(2)), ..Options::default() }).await;
+    let app = TestApp::spawn_with(Options { login_lockout: Some(LOCKOUT), ..Options::default() }).await;
     app.create_org("Locked").await;
     let admin = "admin@locked.example.com";
     for attempt in 1..=commands::throttle::MAX_FAILURES {
@@ -135,11 +138,11 @@ async fn failed_logins_are_slowed_then_refused_and_a_correct_password_works_afte
     let resp = send_raw(app.nx("Authenticate", "").json(&json!({ "username": admin, "password": "password1", "grant_type": "password" }))).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=2).contains(&retry), "{retry}");
+    assert!((1..=LOCKOUT.as_secs()).contains(&retry), "{retry}");
     assert_eq!(error_code(&resp.json::<Value>().await.unwrap()), 7);
     // After the lock, the right password works (and clears the count).
     let mut ok = false;
-    for _ in 0..100 {
+    for _ in 0..200 {
         let (status, _) = sign_in(&app, admin, "password1").await;
         if status == StatusCode::OK {
             ok = true;
@@ -436,4 +439,174 @@ async fn another_tenants_entities_are_not_found() {
     assert_eq!(v, json!([]));
     let (_, v) = send(app.nx("GetUser", &a.token).json(&json!({ "user_id": ua }))).await;
     assert_eq!(v["first_name"], "Al", "nothing was changed by the other tenant");
+}
+
+async fn create_group(app: &TestApp, token: &str, parent: &str, name: &str, short: &str) -> String {
+    let (status, v) = send(app.nx("CreateGroup", token).json(&json!({ "name": name, "short_name": short, "parent_id": parent, "tracking_number": "T-1" }))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v["group_id"].as_str().unwrap().to_string()
+}
+
+async fn active_members(app: &TestApp, group: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, uuid::Uuid>("SELECT user_id FROM rm_directory.group_members WHERE group_id = $1::uuid AND status = 'active' ORDER BY user_id")
+        .bind(group)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_nest_under_orgs_and_groups_with_short_names_unique_system_wide() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Tree").await;
+    let other = app.create_org("Elsewhere").await;
+    let t = &org.token;
+    let math = create_group(&app, t, &org.id, "Mathematics", "MATH").await;
+    let algebra = create_group(&app, t, &math, "Algebra", "ALG").await;
+    create_group(&app, t, &org.id, "Art", "ART").await;
+
+    let (status, v) = send(app.nx("CreateGroup", &other.token).json(&json!({ "name": "Maths", "short_name": "math", "parent_id": other.id }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "short names are unique system-wide, whatever the case: {v}");
+    assert!(message(&v).starts_with("short_name:"), "{v}");
+    let (status, _) = send(app.nx("CreateGroup", t).json(&json!({ "name": "X", "short_name": "X1", "parent_id": uuid::Uuid::now_v7() }))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = send(app.nx("CreateGroup", &other.token).json(&json!({ "name": "X", "short_name": "X2", "parent_id": algebra }))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's group is not a parent");
+    let (status, v) = send(app.nx("CreateGroup", t).json(&json!({ "name": "X", "parent_id": org.id }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message(&v).starts_with("short_name:"), "{v}");
+
+    // The same group is seen by the other dialects.
+    let (_, ps) = send(app.ps(Method::GET, "/api/groups", t)).await;
+    let names: Vec<&str> = ps["items"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Algebra") && names.contains(&"Mathematics"), "{ps}");
+
+    // SearchDirectory: orgs and groups by name then short name; 0 = either matches, 1 = both.
+    let search = |q: String| send(app.req(Method::GET, &format!("/api/v1/AdminApi/SearchDirectory?access_token={t}&base_org_id={}&{q}", org.id)));
+    let (status, v) = search("search_mode=0&name=a&short_name=zzz".into()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let found: Vec<(&str, &str)> = v.as_array().unwrap().iter().map(|i| (i["name"].as_str().unwrap(), i["type"].as_str().unwrap())).collect();
+    assert_eq!(found, vec![("Algebra", "Group"), ("Art", "Group"), ("Mathematics", "Group")]);
+    let (_, v) = search("search_mode=1&name=a&short_name=zzz".into()).await;
+    assert_eq!(v, json!([]));
+    let (_, v) = search("search_mode=1&name=tree".into()).await;
+    assert_eq!((v[0]["type"].as_str(), v[0]["id"].as_str()), (Some("Organization"), Some(org.id.as_str())));
+    let (status, _) = search("search_mode=2".into()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = send(app.req(Method::GET, &format!("/api/v1/AdminApi/SearchDirectory?access_token={}&search_mode=0&base_org_id={}", other.token, org.id))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_granted_on_the_root_org_holds_on_a_group_five_levels_down_until_revoked() {
+    let app = TestApp::spawn().await;
+    let root = app.create_org("Rooted").await;
+    let t = &root.token;
+    let mut chain = vec![];
+    let mut parent = root.id.clone();
+    for level in 1..=5 {
+        parent = create_group(&app, t, &parent, &format!("G{level}"), &format!("RG{level}")).await;
+        chain.push(parent.clone());
+    }
+    let deepest = chain.last().unwrap().clone();
+    app.add_user(&root, "keeper@rooted.example.com").await;
+    let (_, v) = sign_in(&app, "keeper@rooted.example.com", "password1").await;
+    let keeper = v["access_token"].as_str().unwrap().to_string();
+    let (_, me) = send(app.nx("GetUser", t).json(&json!({ "login": "keeper@rooted.example.com" }))).await;
+    let keeper_id = me["user_id"].as_str().unwrap().to_string();
+    let learner = create_user(&app, t, &root.id, "learner", "Lea", "Rner").await;
+    send(app.nx("CreateSubscription", t).json(&json!({ "org_id": root.id, "user_id": learner }))).await;
+
+    let ask = || send(app.nx("HasGroupPermission", t).json(&json!({ "user_id": keeper_id, "group_id": deepest, "permission": "AddMembership" })));
+    let (status, v) = ask().await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!((v["is_permitted"].as_bool(), &v["reason"]), (Some(false), &Value::Null));
+    let join = || send(app.nx("CreateMemberships", &keeper).json(&json!({ "group_ids": [deepest], "user_id": learner })));
+    assert_eq!(join().await.0, StatusCode::FORBIDDEN);
+
+    let (_, g) = send(app.ps(Method::POST, "/grants", t).json(&json!({ "user_id": keeper_id, "node_id": root.id, "role": "GroupManager" }))).await;
+    let grant_id = g["grant_id"].as_str().unwrap().to_string();
+    let (_, v) = ask().await;
+    assert_eq!(v["is_permitted"], true, "{v}");
+    assert_eq!(v["reason"]["grant_id"], grant_id.as_str());
+    assert_eq!(v["reason"]["role"], "GroupManager");
+    assert_eq!(v["reason"]["granted_on"], root.id.as_str());
+    let mut path = vec![root.id.clone()];
+    path.extend(chain.iter().cloned());
+    assert_eq!(v["reason"]["path"], json!(path), "the ancestor path from the grant down to the group");
+    let (status, v) = join().await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["memberships"][0]["group_id"], deepest.as_str());
+
+    // SearchGroupsForPermission pages through every group where the permission holds.
+    let resp = send_raw(app.nx("SearchGroupsForPermission", t).json(&json!({ "user_id": keeper_id, "org_id": root.id, "permission": "AddMembership", "per_page": 2, "page": 2 }))).await;
+    assert_eq!(resp.headers()["x-total-count"], "5");
+    let last: Vec<Value> = resp.json().await.unwrap();
+    assert_eq!(last.iter().map(|g| g["name"].as_str().unwrap()).collect::<Vec<_>>(), vec!["G5"]);
+    let (_, v) = send(app.nx("SearchGroupsForPermission", t).json(&json!({ "user_id": keeper_id, "org_id": root.id, "permission": "CreateUsers" }))).await;
+    assert_eq!(v, json!([]), "GroupManager carries no CreateUsers");
+    let (status, v) = send(app.nx("HasGroupPermission", t).json(&json!({ "user_id": keeper_id, "group_id": deepest, "permission": "Fly" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message(&v).starts_with("permission:"), "{v}");
+
+    // Revoked: refused at once, in both the answer and the enforcement.
+    assert_eq!(send(app.ps(Method::DELETE, &format!("/grants/{grant_id}"), t)).await.0, StatusCode::NO_CONTENT);
+    let (_, v) = ask().await;
+    assert_eq!(v["is_permitted"], false);
+    let (status, _) = send(app.nx("RemoveMemberships", &keeper).json(&json!({ "group_ids": [deepest], "user_id": learner }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The org admin holds every permission on the whole subtree.
+    let (_, admin) = send(app.nx("GetUser", t).json(&json!({ "login": "admin@rooted.example.com" }))).await;
+    let (_, v) = send(app.nx("HasGroupPermission", t).json(&json!({ "user_id": admin["user_id"], "group_id": deepest, "permission": "AddGroup" }))).await;
+    assert_eq!((v["is_permitted"].as_bool(), v["reason"]["role"].as_str(), &v["reason"]["grant_id"]), (Some(true), Some("Administrator"), &Value::Null));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_batches_are_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Atomic").await;
+    let sub = sub_org(&app, &org.id, "Atomicsub").await;
+    let t = &org.token;
+    let a = create_group(&app, t, &org.id, "A", "ATOM-A").await;
+    let b = create_group(&app, t, &org.id, "B", "ATOM-B").await;
+    let c = create_group(&app, t, &sub.id, "C", "ATOM-C").await;
+    let u = create_user(&app, t, &org.id, "joiner", "Jo", "Iner").await;
+    let (_, s) = send(app.nx("CreateSubscription", t).json(&json!({ "org_id": org.id, "user_id": u }))).await;
+    let sub_id = s["subscription_id"].as_str().unwrap().to_string();
+    let join = |groups: Value| send(app.nx("CreateMembership", t).json(&json!({ "group_ids": groups, "user_id": u })));
+
+    // C's org has no subscription of the user: nothing is joined, and the error names C.
+    let (status, v) = join(json!([a, b, c])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(message(&v).starts_with("group_ids[2]:"), "{v}");
+    let (status, v) = join(json!([a, uuid::Uuid::now_v7()])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    for g in [&a, &b, &c] {
+        assert!(active_members(&app, g).await.is_empty(), "a failed batch joined {g}");
+    }
+    // A disabled subscription does not entitle either.
+    send(app.nx("EnableDisableSubscription", t).json(&json!({ "subscription_id": sub_id, "disable": true }))).await;
+    assert_eq!(join(json!([a])).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    send(app.nx("EnableDisableSubscription", t).json(&json!({ "subscription_id": sub_id, "disable": false }))).await;
+
+    let (status, v) = join(json!([a, b])).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let ms: Vec<(String, String)> = v["memberships"].as_array().unwrap().iter()
+        .map(|m| (m["group_id"].as_str().unwrap().to_string(), m["membership_id"].as_str().unwrap().to_string())).collect();
+    assert_eq!(ms.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), vec![a.as_str(), b.as_str()]);
+    assert_eq!(active_members(&app, &a).await, vec![u.clone()]);
+
+    // Removal by membership ids is atomic too: one unknown id and nothing is removed.
+    let (status, _) = send(app.nx("RemoveMemberships", t).json(&json!({ "memberships": [ms[0].1, uuid::Uuid::now_v7()] }))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(active_members(&app, &a).await, vec![u.clone()]);
+    let (status, v) = send(app.nx("RemoveMemberships", t).json(&json!({ "group_ids": [a, c], "user_id": u }))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not a member of C: {v}");
+    assert_eq!(active_members(&app, &a).await, vec![u.clone()]);
+    let (status, v) = send(app.nx("RemoveMembership", t).json(&json!({ "memberships": [ms[0].1, ms[1].1] }))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(active_members(&app, &a).await.is_empty() && active_members(&app, &b).await.is_empty());
 }
