@@ -11,7 +11,7 @@ use commands::handlers::nexport as nx_cmd;
 use domain::permission::GrantRole;
 use domain::profile_field::FieldType;
 use domain::{OrgId, UserId};
-use projections::nexport::{self as nx, Asker, GrantRow};
+use projections::nexport::{self as nx, GrantRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::dialect::{self, Dialect};
 use crate::error::ApiError;
+use crate::nexport::{asker, tenant_user};
 use crate::roster::Roster;
 use crate::write::WriteMeta;
 use crate::AppState;
@@ -33,11 +34,6 @@ pub fn routes() -> Router<AppState> {
         .route("/grants", post(create_grant).get(list_grants))
         .route("/grants/{id}", delete(revoke_grant))
         .route("/profile-fields", post(define_profile_field))
-}
-
-fn asker(caller: &Principal) -> Result<Asker, ApiError> {
-    let org = caller.org()?;
-    Ok(Asker { user_id: caller.user_id.0, org_id: org.0, admin_of: caller.is_org_admin().then_some(org.0) })
 }
 
 /// Only who administers a node (its org's admin, or an `Administrator` grant above it) may grant
@@ -91,14 +87,10 @@ pub async fn create_grant(State(st): State<AppState>, dialect::Caller(caller, _)
     let role = GrantRole::parse("role", &body.role)?;
     let kind = nx::node_kind(&st.pool, body.node_id).await?.ok_or_else(|| ApiError::NotFound("node_id: organization or group not found".into()))?;
     require_administrator(&st, &caller, body.node_id, "node").await?;
-    let grantee = nx::user_by_id(&st.pool, body.user_id).await?;
-    let visible = match grantee.and_then(|u| u.org_id) {
-        Some(o) => nx::access(&st.pool, asker(&caller)?, o, &[]).await?.visible,
-        None => false,
-    };
-    if !visible {
-        return Err(ApiError::invalid("user_id", "not a user of this organization tree").into());
-    }
+    tenant_user(&st, &caller, body.user_id).await.map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::invalid("user_id", "not a user of this organization tree"),
+        other => other,
+    })?;
     let org = caller.org()?;
     let ctx = meta.context(Some(&caller), Roster::NAME)?;
     let committed = nx_cmd::grant_role(&st.store, &ctx, org, UserId(body.user_id), body.node_id, kind, role).await?;

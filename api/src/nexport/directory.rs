@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{asker, ok, page, require, role_names, ApiErrorEntity, ApiResponseBase, Call, NxError};
+use super::{asker, ok, page, require, role_names, tenant_user, ApiErrorEntity, ApiResponseBase, Call, NxError};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -114,19 +114,6 @@ pub async fn create_group(st: AppState, call: Call) -> Result<Response, NxError>
         .await?)
 }
 
-/// The user of a membership call: one of the caller's tenant tree.
-async fn member(st: &AppState, caller: &crate::auth::Principal, user: Uuid) -> Result<UserId, NxError> {
-    let u = nx::user_by_id(&st.pool, user).await?;
-    let visible = match u.and_then(|u| u.org_id) {
-        Some(o) => nx::access(&st.pool, asker(caller)?, o, &[]).await?.visible,
-        None => false,
-    };
-    if !visible {
-        return Err(ApiError::NotFound("user not found".into()).into());
-    }
-    Ok(UserId(user))
-}
-
 /// The caller holds `perm` on every group; the error names the first that fails.
 async fn require_each(st: &AppState, caller: &crate::auth::Principal, groups: &[Uuid], perm: Permission) -> Result<(), NxError> {
     for (i, g) in groups.iter().enumerate() {
@@ -139,7 +126,7 @@ pub async fn create_membership(st: AppState, call: Call) -> Result<Response, NxE
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let groups = p.opt_uuid_list("group_ids")?.filter(|g| !g.is_empty()).ok_or_else(|| ApiError::invalid("group_ids", "is required"))?;
-    let user = member(&st, &caller, p.uuid("user_id")?).await?;
+    let user = UserId(tenant_user(&st, &caller, p.uuid("user_id")?).await?.id);
     require_each(&st, &caller, &groups, Permission::AddMembership).await?;
     let ctx = call.context(Some(&caller))?;
     let ids: Vec<GroupId> = groups.iter().copied().map(GroupId).collect();
@@ -184,7 +171,7 @@ pub async fn remove_membership(st: AppState, call: Call) -> Result<Response, NxE
             (p.uuid("user_id")?, groups)
         }
     };
-    let user = member(&st, &caller, user).await?;
+    let user = UserId(tenant_user(&st, &caller, user).await?.id);
     require_each(&st, &caller, &groups, Permission::RemoveMembership).await?;
     let ctx = call.context(Some(&caller))?;
     let ids: Vec<GroupId> = groups.into_iter().map(GroupId).collect();
@@ -217,10 +204,8 @@ pub async fn has_group_permission(st: AppState, call: Call) -> Result<Response, 
     let (user, group) = (p.uuid("user_id")?, p.uuid("group_id")?);
     let permission = Permission::parse("permission", &p.str("permission")?)?;
     require(&st, &caller, group, Permission::ViewGroups, "group").await?;
+    tenant_user(&st, &caller, user).await?;
     let asked = nx::asker_of(&st.pool, user).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
-    if !nx::access(&st.pool, asker(&caller)?, asked.org_id, &[]).await?.visible {
-        return Err(ApiError::NotFound("user not found".into()).into());
-    }
     let roles = role_names(permission);
     let reason = nx::reason(&st.pool, asked, group, &roles).await?;
     Ok(ok(HasGroupPermissionResponse { is_permitted: reason.is_some(), reason: reason.map(Into::into), api_error_entity: ApiErrorEntity::ok() }))
@@ -233,10 +218,8 @@ pub async fn search_groups_for_permission(st: AppState, call: Call) -> Result<Re
     let permission = Permission::parse("permission", &p.str("permission")?)?;
     let (pg, per_page) = p.paging()?;
     require(&st, &caller, org, Permission::ViewGroups, "organization").await?;
+    tenant_user(&st, &caller, user).await?;
     let asked = nx::asker_of(&st.pool, user).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
-    if !nx::access(&st.pool, asker(&caller)?, asked.org_id, &[]).await?.visible {
-        return Err(ApiError::NotFound("user not found".into()).into());
-    }
     let rows = nx::groups_permitted(&st.pool, asked, org, &role_names(permission), per_page, pg * per_page).await?;
     let (items, total) = items(rows);
     Ok(page(items, total, pg, per_page))

@@ -202,9 +202,20 @@ impl Call {
 }
 
 /// The caller as the permission queries see them; the super admin belongs to no tenant tree.
-pub fn asker(caller: &Principal) -> Result<Asker, NxError> {
+pub fn asker(caller: &Principal) -> Result<Asker, ApiError> {
     let org = caller.org()?;
     Ok(Asker { user_id: caller.user_id.0, org_id: org.0, admin_of: caller.is_org_admin().then_some(org.0) })
+}
+
+/// A live user of the caller's tenant tree (their owner org is in it); anyone else is "not found".
+pub async fn tenant_user(st: &AppState, caller: &Principal, user: Uuid) -> Result<nx::NxUser, ApiError> {
+    let not_found = || ApiError::NotFound("user not found".into());
+    let u = nx::user_by_id(&st.pool, user).await?.ok_or_else(not_found)?;
+    let org = u.org_id.ok_or_else(not_found)?;
+    if !nx::access(&st.pool, asker(caller)?, org, &[]).await?.visible {
+        return Err(not_found());
+    }
+    Ok(u)
 }
 
 pub fn role_names(p: Permission) -> Vec<String> {

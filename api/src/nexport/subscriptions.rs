@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{asker, ok, page, permitted, require, ApiErrorEntity, ApiResponseBase, Call, NxError};
+use super::{asker, ok, page, permitted, require, tenant_user, ApiErrorEntity, ApiResponseBase, Call, NxError};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -110,15 +110,7 @@ pub async fn create_subscription(st: AppState, call: Call) -> Result<Response, N
     let (org, user) = (p.uuid("org_id")?, p.uuid("user_id")?);
     let expires_at = p.opt_datetime("utc_expiration_date")?;
     require(&st, &caller, org, Permission::AddSubscriptions, "organization").await?;
-    // The user must be one of this tenant's (their owner org is in the caller's tree).
-    let u = nx::user_by_id(&st.pool, user).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
-    let visible = match u.org_id {
-        Some(o) => nx::access(&st.pool, asker(&caller)?, o, &[]).await?.visible,
-        None => false,
-    };
-    if !visible {
-        return Err(ApiError::NotFound("user not found".into()).into());
-    }
+    tenant_user(&st, &caller, user).await?;
     let ctx = call.context(Some(&caller))?;
     let committed = nx_cmd::create_subscription(&st.store, &ctx, OrgId(org), UserId(user), expires_at).await?;
     Ok(st
