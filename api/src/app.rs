@@ -24,10 +24,12 @@ pub struct Roles {
     pub api: bool,
     pub relay: bool,
     pub projector: bool,
+    /// The tamper-evidence sealer (one active per database, the others stand by).
+    pub sealer: bool,
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles { api: true, relay: true, projector: true };
+    pub const ALL: Roles = Roles { api: true, relay: true, projector: true, sealer: true };
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +135,14 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         tasks.push(tokio::spawn(async move {
             if let Err(e) = workers::relay::run(pool, nats, sd).await {
                 tracing::error!(error = %e, "relay stopped");
+            }
+        }));
+    }
+    if cfg.roles.sealer {
+        let (pool, sd) = (pool.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = workers::sealer::run(pool, sd).await {
+                tracing::error!(error = %e, "sealer stopped");
             }
         }));
     }

@@ -30,6 +30,9 @@ enum Command {
     Rebuild(RebuildArgs),
     /// Mint an access token for the super admin or a user, printed once.
     Token(TokenArgs),
+    /// Check the log against the sealer's hash chains and report the first break of each chain
+    /// (an event edited, deleted or inserted behind Roster's back). Exits non-zero on a break.
+    Verify(VerifyArgs),
     /// Manage an organization's security groups (the API has no endpoint that creates them).
     #[command(name = "security-group", subcommand)]
     SecurityGroup(SecurityGroupCommand),
@@ -140,6 +143,7 @@ enum Role {
     Api,
     Relay,
     Projector,
+    Sealer,
     All,
 }
 
@@ -160,6 +164,18 @@ struct ServeArgs {
 struct RebuildArgs {
     /// A projection name, or `all`.
     projection: String,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Do not draw the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Only this organization's chain (default: every chain, system events included).
+    #[arg(long)]
+    org: Option<uuid::Uuid>,
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
     /// Do not draw the progress bar.
@@ -224,6 +240,7 @@ pub async fn execute(cli: Cli, stop: impl std::future::Future<Output = ()>, out:
         Command::Serve(a) => serve(a, stop, out).await,
         Command::Rebuild(a) => rebuild(a).await,
         Command::Token(a) => token(a, out).await,
+        Command::Verify(a) => verify(a, out).await,
         Command::SecurityGroup(SecurityGroupCommand::Add(a)) => security_group_add(a, out).await,
     }
 }
@@ -320,9 +337,10 @@ async fn dev(a: DevArgs, stop: impl std::future::Future<Output = ()>, out: &mut 
 
 async fn serve(a: ServeArgs, stop: impl std::future::Future<Output = ()>, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let roles = match a.role {
-        Role::Api => Roles { api: true, relay: false, projector: false },
-        Role::Relay => Roles { api: false, relay: true, projector: false },
-        Role::Projector => Roles { api: false, relay: false, projector: true },
+        Role::Api => Roles { api: true, relay: false, projector: false, sealer: false },
+        Role::Relay => Roles { api: false, relay: true, projector: false, sealer: false },
+        Role::Projector => Roles { api: false, relay: false, projector: true, sealer: false },
+        Role::Sealer => Roles { api: false, relay: false, projector: false, sealer: true },
         Role::All => Roles::ALL,
     };
     let running = app::start(config(a.database_url, a.nats_url, &a.common, roles)).await?;
@@ -360,6 +378,47 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
         );
     }
     Ok(())
+}
+
+async fn verify(a: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let pool = commands::db::connect(&a.database_url, 2).await?;
+    commands::db::migrate(&a.database_url).await?;
+    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events WHERE $1::uuid IS NULL OR org_id = $1"#, a.org)
+        .fetch_one(&pool)
+        .await?;
+    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("verify [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut done_before = 0u64;
+    let report = workers::sealer::verify(&pool, a.org, |n| {
+        // `n` counts within the whole run; the bar only moves forward.
+        if n > done_before {
+            bar.inc(n - done_before);
+            done_before = n;
+        }
+    })
+    .await?;
+    bar.finish_and_clear();
+    for b in &report.breaks {
+        writeln!(out, "BROKEN {}: {b}", b.kind.as_str())?;
+    }
+    writeln!(
+        out,
+        "verified {} events in {} chain(s); {} not sealed yet; {} broken chain(s)",
+        report.verified,
+        report.chains,
+        report.unsealed,
+        report.breaks.len()
+    )?;
+    if report.breaks.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} chain(s) broken; the first break: {}", report.breaks.len(), report.breaks[0]).into())
+    }
 }
 
 async fn token(a: TokenArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {

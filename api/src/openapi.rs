@@ -55,8 +55,12 @@ use crate::{portsip, roster, workdrive};
         roster::healthz,
         roster::readyz,
         roster::openapi,
+        roster::metrics,
         roster::events,
         roster::stream_events,
+        roster::stream_state,
+        roster::stream_diff,
+        roster::member_on,
     ),
     modifiers(&Security)
 )]

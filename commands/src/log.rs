@@ -160,3 +160,34 @@ pub async fn head<'e>(db: impl PgExecutor<'e>) -> Result<Option<Position>, sqlx:
     .await?;
     Ok(row.map(|r| Position::new(r.tx, r.gid)))
 }
+
+/// Every visible event of one organization (`None`: the system events), in log order: the chain
+/// the sealer seals and `roster verify` walks.
+pub async fn read_chain<'e>(db: impl PgExecutor<'e>, org_id: Option<Uuid>) -> Result<Vec<Envelope>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
+                  recorded_at, metadata, payload
+           FROM events
+           WHERE org_id IS NOT DISTINCT FROM $1 AND tx < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY tx, gid"#,
+        org_id,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Envelope::from).collect())
+}
+
+/// How far a reader at `after` is behind the log: the events after it, and when the oldest of
+/// them was recorded (`None` when it is caught up).
+pub async fn lag_after<'e>(db: impl PgExecutor<'e>, after: Position) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "n!", min(recorded_at) AS oldest FROM events
+           WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())"#,
+        after.tx.to_string(),
+        after.gid,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.n, row.oldest))
+}

@@ -4,6 +4,7 @@
 pub mod rebuild;
 pub mod relay;
 pub mod runner;
+pub mod sealer;
 
 use std::time::Duration;
 

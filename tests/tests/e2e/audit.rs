@@ -1,0 +1,260 @@
+//! Issue #7: tamper evidence (sealer, `roster verify`, `/metrics`), time travel, the subscriber
+//! contract.
+
+use std::time::Duration;
+
+use api::cli::{execute, Cli};
+use clap::Parser;
+use commands::Position;
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, send_raw, TestApp};
+use serde_json::json;
+
+/// Runs a `roster` command in-process: its stdout, and its error when it failed.
+async fn roster(args: &[&str]) -> (String, Result<(), String>) {
+    let cli = Cli::try_parse_from(args).expect("valid arguments");
+    let mut out = Vec::new();
+    let result = execute(cli, std::future::pending(), &mut out).await.map_err(|e| e.to_string());
+    (String::from_utf8(out).unwrap(), result)
+}
+
+async fn all_sealed(app: &TestApp) {
+    app.eventually("the sealer to seal every event", Duration::from_secs(10), || async {
+        let (events, seals): (i64, i64) =
+            sqlx::query_as("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM event_seals)").fetch_one(&app.pool).await.unwrap();
+        events == seals
+    })
+    .await;
+}
+
+/// The value of one sample of the Prometheus text at `/metrics`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+}
+
+struct Row {
+    gid: i64,
+    tx: i64,
+}
+
+async fn org_events(app: &TestApp, org: &str) -> Vec<Row> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT gid, tx::text::bigint FROM events WHERE org_id = $1::uuid ORDER BY tx, gid")
+        .bind(org)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    rows.into_iter().map(|(gid, tx)| Row { gid, tx }).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_every_edit_delete_and_insert_behind_rosters_back() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Sealed").await;
+    let other = app.create_org("Untouched").await;
+    let user = app.add_user(&org, "s@sealed.io").await;
+    let id = user["id"].as_str().unwrap();
+    for bio in ["one", "two"] {
+        send(app.wd(Method::PATCH, &format!("/api/users/{id}"), &org.token).json(&json!({ "bio": bio }))).await;
+    }
+    all_sealed(&app).await;
+    let db = app.config.database_url.clone();
+    let verify_org = |o: String| {
+        let db = db.clone();
+        async move { roster(&["roster", "verify", "--quiet", "--org", &o, "--database-url", &db]).await }
+    };
+
+    // Every org is its own chain, numbered from 1.
+    let chains: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT count(*), max(seq) FROM event_seals GROUP BY chain").fetch_all(&app.pool).await.unwrap();
+    assert!(chains.len() >= 3, "the system chain and two orgs: {chains:?}");
+    assert!(chains.iter().all(|(n, max)| n == max));
+    let (out, result) = verify_org(org.id.clone()).await;
+    assert_eq!(result, Ok(()), "{out}");
+    let n = org_events(&app, &org.id).await.len();
+    assert!(out.contains(&format!("verified {n} events in 1 chain(s)")), "{out}");
+
+    // /metrics: nothing left to seal, project or relay.
+    app.eventually("every lag to reach 0", Duration::from_secs(10), || async {
+        let resp = send_raw(app.req(Method::GET, "/metrics")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("# TYPE roster_seal_lag_events gauge"), "{text}");
+        let relay = format!("roster_relay_lag_events{{stream=\"{}\"}}", app.config.nats.stream);
+        [
+            sample(&text, "roster_seal_lag_events"),
+            sample(&text, "roster_seal_lag_seconds"),
+            sample(&text, "roster_projection_lag_events{projection=\"directory\"}"),
+            sample(&text, "roster_projection_lag_seconds{projection=\"directory\"}"),
+            sample(&text, &relay),
+        ]
+        .iter()
+        .all(|v| *v == Some(0.0))
+    })
+    .await;
+
+    let rows = org_events(&app, &org.id).await;
+    let target = &rows[rows.len() - 2];
+    let at = Position::new(target.tx, target.gid).to_string();
+
+    // Edit: one byte of one payload.
+    let original: serde_json::Value = sqlx::query_scalar("SELECT payload FROM events WHERE gid = $1").bind(target.gid).fetch_one(&app.pool).await.unwrap();
+    sqlx::query("UPDATE events SET payload = payload || '{\"forged\": true}' WHERE gid = $1").bind(target.gid).execute(&app.pool).await.unwrap();
+    let (out, result) = verify_org(org.id.clone()).await;
+    assert!(result.is_err(), "a broken chain fails the command: {out}");
+    assert!(out.contains(&format!("BROKEN edited: org {}: the event", org.id)) && out.contains(&format!("at position {at}")), "{out}");
+    // Another org's chain is not affected.
+    assert_eq!(verify_org(other.id.clone()).await.1, Ok(()));
+    // Restored byte for byte, the chain holds again: the seal is over the content.
+    sqlx::query("UPDATE events SET payload = $2 WHERE gid = $1").bind(target.gid).bind(&original).execute(&app.pool).await.unwrap();
+    assert_eq!(verify_org(org.id.clone()).await.1, Ok(()));
+
+    // Delete.
+    sqlx::query("DELETE FROM events WHERE gid = $1").bind(target.gid).execute(&app.pool).await.unwrap();
+    let (out, result) = verify_org(org.id.clone()).await;
+    assert!(result.is_err());
+    assert!(out.contains("BROKEN deleted") && out.contains(&format!("at position {at}")), "{out}");
+
+    // Insert: a forged row placed inside the sealed part of the log (an old transaction id), as
+    // someone hiding an event in the past would.
+    let (out, _) = roster(&["roster", "verify", "--quiet", "--org", &other.id, "--database-url", &db]).await;
+    assert!(out.contains("0 broken"), "{out}");
+    let first = &org_events(&app, &other.id).await[1];
+    sqlx::query(
+        "INSERT INTO events (gid, tx, event_id, org_id, stream_type, stream_id, version, event_type, payload) \
+         VALUES ($1, $2::text::xid8, $3, $4::uuid, 'user', $5, 1, 'UserDeleted', '{}')",
+    )
+    .bind(first.gid + 1_000_000)
+    .bind(first.tx.to_string())
+    .bind(uuid::Uuid::now_v7())
+    .bind(&other.id)
+    .bind(uuid::Uuid::now_v7())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let inserted = Position::new(first.tx, first.gid + 1_000_000).to_string();
+    let (out, result) = verify_org(other.id.clone()).await;
+    assert!(result.is_err());
+    assert!(out.contains("BROKEN inserted") && out.contains(&format!("at position {inserted}")), "{out}");
+
+    // Without --org every chain is walked and each broken one named.
+    let (out, result) = roster(&["roster", "verify", "--quiet", "--database-url", &db]).await;
+    assert!(result.unwrap_err().contains("2 chain(s) broken"));
+    assert_eq!(out.lines().filter(|l| l.starts_with("BROKEN")).count(), 2, "{out}");
+}
+
+fn rfc(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace('+', "%2B").replace(':', "%3A")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_travel_folds_the_log_diffs_and_answers_membership_on_a_date() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Travel").await;
+    let other = app.create_org("Elsewhere").await;
+    let t0 = chrono::Utc::now();
+    let user = app.add_user(&org, "t@travel.io").await;
+    let id = user["id"].as_str().unwrap().to_string();
+    let patch = |body: serde_json::Value| app.wd(Method::PATCH, &format!("/api/users/{id}"), &org.token).json(&body);
+    assert_eq!(send(patch(json!({"bio": "one"}))).await.0, StatusCode::OK);
+    let t1 = chrono::Utc::now();
+    assert_eq!(send(patch(json!({"bio": "two", "firstName": "Renamed"}))).await.0, StatusCode::OK);
+    let t2 = chrono::Utc::now();
+    assert_eq!(send(patch(json!({"bio": null}))).await.0, StatusCode::OK);
+
+    let (app_ref, token) = (&app, org.token.clone());
+    let state = |path: String| {
+        let token = token.clone();
+        async move { send(app_ref.ps(Method::GET, &path, &token)).await }
+    };
+    let (status, v) = state(format!("/streams/user/{id}?as_of={}", rfc(t0))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not created yet: {v}");
+    let (status, v) = state(format!("/streams/user/{id}?as_of={}", rfc(t1))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!((v["state"]["bio"].clone(), v["state"]["first_name"].clone()), (json!("one"), json!("Firstname")));
+    let (_, v) = state(format!("/streams/user/{id}?as_of={}", rfc(t2))).await;
+    assert_eq!((v["state"]["bio"].clone(), v["state"]["first_name"].clone()), (json!("two"), json!("Renamed")));
+    let (_, now) = state(format!("/streams/user/{id}")).await;
+    assert_eq!(now["state"]["bio"], serde_json::Value::Null);
+    assert_eq!(now["state"]["email"], "t@travel.io");
+    assert_eq!(now["state"]["deleted"], false);
+
+    // At the instant of every event, the as-of state is the fold of the log's events up to it.
+    let (_, history) = state(format!("/streams/user/{id}/events")).await;
+    let events: Vec<domain::history::Recorded> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| domain::history::Recorded {
+            event_type: e["event_type"].as_str().unwrap().into(),
+            recorded_at: e["recorded_at"].as_str().unwrap().parse().unwrap(),
+            payload: e["payload"].clone(),
+        })
+        .collect();
+    for (i, e) in events.iter().enumerate() {
+        let (status, v) = state(format!("/streams/user/{id}?as_of={}", rfc(e.recorded_at))).await;
+        assert_eq!(status, StatusCode::OK);
+        let upto: Vec<_> = events.iter().filter(|x| x.recorded_at <= e.recorded_at).cloned().collect();
+        assert!(upto.len() > i);
+        assert_eq!(v["state"], domain::history::fold("user", &upto).unwrap(), "as of event {i}");
+        assert_eq!(v["version"], upto.len());
+    }
+
+    // The diff of a known sequence of edits.
+    let (status, d) = state(format!("/streams/user/{id}/diff?from={}&to={}", rfc(t1), rfc(t2))).await;
+    assert_eq!(status, StatusCode::OK, "{d}");
+    assert_eq!(d["changes"], json!([
+        {"field": "bio", "old": "one", "new": "two"},
+        {"field": "first_name", "old": "Firstname", "new": "Renamed"},
+    ]));
+    let (_, d) = state(format!("/streams/user/{id}/diff?from={}", rfc(t1))).await;
+    assert_eq!(d["changes"], json!([
+        {"field": "bio", "old": "one", "new": null},
+        {"field": "first_name", "old": "Firstname", "new": "Renamed"},
+    ]));
+    let (_, d) = state(format!("/streams/user/{id}/diff?from={}&to={}", rfc(t0), rfc(t1))).await;
+    assert!(d["changes"].as_array().unwrap().iter().any(|c| c["field"] == "email" && c["old"].is_null() && c["new"] == "t@travel.io"), "{d}");
+
+    // Membership on a date, from the group's events.
+    let gid = app.create_group(&org, "Travellers").await;
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=GroupCreated", &org.token)).await;
+    let group = page["events"][0]["stream_id"].as_str().unwrap().to_string();
+    let ext: i64 = sqlx::query_scalar("SELECT number FROM rm_directory.users WHERE id = $1::uuid").bind(&id).fetch_one(&app.pool).await.unwrap();
+    let before_join = chrono::Utc::now();
+    assert_eq!(send(app.ps(Method::POST, &format!("/api/groups/{gid}/members/{ext}"), &org.token)).await.0, StatusCode::OK);
+    let while_member = chrono::Utc::now();
+    assert!(send(app.ps(Method::POST, &format!("/api/groups/{gid}/members/{ext}/destroy"), &org.token)).await.0.is_success());
+    let after_leave = chrono::Utc::now();
+    let on = |q: String| state(format!("/streams/group/{group}/members/{id}?on={q}"));
+    for (when, expected) in [(before_join, false), (while_member, true), (after_leave, false)] {
+        let (status, v) = on(rfc(when)).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["member"], expected, "at {when}: {v}");
+        assert_eq!(v["memberships"].as_array().unwrap().len(), 1);
+    }
+    let (_, v) = on(while_member.format("%Y-%m-%d").to_string()).await;
+    assert_eq!(v["member"], true, "a member at some moment of that day");
+    let (_, v) = on((while_member - chrono::Duration::days(1)).format("%Y-%m-%d").to_string()).await;
+    assert_eq!(v["member"], false);
+    let (_, g) = state(format!("/streams/group/{group}?as_of={}", rfc(while_member))).await;
+    assert_eq!(g["state"]["members"][&id], "member", "{g}");
+    assert_eq!(g["state"]["name"], "Travellers");
+    let (_, g) = state(format!("/streams/group/{group}")).await;
+    assert_eq!(g["state"]["members"], json!({}));
+
+    // Bad input is a 400 naming the parameter; another org's entity is not found.
+    for (path, field) in [
+        (format!("/streams/group/{group}/members/{id}?on=someday"), "on"),
+        (format!("/streams/group/{group}/members/{id}"), "on"),
+        (format!("/streams/user/{id}?as_of=yesterday"), "as_of"),
+        (format!("/streams/user/{id}/diff"), "from"),
+    ] {
+        let (status, v) = state(path.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert!(v["message"].as_str().unwrap().starts_with(field), "{v}");
+    }
+    assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{id}"), &other.token)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{id}/members/{id}?on=2026-01-01"), &org.token)).await.0, StatusCode::NOT_FOUND);
+    let member = crate::workdrive::login(&app, "t@travel.io").await;
+    assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{id}"), &member)).await.0, StatusCode::FORBIDDEN);
+}
