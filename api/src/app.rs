@@ -69,6 +69,8 @@ pub struct AppState {
     pub consistency_timeout: Duration,
     /// The media object store (local filesystem or S3-compatible).
     pub media: Arc<crate::workdrive::media::Media>,
+    /// The NATS subject prefix events are published under (for `/asyncapi.json`).
+    pub subject_prefix: String,
 }
 
 /// The whole HTTP surface; buildable in a test without a port.
@@ -171,7 +173,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }
         let media = Arc::new(crate::workdrive::media::Media::open(&cfg.media)?);
-        let state = AppState { pool: pool.clone(), store, consistency, consistency_timeout: cfg.consistency_timeout, media };
+        let state = AppState { pool: pool.clone(), store, consistency, consistency_timeout: cfg.consistency_timeout, media, subject_prefix: cfg.nats.subject_prefix.clone() };
         let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|source| StartError::Bind { addr: cfg.bind, source })?;
         addr = listener.local_addr().ok();
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

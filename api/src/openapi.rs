@@ -56,6 +56,7 @@ use crate::{portsip, roster, workdrive};
         roster::readyz,
         roster::openapi,
         roster::metrics,
+        roster::asyncapi,
         roster::events,
         roster::stream_events,
         roster::stream_state,

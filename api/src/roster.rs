@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
+        .route("/asyncapi.json", get(asyncapi))
         .route("/metrics", get(metrics))
         .route("/events", get(events))
         .route("/streams/{stream_type}/{stream_id}/events", get(stream_events))
@@ -108,6 +109,13 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/openapi.json", tag = "Roster", responses((status = 200, description = "OpenAPI document")))]
 pub async fn openapi() -> Response {
     axum::Json(crate::openapi::document()).into_response()
+}
+
+/// The AsyncAPI 3.0 document of the NATS stream: every subject and every event type with its
+/// payload schema, generated from the domain's event types (docs/subscribers.md).
+#[utoipa::path(get, path = "/asyncapi.json", tag = "Roster", responses((status = 200, description = "AsyncAPI 3.0 document")))]
+pub async fn asyncapi(State(st): State<AppState>) -> Response {
+    axum::Json(crate::asyncapi::document(&st.subject_prefix)).into_response()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -37,7 +37,7 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone {
 pub struct EventCodecError(pub String);
 
 /// Who caused an event and through what; stored in the `metadata` column, never in the payload.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Metadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor_user_id: Option<uuid::Uuid>,
@@ -53,4 +53,30 @@ pub struct Metadata {
     pub dialect: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_addr: Option<String>,
+}
+
+/// Every event type `E` defines, read from its own serde definition: an unknown tag is answered
+/// with the list of the variants it could have been. No hand-kept list to forget to update.
+pub fn event_types<E: DomainEvent>() -> Vec<String> {
+    let probe = serde_json::json!({ "type": "\u{0}", "data": null });
+    let Err(e) = serde_json::from_value::<E>(probe) else { return vec![] };
+    let msg = e.to_string();
+    let Some((_, expected)) = msg.split_once("expected ") else { return vec![] };
+    expected.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_types_come_from_the_enums() {
+        let user = event_types::<crate::user::UserEvent>();
+        assert!(user.len() >= 7 && user.contains(&"UserCreated".to_string()) && user.contains(&"AccessTokenRevoked".to_string()), "{user:?}");
+        assert_eq!(event_types::<crate::sso::SsoEvent>(), ["SsoCreated"]);
+        assert_eq!(event_types::<crate::media::MediaEvent>(), ["MediaReserved", "MediaUploaded"]);
+        for t in event_types::<crate::group::GroupEvent>() {
+            assert!(t.starts_with("Group"), "{t}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ pub const MAX_SSO_NAME_LEN: usize = 200;
 pub const MAX_URL_LEN: usize = 2048;
 
 /// Where an entry lives, and so who sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum SsoLevel {
     /// Org-wide (`manage=true`).
@@ -53,7 +53,7 @@ impl SsoLevel {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SsoType {
     QuickLink,
@@ -137,7 +137,7 @@ pub enum SsoCommand {
     Create { id: uuid::Uuid, org_id: OrgId, level: SsoLevel, input: SsoInput, created_by: UserId, by_admin: bool },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum SsoEvent {
     SsoCreated {

@@ -258,3 +258,75 @@ async fn time_travel_folds_the_log_diffs_and_answers_membership_on_a_date() {
     let member = crate::workdrive::login(&app, "t@travel.io").await;
     assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{id}"), &member)).await.0, StatusCode::FORBIDDEN);
 }
+
+/// The event enums the domain defines, found in its source (`impl DomainEvent for X`), so a new
+/// aggregate cannot be left out of the contract unnoticed.
+fn domain_event_enums() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../domain/src");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            if let Some(rest) = line.trim().strip_prefix("impl DomainEvent for ") {
+                found.push(rest.trim_end_matches(" {").trim().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asyncapi_documents_every_event_type_the_domain_defines() {
+    use domain::event::event_types;
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Contract").await;
+    app.add_user(&org, "c@contract.io").await;
+    let (status, doc) = send(app.req(Method::GET, "/asyncapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["asyncapi"], "3.0.0");
+
+    // Every event type of every event enum, enumerated from the enums themselves.
+    let by_enum: Vec<(&str, &str, Vec<String>)> = vec![
+        ("OrganizationEvent", "organization", event_types::<domain::organization::OrganizationEvent>()),
+        ("UserEvent", "user", event_types::<domain::user::UserEvent>()),
+        ("GroupEvent", "group", event_types::<domain::group::GroupEvent>()),
+        ("DepartmentEvent", "department", event_types::<domain::department::DepartmentEvent>()),
+        ("LocationEvent", "location", event_types::<domain::location::LocationEvent>()),
+        ("SecurityGroupEvent", "security_group", event_types::<domain::security_group::SecurityGroupEvent>()),
+        ("SsoEvent", "sso", event_types::<domain::sso::SsoEvent>()),
+        ("MediaEvent", "media", event_types::<domain::media::MediaEvent>()),
+    ];
+    let mut listed: Vec<String> = by_enum.iter().map(|(n, _, _)| n.to_string()).collect();
+    listed.sort();
+    assert_eq!(listed, domain_event_enums(), "this test covers every event enum of the domain");
+    let prefix = &app.config.nats.subject_prefix;
+    let mut total = 0;
+    for (_, stream_type, types) in &by_enum {
+        assert!(!types.is_empty());
+        for t in types {
+            total += 1;
+            let channel = &doc["channels"][format!("{stream_type}.{t}")];
+            assert_eq!(channel["address"], format!("{prefix}.{{org_id}}.{stream_type}.{{stream_id}}.{t}"), "{t}");
+            let message = &doc["components"]["messages"][t.as_str()];
+            assert_eq!(message["payload"]["allOf"][1]["properties"]["event_type"]["const"], t.as_str());
+            assert!(message["payload"]["allOf"][1]["properties"]["payload"].is_object(), "{t} has a payload schema");
+            assert!(doc["operations"][format!("receive{t}")]["action"] == "receive");
+        }
+    }
+    assert_eq!(doc["channels"].as_object().unwrap().len(), total, "one channel per event type, nothing else");
+
+    // The generated schema describes what is really published: every field of a real UserCreated
+    // payload is a documented property.
+    let created = &doc["components"]["messages"]["UserCreated"]["payload"]["allOf"][1]["properties"]["payload"];
+    let props = created["properties"].as_object().unwrap_or_else(|| panic!("UserCreated payload schema: {created}"));
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=UserCreated", &org.token)).await;
+    let real = page["events"][0]["payload"].as_object().unwrap();
+    for k in real.keys() {
+        assert!(props.contains_key(k), "UserCreated.{k} is not in the schema: {created}");
+    }
+    let envelope = doc["components"]["schemas"]["Envelope"]["properties"].as_object().unwrap();
+    for k in page["events"][0].as_object().unwrap().keys() {
+        assert!(envelope.contains_key(k), "envelope field {k} undocumented");
+    }
+}

@@ -80,6 +80,7 @@ async fn openapi_documents_every_route_with_schemas() {
         ("get", "/streams/{stream_type}/{stream_id}/diff"),
         ("get", "/streams/{stream_type}/{stream_id}/members/{user_id}"),
         ("get", "/metrics"),
+        ("get", "/asyncapi.json"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];
