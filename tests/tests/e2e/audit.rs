@@ -330,3 +330,111 @@ async fn asyncapi_documents_every_event_type_the_domain_defines() {
         assert!(envelope.contains_key(k), "envelope field {k} undocumented");
     }
 }
+
+async fn all_org_events(app: &TestApp, org: &roster_tests::Org) -> Vec<serde_json::Value> {
+    let (status, page) = send(app.ps(Method::GET, "/events?limit=1000", &org.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    page["events"].as_array().unwrap().clone()
+}
+
+async fn set_max_messages(app: &TestApp, max: i64) {
+    let js = async_nats::jetstream::new(app.nats().await);
+    let mut stream = js.get_stream(&app.config.nats.stream).await.unwrap();
+    let mut config = stream.info().await.unwrap().config.clone();
+    config.max_messages = max;
+    js.update_stream(config).await.unwrap();
+}
+
+/// Follows with the join helper until `n` events arrived (or the deadline passes).
+async fn follow_n(app: &TestApp, org: uuid::Uuid, after: Position, n: usize) -> Vec<commands::Envelope> {
+    let (_stop, mut shutdown) = workers::Shutdown::new();
+    let mut got = Vec::new();
+    let from = workers::tail::TailFrom { org: Some(org), after };
+    tokio::time::timeout(Duration::from_secs(20), workers::tail::follow(&app.pool, &app.config.nats, from, &mut shutdown, |e| {
+        got.push(e);
+        got.len() < n
+    }))
+    .await
+    .expect("the subscriber got every event in time")
+    .unwrap();
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_subscriber_joins_the_log_and_the_stream_without_gap_or_duplicate() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Late").await;
+    let org_id: uuid::Uuid = org.id.parse().unwrap();
+    app.create_org("Noise").await;
+    for i in 0..3 {
+        app.add_user(&org, &format!("l{i}@late.io")).await;
+    }
+    let expected = all_org_events(&app, &org).await;
+    let ids = |events: &[commands::Envelope]| events.iter().map(|e| e.event_id.to_string()).collect::<Vec<_>>();
+    let want: Vec<String> = expected.iter().map(|e| e["event_id"].as_str().unwrap().to_string()).collect();
+
+    // Retention trims the stream's head: only the newest 4 events stay on NATS.
+    let js = async_nats::jetstream::new(app.nats().await);
+    app.eventually("the relay to publish everything", Duration::from_secs(10), || async {
+        let info = js.get_stream(&app.config.nats.stream).await.unwrap().get_info().await.unwrap();
+        info.state.messages as i64 == app.event_count().await
+    })
+    .await;
+    set_max_messages(&app, 4).await;
+    let info = js.get_stream(&app.config.nats.stream).await.unwrap().get_info().await.unwrap();
+    assert_eq!(info.state.messages, 4);
+    assert!(info.state.first_sequence > want.len() as u64, "the org's first events are gone from NATS");
+
+    // From the start: the log, then the stream, each event once, in order.
+    let got = follow_n(&app, org_id, Position::START, want.len()).await;
+    assert_eq!(ids(&got), want);
+    assert!(got.windows(2).all(|w| w[0].position < w[1].position));
+    // From a position in the middle: exactly what follows it.
+    let mid: Position = expected[5]["position"].as_str().unwrap().parse().unwrap();
+    let got = follow_n(&app, org_id, mid, want.len() - 6).await;
+    assert_eq!(ids(&got), want[6..]);
+
+    // Live: a subscriber caught up sees new events as they are published, once.
+    set_max_messages(&app, -1).await;
+    let last: Position = expected.last().unwrap()["position"].as_str().unwrap().parse().unwrap();
+    let before = app.event_count().await;
+    let waiter = {
+        let (pool, nats) = (app.pool.clone(), app.config.nats.clone());
+        tokio::spawn(async move {
+            let (_stop, mut shutdown) = workers::Shutdown::new();
+            let mut got = Vec::new();
+            let from = workers::tail::TailFrom { org: Some(org_id), after: last };
+            workers::tail::follow(&pool, &nats, from, &mut shutdown, |e| {
+                let done = e.event_type == "UserOnboardingNoticeRecorded";
+                got.push(e);
+                !done
+            })
+            .await
+            .unwrap();
+            got
+        })
+    };
+    app.add_user(&org, "live@late.io").await;
+    let got = tokio::time::timeout(Duration::from_secs(20), waiter).await.expect("live events arrive").unwrap();
+    let now = all_org_events(&app, &org).await;
+    let new: Vec<String> = now[want.len()..].iter().map(|e| e["event_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids(&got), new);
+    assert!(app.event_count().await > before);
+
+    // `roster events tail` prints the same, one line each, in order.
+    let db = app.config.database_url.clone();
+    let (out, result) = roster(&[
+        "roster", "events", "tail", "--org", &org.id, "--limit", &now.len().to_string(), "--database-url", &db,
+        "--nats-url", &app.config.nats.url, "--nats-stream", &app.config.nats.stream, "--nats-subject-prefix", &app.config.nats.subject_prefix,
+    ])
+    .await;
+    assert_eq!(result, Ok(()), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), now.len());
+    for (line, e) in lines.iter().zip(&now) {
+        assert!(line.starts_with(e["position"].as_str().unwrap()), "{line}");
+        assert!(line.contains(e["event_type"].as_str().unwrap()) && line.contains(&format!("org={}", org.id)), "{line}");
+    }
+    let (_, result) = roster(&["roster", "events", "tail", "--from", "nope", "--database-url", &db, "--nats-url", &app.config.nats.url]).await;
+    assert!(result.unwrap_err().contains("--from"));
+}
