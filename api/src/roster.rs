@@ -201,7 +201,7 @@ pub async fn events(State(st): State<AppState>, dialect::Caller(caller, _): Call
         since: time_param("from", q.from.as_deref())?,
         until: time_param("to", q.to.as_deref())?,
     };
-    let events = log::read_org_after(&st.pool, org.0, after, &filter, limit).await?;
+    let events: Vec<Envelope> = log::read_org_after(&st.pool, org.0, after, &filter, limit).await?.into_iter().map(Envelope::upcast).collect();
     let has_more = events.len() as i64 == limit;
     let next = Some(events.last().map(|e| e.position).unwrap_or(after).to_string());
     Ok(axum::Json(EventPage { events, next, has_more }).into_response())
@@ -227,7 +227,7 @@ pub async fn stream_events(
     let org = caller.require_org_admin()?;
     let not_found = || ApiError::NotFound(format!("{stream_type} {stream_id} not found"));
     let id = Uuid::parse_str(&stream_id).map_err(|_| not_found())?;
-    let events = log::read_stream(&st.pool, org.0, &stream_type, id).await?;
+    let events: Vec<Envelope> = log::read_stream(&st.pool, org.0, &stream_type, id).await?.into_iter().map(Envelope::upcast).collect();
     if events.is_empty() {
         return Err(not_found().into());
     }
@@ -292,6 +292,7 @@ async fn recorded(st: &AppState, org: Uuid, stream_type: &str, stream_id: &str) 
     }
     Ok(events
         .into_iter()
+        .map(Envelope::upcast)
         .map(|e| domain::history::Recorded { event_type: e.event_type, recorded_at: e.recorded_at, payload: e.payload })
         .collect())
 }

@@ -24,6 +24,13 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// The payload in the current shape of its event type (`schema_rev` upcasters), as every
+    /// reader outside the sealer sees it; the stored row is never changed.
+    pub fn upcast(self) -> Self {
+        let (schema_rev, payload) = domain::event::upcast_any(&self.stream_type, &self.event_type, self.schema_rev, self.payload);
+        Envelope { schema_rev, payload, ..self }
+    }
+
     /// `<prefix>.<org_id>.<stream_type>.<stream_id>.<event_type>`, `_` for a null org.
     pub fn subject(&self, prefix: &str) -> String {
         let org = self.org_id.map(|o| o.to_string()).unwrap_or_else(|| "_".into());

@@ -55,6 +55,32 @@ pub struct Metadata {
     pub client_addr: Option<String>,
 }
 
+/// A stored payload in the current shape of its event type, with the revision it now has. Every
+/// read path that shows payloads (the audit API, the relay, `roster events tail`) runs this; the
+/// typed ones run `from_parts`, which does the same. Unknown stream types pass through.
+pub fn upcast_any(stream_type: &str, event_type: &str, schema_rev: i16, payload: serde_json::Value) -> (i16, serde_json::Value) {
+    fn up<E: DomainEvent>(event_type: &str, rev: i16, payload: serde_json::Value) -> (i16, serde_json::Value) {
+        if rev >= E::SCHEMA_REV {
+            return (rev, payload);
+        }
+        (E::SCHEMA_REV, E::upcast(event_type, rev, payload))
+    }
+    use crate::*;
+    match stream_type {
+        <user::UserEvent as DomainEvent>::STREAM_TYPE => up::<user::UserEvent>(event_type, schema_rev, payload),
+        <organization::OrganizationEvent as DomainEvent>::STREAM_TYPE => up::<organization::OrganizationEvent>(event_type, schema_rev, payload),
+        <group::GroupEvent as DomainEvent>::STREAM_TYPE => up::<group::GroupEvent>(event_type, schema_rev, payload),
+        <department::DepartmentEvent as DomainEvent>::STREAM_TYPE => up::<department::DepartmentEvent>(event_type, schema_rev, payload),
+        <location::LocationEvent as DomainEvent>::STREAM_TYPE => up::<location::LocationEvent>(event_type, schema_rev, payload),
+        <security_group::SecurityGroupEvent as DomainEvent>::STREAM_TYPE => {
+            up::<security_group::SecurityGroupEvent>(event_type, schema_rev, payload)
+        }
+        <sso::SsoEvent as DomainEvent>::STREAM_TYPE => up::<sso::SsoEvent>(event_type, schema_rev, payload),
+        <media::MediaEvent as DomainEvent>::STREAM_TYPE => up::<media::MediaEvent>(event_type, schema_rev, payload),
+        _ => (schema_rev, payload),
+    }
+}
+
 /// Every event type `E` defines, read from its own serde definition: an unknown tag is answered
 /// with the list of the variants it could have been. No hand-kept list to forget to update.
 pub fn event_types<E: DomainEvent>() -> Vec<String> {

@@ -83,7 +83,7 @@ async fn join_once(
                 break 'log;
             }
             *last = e.position;
-            if !deliver(e) {
+            if !deliver(e.upcast()) {
                 return Ok(Joined::Done);
             }
         }
@@ -118,7 +118,8 @@ async fn join_once(
             continue;
         }
         *last = e.position;
-        if !deliver(e) {
+        // Published before its upcaster existed, it may still carry an old shape.
+        if !deliver(e.upcast()) {
             return Ok(Joined::Done);
         }
     }

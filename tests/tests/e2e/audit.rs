@@ -438,3 +438,69 @@ async fn a_late_subscriber_joins_the_log_and_the_stream_without_gap_or_duplicate
     let (_, result) = roster(&["roster", "events", "tail", "--from", "nope", "--database-url", &db, "--nats-url", &app.config.nats.url]).await;
     assert!(result.unwrap_err().contains("--from"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_shape_event_reads_as_the_new_shape_everywhere() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Evolve").await;
+    let org_id: uuid::Uuid = org.id.parse().unwrap();
+    let (status, v) = send(app.wd(Method::POST, "/api/sso", &org.token).json(&json!({"type": "QUICK_LINK", "name": "New", "link": "https://n.io"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=SsoCreated", &org.token)).await;
+    let current = page["events"][0].clone();
+    assert_eq!(current["schema_rev"], 2);
+    assert_eq!(current["payload"]["kind"], "QUICK_LINK");
+
+    // A rev-1 event as an older Roster stored it: the type was `sso_type`.
+    let id = uuid::Uuid::now_v7();
+    let mut old = current["payload"].clone();
+    let kind = old.as_object_mut().unwrap().remove("kind").unwrap();
+    old["sso_type"] = kind;
+    old["id"] = json!(id);
+    old["name"] = json!("Old shape");
+    old["link"] = json!("https://old.io");
+    sqlx::query(
+        "INSERT INTO events (event_id, org_id, stream_type, stream_id, version, event_type, schema_rev, payload, metadata) \
+         VALUES ($1, $2, 'sso', $3, 1, 'SsoCreated', 1, $4, $5)",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(org_id)
+    .bind(id)
+    .bind(&old)
+    .bind(&current["metadata"])
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let stored: serde_json::Value = sqlx::query_scalar("SELECT payload FROM events WHERE stream_id = $1").bind(id).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(stored["sso_type"], "QUICK_LINK", "the row stays as stored");
+
+    // The audit API shows the new shape.
+    let (_, history) = send(app.ps(Method::GET, &format!("/streams/sso/{id}/events"), &org.token)).await;
+    let shown = &history["events"][0];
+    assert_eq!((shown["schema_rev"].clone(), shown["payload"]["kind"].clone()), (json!(2), json!("QUICK_LINK")), "{shown}");
+    assert!(shown["payload"].get("sso_type").is_none());
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=SsoCreated", &org.token)).await;
+    assert!(page["events"].as_array().unwrap().iter().all(|e| e["payload"]["kind"] == "QUICK_LINK" && e["schema_rev"] == 2));
+    let (_, state) = send(app.ps(Method::GET, &format!("/streams/sso/{id}"), &org.token)).await;
+    assert_eq!(state["state"]["kind"], "QUICK_LINK");
+
+    // The relay publishes it, the projection applies it as the new shape: WorkDrive lists it.
+    let names = || async {
+        let (_, v) = send(app.wd(Method::GET, "/api/sso?manage=false", &org.token)).await;
+        v.as_array().map(|a| a.iter().map(|e| (e["name"].as_str().unwrap_or("").to_string(), e["type"].clone())).collect::<Vec<_>>()).unwrap_or_default()
+    };
+    app.eventually("the projection to apply the old-shape event", Duration::from_secs(10), || async {
+        names().await.contains(&("Old shape".to_string(), json!("QUICK_LINK")))
+    })
+    .await;
+    // On NATS (and so for a subscriber) it is the new shape too.
+    let total = all_org_events(&app, &org).await.len();
+    let got = follow_n(&app, org_id, Position::START, total).await;
+    let replayed = got.iter().find(|e| e.stream_id == id).expect("replayed");
+    assert_eq!((replayed.schema_rev, replayed.payload["kind"].clone()), (2, json!("QUICK_LINK")));
+    // A rebuild from the log applies it the same way.
+    let db = app.config.database_url.clone();
+    let (out, result) = roster(&["roster", "rebuild", "all", "--quiet", "--database-url", &db]).await;
+    assert_eq!(result, Ok(()), "{out}");
+    assert!(names().await.contains(&("Old shape".to_string(), json!("QUICK_LINK"))));
+}
