@@ -504,3 +504,94 @@ async fn an_old_shape_event_reads_as_the_new_shape_everywhere() {
     assert_eq!(result, Ok(()), "{out}");
     assert!(names().await.contains(&("Old shape".to_string(), json!("QUICK_LINK"))));
 }
+
+/// Every row of every table of the directory projection, in a stable order.
+async fn read_models(app: &TestApp) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for table in projections::DIRECTORY.tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {}.{table} t ORDER BY 1", projections::DIRECTORY.schema))
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+        out.push((table.to_string(), rows));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuild_under_concurrent_writes_fails_no_request_and_matches_a_fresh_projection() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let org = app.create_org("Busy").await;
+    const WRITERS: usize = 4;
+    const WRITES_EACH: usize = 8;
+    let stop_reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let (app, org) = (app.clone(), org.clone());
+        writers.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for i in 0..WRITES_EACH {
+                let body = json!({"email": format!("w{w}-{i}@busy.io"), "firstName": "W", "lastName": format!("{w}-{i}")});
+                let (status, v) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
+                if !status.is_success() {
+                    failures.push(format!("add: {status} {v}"));
+                    continue;
+                }
+                let id = v["id"].as_str().unwrap_or_default().to_string();
+                let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{id}"), &org.token).json(&json!({"bio": format!("bio {i}")}))).await;
+                if !status.is_success() {
+                    failures.push(format!("patch: {status} {v}"));
+                }
+            }
+            failures
+        }));
+    }
+    // A reader: users are only added, so a count that drops would be a half-built table.
+    let reader = {
+        let (app, org, stop) = (app.clone(), org.clone(), stop_reading.clone());
+        tokio::spawn(async move {
+            let mut seen = 0;
+            let mut problems = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, v) = send(app.wd(Method::GET, "/api/users?limit=1", &org.token)).await;
+                let n = v["meta"]["totalResults"].as_i64().unwrap_or(-1);
+                if status != StatusCode::OK || n < seen {
+                    problems.push(format!("{status}: {n} users after {seen}"));
+                }
+                seen = seen.max(n);
+            }
+            problems
+        })
+    };
+    let mut rebuilds = 0;
+    while writers.iter().any(|w| !w.is_finished()) || rebuilds < 2 {
+        for p in projections::ALL {
+            workers::rebuild::rebuild(&app.pool, *p, false).await.expect("rebuild under load");
+        }
+        rebuilds += 1;
+    }
+    for w in writers {
+        let failures = w.await.unwrap();
+        assert!(failures.is_empty(), "requests failed during the rebuild: {failures:?}");
+    }
+    stop_reading.store(true, std::sync::atomic::Ordering::Relaxed);
+    let problems = reader.await.unwrap();
+    assert!(problems.is_empty(), "reads during the rebuild: {problems:?}");
+
+    // Everything written is there, and the live tables equal a from-scratch projection of the log.
+    let (_, users) = send(app.wd(Method::GET, "/api/users?limit=100", &org.token)).await;
+    assert_eq!(users["meta"]["totalResults"], (WRITERS * WRITES_EACH + 1) as i64);
+    let head = commands::log::head(&app.pool).await.unwrap().unwrap();
+    app.eventually("the projection to reach the log's head", Duration::from_secs(10), || async {
+        projections::checkpoint::read(&app.pool, "directory").await.unwrap().position >= head
+    })
+    .await;
+    let live = read_models(&app).await;
+    workers::rebuild::rebuild(&app.pool, projections::DIRECTORY, false).await.unwrap();
+    let fresh = read_models(&app).await;
+    assert!(live.iter().map(|(_, rows)| rows.len()).sum::<usize>() > WRITERS * WRITES_EACH);
+    for ((table, a), (_, b)) in live.iter().zip(&fresh) {
+        assert_eq!(a, b, "table {table} differs from a fresh projection");
+    }
+}
