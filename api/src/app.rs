@@ -24,10 +24,12 @@ pub struct Roles {
     pub api: bool,
     pub relay: bool,
     pub projector: bool,
+    /// The tamper-evidence sealer (one active per database, the others stand by).
+    pub sealer: bool,
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles { api: true, relay: true, projector: true };
+    pub const ALL: Roles = Roles { api: true, relay: true, projector: true, sealer: true };
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +76,8 @@ pub struct AppState {
     /// The media object store (local filesystem or S3-compatible).
     pub media: Arc<crate::workdrive::media::Media>,
     pub login_throttle: commands::throttle::ThrottlePolicy,
+    /// The NATS subject prefix events are published under (for `/asyncapi.json`).
+    pub subject_prefix: String,
 }
 
 /// The whole HTTP surface; buildable in a test without a port.
@@ -158,6 +162,14 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }));
     }
+    if cfg.roles.sealer {
+        let (pool, sd) = (pool.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = workers::sealer::run(pool, sd).await {
+                tracing::error!(error = %e, "sealer stopped");
+            }
+        }));
+    }
     if cfg.roles.projector {
         for projection in projections::ALL {
             let (pool, nats, sd) = (pool.clone(), cfg.nats.clone(), shutdown.clone());
@@ -183,7 +195,15 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }
         let media = Arc::new(crate::workdrive::media::Media::open(&cfg.media)?);
-        let state = AppState { pool: pool.clone(), store, consistency, consistency_timeout: cfg.consistency_timeout, media, login_throttle: cfg.login_throttle };
+        let state = AppState {
+            pool: pool.clone(),
+            store,
+            consistency,
+            consistency_timeout: cfg.consistency_timeout,
+            media,
+            login_throttle: cfg.login_throttle,
+            subject_prefix: cfg.nats.subject_prefix.clone(),
+        };
         let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|source| StartError::Bind { addr: cfg.bind, source })?;
         addr = listener.local_addr().ok();
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -30,9 +30,46 @@ enum Command {
     Rebuild(RebuildArgs),
     /// Mint an access token for the super admin or a user, printed once.
     Token(TokenArgs),
+    /// Check the log against the sealer's hash chains and report the first break of each chain
+    /// (an event edited, deleted or inserted behind Roster's back). Exits non-zero on a break.
+    Verify(VerifyArgs),
     /// Manage an organization's security groups (the API has no endpoint that creates them).
     #[command(name = "security-group", subcommand)]
     SecurityGroup(SecurityGroupCommand),
+    /// Follow the event log.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Print events in log order, one readable line each, then live ones as they happen: the
+    /// part NATS no longer holds from the log, the rest from JetStream, each event exactly once.
+    Tail(TailArgs),
+}
+
+#[derive(Args)]
+struct TailArgs {
+    /// Only this organization's events.
+    #[arg(long)]
+    org: Option<uuid::Uuid>,
+    /// Start after this position (a `position` or `Roster-Position`); default the log's start.
+    #[arg(long)]
+    from: Option<String>,
+    /// Stop after this many events (default: follow until Ctrl-C).
+    #[arg(long)]
+    limit: Option<u64>,
+    /// Print each event's JSON envelope instead of a line.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    #[arg(long, env = "NATS_URL")]
+    nats_url: String,
+    #[arg(long, env = "ROSTER_NATS_STREAM", default_value = NatsConfig::DEFAULT_STREAM)]
+    nats_stream: String,
+    #[arg(long, env = "ROSTER_NATS_SUBJECT_PREFIX", default_value = NatsConfig::DEFAULT_PREFIX)]
+    nats_subject_prefix: String,
 }
 
 #[derive(Subcommand)]
@@ -73,6 +110,12 @@ struct Common {
     /// How long the stream keeps events, in seconds; 0 keeps them forever.
     #[arg(long, env = "ROSTER_NATS_MAX_AGE_SECS", default_value_t = 0)]
     nats_max_age_secs: u64,
+    /// How many bytes of events the stream keeps, oldest dropped first; -1 = no limit.
+    #[arg(long, env = "ROSTER_NATS_MAX_BYTES", default_value_t = -1, allow_negative_numbers = true)]
+    nats_max_bytes: i64,
+    /// How many events the stream keeps, oldest dropped first; -1 = no limit.
+    #[arg(long, env = "ROSTER_NATS_MAX_MSGS", default_value_t = -1, allow_negative_numbers = true)]
+    nats_max_msgs: i64,
     /// Directory for uploaded media (default `$ROSTER_DATA_DIR/media`, `.roster/media`).
     #[arg(long, env = "ROSTER_MEDIA_DIR")]
     media_dir: Option<PathBuf>,
@@ -140,6 +183,7 @@ enum Role {
     Api,
     Relay,
     Projector,
+    Sealer,
     All,
 }
 
@@ -160,6 +204,18 @@ struct ServeArgs {
 struct RebuildArgs {
     /// A projection name, or `all`.
     projection: String,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Do not draw the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Only this organization's chain (default: every chain, system events included).
+    #[arg(long)]
+    org: Option<uuid::Uuid>,
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
     /// Do not draw the progress bar.
@@ -224,6 +280,8 @@ pub async fn execute(cli: Cli, stop: impl std::future::Future<Output = ()>, out:
         Command::Serve(a) => serve(a, stop, out).await,
         Command::Rebuild(a) => rebuild(a).await,
         Command::Token(a) => token(a, out).await,
+        Command::Verify(a) => verify(a, out).await,
+        Command::Events(EventsCommand::Tail(a)) => tail(a, stop, out).await,
         Command::SecurityGroup(SecurityGroupCommand::Add(a)) => security_group_add(a, out).await,
     }
 }
@@ -237,6 +295,8 @@ fn config(database_url: String, nats_url: String, common: &Common, roles: Roles)
     cfg.nats.stream = common.nats_stream.clone();
     cfg.nats.subject_prefix = common.nats_subject_prefix.clone();
     cfg.nats.max_age = Duration::from_secs(common.nats_max_age_secs);
+    cfg.nats.max_bytes = common.nats_max_bytes;
+    cfg.nats.max_messages = common.nats_max_msgs;
     cfg.media = common.media(None);
     cfg
 }
@@ -320,9 +380,10 @@ async fn dev(a: DevArgs, stop: impl std::future::Future<Output = ()>, out: &mut 
 
 async fn serve(a: ServeArgs, stop: impl std::future::Future<Output = ()>, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let roles = match a.role {
-        Role::Api => Roles { api: true, relay: false, projector: false },
-        Role::Relay => Roles { api: false, relay: true, projector: false },
-        Role::Projector => Roles { api: false, relay: false, projector: true },
+        Role::Api => Roles { api: true, relay: false, projector: false, sealer: false },
+        Role::Relay => Roles { api: false, relay: true, projector: false, sealer: false },
+        Role::Projector => Roles { api: false, relay: false, projector: true, sealer: false },
+        Role::Sealer => Roles { api: false, relay: false, projector: false, sealer: true },
         Role::All => Roles::ALL,
     };
     let running = app::start(config(a.database_url, a.nats_url, &a.common, roles)).await?;
@@ -360,6 +421,81 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
         );
     }
     Ok(())
+}
+
+async fn tail(a: TailArgs, stop: impl std::future::Future<Output = ()>, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
+    let after = match a.from.as_deref() {
+        Some(p) => p.parse::<commands::Position>().map_err(|e| format!("--from: {e}"))?,
+        None => commands::Position::START,
+    };
+    let pool = commands::db::connect(&a.database_url, 2).await?;
+    let mut nats = NatsConfig::new(a.nats_url);
+    nats.stream = a.nats_stream;
+    nats.subject_prefix = a.nats_subject_prefix;
+    let (stop_tx, mut shutdown) = workers::Shutdown::new();
+    let mut printed = 0u64;
+    let mut failed: Option<std::io::Error> = None;
+    {
+        let follow = workers::tail::follow(&pool, &nats, workers::tail::TailFrom { org: a.org, after }, &mut shutdown, |e| {
+            let line = if a.json { serde_json::to_string(&e).unwrap_or_default() } else { workers::tail::one_line(&e) };
+            if let Err(err) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+                failed = Some(err);
+                return false;
+            }
+            printed += 1;
+            a.limit.is_none_or(|n| printed < n)
+        });
+        tokio::pin!(follow);
+        tokio::select! {
+            r = &mut follow => r?,
+            _ = stop => { let _ = stop_tx.send(true); }
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+async fn verify(a: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let pool = commands::db::connect(&a.database_url, 2).await?;
+    commands::db::migrate(&a.database_url).await?;
+    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events WHERE $1::uuid IS NULL OR org_id = $1"#, a.org)
+        .fetch_one(&pool)
+        .await?;
+    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("verify [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut done_before = 0u64;
+    let report = workers::sealer::verify(&pool, a.org, |n| {
+        // `n` counts within the whole run; the bar only moves forward.
+        if n > done_before {
+            bar.inc(n - done_before);
+            done_before = n;
+        }
+    })
+    .await?;
+    bar.finish_and_clear();
+    for b in &report.breaks {
+        writeln!(out, "BROKEN {}: {b}", b.kind.as_str())?;
+    }
+    writeln!(
+        out,
+        "verified {} events in {} chain(s); {} not sealed yet; {} broken chain(s)",
+        report.verified,
+        report.chains,
+        report.unsealed,
+        report.breaks.len()
+    )?;
+    if report.breaks.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} chain(s) broken; the first break: {}", report.breaks.len(), report.breaks[0]).into())
+    }
 }
 
 async fn token(a: TokenArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {

@@ -3,6 +3,7 @@
 //! projection runners in one process.
 
 pub mod app;
+pub mod asyncapi;
 pub mod auth;
 pub mod cli;
 pub mod consistency;

@@ -68,6 +68,8 @@ use crate::{grants, nexport, portsip, publisher, roster, sunbird, workdrive};
         roster::healthz,
         roster::readyz,
         roster::openapi,
+        roster::metrics,
+        roster::asyncapi,
         roster::events,
         roster::stream_events,
         grants::create_grant,
@@ -98,6 +100,9 @@ use crate::{grants, nexport, portsip, publisher, roster, sunbird, workdrive};
         nexport::doc::search_directory,
         nexport::doc::has_group_permission,
         nexport::doc::search_groups_for_permission,
+        roster::stream_state,
+        roster::stream_diff,
+        roster::member_on,
     ),
     modifiers(&Security, &SunbirdAliases)
 )]

@@ -50,8 +50,13 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
+        .route("/asyncapi.json", get(asyncapi))
+        .route("/metrics", get(metrics))
         .route("/events", get(events))
         .route("/streams/{stream_type}/{stream_id}/events", get(stream_events))
+        .route("/streams/{stream_type}/{stream_id}", get(stream_state))
+        .route("/streams/{stream_type}/{stream_id}/diff", get(stream_diff))
+        .route("/streams/{stream_type}/{stream_id}/members/{user_id}", get(member_on))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -104,6 +109,13 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/openapi.json", tag = "Roster", responses((status = 200, description = "OpenAPI document")))]
 pub async fn openapi() -> Response {
     axum::Json(crate::openapi::document()).into_response()
+}
+
+/// The AsyncAPI 3.0 document of the NATS stream: every subject and every event type with its
+/// payload schema, generated from the domain's event types (docs/subscribers.md).
+#[utoipa::path(get, path = "/asyncapi.json", tag = "Roster", responses((status = 200, description = "AsyncAPI 3.0 document")))]
+pub async fn asyncapi(State(st): State<AppState>) -> Response {
+    axum::Json(crate::asyncapi::document(&st.subject_prefix)).into_response()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -189,7 +201,7 @@ pub async fn events(State(st): State<AppState>, dialect::Caller(caller, _): Call
         since: time_param("from", q.from.as_deref())?,
         until: time_param("to", q.to.as_deref())?,
     };
-    let events = log::read_org_after(&st.pool, org.0, after, &filter, limit).await?;
+    let events: Vec<Envelope> = log::read_org_after(&st.pool, org.0, after, &filter, limit).await?.into_iter().map(Envelope::upcast).collect();
     let has_more = events.len() as i64 == limit;
     let next = Some(events.last().map(|e| e.position).unwrap_or(after).to_string());
     Ok(axum::Json(EventPage { events, next, has_more }).into_response())
@@ -215,9 +227,235 @@ pub async fn stream_events(
     let org = caller.require_org_admin()?;
     let not_found = || ApiError::NotFound(format!("{stream_type} {stream_id} not found"));
     let id = Uuid::parse_str(&stream_id).map_err(|_| not_found())?;
-    let events = log::read_stream(&st.pool, org.0, &stream_type, id).await?;
+    let events: Vec<Envelope> = log::read_stream(&st.pool, org.0, &stream_type, id).await?.into_iter().map(Envelope::upcast).collect();
     if events.is_empty() {
         return Err(not_found().into());
     }
     Ok(axum::Json(StreamHistory { events }).into_response())
+}
+
+/// One gauge family of the Prometheus text exposition.
+fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, v) in samples {
+        let _ = writeln!(out, "{name}{labels} {v}");
+    }
+}
+
+/// Seconds since `oldest` (the oldest event a reader has not handled), 0 when caught up.
+fn behind(oldest: Option<chrono::DateTime<chrono::Utc>>) -> f64 {
+    oldest.map(|t| (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0).unwrap_or(0.0)
+}
+
+/// Prometheus metrics (text format 0.0.4): how far the sealer, every projection and the relay
+/// are behind the log, in events and in seconds (the age of the oldest event not handled yet).
+/// Unauthenticated like `/healthz`: counts and ages only, no tenant data.
+#[utoipa::path(get, path = "/metrics", tag = "Roster", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(st): State<AppState>) -> Result<Response, Error> {
+    let mut out = String::new();
+    let sealed = workers::sealer::sealed_head(&st.pool).await?;
+    let (n, oldest) = log::lag_after(&st.pool, sealed).await?;
+    gauge(&mut out, "roster_seal_lag_events", "Events in the log not sealed yet.", &[(String::new(), n as f64)]);
+    gauge(&mut out, "roster_seal_lag_seconds", "Age of the oldest event not sealed yet (0 when caught up).", &[(String::new(), behind(oldest))]);
+
+    let (mut events, mut seconds) = (Vec::new(), Vec::new());
+    for p in projections::ALL {
+        let cp = projections::checkpoint::read(&st.pool, p.name).await?;
+        let (n, oldest) = log::lag_after(&st.pool, cp.position).await?;
+        let labels = format!("{{projection=\"{}\"}}", p.name);
+        events.push((labels.clone(), n as f64));
+        seconds.push((labels, behind(oldest)));
+    }
+    gauge(&mut out, "roster_projection_lag_events", "Events a projection has not applied yet.", &events);
+    gauge(&mut out, "roster_projection_lag_seconds", "Age of the oldest event a projection has not applied yet.", &seconds);
+
+    let (mut events, mut seconds) = (Vec::new(), Vec::new());
+    for r in sqlx::query!("SELECT stream, tx, gid FROM relay_cursors ORDER BY stream").fetch_all(&st.pool).await? {
+        let (n, oldest) = log::lag_after(&st.pool, Position::new(r.tx, r.gid)).await?;
+        let labels = format!("{{stream=\"{}\"}}", r.stream.replace('\\', "\\\\").replace('"', "\\\""));
+        events.push((labels.clone(), n as f64));
+        seconds.push((labels, behind(oldest)));
+    }
+    gauge(&mut out, "roster_relay_lag_events", "Events the relay has not published to NATS yet, per JetStream stream.", &events);
+    gauge(&mut out, "roster_relay_lag_seconds", "Age of the oldest event the relay has not published yet.", &seconds);
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// A stream's events for a fold (payloads as the read path shows them).
+async fn recorded(st: &AppState, org: Uuid, stream_type: &str, stream_id: &str) -> Result<Vec<domain::history::Recorded>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("{stream_type} {stream_id} not found"));
+    let id = Uuid::parse_str(stream_id).map_err(|_| not_found())?;
+    let events = log::read_stream(&st.pool, org, stream_type, id).await?;
+    if events.is_empty() {
+        return Err(not_found());
+    }
+    Ok(events
+        .into_iter()
+        .map(Envelope::upcast)
+        .map(|e| domain::history::Recorded { event_type: e.event_type, recorded_at: e.recorded_at, payload: e.payload })
+        .collect())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AsOfQuery {
+    /// RFC 3339; absent = now.
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntityState {
+    pub stream_type: String,
+    pub stream_id: String,
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    /// How many of the stream's events the state folds.
+    pub version: usize,
+    /// The entity's fields then (see `domain::history`): creation fields, updates applied,
+    /// `deleted`, a group's `members` (user id → role).
+    #[schema(value_type = Object)]
+    pub state: serde_json::Value,
+}
+
+/// Time travel: an entity's state at `as_of`, folded from its stream's events recorded at or
+/// before that instant. Users and groups have their own fold; other streams the generic one.
+/// Org admins only; an entity of another org, or not created yet at `as_of`, is 404.
+#[utoipa::path(get, path = "/streams/{stream_type}/{stream_id}", tag = "Roster",
+    params(("stream_type" = String, Path, description = "user, group, ..."), ("stream_id" = Uuid, Path),
+           ("as_of" = Option<String>, Query, description = "RFC 3339; default now")),
+    responses((status = 200, body = EntityState), (status = 400, body = RosterError), (status = 401, body = RosterError),
+              (status = 403, body = RosterError), (status = 404, body = RosterError)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn stream_state(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    axum::extract::Path((stream_type, stream_id)): axum::extract::Path<(String, String)>,
+    dialect::Query(q, _): Query<AsOfQuery>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let as_of = time_param("as_of", q.as_of.as_deref())?.unwrap_or_else(chrono::Utc::now);
+    let events = recorded(&st, org.0, &stream_type, &stream_id).await?;
+    let upto = domain::history::up_to(&events, as_of);
+    let state = domain::history::fold(&stream_type, upto)
+        .ok_or_else(|| ApiError::NotFound(format!("{stream_type} {stream_id} did not exist at {}", as_of.to_rfc3339())))?;
+    Ok(axum::Json(EntityState { stream_type, stream_id, as_of, version: upto.len(), state }).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DiffQuery {
+    /// RFC 3339 (required).
+    pub from: Option<String>,
+    /// RFC 3339; absent = now.
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldChange {
+    /// Dotted for nested fields (`members.<user id>`).
+    pub field: String,
+    /// `null`: absent or unset at `from`.
+    #[schema(value_type = Object)]
+    pub old: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub new: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntityDiff {
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+    pub changes: Vec<FieldChange>,
+}
+
+/// What changed in an entity between two instants: every field whose folded value differs
+/// (old and new), sorted by field. An entity not created yet at `from` diffs from nothing.
+#[utoipa::path(get, path = "/streams/{stream_type}/{stream_id}/diff", tag = "Roster",
+    params(("stream_type" = String, Path), ("stream_id" = Uuid, Path),
+           ("from" = String, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339; default now")),
+    responses((status = 200, body = EntityDiff), (status = 400, body = RosterError), (status = 401, body = RosterError),
+              (status = 403, body = RosterError), (status = 404, body = RosterError)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn stream_diff(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    axum::extract::Path((stream_type, stream_id)): axum::extract::Path<(String, String)>,
+    dialect::Query(q, _): Query<DiffQuery>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    let from = time_param("from", q.from.as_deref())?.ok_or_else(|| ApiError::invalid("from", "is required (an RFC 3339 time)"))?;
+    let to = time_param("to", q.to.as_deref())?.unwrap_or_else(chrono::Utc::now);
+    if to < from {
+        return Err(ApiError::invalid("to", "must not be before from").into());
+    }
+    let events = recorded(&st, org.0, &stream_type, &stream_id).await?;
+    let old = domain::history::fold(&stream_type, domain::history::up_to(&events, from));
+    let new = domain::history::fold(&stream_type, domain::history::up_to(&events, to));
+    let changes = domain::history::diff(old.as_ref(), new.as_ref())
+        .into_iter()
+        .map(|c| FieldChange { field: c.field, old: c.old, new: c.new })
+        .collect();
+    Ok(axum::Json(EntityDiff { from, to, changes }).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OnQuery {
+    /// A date (`2026-01-31`, the whole UTC day) or an RFC 3339 instant.
+    pub on: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipStretch {
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// Absent while still a member.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipOn {
+    pub group_id: String,
+    pub user_id: String,
+    pub on: String,
+    /// Whether the user was a member at any moment of `on` (a date) or at that instant.
+    pub member: bool,
+    /// Every stretch of membership in the group's history.
+    pub memberships: Vec<MembershipStretch>,
+}
+
+/// "Was user U a member of group G on D?", answered from the group's events: `member` is true
+/// when a stretch of membership overlaps the day (a date) or contains the instant (a time).
+/// Only `group` streams have members.
+#[utoipa::path(get, path = "/streams/{stream_type}/{stream_id}/members/{user_id}", tag = "Roster",
+    params(("stream_type" = String, Path, description = "group"), ("stream_id" = Uuid, Path), ("user_id" = Uuid, Path),
+           ("on" = String, Query, description = "a date (YYYY-MM-DD, UTC) or an RFC 3339 time")),
+    responses((status = 200, body = MembershipOn), (status = 400, body = RosterError), (status = 401, body = RosterError),
+              (status = 403, body = RosterError), (status = 404, body = RosterError)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn member_on(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    axum::extract::Path((stream_type, stream_id, user_id)): axum::extract::Path<(String, String, String)>,
+    dialect::Query(q, _): Query<OnQuery>,
+) -> Result<Response, Error> {
+    let org = caller.require_org_admin()?;
+    if stream_type != "group" {
+        return Err(ApiError::NotFound(format!("{stream_type} streams have no members; use group")).into());
+    }
+    let raw = q.on.filter(|s| !s.is_empty()).ok_or_else(|| ApiError::invalid("on", "is required (a date like 2026-01-31 or an RFC 3339 time)"))?;
+    let (start, end) = match chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d") {
+        Ok(day) => {
+            let start = day.and_time(chrono::NaiveTime::MIN).and_utc();
+            (start, start + chrono::Duration::days(1))
+        }
+        Err(_) => {
+            let t = chrono::DateTime::parse_from_rfc3339(&raw)
+                .map_err(|_| ApiError::invalid("on", format!("must be a date like 2026-01-31 or an RFC 3339 time, got '{raw}'")))?
+                .with_timezone(&chrono::Utc);
+            (t, t + chrono::Duration::microseconds(1))
+        }
+    };
+    let user = Uuid::parse_str(&user_id).map_err(|_| ApiError::invalid("user_id", "must be a UUID"))?;
+    let events = recorded(&st, org.0, &stream_type, &stream_id).await?;
+    let stretches = domain::history::memberships(&events, &user.to_string());
+    let member = domain::history::member_during(&stretches, start, end).is_some();
+    let memberships = stretches.into_iter().map(|m| MembershipStretch { from: m.from, until: m.until }).collect();
+    Ok(axum::Json(MembershipOn { group_id: stream_id, user_id: user.to_string(), on: raw, member, memberships }).into_response())
 }

@@ -24,6 +24,13 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// The payload in the current shape of its event type (`schema_rev` upcasters), as every
+    /// reader outside the sealer sees it; the stored row is never changed.
+    pub fn upcast(self) -> Self {
+        let (schema_rev, payload) = domain::event::upcast_any(&self.stream_type, &self.event_type, self.schema_rev, self.payload);
+        Envelope { schema_rev, payload, ..self }
+    }
+
     /// `<prefix>.<org_id>.<stream_type>.<stream_id>.<event_type>`, `_` for a null org.
     pub fn subject(&self, prefix: &str) -> String {
         let org = self.org_id.map(|o| o.to_string()).unwrap_or_else(|| "_".into());
@@ -159,4 +166,35 @@ pub async fn head<'e>(db: impl PgExecutor<'e>) -> Result<Option<Position>, sqlx:
     .fetch_optional(db)
     .await?;
     Ok(row.map(|r| Position::new(r.tx, r.gid)))
+}
+
+/// Every visible event of one organization (`None`: the system events), in log order: the chain
+/// the sealer seals and `roster verify` walks.
+pub async fn read_chain<'e>(db: impl PgExecutor<'e>, org_id: Option<Uuid>) -> Result<Vec<Envelope>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
+                  recorded_at, metadata, payload
+           FROM events
+           WHERE org_id IS NOT DISTINCT FROM $1 AND tx < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY tx, gid"#,
+        org_id,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Envelope::from).collect())
+}
+
+/// How far a reader at `after` is behind the log: the events after it, and when the oldest of
+/// them was recorded (`None` when it is caught up).
+pub async fn lag_after<'e>(db: impl PgExecutor<'e>, after: Position) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "n!", min(recorded_at) AS oldest FROM events
+           WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())"#,
+        after.tx.to_string(),
+        after.gid,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.n, row.oldest))
 }

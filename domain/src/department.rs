@@ -45,7 +45,7 @@ pub enum DepartmentCommand {
     Delete { actor: Option<UserId> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum DepartmentEvent {
     DepartmentCreated { id: uuid::Uuid, org_id: OrgId, name: String, created_by: Option<UserId> },

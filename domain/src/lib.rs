@@ -7,6 +7,7 @@ pub mod error;
 pub mod department;
 pub mod event;
 pub mod group;
+pub mod history;
 pub mod ids;
 pub mod location;
 pub mod media;

@@ -29,7 +29,7 @@ pub enum LocationCommand {
     Delete { actor: Option<UserId> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum LocationEvent {
     LocationCreated { id: uuid::Uuid, org_id: OrgId, name: String, created_by: Option<UserId> },

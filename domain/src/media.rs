@@ -73,7 +73,7 @@ pub enum MediaCommand {
     Upload { token_sha256: String, content_type: String, now: DateTime<Utc>, key: String, size: u64, sha256: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum MediaEvent {
     MediaReserved {

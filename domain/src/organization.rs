@@ -7,7 +7,7 @@ use crate::patch::Patch;
 use crate::values::{bounded_text, required_text, Subdomain, MAX_ORG_NAME_LEN, MAX_TEXT_LEN};
 use crate::{DomainError, OrgId, UserId};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Address {
     pub street1: Option<String>,
     pub street2: Option<String>,
@@ -16,7 +16,7 @@ pub struct Address {
     pub zip: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMethod {
     Internal,
@@ -50,29 +50,38 @@ pub struct NewOrganization {
     pub created_by: UserId,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrganizationPatch {
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub name: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub legal_name: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub websites: Patch<Vec<String>>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<Address>)]
     pub address: Patch<Address>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub email: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub phone: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub description: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub industry: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub file_id: Patch<uuid::Uuid>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum OrganizationEvent {
     OrganizationCreated {

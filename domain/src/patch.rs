@@ -94,3 +94,4 @@ mod tests {
         assert_eq!(serde_json::to_string(&null).unwrap(), r#"{"a":null}"#);
     }
 }
+

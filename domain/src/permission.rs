@@ -77,7 +77,7 @@ impl Permission {
 
 /// A named bundle of permissions. Org admins (members of the org's `Administrators` security
 /// group) hold `Administrator` on their organization without a grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum GrantRole {
     Administrator,
     UserManager,
@@ -120,7 +120,7 @@ impl GrantRole {
 }
 
 /// What a grant is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
     Organization,
@@ -141,7 +141,7 @@ pub enum RoleGrantCommand {
     Revoke { actor: Option<UserId> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum RoleGrantEvent {
     RoleGranted { user_id: UserId, node_id: uuid::Uuid, node_kind: NodeKind, role: GrantRole, granted_by: Option<UserId> },

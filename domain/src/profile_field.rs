@@ -12,7 +12,7 @@ use crate::{DomainError, OrgId, UserId};
 pub const MAX_FIELD_KEY_LEN: usize = 64;
 pub const MAX_FIELD_NAME_LEN: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     Text,
@@ -42,7 +42,7 @@ impl FieldType {
 }
 
 /// A value of a custom field, typed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum FieldValue {
     Text(String),
@@ -108,7 +108,7 @@ pub enum ProfileFieldCommand {
     Define { org_id: OrgId, key: String, name: String, field_type: FieldType, actor: Option<UserId> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum ProfileFieldEvent {
     ProfileFieldDefined { org_id: OrgId, key: String, name: String, field_type: FieldType, defined_by: Option<UserId> },

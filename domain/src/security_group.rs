@@ -14,7 +14,7 @@ use crate::event::DomainEvent;
 use crate::values::{required_text, MAX_DEPARTMENT_NAME_LEN};
 use crate::{DomainError, OrgId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SecurityGroupKind {
     /// Its members are the organization's admins.
@@ -75,7 +75,7 @@ pub enum SecurityGroupCommand {
     RemoveMember { actor: Option<UserId>, user_id: UserId, field: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum SecurityGroupEvent {
     SecurityGroupCreated { id: uuid::Uuid, org_id: OrgId, name: String, kind: SecurityGroupKind, created_by: Option<UserId> },

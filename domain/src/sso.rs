@@ -12,7 +12,7 @@ pub const MAX_SSO_NAME_LEN: usize = 200;
 pub const MAX_URL_LEN: usize = 2048;
 
 /// Where an entry lives, and so who sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum SsoLevel {
     /// Org-wide (`manage=true`).
@@ -53,7 +53,7 @@ impl SsoLevel {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SsoType {
     QuickLink,
@@ -137,14 +137,15 @@ pub enum SsoCommand {
     Create { id: uuid::Uuid, org_id: OrgId, level: SsoLevel, input: SsoInput, created_by: UserId, by_admin: bool },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum SsoEvent {
     SsoCreated {
         id: uuid::Uuid,
         org_id: OrgId,
         level: SsoLevel,
-        sso_type: SsoType,
+        /// `QUICK_LINK` or `SSO` (WorkDrive's `type`). Schema rev 1 called it `sso_type`.
+        kind: SsoType,
         name: Option<String>,
         authorization_uri: Option<String>,
         token_uri: Option<String>,
@@ -160,10 +161,24 @@ pub enum SsoEvent {
 impl DomainEvent for SsoEvent {
     const STREAM_TYPE: &'static str = "sso";
 
+    /// Rev 2: `SsoCreated.sso_type` became `kind`, the name the domain and the read model use.
+    const SCHEMA_REV: i16 = 2;
+
     fn event_type(&self) -> &'static str {
         match self {
             SsoEvent::SsoCreated { .. } => "SsoCreated",
         }
+    }
+
+    fn upcast(event_type: &str, schema_rev: i16, mut payload: serde_json::Value) -> serde_json::Value {
+        if schema_rev < 2 && event_type == "SsoCreated" {
+            if let Some(map) = payload.as_object_mut() {
+                if let Some(kind) = map.remove("sso_type") {
+                    map.insert("kind".into(), kind);
+                }
+            }
+        }
+        payload
     }
 }
 
@@ -226,7 +241,7 @@ impl esrs::Aggregate for SsoAggregate {
                     id,
                     org_id,
                     level,
-                    sso_type,
+                    kind: sso_type,
                     name,
                     authorization_uri,
                     token_uri,
@@ -326,7 +341,7 @@ mod tests {
         assert!(create(SsoLevel::User(caller()), sso(), false).is_ok());
         // Lower-case type names are accepted and stored canonically.
         let ev = create(SsoLevel::User(caller()), SsoInput { kind: Some("quick_link".into()), ..quick("https://a.io") }, false).unwrap();
-        assert!(matches!(&ev[0], SsoEvent::SsoCreated { sso_type: SsoType::QuickLink, .. }));
+        assert!(matches!(&ev[0], SsoEvent::SsoCreated { kind: SsoType::QuickLink, .. }));
     }
 
     #[test]
@@ -368,8 +383,13 @@ mod tests {
         let (t, payload) = ev[0].to_parts().unwrap();
         assert_eq!(t, "SsoCreated");
         assert_eq!(payload["level"], serde_json::json!({"kind": "department", "id": uuid::Uuid::from_u128(6)}));
-        assert_eq!(payload["sso_type"], "SSO");
-        assert_eq!(SsoEvent::from_parts(t, 1, payload).unwrap(), ev[0]);
+        assert_eq!(payload["kind"], "SSO");
+        assert_eq!(SsoEvent::from_parts(t, SsoEvent::SCHEMA_REV, payload.clone()).unwrap(), ev[0]);
+        // A rev-1 payload (`sso_type`) reads as the same event.
+        let mut old = payload;
+        let kind = old.as_object_mut().unwrap().remove("kind").unwrap();
+        old["sso_type"] = kind;
+        assert_eq!(SsoEvent::from_parts(t, 1, old).unwrap(), ev[0]);
         let state = ev.into_iter().fold(None, SsoAggregate::apply_event);
         let again = SsoAggregate::handle_command(
             &state,

@@ -11,7 +11,7 @@ use crate::event::DomainEvent;
 use crate::profile_field::FieldValue;
 use crate::{DomainError, OrgId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum SubscriptionStatus {
     Active,
     Pending,
@@ -83,7 +83,7 @@ pub enum SubscriptionCommand {
     SetFieldValues { values: BTreeMap<String, Option<FieldValue>>, actor: Option<UserId> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum SubscriptionEvent {
     SubscriptionCreated {
@@ -97,7 +97,12 @@ pub enum SubscriptionEvent {
     SubscriptionEnabled { by: Option<UserId> },
     SubscriptionStatusChanged { previous: SubscriptionStatus, current: SubscriptionStatus, set_at: DateTime<Utc>, by: Option<UserId> },
     SubscriptionExpired { expires_at: DateTime<Utc>, noticed_at: DateTime<Utc> },
-    SubscriptionFieldValuesSet { values: BTreeMap<String, Option<FieldValue>>, by: Option<UserId> },
+    SubscriptionFieldValuesSet {
+        /// Key → typed value; `null` cleared the value.
+        #[schema(value_type = Object)]
+        values: BTreeMap<String, Option<FieldValue>>,
+        by: Option<UserId>,
+    },
 }
 
 impl DomainEvent for SubscriptionEvent {

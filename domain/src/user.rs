@@ -13,7 +13,7 @@ use crate::patch::Patch;
 use crate::values::{bounded_text, required_text, Email, Login, MAX_PERSON_NAME_LEN, MAX_TEXT_LEN};
 use crate::{DomainError, OrgId, TokenId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserStatus {
     Active,
@@ -40,7 +40,7 @@ impl UserStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     SuperAdmin,
@@ -58,7 +58,7 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     Public,
@@ -66,7 +66,7 @@ pub enum Visibility {
 }
 
 /// The profile fields a create carries (WorkDrive's onboarding form).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Profile {
     pub phone: Option<String>,
     pub designation: Option<String>,
@@ -92,7 +92,7 @@ pub struct Profile {
 }
 
 /// A postal address (NexPort `contact_info`); the phone number is the profile's `phone`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContactInfo {
     #[serde(default)]
     pub address_line1: Option<String>,
@@ -168,7 +168,7 @@ pub struct NewUser {
 }
 
 /// Who the onboarding notice of a new member is for (WorkDrive E03 side effect (a)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnboardingRecipient {
     /// The profile is complete: the user is invited directly.
@@ -182,50 +182,70 @@ pub enum OnboardingRecipient {
 /// The onboarding fields whose absence sends the notice to the supervisor, in the client's names.
 pub const ONBOARDING_FIELDS: [&str; 3] = ["securityGroup", "designation", "defaultVisibility"];
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub first_name: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub last_name: Patch<String>,
     /// A new email moves the user's email claim in the same transaction.
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub email: Patch<Email>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub middle_name: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub title_prefix: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub nickname: Patch<String>,
     /// Present = replaces the whole address.
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<ContactInfo>)]
     pub contact: Patch<ContactInfo>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<UserStatus>)]
     pub status: Patch<UserStatus>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub phone: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<bool>)]
     pub is_expert: Patch<bool>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<i32>)]
     pub availability: Patch<i32>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub file_id: Patch<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub cover_file_id: Patch<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<UserId>)]
     pub reports_to: Patch<UserId>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub designation: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub bio: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<bool>)]
     pub is_department_head: Patch<bool>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub department: Patch<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub location: Patch<uuid::Uuid>,
     /// The user's security group (E71/E72 move users; the group stream mirrors it).
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub security_group: Patch<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub add_additional_teams: Vec<UserId>,
@@ -251,7 +271,7 @@ pub enum UserCommand {
     RecordActivityProgress { activity_id: String, activity_type: String, completed_count: i64 },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum UserEvent {
     UserCreated {

@@ -22,7 +22,7 @@ pub const MAX_LOCATION_NAME_LEN: usize = 200;
 pub const MAX_BULK_ITEMS: usize = 1000;
 
 /// An email address, stored as given (trimmed) and compared lower-cased.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Email(String);
 
@@ -76,7 +76,7 @@ pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String, Domain
 }
 
 /// An organization subdomain: lower-case letters, digits and inner hyphens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Subdomain(String);
 
@@ -104,7 +104,7 @@ impl Subdomain {
 }
 
 /// A login name (PortSIP `username`, NexPort login). Defaults to the email.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Login(String);
 

@@ -455,7 +455,7 @@ async fn sso(conn: &mut PgConnection, ev: &Envelope, event: SsoEvent) -> Result<
             id,
             org_id,
             level,
-            sso_type,
+            kind: sso_type,
             name,
             authorization_uri,
             token_uri,

@@ -5,6 +5,8 @@ pub mod expiry;
 pub mod rebuild;
 pub mod relay;
 pub mod runner;
+pub mod sealer;
+pub mod tail;
 
 use std::time::Duration;
 
@@ -21,6 +23,10 @@ pub struct NatsConfig {
     pub subject_prefix: String,
     /// How long the stream keeps events; zero keeps them forever.
     pub max_age: Duration,
+    /// How many bytes the stream keeps (the oldest go first); -1 = no limit.
+    pub max_bytes: i64,
+    /// How many messages the stream keeps (the oldest go first); -1 = no limit.
+    pub max_messages: i64,
     /// How long an unacked message waits before JetStream redelivers it to a projection.
     pub ack_wait: Duration,
 }
@@ -37,6 +43,8 @@ impl NatsConfig {
             stream: Self::DEFAULT_STREAM.into(),
             subject_prefix: Self::DEFAULT_PREFIX.into(),
             max_age: Duration::ZERO,
+            max_bytes: -1,
+            max_messages: -1,
             ack_wait: Duration::from_secs(30),
         }
     }
@@ -76,19 +84,30 @@ pub async fn connect(cfg: &NatsConfig) -> Result<jetstream::Context, WorkerError
     Ok(js)
 }
 
-/// Creates the stream if missing: file storage, every subject under the prefix, a duplicate
-/// window so a re-published event id is dropped.
+/// Creates the stream if missing, or brings its retention in line with the configuration: file
+/// storage, every subject under the prefix, a duplicate window so a re-published event id is
+/// dropped, and the retention limits (max age, bytes, messages; the oldest events go first, and
+/// a subscriber joining later reads them from the log, see `tail`).
 pub async fn ensure_stream(js: &jetstream::Context, cfg: &NatsConfig) -> Result<jetstream::stream::Stream, WorkerError> {
-    js.get_or_create_stream(jetstream::stream::Config {
+    let config = jetstream::stream::Config {
         name: cfg.stream.clone(),
         subjects: vec![format!("{}.>", cfg.subject_prefix)],
         storage: jetstream::stream::StorageType::File,
         duplicate_window: NatsConfig::DUPLICATE_WINDOW,
         max_age: cfg.max_age,
+        max_bytes: cfg.max_bytes,
+        max_messages: cfg.max_messages,
         ..Default::default()
-    })
-    .await
-    .map_err(nats_err)
+    };
+    let stream = js.get_or_create_stream(config.clone()).await.map_err(nats_err)?;
+    let current = stream.cached_info().config.clone();
+    if (current.max_age, current.max_bytes, current.max_messages) != (config.max_age, config.max_bytes, config.max_messages) {
+        tracing::info!(stream = %cfg.stream, ?config.max_age, config.max_bytes, config.max_messages, "updating the stream's retention");
+        let updated = jetstream::stream::Config { max_age: config.max_age, max_bytes: config.max_bytes, max_messages: config.max_messages, ..current };
+        js.update_stream(updated).await.map_err(nats_err)?;
+        return js.get_stream(&cfg.stream).await.map_err(nats_err);
+    }
+    Ok(stream)
 }
 
 /// A cooperative stop signal shared by every worker of a process.

@@ -101,8 +101,9 @@ async fn resume_point(pool: &PgPool, cfg: &NatsConfig, stream: &jetstream::strea
     Ok((in_stream, last_id))
 }
 
-/// The subject, headers and body of an event on NATS.
+/// The subject, headers and body of an event on NATS; the payload in its current shape.
 pub fn message(cfg: &NatsConfig, event: &Envelope) -> (String, async_nats::HeaderMap, bytes::Bytes) {
+    let event = &event.clone().upcast();
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", event.event_id.to_string().as_str());
     headers.insert("Roster-Position", event.position.to_string().as_str());

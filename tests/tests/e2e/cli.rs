@@ -23,6 +23,7 @@ fn every_subcommand_has_help() {
         ("serve", &["--role", "--database-url", "--nats-url", "--consistency-timeout-ms"][..]),
         ("rebuild", &["<PROJECTION>", "all", "--quiet"][..]),
         ("token", &["--super-admin", "--user", "--expires-in-hours"][..]),
+        ("verify", &["--org", "--quiet", "DATABASE_URL"][..]),
     ] {
         let err = Cli::try_parse_from(["roster", sub, "--help"]).err().expect("--help exits");
         assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);

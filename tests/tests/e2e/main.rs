@@ -1,6 +1,7 @@
 //! End-to-end tests: every test starts a real Roster over a real Postgres and a real nats-server
 //! (see `roster_tests`), talks to it over HTTP, and reads NATS and the database directly.
 
+mod audit;
 mod cli;
 mod delivery;
 mod departments;

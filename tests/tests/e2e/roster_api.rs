@@ -104,6 +104,11 @@ async fn openapi_documents_every_route_with_schemas() {
         ("get", "/grants"),
         ("delete", "/grants/{id}"),
         ("post", "/profile-fields"),
+        ("get", "/streams/{stream_type}/{stream_id}"),
+        ("get", "/streams/{stream_type}/{stream_id}/diff"),
+        ("get", "/streams/{stream_type}/{stream_id}/members/{user_id}"),
+        ("get", "/metrics"),
+        ("get", "/asyncapi.json"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];
@@ -194,7 +199,7 @@ async fn min_position_waits_for_the_read_models() {
     let first = TestApp::spawn().await;
     let org = first.create_org("Ryw").await;
     let mut opts = first.same_log();
-    opts.roles = api::Roles { api: true, relay: true, projector: false };
+    opts.roles = api::Roles { api: true, relay: true, projector: false, sealer: false };
     opts.consistency_timeout = std::time::Duration::from_millis(300);
     first.stop().await;
     let app = TestApp::spawn_with(opts).await;
@@ -213,7 +218,7 @@ async fn min_position_waits_for_the_read_models() {
 
     // Start a projector; now the same read waits and sees the write.
     let mut opts = app.same_log();
-    opts.roles = api::Roles { api: false, relay: false, projector: true };
+    opts.roles = api::Roles { api: false, relay: false, projector: true, sealer: false };
     let projector = TestApp::spawn_with(opts).await;
     let resp = send_raw(app.wd(Method::GET, "/api/users", &org.token).header("Roster-Min-Position", &position)).await;
     assert!(resp.headers().get("roster-consistency").is_none());

@@ -402,7 +402,7 @@ async fn each_create_puts_one_sso_created_on_nats_and_a_retry_none() {
         assert_eq!(env["payload"]["created_by"], org.admin_id.as_str());
     }
     let last = &msgs[n0 + 3].1["payload"];
-    assert_eq!(last["sso_type"], "SSO");
+    assert_eq!(last["kind"], "SSO");
     assert_eq!(last["name"], "mine");
     assert_eq!(last["token_uri"], "https://idp.example.com/oauth2/token");
 

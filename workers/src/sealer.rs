@@ -1,0 +1,319 @@
+//! Tamper evidence: the sealer follows the log in order and writes, for every event, a seal that
+//! chains it to the previous event of its organization; `verify` walks the chains.
+//!
+//! The seal of an event is `SHA-256(prev || canonical(envelope))`, where `prev` is the seal of
+//! the previous event of the same organization in log order (32 zero bytes for its first event;
+//! system events, with no org, form one chain of their own). The canonical envelope is the JSON
+//! object of the event's stored fields — `event_id, position, org_id, stream_type, stream_id,
+//! version, event_type, schema_rev, recorded_at, metadata, payload` — with every object's keys
+//! sorted, no whitespace, `recorded_at` in RFC 3339 UTC with microseconds (`…T12:00:00.123456Z`),
+//! the payload exactly as stored (never upcast), and `org_id` `null` for system events.
+//!
+//! The sealer runs off the append path: writers never wait for it, and it only ever inserts into
+//! its own table. Editing, deleting or back-dating an event after it was sealed breaks its chain.
+//! A row appended at the log's tail before the sealer reaches it is sealed like any write: seals
+//! prove the log was not changed after sealing, not who wrote it.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use commands::{log, Envelope, Position};
+use sha2::{Digest, Sha256};
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{Shutdown, WorkerError};
+
+const BATCH: i64 = 1_000;
+const POLL: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The hash a chain starts from.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// The chain an event belongs to: its org, or the nil uuid for system events.
+pub fn chain_of(org_id: Option<Uuid>) -> Uuid {
+    org_id.unwrap_or(Uuid::nil())
+}
+
+/// The canonical bytes of an envelope (see the module doc).
+pub fn canonical(e: &Envelope) -> Vec<u8> {
+    let value = serde_json::json!({
+        "event_id": e.event_id,
+        "position": e.position.to_string(),
+        "org_id": e.org_id,
+        "stream_type": e.stream_type,
+        "stream_id": e.stream_id,
+        "version": e.version,
+        "event_type": e.event_type,
+        "schema_rev": e.schema_rev,
+        "recorded_at": e.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "metadata": e.metadata,
+        "payload": e.payload,
+    });
+    let mut out = String::new();
+    write_sorted(&value, &mut out);
+    out.into_bytes()
+}
+
+/// JSON with every object's keys sorted, whatever map type serde_json was built with.
+fn write_sorted(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String((*k).clone()).to_string());
+                out.push(':');
+                write_sorted(&map[k.as_str()], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted(item, out);
+            }
+            out.push(']');
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
+/// The seal of `e` after the seal `prev` of its chain.
+pub fn seal(prev: &[u8], e: &Envelope) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(canonical(e));
+    h.finalize().into()
+}
+
+/// Runs until shutdown: waits to become the active sealer, then seals forever.
+pub async fn run(pool: PgPool, mut shutdown: Shutdown) -> Result<(), WorkerError> {
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_set() {
+        match active(&pool, &mut shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, ?backoff, "sealer interrupted; retrying");
+                if !shutdown.sleep(backoff).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn active(pool: &PgPool, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
+    // One sealer per database: the chains are per database, not per NATS stream.
+    let Some(_leader) = crate::lead(pool, "roster-sealer", shutdown).await? else { return Ok(()) };
+    tracing::info!("sealer active");
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen("roster_events").await?;
+    let mut cursor = sealed_head(pool).await?;
+    let mut heads: HashMap<Uuid, (i64, Vec<u8>)> = HashMap::new();
+    loop {
+        if shutdown.is_set() {
+            return Ok(());
+        }
+        let batch = log::read_after(pool, cursor, BATCH).await?;
+        if batch.is_empty() {
+            tokio::select! {
+                n = listener.recv() => { n?; }
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.wait() => return Ok(()),
+            }
+            continue;
+        }
+        if let Err(e) = seal_batch(pool, &batch, &mut heads).await {
+            // The cached chain heads may be ahead of what committed.
+            heads.clear();
+            return Err(e);
+        }
+        cursor = batch.last().map(|e| e.position).unwrap_or(cursor);
+    }
+}
+
+/// The position of the newest seal (where the sealer continues).
+pub async fn sealed_head<'e>(db: impl sqlx::PgExecutor<'e>) -> Result<Position, sqlx::Error> {
+    let row = sqlx::query!("SELECT tx, gid FROM event_seals ORDER BY tx DESC, gid DESC LIMIT 1").fetch_optional(db).await?;
+    Ok(row.map(|r| Position::new(r.tx, r.gid)).unwrap_or(Position::START))
+}
+
+async fn seal_batch(pool: &PgPool, batch: &[Envelope], heads: &mut HashMap<Uuid, (i64, Vec<u8>)>) -> Result<(), WorkerError> {
+    let mut tx = pool.begin().await?;
+    for e in batch {
+        let chain = chain_of(e.org_id);
+        if !heads.contains_key(&chain) {
+            let last = sqlx::query!("SELECT seq, hash FROM event_seals WHERE chain = $1 ORDER BY seq DESC LIMIT 1", chain)
+                .fetch_optional(&mut *tx)
+                .await?;
+            heads.insert(chain, last.map(|r| (r.seq, r.hash)).unwrap_or((0, GENESIS.to_vec())));
+        }
+        let (seq, prev) = heads.get(&chain).cloned().unwrap_or((0, GENESIS.to_vec()));
+        let hash = seal(&prev, e);
+        sqlx::query!(
+            "INSERT INTO event_seals (gid, tx, event_id, chain, seq, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+            e.position.gid,
+            e.position.tx,
+            e.event_id,
+            chain,
+            seq + 1,
+            &hash[..],
+        )
+        .execute(&mut *tx)
+        .await?;
+        heads.insert(chain, (seq + 1, hash.to_vec()));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What is wrong at the first break of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BreakKind {
+    /// The event at this position no longer hashes to its seal.
+    Edited,
+    /// A sealed event is gone from the log.
+    Deleted,
+    /// An event sits inside the sealed part of the chain without a seal of its own.
+    Inserted,
+}
+
+impl BreakKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BreakKind::Edited => "edited",
+            BreakKind::Deleted => "deleted",
+            BreakKind::Inserted => "inserted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Break {
+    pub chain: Uuid,
+    pub kind: BreakKind,
+    pub position: Position,
+    pub event_id: Uuid,
+    /// The seal's number in its chain (for an insert: the seal the event sits before).
+    pub seq: i64,
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let chain = if self.chain.is_nil() { "system events".to_string() } else { format!("org {}", self.chain) };
+        let what = match self.kind {
+            BreakKind::Edited => "was edited after it was sealed",
+            BreakKind::Deleted => "was deleted after it was sealed",
+            BreakKind::Inserted => "was inserted into the sealed log (it has no seal)",
+        };
+        let seal = if self.kind == BreakKind::Inserted { "where seal" } else { "seal" };
+        write!(f, "{chain}: the event {} at position {} ({seal} #{}) {what}", self.event_id, self.position, self.seq)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub chains: u64,
+    pub verified: u64,
+    /// Events after the newest seal of their chain: not sealed yet, not checked.
+    pub unsealed: u64,
+    /// The first break of each broken chain.
+    pub breaks: Vec<Break>,
+}
+
+struct SealRow {
+    gid: i64,
+    tx: i64,
+    event_id: Uuid,
+    seq: i64,
+    hash: Vec<u8>,
+}
+
+/// Walks the chain of `org` (every chain when `None`) against the log; `on_progress` is called
+/// with the number of events checked so far. Reports the first break of each chain.
+pub async fn verify(pool: &PgPool, org: Option<Uuid>, mut on_progress: impl FnMut(u64)) -> Result<VerifyReport, WorkerError> {
+    let chains: Vec<Uuid> = match org {
+        Some(o) => vec![o],
+        None => sqlx::query_scalar!(
+            r#"SELECT chain AS "chain!" FROM (SELECT DISTINCT chain FROM event_seals
+               UNION SELECT DISTINCT coalesce(org_id, '00000000-0000-0000-0000-000000000000'::uuid) FROM events) c ORDER BY 1"#
+        )
+        .fetch_all(pool)
+        .await?,
+    };
+    let mut report = VerifyReport { chains: chains.len() as u64, ..Default::default() };
+    // Read before the chains: anything at or below it has been sealed (or is a forgery).
+    let head = sealed_head(pool).await?;
+    for chain in chains {
+        verify_chain(pool, chain, head, &mut report, &mut on_progress).await?;
+    }
+    Ok(report)
+}
+
+/// Loads the whole chain in log order; a chain is one organization's events, so it fits.
+async fn verify_chain(pool: &PgPool, chain: Uuid, head: Position, report: &mut VerifyReport, on_progress: &mut impl FnMut(u64)) -> Result<(), WorkerError> {
+    let org = if chain.is_nil() { None } else { Some(chain) };
+    let seals = sqlx::query_as!(
+        SealRow,
+        "SELECT gid, tx, event_id, seq, hash FROM event_seals WHERE chain = $1 ORDER BY tx, gid",
+        chain
+    )
+    .fetch_all(pool)
+    .await?;
+    let events = log::read_chain(pool, org).await?;
+    let mut prev = GENESIS.to_vec();
+    let (mut i, mut j) = (0usize, 0usize);
+    let broken = |kind, position, event_id, seq| Break { chain, kind, position, event_id, seq };
+    while i < seals.len() {
+        let s = &seals[i];
+        let seal_at = Position::new(s.tx, s.gid);
+        let Some(e) = events.get(j) else {
+            report.breaks.push(broken(BreakKind::Deleted, seal_at, s.event_id, s.seq));
+            return Ok(());
+        };
+        // The seals' own numbering must be gap-free: a deleted seal row is a break too.
+        if s.seq != i as i64 + 1 {
+            report.breaks.push(broken(BreakKind::Deleted, seal_at, s.event_id, s.seq));
+            return Ok(());
+        }
+        if e.position < seal_at {
+            report.breaks.push(broken(BreakKind::Inserted, e.position, e.event_id, s.seq));
+            return Ok(());
+        }
+        if e.position > seal_at {
+            report.breaks.push(broken(BreakKind::Deleted, seal_at, s.event_id, s.seq));
+            return Ok(());
+        }
+        let hash = seal(&prev, e);
+        if hash[..] != s.hash[..] || e.event_id != s.event_id {
+            report.breaks.push(broken(BreakKind::Edited, e.position, e.event_id, s.seq));
+            return Ok(());
+        }
+        prev = hash.to_vec();
+        report.verified += 1;
+        on_progress(report.verified);
+        i += 1;
+        j += 1;
+    }
+    // Past the chain's last seal: not sealed yet, unless the sealer has passed that position.
+    if let Some(e) = events[j..].iter().find(|e| e.position <= head) {
+        report.breaks.push(broken(BreakKind::Inserted, e.position, e.event_id, seals.len() as i64 + 1));
+        return Ok(());
+    }
+    report.unsealed += (events.len() - j) as u64;
+    Ok(())
+}
