@@ -27,6 +27,23 @@ impl Stack {
 
 static STACK: OnceLock<Result<Stack, String>> = OnceLock::new();
 
+const STACK_DIR_PREFIX: &str = "roster-tests-";
+
+/// A test process dies with its servers but cannot delete their data (about 1 GB of Postgres and
+/// JetStream files): each run removes what runs that have ended left behind, so repeated runs on
+/// one machine do not fill its disk.
+fn remove_stale_stacks() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(STACK_DIR_PREFIX)).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        // Linux: a live process has /proc/<pid>; a recycled pid only delays the clean-up.
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// The shared Postgres and nats-server, started on first use. They live on a thread of their own
 /// (with its own runtime) so they outlive every test's runtime, and die with the test process.
 pub fn stack() -> &'static Stack {
@@ -41,7 +58,8 @@ pub fn stack() -> &'static Stack {
                 }
             };
             rt.block_on(async move {
-                let dir = std::env::temp_dir().join(format!("roster-tests-{}", std::process::id()));
+                remove_stale_stacks();
+                let dir = std::env::temp_dir().join(format!("{STACK_DIR_PREFIX}{}", std::process::id()));
                 let _ = std::fs::remove_dir_all(&dir);
                 let started = async {
                     let pg = PgCluster::start(&dir.join("pg"), free_port(), true).await.map_err(|e| e.to_string())?;
