@@ -11,6 +11,7 @@ mod roster_api;
 mod sso;
 mod security_groups;
 mod store;
+mod sunbird;
 mod tenancy;
 mod users_bulk;
 mod workdrive;
