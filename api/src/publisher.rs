@@ -343,7 +343,8 @@ async fn resolve_users(st: &AppState, org: OrgId, fmt: Format, raw: &[String], e
     }
     let by_number = queries::users_by_numbers(&st.pool, org.0, &numbers).await.map_err(|e| fail(fmt, e.into()))?;
     let by_email = queries::users_by_emails(&st.pool, org.0, &emails).await.map_err(|e| fail(fmt, e.into()))?;
-    let active = |u: &&UserRow| u.status == "ACTIVE";
+    // "Active" as Publisher means it: a user who may sign in (not archived, not blocked).
+    let active = |u: &&UserRow| !matches!(u.status.as_str(), "ARCHIVE" | "BLOCKED");
     let mut out = Vec::new();
     for r in raw {
         let r = r.trim();

@@ -7,6 +7,7 @@ mod departments;
 mod locations;
 mod media;
 mod portsip;
+mod publisher;
 mod roster_api;
 mod sso;
 mod security_groups;
