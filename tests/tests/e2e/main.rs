@@ -3,6 +3,7 @@
 
 mod cli;
 mod delivery;
+mod group_dialects;
 mod departments;
 mod locations;
 mod media;
