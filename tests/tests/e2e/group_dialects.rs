@@ -215,3 +215,26 @@ async fn groups_are_one_model_across_portsip_sunbird_and_publisher() {
     let (status, _) = send(w.app.ps(Method::GET, &format!("/api/2/groups/{}", theirs.number), &outsider.token)).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nexport_short_names_are_unique_system_wide() {
+    let app = TestApp::spawn().await;
+    let a = app.create_org("ShortA").await;
+    let b = app.create_org("ShortB").await;
+    let store = commands::Store::new(app.pool.clone());
+    let ctx = commands::CommandContext::system("test", chrono::Utc::now());
+    let org = |o: &Org| domain::OrgId(o.id.parse().unwrap());
+    let input = |short: &str| commands::handlers::group::CreateGroup { name: "G".into(), short_name: Some(short.into()), ..Default::default() };
+    let first = commands::handlers::group::create_group(&store, &ctx, org(&a), input("ENG")).await.unwrap();
+    // Another organization, another case: still taken.
+    let err = commands::handlers::group::create_group(&store, &ctx, org(&b), input("eng")).await.unwrap_err();
+    assert!(matches!(err, commands::CommandError::Rejected(domain::DomainError::Taken { .. })), "{err:?}");
+    // Renaming the first frees its old short name, and deleting it frees the new one.
+    let id = domain::GroupId(first.result["group_id"].as_str().unwrap().parse().unwrap());
+    let patch = domain::group::GroupPatch { short_name: domain::patch::Patch::Set("ops".into()), ..Default::default() };
+    commands::handlers::group::update_group(&store, &ctx, org(&a), id, patch).await.unwrap();
+    commands::handlers::group::create_group(&store, &ctx, org(&b), input("eng")).await.unwrap();
+    assert!(commands::handlers::group::create_group(&store, &ctx, org(&b), input("OPS")).await.is_err());
+    commands::handlers::group::delete_group(&store, &ctx, org(&a), id).await.unwrap();
+    commands::handlers::group::create_group(&store, &ctx, org(&b), input("OPS")).await.unwrap();
+}
