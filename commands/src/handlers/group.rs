@@ -216,22 +216,7 @@ pub async fn set_visited(store: &Store, ctx: &CommandContext, org: OrgId, id: Gr
     on_group(store, ctx, org, id, || GroupCommand::SetVisited { user_id: user, visited }).await
 }
 
-/// The issue list a lenient command put in its result.
-pub fn issues_of(result: &serde_json::Value) -> Vec<IssueView> {
+/// The issue list a lenient command put in its result (Sunbird's `error` block).
+pub fn issues_of(result: &serde_json::Value) -> Vec<Issue> {
     serde_json::from_value(result.get("issues").cloned().unwrap_or_default()).unwrap_or_default()
 }
-
-/// An `Issue` as read back from a command result.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(tag = "issue", content = "user_id", rename_all = "snake_case")]
-pub enum IssueView {
-    MemberExists(Uuid),
-    MemberNotFound(Uuid),
-    TooManyMembers,
-    TooManyActivities,
-}
-
-// Keeps `IssueView` in step with the domain's `Issue` (same tags).
-const _: fn(Issue) = |i| match i {
-    Issue::MemberExists(_) | Issue::MemberNotFound(_) | Issue::TooManyMembers | Issue::TooManyActivities => {}
-};

@@ -333,6 +333,12 @@ async fn sunbird_msgid_is_the_request_id() {
     assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
     assert_eq!(v1["result"]["groupId"], v2["result"]["groupId"], "the same group: {v1} {v2}");
     assert_eq!(app.event_count().await, events, "a repeated msgid appends nothing");
+    // The same msgid for a different request is refused, not answered with the first result.
+    let mut other = env(json!({"name": "Something else"}));
+    other["params"]["msgid"] = json!("msg-42");
+    let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", &alice_t).json(&other)).await;
+    failed(status, &v, StatusCode::BAD_REQUEST, "api.group.create", "GS_CRT02");
+    assert_eq!(app.event_count().await, events);
     // The header form (x-request-id) works the same way, and is echoed as params.msgid on errors.
     let req = || sb(&app, Method::POST, "/api/group/v1/create", &alice_t).header("x-request-id", "hdr-7").json(&env(json!({"name": "Hdr"})));
     let (_, a) = send(req()).await;
