@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::auth::{authenticate, bearer, Principal};
+use crate::auth::{authenticate, bearer_header, Principal};
 use crate::error::ApiError;
 use crate::write::WriteMeta;
 use crate::AppState;
@@ -276,9 +276,7 @@ async fn extras(st: &AppState, groups: &[GroupRow], fields: &[&str]) -> Result<E
     }
     let mut org_counts = HashMap::new();
     if fields.contains(&"organisationcount") {
-        for g in &ids {
-            org_counts.insert(*g, queries::member_org_count(&st.pool, *g).await?);
-        }
+        org_counts.extend(queries::member_org_counts(&st.pool, &ids).await?);
     }
     Ok(Extras { users, org_counts })
 }
@@ -310,9 +308,7 @@ async fn one_group(st: &AppState, fmt: Format, status: StatusCode, g: &GroupRow,
 // ----- shared steps -----------------------------------------------------------------------------
 
 async fn caller(st: &AppState, headers: &HeaderMap, fmt: Format) -> Result<(Principal, OrgId), Failure> {
-    let mut parts = axum::http::Request::new(()).into_parts().0;
-    parts.headers = headers.clone();
-    let p = authenticate(st, bearer(&parts)).await.map_err(|e| fail(fmt, e))?;
+    let p = authenticate(st, bearer_header(headers)).await.map_err(|e| fail(fmt, e))?;
     let org = p.org().map_err(|e| fail(fmt, e))?;
     Ok((p, org))
 }
@@ -343,7 +339,8 @@ async fn resolve_users(st: &AppState, org: OrgId, fmt: Format, raw: &[String], e
     }
     let by_number = queries::users_by_numbers(&st.pool, org.0, &numbers).await.map_err(|e| fail(fmt, e.into()))?;
     let by_email = queries::users_by_emails(&st.pool, org.0, &emails).await.map_err(|e| fail(fmt, e.into()))?;
-    let active = |u: &&UserRow| u.status == "ACTIVE";
+    // "Active" as Publisher means it: a user who may sign in (not archived, not blocked).
+    let active = |u: &&UserRow| !matches!(u.status.as_str(), "ARCHIVE" | "BLOCKED");
     let mut out = Vec::new();
     for r in raw {
         let r = r.trim();

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, on, post, MethodFilter, MethodRouter};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use commands::handlers::group::{self as group_cmd, IssueView};
+use commands::handlers::group as group_cmd;
 use domain::group::{
     authorize_change, Activity, ActivityChanges, Actor, Denial, GroupChange, GroupPatch, GroupStatus, MemberChanges, MemberRole,
-    MembershipType, NewMember, MAX_ACTIVITIES_PER_GROUP, MAX_GROUPS_PER_USER, MAX_MEMBERS_PER_GROUP,
+    Issue, MembershipType, NewMember, MAX_ACTIVITIES_PER_GROUP, MAX_GROUPS_PER_USER, MAX_MEMBERS_PER_GROUP,
 };
 use domain::patch::Patch;
 use domain::{DomainError, GroupId, OrgId, UserId};
@@ -315,14 +315,8 @@ impl Acting {
 async fn acting(st: &AppState, headers: &HeaderMap) -> Result<Acting, Fail> {
     let user = authenticate(st, header(headers, "x-authenticated-user-token")).await.map_err(|_| unauthorized())?;
     let org = user.org_id.ok_or_else(unauthorized)?;
-    if let Some(raw) = headers.get(axum::http::header::AUTHORIZATION) {
-        let bearer = raw
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim());
-        let key = authenticate(st, bearer).await.map_err(|_| unauthorized())?;
+    if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        let key = authenticate(st, crate::auth::bearer_header(headers)).await.map_err(|_| unauthorized())?;
         if key.org_id != Some(org) {
             return Err(unauthorized());
         }
@@ -495,15 +489,15 @@ fn member_object(group: Uuid, r: &queries::MemberRecord) -> Value {
 }
 
 /// The partial-success `error` block; `None` when everything was applied.
-fn error_block(issues: &[IssueView], members_limit: (&str, String), activities_limit: (&str, String)) -> Option<Value> {
+fn error_block(issues: &[Issue], members_limit: (&str, String), activities_limit: (&str, String)) -> Option<Value> {
     let mut members = Vec::new();
     let mut acts = Vec::new();
     for i in issues {
         match i {
-            IssueView::MemberExists(u) => members.push(json!({"userId": u, "errorCode": "MEMBER_EXISTS"})),
-            IssueView::MemberNotFound(u) => members.push(json!({"userId": u, "errorCode": "MEMBER_NOT_FOUND"})),
-            IssueView::TooManyMembers => members.push(json!({"errorCode": members_limit.0, "errorMessage": members_limit.1})),
-            IssueView::TooManyActivities => acts.push(json!({"errorCode": activities_limit.0, "errorMessage": activities_limit.1})),
+            Issue::MemberExists(u) => members.push(json!({"userId": u, "errorCode": "MEMBER_EXISTS"})),
+            Issue::MemberNotFound(u) => members.push(json!({"userId": u, "errorCode": "MEMBER_NOT_FOUND"})),
+            Issue::TooManyMembers => members.push(json!({"errorCode": members_limit.0, "errorMessage": members_limit.1})),
+            Issue::TooManyActivities => acts.push(json!({"errorCode": activities_limit.0, "errorMessage": activities_limit.1})),
         }
     }
     let mut block = Map::new();

@@ -268,7 +268,7 @@ impl Denial {
 }
 
 /// A part of a change that was not applied, reported next to the success (Sunbird's `error`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "issue", content = "user_id", rename_all = "snake_case")]
 pub enum Issue {
     MemberExists(UserId),

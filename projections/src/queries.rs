@@ -337,15 +337,17 @@ pub async fn member_numbers(pool: &PgPool, groups: &[Uuid]) -> Result<Vec<(Uuid,
     Ok(rows.into_iter().map(|r| (r.group_id, r.number)).collect())
 }
 
-/// Distinct organizations of a group's active members (Publisher `organisationcount`).
-pub async fn member_org_count(pool: &PgPool, group: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT count(DISTINCT u.org_id) AS "n!" FROM group_members m JOIN users u ON u.id = m.user_id AND NOT u.deleted
-           WHERE m.group_id = $1 AND m.status = 'active'"#,
-        group,
+/// Distinct organizations of each group's active members (Publisher `organisationcount`);
+/// groups without members are absent.
+pub async fn member_org_counts(pool: &PgPool, groups: &[Uuid]) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT m.group_id, count(DISTINCT u.org_id) AS "n!" FROM group_members m JOIN users u ON u.id = m.user_id AND NOT u.deleted
+           WHERE m.group_id = ANY($1) AND m.status = 'active' GROUP BY m.group_id"#,
+        groups,
     )
-    .fetch_one(pool)
-    .await
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.group_id, r.n)).collect())
 }
 
 /// A Publisher list: a WHERE fragment over `g` with its text/timestamp parameters, an ORDER BY

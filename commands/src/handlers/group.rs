@@ -122,7 +122,31 @@ async fn on_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, 
 }
 
 pub async fn update_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, patch: GroupPatch) -> Result<Committed, CommandError> {
-    on_group(store, ctx, org, id, || GroupCommand::Update { actor: ctx.actor, patch: patch.clone() }).await
+    store
+        .execute(ctx, || async {
+            let (state, version) = store.load::<GroupAggregate>(id.0).await?;
+            same_org(state.as_ref().map(|g| g.org_id), Some(org), "group")?;
+            let events = GroupAggregate::handle_command(&state, GroupCommand::Update { actor: ctx.actor, patch: patch.clone() })?;
+            // A changed short name moves its system-wide claim in the same transaction.
+            let old = state.as_ref().and_then(|g| g.short_name.clone());
+            let (mut claims, mut releases) = (vec![], vec![]);
+            if let Some(domain::group::GroupEvent::GroupUpdated { patch: applied, .. }) = events.first() {
+                if !applied.short_name.is_keep() {
+                    releases.extend(old.iter().map(|s| short_name_claim(s, id.0)));
+                    if let domain::patch::Patch::Set(s) = &applied.short_name {
+                        claims.push(short_name_claim(s, id.0));
+                    }
+                }
+            }
+            Ok(Plan {
+                streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
+                claims,
+                releases,
+                result: json!({ "group_id": id }),
+                ..Plan::default()
+            })
+        })
+        .await
 }
 
 pub async fn delete_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId) -> Result<Committed, CommandError> {
@@ -192,22 +216,7 @@ pub async fn set_visited(store: &Store, ctx: &CommandContext, org: OrgId, id: Gr
     on_group(store, ctx, org, id, || GroupCommand::SetVisited { user_id: user, visited }).await
 }
 
-/// The issue list a lenient command put in its result.
-pub fn issues_of(result: &serde_json::Value) -> Vec<IssueView> {
+/// The issue list a lenient command put in its result (Sunbird's `error` block).
+pub fn issues_of(result: &serde_json::Value) -> Vec<Issue> {
     serde_json::from_value(result.get("issues").cloned().unwrap_or_default()).unwrap_or_default()
 }
-
-/// An `Issue` as read back from a command result.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(tag = "issue", content = "user_id", rename_all = "snake_case")]
-pub enum IssueView {
-    MemberExists(Uuid),
-    MemberNotFound(Uuid),
-    TooManyMembers,
-    TooManyActivities,
-}
-
-// Keeps `IssueView` in step with the domain's `Issue` (same tags).
-const _: fn(Issue) = |i| match i {
-    Issue::MemberExists(_) | Issue::MemberNotFound(_) | Issue::TooManyMembers | Issue::TooManyActivities => {}
-};

@@ -71,6 +71,33 @@ async fn openapi_documents_every_route_with_schemas() {
         ("get", "/api/groups/{id}/members/{extension_number}"),
         ("post", "/api/groups/{id}/members/{extension_number}/destroy"),
         ("post", "/api/login"),
+        ("post", "/api/group/v1/create"),
+        ("post", "/group/v1/create"),
+        ("post", "/v1/group/create"),
+        ("patch", "/api/group/v1/update"),
+        ("patch", "/group/v1/update"),
+        ("patch", "/v1/group/update"),
+        ("post", "/api/group/v1/list"),
+        ("post", "/group/v1/list"),
+        ("post", "/v1/group/list"),
+        ("post", "/api/group/v1/delete"),
+        ("post", "/group/v1/delete"),
+        ("post", "/v1/group/delete"),
+        ("get", "/api/group/v1/read/{groupId}"),
+        ("get", "/group/v1/read/{groupId}"),
+        ("get", "/v1/group/read/{groupId}"),
+        ("post", "/api/group/membership/v1/update"),
+        ("post", "/group/membership/v1/update"),
+        ("patch", "/v1/group/membership/update"),
+        ("post", "/api/data/v1/group/activity/agg"),
+        ("post", "/data/v1/group/activity/agg"),
+        ("post", "/v1/group/activity/agg"),
+        ("get", "/api/2/groups"),
+        ("post", "/api/2/groups"),
+        ("get", "/api/2/groups/{id}"),
+        ("put", "/api/2/groups/{id}"),
+        ("delete", "/api/2/groups/{id}"),
+        ("put", "/api/2/groups/{id}/users"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/openapi.json"),
@@ -127,9 +154,18 @@ async fn openapi_documents_every_route_with_schemas() {
         "Sso", "CreateSsoBody",
         "SecurityGroup", "SecurityGroupsPage", "SecurityGroupMembersBody",
         "File", "SignedUpload", "SignedRequest", "UploadFields", "UploadForm",
+        "SunbirdRequest", "SunbirdResponse", "SunbirdParams", "LmsResponse",
+        "PublisherGroupList", "PublisherGroupEnvelope", "PublisherError", "GroupEnvelopeIn", "GroupIn",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
+    // Publisher documents XML as well as JSON, both ways.
+    for (method, path) in [("post", "/api/2/groups"), ("put", "/api/2/groups/{id}"), ("put", "/api/2/groups/{id}/users")] {
+        let content = &doc["paths"][path][method]["requestBody"]["content"];
+        assert!(content["application/json"].is_object() && content["application/xml"].is_object(), "{method} {path}: {content}");
+    }
+    let ok = &doc["paths"]["/api/2/groups"]["get"]["responses"]["200"]["content"];
+    assert!(ok["application/json"].is_object() && ok["application/xml"].is_object(), "{ok}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
