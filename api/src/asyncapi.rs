@@ -42,24 +42,13 @@ fn typed<E: DomainEvent + ToSchema>() -> StreamDoc {
     StreamDoc { stream_type: E::STREAM_TYPE, events, components }
 }
 
-/// An aggregate whose event enum does not derive `ToSchema` yet: its event types, open payloads.
-fn untyped<E: DomainEvent>() -> StreamDoc {
-    let events = event_types::<E>()
-        .into_iter()
-        .map(|t| (t, json!({ "type": "object", "description": "payload schema not generated yet; see the event log's examples" })))
-        .collect();
-    StreamDoc { stream_type: E::STREAM_TYPE, events, components: vec![] }
-}
-
 /// Every aggregate's events.
 pub fn streams() -> Vec<StreamDoc> {
     use domain::*;
     vec![
         typed::<organization::OrganizationEvent>(),
         typed::<user::UserEvent>(),
-        // The group model is being reshaped for the Sunbird and Publisher dialects; its events
-        // get their generated schemas when that lands.
-        untyped::<group::GroupEvent>(),
+        typed::<group::GroupEvent>(),
         typed::<department::DepartmentEvent>(),
         typed::<location::LocationEvent>(),
         typed::<security_group::SecurityGroupEvent>(),

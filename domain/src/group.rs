@@ -22,7 +22,7 @@ pub const MAX_TRACKING_LEN: usize = 255;
 pub const MAX_ACTIVITY_FIELD_LEN: usize = 255;
 
 /// PortSIP: the caller id a group's members present on one trunk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutboundCallerId {
     pub provider_id: String,
     pub caller_id: String,
@@ -32,7 +32,7 @@ pub struct OutboundCallerId {
     pub display_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {
     Admin,
@@ -56,7 +56,7 @@ impl MemberRole {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupStatus {
     #[default]
@@ -84,7 +84,7 @@ impl GroupStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MembershipType {
     #[default]
@@ -110,7 +110,7 @@ impl MembershipType {
 }
 
 /// Where a group hangs (NexPort): directly under an organization, or under another group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "id", rename_all = "lowercase")]
 pub enum GroupParent {
     Organization(OrgId),
@@ -118,7 +118,7 @@ pub enum GroupParent {
 }
 
 /// Sunbird: a learning activity attached to a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Activity {
     pub id: String,
     #[serde(rename = "type")]
@@ -182,6 +182,7 @@ pub struct NewGroup {
     pub outbound_caller_ids: Vec<OutboundCallerId>,
     pub created_by: Option<UserId>,
     pub membership_type: MembershipType,
+    /// Fixed at creation (no update changes it), so the org/group tree can never get a cycle.
     pub parent: Option<GroupParent>,
     pub short_name: Option<String>,
     pub tracking: Option<String>,
@@ -194,27 +195,33 @@ pub struct NewGroup {
     pub lenient_limits: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupPatch {
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub name: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub description: Patch<String>,
     /// Present = replaces the whole list.
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<Vec<OutboundCallerId>>)]
     pub outbound_caller_ids: Patch<Vec<OutboundCallerId>>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<GroupStatus>)]
     pub status: Patch<GroupStatus>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<MembershipType>)]
     pub membership_type: Patch<MembershipType>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    pub parent: Patch<GroupParent>,
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub short_name: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<String>)]
     pub tracking: Patch<String>,
     /// Present = replaces the whole list.
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
+    #[schema(value_type = Option<Vec<Activity>>)]
     pub activities: Patch<Vec<Activity>>,
 }
 
@@ -297,7 +304,7 @@ pub enum GroupCommand {
     SetVisited { user_id: UserId, visited: bool },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum GroupEvent {
     GroupCreated {
@@ -573,7 +580,7 @@ fn validate_patch(patch: GroupPatch) -> Result<GroupPatch, DomainError> {
         Patch::Clear => Patch::Set(vec![]),
         Patch::Keep => Patch::Keep,
     };
-    Ok(GroupPatch { name, description, outbound_caller_ids, status, membership_type, parent: patch.parent, short_name, tracking, activities })
+    Ok(GroupPatch { name, description, outbound_caller_ids, status, membership_type, short_name, tracking, activities })
 }
 
 /// Decides a create: the events, and what was dropped at the limits (when `lenient_limits`).
@@ -612,7 +619,13 @@ pub fn decide_create(new: NewGroup) -> Result<(Vec<GroupEvent>, Vec<Issue>), Dom
         created_by: new.created_by,
         status: GroupStatus::Active,
         membership_type: new.membership_type,
-        parent: new.parent,
+        parent: match new.parent {
+            // An organization parent is the group's own; a group parent was checked by the handler.
+            Some(GroupParent::Organization(o)) if o != new.org_id => {
+                return Err(DomainError::invalid("parent", "must be the group's own organization or one of its groups"))
+            }
+            other => other,
+        },
         short_name: new.short_name.map(|s| validate_short_name(&s)).transpose()?,
         tracking: new.tracking.map(|t| bounded_text("tracking", &t, MAX_TRACKING_LEN)).transpose()?,
         activities,
@@ -779,6 +792,16 @@ mod tests {
             creator_memberships: None,
             lenient_limits: true,
         }
+    }
+
+    #[test]
+    fn a_group_hangs_only_under_its_own_organization() {
+        let own = new_group(vec![]);
+        let org = own.org_id;
+        assert!(decide_create(NewGroup { parent: Some(GroupParent::Organization(org)), ..own.clone() }).is_ok());
+        let other = OrgId(uuid::Uuid::from_u128(99));
+        let err = decide_create(NewGroup { parent: Some(GroupParent::Organization(other)), ..own }).unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "parent"), "{err:?}");
     }
 
     fn fold(state: Option<Group>, events: Vec<GroupEvent>) -> Option<Group> {

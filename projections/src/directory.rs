@@ -290,14 +290,11 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
         }
         GroupEvent::GroupUpdated { patch, updated_by } => {
             let mut u = Update::new("groups", ev, updated_by.map(|u| u.0));
-            let parent = patch.parent.map(|p| parent_columns(Some(p)));
             u.set("name", patch.name)
                 .set("description", patch.description)
                 .set("outbound_caller_ids", patch.outbound_caller_ids.map(json))
                 .set("status", patch.status.map(|s| s.as_str()))
                 .set("membership_type", patch.membership_type.map(|m| m.as_str()))
-                .set("parent_kind", parent.as_ref().map(|p| p.0))
-                .set("parent_id", parent.as_ref().map(|p| p.1))
                 .set("short_name", patch.short_name)
                 .set("tracking", patch.tracking)
                 .set("activities", patch.activities.map(json));

@@ -59,6 +59,11 @@ pub async fn create_group(store: &Store, ctx: &CommandContext, org: OrgId, input
     }
     let users: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
     check_users(store, org, &users, "members").await?;
+    // A parent group must be a live group of the same organization (it existed before this one,
+    // so the new edge cannot close a cycle).
+    if let Some(GroupParent::Group(parent)) = input.parent {
+        load_group(store, org, parent).await.map_err(|_| DomainError::NotFoundAt { field: "parent".into(), what: "group" })?;
+    }
     store
         .execute(ctx, || async {
             let (events, issues) = decide_create(NewGroup {
