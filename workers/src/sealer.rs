@@ -156,13 +156,14 @@ async fn seal_batch(pool: &PgPool, batch: &[Envelope], heads: &mut HashMap<Uuid,
     let mut tx = pool.begin().await?;
     for e in batch {
         let chain = chain_of(e.org_id);
-        if !heads.contains_key(&chain) {
-            let last = sqlx::query!("SELECT seq, hash FROM event_seals WHERE chain = $1 ORDER BY seq DESC LIMIT 1", chain)
+        let (seq, prev) = match heads.get(&chain) {
+            Some(head) => head.clone(),
+            None => sqlx::query!("SELECT seq, hash FROM event_seals WHERE chain = $1 ORDER BY seq DESC LIMIT 1", chain)
                 .fetch_optional(&mut *tx)
-                .await?;
-            heads.insert(chain, last.map(|r| (r.seq, r.hash)).unwrap_or((0, GENESIS.to_vec())));
-        }
-        let (seq, prev) = heads.get(&chain).cloned().unwrap_or((0, GENESIS.to_vec()));
+                .await?
+                .map(|r| (r.seq, r.hash))
+                .unwrap_or((0, GENESIS.to_vec())),
+        };
         let hash = seal(&prev, e);
         sqlx::query!(
             "INSERT INTO event_seals (gid, tx, event_id, chain, seq, hash) VALUES ($1, $2, $3, $4, $5, $6)",
