@@ -17,21 +17,11 @@ use crate::{Shutdown, WorkerError};
 const BATCH: i64 = 100;
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-pub async fn run(pool: PgPool, interval: Duration, mut shutdown: Shutdown) -> Result<(), WorkerError> {
-    let mut backoff = Duration::from_millis(100);
-    while !shutdown.is_set() {
-        match active(&pool, interval, &mut shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                tracing::warn!(error = %e, ?backoff, "expiry worker interrupted; retrying");
-                if !shutdown.sleep(backoff).await {
-                    break;
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
-    Ok(())
+pub async fn run(pool: PgPool, interval: Duration, shutdown: Shutdown) -> Result<(), WorkerError> {
+    crate::supervise("subscription expiry worker", MAX_BACKOFF, shutdown, |sd| {
+        let pool = pool.clone();
+        Box::pin(async move { active(&pool, interval, sd).await })
+    }).await
 }
 
 async fn active(pool: &PgPool, interval: Duration, shutdown: &mut Shutdown) -> Result<(), WorkerError> {

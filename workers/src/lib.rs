@@ -138,6 +138,44 @@ impl Shutdown {
     }
 }
 
+/// The backoff after a singleton worker's first failure; it doubles up to the worker's cap.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Runs a singleton worker's `active` part until it returns or shutdown, re-entering it after a
+/// failure (logged once here) with a capped exponential backoff. `active` resyncs from durable
+/// state on every entry, so a retry never skips or repeats work.
+pub(crate) async fn supervise(
+    name: &str,
+    max_backoff: Duration,
+    mut shutdown: Shutdown,
+    mut active: impl for<'a> FnMut(&'a mut Shutdown) -> futures::future::BoxFuture<'a, Result<(), WorkerError>>,
+) -> Result<(), WorkerError> {
+    let mut backoff = FIRST_BACKOFF;
+    while !shutdown.is_set() {
+        match active(&mut shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, ?backoff, "{name} interrupted; retrying");
+                if !shutdown.sleep(backoff).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(max_backoff);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// With nothing to do: waits for a `roster_events` notification, the poll interval (a NOTIFY is
+/// only a hint) or shutdown; false when stopping.
+pub(crate) async fn idle(listener: &mut sqlx::postgres::PgListener, poll: Duration, shutdown: &mut Shutdown) -> Result<bool, WorkerError> {
+    tokio::select! {
+        n = listener.recv() => { n?; Ok(true) }
+        _ = tokio::time::sleep(poll) => Ok(true),
+        _ = shutdown.wait() => Ok(false),
+    }
+}
+
 /// Holds a Postgres advisory lock for as long as it lives (the lock is its session's).
 pub struct Leadership {
     _conn: sqlx::PgConnection,

@@ -17,21 +17,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Runs until shutdown: waits to become the active relay, then relays forever, backing off while
 /// NATS (or Postgres) is away and resuming from the stored cursor.
-pub async fn run(pool: PgPool, cfg: NatsConfig, mut shutdown: Shutdown) -> Result<(), WorkerError> {
-    let mut backoff = Duration::from_millis(100);
-    while !shutdown.is_set() {
-        match active(&pool, &cfg, &mut shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                tracing::warn!(error = %e, ?backoff, "relay interrupted; retrying");
-                if !shutdown.sleep(backoff).await {
-                    break;
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
-    Ok(())
+pub async fn run(pool: PgPool, cfg: NatsConfig, shutdown: Shutdown) -> Result<(), WorkerError> {
+    crate::supervise("relay", MAX_BACKOFF, shutdown, |sd| {
+        let (pool, cfg) = (pool.clone(), cfg.clone());
+        Box::pin(async move { active(&pool, &cfg, sd).await })
+    }).await
 }
 
 async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
@@ -48,10 +38,8 @@ async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Res
         }
         let batch = log::read_after(pool, cursor, BATCH).await?;
         if batch.is_empty() {
-            tokio::select! {
-                n = listener.recv() => { n?; }
-                _ = tokio::time::sleep(POLL) => {}
-                _ = shutdown.wait() => return Ok(()),
+            if !crate::idle(&mut listener, POLL, shutdown).await? {
+                return Ok(());
             }
             continue;
         }

@@ -99,21 +99,11 @@ pub fn seal(prev: &[u8], e: &Envelope) -> [u8; 32] {
 }
 
 /// Runs until shutdown: waits to become the active sealer, then seals forever.
-pub async fn run(pool: PgPool, mut shutdown: Shutdown) -> Result<(), WorkerError> {
-    let mut backoff = Duration::from_millis(100);
-    while !shutdown.is_set() {
-        match active(&pool, &mut shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                tracing::warn!(error = %e, ?backoff, "sealer interrupted; retrying");
-                if !shutdown.sleep(backoff).await {
-                    break;
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
-    Ok(())
+pub async fn run(pool: PgPool, shutdown: Shutdown) -> Result<(), WorkerError> {
+    crate::supervise("sealer", MAX_BACKOFF, shutdown, |sd| {
+        let pool = pool.clone();
+        Box::pin(async move { active(&pool, sd).await })
+    }).await
 }
 
 async fn active(pool: &PgPool, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
@@ -130,10 +120,8 @@ async fn active(pool: &PgPool, shutdown: &mut Shutdown) -> Result<(), WorkerErro
         }
         let batch = log::read_after(pool, cursor, BATCH).await?;
         if batch.is_empty() {
-            tokio::select! {
-                n = listener.recv() => { n?; }
-                _ = tokio::time::sleep(POLL) => {}
-                _ = shutdown.wait() => return Ok(()),
+            if !crate::idle(&mut listener, POLL, shutdown).await? {
+                return Ok(());
             }
             continue;
         }

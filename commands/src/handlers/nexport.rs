@@ -84,7 +84,7 @@ pub async fn create_subscription(
     store
         .execute(ctx, || async {
             let (u, _) = store.load::<domain::user::UserAggregate>(user.0).await?;
-            if !u.is_some_and(|u| !u.deleted) {
+            if u.is_none_or(|u| u.deleted) {
                 return Err(DomainError::NotFound("user").into());
             }
             let events = SubscriptionAggregate::handle_command(
@@ -216,7 +216,7 @@ async fn on_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[
     store
         .execute(ctx, || async {
             let (u, _) = store.load::<domain::user::UserAggregate>(user.0).await?;
-            if !u.is_some_and(|u| !u.deleted) {
+            if u.is_none_or(|u| u.deleted) {
                 return Err(DomainError::NotFound("user").into());
             }
             let mut streams = Vec::with_capacity(groups.len());
