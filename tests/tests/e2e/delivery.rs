@@ -80,13 +80,14 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     // A nats-server of this test's own, to kill.
     let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
     let mut nats = api::devstack::NatsServer::start(&dir, api::devstack::free_port()).await.expect("own nats");
-    let app = TestApp::spawn_with(Options {
-        nats_url: Some(nats.url()),
-        consistency_timeout: Duration::from_millis(200),
-        ..Options::default()
-    })
-    .await;
-    let org = app.create_org("Outage").await;
+    // The org is made with the usual read-your-writes wait (its token must be readable); then
+    // Roster restarts over the same log with a short wait, so writes during the outage answer
+    // quickly (pending) instead of each waiting for projections that cannot move.
+    let setup = TestApp::spawn_with(Options { nats_url: Some(nats.url()), ..Options::default() }).await;
+    let org = setup.create_org("Outage").await;
+    let opts = Options { consistency_timeout: Duration::from_millis(200), ..setup.same_log() };
+    setup.stop().await;
+    let app = TestApp::spawn_with(opts).await;
 
     let writer = {
         let client = app.client.clone();
