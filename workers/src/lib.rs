@@ -166,13 +166,30 @@ pub(crate) async fn supervise(
     Ok(())
 }
 
-/// With nothing to do: waits for a `roster_events` notification, the poll interval (a NOTIFY is
-/// only a hint) or shutdown; false when stopping.
-pub(crate) async fn idle(listener: &mut sqlx::postgres::PgListener, poll: Duration, shutdown: &mut Shutdown) -> Result<bool, WorkerError> {
-    tokio::select! {
-        n = listener.recv() => { n?; Ok(true) }
-        _ = tokio::time::sleep(poll) => Ok(true),
-        _ = shutdown.wait() => Ok(false),
+/// Follows the log for a singleton worker: the next batch of up to `limit` events after
+/// `cursor`, waiting for a `roster_events` notification or the poll interval (a NOTIFY is only a
+/// hint) while there is none; `None` when told to stop.
+pub(crate) async fn next_batch(
+    pool: &sqlx::PgPool,
+    listener: &mut sqlx::postgres::PgListener,
+    cursor: commands::Position,
+    limit: i64,
+    poll: Duration,
+    shutdown: &mut Shutdown,
+) -> Result<Option<Vec<commands::Envelope>>, WorkerError> {
+    loop {
+        if shutdown.is_set() {
+            return Ok(None);
+        }
+        let batch = commands::log::read_after(pool, cursor, limit).await?;
+        if !batch.is_empty() {
+            return Ok(Some(batch));
+        }
+        tokio::select! {
+            n = listener.recv() => { n?; }
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.wait() => return Ok(None),
+        }
     }
 }
 

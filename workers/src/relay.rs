@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
-use commands::{log, Envelope, Position};
+use commands::{Envelope, Position};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 
@@ -32,22 +32,13 @@ async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Res
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen("roster_events").await?;
     let (mut cursor, mut last_id) = resume_point(pool, cfg, &stream).await?;
-    loop {
-        if shutdown.is_set() {
-            return Ok(());
-        }
-        let batch = log::read_after(pool, cursor, BATCH).await?;
-        if batch.is_empty() {
-            if !crate::idle(&mut listener, POLL, shutdown).await? {
-                return Ok(());
-            }
-            continue;
-        }
+    while let Some(batch) = crate::next_batch(pool, &mut listener, cursor, BATCH, POLL, shutdown).await? {
         // On failure the caller backs off and re-enters, resyncing from the stream's tail.
         publish_all(&js, cfg, &batch, &mut last_id).await?;
         cursor = batch.last().map(|e| e.position).unwrap_or(cursor);
         save_cursor(pool, cfg, cursor).await?;
     }
+    Ok(())
 }
 
 async fn save_cursor(pool: &PgPool, cfg: &NatsConfig, cursor: Position) -> Result<(), WorkerError> {

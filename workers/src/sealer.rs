@@ -114,17 +114,7 @@ async fn active(pool: &PgPool, shutdown: &mut Shutdown) -> Result<(), WorkerErro
     listener.listen("roster_events").await?;
     let mut cursor = sealed_head(pool).await?;
     let mut heads: HashMap<Uuid, (i64, Vec<u8>)> = HashMap::new();
-    loop {
-        if shutdown.is_set() {
-            return Ok(());
-        }
-        let batch = log::read_after(pool, cursor, BATCH).await?;
-        if batch.is_empty() {
-            if !crate::idle(&mut listener, POLL, shutdown).await? {
-                return Ok(());
-            }
-            continue;
-        }
+    while let Some(batch) = crate::next_batch(pool, &mut listener, cursor, BATCH, POLL, shutdown).await? {
         if let Err(e) = seal_batch(pool, &batch, &mut heads).await {
             // The cached chain heads may be ahead of what committed.
             heads.clear();
@@ -132,6 +122,7 @@ async fn active(pool: &PgPool, shutdown: &mut Shutdown) -> Result<(), WorkerErro
         }
         cursor = batch.last().map(|e| e.position).unwrap_or(cursor);
     }
+    Ok(())
 }
 
 /// The position of the newest seal (where the sealer continues).
