@@ -74,3 +74,14 @@ pub async fn authenticate(st: &AppState, token: Option<&str>) -> Result<Principa
     };
     Ok(Principal { token_id: TokenId(p.token_id), user_id: UserId(p.user_id), org_id: p.org_id.map(OrgId), role })
 }
+
+/// The sign-in candidate whose argon2id hash `password` matches, checked off the async threads
+/// (each check is deliberately CPU-heavy).
+pub async fn match_password(
+    candidates: Vec<projections::queries::LoginCandidate>,
+    password: String,
+) -> Result<Option<projections::queries::LoginCandidate>, ApiError> {
+    tokio::task::spawn_blocking(move || candidates.into_iter().find(|c| commands::secrets::verify_password(&password, &c.password_hash)))
+        .await
+        .map_err(|_| ApiError::Internal)
+}

@@ -439,12 +439,7 @@ pub async fn login(State(st): State<AppState>, meta: WriteMeta, dialect::Json(bo
     let password = body.password.filter(|p| !p.is_empty()).ok_or_else(|| ApiError::invalid("password", "is required"))?;
     let failed = || ApiError::Unauthorized("Login failed, authentication error".into());
     let candidates = queries::login_candidates(&st.pool, username.trim(), body.domain.as_deref()).await?;
-    let matched = tokio::task::spawn_blocking(move || {
-        candidates.into_iter().find(|c| commands::secrets::verify_password(&password, &c.password_hash))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
-    .ok_or_else(failed)?;
+    let matched = crate::auth::match_password(candidates, password).await?.ok_or_else(failed)?;
     let (user, org) = (UserId(matched.user_id), matched.org_id.map(OrgId));
     // The user signing in is the actor; no token was presented.
     let mut ctx = meta.context(None, PortSip::NAME)?;

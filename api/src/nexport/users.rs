@@ -113,11 +113,7 @@ async fn check_password(st: &AppState, login: &str, password: String, only: Opti
         .into_iter()
         .filter(|c| c.org_id.is_some() && only.is_none_or(|u| u == c.user_id))
         .collect();
-    let matched = tokio::task::spawn_blocking(move || {
-        candidates.into_iter().find(|c| commands::secrets::verify_password(&password, &c.password_hash))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?;
+    let matched = crate::auth::match_password(candidates, password).await?;
     match matched {
         Some(c) => {
             throttle::clear(&st.pool, login).await?;
