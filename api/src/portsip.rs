@@ -137,7 +137,7 @@ pub struct CreatedId {
 #[derive(Debug, Deserialize, ToSchema, Default)]
 pub struct GroupBody {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub name: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<CallerId>>)]
@@ -342,7 +342,13 @@ pub async fn update_group(
     let org = caller.require_org_admin()?;
     let group = find_group(&st, org, &id).await?;
     let ctx = meta.context(Some(&caller), PortSip::NAME)?;
-    let patch = GroupPatch { name: body.name, description: body.description, outbound_caller_ids: caller_ids(body.outbound_caller_ids), ..GroupPatch::default() };
+    // Spec resolution 1: on update `null` clears; a name cannot be cleared, and a cleared list is empty.
+    let patch = GroupPatch {
+        name: body.name.required("name")?,
+        description: body.description,
+        outbound_caller_ids: caller_ids(body.outbound_caller_ids).or_default(),
+        ..GroupPatch::default()
+    };
     let committed = group_cmd::update_group(&st.store, &ctx, org, GroupId(group.id), patch).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::OK.into_response()) })
     .await?)

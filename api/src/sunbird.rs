@@ -586,17 +586,17 @@ pub async fn update_group(State(st): State<AppState>, parts: Parts, meta: WriteM
 fn parse_change(req: &Map<String, Value>, op: &Op) -> Result<GroupChange, Fail> {
     let mut patch = GroupPatch::default();
     if req.contains_key("name") {
-        patch.name = Patch::Set(required_str(req, "name", op)?.to_string());
+        patch.name = Some(required_str(req, "name", op)?.to_string());
     }
     if let Some(d) = opt_str(req, "description", op)? {
         patch.description = Patch::Set(d.to_string());
     }
     if let Some(m) = membership_type(req, op)? {
-        patch.membership_type = Patch::Set(m);
+        patch.membership_type = Some(m);
     }
     // Other status values are silently ignored, as in the source.
     if let Some(s) = opt_str(req, "status", op)?.and_then(GroupStatus::parse) {
-        patch.status = Patch::Set(s);
+        patch.status = Some(s);
     }
     let members = match req.get("members") {
         None | Some(Value::Null) => None,

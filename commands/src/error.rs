@@ -14,6 +14,10 @@ pub enum StoreError {
     IdempotencyRace,
     #[error("event codec: {0}")]
     Codec(#[from] domain::EventCodecError),
+    /// An event would carry a string Postgres cannot store (U+0000): the input's fault, named by
+    /// its path in the event. Field rules refuse it first; this is the line behind them.
+    #[error("{field}: must not contain NUL (U+0000) characters")]
+    Unstorable { field: String },
     /// Hashing a credential failed (or its worker thread died).
     #[error("credential hashing: {0}")]
     Hashing(String),
@@ -42,6 +46,7 @@ impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::ClaimTaken { kind } => CommandError::Rejected(DomainError::Taken { field: kind }),
+            StoreError::Unstorable { field } => CommandError::Rejected(DomainError::invalid(field, "must not contain NUL (U+0000) characters")),
             other => CommandError::Store(other),
         }
     }

@@ -78,14 +78,35 @@ pub struct PendingStream {
 
 impl PendingStream {
     pub fn new<E: DomainEvent>(stream_id: Uuid, org_id: Option<Uuid>, expected_version: i32, events: &[E]) -> Result<Self, StoreError> {
+        let events: Vec<(&'static str, serde_json::Value)> = events.iter().map(|e| e.to_parts()).collect::<Result<_, _>>()?;
+        for (_, payload) in &events {
+            if let Some(field) = nul_path(payload, String::new()) {
+                return Err(StoreError::Unstorable { field });
+            }
+        }
         Ok(PendingStream {
             stream_type: E::STREAM_TYPE,
             stream_id,
             org_id,
             expected_version,
             schema_rev: E::SCHEMA_REV,
-            events: events.iter().map(|e| e.to_parts()).collect::<Result<_, _>>()?,
+            events,
         })
+    }
+}
+
+/// The path of the first string (or object key) holding U+0000, which `jsonb` refuses.
+fn nul_path(v: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    let name = |p: &str| if p.is_empty() { "body".to_string() } else { p.to_string() };
+    match v {
+        Value::String(s) if s.contains('\0') => Some(name(&path)),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| nul_path(x, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            if k.contains('\0') { Some(name(&path)) } else { nul_path(x, p) }
+        }),
+        _ => None,
     }
 }
 
@@ -444,4 +465,19 @@ async fn write_credentials(tx: &mut Transaction<'_, Postgres>, ctx: &CommandCont
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::nul_path;
+
+    #[test]
+    fn a_nul_anywhere_in_a_payload_is_found_and_named() {
+        assert_eq!(nul_path(&json!({"name": "ok", "n": 1, "list": ["a", "b"]}), String::new()), None);
+        assert_eq!(nul_path(&json!({"name": "a\u{0}b"}), String::new()).as_deref(), Some("name"));
+        assert_eq!(nul_path(&json!({"members": [{"role": "x"}, {"role": "\u{0}"}]}), String::new()).as_deref(), Some("members[1].role"));
+        assert_eq!(nul_path(&json!({"values": {"k\u{0}": 1}}), String::new()).as_deref(), Some("values"));
+    }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::DomainEvent;
 use crate::patch::Patch;
-use crate::values::{bounded_text, required_text, MAX_CALLER_ID_LEN, MAX_GROUP_DESCRIPTION_LEN, MAX_GROUP_NAME_LEN};
+use crate::values::{bounded_text, optional_text, required_text, MAX_CALLER_ID_LEN, MAX_GROUP_DESCRIPTION_LEN, MAX_GROUP_NAME_LEN};
 use crate::{DomainError, GroupId, OrgId, UserId};
 
 pub const MAX_OUTBOUND_CALLER_IDS: usize = 100;
@@ -197,22 +197,22 @@ pub struct NewGroup {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupPatch {
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<String>)]
-    pub name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
     pub description: Patch<String>,
     /// Present = replaces the whole list.
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<Vec<OutboundCallerId>>)]
-    pub outbound_caller_ids: Patch<Vec<OutboundCallerId>>,
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<GroupStatus>)]
-    pub status: Patch<GroupStatus>,
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<MembershipType>)]
-    pub membership_type: Patch<MembershipType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Vec<OutboundCallerId>)]
+    pub outbound_caller_ids: Option<Vec<OutboundCallerId>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = GroupStatus)]
+    pub status: Option<GroupStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = MembershipType)]
+    pub membership_type: Option<MembershipType>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
     pub short_name: Patch<String>,
@@ -220,9 +220,9 @@ pub struct GroupPatch {
     #[schema(value_type = Option<String>)]
     pub tracking: Patch<String>,
     /// Present = replaces the whole list.
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<Vec<Activity>>)]
-    pub activities: Patch<Vec<Activity>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Vec<Activity>)]
+    pub activities: Option<Vec<Activity>>,
 }
 
 /// Sunbird's member changes of one update.
@@ -434,7 +434,7 @@ impl esrs::Aggregate for GroupAggregate {
                 let wanted = dedup(members);
                 check_member_count(wanted.len())?;
                 let mut events = vec![GroupEvent::GroupUpdated {
-                    patch: GroupPatch { name: Patch::Set(name), ..GroupPatch::default() },
+                    patch: GroupPatch { name: Some(name), ..GroupPatch::default() },
                     updated_by: actor,
                 }];
                 for u in group.members.keys().filter(|u| !wanted.contains(u)) {
@@ -480,13 +480,11 @@ impl esrs::Aggregate for GroupAggregate {
                 match other {
                     GroupEvent::GroupCreated { .. } => {}
                     GroupEvent::GroupUpdated { patch, .. } => {
-                        if let Patch::Set(s) = patch.status {
+                        if let Some(s) = patch.status {
                             g.status = s;
                         }
-                        match patch.activities {
-                            Patch::Set(a) => g.activities = a,
-                            Patch::Clear => g.activities.clear(),
-                            Patch::Keep => {}
+                        if let Some(a) = patch.activities {
+                            g.activities = a;
                         }
                         patch.short_name.apply_to(&mut g.short_name);
                     }
@@ -541,46 +539,28 @@ fn validate_activities(field: &str, activities: Vec<Activity>) -> Result<Vec<Act
 }
 
 fn validate_patch(patch: GroupPatch) -> Result<GroupPatch, DomainError> {
-    let name = match patch.name {
-        Patch::Clear => return Err(DomainError::invalid("name", "must not be null")),
-        Patch::Set(n) => Patch::Set(required_text("name", &n, MAX_GROUP_NAME_LEN)?),
-        Patch::Keep => Patch::Keep,
-    };
-    let description = match patch.description {
-        Patch::Set(d) => Patch::Set(bounded_text("description", &d, MAX_GROUP_DESCRIPTION_LEN)?),
-        other => other,
-    };
-    let outbound_caller_ids = match patch.outbound_caller_ids {
-        Patch::Set(ids) => Patch::Set(validate_caller_ids(ids)?),
-        other => other,
-    };
-    let status = match patch.status {
-        Patch::Clear => return Err(DomainError::invalid("status", "must not be null")),
-        other => other,
-    };
-    let membership_type = match patch.membership_type {
-        Patch::Clear => return Err(DomainError::invalid("membership_type", "must not be null")),
-        other => other,
-    };
-    let short_name = match patch.short_name {
-        Patch::Set(s) => Patch::Set(validate_short_name(&s)?),
-        other => other,
-    };
-    let tracking = match patch.tracking {
-        Patch::Set(t) => Patch::Set(bounded_text("tracking", &t, MAX_TRACKING_LEN)?),
-        other => other,
-    };
     let activities = match patch.activities {
-        Patch::Set(a) => {
+        Some(a) => {
             if a.len() > MAX_ACTIVITIES_PER_GROUP {
                 return Err(DomainError::invalid("activities", format!("a group has at most {MAX_ACTIVITIES_PER_GROUP} activities")));
             }
-            Patch::Set(validate_activities("activities", a)?)
+            Some(validate_activities("activities", a)?)
         }
-        Patch::Clear => Patch::Set(vec![]),
-        Patch::Keep => Patch::Keep,
+        None => None,
     };
-    Ok(GroupPatch { name, description, outbound_caller_ids, status, membership_type, short_name, tracking, activities })
+    Ok(GroupPatch {
+        name: patch.name.map(|n| required_text("name", &n, MAX_GROUP_NAME_LEN)).transpose()?,
+        description: optional_text("description", patch.description, MAX_GROUP_DESCRIPTION_LEN)?,
+        outbound_caller_ids: patch.outbound_caller_ids.map(validate_caller_ids).transpose()?,
+        status: patch.status,
+        membership_type: patch.membership_type,
+        short_name: match patch.short_name {
+            Patch::Set(s) => Patch::Set(validate_short_name(&s)?),
+            other => other,
+        },
+        tracking: optional_text("tracking", patch.tracking, MAX_TRACKING_LEN)?,
+        activities,
+    })
 }
 
 /// Decides a create: the events, and what was dropped at the limits (when `lenient_limits`).
@@ -644,17 +624,14 @@ pub fn decide_create(new: NewGroup) -> Result<(Vec<GroupEvent>, Vec<Issue>), Dom
 /// admin, except activity changes, which any active member may make.
 pub fn authorize_change(group: &Group, actor: Actor, change: &GroupChange) -> Result<(), Denial> {
     let p = &change.patch;
-    let fields_changed = !p.name.is_keep() || !p.description.is_keep() || !p.membership_type.is_keep() || !p.status.is_keep();
+    let fields_changed = p.name.is_some() || !p.description.is_keep() || p.membership_type.is_some() || p.status.is_some();
     let is_exit = !fields_changed
         && change.activities.is_none()
         && change.members.as_ref().is_some_and(|m| m.add.is_empty() && m.edit.is_empty() && m.remove == [actor.user]);
     if is_exit {
         return if group.members.contains_key(&actor.user) { Ok(()) } else { Err(Denial::MemberRequired) };
     }
-    let status = match &p.status {
-        Patch::Set(s) => Some(*s),
-        _ => None,
-    };
+    let status = p.status;
     if group.status == GroupStatus::Suspended && matches!(status, None | Some(GroupStatus::Suspended)) {
         return Err(Denial::Suspended);
     }
@@ -674,7 +651,7 @@ pub fn authorize_change(group: &Group, actor: Actor, change: &GroupChange) -> Re
 pub fn decide_change(group: &Group, actor: Actor, change: GroupChange) -> Result<(Vec<GroupEvent>, Vec<Issue>), DomainError> {
     authorize_change(group, actor, &change).map_err(Denial::into_error)?;
     let by = Some(actor.user);
-    if change.patch.status == Patch::Set(GroupStatus::Inactive) {
+    if change.patch.status == Some(GroupStatus::Inactive) {
         // Kept for old Sunbird apps: `inactive` is a hard delete.
         return Ok((vec![GroupEvent::GroupDeleted { deleted_by: by }], vec![]));
     }
@@ -691,7 +668,7 @@ pub fn decide_change(group: &Group, actor: Actor, change: GroupChange) -> Result
         if next.len() > MAX_ACTIVITIES_PER_GROUP {
             issues.push(Issue::TooManyActivities);
         } else if next != group.activities {
-            patch.activities = Patch::Set(next);
+            patch.activities = Some(next);
         }
     }
     let mut events = Vec::new();
@@ -834,7 +811,7 @@ mod tests {
     #[test]
     fn caller_id_errors_name_the_entry() {
         let bad = OutboundCallerId { provider_id: "p".into(), caller_id: "".into(), description: None, display_name: None };
-        let patch = GroupPatch { outbound_caller_ids: Patch::Set(vec![bad]), ..Default::default() };
+        let patch = GroupPatch { outbound_caller_ids: Some(vec![bad]), ..Default::default() };
         let err = GroupAggregate::handle_command(&created(), GroupCommand::Update { actor: None, patch }).unwrap_err();
         assert_eq!(err, DomainError::invalid("outbound_caller_ids[0].caller_id", "must not be empty"));
     }
@@ -900,10 +877,10 @@ mod tests {
         let kick = GroupChange { members: Some(MemberChanges { remove: vec![uid(2)], ..Default::default() }), ..Default::default() };
         assert_eq!(authorize_change(&g, actor(1), &kick), Err(Denial::AdminRequired));
         assert_eq!(authorize_change(&g, actor(CREATOR), &kick), Ok(()));
-        let rename = GroupChange { patch: GroupPatch { name: Patch::Set("x".into()), ..Default::default() }, ..Default::default() };
+        let rename = GroupChange { patch: GroupPatch { name: Some("x".into()), ..Default::default() }, ..Default::default() };
         assert_eq!(authorize_change(&g, actor(2), &rename), Err(Denial::AdminRequired));
         assert_eq!(authorize_change(&g, actor(999), &GroupChange { activities: Some(ActivityChanges::default()), ..Default::default() }), Err(Denial::MemberRequired));
-        let off = GroupChange { patch: GroupPatch { status: Patch::Set(GroupStatus::Inactive), ..Default::default() }, ..Default::default() };
+        let off = GroupChange { patch: GroupPatch { status: Some(GroupStatus::Inactive), ..Default::default() }, ..Default::default() };
         let mut promoted = g.clone();
         promoted.members.insert(uid(1), MemberRole::Admin);
         assert_eq!(authorize_change(&promoted, actor(1), &off), Err(Denial::CreatorRequired));
@@ -914,9 +891,9 @@ mod tests {
     fn a_suspended_group_takes_only_its_reactivation_or_a_member_leaving() {
         let mut g = sunbird_group(1);
         g.status = GroupStatus::Suspended;
-        let rename = GroupChange { patch: GroupPatch { name: Patch::Set("x".into()), ..Default::default() }, ..Default::default() };
+        let rename = GroupChange { patch: GroupPatch { name: Some("x".into()), ..Default::default() }, ..Default::default() };
         assert_eq!(authorize_change(&g, actor(CREATOR), &rename), Err(Denial::Suspended));
-        let on = GroupChange { patch: GroupPatch { status: Patch::Set(GroupStatus::Active), ..Default::default() }, ..Default::default() };
+        let on = GroupChange { patch: GroupPatch { status: Some(GroupStatus::Active), ..Default::default() }, ..Default::default() };
         assert_eq!(authorize_change(&g, actor(CREATOR), &on), Ok(()));
         let leave = GroupChange { members: Some(MemberChanges { remove: vec![uid(1)], ..Default::default() }), ..Default::default() };
         assert_eq!(authorize_change(&g, actor(1), &leave), Ok(()));

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::DomainEvent;
 use crate::patch::Patch;
-use crate::values::{bounded_text, required_text, Subdomain, MAX_ORG_NAME_LEN, MAX_TEXT_LEN};
+use crate::values::{optional_text, required_text, Subdomain, MAX_ORG_NAME_LEN, MAX_TEXT_LEN};
 use crate::{DomainError, OrgId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
@@ -14,6 +14,25 @@ pub struct Address {
     pub city: Option<String>,
     pub state: Option<String>,
     pub zip: Option<String>,
+}
+
+impl Address {
+    /// Each line trimmed and bounded; an empty line is no line.
+    pub fn validate(self, field: &str) -> Result<Address, DomainError> {
+        let line = |name: &str, v: Option<String>| -> Result<Option<String>, DomainError> {
+            match optional_text(&format!("{field}.{name}"), Patch::from(v), MAX_TEXT_LEN)? {
+                Patch::Set(s) => Ok(Some(s)),
+                _ => Ok(None),
+            }
+        };
+        Ok(Address {
+            street1: line("street1", self.street1)?,
+            street2: line("street2", self.street2)?,
+            city: line("city", self.city)?,
+            state: line("state", self.state)?,
+            zip: line("zip", self.zip)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -52,12 +71,12 @@ pub struct NewOrganization {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrganizationPatch {
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<String>)]
-    pub name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<String>)]
-    pub legal_name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub legal_name: Option<String>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<Vec<String>>)]
     pub websites: Patch<Vec<String>>,
@@ -155,7 +174,7 @@ impl esrs::Aggregate for OrganizationAggregate {
                 Some(Organization { id, name, subdomain, parent_org_id, admin_user_id })
             }
             OrganizationEvent::OrganizationUpdated { patch, .. } => state.map(|mut org| {
-                if let Patch::Set(name) = patch.name {
+                if let Some(name) = patch.name {
                     org.name = name;
                 }
                 org
@@ -165,26 +184,31 @@ impl esrs::Aggregate for OrganizationAggregate {
 }
 
 fn validate_patch(patch: OrganizationPatch) -> Result<OrganizationPatch, DomainError> {
-    if matches!(patch.name, Patch::Clear) {
-        return Err(DomainError::invalid("name", "must not be null"));
-    }
-    let name = match patch.name {
-        Patch::Set(n) => Patch::Set(required_text("name", &n, MAX_ORG_NAME_LEN)?),
+    let text = |field: &str, p: Patch<String>| optional_text(field, p, MAX_TEXT_LEN);
+    let websites = match patch.websites {
+        Patch::Set(sites) => {
+            let sites = sites
+                .iter()
+                .enumerate()
+                .map(|(i, w)| required_text(&format!("websites[{i}]"), w, MAX_TEXT_LEN))
+                .collect::<Result<Vec<_>, _>>()?;
+            // An empty list and `null` mean the same: no websites.
+            if sites.is_empty() { Patch::Clear } else { Patch::Set(sites) }
+        }
         other => other,
     };
-    let text = |field: &str, p: Patch<String>| -> Result<Patch<String>, DomainError> {
-        match p {
-            Patch::Set(v) => Ok(Patch::Set(bounded_text(field, &v, MAX_TEXT_LEN)?)),
-            other => Ok(other),
-        }
-    };
     Ok(OrganizationPatch {
-        name,
-        legal_name: text("legalName", patch.legal_name)?,
+        name: patch.name.map(|n| required_text("name", &n, MAX_ORG_NAME_LEN)).transpose()?,
+        legal_name: patch.legal_name.map(|n| required_text("legalName", &n, MAX_TEXT_LEN)).transpose()?,
+        websites,
+        address: match patch.address {
+            Patch::Set(a) => Patch::Set(a.validate("address")?),
+            other => other,
+        },
         email: text("email", patch.email)?,
         phone: text("phone", patch.phone)?,
         description: text("description", patch.description)?,
         industry: text("industry", patch.industry)?,
-        ..patch
+        file_id: patch.file_id,
     })
 }

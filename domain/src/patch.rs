@@ -1,6 +1,17 @@
 //! Patch fields that distinguish "absent" (leave unchanged) from `null` (clear).
+//!
+//! Two shapes, chosen by what the read models can store:
+//! - `Patch<T>` for a field that may be empty (a nullable column): absent keeps, `null` clears,
+//!   a value sets.
+//! - `Option<T>` (absent or `None` keeps, `Some` sets) for a field that always has a value (a
+//!   `NOT NULL` column: names, statuses, flags, lists). Such a field cannot be cleared, so no event
+//!   can ask a projector to store `NULL` there. Each dialect decides at parse time what its clients'
+//!   explicit `null` means for it — refused with a 400 naming the field ([`Patch::required`]) or
+//!   "back to the default" ([`Patch::or_default`]) — and the type makes that decision unskippable.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::DomainError;
 
 /// `Keep` = the field was absent; `Clear` = it was `null`; `Set(v)` = new value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -30,6 +41,28 @@ impl<T> Patch<T> {
             Patch::Keep => Patch::Keep,
             Patch::Clear => Patch::Clear,
             Patch::Set(v) => Patch::Set(v),
+        }
+    }
+
+    /// For a field that always has a value: `null` is refused, naming the field.
+    pub fn required(self, field: &str) -> Result<Option<T>, DomainError> {
+        match self {
+            Patch::Keep => Ok(None),
+            Patch::Clear => Err(DomainError::invalid(field, "must not be null")),
+            Patch::Set(v) => Ok(Some(v)),
+        }
+    }
+
+    /// For a field that always has a value and a natural default (a flag, a list): `null` resets
+    /// it to that default.
+    pub fn or_default(self) -> Option<T>
+    where
+        T: Default,
+    {
+        match self {
+            Patch::Keep => None,
+            Patch::Clear => Some(T::default()),
+            Patch::Set(v) => Some(v),
         }
     }
 
@@ -92,6 +125,15 @@ mod tests {
         assert_eq!(set.a, Patch::Set("x".into()));
         assert_eq!(serde_json::to_string(&absent).unwrap(), "{}");
         assert_eq!(serde_json::to_string(&null).unwrap(), r#"{"a":null}"#);
+    }
+
+    #[test]
+    fn null_is_refused_or_defaulted_for_fields_that_always_have_a_value() {
+        assert_eq!(Patch::<bool>::Keep.required("isExpert"), Ok(None));
+        assert_eq!(Patch::Set(true).required("isExpert"), Ok(Some(true)));
+        assert_eq!(Patch::<bool>::Clear.required("isExpert"), Err(DomainError::invalid("isExpert", "must not be null")));
+        assert_eq!(Patch::<Vec<u8>>::Clear.or_default(), Some(vec![]));
+        assert_eq!(Patch::<Vec<u8>>::Keep.or_default(), None);
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::DomainEvent;
 use crate::patch::Patch;
-use crate::values::{bounded_text, required_text, Email, Login, MAX_PERSON_NAME_LEN, MAX_TEXT_LEN};
+use crate::values::{opt_text, optional_text, required_text, Email, Login, MAX_PERSON_NAME_LEN, MAX_TEXT_LEN};
 use crate::{DomainError, OrgId, TokenId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -110,9 +110,7 @@ pub struct ContactInfo {
 
 impl ContactInfo {
     fn validate(self, field: &str) -> Result<Self, DomainError> {
-        let opt = |name: &str, v: Option<String>| -> Result<Option<String>, DomainError> {
-            v.map(|s| bounded_text(&format!("{field}.{name}"), &s, MAX_PERSON_NAME_LEN)).transpose()
-        };
+        let opt = |name: &str, v: Option<String>| opt_text(&format!("{field}.{name}"), v, MAX_PERSON_NAME_LEN);
         Ok(ContactInfo {
             address_line1: opt("addressLine1", self.address_line1)?,
             address_line2: opt("addressLine2", self.address_line2)?,
@@ -179,21 +177,25 @@ pub enum OnboardingRecipient {
     Nobody,
 }
 
+/// WorkDrive's availability: 1 = ACTIVE, 0 = AWAY.
+pub const MIN_AVAILABILITY: i32 = 0;
+pub const MAX_AVAILABILITY: i32 = 1;
+
 /// The onboarding fields whose absence sends the notice to the supervisor, in the client's names.
 pub const ONBOARDING_FIELDS: [&str; 3] = ["securityGroup", "designation", "defaultVisibility"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserPatch {
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<String>)]
-    pub first_name: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<String>)]
-    pub last_name: Patch<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub last_name: Option<String>,
     /// A new email moves the user's email claim in the same transaction.
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<String>)]
-    pub email: Patch<Email>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub email: Option<Email>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
     pub middle_name: Patch<String>,
@@ -207,18 +209,18 @@ pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<ContactInfo>)]
     pub contact: Patch<ContactInfo>,
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<UserStatus>)]
-    pub status: Patch<UserStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = UserStatus)]
+    pub status: Option<UserStatus>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
     pub phone: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<bool>)]
-    pub is_expert: Patch<bool>,
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<i32>)]
-    pub availability: Patch<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool)]
+    pub is_expert: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = i32)]
+    pub availability: Option<i32>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<uuid::Uuid>)]
     pub file_id: Patch<uuid::Uuid>,
@@ -234,9 +236,9 @@ pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
     pub bio: Patch<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_keep")]
-    #[schema(value_type = Option<bool>)]
-    pub is_department_head: Patch<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool)]
+    pub is_department_head: Option<bool>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<uuid::Uuid>)]
     pub department: Patch<uuid::Uuid>,
@@ -442,19 +444,17 @@ impl esrs::Aggregate for UserAggregate {
                 match other {
                     UserEvent::UserCreated { .. } => {}
                     UserEvent::UserUpdated { patch, .. } => {
-                        if let Patch::Set(status) = patch.status {
+                        if let Some(status) = patch.status {
                             user.status = status;
                         }
-                        if let Patch::Set(email) = patch.email {
+                        if let Some(email) = patch.email {
                             user.email = email;
                         }
                         patch.department.apply_to(&mut user.department);
                         patch.location.apply_to(&mut user.location);
                         patch.security_group.apply_to(&mut user.security_group);
-                        match patch.is_department_head {
-                            Patch::Set(h) => user.is_department_head = h,
-                            Patch::Clear => user.is_department_head = false,
-                            Patch::Keep => {}
+                        if let Some(h) = patch.is_department_head {
+                            user.is_department_head = h;
                         }
                         user.additional_teams.extend(patch.add_additional_teams);
                         for t in &patch.remove_additional_teams {
@@ -570,52 +570,39 @@ fn onboarding_notice(
 }
 
 fn validate_profile(p: Profile) -> Result<Profile, DomainError> {
-    let opt = |field: &str, v: Option<String>| -> Result<Option<String>, DomainError> {
-        v.map(|s| bounded_text(field, &s, MAX_TEXT_LEN)).transpose()
-    };
+    let skills = p
+        .skills
+        .iter()
+        .enumerate()
+        .map(|(i, s)| required_text(&format!("skill[{i}]"), s, MAX_PERSON_NAME_LEN))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Profile {
-        phone: opt("phone", p.phone)?,
-        designation: opt("designation", p.designation)?,
-        external_user_id: opt("externalUserId", p.external_user_id)?,
-        middle_name: p.middle_name.map(|s| bounded_text("middleName", &s, MAX_PERSON_NAME_LEN)).transpose()?,
-        title_prefix: p.title_prefix.map(|s| bounded_text("titlePrefix", &s, MAX_PERSON_NAME_LEN)).transpose()?,
-        nickname: p.nickname.map(|s| bounded_text("nickname", &s, MAX_PERSON_NAME_LEN)).transpose()?,
+        phone: opt_text("phone", p.phone, MAX_TEXT_LEN)?,
+        designation: opt_text("designation", p.designation, MAX_TEXT_LEN)?,
+        external_user_id: opt_text("externalUserId", p.external_user_id, MAX_TEXT_LEN)?,
+        middle_name: opt_text("middleName", p.middle_name, MAX_PERSON_NAME_LEN)?,
+        title_prefix: opt_text("titlePrefix", p.title_prefix, MAX_PERSON_NAME_LEN)?,
+        nickname: opt_text("nickname", p.nickname, MAX_PERSON_NAME_LEN)?,
         contact: p.contact.clone().validate("contactInfo")?,
+        skills,
         ..p
     })
 }
 
 fn validate_patch(user: &User, patch: UserPatch) -> Result<UserPatch, DomainError> {
-    let name = |field: &str, p: Patch<String>| -> Result<Patch<String>, DomainError> {
-        match p {
-            Patch::Clear => Err(DomainError::invalid(field, "must not be null")),
-            Patch::Set(v) => Ok(Patch::Set(required_text(field, &v, MAX_PERSON_NAME_LEN)?)),
-            Patch::Keep => Ok(Patch::Keep),
-        }
-    };
-    let text = |field: &str, p: Patch<String>| -> Result<Patch<String>, DomainError> {
-        match p {
-            Patch::Set(v) => Ok(Patch::Set(bounded_text(field, &v, MAX_TEXT_LEN)?)),
-            other => Ok(other),
-        }
-    };
-    if matches!(patch.status, Patch::Clear) {
-        return Err(DomainError::invalid("status", "must not be null"));
-    }
+    let name = |field: &str, v: Option<String>| v.map(|v| required_text(field, &v, MAX_PERSON_NAME_LEN)).transpose();
+    let text = |field: &str, p: Patch<String>| optional_text(field, p, MAX_TEXT_LEN);
+    let short = |field: &str, p: Patch<String>| optional_text(field, p, MAX_PERSON_NAME_LEN);
     if patch.reports_to == Patch::Set(user.id) {
         return Err(DomainError::invalid("reportsTo", "a user cannot report to themselves"));
     }
     if patch.add_additional_teams.contains(&user.id) {
         return Err(DomainError::invalid("addAdditionalTeams", "a user cannot join their own team"));
     }
-    let short = |field: &str, p: Patch<String>| -> Result<Patch<String>, DomainError> {
-        match p {
-            Patch::Set(v) => Ok(Patch::Set(bounded_text(field, &v, MAX_PERSON_NAME_LEN)?)),
-            other => Ok(other),
+    if let Some(a) = patch.availability {
+        if !(MIN_AVAILABILITY..=MAX_AVAILABILITY).contains(&a) {
+            return Err(DomainError::invalid("availability", format!("must be between {MIN_AVAILABILITY} and {MAX_AVAILABILITY}")));
         }
-    };
-    if matches!(patch.email, Patch::Clear) {
-        return Err(DomainError::invalid("email", "must not be null"));
     }
     Ok(UserPatch {
         middle_name: short("middleName", patch.middle_name)?,
@@ -779,10 +766,12 @@ mod tests {
     }
 
     #[test]
-    fn patch_rejects_null_names_naming_the_field() {
+    fn patch_rejects_blank_names_naming_the_field() {
+        // A name cannot be cleared at all (`Option`, not `Patch`): each dialect refuses `null`
+        // when it parses the request; a blank name is refused here.
         let state = fold(UserAggregate::handle_command(&None, UserCommand::Create(new_user())).unwrap());
-        let patch = UserPatch { first_name: Patch::Clear, ..Default::default() };
+        let patch = UserPatch { first_name: Some("  ".into()), ..Default::default() };
         let err = UserAggregate::handle_command(&state, UserCommand::Update { actor: UserId(uuid::Uuid::nil()), patch }).unwrap_err();
-        assert_eq!(err, DomainError::invalid("firstName", "must not be null"));
+        assert_eq!(err, DomainError::invalid("firstName", "must not be empty"));
     }
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::patch::Patch;
 use crate::DomainError;
 
 pub const MAX_EMAIL_LEN: usize = 254;
@@ -67,12 +68,48 @@ pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String, Domai
     bounded_text(field, s, max)
 }
 
-/// Bounds an optional text field (empty is allowed).
+/// Bounds a text field (empty is allowed). Postgres `text` and `jsonb` cannot hold U+0000, so a
+/// NUL character is refused here rather than failing the append or a projector later.
 pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String, DomainError> {
     if raw.chars().count() > max {
         return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
     }
+    if raw.contains('\0') {
+        return Err(DomainError::invalid(field, "must not contain NUL (U+0000) characters"));
+    }
     Ok(raw.to_string())
+}
+
+/// A patch of an optional text field: trimmed and bounded; empty or only whitespace clears it
+/// (one meaning for "no value", however a client spells it).
+pub fn optional_text(field: &str, patch: Patch<String>, max: usize) -> Result<Patch<String>, DomainError> {
+    match patch {
+        Patch::Set(v) if v.trim().is_empty() => Ok(Patch::Clear),
+        Patch::Set(v) => Ok(Patch::Set(bounded_text(field, v.trim(), max)?)),
+        other => Ok(other),
+    }
+}
+
+/// An optional text value: trimmed and bounded; empty or only whitespace is no value.
+pub fn opt_text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, DomainError> {
+    match optional_text(field, Patch::from(v), max)? {
+        Patch::Set(s) => Ok(Some(s)),
+        _ => Ok(None),
+    }
+}
+
+/// The earliest and latest instants a client may send: Postgres `timestamptz` and every
+/// dialect's date format hold these (chrono alone accepts years far outside them).
+pub const MIN_YEAR: i32 = 1;
+pub const MAX_YEAR: i32 = 9999;
+
+/// Checks that a client-supplied instant lies in years [`MIN_YEAR`]..=[`MAX_YEAR`].
+pub fn check_instant(field: &str, at: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, DomainError> {
+    use chrono::Datelike;
+    if !(MIN_YEAR..=MAX_YEAR).contains(&at.year()) {
+        return Err(DomainError::invalid(field, format!("must be a date between the years {MIN_YEAR} and {MAX_YEAR}")));
+    }
+    Ok(at)
 }
 
 /// An organization subdomain: lower-case letters, digits and inner hyphens.
@@ -155,6 +192,17 @@ mod tests {
     fn subdomain_from_name() {
         assert_eq!(Subdomain::from_name("Acme Corp").unwrap().as_str(), "acmecorp");
         assert!(Subdomain::from_name("!!!").is_err());
+    }
+
+    #[test]
+    fn optional_text_has_one_meaning_for_no_value() {
+        for blank in ["", "   ", "\t\n"] {
+            assert_eq!(optional_text("bio", Patch::Set(blank.into()), 10), Ok(Patch::Clear));
+        }
+        assert_eq!(optional_text("bio", Patch::Set(" x ".into()), 10), Ok(Patch::Set("x".into())));
+        assert_eq!(optional_text("bio", Patch::Clear, 10), Ok(Patch::Clear));
+        assert!(optional_text("bio", Patch::Set("a\0b".into()), 10).is_err());
+        assert!(required_text("name", "a\0b", 10).is_err());
     }
 
     #[test]

@@ -66,6 +66,17 @@ impl<'a> Update<'a> {
         self
     }
 
+    /// A column that always has a value (`NOT NULL`): the patch can keep or set it, never clear it.
+    fn set_value<T>(&mut self, column: &str, value: Option<T>) -> &mut Self
+    where
+        T: 'a + sqlx::Encode<'a, Postgres> + sqlx::Type<Postgres> + Send,
+    {
+        if let Some(v) = value {
+            self.qb.push(format!(", {column} = ")).push_bind(v);
+        }
+        self
+    }
+
     async fn run(mut self, conn: &mut PgConnection, id: uuid::Uuid) -> Result<(), sqlx::Error> {
         self.qb.push(" WHERE id = ").push_bind(id);
         self.qb.build().execute(conn).await?;
@@ -103,8 +114,8 @@ async fn organization(conn: &mut PgConnection, ev: &Envelope, event: Organizatio
         }
         OrganizationEvent::OrganizationUpdated { patch, updated_by } => {
             let mut u = Update::new("organizations", ev, Some(updated_by.0));
-            u.set("name", patch.name)
-                .set("legal_name", patch.legal_name)
+            u.set_value("name", patch.name)
+                .set_value("legal_name", patch.legal_name)
                 .set("websites", patch.websites.map(json))
                 .set("address", patch.address.map(json))
                 .set("email", patch.email)
@@ -168,22 +179,22 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
             let (add_teams, remove_teams, add_locations) =
                 (patch.add_additional_teams, patch.remove_additional_teams, patch.add_additional_locations);
             let mut u = Update::new("users", ev, Some(updated_by.0));
-            u.set("first_name", patch.first_name)
-                .set("last_name", patch.last_name)
-                .set("status", patch.status.map(|s| s.as_str().to_string()))
+            u.set_value("first_name", patch.first_name)
+                .set_value("last_name", patch.last_name)
+                .set_value("status", patch.status.map(|s| s.as_str().to_string()))
                 .set("phone", patch.phone)
-                .set("is_expert", patch.is_expert)
-                .set("availability", patch.availability)
+                .set_value("is_expert", patch.is_expert)
+                .set_value("availability", patch.availability)
                 .set("file_id", patch.file_id)
                 .set("cover_file_id", patch.cover_file_id)
                 .set("reports_to", patch.reports_to.map(|r| r.0))
                 .set("designation", patch.designation)
                 .set("bio", patch.bio)
-                .set("is_department_head", patch.is_department_head)
+                .set_value("is_department_head", patch.is_department_head)
                 .set("department", patch.department)
                 .set("location", patch.location)
                 .set("security_group", patch.security_group)
-                .set("email", patch.email.map(|e| e.as_str().to_string()))
+                .set_value("email", patch.email.map(|e| e.as_str().to_string()))
                 .set("middle_name", patch.middle_name)
                 .set("title_prefix", patch.title_prefix)
                 .set("nickname", patch.nickname);
@@ -290,14 +301,14 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
         }
         GroupEvent::GroupUpdated { patch, updated_by } => {
             let mut u = Update::new("groups", ev, updated_by.map(|u| u.0));
-            u.set("name", patch.name)
+            u.set_value("name", patch.name)
                 .set("description", patch.description)
-                .set("outbound_caller_ids", patch.outbound_caller_ids.map(json))
-                .set("status", patch.status.map(|s| s.as_str()))
-                .set("membership_type", patch.membership_type.map(|m| m.as_str()))
+                .set_value("outbound_caller_ids", patch.outbound_caller_ids.map(json))
+                .set_value("status", patch.status.map(|s| s.as_str()))
+                .set_value("membership_type", patch.membership_type.map(|m| m.as_str()))
                 .set("short_name", patch.short_name)
                 .set("tracking", patch.tracking)
-                .set("activities", patch.activities.map(json));
+                .set_value("activities", patch.activities.map(json));
             u.run(conn, ev.stream_id).await?;
         }
         GroupEvent::GroupDeleted { .. } => {

@@ -212,6 +212,7 @@ fn parse_datetime(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
         .map(|d| d.with_timezone(&Utc))
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").map(|n| n.and_utc()))
         .map_err(|_| ApiError::invalid(name, format!("must be a UTC date-time like 2026-01-31T09:30:00Z, got '{s}'")))
+        .and_then(|at| Ok(domain::values::check_instant(name, at)?))
 }
 
 #[cfg(test)]
@@ -262,5 +263,14 @@ mod tests {
         assert_eq!(p.tri_datetime("a").unwrap(), Tri::Null);
         assert!(matches!(p.tri_datetime("b").unwrap(), Tri::Set(_)));
         assert_eq!(p.tri_datetime("c").unwrap(), Tri::Absent);
+    }
+
+    #[test]
+    fn a_date_outside_what_postgres_stores_names_the_parameter() {
+        let p = params("/x", "application/json", r#"{"a": "+200000-01-01T00:00:00", "b": "-5000-01-01T00:00:00"}"#).unwrap();
+        for name in ["a", "b"] {
+            let err = p.opt_datetime(name).unwrap_err();
+            assert!(matches!(&err, ApiError::Invalid { field, .. } if field == name), "{err:?}");
+        }
     }
 }

@@ -299,17 +299,19 @@ pub async fn edit_user(st: AppState, call: Call) -> Result<Response, NxError> {
     let p = &call.params;
     let user = resolve_user(&st, caller.org()?, p).await?;
     require_on_user(&st, &caller, user.org_id, user.id, Permission::EditUsers).await?;
+    // NexPort clients send every parameter of the form: an absent, null or blank one leaves the
+    // field as it is (EditUser has no way to clear a field).
     let set = |name: &str| -> Result<Patch<String>, NxError> { Ok(p.opt_str(name)?.map(Patch::Set).unwrap_or(Patch::Keep)) };
     let (info, phone) = contact(p)?;
     let patch = UserPatch {
-        first_name: set("first_name")?,
+        first_name: p.opt_str("first_name")?,
         middle_name: set("middle_name")?,
-        last_name: set("last_name")?,
+        last_name: p.opt_str("last_name")?,
         title_prefix: set("title_prefix")?,
         nickname: set("nickname")?,
         email: match p.opt_str("email")? {
-            Some(e) => Patch::Set(Email::parse("email", &e)?),
-            None => Patch::Keep,
+            Some(e) => Some(Email::parse("email", &e)?),
+            None => None,
         },
         contact: info.map(Patch::Set).unwrap_or(Patch::Keep),
         phone: phone.map(Patch::Set).unwrap_or(Patch::Keep),

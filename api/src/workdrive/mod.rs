@@ -383,10 +383,10 @@ pub struct UpdateOrganizationBody {
     #[schema(value_type = Option<Uuid>)]
     pub file_id: Patch<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub legal_name: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
@@ -470,13 +470,13 @@ fn bool_param(field: &str, raw: Option<&str>) -> Result<bool, ApiError> {
 #[serde(rename_all = "camelCase")]
 pub struct UpdateUserBody {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub first_name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub last_name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "ACTIVE")]
+    #[schema(value_type = String, example = "ACTIVE")]
     pub status: Patch<UserStatus>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -605,8 +605,8 @@ pub async fn update_organization(
     caller.org()?;
     let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
     let patch = OrganizationPatch {
-        name: body.name,
-        legal_name: body.legal_name,
+        name: body.name.required("name")?,
+        legal_name: body.legal_name.required("legalName")?,
         websites: body.websites,
         address: body.address,
         email: body.email,
@@ -770,13 +770,13 @@ pub async fn add_user(
     .await?)
 }
 
-fn availability(p: Patch<String>) -> Result<Patch<i32>, ApiError> {
+fn availability(p: Patch<String>) -> Result<Option<i32>, ApiError> {
     match p {
-        Patch::Keep => Ok(Patch::Keep),
+        Patch::Keep => Ok(None),
         Patch::Clear => Err(ApiError::invalid("availability", "must be ACTIVE or AWAY")),
         Patch::Set(s) => match s.as_str() {
-            "ACTIVE" => Ok(Patch::Set(1)),
-            "AWAY" => Ok(Patch::Set(0)),
+            "ACTIVE" => Ok(Some(1)),
+            "AWAY" => Ok(Some(0)),
             other => Err(ApiError::invalid("availability", format!("must be ACTIVE or AWAY, got '{other}'"))),
         },
     }
@@ -808,18 +808,19 @@ pub async fn update_user(
     }
     let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
     let patch = UserPatch {
-        first_name: body.first_name,
-        last_name: body.last_name,
-        status: body.status,
+        first_name: body.first_name.required("firstName")?,
+        last_name: body.last_name.required("lastName")?,
+        status: body.status.required("status")?,
         phone: body.phone,
-        is_expert: body.is_expert,
+        // A flag's `null` is its default, as on create.
+        is_expert: body.is_expert.or_default(),
         availability: availability(body.availability)?,
         file_id: body.file_id,
         cover_file_id: body.cover_file_id,
         reports_to: body.reports_to.map(UserId),
         designation: body.designation,
         bio: body.bio,
-        is_department_head: body.is_department_head,
+        is_department_head: body.is_department_head.or_default(),
         department: body.department,
         location: body.location,
         // Security groups change through E71/E72 only.

@@ -57,7 +57,7 @@ pub async fn create_department(
                 }),
             )?;
             for (i, m) in members.iter().enumerate() {
-                let head = if m.head { Patch::Set(true) } else { Patch::Keep };
+                let head = m.head.then_some(true);
                 b.set_department(m.user_id, Patch::Set(id), head, &format!("members[{i}].id")).await?;
             }
             plan(&b, id)
@@ -92,14 +92,14 @@ pub async fn change_heads(
             let mut b = Batch::new(store, org, ctx.actor);
             existing(&mut b, id).await?;
             for (i, u) in add.iter().enumerate() {
-                b.set_department(*u, Patch::Set(id), Patch::Set(true), &format!("add[{i}].id")).await?;
+                b.set_department(*u, Patch::Set(id), Some(true), &format!("add[{i}].id")).await?;
             }
             for u in &remove {
                 let user = b.user(*u, "remove").await?;
                 if user.department != Some(id) || !user.is_department_head {
                     return Err(DomainError::invalid("remove", format!("user {u} is not a head of this department")).into());
                 }
-                b.set_department(*u, Patch::Keep, Patch::Set(false), "remove").await?;
+                b.set_department(*u, Patch::Keep, Some(false), "remove").await?;
             }
             plan(&b, id)
         })
@@ -121,7 +121,7 @@ pub async fn change_members(
             let mut b = Batch::new(store, org, ctx.actor);
             existing(&mut b, id).await?;
             for (i, m) in add.iter().enumerate() {
-                let head = if m.head { Patch::Set(true) } else { Patch::Keep };
+                let head = m.head.then_some(true);
                 b.set_department(m.user_id, Patch::Set(id), head, &format!("addMembers[{i}].id")).await?;
             }
             for u in &remove {
@@ -129,7 +129,7 @@ pub async fn change_members(
                 if user.department != Some(id) {
                     return Err(DomainError::invalid("removeMembers", format!("user {u} is not a member of this department")).into());
                 }
-                b.set_department(*u, Patch::Clear, Patch::Set(false), "removeMembers").await?;
+                b.set_department(*u, Patch::Clear, Some(false), "removeMembers").await?;
             }
             plan(&b, id)
         })
@@ -152,7 +152,7 @@ pub async fn delete_department(store: &Store, ctx: &CommandContext, org: OrgId, 
                 let Ok(user) = b.user(u, "members").await else { continue };
                 let patch = domain::user::UserPatch {
                     department: Patch::Clear,
-                    is_department_head: if user.is_department_head { Patch::Set(false) } else { Patch::Keep },
+                    is_department_head: user.is_department_head.then_some(false),
                     ..Default::default()
                 };
                 b.users.decide(u.0, domain::user::UserCommand::Update { actor, patch })?;

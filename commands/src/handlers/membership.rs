@@ -193,12 +193,12 @@ impl<'a> Batch<'a> {
         &mut self,
         user: &User,
         department: Patch<Uuid>,
-        head: Patch<bool>,
+        head: Option<bool>,
         field: &str,
         head_field: &str,
-    ) -> Result<(Patch<Uuid>, Patch<bool>), CommandError> {
-        if department.is_keep() && head.is_keep() {
-            return Ok((Patch::Keep, Patch::Keep));
+    ) -> Result<(Patch<Uuid>, Option<bool>), CommandError> {
+        if department.is_keep() && head.is_none() {
+            return Ok((Patch::Keep, None));
         }
         // A department that no longer exists counts as none.
         let current = match user.department {
@@ -213,10 +213,9 @@ impl<'a> Batch<'a> {
         };
         let moving = target != current;
         let new_head = match head {
-            Patch::Set(h) => h,
-            Patch::Clear => false,
-            Patch::Keep if moving => false,
-            Patch::Keep => current_head,
+            Some(h) => h,
+            None if moving => false,
+            None => current_head,
         };
         if new_head && target.is_none() {
             return Err(DomainError::invalid(head_field, "a user without a department cannot head one").into());
@@ -242,7 +241,7 @@ impl<'a> Batch<'a> {
             }
         }
         let department = if moving { target.map_or(Patch::Clear, Patch::Set) } else { Patch::Keep };
-        let head = if new_head != user.is_department_head { Patch::Set(new_head) } else { Patch::Keep };
+        let head = (new_head != user.is_department_head).then_some(new_head);
         Ok((department, head))
     }
 
@@ -276,7 +275,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Moves a user of this batch into or out of a department (and head status), on both streams.
-    pub async fn set_department(&mut self, id: UserId, department: Patch<Uuid>, head: Patch<bool>, field: &str) -> Result<(), CommandError> {
+    pub async fn set_department(&mut self, id: UserId, department: Patch<Uuid>, head: Option<bool>, field: &str) -> Result<(), CommandError> {
         let user = self.user(id, field).await?;
         let (department, is_department_head) = self.department_change(&user, department, head, field, field).await?;
         self.update_user(id, UserPatch { department, is_department_head, ..UserPatch::default() })
@@ -307,7 +306,7 @@ impl<'a> Batch<'a> {
         let security_group = user.security_group.take();
         let (dept_field, head_field, loc_field) =
             (format!("{field}department"), format!("{field}isDepartmentHead"), format!("{field}location"));
-        self.department_change(&user, department.map_or(Patch::Keep, Patch::Set), Patch::Set(head), &dept_field, &head_field)
+        self.department_change(&user, department.map_or(Patch::Keep, Patch::Set), Some(head), &dept_field, &head_field)
             .await?;
         self.location_change(&user, location.map_or(Patch::Keep, Patch::Set), &loc_field).await?;
         self.security_group_change(&user, security_group.map_or(Patch::Keep, Patch::Set), &format!("{field}securityGroup")).await?;
@@ -316,7 +315,7 @@ impl<'a> Batch<'a> {
 
     /// A user being deleted leaves their department and location (the last head cannot go).
     pub async fn leave_units(&mut self, user: &User, field: &str) -> Result<(), CommandError> {
-        self.department_change(user, Patch::Clear, Patch::Set(false), field, field).await?;
+        self.department_change(user, Patch::Clear, Some(false), field, field).await?;
         self.location_change(user, Patch::Clear, field).await?;
         self.security_group_change(user, Patch::Clear, field).await?;
         Ok(())

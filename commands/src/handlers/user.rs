@@ -195,13 +195,13 @@ pub async fn update_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
             // heads agree with the user; a head who leaves stops being head (never the last one).
             let mut b = Batch::new(store, org, ctx.actor);
             let (department, is_department_head) =
-                b.department_change(user, patch.department.clone(), patch.is_department_head.clone(), "department", "isDepartmentHead").await?;
+                b.department_change(user, patch.department.clone(), patch.is_department_head, "department", "isDepartmentHead").await?;
             let location = b.location_change(user, patch.location.clone(), "location").await?;
             let patch = UserPatch { department, is_department_head, location, ..patch.clone() };
             let events = UserAggregate::handle_command(&state, UserCommand::Update { actor, patch })?;
             // A new email takes its claim and frees the old one in this same transaction.
             let (mut claims, mut releases) = (vec![], vec![]);
-            if let Some(UserEvent::UserUpdated { patch: UserPatch { email: domain::patch::Patch::Set(new_email), .. }, .. }) = events.first() {
+            if let Some(UserEvent::UserUpdated { patch: UserPatch { email: Some(new_email), .. }, .. }) = events.first() {
                 if new_email.normalized() != user.email.normalized() {
                     claims.push(email_claim(org, new_email, id.0));
                     releases.push(email_claim(org, &user.email, id.0));
