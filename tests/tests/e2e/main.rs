@@ -3,6 +3,7 @@
 
 mod audit;
 mod cli;
+mod contract;
 mod delivery;
 mod group_dialects;
 mod departments;

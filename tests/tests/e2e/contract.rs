@@ -1,0 +1,350 @@
+//! The domain/projection contract (issue #11): whatever a client sends to a write endpoint of any
+//! dialect, the answer is a 4xx in that dialect's error shape or events that every projector
+//! applies. Property tests generate bodies whose fields take edge values (null, empty, blank,
+//! unicode, NUL, over-long, boundary numbers, wrong types, plausible values) and send them over
+//! HTTP to a real Roster; afterwards no projection may have stopped or parked anything.
+//!
+//! A second test replays every event type the domain defines, with edge values generated from
+//! its published payload schema, through every projector on a real Postgres.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config as PropConfig, TestCaseError, TestRunner};
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, Options, Org, TestApp};
+use serde_json::{json, Map, Value};
+
+/// Cases per endpoint: enough to cover every edge value in every field a few times over.
+const CASES: u32 = 40;
+
+/// One value a client might put in any field.
+fn edge_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        Just(json!("")),
+        Just(json!("   ")),
+        Just(json!("Valid 1")),
+        Just(json!("ACTIVE")),
+        Just(json!("active")),
+        Just(json!("名前 ✓ 😀 ǅ")),
+        Just(json!("a\u{0}b")),
+        Just(json!("x".repeat(5000))),
+        Just(json!("someone@example.com")),
+        Just(json!("2026-01-31T12:00:00Z")),
+        Just(json!("+200000-01-01T00:00:00")),
+        Just(json!(uuid::Uuid::new_v4().to_string())),
+        Just(json!(true)),
+        Just(json!(false)),
+        Just(json!(0)),
+        Just(json!(-1)),
+        Just(json!(i64::MAX)),
+        Just(json!(i64::MIN)),
+        Just(json!(u64::MAX)),
+        Just(json!(1e300)),
+        Just(json!([])),
+        Just(json!(["Valid 1"])),
+        Just(json!([null])),
+        Just(json!([{}])),
+        Just(json!({})),
+        "[a-zA-Z0-9 ]{0,12}".prop_map(Value::String),
+    ]
+}
+
+/// One field of a generated body: mostly absent or a value the endpoint accepts, sometimes an
+/// edge value, so that cases both pass and fail validation and reach the projectors.
+fn field_value(valid: Option<BoxedStrategy<Value>>, required: bool) -> impl Strategy<Value = Option<Value>> {
+    match valid {
+        Some(v) if required => prop_oneof![9 => v.prop_map(Some), 1 => edge_value().prop_map(Some)].boxed(),
+        Some(v) => prop_oneof![5 => Just(None), 4 => v.prop_map(Some), 1 => edge_value().prop_map(Some)].boxed(),
+        None => prop_oneof![8 => Just(None), 2 => edge_value().prop_map(Some)].boxed(),
+    }
+}
+
+/// A body over `fields` (each absent, valid per `valid`, or an edge value) plus the `fixed` ids;
+/// the `required` fields are never absent.
+fn body(fields: &'static [&'static str], required: &[&str], valid: &Valid, fixed: Map<String, Value>) -> impl Strategy<Value = Map<String, Value>> {
+    let per_field: Vec<_> =
+        fields.iter().map(|f| field_value(valid.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone()), required.contains(f))).collect();
+    per_field.prop_map(move |values| {
+        let mut m = fixed.clone();
+        for (f, v) in fields.iter().zip(values) {
+            if let Some(v) = v {
+                m.insert((*f).to_string(), v);
+            }
+        }
+        m
+    })
+}
+
+/// Accepted values per field name.
+type Valid = Vec<(&'static str, BoxedStrategy<Value>)>;
+
+fn just(v: Value) -> BoxedStrategy<Value> {
+    Just(v).boxed()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Dialect {
+    WorkDrive,
+    PortSip,
+    Publisher,
+    Sunbird,
+    NexPort,
+}
+
+impl Dialect {
+    /// Whether `v` is this dialect's documented error body.
+    fn is_error_shape(self, v: &Value) -> bool {
+        match self {
+            Dialect::WorkDrive => v["statusCode"].is_u64() && v["message"].is_string(),
+            Dialect::PortSip => v["errors"][0]["code"].is_string(),
+            Dialect::Publisher => v["error"]["code"].is_u64() && v["error"]["message"].is_string(),
+            Dialect::Sunbird => v["params"]["status"] == "failed" && v["params"]["err"].is_string(),
+            Dialect::NexPort => v["api_error_entity"].is_object(),
+        }
+    }
+}
+
+/// One write endpoint under test.
+struct Endpoint {
+    name: &'static str,
+    dialect: Dialect,
+    method: Method,
+    path: String,
+    fields: &'static [&'static str],
+    /// Values the endpoint accepts, per field (fields without one only get edge values).
+    valid: Valid,
+    fixed: Map<String, Value>,
+    /// Wraps the generated object into the request body (Publisher's `group`, Sunbird's `request`).
+    wrap: fn(Map<String, Value>) -> Value,
+}
+
+fn plain(m: Map<String, Value>) -> Value {
+    Value::Object(m)
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+const USER_PATCH: &[&str] = &[
+    "firstName", "lastName", "status", "phone", "isExpert", "availability", "fileId", "coverFileId", "reportsTo", "designation", "bio",
+    "isDepartmentHead", "department", "location", "addAdditionalTeams", "removeAdditionalTeams", "addAdditionalLocations",
+];
+const USER_ADD: &[&str] = &[
+    "email", "phone", "firstName", "lastName", "designation", "isDepartmentHead", "department", "location", "securityGroup", "reportsTo",
+    "skill", "defaultVisibility", "addAdditionalTeams", "addAdditionalLocations", "userName", "password",
+];
+const ORG_PATCH: &[&str] = &["fileId", "name", "legalName", "websites", "address", "email", "phone", "description", "industry"];
+const PORTSIP_GROUP: &[&str] = &["name", "outbound_caller_ids", "description"];
+const PUBLISHER_GROUP: &[&str] = &["name", "users", "id"];
+const SUNBIRD_UPDATE: &[&str] = &["name", "description", "status", "membershipType", "members", "activities"];
+const NEXPORT_EDIT: &[&str] = &["first_name", "middle_name", "last_name", "title_prefix", "nickname", "email", "contact_info"];
+/// Fields without which no create succeeds (kept present in most cases of every endpoint).
+const REQUIRED: &[&str] = &["email", "firstName", "lastName"];
+const ORG_UNIT_NAME: &[&str] = &["name"];
+const DEPARTMENT_MEMBERS: &[&str] = &["addMembers", "removeMembers"];
+
+/// The fixture every endpoint writes to: one org with a user, a group, a department, a location.
+struct Fixture {
+    org: Org,
+    user_id: String,
+    portsip_group: String,
+    group_uuid: String,
+    group_number: i64,
+    department: String,
+    location: String,
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let org = app.create_org("Contract").await;
+    let user = app.add_user(&org, "member@contract.example.com").await;
+    let user_id = user["id"].as_str().expect("user id").to_string();
+    let portsip_group = app.create_group(&org, "Contract group").await;
+    let (_, g) = send(app.req(Method::GET, &format!("/api/groups/{portsip_group}")).bearer_auth(&org.token)).await;
+    assert!(g["name"].is_string(), "{g}");
+    let (group_uuid, group_number): (uuid::Uuid, i64) =
+        sqlx::query_as("SELECT id, number FROM rm_directory.groups LIMIT 1").fetch_one(&app.pool).await.expect("the group row");
+    let (s, d) = send(app.wd(Method::POST, "/api/departments", &org.token).json(&json!({ "name": "Dept", "members": [{ "id": org.admin_id, "isAdmin": true }] }))).await;
+    assert!(s.is_success(), "department: {d}");
+    let (s, l) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({ "name": "Loc", "members": [{ "id": org.admin_id, "isAdmin": true }] }))).await;
+    assert!(s.is_success(), "location: {l}");
+    let department = d["id"].as_str().or(d["department"]["id"].as_str()).expect("department id").to_string();
+    let location = l["id"].as_str().or(l["location"]["id"].as_str()).expect("location id").to_string();
+    Fixture { org, user_id, portsip_group, group_uuid: group_uuid.to_string(), group_number, department, location }
+}
+
+fn endpoints(f: &Fixture) -> Vec<Endpoint> {
+    let none = Map::new;
+    let (admin, dept, loc) = (json!(f.org.admin_id), json!(f.department), json!(f.location));
+    let email = || "[a-z]{10}@valid\\.example\\.com".prop_map(Value::String).boxed();
+    let user_patch: Valid = vec![
+        ("firstName", just(json!("Ann"))),
+        ("lastName", just(json!("Lee"))),
+        ("status", just(json!("ACTIVE"))),
+        ("phone", just(json!("+1 555 0100"))),
+        ("isExpert", just(json!(true))),
+        ("availability", just(json!("AWAY"))),
+        ("reportsTo", just(admin.clone())),
+        ("designation", just(json!("Engineer"))),
+        ("bio", just(json!("Hello"))),
+        ("isDepartmentHead", just(json!(false))),
+        ("department", just(dept.clone())),
+        ("location", just(loc.clone())),
+        ("addAdditionalTeams", just(json!([f.org.admin_id]))),
+        ("removeAdditionalTeams", just(json!([f.org.admin_id]))),
+        ("addAdditionalLocations", just(json!([f.location]))),
+    ];
+    let user_add: Valid = vec![
+        ("email", email()),
+        ("phone", just(json!("+1 555 0100"))),
+        ("firstName", just(json!("Bo"))),
+        ("lastName", just(json!("Ng"))),
+        ("designation", just(json!("Engineer"))),
+        ("isDepartmentHead", just(json!(false))),
+        ("department", just(dept.clone())),
+        ("location", just(loc.clone())),
+        ("reportsTo", just(admin.clone())),
+        ("skill", just(json!(["rust"]))),
+        ("defaultVisibility", just(json!("public"))),
+        ("addAdditionalTeams", just(json!([f.org.admin_id]))),
+        ("addAdditionalLocations", just(json!([f.location]))),
+        ("password", just(json!("a long password"))),
+    ];
+    let org_patch: Valid = vec![
+        ("name", just(json!("Contract Inc"))),
+        ("legalName", just(json!("Contract Incorporated"))),
+        ("websites", just(json!(["https://example.com"]))),
+        ("address", just(json!({ "street1": "1 Main St", "city": "Springfield" }))),
+        ("email", just(json!("info@example.com"))),
+        ("phone", just(json!("+1 555 0100"))),
+        ("description", just(json!("We test"))),
+        ("industry", just(json!("Software"))),
+    ];
+    let unit_name: Valid = vec![("name", "[A-Z][a-z]{3,10}".prop_map(Value::String).boxed())];
+    let dept_members: Valid = vec![
+        ("addMembers", just(json!([{ "id": f.user_id }]))),
+        ("removeMembers", just(json!([f.user_id]))),
+    ];
+    let portsip_group: Valid = vec![
+        ("name", just(json!("Sales"))),
+        ("outbound_caller_ids", just(json!([{ "provider_id": "p1", "caller_id": "100" }]))),
+        ("description", just(json!("Sells"))),
+    ];
+    let publisher_group: Valid = vec![("name", just(json!("Support"))), ("users", just(json!([])))];
+    let sunbird_update: Valid = vec![
+        ("name", just(json!("Study group"))),
+        ("description", just(json!("We study"))),
+        ("status", just(json!("active"))),
+        ("membershipType", just(json!("moderated"))),
+        ("activities", just(json!({ "add": [{ "id": "do_1", "type": "Course" }] }))),
+    ];
+    let nexport_edit: Valid = vec![
+        ("first_name", just(json!("Ann"))),
+        ("middle_name", just(json!("B"))),
+        ("last_name", just(json!("Lee"))),
+        ("title_prefix", just(json!("Dr"))),
+        ("nickname", just(json!("Annie"))),
+        ("email", email()),
+        ("contact_info", just(json!({ "city": "Springfield", "phone": "+1 555 0100" }))),
+    ];
+    let ep = |name, dialect, method, path: String, fields, valid, fixed, wrap| Endpoint { name, dialect, method, path, fields, valid, fixed, wrap };
+    vec![
+        ep("WorkDrive PATCH /api/users/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/users/{}", f.user_id), USER_PATCH, user_patch, none(), plain),
+        ep("WorkDrive POST /api/users/add", Dialect::WorkDrive, Method::POST, "/api/users/add".into(), USER_ADD, user_add, none(), plain),
+        ep("WorkDrive PATCH /api/organization/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/organization/{}", f.org.id), ORG_PATCH, org_patch, none(), plain),
+        ep("WorkDrive PATCH /api/departments/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/departments/{}", f.department), ORG_UNIT_NAME, unit_name.clone(), none(), plain),
+        ep("WorkDrive PATCH /api/departments/{id}/members", Dialect::WorkDrive, Method::PATCH, format!("/api/departments/{}/members", f.department), DEPARTMENT_MEMBERS, dept_members, none(), plain),
+        ep("WorkDrive PATCH /api/locations/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/locations/{}", f.location), ORG_UNIT_NAME, unit_name, none(), plain),
+        ep("PortSIP POST /api/groups/{id}", Dialect::PortSip, Method::POST, format!("/api/groups/{}", f.portsip_group), PORTSIP_GROUP, portsip_group.clone(), none(), plain),
+        ep("PortSIP POST /api/groups", Dialect::PortSip, Method::POST, "/api/groups".into(), PORTSIP_GROUP, portsip_group, none(), plain),
+        ep("Publisher PUT /api/2/groups/{id}", Dialect::Publisher, Method::PUT, format!("/api/2/groups/{}", f.group_number), PUBLISHER_GROUP, publisher_group, none(), |m| json!({ "group": m })),
+        ep(
+            "Sunbird PATCH /api/group/v1/update",
+            Dialect::Sunbird,
+            Method::PATCH,
+            "/api/group/v1/update".into(),
+            SUNBIRD_UPDATE,
+            sunbird_update,
+            obj(json!({ "groupId": f.group_uuid })),
+            |m| json!({ "request": m }),
+        ),
+        ep("NexPort EditUser", Dialect::NexPort, Method::POST, "/api/v1/AdminApi/EditUser".into(), NEXPORT_EDIT, nexport_edit, obj(json!({ "user_id": f.user_id })), plain),
+    ]
+}
+
+/// Adds the caller's token where the endpoint's dialect expects it.
+fn authorized(app: &TestApp, e: &Endpoint, token: &str) -> reqwest::RequestBuilder {
+    let rb = app.req(e.method.clone(), &e.path);
+    match e.dialect {
+        Dialect::WorkDrive => rb.header("X-API-KEY", token),
+        Dialect::PortSip | Dialect::Publisher => rb.bearer_auth(token),
+        Dialect::Sunbird => rb.header("x-authenticated-user-token", token).bearer_auth(token),
+        Dialect::NexPort => rb.query(&[("access_token", token)]),
+    }
+}
+
+/// Fails when a projection stopped or holds an event it could not apply.
+async fn assert_projections_healthy(app: &TestApp) {
+    let stopped: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, status FROM projection_checkpoints WHERE status <> 'running'").fetch_all(&app.pool).await.expect("checkpoints");
+    assert!(stopped.is_empty(), "projections not running: {stopped:?}");
+    let failures: Vec<(String, String)> =
+        sqlx::query_as("SELECT projection, error FROM projection_failures").fetch_all(&app.pool).await.expect("failures");
+    assert!(failures.is_empty(), "events a projector could not apply: {failures:?}");
+}
+
+/// Every write endpoint of every dialect, under generated bodies: a 4xx in the dialect's shape,
+/// or a write the read models apply (the answer waits for them and carries no consistency warning).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_body_stops_a_projection_in_any_dialect() {
+    let app = TestApp::spawn_with(Options { consistency_timeout: Duration::from_secs(5), ..Options::default() }).await;
+    let f = fixture(&app).await;
+    let rt = tokio::runtime::Handle::current();
+    for e in endpoints(&f) {
+        let tally = std::sync::Mutex::new((0u32, 0u32));
+        let mut runner = TestRunner::new(PropConfig { cases: CASES, failure_persistence: None, ..PropConfig::default() });
+        let outcome = tokio::task::block_in_place(|| {
+            runner.run(&body(e.fields, REQUIRED, &e.valid, e.fixed.clone()), |generated| {
+                let payload = (e.wrap)(generated);
+                rt.block_on(async {
+                    let resp = authorized(&app, &e, &f.org.token).json(&payload).send().await.expect("http");
+                    let status = resp.status();
+                    let consistency = resp.headers().get("roster-consistency").map(|v| v.to_str().unwrap_or("?").to_string());
+                    let bytes = resp.bytes().await.expect("body");
+                    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                    prop_assert!(!status.is_server_error(), "{}: {status} for {payload}: {v}", e.name);
+                    let mut t = tally.lock().expect("tally");
+                    if status.is_success() { t.0 += 1 } else { t.1 += 1 }
+                    drop(t);
+                    if status.is_client_error() {
+                        prop_assert!(e.dialect.is_error_shape(&v), "{}: {status} not in the dialect's error shape: {v}", e.name);
+                    } else {
+                        prop_assert!(consistency.is_none(), "{}: {status} with Roster-Consistency {consistency:?} for {payload}", e.name);
+                    }
+                    Ok::<(), TestCaseError>(())
+                })
+            })
+        });
+        if let Err(err) = outcome {
+            panic!("{}: {err}", e.name);
+        }
+        // Both kinds of outcome were exercised, or the generator missed the endpoint's rules.
+        let (ok, refused) = *tally.lock().expect("tally");
+        assert!(ok > 0 && refused > 0, "{}: {ok} writes accepted, {refused} refused", e.name);
+    }
+    assert_projections_healthy(&app).await;
+    // The two requests of the issue: answered as the spec decides, and they change nothing else.
+    let (s, _) = send(app.ps(Method::POST, &format!("/api/groups/{}", f.portsip_group), &f.org.token).json(&json!({ "outbound_caller_ids": null }))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, g) = send(app.ps(Method::GET, &format!("/api/groups/{}", f.portsip_group), &f.org.token)).await;
+    assert_eq!(g["outbound_caller_ids"], json!([]), "null clears the list: {g}");
+    let (s, u) = send(app.wd(Method::PATCH, &format!("/api/users/{}", f.user_id), &f.org.token).json(&json!({ "isExpert": null }))).await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    assert_eq!(u["isExpert"], json!(false), "null resets the flag: {u}");
+    assert_projections_healthy(&app).await;
+}
