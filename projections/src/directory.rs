@@ -238,9 +238,10 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
         | UserEvent::AccessTokenRevoked { .. }
         | UserEvent::UserOnboardingNoticeRecorded { .. } => {}
         UserEvent::UserActivityProgressRecorded { activity_id, activity_type, completed_count } => {
+            // Aggregates are per organization; the super admin belongs to none (and to no group).
             sqlx::query!(
                 "INSERT INTO activity_progress (org_id, user_id, activity_id, activity_type, completed_count, updated_at) \
-                 SELECT org_id, id, $2, $3, $4, $5 FROM users WHERE id = $1 \
+                 SELECT org_id, id, $2, $3, $4, $5 FROM users WHERE id = $1 AND org_id IS NOT NULL \
                  ON CONFLICT (user_id, activity_id) DO UPDATE SET activity_type = EXCLUDED.activity_type, \
                  completed_count = EXCLUDED.completed_count, updated_at = EXCLUDED.updated_at",
                 ev.stream_id,
