@@ -91,6 +91,7 @@ enum Dialect {
     Publisher,
     Sunbird,
     NexPort,
+    Roster,
 }
 
 impl Dialect {
@@ -102,6 +103,7 @@ impl Dialect {
             Dialect::Publisher => v["error"]["code"].is_u64() && v["error"]["message"].is_string(),
             Dialect::Sunbird => v["params"]["status"] == "failed" && v["params"]["err"].is_string(),
             Dialect::NexPort => v["api_error_entity"].is_object(),
+            Dialect::Roster => v["error"].is_string() && v["message"].is_string(),
         }
     }
 }
@@ -115,6 +117,8 @@ struct Endpoint {
     fields: &'static [&'static str],
     /// Values the endpoint accepts, per field (fields without one only get edge values).
     valid: Valid,
+    /// Fields without which the write never succeeds: kept present in most cases.
+    required: &'static [&'static str],
     fixed: Map<String, Value>,
     /// Wraps the generated object into the request body (Publisher's `group`, Sunbird's `request`).
     wrap: fn(Map<String, Value>) -> Value,
@@ -144,8 +148,11 @@ const PORTSIP_GROUP: &[&str] = &["name", "outbound_caller_ids", "description"];
 const PUBLISHER_GROUP: &[&str] = &["name", "users", "id"];
 const SUNBIRD_UPDATE: &[&str] = &["name", "description", "status", "membershipType", "members", "activities"];
 const NEXPORT_EDIT: &[&str] = &["first_name", "middle_name", "last_name", "title_prefix", "nickname", "email", "contact_info"];
-/// Fields without which no create succeeds (kept present in most cases of every endpoint).
-const REQUIRED: &[&str] = &["email", "firstName", "lastName"];
+const NEXPORT_CREATE_USER: &[&str] = &["login", "password", "first_name", "last_name", "email", "contact_info"];
+const NEXPORT_CREATE_GROUP: &[&str] = &["name", "short_name", "description", "tracking"];
+const NEXPORT_SUBSCRIPTION: &[&str] = &["utc_expiration_date"];
+const SUNBIRD_CREATE: &[&str] = &["name", "description", "membershipType", "members", "activities"];
+const PROFILE_FIELD: &[&str] = &["key", "name", "type"];
 const ORG_UNIT_NAME: &[&str] = &["name"];
 const DEPARTMENT_MEMBERS: &[&str] = &["addMembers", "removeMembers"];
 
@@ -252,17 +259,47 @@ fn endpoints(f: &Fixture) -> Vec<Endpoint> {
         ("email", email()),
         ("contact_info", just(json!({ "city": "Springfield", "phone": "+1 555 0100" }))),
     ];
-    let ep = |name, dialect, method, path: String, fields, valid, fixed, wrap| Endpoint { name, dialect, method, path, fields, valid, fixed, wrap };
+    let nexport_user: Valid = vec![
+        ("login", "[a-z]{10}".prop_map(Value::String).boxed()),
+        ("password", just(json!("a long password"))),
+        ("first_name", just(json!("Cy"))),
+        ("last_name", just(json!("Od"))),
+        ("email", email()),
+        ("contact_info", just(json!({ "address_line1": "1 Main St", "postal_code": "12345" }))),
+    ];
+    let nexport_group: Valid = vec![
+        ("name", just(json!("Cohort"))),
+        ("short_name", "[a-z]{12}".prop_map(Value::String).boxed()),
+        ("description", just(json!("A cohort"))),
+        ("tracking", just(json!("T-1"))),
+    ];
+    let nexport_subscription: Valid = vec![("utc_expiration_date", just(json!("2030-01-01T00:00:00Z")))];
+    let sunbird_create: Valid = vec![
+        ("name", just(json!("Study group"))),
+        ("description", just(json!("We study"))),
+        ("membershipType", just(json!("invite_only"))),
+        ("members", just(json!([{ "userId": f.user_id, "role": "member" }]))),
+        ("activities", just(json!([{ "id": "do_1", "type": "Course" }]))),
+    ];
+    let profile_field: Valid = vec![
+        ("key", "[a-z]{10}".prop_map(Value::String).boxed()),
+        ("name", just(json!("Shoe size"))),
+        ("type", just(json!("Number"))),
+    ];
+    let ep = |name, dialect, method, path: String, fields, valid, fixed, wrap| Endpoint { name, dialect, method, path, fields, valid, required: &[], fixed, wrap };
     vec![
         ep("WorkDrive PATCH /api/users/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/users/{}", f.user_id), USER_PATCH, user_patch, none(), plain),
-        ep("WorkDrive POST /api/users/add", Dialect::WorkDrive, Method::POST, "/api/users/add".into(), USER_ADD, user_add, none(), plain),
+        Endpoint {
+            required: &["email", "firstName", "lastName"],
+            ..ep("WorkDrive POST /api/users/add", Dialect::WorkDrive, Method::POST, "/api/users/add".into(), USER_ADD, user_add, none(), plain)
+        },
         ep("WorkDrive PATCH /api/organization/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/organization/{}", f.org.id), ORG_PATCH, org_patch, none(), plain),
         ep("WorkDrive PATCH /api/departments/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/departments/{}", f.department), ORG_UNIT_NAME, unit_name.clone(), none(), plain),
         ep("WorkDrive PATCH /api/departments/{id}/members", Dialect::WorkDrive, Method::PATCH, format!("/api/departments/{}/members", f.department), DEPARTMENT_MEMBERS, dept_members, none(), plain),
         ep("WorkDrive PATCH /api/locations/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/locations/{}", f.location), ORG_UNIT_NAME, unit_name, none(), plain),
         ep("PortSIP POST /api/groups/{id}", Dialect::PortSip, Method::POST, format!("/api/groups/{}", f.portsip_group), PORTSIP_GROUP, portsip_group.clone(), none(), plain),
         ep("PortSIP POST /api/groups", Dialect::PortSip, Method::POST, "/api/groups".into(), PORTSIP_GROUP, portsip_group, none(), plain),
-        ep("Publisher PUT /api/2/groups/{id}", Dialect::Publisher, Method::PUT, format!("/api/2/groups/{}", f.group_number), PUBLISHER_GROUP, publisher_group, none(), |m| json!({ "group": m })),
+        ep("Publisher PUT /api/2/groups/{id}", Dialect::Publisher, Method::PUT, format!("/api/2/groups/{}", f.group_number), PUBLISHER_GROUP, publisher_group.clone(), none(), |m| json!({ "group": m })),
         ep(
             "Sunbird PATCH /api/group/v1/update",
             Dialect::Sunbird,
@@ -273,6 +310,36 @@ fn endpoints(f: &Fixture) -> Vec<Endpoint> {
             obj(json!({ "groupId": f.group_uuid })),
             |m| json!({ "request": m }),
         ),
+        Endpoint {
+            required: &["login", "password", "first_name", "last_name", "email"],
+            ..ep("NexPort CreateUser", Dialect::NexPort, Method::POST, "/api/v1/AdminApi/CreateUser".into(), NEXPORT_CREATE_USER, nexport_user, obj(json!({ "owner_org_id": f.org.id })), plain)
+        },
+        Endpoint {
+            required: &["name", "short_name"],
+            ..ep("NexPort CreateGroup", Dialect::NexPort, Method::POST, "/api/v1/AdminApi/CreateGroup".into(), NEXPORT_CREATE_GROUP, nexport_group, obj(json!({ "parent_id": f.org.id })), plain)
+        },
+        ep(
+            "NexPort CreateSubscription",
+            Dialect::NexPort,
+            Method::POST,
+            "/api/v1/AdminApi/CreateSubscription".into(),
+            NEXPORT_SUBSCRIPTION,
+            nexport_subscription,
+            obj(json!({ "org_id": f.org.id, "user_id": f.user_id })),
+            plain,
+        ),
+        Endpoint {
+            required: &["name"],
+            ..ep("Sunbird POST /api/group/v1/create", Dialect::Sunbird, Method::POST, "/api/group/v1/create".into(), SUNBIRD_CREATE, sunbird_create, none(), |m| json!({ "request": m }))
+        },
+        Endpoint {
+            required: &["name"],
+            ..ep("Publisher POST /api/2/groups", Dialect::Publisher, Method::POST, "/api/2/groups".into(), PUBLISHER_GROUP, publisher_group.clone(), none(), |m| json!({ "group": m }))
+        },
+        Endpoint {
+            required: &["key", "name", "type"],
+            ..ep("Roster POST /profile-fields", Dialect::Roster, Method::POST, "/profile-fields".into(), PROFILE_FIELD, profile_field, obj(json!({ "org_id": f.org.id })), plain)
+        },
         ep("NexPort EditUser", Dialect::NexPort, Method::POST, "/api/v1/AdminApi/EditUser".into(), NEXPORT_EDIT, nexport_edit, obj(json!({ "user_id": f.user_id })), plain),
     ]
 }
@@ -282,7 +349,7 @@ fn authorized(app: &TestApp, e: &Endpoint, token: &str) -> reqwest::RequestBuild
     let rb = app.req(e.method.clone(), &e.path);
     match e.dialect {
         Dialect::WorkDrive => rb.header("X-API-KEY", token),
-        Dialect::PortSip | Dialect::Publisher => rb.bearer_auth(token),
+        Dialect::PortSip | Dialect::Publisher | Dialect::Roster => rb.bearer_auth(token),
         Dialect::Sunbird => rb.header("x-authenticated-user-token", token).bearer_auth(token),
         Dialect::NexPort => rb.query(&[("access_token", token)]),
     }
@@ -309,7 +376,7 @@ async fn no_body_stops_a_projection_in_any_dialect() {
         let tally = std::sync::Mutex::new((0u32, 0u32));
         let mut runner = TestRunner::new(PropConfig { cases: CASES, failure_persistence: None, ..PropConfig::default() });
         let outcome = tokio::task::block_in_place(|| {
-            runner.run(&body(e.fields, REQUIRED, &e.valid, e.fixed.clone()), |generated| {
+            runner.run(&body(e.fields, e.required, &e.valid, e.fixed.clone()), |generated| {
                 let payload = (e.wrap)(generated);
                 rt.block_on(async {
                     let resp = authorized(&app, &e, &f.org.token).json(&payload).send().await.expect("http");
