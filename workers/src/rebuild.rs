@@ -73,6 +73,12 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     if at != live.position {
         checkpoint::advance(&mut tx, projection.name, at, live.stream_seq as i64).await?;
     }
+    // The new tables hold every event up to `at`, the parked ones too (a still-refused event
+    // fails the rebuild above): none of them is parked anymore.
+    let unparked = projections::parked::clear_through(&mut tx, projection.name, at).await?;
+    if unparked > 0 {
+        tracing::info!(projection = projection.name, unparked, "the rebuild applied parked events");
+    }
     tx.commit().await?;
     checkpoint::notify(pool, projection.name).await;
     bar.finish();
