@@ -1,0 +1,243 @@
+//! A failing event never stops other tenants (DESIGN §4): the runner parks an event the read model
+//! refuses and everything behind it in its stream, goes on with every other stream, and
+//! `replay-parked` applies them once the cause is gone. And honest answers while the read models
+//! are behind (#11 item 5): past the timeout a write answers 202, and a pending answer is never
+//! replayed as the final one.
+
+use std::time::Duration;
+
+use api::cli::{execute, Cli};
+use clap::Parser;
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, send_raw, Options, TestApp};
+use serde_json::{json, Value};
+
+use crate::sunbird::{env, sb};
+
+/// A constraint the test adds to the live read model, so that one specific value is refused; it
+/// stands for any bug that makes a projector fail on an event (and is dropped to "fix" it).
+const REFUSE: &str = "ALTER TABLE rm_directory.groups ADD CONSTRAINT test_refuses_poison CHECK (description IS DISTINCT FROM 'poison')";
+const FIX: &str = "ALTER TABLE rm_directory.groups DROP CONSTRAINT test_refuses_poison";
+
+async fn cli(args: &[&str]) -> Result<String, String> {
+    let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let r = execute(cli, std::future::pending(), &mut out).await.map_err(|e| e.to_string());
+    let out = String::from_utf8(out).unwrap();
+    r.map(|_| out.clone()).map_err(|e| format!("{e}\n{out}"))
+}
+
+fn consistency(resp: &reqwest::Response) -> Option<String> {
+    resp.headers().get("roster-consistency").map(|v| v.to_str().unwrap().to_string())
+}
+
+async fn metric(app: &TestApp, name: &str) -> Option<f64> {
+    let text = send_raw(app.req(Method::GET, "/metrics")).await.text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok())
+}
+
+async fn group_description(app: &TestApp, token: &str, id: &str) -> Value {
+    let (status, g) = send(app.ps(Method::GET, &format!("/api/groups/{id}"), token)).await;
+    assert_eq!(status, StatusCode::OK, "{g}");
+    g["description"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_event_parks_its_stream_and_every_other_stream_goes_on() {
+    let app = TestApp::spawn().await;
+    let a = app.create_org("Parked").await;
+    let b = app.create_org("Bystander").await;
+    let doomed = app.create_group(&a, "Doomed").await;
+    let sibling = app.create_group(&a, "Sibling").await;
+    sqlx::query(REFUSE).execute(&app.pool).await.unwrap();
+
+    // The write whose event the read model refuses: committed, but the read models will not
+    // show it. It says so instead of a bare 200.
+    let resp = send_raw(app.ps(Method::POST, &format!("/api/groups/{doomed}"), &a.token).json(&json!({"description": "poison"}))).await;
+    assert_eq!(consistency(&resp).as_deref(), Some("failed"), "status {}", resp.status());
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["accepted"], true, "{body}");
+    // A later write to the same stream is parked behind it, untried: per-stream order is kept.
+    let resp = send_raw(app.ps(Method::POST, &format!("/api/groups/{doomed}"), &a.token).json(&json!({"description": "fine"}))).await;
+    assert_eq!(consistency(&resp).as_deref(), Some("failed"));
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+
+    // Every other stream goes on, in the same tenant and in another: plain answers, fresh reads.
+    let resp = send_raw(app.ps(Method::POST, &format!("/api/groups/{sibling}"), &a.token).json(&json!({"description": "sibling ok"}))).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(consistency(&resp), None);
+    assert_eq!(group_description(&app, &a.token, &sibling).await, "sibling ok");
+    let resp = send_raw(app.ps(Method::POST, "/api/groups", &b.token).json(&json!({"name": "Unaffected"}))).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(consistency(&resp), None);
+    let other = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let resp = send_raw(app.ps(Method::POST, &format!("/api/groups/{other}"), &b.token).json(&json!({"description": "b ok"}))).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(consistency(&resp), None);
+    assert_eq!(group_description(&app, &b.token, &other).await, "b ok");
+    let u = app.add_user(&b, "reader@bystander.io").await;
+    let (status, list) = send(app.wd(Method::GET, "/api/users", &b.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list["users"].as_array().unwrap().iter().any(|x| x["id"] == u["id"]), "{list}");
+    // The parked stream's read model stands where it was before the refused event.
+    assert_eq!(group_description(&app, &a.token, &doomed).await, Value::Null);
+
+    // Ready: only a stream is parked. Visible in /readyz and /metrics.
+    let (status, ready) = send(app.req(Method::GET, "/readyz")).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["projections"][0]["status"], "running");
+    assert_eq!(ready["projections"][0]["parked_events"], 2);
+    assert_eq!(metric(&app, "roster_projection_parked_events{projection=\"directory\"}").await, Some(2.0));
+
+    // The list: the refused event (tried, with the read model's error), then the one behind it.
+    let parked = workers::parked::list(&app.pool, None, None).await.unwrap();
+    assert_eq!(parked.len(), 2, "{parked:?}");
+    assert_eq!((parked[0].event_type.as_str(), parked[0].attempts), ("GroupUpdated", workers::runner::MAX_ATTEMPTS as i32));
+    assert!(parked[0].error.contains("test_refuses_poison"), "{}", parked[0].error);
+    assert_eq!(parked[1].attempts, 0);
+    assert!(parked[1].error.contains(&parked[0].event_id.to_string()), "{}", parked[1].error);
+    assert_eq!(parked[0].stream_id, parked[1].stream_id);
+    assert!(parked[0].position < parked[1].position);
+    let stream = parked[0].stream_id.to_string();
+    let db = app.config.database_url.clone();
+    let listed = cli(&["roster", "projection", "parked", "--database-url", &db]).await.unwrap();
+    assert!(listed.contains(&parked[0].event_id.to_string()) && listed.contains(&stream) && listed.contains("test_refuses_poison"), "{listed}");
+    assert!(listed.contains("2 parked event(s)"), "{listed}");
+
+    // Replaying before the cause is gone changes nothing; the command says what still fails.
+    let err = cli(&["roster", "projection", "replay-parked", "--stream", &stream, "--database-url", &db]).await.unwrap_err();
+    assert!(err.contains("still failing 1; still parked behind them 1"), "{err}");
+    assert_eq!(workers::parked::list(&app.pool, None, None).await.unwrap().len(), 2);
+
+    // The cause is fixed: both apply, in order (the later description wins).
+    sqlx::query(FIX).execute(&app.pool).await.unwrap();
+    let report = workers::parked::replay(&app.pool, projections::ALL, None).await.unwrap();
+    assert_eq!(report.applied.iter().map(|p| p.event_id).collect::<Vec<_>>(), parked.iter().map(|p| p.event_id).collect::<Vec<_>>());
+    assert!(report.failing.is_empty() && report.behind.is_empty(), "{report:?}");
+    assert_eq!(group_description(&app, &a.token, &doomed).await, "fine");
+    assert!(workers::parked::list(&app.pool, None, None).await.unwrap().is_empty());
+    assert_eq!(metric(&app, "roster_projection_parked_events{projection=\"directory\"}").await, Some(0.0));
+    // The stream is free again: its next write answers plainly.
+    let resp = send_raw(app.ps(Method::POST, &format!("/api/groups/{doomed}"), &a.token).json(&json!({"description": "after"}))).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(consistency(&resp), None);
+    assert_eq!(group_description(&app, &a.token, &doomed).await, "after");
+    // And a rebuild from the log agrees with what the replay made.
+    let before = group_description(&app, &a.token, &doomed).await;
+    workers::rebuild::rebuild(&app.pool, projections::DIRECTORY, false).await.unwrap();
+    assert_eq!(group_description(&app, &a.token, &doomed).await, before);
+}
+
+/// A Roster whose projector does not run (writes commit, read models stand still), with a short
+/// consistency timeout; and the organization made before it stopped.
+async fn without_projector() -> (TestApp, roster_tests::Org) {
+    let first = TestApp::spawn().await;
+    let org = first.create_org("Behind").await;
+    let mut opts = first.same_log();
+    opts.roles = api::Roles { api: true, relay: true, projector: false, sealer: false };
+    opts.consistency_timeout = Duration::from_millis(300);
+    first.stop().await;
+    (TestApp::spawn_with(opts).await, org)
+}
+
+fn projector(app: &TestApp) -> Options {
+    let mut opts = app.same_log();
+    opts.roles = api::Roles { api: false, relay: false, projector: true, sealer: false };
+    opts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_answer_is_never_replayed_as_the_final_one() {
+    let (app, org) = without_projector().await;
+    let add = || {
+        app.wd(Method::POST, "/api/users/add", &org.token)
+            .header("Idempotency-Key", "add-once")
+            .json(&json!({"email": "late@behind.io", "firstName": "Late", "lastName": "Comer"}))
+    };
+    let resp = send_raw(add()).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert_eq!(consistency(&resp).as_deref(), Some("pending"));
+    let position = resp.headers()["roster-position"].to_str().unwrap().to_string();
+    let events = app.event_count().await;
+    // Still behind: the retry appends nothing and is pending again (not a stored final answer).
+    let resp = send_raw(add()).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert_eq!(consistency(&resp).as_deref(), Some("pending"));
+    assert_eq!(resp.headers()["roster-position"].to_str().unwrap(), position);
+    assert_eq!(app.event_count().await, events);
+
+    // The read models catch up: the retry waits for the write and answers as a first answer would.
+    let projector = TestApp::spawn_with(projector(&app)).await;
+    let resp = send_raw(add()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(consistency(&resp), None);
+    assert!(resp.headers().get("idempotent-replayed").is_none());
+    let first: Value = resp.json().await.unwrap();
+    assert_eq!(first["email"], "late@behind.io", "{first}");
+    assert_eq!(app.event_count().await, events, "no retry appended anything");
+    // That one was final: it is what every later retry gets back.
+    let resp = send_raw(add()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(resp.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(resp.json::<Value>().await.unwrap(), first);
+    projector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_timeout_every_write_answers_202_in_its_dialects_shape() {
+    let first = TestApp::spawn().await;
+    let org = first.create_org("Slow").await;
+    let group = first.create_group(&org, "Crew").await;
+    let user = first.add_user(&org, "m@slow.io").await;
+    let ext: i64 = sqlx::query_scalar("SELECT number FROM rm_directory.users WHERE id = $1::uuid")
+        .bind(user["id"].as_str().unwrap())
+        .fetch_one(&first.pool)
+        .await
+        .unwrap();
+    let (status, v) = send(sb(&first, Method::POST, "/api/group/v1/create", &org.token).json(&env(json!({"name": "Circle"})))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let circle = v["result"]["groupId"].as_str().unwrap().to_string();
+    let mut opts = first.same_log();
+    opts.roles = api::Roles { api: true, relay: true, projector: false, sealer: false };
+    opts.consistency_timeout = Duration::from_millis(300);
+    first.stop().await;
+    let app = TestApp::spawn_with(opts).await;
+
+    // PortSIP: an update and a member add; a 200 here would claim what the group does not show.
+    for req in [
+        app.ps(Method::POST, &format!("/api/groups/{group}"), &org.token).json(&json!({"description": "later"})),
+        app.ps(Method::POST, &format!("/api/groups/{group}/members/{ext}"), &org.token),
+    ] {
+        let resp = send_raw(req).await;
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        assert_eq!(consistency(&resp).as_deref(), Some("pending"));
+        let position = resp.headers()["roster-position"].to_str().unwrap().to_string();
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!((v["accepted"].clone(), v["position"].clone()), (json!(true), json!(position)), "{v}");
+    }
+    // WorkDrive: an update of a user.
+    let resp = send_raw(app.wd(Method::PATCH, &format!("/api/users/{}", user["id"].as_str().unwrap()), &org.token).json(&json!({"bio": "b"}))).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert_eq!(consistency(&resp).as_deref(), Some("pending"));
+    assert_eq!(resp.json::<Value>().await.unwrap()["accepted"], true);
+    // Sunbird: its envelope, with the acceptance as the result.
+    let resp = send_raw(sb(&app, Method::PATCH, "/api/group/v1/update", &org.token).json(&env(json!({"groupId": circle, "description": "d"})))).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert_eq!(consistency(&resp).as_deref(), Some("pending"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["id"], "api.group.update", "{v}");
+    assert_eq!(v["responseCode"], 202, "{v}");
+    assert_eq!(v["result"]["accepted"], true, "{v}");
+    assert!(v["result"]["position"].is_string(), "{v}");
+
+    // Once a projector runs, the read models show every one of those writes.
+    let projector = TestApp::spawn_with(projector(&app)).await;
+    app.eventually("the projector to catch up", Duration::from_secs(60), || async {
+        let (_, g) = send(app.ps(Method::GET, &format!("/api/groups/{group}"), &org.token)).await;
+        let (_, members) = send(app.ps(Method::GET, &format!("/api/groups/{group}/members"), &org.token)).await;
+        g["description"] == "later" && members["items"].as_array().is_some_and(|m| m.len() == 1)
+    })
+    .await;
+    projector.stop().await;
+}
