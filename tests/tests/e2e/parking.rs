@@ -141,7 +141,7 @@ async fn without_projector() -> (TestApp, roster_tests::Org) {
     (TestApp::spawn_with(opts).await, org)
 }
 
-fn projector(app: &TestApp) -> Options {
+fn projector_only(app: &TestApp) -> Options {
     let mut opts = app.same_log();
     opts.roles = api::Roles { api: false, relay: false, projector: true, sealer: false };
     opts
@@ -168,7 +168,7 @@ async fn a_pending_answer_is_never_replayed_as_the_final_one() {
     assert_eq!(app.event_count().await, events);
 
     // The read models catch up: the retry waits for the write and answers as a first answer would.
-    let projector = TestApp::spawn_with(projector(&app)).await;
+    let projector = TestApp::spawn_with(projector_only(&app)).await;
     let resp = send_raw(add()).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(consistency(&resp), None);
@@ -181,6 +181,26 @@ async fn a_pending_answer_is_never_replayed_as_the_final_one() {
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(resp.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
     assert_eq!(resp.json::<Value>().await.unwrap(), first);
+    projector.stop().await;
+
+    // Sunbird's msgid follows the same rule (its path answers in its envelope).
+    let (app, org) = without_projector().await;
+    let create = || sb(&app, Method::POST, "/api/group/v1/create", &org.token).json(&json!({"params": {"msgid": "sb-once"}, "request": {"name": "Late circle"}}));
+    let resp = send_raw(create()).await;
+    assert_eq!((resp.status(), consistency(&resp).as_deref()), (StatusCode::ACCEPTED, Some("pending")));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!((v["responseCode"].clone(), v["result"]["accepted"].clone()), (json!(202), json!(true)), "{v}");
+    let projector = TestApp::spawn_with(projector_only(&app)).await;
+    let resp = send_raw(create()).await;
+    assert_eq!((resp.status(), consistency(&resp)), (StatusCode::OK, None));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["responseCode"], 200, "{v}");
+    assert!(v["result"]["groupId"].is_string(), "{v}");
+    let resp = send_raw(create()).await;
+    assert_eq!(resp.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(resp.json::<Value>().await.unwrap()["result"], v["result"]);
+    let (_, list) = send(app.ps(Method::GET, "/api/groups", &org.token)).await;
+    assert_eq!(list["count"], 1, "one group, however often the msgid came: {list}");
     projector.stop().await;
 }
 
@@ -232,7 +252,7 @@ async fn past_the_timeout_every_write_answers_202_in_its_dialects_shape() {
     assert!(v["result"]["position"].is_string(), "{v}");
 
     // Once a projector runs, the read models show every one of those writes.
-    let projector = TestApp::spawn_with(projector(&app)).await;
+    let projector = TestApp::spawn_with(projector_only(&app)).await;
     app.eventually("the projector to catch up", Duration::from_secs(60), || async {
         let (_, g) = send(app.ps(Method::GET, &format!("/api/groups/{group}"), &org.token)).await;
         let (_, members) = send(app.ps(Method::GET, &format!("/api/groups/{group}/members"), &org.token)).await;
@@ -240,4 +260,46 @@ async fn past_the_timeout_every_write_answers_202_in_its_dialects_shape() {
     })
     .await;
     projector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_connection_parks_nothing() {
+    // Parking is for what the read model refuses; a connection cut under the runner (here every
+    // backend of the test's database, again and again) only interrupts it, and it resumes.
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Cut").await;
+    let cut = || async {
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            .execute(&app.pool)
+            .await
+    };
+    const WRITES: usize = 30;
+    for i in 0..WRITES {
+        if i % 5 == 2 {
+            // Our own connection may be among the cut ones of an earlier round: retry once.
+            if cut().await.is_err() {
+                cut().await.unwrap();
+            }
+        }
+        // A client that retries with the same key until the write is acknowledged.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let resp = app.ps(Method::POST, "/api/groups", &org.token).header("Idempotency-Key", format!("cut-{i}")).json(&json!({"name": format!("g{i}")})).send().await;
+            if resp.as_ref().is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "write {i} never acknowledged: {resp:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let head = commands::log::head(&app.pool).await.unwrap().unwrap();
+    app.eventually("the projection to reach the head", Duration::from_secs(60), || async {
+        projections::checkpoint::slowest(&app.pool).await.is_ok_and(|p| p >= head)
+    })
+    .await;
+    assert!(workers::parked::list(&app.pool, None, None).await.unwrap().is_empty(), "nothing parked");
+    let (_, list) = send(app.ps(Method::GET, "/api/groups", &org.token)).await;
+    assert_eq!(list["count"], WRITES, "{list}");
+    let (status, ready) = send(app.req(Method::GET, "/readyz")).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
 }
