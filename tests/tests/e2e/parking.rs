@@ -316,3 +316,19 @@ async fn a_lost_database_connection_parks_nothing() {
     let (status, ready) = send(app.req(Method::GET, "/readyz")).await;
     assert_eq!(status, StatusCode::OK, "{ready}");
 }
+
+#[test]
+fn the_projection_commands_have_help() {
+    for (args, mentions) in [
+        (&["roster", "projection", "--help"][..], &["parked", "replay-parked"][..]),
+        (&["roster", "projection", "parked", "--help"][..], &["--projection", "--stream", "--json", "DATABASE_URL"][..]),
+        (&["roster", "projection", "replay-parked", "--help"][..], &["--projection", "--stream", "still failing"][..]),
+    ] {
+        let err = Cli::try_parse_from(args).err().expect("--help exits");
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        let help = err.to_string();
+        for m in mentions {
+            assert!(help.contains(m), "{args:?} lacks {m}:\n{help}");
+        }
+    }
+}
