@@ -134,13 +134,14 @@ pub async fn queue_behind(conn: &mut PgConnection, projection: &str, stream: Uui
 }
 
 /// Forgets what a rebuild applied: it replayed every event up to `through` into fresh tables,
-/// parked ones included (it stops on any event that still fails), so none of them is parked anymore.
-pub async fn clear_through(conn: &mut PgConnection, projection: &str, through: Position) -> Result<u64, sqlx::Error> {
+/// parked ones too, except those it `kept` parked (still refused, or behind one that is).
+pub async fn clear_through(conn: &mut PgConnection, projection: &str, through: Position, kept: &[Uuid]) -> Result<u64, sqlx::Error> {
     let done = sqlx::query!(
-        "DELETE FROM parked_events WHERE projection = $1 AND (tx, gid) <= ($2, $3)",
+        "DELETE FROM parked_events WHERE projection = $1 AND (tx, gid) <= ($2, $3) AND event_id <> ALL($4)",
         projection,
         through.tx,
         through.gid,
+        kept,
     )
     .execute(&mut *conn)
     .await?;

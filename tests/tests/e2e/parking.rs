@@ -110,10 +110,19 @@ async fn a_refused_event_parks_its_stream_and_every_other_stream_goes_on() {
     assert!(err.contains("still failing 1; still parked behind them 1"), "{err}");
     assert_eq!(workers::parked::list(&app.pool, None, None).await.unwrap().len(), 2);
 
+    // A rebuild meanwhile tries them again: still refused, they stay parked, and the rebuilt
+    // read model is the live one (the stream as before the refused event, the others current).
+    workers::rebuild::rebuild(&app.pool, projections::DIRECTORY, false).await.unwrap();
+    let ids = |list: &[projections::parked::Parked]| list.iter().map(|p| p.event_id).collect::<Vec<_>>();
+    assert_eq!(ids(&workers::parked::list(&app.pool, None, None).await.unwrap()), ids(&parked));
+    assert_eq!(group_description(&app, &a.token, &doomed).await, Value::Null);
+    assert_eq!(group_description(&app, &a.token, &sibling).await, "sibling ok");
+    assert_eq!(group_description(&app, &b.token, &other).await, "b ok");
+
     // The cause is fixed: both apply, in order (the later description wins).
     sqlx::query(FIX).execute(&app.pool).await.unwrap();
     let report = workers::parked::replay(&app.pool, projections::ALL, None).await.unwrap();
-    assert_eq!(report.applied.iter().map(|p| p.event_id).collect::<Vec<_>>(), parked.iter().map(|p| p.event_id).collect::<Vec<_>>());
+    assert_eq!(ids(&report.applied), ids(&parked));
     assert!(report.failing.is_empty() && report.behind.is_empty(), "{report:?}");
     assert_eq!(group_description(&app, &a.token, &doomed).await, "fine");
     assert!(workers::parked::list(&app.pool, None, None).await.unwrap().is_empty());
