@@ -124,6 +124,17 @@ impl Accepted {
     }
 }
 
+/// The 202 in the shape of the dialect that asked; Sunbird and Publisher, whose shape depends on
+/// the request, pass theirs to `respond_or`.
+fn accepted_for(dialect: &str) -> fn(Accepted) -> Response {
+    use crate::dialect::Dialect;
+    if dialect == crate::nexport::NexPort::NAME {
+        crate::nexport::accepted
+    } else {
+        Accepted::into_response
+    }
+}
+
 impl AppState {
     /// Answers a committed write: a replay gets the first answer's bytes; otherwise wait for the
     /// read models to reach the write (bounded), build the answer, and remember it for replays.
@@ -134,7 +145,7 @@ impl AppState {
         F: FnOnce(AppState, serde_json::Value) -> Fut,
         Fut: Future<Output = Result<Response, ApiError>>,
     {
-        self.respond_or(ctx, committed, build, Accepted::into_response).await
+        self.respond_or(ctx, committed, build, accepted_for(ctx.dialect)).await
     }
 
     /// `respond`, with the dialect's own shape of the 202 `Accepted` answer.

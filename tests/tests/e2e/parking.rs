@@ -250,6 +250,18 @@ async fn past_the_timeout_every_write_answers_202_in_its_dialects_shape() {
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     assert_eq!(consistency(&resp).as_deref(), Some("pending"));
     assert_eq!(resp.json::<Value>().await.unwrap()["accepted"], true);
+    // Publisher answers in the format the client accepts, XML too.
+    let resp = send_raw(app.ps(Method::POST, "/api/2/groups", &org.token).header("Accept", "application/xml").json(&json!({"group": {"name": "Late"}}))).await;
+    assert_eq!((resp.status(), consistency(&resp).as_deref()), (StatusCode::ACCEPTED, Some("pending")));
+    let xml = resp.text().await.unwrap();
+    assert!(xml.starts_with("<accepted>") && xml.contains("<position>") && xml.contains("<group_id>"), "{xml}");
+    // NexPort: every answer of it carries `api_error_entity`.
+    let body = json!({ "owner_org_id": org.id, "login": "late", "password": "secret-pass-1", "first_name": "L", "last_name": "T", "email": "late@slow.io" });
+    let resp = send_raw(app.nx("CreateUser", &org.token).json(&body)).await;
+    assert_eq!((resp.status(), consistency(&resp).as_deref()), (StatusCode::ACCEPTED, Some("pending")));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!((v["accepted"].clone(), v["api_error_entity"]["error_code"].clone()), (json!(true), json!(0)), "{v}");
+    assert!(v["result"]["user_id"].is_string(), "{v}");
     // Sunbird: its envelope, with the acceptance as the result.
     let resp = send_raw(sb(&app, Method::PATCH, "/api/group/v1/update", &org.token).json(&env(json!({"groupId": circle, "description": "d"})))).await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
