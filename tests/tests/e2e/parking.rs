@@ -44,7 +44,9 @@ async fn group_description(app: &TestApp, token: &str, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_event_parks_its_stream_and_every_other_stream_goes_on() {
-    let app = TestApp::spawn().await;
+    // A generous read-your-writes wait: the refused write answers once its event is parked, after
+    // the runner's attempts, however slow a loaded machine makes them.
+    let app = TestApp::spawn_with(Options { consistency_timeout: Duration::from_secs(30), ..Options::default() }).await;
     let a = app.create_org("Parked").await;
     let b = app.create_org("Bystander").await;
     let doomed = app.create_group(&a, "Doomed").await;
