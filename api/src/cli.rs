@@ -1,4 +1,5 @@
-//! The `roster` command line: `dev`, `serve`, `rebuild`, `token`, `security-group add`.
+//! The `roster` command line: `dev`, `serve`, `rebuild`, `token`, `security-group add`, `projection
+//! parked|replay-parked`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -39,6 +40,36 @@ enum Command {
     /// Follow the event log.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Inspect and repair projections: the events they parked.
+    #[command(subcommand)]
+    Projection(ProjectionCommand),
+}
+
+#[derive(Subcommand)]
+enum ProjectionCommand {
+    /// List parked events (projection, stream, event, error, time), in log order: events a
+    /// projection refused, and the later events of their streams parked behind them.
+    Parked(ParkedArgs),
+    /// Re-apply parked events in order (per stream, in log order) once their cause is fixed;
+    /// reports what now applies and what is still failing (that stays parked, with everything
+    /// behind it in its stream). Exits non-zero while something is still failing.
+    #[command(name = "replay-parked")]
+    ReplayParked(ParkedArgs),
+}
+
+#[derive(Args)]
+struct ParkedArgs {
+    /// Only this projection's parked events.
+    #[arg(long)]
+    projection: Option<String>,
+    /// Only this stream's (an entity id).
+    #[arg(long)]
+    stream: Option<uuid::Uuid>,
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
 }
 
 #[derive(Subcommand)]
@@ -283,6 +314,8 @@ pub async fn execute(cli: Cli, stop: impl std::future::Future<Output = ()>, out:
         Command::Verify(a) => verify(a, out).await,
         Command::Events(EventsCommand::Tail(a)) => tail(a, stop, out).await,
         Command::SecurityGroup(SecurityGroupCommand::Add(a)) => security_group_add(a, out).await,
+        Command::Projection(ProjectionCommand::Parked(a)) => parked(a, out).await,
+        Command::Projection(ProjectionCommand::ReplayParked(a)) => replay_parked(a, out).await,
     }
 }
 
@@ -524,4 +557,80 @@ async fn security_group_add(a: SecurityGroupAddArgs, out: &mut (dyn Write + Send
     let id = committed.result.get("security_group_id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
     writeln!(out, "{id}")?;
     Ok(())
+}
+
+fn projections_named(name: Option<&str>) -> Result<Vec<projections::Projection>, BoxError> {
+    match name {
+        None => Ok(projections::ALL.to_vec()),
+        Some(n) => {
+            let known: Vec<&str> = projections::ALL.iter().map(|p| p.name).collect();
+            Ok(vec![projections::by_name(n).ok_or_else(|| format!("unknown projection '{n}' (known: {})", known.join(", ")))?])
+        }
+    }
+}
+
+fn parked_line(p: &projections::parked::Parked) -> String {
+    format!(
+        "{} {} {}/{} event {} {} at {}, {} attempt(s): {}",
+        p.parked_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        p.projection,
+        p.stream_type,
+        p.stream_id,
+        p.event_id,
+        p.event_type,
+        p.position,
+        p.attempts,
+        p.error
+    )
+}
+
+async fn parked(a: ParkedArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
+    let names = projections_named(a.projection.as_deref())?;
+    let pool = commands::db::connect(&a.database_url, 2).await?;
+    commands::db::migrate(&a.database_url).await?;
+    let mut all = Vec::new();
+    for p in names {
+        all.extend(workers::parked::list(&pool, Some(p.name), a.stream).await?);
+    }
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string(&all)?)?;
+    } else {
+        for p in &all {
+            writeln!(out, "{}", parked_line(p))?;
+        }
+        writeln!(out, "{} parked event(s)", all.len())?;
+    }
+    Ok(())
+}
+
+async fn replay_parked(a: ParkedArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
+    let names = projections_named(a.projection.as_deref())?;
+    let pool = commands::db::connect(&a.database_url, 2).await?;
+    commands::db::migrate(&a.database_url).await?;
+    let report = workers::parked::replay(&pool, &names, a.stream).await?;
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    } else {
+        for p in &report.applied {
+            writeln!(out, "APPLIED {}", parked_line(p))?;
+        }
+        for p in &report.failing {
+            writeln!(out, "FAILING {}", parked_line(p))?;
+        }
+        for p in &report.behind {
+            writeln!(out, "BEHIND  {}", parked_line(p))?;
+        }
+        writeln!(
+            out,
+            "applied {}; still failing {}; still parked behind them {}",
+            report.applied.len(),
+            report.failing.len(),
+            report.behind.len()
+        )?;
+    }
+    if report.failing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} parked event(s) still fail; they and the {} behind them stay parked", report.failing.len(), report.behind.len()).into())
+    }
 }

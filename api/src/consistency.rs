@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use commands::Position;
-use projections::checkpoint;
+use projections::checkpoint::{self, Progress};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -23,14 +23,27 @@ pub const CONSISTENCY_HEADER: &str = "roster-consistency";
 /// Re-reads the checkpoints this often even without a notification.
 const FALLBACK_POLL: Duration = Duration::from_millis(250);
 
-/// The slowest projection's checkpoint, kept current from NOTIFYs on the checkpoint channel.
+/// Where the read models stand (the slowest checkpoint, and whether anything is parked), kept
+/// current from NOTIFYs on the checkpoint channel.
 pub struct Consistency {
-    reached: watch::Receiver<Position>,
+    reached: watch::Receiver<Progress>,
+}
+
+/// How a write's position fared against the read models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Every projection applied it: the read models show the write.
+    CaughtUp,
+    /// The timeout passed first: the read models may not show it yet.
+    Pending,
+    /// A projection parked one of its events: the read models will not show it until an
+    /// operator replays it (`roster projection replay-parked`).
+    Failed,
 }
 
 impl Consistency {
     pub async fn start(pool: PgPool, mut shutdown: Shutdown) -> Result<Arc<Self>, sqlx::Error> {
-        let (tx, rx) = watch::channel(checkpoint::slowest(&pool).await?);
+        let (tx, rx) = watch::channel(checkpoint::progress(&pool).await?);
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(checkpoint::CHECKPOINT_CHANNEL).await?;
         tokio::spawn(async move {
@@ -45,7 +58,7 @@ impl Consistency {
                     _ = tokio::time::sleep(FALLBACK_POLL) => {}
                     _ = shutdown.wait() => return,
                 }
-                match checkpoint::slowest(&pool).await {
+                match checkpoint::progress(&pool).await {
                     Ok(p) => {
                         tx.send_if_modified(|cur| {
                             let changed = *cur != p;
@@ -62,15 +75,38 @@ impl Consistency {
 
     /// Waits until every projection has reached `position`; false if `timeout` passed first.
     pub async fn wait(&self, position: Position, timeout: Duration) -> bool {
+        self.reach(position, timeout).await.is_some()
+    }
+
+    async fn reach(&self, position: Position, timeout: Duration) -> Option<Progress> {
         let mut rx = self.reached.clone();
-        let reached = tokio::time::timeout(timeout, rx.wait_for(|p| *p >= position)).await;
-        matches!(reached, Ok(Ok(_)))
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|p| p.reached >= position)).await;
+        match reached {
+            Ok(Ok(p)) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// Waits for a write (its last event at `position`) like `wait`, then tells whether one of its
+    /// events was parked on the way. Costs one indexed query, and only while something is parked:
+    /// the progress read with the checkpoint says so.
+    pub async fn settle(&self, pool: &PgPool, position: Position, timeout: Duration) -> Result<Settled, sqlx::Error> {
+        match self.reach(position, timeout).await {
+            None => Ok(Settled::Pending),
+            Some(p) if p.any_parked && projections::parked::write_parked(pool, position.tx).await? => Ok(Settled::Failed),
+            Some(_) => Ok(Settled::CaughtUp),
+        }
     }
 }
 
 /// Marks a response as answered before the read models caught up.
 pub fn mark_pending(resp: &mut Response) {
     resp.headers_mut().insert(CONSISTENCY_HEADER, HeaderValue::from_static("pending"));
+}
+
+/// Marks a write's answer as one whose event a projection parked.
+pub fn mark_failed(resp: &mut Response) {
+    resp.headers_mut().insert(CONSISTENCY_HEADER, HeaderValue::from_static("failed"));
 }
 
 /// Middleware: honours `Roster-Min-Position` on any request.

@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{authenticate, bearer_header, Principal};
 use crate::error::ApiError;
-use crate::write::WriteMeta;
+use crate::write::{Accepted, WriteMeta};
 use crate::AppState;
 
 pub const NAME: &str = "publisher";
@@ -112,6 +112,24 @@ fn fail(fmt: Format, e: ApiError) -> Failure {
         other => other.message(),
     };
     Failure(fmt, status, message)
+}
+
+/// A write the read models do not show yet (or whose event was parked): 202 with what the command
+/// knows and its position, in the negotiated format.
+fn accepted(fmt: Format) -> impl FnOnce(Accepted) -> Response {
+    move |a| {
+        let json_body = a.json();
+        // XML has no null: keep the object's fields that have a value.
+        let mut xml = serde_json::Map::new();
+        xml.insert("accepted".into(), Value::Bool(true));
+        if let Some(p) = a.position {
+            xml.insert("position".into(), Value::String(p.to_string()));
+        }
+        if let Value::Object(result) = a.result {
+            xml.insert("result".into(), Value::Object(result.into_iter().filter(|(_, v)| !v.is_null()).collect()));
+        }
+        render(fmt, StatusCode::ACCEPTED, "accepted", &Value::Object(xml), json_body)
+    }
 }
 
 /// Renders `xml` (under `root`) or `json` by format; XML lists of users become `<users><user>`.
@@ -497,11 +515,11 @@ pub async fn create_group(State(st): State<AppState>, headers: HeaderMap, meta: 
     let input = group_cmd::CreateGroup { name, members, ..Default::default() };
     let committed = group_cmd::create_group(&st.store, &ctx, org, input).await.map_err(|e| fail(fmt, e.into()))?;
     let base = base_url(&headers);
-    st.respond(&ctx, committed, |st, result| async move {
+    st.respond_or(&ctx, committed, |st, result| async move {
         let id = result.get("group_id").and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or(ApiError::Internal)?;
         let g = queries::group(&st.pool, org.0, id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
         one_group(&st, fmt, StatusCode::OK, &g, SUMMARY_FIELDS, &base).await
-    })
+    }, accepted(fmt))
     .await
     .map_err(|e| fail(fmt, e))
 }
@@ -529,10 +547,10 @@ pub async fn replace_group(State(st): State<AppState>, headers: HeaderMap, meta:
     let ctx = meta.context(Some(&who), NAME).map_err(|e| fail(fmt, e))?;
     let committed = group_cmd::replace_group(&st.store, &ctx, org, GroupId(g.id), name, users).await.map_err(|e| fail(fmt, e.into()))?;
     let base = base_url(&headers);
-    st.respond(&ctx, committed, |st, _| async move {
+    st.respond_or(&ctx, committed, |st, _| async move {
         let g = queries::group(&st.pool, org.0, g.id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
         one_group(&st, fmt, StatusCode::OK, &g, SUMMARY_FIELDS, &base).await
-    })
+    }, accepted(fmt))
     .await
     .map_err(|e| fail(fmt, e))
 }
@@ -548,7 +566,7 @@ pub async fn delete_group(State(st): State<AppState>, headers: HeaderMap, meta: 
     let g = find_group(&st, org, &id, fmt).await?;
     let ctx = meta.context(Some(&who), NAME).map_err(|e| fail(fmt, e))?;
     let committed = group_cmd::delete_group(&st.store, &ctx, org, GroupId(g.id)).await.map_err(|e| fail(fmt, e.into()))?;
-    st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::ACCEPTED.into_response()) }).await.map_err(|e| fail(fmt, e))
+    st.respond_or(&ctx, committed, |_, _| async move { Ok(StatusCode::ACCEPTED.into_response()) }, accepted(fmt)).await.map_err(|e| fail(fmt, e))
 }
 
 /// Add users (ids or emails) to a user group (v5.0): 200, the full object.
@@ -568,10 +586,10 @@ pub async fn add_users(State(st): State<AppState>, headers: HeaderMap, meta: Wri
     let ctx = meta.context(Some(&who), NAME).map_err(|e| fail(fmt, e))?;
     let committed = group_cmd::add_members(&st.store, &ctx, org, GroupId(g.id), users).await.map_err(|e| fail(fmt, e.into()))?;
     let base = base_url(&headers);
-    st.respond(&ctx, committed, |st, _| async move {
+    st.respond_or(&ctx, committed, |st, _| async move {
         let g = queries::group(&st.pool, org.0, g.id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
         one_group(&st, fmt, StatusCode::OK, &g, FULL_FIELDS, &base).await
-    })
+    }, accepted(fmt))
     .await
     .map_err(|e| fail(fmt, e))
 }

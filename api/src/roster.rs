@@ -76,6 +76,9 @@ pub struct ProjectionStatus {
     pub name: String,
     pub position: String,
     pub status: String,
+    /// Events parked (and waiting for `roster projection replay-parked`); the projection goes on
+    /// with every other stream, so they do not make the service unready.
+    pub parked_events: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,15 +87,21 @@ pub struct Readiness {
     pub projections: Vec<ProjectionStatus>,
 }
 
-/// Readiness: Postgres answers and no projection is stopped by a poison event.
+/// Readiness: Postgres answers and every projection can make progress. Parked streams do not
+/// count (DESIGN §4): a load balancer must not take every API instance out for one bad stream;
+/// only a stopped projection (a message that is not an event at all) does.
 #[utoipa::path(get, path = "/readyz", tag = "Roster",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(st): State<AppState>) -> Response {
-    match projections::checkpoint::all(&st.pool).await {
-        Ok(rows) => {
+    let read = async { Ok::<_, sqlx::Error>((projections::checkpoint::all(&st.pool).await?, projections::parked::counts(&st.pool).await?)) };
+    match read.await {
+        Ok((rows, parked)) => {
             let projections: Vec<ProjectionStatus> = rows
                 .into_iter()
-                .map(|(name, cp)| ProjectionStatus { name, position: cp.position.to_string(), status: cp.status })
+                .map(|(name, cp)| {
+                    let parked_events = parked.get(&name).copied().unwrap_or(0);
+                    ProjectionStatus { name, position: cp.position.to_string(), status: cp.status, parked_events }
+                })
                 .collect();
             let ready = projections.iter().all(|p| p.status == "running");
             let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -269,6 +278,12 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, Error> {
     }
     gauge(&mut out, "roster_projection_lag_events", "Events a projection has not applied yet.", &events);
     gauge(&mut out, "roster_projection_lag_seconds", "Age of the oldest event a projection has not applied yet.", &seconds);
+    let parked = projections::parked::counts(&st.pool).await?;
+    let parked: Vec<(String, f64)> = projections::ALL
+        .iter()
+        .map(|p| (format!("{{projection=\"{}\"}}", p.name), parked.get(p.name).copied().unwrap_or(0) as f64))
+        .collect();
+    gauge(&mut out, "roster_projection_parked_events", "Events a projection parked (refused, or behind a refused one of their stream); see `roster projection parked`.", &parked);
 
     let (mut events, mut seconds) = (Vec::new(), Vec::new());
     for r in sqlx::query!("SELECT stream, tx, gid FROM relay_cursors ORDER BY stream").fetch_all(&st.pool).await? {

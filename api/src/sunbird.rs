@@ -27,7 +27,8 @@ use uuid::Uuid;
 
 use crate::auth::{authenticate, Principal};
 use crate::error::ApiError;
-use crate::write::{WriteMeta, MAX_IDEMPOTENCY_KEY_LEN};
+use crate::consistency::{mark_failed, mark_pending, Settled};
+use crate::write::{Accepted, WriteMeta, MAX_IDEMPOTENCY_KEY_LEN};
 use crate::AppState;
 
 pub const NAME: &str = "sunbird";
@@ -276,6 +277,20 @@ fn envelope_response(env: &Envelope, outcome: Result<Value, Fail>) -> Response {
     with_cors((status, axum::Json(body)).into_response())
 }
 
+/// A write the read models do not show yet (or whose event was parked): 202 in the envelope, with
+/// what the command knows and its position as the result.
+fn accepted_response(env: &Envelope, accepted: Accepted) -> Response {
+    let body = SunbirdResponse {
+        id: env.api_id.clone(),
+        ver: Some("v1".into()),
+        ts: ts(Utc::now()),
+        params: None,
+        response_code: StatusCode::ACCEPTED.as_u16(),
+        result: accepted.json(),
+    };
+    with_cors((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
 fn with_cors(mut resp: Response) -> Response {
     resp.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
     resp
@@ -382,10 +397,15 @@ async fn answer_write(st: &AppState, ctx: &commands::CommandContext, env: &Envel
         Err(e) => return envelope_response(env, Err(op.map(e.into()))),
     };
     let built = st
-        .respond(ctx, committed, |_, result| {
-            let resp = envelope_response(env, build(result));
-            async move { Ok(resp) }
-        })
+        .respond_or(
+            ctx,
+            committed,
+            |_, result| {
+                let resp = envelope_response(env, build(result));
+                async move { Ok(resp) }
+            },
+            |a| accepted_response(env, a),
+        )
         .await;
     match built {
         Ok(r) => with_cors(r),
@@ -774,13 +794,28 @@ pub async fn update_membership(State(st): State<AppState>, parts: Parts, meta: W
             let committed = group_cmd::set_visited(&st.store, &ctx, who.org, id, user, visited).await.map_err(|e| op.map(e.into()))?;
             last = committed.position.or(last);
         }
-        if let Some(p) = last {
-            st.consistency.wait(p, st.consistency_timeout).await;
-        }
-        Ok(json!({ "response": "SUCCESS" }))
+        let settled = match last {
+            Some(p) => st.consistency.settle(&st.pool, p, st.consistency_timeout).await.map_err(|e| op.map(e.into()))?,
+            None => Settled::CaughtUp,
+        };
+        Ok((last, settled))
     }
     .await;
-    envelope_response(&c.env, outcome)
+    let success = json!({ "response": "SUCCESS" });
+    match outcome {
+        Ok((_, Settled::CaughtUp)) => envelope_response(&c.env, Ok(success)),
+        // Past the timeout (or parked), the same rule as every write: 202, never a bare success.
+        Ok((position, settled)) => {
+            let mut resp = accepted_response(&c.env, Accepted { position, result: success });
+            if settled == Settled::Failed {
+                mark_failed(&mut resp);
+            } else {
+                mark_pending(&mut resp);
+            }
+            resp
+        }
+        Err(f) => envelope_response(&c.env, Err(f)),
+    }
 }
 
 // ----- activity aggregator (lms-service envelope) -------------------------------------------------

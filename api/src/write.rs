@@ -15,7 +15,7 @@ use commands::{CommandContext, Committed};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
-use crate::consistency::{mark_pending, POSITION_HEADER};
+use crate::consistency::{mark_failed, mark_pending, Settled, POSITION_HEADER};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -104,11 +104,58 @@ impl WriteMeta {
     }
 }
 
+/// What a write answers when the read models do not show it (past the consistency timeout, or
+/// its event parked): that it was accepted, what the command knows, and its position.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub position: Option<commands::Position>,
+    pub result: serde_json::Value,
+}
+
+impl Accepted {
+    /// `{"accepted": true, "position": …, "result": …}`, the JSON shape every dialect but Sunbird
+    /// (its envelope) and Publisher's XML answers with.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({ "accepted": true, "position": self.position, "result": self.result })
+    }
+
+    pub fn into_response(self) -> Response {
+        (StatusCode::ACCEPTED, axum::Json(self.json())).into_response()
+    }
+}
+
+/// The 202 in the shape of the dialect that asked; Sunbird and Publisher, whose shape depends on
+/// the request, pass theirs to `respond_or`.
+fn accepted_for(dialect: &str) -> fn(Accepted) -> Response {
+    use crate::dialect::Dialect;
+    if dialect == crate::nexport::NexPort::NAME {
+        crate::nexport::accepted
+    } else {
+        Accepted::into_response
+    }
+}
+
 impl AppState {
     /// Answers a committed write: a replay gets the first answer's bytes; otherwise wait for the
     /// read models to reach the write (bounded), build the answer, and remember it for replays.
-    /// `build` gets a handle on the state and the command's result.
+    /// `build` gets a handle on the state and the command's result. Past the timeout, or when a
+    /// projection parked the write's event, the answer is a 202 `Accepted` instead.
     pub async fn respond<F, Fut>(&self, ctx: &CommandContext, committed: Committed, build: F) -> Result<Response, ApiError>
+    where
+        F: FnOnce(AppState, serde_json::Value) -> Fut,
+        Fut: Future<Output = Result<Response, ApiError>>,
+    {
+        self.respond_or(ctx, committed, build, accepted_for(ctx.dialect)).await
+    }
+
+    /// `respond`, with the dialect's own shape of the 202 `Accepted` answer.
+    pub async fn respond_or<F, Fut>(
+        &self,
+        ctx: &CommandContext,
+        committed: Committed,
+        build: F,
+        accepted: impl FnOnce(Accepted) -> Response,
+    ) -> Result<Response, ApiError>
     where
         F: FnOnce(AppState, serde_json::Value) -> Fut,
         Fut: Future<Output = Result<Response, ApiError>>,
@@ -116,31 +163,41 @@ impl AppState {
         if let Some(stored) = committed.replayed {
             return Ok(replay(stored, committed.position));
         }
-        let caught_up = match committed.position {
-            Some(p) => self.consistency.wait(p, self.consistency_timeout).await,
-            None => true,
+        // A first answer, or a retry whose first answer was not final (not stored): either way
+        // the answer comes from the read models once they show the write.
+        let settled = match committed.position {
+            Some(p) => self.consistency.settle(&self.pool, p, self.consistency_timeout).await?,
+            None => Settled::CaughtUp,
         };
         let result = committed.result.clone();
-        let mut resp = match build(self.clone(), committed.result).await {
-            Ok(resp) => resp,
-            // Committed, but the read models have not caught up: never claim "not found" for
-            // what was just written. Say it was accepted, with what the command knows.
-            Err(ApiError::NotFound(_)) if !caught_up => {
-                let body = serde_json::json!({ "accepted": true, "position": committed.position, "result": result });
-                (StatusCode::ACCEPTED, axum::Json(body)).into_response()
-            }
-            Err(e) => return Err(e),
+        let mut resp = match settled {
+            Settled::CaughtUp => build(self.clone(), committed.result).await?,
+            // The read models do not show the write, so a body read from them could contradict
+            // it (a member add whose group shows no members). Only a body that does not come from
+            // them is kept: a secret shown once (a sign-in's token), which no retry could get back.
+            Settled::Pending | Settled::Failed => match build(self.clone(), committed.result).await {
+                Ok(resp) if resp.status().is_success() && resp.extensions().get::<SecretBearing>().is_some() => resp,
+                _ => accepted(Accepted { position: committed.position, result }),
+            },
         };
         if let Some(p) = committed.position {
             if let Ok(v) = HeaderValue::from_str(&p.to_string()) {
                 resp.headers_mut().insert(POSITION_HEADER, v);
             }
         }
-        if !caught_up {
-            mark_pending(&mut resp);
+        match settled {
+            Settled::CaughtUp => {}
+            Settled::Pending => mark_pending(&mut resp),
+            Settled::Failed => mark_failed(&mut resp),
         }
-        // A response carrying a secret is never stored: a replay is rebuilt without the secret.
-        if ctx.idempotency_key.is_none() || !resp.status().is_success() || resp.extensions().get::<SecretBearing>().is_some() {
+        // Only a final answer is remembered: a pending or failed one would be replayed forever,
+        // after the read models caught up. A response carrying a secret is never stored: a
+        // replay is rebuilt without the secret.
+        if settled != Settled::CaughtUp
+            || ctx.idempotency_key.is_none()
+            || !resp.status().is_success()
+            || resp.extensions().get::<SecretBearing>().is_some()
+        {
             return Ok(resp);
         }
         let (parts, body) = resp.into_parts();

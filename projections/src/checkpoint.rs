@@ -67,6 +67,28 @@ pub async fn set_status(db: impl PgExecutor<'_>, name: &str, status: &str) -> Re
     Ok(())
 }
 
+/// Where the read models stand for read-your-writes: the slowest checkpoint, and whether any
+/// event is parked (only then does a write check whether its own events were among them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub reached: Position,
+    pub any_parked: bool,
+}
+
+/// Both halves of `Progress` from one snapshot, so a checkpoint that moved past a parked event is
+/// never seen without that event.
+pub async fn progress(db: impl PgExecutor<'_>) -> Result<Progress, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT tx, gid, EXISTS (SELECT 1 FROM parked_events) AS "any_parked!"
+           FROM projection_checkpoints ORDER BY tx, gid LIMIT 1"#
+    )
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else { return Ok(Progress { reached: Position::START, any_parked: false }) };
+    let reached = Position::new(row.tx, row.gid);
+    Ok(Progress { reached, any_parked: row.any_parked })
+}
+
 /// The position every projection has reached: reads at or below it see all their writes.
 pub async fn slowest(db: impl PgExecutor<'_>) -> Result<Position, sqlx::Error> {
     let row = sqlx::query!("SELECT tx, gid FROM projection_checkpoints ORDER BY tx, gid LIMIT 1").fetch_optional(db).await?;

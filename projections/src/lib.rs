@@ -10,6 +10,7 @@ pub mod media;
 pub mod nexport;
 pub mod odata;
 pub mod org_units;
+pub mod parked;
 pub mod queries;
 pub mod sso;
 pub mod security_groups;

@@ -2,6 +2,7 @@
 //! rebuild (log → fresh read models, swapped in).
 
 pub mod expiry;
+pub mod parked;
 pub mod rebuild;
 pub mod relay;
 pub mod runner;
@@ -63,6 +64,10 @@ pub enum WorkerError {
     Gap { expected: u64, got: u64 },
     #[error("projection {projection} stopped at event {event_id}: {error}")]
     Poisoned { projection: String, event_id: String, error: String },
+    /// The read model refused an event (a constraint, a trigger, a payload it cannot decode): the
+    /// event's fault, not the database's. The runner parks it after a few attempts.
+    #[error("projection {projection} refused event {event_id}: {error}")]
+    Refused { projection: String, event_id: String, error: String },
 }
 
 pub(crate) fn nats_err(e: impl std::fmt::Display) -> WorkerError {

@@ -1,10 +1,14 @@
 //! Rebuild: replays the log from Postgres into a fresh copy of a projection's tables, then swaps
-//! it in atomically while the API keeps serving from the old copy.
+//! it in atomically while the API keeps serving from the old copy. Events the live projection
+//! parked are tried again; those still refused stay parked (see `Parking`).
+
+use std::collections::{HashMap, HashSet};
 
 use commands::{log, Position};
 use indicatif::{ProgressBar, ProgressStyle};
-use projections::{checkpoint, Projection};
+use projections::{checkpoint, parked, ApplyError, Projection};
 use sqlx::{Acquire, PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::WorkerError;
 
@@ -35,13 +39,14 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     );
     bar.set_prefix(projection.name);
 
+    let mut parking = Parking::load(pool, &projection).await?;
     // Phase 1: replay everything visible now, in batches, without blocking the live projector.
     let mut cursor = Position::START;
     let mut applied = 0u64;
     loop {
         let mut conn = pool.acquire().await?;
         let mut tx = conn.begin().await?;
-        let n = apply_range(&mut tx, &projection, &staging, &mut cursor, None).await?;
+        let n = apply_range(&mut tx, &projection, &staging, &mut cursor, None, &mut parking).await?;
         tx.commit().await?;
         applied += n;
         bar.inc(n);
@@ -55,7 +60,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     let mut tx = conn.begin().await?;
     let live = checkpoint::lock(&mut tx, projection.name).await?;
     loop {
-        let n = apply_range(&mut tx, &projection, &staging, &mut cursor, Some(live.position)).await?;
+        let n = apply_range(&mut tx, &projection, &staging, &mut cursor, Some(live.position), &mut parking).await?;
         applied += n;
         bar.inc(n);
         if n == 0 {
@@ -72,6 +77,12 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     sqlx::query(&format!("DROP SCHEMA {old} CASCADE")).execute(&mut *tx).await?;
     if at != live.position {
         checkpoint::advance(&mut tx, projection.name, at, live.stream_seq as i64).await?;
+    }
+    // The new tables hold every event up to `at` but those still parked: the others are parked
+    // no more.
+    let unparked = parked::clear_through(&mut tx, projection.name, at, &parking.kept).await?;
+    if unparked > 0 {
+        tracing::info!(projection = projection.name, unparked, "the rebuild applied parked events");
     }
     tx.commit().await?;
     checkpoint::notify(pool, projection.name).await;
@@ -93,6 +104,25 @@ async fn create_staging(pool: &PgPool, projection: &Projection, staging: &str) -
     Ok(())
 }
 
+/// What a rebuild does with the events the live projection parked: it tries each again (the
+/// cause may be fixed); one still refused stays parked, and so does every later event of its
+/// stream, untried, as the runner would. Any other refused event fails the rebuild.
+struct Parking {
+    /// Parked when the rebuild started.
+    parked: HashSet<Uuid>,
+    /// Streams whose parked event is still refused, with that event.
+    blocked: HashMap<Uuid, Uuid>,
+    /// Events that stay parked after the swap.
+    kept: Vec<Uuid>,
+}
+
+impl Parking {
+    async fn load(pool: &PgPool, projection: &Projection) -> Result<Self, WorkerError> {
+        let parked = parked::list(pool, Some(projection.name), None).await?.into_iter().map(|p| p.event_id).collect();
+        Ok(Parking { parked, blocked: HashMap::new(), kept: Vec::new() })
+    }
+}
+
 /// Applies the next batch after `cursor` (up to `until`, inclusive) into the staging schema.
 async fn apply_range(
     conn: &mut PgConnection,
@@ -100,6 +130,7 @@ async fn apply_range(
     staging: &str,
     cursor: &mut Position,
     until: Option<Position>,
+    parking: &mut Parking,
 ) -> Result<u64, WorkerError> {
     sqlx::query(&format!("SET LOCAL search_path = {staging}, public")).execute(&mut *conn).await?;
     let events = log::read_after(&mut *conn, *cursor, BATCH).await?;
@@ -108,11 +139,30 @@ async fn apply_range(
         if until.is_some_and(|u| event.position > u) {
             break;
         }
-        projection.apply(conn, &event).await.map_err(|e| WorkerError::Poisoned {
-            projection: projection.name.into(),
-            event_id: event.event_id.to_string(),
-            error: e.to_string(),
-        })?;
+        if let Some(head) = parking.blocked.get(&event.stream_id) {
+            // Parked already, or (ahead of the live projection) parked now: the projector skips
+            // it once the checkpoint moves past it with the swap.
+            parked::park(conn, projection.name, &event, 0, &parked::behind(*head), 0).await?;
+            parking.kept.push(event.event_id);
+        } else if parking.parked.contains(&event.event_id) {
+            let mut savepoint = conn.begin().await?;
+            match projection.apply(&mut savepoint, &event).await {
+                Ok(()) => savepoint.commit().await?,
+                Err(ApplyError::Db(db)) if !crate::runner::refused_by_database(&db) => return Err(db.into()),
+                Err(e) => {
+                    savepoint.rollback().await?;
+                    tracing::warn!(projection = projection.name, event_id = %event.event_id, error = %e, "a parked event is still refused; it stays parked");
+                    parking.blocked.insert(event.stream_id, event.event_id);
+                    parking.kept.push(event.event_id);
+                }
+            }
+        } else {
+            projection.apply(conn, &event).await.map_err(|e| WorkerError::Poisoned {
+                projection: projection.name.into(),
+                event_id: event.event_id.to_string(),
+                error: e.to_string(),
+            })?;
+        }
         *cursor = event.position;
         n += 1;
     }

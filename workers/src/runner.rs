@@ -1,28 +1,50 @@
 //! The projection runner: one durable pull consumer per projection. A batch of events is applied
 //! in one Postgres transaction together with the checkpoint; messages are acked only after it
 //! commits. Events at or below the checkpoint are acked and skipped, so redelivery is harmless.
+//!
+//! An event the read model refuses (DESIGN §4) does not stop the projection: the batch is retried
+//! event by event, the refused event is tried `MAX_ATTEMPTS` times and then **parked**
+//! (`projections::parked`), every later event of its stream is parked behind it untried, and all
+//! other streams go on. Why this keeps every guarantee:
+//! - Parking is a projection outcome like applying: it happens in the transaction that advances
+//!   the checkpoint past the event, under the checkpoint's row lock. So an event is applied or
+//!   parked exactly once; a redelivery is at or below the checkpoint and skipped, whether the
+//!   event was applied or parked.
+//! - Per-stream order: before applying, the same transaction looks up (under the same lock) which
+//!   streams have a parked event; an event of such a stream is parked behind it, never applied
+//!   ahead of it. A replay (`workers::parked`) and a rebuild take that lock too, so the parked set
+//!   cannot change between the look-up and the apply.
+//! - Only the event's own fault parks it: a constraint, a trigger, a payload that does not decode.
+//!   A lost connection, a restarting Postgres, a deadlock are not its fault; they interrupt the
+//!   runner, which resumes from the checkpoint (the consumer restarts after its stream sequence)
+//!   without counting an attempt, so an outage never parks anything.
+//! - The batch transaction stays the fast path; only a batch that failed is split into one
+//!   transaction per event, so one refused event never rolls back the others.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use commands::{Envelope, Position};
 use futures::{FutureExt, StreamExt};
-use projections::{checkpoint, Projection};
+use projections::{checkpoint, parked, ApplyError, Projection};
 use sqlx::{Acquire, PgPool};
 
 use crate::{nats_err, NatsConfig, Shutdown, WorkerError};
 
 /// Most events applied in one transaction when they queue up.
 pub const MAX_BATCH: usize = 256;
-/// Attempts at one event before the projection stops and records it.
+/// Attempts at one event before it is parked.
 pub const MAX_ATTEMPTS: u32 = 3;
+/// The wait before the n-th retry of a refused event is n times this.
+const RETRY_STEP: Duration = Duration::from_millis(200);
 
 /// The durable consumer's name for a projection on a stream.
 pub fn consumer_name(projection: &Projection) -> String {
     format!("projection-{}", projection.name)
 }
 
-/// Runs until shutdown, or until a poison event stops the projection (that error is returned).
+/// Runs until shutdown, or until a message that is not an event at all stops the projection (that
+/// error is returned); a refused event is parked instead (see the module's comment).
 pub async fn run(pool: PgPool, cfg: NatsConfig, projection: Projection, mut shutdown: Shutdown) -> Result<(), WorkerError> {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_set() {
@@ -104,16 +126,21 @@ async fn consume(pool: &PgPool, cfg: &NatsConfig, projection: Projection, shutdo
                 gap = Some(WorkerError::Gap { expected, got: seq });
                 break;
             }
-            let event: Envelope = serde_json::from_slice(&m.payload).map_err(|e| WorkerError::Poisoned {
-                projection: projection.name.into(),
-                event_id: format!("stream sequence {seq}"),
-                error: e.to_string(),
-            })?;
+            // Not even an envelope: there is no stream to park, so nothing after it can be
+            // ordered correctly. The projection stops (and /readyz says so).
+            let event: Envelope = match serde_json::from_slice(&m.payload) {
+                Ok(e) => e,
+                Err(e) => {
+                    let at = format!("stream sequence {seq}");
+                    record_stop(pool, projection, None, &at, &e.to_string()).await?;
+                    return Err(WorkerError::Poisoned { projection: projection.name.into(), event_id: at, error: e.to_string() });
+                }
+            };
             delivered.push(Delivered { event, stream_seq: seq });
             expected += 1;
         }
-        if !delivered.is_empty() {
-            apply_with_retries(pool, projection, &delivered, shutdown).await?;
+        if !delivered.is_empty() && !apply_or_park(pool, projection, &delivered, shutdown).await? {
+            return Ok(()); // stopping; nothing unapplied is acked
         }
         for m in &batch {
             let seq = m.info().map_err(nats_err)?.stream_sequence;
@@ -127,38 +154,46 @@ async fn consume(pool: &PgPool, cfg: &NatsConfig, projection: Projection, shutdo
     }
 }
 
-/// Applies a batch; on failure retries it event by event so one poison event is isolated,
-/// recorded, and stops the projection instead of being skipped.
-async fn apply_with_retries(pool: &PgPool, projection: Projection, batch: &[Delivered], shutdown: &mut Shutdown) -> Result<(), WorkerError> {
-    if apply_batch(pool, projection, batch).await.is_ok() {
-        return Ok(());
+/// Applies a batch in one transaction; if the read model refuses one of its events, goes event
+/// by event, retrying a refused one a few times before parking it. Returns false when told to stop
+/// before the batch was through. A failure that is not the events' fault is returned as is: the
+/// caller resumes from the checkpoint.
+async fn apply_or_park(pool: &PgPool, projection: Projection, batch: &[Delivered], shutdown: &mut Shutdown) -> Result<bool, WorkerError> {
+    match apply_batch(pool, projection, batch).await {
+        Ok(_) => return Ok(true),
+        Err(WorkerError::Refused { event_id, error, .. }) => {
+            tracing::debug!(projection = projection.name, %event_id, %error, "batch refused; applying its events one by one");
+        }
+        Err(e) => return Err(e),
     }
     for one in batch {
         let mut attempt = 1;
         loop {
             match apply_batch(pool, projection, std::slice::from_ref(one)).await {
                 Ok(_) => break,
-                Err(e) if attempt < MAX_ATTEMPTS => {
-                    tracing::warn!(projection = projection.name, event_id = %one.event.event_id, attempt, error = %e, "projection apply failed; retrying");
-                    shutdown.sleep(Duration::from_millis(200 * attempt as u64)).await;
+                Err(WorkerError::Refused { error, .. }) if attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(projection = projection.name, event_id = %one.event.event_id, attempt, %error, "projection refused an event; retrying");
+                    if !shutdown.sleep(RETRY_STEP * attempt).await {
+                        return Ok(false);
+                    }
                     attempt += 1;
                 }
-                Err(e) => {
-                    record_poison(pool, projection, &one.event, &e.to_string(), attempt).await?;
-                    return Err(WorkerError::Poisoned {
-                        projection: projection.name.into(),
-                        event_id: one.event.event_id.to_string(),
-                        error: e.to_string(),
-                    });
+                Err(WorkerError::Refused { error, .. }) => {
+                    tracing::error!(projection = projection.name, event_id = %one.event.event_id, stream_id = %one.event.stream_id, attempts = attempt, %error,
+                        "parking the event and its stream; the projection goes on with other streams");
+                    park_refused(pool, projection, one, &error, attempt).await?;
+                    break;
                 }
+                Err(e) => return Err(e),
             }
         }
     }
-    Ok(())
+    Ok(true)
 }
 
-/// One transaction: lock the checkpoint, apply the events after it, advance it.
-/// Returns the new checkpoint.
+/// One transaction: lock the checkpoint, apply the events after it (parking those whose stream
+/// has a parked event), advance it. Returns the new checkpoint. A refused event is
+/// `WorkerError::Refused` and nothing of the batch is kept.
 pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Delivered]) -> Result<Position, WorkerError> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
@@ -167,20 +202,23 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
         return Err(WorkerError::Poisoned {
             projection: projection.name.into(),
             event_id: "-".into(),
-            error: "projection is stopped after a poison event; see projection_failures".into(),
+            error: "projection is stopped; see projection_failures".into(),
         });
     }
+    let streams: Vec<uuid::Uuid> = batch.iter().map(|d| d.event.stream_id).collect();
+    let heads = parked::heads(&mut tx, projection.name, &streams).await?;
     let mut at = cp.position;
     for one in batch {
-        // At or below the checkpoint: already applied (a redelivery, or a rebuild got there first).
+        // At or below the checkpoint: already applied or parked (a redelivery, or a rebuild got
+        // there first).
         if one.event.position <= at {
             continue;
         }
-        projection.apply(&mut tx, &one.event).await.map_err(|e| WorkerError::Poisoned {
-            projection: projection.name.into(),
-            event_id: one.event.event_id.to_string(),
-            error: e.to_string(),
-        })?;
+        if let Some(head) = heads.get(&one.event.stream_id) {
+            parked::park(&mut tx, projection.name, &one.event, one.stream_seq, &parked::behind(*head), 0).await?;
+        } else {
+            projection.apply(&mut tx, &one.event).await.map_err(|e| refused_or_transient(projection, &one.event, e))?;
+        }
         at = one.event.position;
     }
     let seq = batch.last().map(|d| d.stream_seq as i64).unwrap_or(cp.stream_seq as i64);
@@ -190,15 +228,61 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
     Ok(at)
 }
 
-async fn record_poison(pool: &PgPool, projection: Projection, event: &Envelope, error: &str, attempts: u32) -> Result<(), WorkerError> {
+/// Parks a refused event and moves the checkpoint past it, in one transaction.
+async fn park_refused(pool: &PgPool, projection: Projection, one: &Delivered, error: &str, attempts: u32) -> Result<(), WorkerError> {
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    let cp = checkpoint::lock(&mut tx, projection.name).await?;
+    // A rebuild may have got past it meanwhile (and then it applied after all).
+    if one.event.position > cp.position {
+        parked::park(&mut tx, projection.name, &one.event, one.stream_seq, error, attempts).await?;
+        checkpoint::advance(&mut tx, projection.name, one.event.position, one.stream_seq as i64).await?;
+    }
+    tx.commit().await?;
+    checkpoint::notify(pool, projection.name).await;
+    Ok(())
+}
+
+/// Sorts a projector's failure: the event's own fault (the read model refused it: parked after a
+/// few attempts), or the database's (interrupts the runner, which resumes; never parks).
+fn refused_or_transient(projection: Projection, event: &Envelope, e: ApplyError) -> WorkerError {
+    match e {
+        ApplyError::Db(db) if !refused_by_database(&db) => WorkerError::Db(db),
+        e => WorkerError::Refused { projection: projection.name.into(), event_id: event.event_id.to_string(), error: e.to_string() },
+    }
+}
+
+/// Whether Postgres refused the statement because of what it was asked to store (a constraint, a
+/// trigger, bad data), as opposed to being unreachable or busy, which passes.
+pub fn refused_by_database(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let class = db.code().map(|c| c.chars().take(2).collect::<String>()).unwrap_or_default();
+            // 08 connection, 40 serialization/deadlock, 53 resources, 55 lock not available,
+            // 57 shutdown/cancel, 58 system error: none is the event's fault.
+            !matches!(class.as_str(), "" | "08" | "40" | "53" | "55" | "57" | "58")
+        }
+        sqlx::Error::RowNotFound
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::Encode(_)
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. } => true,
+        _ => false,
+    }
+}
+
+/// Stops the projection at a message that is not an event, recording it.
+async fn record_stop(pool: &PgPool, projection: Projection, event_id: Option<uuid::Uuid>, position: &str, error: &str) -> Result<(), WorkerError> {
     let mut tx = pool.begin().await?;
     sqlx::query!(
         "INSERT INTO projection_failures (projection, event_id, position, error, attempts) VALUES ($1, $2, $3, $4, $5)",
         projection.name,
-        event.event_id,
-        event.position.to_string(),
+        event_id,
+        position,
         error,
-        attempts as i32,
+        1,
     )
     .execute(&mut *tx)
     .await?;

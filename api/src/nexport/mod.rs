@@ -261,6 +261,16 @@ pub async fn permitted(st: &AppState, caller: &Principal, perm: Permission) -> R
 }
 
 /// A 200 with a JSON body.
+/// A write the read models do not show yet (or whose event was parked): 202 with what the command
+/// knows and its position, and the `api_error_entity` every NexPort answer carries.
+pub fn accepted(a: crate::write::Accepted) -> Response {
+    let mut body = a.json();
+    if let (Some(o), Ok(entity)) = (body.as_object_mut(), serde_json::to_value(ApiErrorEntity::ok())) {
+        o.insert("api_error_entity".into(), entity);
+    }
+    (axum::http::StatusCode::ACCEPTED, axum::Json(body)).into_response()
+}
+
 pub fn ok<T: Serialize>(body: T) -> Response {
     axum::Json(body).into_response()
 }

@@ -96,7 +96,8 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
         tokio::spawn(async move {
             for i in 0..60 {
                 let resp = client.post(format!("{url}/api/groups")).bearer_auth(&token).json(&json!({"name": format!("g{i}")})).send().await.unwrap();
-                assert_eq!(resp.status(), StatusCode::CREATED, "writes keep committing while NATS is away");
+                // 202: committed, the read models not there yet (past the short wait).
+                assert!(matches!(resp.status(), StatusCode::CREATED | StatusCode::ACCEPTED), "writes keep committing while NATS is away: {}", resp.status());
             }
         })
     };

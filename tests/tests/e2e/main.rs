@@ -10,6 +10,7 @@ mod departments;
 mod locations;
 mod media;
 mod nexport;
+mod parking;
 mod portsip;
 mod publisher;
 mod roster_api;
