@@ -135,11 +135,13 @@ pub struct Options {
     pub media: Option<api::workdrive::media::MediaBackend>,
     /// How long a login stays locked after too many failed passwords; default the production one.
     pub login_lockout: Option<Duration>,
+    /// Copies of the stream on a NATS cluster; default 1.
+    pub nats_replicas: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10), media: None, login_lockout: None }
+        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10), media: None, login_lockout: None, nats_replicas: 1 }
     }
 }
 
@@ -182,6 +184,7 @@ impl TestApp {
         config.nats.stream = stream;
         config.nats.subject_prefix = prefix;
         config.nats.ack_wait = Duration::from_secs(2);
+        config.nats.replicas = opts.nats_replicas;
         config.bind = "127.0.0.1:0".parse().expect("loopback address");
         config.consistency_timeout = opts.consistency_timeout;
         config.roles = opts.roles;

@@ -6,6 +6,7 @@ mod cli;
 mod delivery;
 mod group_dialects;
 mod departments;
+mod faults;
 mod locations;
 mod media;
 mod nexport;
