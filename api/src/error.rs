@@ -22,8 +22,9 @@ pub enum ApiError {
     Conflict(String),
     /// Failed to store or read; details are in the log, never in the answer.
     Internal,
-    /// Postgres or NATS is away (restarting, refusing connections, pool exhausted): nothing was
-    /// done, and the same request may succeed after `Retry-After`.
+    /// Postgres or NATS is away (restarting, refusing connections, pool exhausted): answered 503
+    /// with `Retry-After`. The same request, with the same `Idempotency-Key`, may succeed later;
+    /// a write whose commit the outage cut is then answered from its first result.
     Unavailable,
 }
 
@@ -128,5 +129,31 @@ impl From<sqlx::Error> for ApiError {
         }
         tracing::error!(error = %e, "query failed");
         ApiError::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unreachable_store_is_unavailable() {
+        let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(storage_unavailable(&refused));
+        assert!(storage_unavailable(&sqlx::Error::PoolTimedOut));
+        assert_eq!(ApiError::from(sqlx::Error::PoolTimedOut), ApiError::Unavailable);
+        assert_eq!(ApiError::from(CommandError::from(sqlx::Error::PoolTimedOut)), ApiError::Unavailable);
+        // A query bug is not the store being away.
+        assert!(!storage_unavailable(&sqlx::Error::RowNotFound));
+        assert_eq!(ApiError::from(sqlx::Error::ColumnNotFound("x".into())), ApiError::Internal);
+    }
+
+    #[test]
+    fn unavailable_is_a_503_with_retry_after() {
+        let e = ApiError::Unavailable;
+        assert_eq!(e.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        let resp = e.decorate(Response::default());
+        assert_eq!(resp.headers()[axum::http::header::RETRY_AFTER], RETRY_AFTER_SECS.to_string().as_str());
+        assert!(ApiError::Internal.decorate(Response::default()).headers().get(axum::http::header::RETRY_AFTER).is_none());
     }
 }

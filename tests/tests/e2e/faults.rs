@@ -44,9 +44,9 @@ const CONNECTION_BACKOFF: Duration = Duration::from_millis(100);
 /// Deadline of every wait on a condition.
 const WAIT: Duration = Duration::from_secs(90);
 /// Writes acknowledged while a role is down, before it is restarted.
-const WRITES_WHILE_DOWN: u64 = 3;
-/// Writes acknowledged after the last fault, before the load stops.
-const WRITES_AFTER_FAULTS: u64 = 10;
+const WRITES_WHILE_DOWN: u64 = 6;
+/// Writes answered from caught-up read models after the last fault, before the load stops.
+const WRITES_AFTER_FAULTS: u64 = 20;
 /// A write past this waits no longer for the read models (it answers 202): keeps kills of the
 /// relay or the projector short.
 const CONSISTENCY_TIMEOUT_MS: u64 = 2000;
@@ -121,6 +121,9 @@ struct Tally {
     /// Writes answered 200/201/202.
     acked: Mutex<Vec<(Dialect, String)>>,
     acked_n: AtomicU64,
+    /// Writes answered after the read models caught up (no `Roster-Consistency` marker, not 202):
+    /// read-your-writes works, so the API follows the checkpoints again after a fault.
+    fresh_n: AtomicU64,
     requests: AtomicU64,
     /// 503s with `Retry-After` in the dialect's shape.
     unavailable: AtomicU64,
@@ -133,6 +136,10 @@ struct Tally {
 impl Tally {
     fn acked(&self) -> u64 {
         self.acked_n.load(Ordering::SeqCst)
+    }
+
+    fn fresh(&self) -> u64 {
+        self.fresh_n.load(Ordering::SeqCst)
     }
 
     fn unavailable(&self) -> u64 {
@@ -165,6 +172,7 @@ async fn load_client(n: usize, dialect: Dialect, bases: Arc<Vec<String>>, org: A
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<u64>().ok());
+                    let pending = status == StatusCode::ACCEPTED || resp.headers().contains_key("roster-consistency");
                     match resp.bytes().await {
                         // The answer was cut (the process died mid-answer): ask again.
                         Err(_) => CONNECTION_BACKOFF,
@@ -174,6 +182,9 @@ async fn load_client(n: usize, dialect: Dialect, bases: Arc<Vec<String>>, org: A
                                 200..=202 => {
                                     tally.acked.lock().unwrap().push((dialect, ident.clone()));
                                     tally.acked_n.fetch_add(1, Ordering::SeqCst);
+                                    if !pending {
+                                        tally.fresh_n.fetch_add(1, Ordering::SeqCst);
+                                    }
                                     break;
                                 }
                                 503 => {
@@ -211,14 +222,16 @@ async fn load_client(n: usize, dialect: Dialect, bases: Arc<Vec<String>>, org: A
 /// One Roster process of the real binary; its output goes to a log file next to the stack.
 struct Proc {
     name: String,
+    /// The API's base URL, for an API process.
+    serves: Option<String>,
     args: Vec<String>,
     log: PathBuf,
     child: Option<Child>,
 }
 
 impl Proc {
-    fn new(dir: &Path, name: &str, args: Vec<String>) -> Proc {
-        Proc { name: name.into(), args, log: dir.join(format!("{name}.log")), child: None }
+    fn new(dir: &Path, name: &str, args: Vec<String>, serves: Option<&String>) -> Proc {
+        Proc { name: name.into(), serves: serves.cloned(), args, log: dir.join(format!("{name}.log")), child: None }
     }
 
     fn start(&mut self) {
@@ -255,6 +268,13 @@ impl Proc {
     }
 }
 
+/// A directory for a stack of the test's own; what a killed run leaves behind, the next run removes.
+fn private_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{}{}-{}", roster_tests::PRIVATE_DIR_PREFIX, std::process::id(), uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("test dir");
+    dir
+}
+
 /// Waits (with a deadline) until `check` holds.
 async fn until<F, Fut>(what: &str, mut check: F)
 where
@@ -289,11 +309,19 @@ async fn create_org(http: &reqwest::Client, base: &str, super_token: &str) -> Or
         "name": "Faults", "admin": { "firstName": "F", "lastName": "Admin", "email": "admin@faults.example.com" },
         "auth": { "method": "internal" },
     });
-    let resp = http.post(format!("{base}/api/organization")).header("X-API-KEY", super_token).json(&body).send().await.expect("create org");
-    let status = resp.status();
-    let v: Value = resp.json().await.unwrap_or_default();
-    assert_eq!(status, StatusCode::CREATED, "create org: {v}");
-    OrgInfo { id: v["id"].as_str().expect("org id").into(), token: v["accessToken"].as_str().expect("admin token").into() }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let resp = http.post(format!("{base}/api/organization")).header("X-API-KEY", super_token).json(&body).send().await.expect("create org");
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or_default();
+        // 503: the API has not reached NATS yet, and nothing was done.
+        if status == StatusCode::SERVICE_UNAVAILABLE && Instant::now() < deadline {
+            tokio::time::sleep(CONNECTION_BACKOFF).await;
+            continue;
+        }
+        assert_eq!(status, StatusCode::CREATED, "create org: {v}");
+        return OrgInfo { id: v["id"].as_str().expect("org id").into(), token: v["accessToken"].as_str().expect("admin token").into() };
+    }
 }
 
 /// Event ids in log order.
@@ -435,8 +463,7 @@ async fn roster(args: &[&str]) -> Result<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roster_processes_survive_kills_and_restarts_of_every_part() {
-    let dir = std::env::temp_dir().join(format!("roster-faults-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("test dir");
+    let dir = private_dir();
     // Durable (fsync, synchronous_commit): an immediate stop must not lose an acknowledged write.
     let mut pg = PgCluster::start(&dir.join("pg"), free_port(), false).await.expect("start postgres");
     pg.create_database("roster").await.expect("create database");
@@ -463,11 +490,11 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     let (port1, port2) = (free_port(), free_port());
     let bases = Arc::new(vec![format!("http://127.0.0.1:{port1}"), format!("http://127.0.0.1:{port2}")]);
     let mut procs = vec![
-        Proc::new(&dir, "api-1", args("api", Some(port1))),
-        Proc::new(&dir, "relay", args("relay", None)),
-        Proc::new(&dir, "projector", args("projector", None)),
-        Proc::new(&dir, "sealer", args("sealer", None)),
-        Proc::new(&dir, "api-2", args("api", Some(port2))),
+        Proc::new(&dir, "api-1", args("api", Some(port1)), Some(&bases[0])),
+        Proc::new(&dir, "relay", args("relay", None), None),
+        Proc::new(&dir, "projector", args("projector", None), None),
+        Proc::new(&dir, "sealer", args("sealer", None), None),
+        Proc::new(&dir, "api-2", args("api", Some(port2)), Some(&bases[1])),
     ];
     let http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build().unwrap();
     // The first API instance migrates and seeds the super admin before the others start.
@@ -492,14 +519,13 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
 
     let mut faults = Vec::new();
     // Each role: SIGKILL, some writes while it is down, restart, and everything catches up.
-    for i in 0..procs.len() {
+    for proc in &mut procs {
         let before = tally.acked();
-        procs[i].kill().await;
-        let name = procs[i].name.clone();
+        proc.kill().await;
+        let name = proc.name.clone();
         until(&format!("writes acknowledged while {name} is down"), || async { tally.acked() >= before + WRITES_WHILE_DOWN }).await;
-        procs[i].start();
-        if name.starts_with("api") {
-            let base = bases[if name == "api-1" { 0 } else { 1 }].clone();
+        proc.start();
+        if let Some(base) = proc.serves.clone() {
             until(&format!("{name} to answer again"), || healthy(&http, &base)).await;
         }
         until(&format!("the read models to catch up after {name} restarted"), || caught_up(&pool)).await;
@@ -524,8 +550,8 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     faults.push("pg_ctl stop -m immediate + start".into());
     let during_pg = tally.unavailable() - before;
 
-    let before = tally.acked();
-    until("writes after the last fault", || async { tally.acked() >= before + WRITES_AFTER_FAULTS }).await;
+    let before = tally.fresh();
+    until("writes answered from caught-up read models after the last fault", || async { tally.fresh() >= before + WRITES_AFTER_FAULTS }).await;
     stop.store(true, Ordering::SeqCst);
     for c in clients {
         c.await.expect("load client");
@@ -568,12 +594,15 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     drop(pool);
     let _ = nats.kill().await;
     let _ = pg.stop_immediate().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    // `ROSTER_TEST_KEEP=1` keeps the processes' logs and the servers' data for a look.
+    if std::env::var_os("ROSTER_TEST_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_three_node_nats_cluster_loses_a_node_under_load_and_nothing_is_lost() {
-    let dir = std::env::temp_dir().join(format!("roster-faults-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+    let dir = private_dir();
     let mut nodes = NatsServer::start_cluster(&dir, 3).await.expect("start a 3-node NATS cluster");
     let urls: Vec<String> = nodes.iter().map(NatsServer::url).collect();
     let app = roster_tests::TestApp::spawn_with(roster_tests::Options {
@@ -608,8 +637,8 @@ async fn a_three_node_nats_cluster_loses_a_node_under_load_and_nothing_is_lost()
     let leader = info.cluster.as_ref().and_then(|c| c.leader.clone()).expect("a stream leader");
     let victim = nodes.iter().position(|n| n.name() == leader).expect("the leader is one of our nodes");
     nodes[victim].kill().await.expect("kill the leader node");
-    let before = tally.acked();
-    until("writes acknowledged after a node died", || async { tally.acked() >= before + WRITES_AFTER_FAULTS }).await;
+    let before = tally.fresh();
+    until("writes answered from caught-up read models after a node died", || async { tally.fresh() >= before + WRITES_AFTER_FAULTS }).await;
     stop.store(true, Ordering::SeqCst);
     for c in clients {
         c.await.expect("load client");
