@@ -5,12 +5,19 @@
 //! request, with the same `Idempotency-Key`, once NATS is back. Reads keep being served from the
 //! read models.
 
+use std::time::{Duration, Instant};
+
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use workers::{NatsConfig, WorkerError};
 
 use crate::AppState;
+
+/// How long a starting API process waits for its first NATS connection before it serves anyway
+/// (its writes then answer 503 until NATS is reachable).
+pub const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(10);
 
 /// The API's view of NATS.
 #[derive(Clone)]
@@ -19,9 +26,18 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Connects in the background (a NATS that is not up yet is not an error: it is "away").
+    /// Connects, waiting [`FIRST_CONNECT_WAIT`] at most for the first connection; a NATS that is
+    /// not up yet is not an error (it is "away"), and the client keeps trying in the background.
     pub async fn connect(cfg: &NatsConfig) -> Result<Bus, WorkerError> {
-        Ok(Bus { client: workers::client(cfg).await? })
+        let bus = Bus { client: workers::client(cfg).await? };
+        let deadline = Instant::now() + FIRST_CONNECT_WAIT;
+        while !bus.reachable() && Instant::now() < deadline {
+            tokio::time::sleep(POLL).await;
+        }
+        if !bus.reachable() {
+            tracing::warn!("NATS is not reachable yet; writes answer 503 until it is");
+        }
+        Ok(bus)
     }
 
     /// Connected to a server of the cluster now.

@@ -268,6 +268,36 @@ impl Proc {
     }
 }
 
+/// While Postgres or NATS is away: a write in `dialect` answers 503 with `Retry-After`, in the
+/// dialect's error shape (asked until it does: the API notices a lost connection a moment after
+/// it is lost). Returns the body.
+async fn probe_unavailable(http: &reqwest::Client, base: &str, org: &OrgInfo, dialect: Dialect, outage: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    for n in 0.. {
+        let ident = format!("probe-{outage}-{dialect:?}-{n}").to_lowercase();
+        let ident = if dialect.creates_user() { format!("{ident}@faults.example.com") } else { ident };
+        if let Ok(resp) = dialect.create(http, base, org, &ident).send().await {
+            let status = resp.status();
+            let retry_after = resp.headers().contains_key(RETRY_AFTER);
+            let body: Value = resp.json().await.unwrap_or_default();
+            assert!(!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE, "{dialect:?} answered {status} while {outage} is away: {body}");
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                assert!(retry_after, "{dialect:?} 503 without Retry-After while {outage} is away");
+                assert!(dialect.unavailable_shape(&body), "{dialect:?} 503 not in its shape while {outage} is away: {body}");
+                return body;
+            }
+        }
+        assert!(Instant::now() < deadline, "{dialect:?} never answered 503 while {outage} was away");
+        tokio::time::sleep(CONNECTION_BACKOFF).await;
+    }
+    unreachable!()
+}
+
+/// Every dialect answers 503 in its shape while `outage` is away.
+async fn probe_every_dialect(http: &reqwest::Client, base: &str, org: &OrgInfo, outage: &str) {
+    futures::future::join_all(DIALECTS.iter().map(|d| probe_unavailable(http, base, org, *d, outage))).await;
+}
+
 /// A directory for a stack of the test's own; what a killed run leaves behind, the next run removes.
 fn private_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("{}{}-{}", roster_tests::PRIVATE_DIR_PREFIX, std::process::id(), uuid::Uuid::new_v4().simple()));
@@ -535,7 +565,8 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     // NATS away: writes answer 503 until it is back; nothing else restarts.
     let before = tally.unavailable();
     nats.kill().await.expect("kill nats-server");
-    until("a 503 while NATS is away", || async { tally.unavailable() > before }).await;
+    probe_every_dialect(&http, &bases[0], &org, "nats").await;
+    until("a 503 to the load while NATS is away", || async { tally.unavailable() > before }).await;
     nats.restart().await.expect("restart nats-server");
     until("the read models to catch up after NATS restarted", || caught_up(&pool)).await;
     faults.push("SIGKILL nats-server".into());
@@ -544,7 +575,16 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     // Postgres away: the same, and every process reconnects by itself.
     let before = tally.unavailable();
     pg.stop_immediate().await.expect("stop postgres");
-    until("a 503 while Postgres is away", || async { tally.unavailable() > before }).await;
+    let roster_own = async {
+        // Roster's own dialect, a read: nothing can be read either.
+        let resp = http.get(format!("{}/events", bases[1])).bearer_auth(&org.token).send().await.expect("GET /events");
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().contains_key(RETRY_AFTER));
+        let body: Value = resp.json().await.unwrap_or_default();
+        assert_eq!(body["error"], "unavailable", "{body}");
+    };
+    tokio::join!(probe_every_dialect(&http, &bases[0], &org, "postgres"), roster_own);
+    until("a 503 to the load while Postgres is away", || async { tally.unavailable() > before }).await;
     pg.start_again().await.expect("start postgres");
     until("the read models to catch up after Postgres restarted", || caught_up(&pool)).await;
     faults.push("pg_ctl stop -m immediate + start".into());
