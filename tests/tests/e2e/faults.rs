@@ -672,9 +672,21 @@ async fn a_three_node_nats_cluster_loses_a_node_under_load_and_nothing_is_lost()
     let client = async_nats::connect(urls.as_slice()).await.expect("connect to the cluster");
     let js = async_nats::jetstream::new(client);
     let mut stream = js.get_stream(&app.config.nats.stream).await.expect("the stream");
-    let info = stream.info().await.expect("stream info");
-    assert_eq!(info.config.num_replicas, 3, "the stream has three copies");
-    let leader = info.cluster.as_ref().and_then(|c| c.leader.clone()).expect("a stream leader");
+    assert_eq!(stream.info().await.expect("stream info").config.num_replicas, 3, "the stream has three copies");
+    // Kill it once both followers hold everything, so the kill tests failover, not catch-up.
+    let deadline = Instant::now() + WAIT;
+    let leader = loop {
+        let info = stream.info().await.expect("stream info");
+        if let Some(cluster) = info.cluster.as_ref() {
+            if cluster.replicas.len() == 2 && cluster.replicas.iter().all(|r| r.current) {
+                if let Some(leader) = cluster.leader.clone() {
+                    break leader;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "the stream never had a leader and two current followers: {:?}", info.cluster);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let victim = nodes.iter().position(|n| n.name() == leader).expect("the leader is one of our nodes");
     nodes[victim].kill().await.expect("kill the leader node");
     let before = tally.fresh();
