@@ -196,6 +196,7 @@ pub(crate) async fn supervise(
 /// hint) while there is none; `None` when told to stop.
 pub(crate) async fn next_batch(
     pool: &sqlx::PgPool,
+    leader: &mut Leadership,
     listener: &mut sqlx::postgres::PgListener,
     cursor: commands::Position,
     limit: i64,
@@ -206,6 +207,9 @@ pub(crate) async fn next_batch(
         if shutdown.is_set() {
             return Ok(None);
         }
+        // The pool and the listener reconnect by themselves after a Postgres restart; the lock
+        // does not come back with them.
+        leader.confirm().await?;
         let batch = commands::log::read_after(pool, cursor, limit).await?;
         if !batch.is_empty() {
             return Ok(Some(batch));
@@ -220,7 +224,17 @@ pub(crate) async fn next_batch(
 
 /// Holds a Postgres advisory lock for as long as it lives (the lock is its session's).
 pub struct Leadership {
-    _conn: sqlx::PgConnection,
+    conn: sqlx::PgConnection,
+}
+
+impl Leadership {
+    /// Fails once the session holding the lock is gone (Postgres restarted, the connection was
+    /// cut): the lock went with it and a standby may hold it now, so the caller must stop and
+    /// wait to lead again.
+    pub async fn confirm(&mut self) -> Result<(), WorkerError> {
+        sqlx::query("SELECT 1").execute(&mut self.conn).await?;
+        Ok(())
+    }
 }
 
 /// Waits until this process holds the named lock, so exactly one instance of a worker is active
@@ -231,7 +245,7 @@ pub async fn lead(pool: &sqlx::PgPool, name: &str, shutdown: &mut Shutdown) -> R
     loop {
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))").bind(name).fetch_one(&mut conn).await?;
         if got {
-            return Ok(Some(Leadership { _conn: conn }));
+            return Ok(Some(Leadership { conn }));
         }
         if !shutdown.sleep(Duration::from_secs(1)).await {
             return Ok(None);
