@@ -1,10 +1,11 @@
 //! Fault injection (issue 11, item 4). Roster runs as separate processes of the real binary
-//! (`serve --role api` twice, `relay`, `projector`, `sealer`) over a Postgres and a nats-server of
+//! (`serve --role api` twice, `relay` and a standby relay, `projector`, `sealer`) over a Postgres and a nats-server of
 //! the test's own (the shared ones must never be restarted under other tests). Load clients, one
 //! per dialect, create groups and users on both API instances, retrying every failed, refused or
 //! timed-out write with the same `Idempotency-Key` until it is acknowledged (200/201/202). Under
 //! that load each role is SIGKILLed and restarted in turn, then nats-server, then Postgres
-//! (`pg_ctl stop -m immediate`, start again). Afterwards: every acknowledged write is readable,
+//! (`pg_ctl stop -m immediate`, every dialect probed, start again; then a quick immediate
+//! restart). Afterwards: every acknowledged write is readable,
 //! nothing is doubled, JetStream holds the log's events exactly once in log order, `roster verify`
 //! passes and `roster rebuild all` yields the read models the live projector built. While
 //! Postgres or NATS is away writes answer 503 with `Retry-After` in their dialect's shape, never
@@ -522,6 +523,8 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     let mut procs = vec![
         Proc::new(&dir, "api-1", args("api", Some(port1)), Some(&bases[0])),
         Proc::new(&dir, "relay", args("relay", None), None),
+        // A standby: it takes the relay's advisory lock when the active one dies.
+        Proc::new(&dir, "relay-standby", args("relay", None), None),
         Proc::new(&dir, "projector", args("projector", None), None),
         Proc::new(&dir, "sealer", args("sealer", None), None),
         Proc::new(&dir, "api-2", args("api", Some(port2)), Some(&bases[1])),
@@ -587,8 +590,17 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     until("a 503 to the load while Postgres is away", || async { tally.unavailable() > before }).await;
     pg.start_again().await.expect("start postgres");
     until("the read models to catch up after Postgres restarted", || caught_up(&pool)).await;
-    faults.push("pg_ctl stop -m immediate + start".into());
+    faults.push("pg_ctl stop -m immediate, probes, start".into());
     let during_pg = tally.unavailable() - before;
+
+    // And a quick restart, back within the pools' acquire timeout: sessions (and the relay's and
+    // the sealer's advisory locks) are cut while the pools and listeners reconnect by themselves.
+    let before = tally.acked();
+    pg.stop_immediate().await.expect("stop postgres");
+    pg.start_again().await.expect("start postgres");
+    until("writes acknowledged after a quick Postgres restart", || async { tally.acked() >= before + WRITES_WHILE_DOWN }).await;
+    until("the read models to catch up after a quick Postgres restart", || caught_up(&pool)).await;
+    faults.push("pg_ctl restart -m immediate".into());
 
     let before = tally.fresh();
     until("writes answered from caught-up read models after the last fault", || async { tally.fresh() >= before + WRITES_AFTER_FAULTS }).await;
