@@ -78,6 +78,8 @@ pub struct AppState {
     pub login_throttle: commands::throttle::ThrottlePolicy,
     /// The NATS subject prefix events are published under (for `/asyncapi.json`).
     pub subject_prefix: String,
+    /// Whether NATS is reachable: writes answer 503 while it is not.
+    pub bus: crate::bus::Bus,
 }
 
 /// The whole HTTP surface; buildable in a test without a port.
@@ -93,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::publisher::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::consistency::min_position))
         .layer(axum::middleware::from_fn(crate::write::fingerprint))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::bus::mark_away))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -134,6 +137,8 @@ pub enum StartError {
     Bootstrap(#[from] commands::CommandError),
     #[error("{0}")]
     Media(#[from] crate::workdrive::media::MediaSetupError),
+    #[error("nats: {0}")]
+    Nats(#[from] workers::WorkerError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -195,6 +200,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }
         let media = Arc::new(crate::workdrive::media::Media::open(&cfg.media)?);
+        let bus = crate::bus::Bus::connect(&cfg.nats).await?;
         let state = AppState {
             pool: pool.clone(),
             store,
@@ -203,6 +209,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             media,
             login_throttle: cfg.login_throttle,
             subject_prefix: cfg.nats.subject_prefix.clone(),
+            bus,
         };
         let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|source| StartError::Bind { addr: cfg.bind, source })?;
         addr = listener.local_addr().ok();

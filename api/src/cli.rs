@@ -147,6 +147,9 @@ struct Common {
     /// How many events the stream keeps, oldest dropped first; -1 = no limit.
     #[arg(long, env = "ROSTER_NATS_MAX_MSGS", default_value_t = -1, allow_negative_numbers = true)]
     nats_max_msgs: i64,
+    /// How many servers of a NATS cluster keep a copy of the stream (3 on a 3-node cluster).
+    #[arg(long, env = "ROSTER_NATS_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    nats_replicas: u8,
     /// Directory for uploaded media (default `$ROSTER_DATA_DIR/media`, `.roster/media`).
     #[arg(long, env = "ROSTER_MEDIA_DIR")]
     media_dir: Option<PathBuf>,
@@ -222,6 +225,7 @@ enum Role {
 struct ServeArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    /// A NATS server URL, or a cluster's servers comma-separated (`nats://a:4222,nats://b:4222`).
     #[arg(long, env = "NATS_URL")]
     nats_url: String,
     /// Which part to run.
@@ -330,6 +334,7 @@ fn config(database_url: String, nats_url: String, common: &Common, roles: Roles)
     cfg.nats.max_age = Duration::from_secs(common.nats_max_age_secs);
     cfg.nats.max_bytes = common.nats_max_bytes;
     cfg.nats.max_messages = common.nats_max_msgs;
+    cfg.nats.replicas = common.nats_replicas.into();
     cfg.media = common.media(None);
     cfg
 }

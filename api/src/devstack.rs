@@ -326,6 +326,8 @@ pub struct PgCluster {
     /// Server-side binaries run through `runuser -u postgres --` (this process is root).
     as_postgres: bool,
     log_path: PathBuf,
+    /// Durability switched off (tests that never crash the server).
+    fast: bool,
     running: bool,
     watchdog: Option<Watchdog>,
 }
@@ -359,6 +361,7 @@ impl PgCluster {
             port,
             bin_dir,
             as_postgres,
+            fast,
             running: false,
             watchdog: None,
         };
@@ -387,19 +390,26 @@ impl PgCluster {
             cluster.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "60"]).await?;
         }
 
+        cluster.launch().await?;
+        Ok(cluster)
+    }
+
+    /// `pg_ctl start` with this cluster's settings, then wait until it accepts connections.
+    async fn launch(&mut self) -> Result<(), DevError> {
+        let port = self.port;
         let deadline = Instant::now() + READY_TIMEOUT;
-        let options = cluster.server_options(fast);
-        tracing::info!(port, data_dir = %cluster.data_dir.display(), "starting Postgres");
-        let log = cluster.log_path.to_string_lossy().into_owned();
+        let options = self.server_options(self.fast);
+        tracing::info!(port, data_dir = %self.data_dir.display(), "starting Postgres");
+        let log = self.log_path.to_string_lossy().into_owned();
         let started = tokio::time::timeout(
             READY_TIMEOUT + Duration::from_secs(5),
-            cluster.pg_ctl(&["start", "-w", "-t", "30", "-l", &log, "-o", &options]),
+            self.pg_ctl(&["start", "-w", "-t", "30", "-l", &log, "-o", &options]),
         )
         .await;
         match started {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => {
-                let tail = log_tail(&cluster.log_path, 40);
+                let tail = log_tail(&self.log_path, 40);
                 return Err(DevError::Exited {
                     what: format!("Postgres on port {port}"),
                     status: err.to_string(),
@@ -407,19 +417,42 @@ impl PgCluster {
                 });
             }
             Err(_) => {
-                cluster.running = true; // let Drop try to stop whatever did start
+                self.running = true; // let Drop try to stop whatever did start
                 return Err(DevError::Timeout {
                     what: format!("pg_ctl start on port {port}"),
-                    log_tail: log_tail(&cluster.log_path, 40),
+                    log_tail: log_tail(&self.log_path, 40),
                 });
             }
         }
-        cluster.running = true;
-        cluster.watchdog = Watchdog::spawn(&cluster.stop_script());
+        self.running = true;
+        self.watchdog = Watchdog::spawn(&self.stop_script());
 
-        cluster.wait_accepting(deadline).await?;
+        self.wait_accepting(deadline).await?;
         tracing::info!(port, "Postgres is ready");
-        Ok(cluster)
+        Ok(())
+    }
+
+    /// `pg_ctl stop -m immediate`: every backend dies at once, as in a crash (no shutdown
+    /// checkpoint; the next start recovers from the WAL). Clients see their sessions cut.
+    pub async fn stop_immediate(&mut self) -> Result<(), DevError> {
+        if !self.running {
+            return Ok(());
+        }
+        tracing::info!(port = self.port, "stopping Postgres immediately");
+        self.pg_ctl(&["stop", "-m", "immediate", "-w", "-t", "60"]).await?;
+        self.running = false;
+        if let Some(w) = self.watchdog.take() {
+            w.disarm();
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped cluster again on the same port and data dir. No-op when running.
+    pub async fn start_again(&mut self) -> Result<(), DevError> {
+        if self.running {
+            return Ok(());
+        }
+        self.launch().await
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/DATABASE`.
@@ -731,8 +764,20 @@ pub struct NatsServer {
     /// Passed as `-n`; readiness checks that the `INFO` line carries it, so a foreign server that
     /// happens to hold the port is never mistaken for ours.
     name: String,
+    cluster: Option<ClusterNode>,
     child: Option<Child>,
     watchdog: Option<Watchdog>,
+}
+
+/// A nats-server's place in a cluster of nodes on loopback.
+#[derive(Debug, Clone)]
+pub struct ClusterNode {
+    /// The same for every node of the cluster.
+    pub cluster_name: String,
+    /// This node's port for the cluster's routes.
+    pub cluster_port: u16,
+    /// The route ports of the other nodes.
+    pub routes: Vec<u16>,
 }
 
 impl fmt::Debug for NatsServer {
@@ -751,6 +796,33 @@ impl NatsServer {
     /// answers with its `INFO` line, JetStream enabled. The server's output goes to
     /// `STORE_DIR.log` (next to the store dir).
     pub async fn start(store_dir: &Path, port: u16) -> Result<NatsServer, DevError> {
+        Self::start_node(store_dir, port, None).await
+    }
+
+    /// [`NatsServer::start`] as one node of a cluster: `--cluster`, `--cluster_name`, `--routes`.
+    /// The server name (JetStream's Raft groups know nodes by it) stays the same across
+    /// [`NatsServer::restart`]. Ready means it answers; the cluster may still be electing its
+    /// JetStream leader.
+    pub async fn start_clustered(store_dir: &Path, port: u16, node: ClusterNode) -> Result<NatsServer, DevError> {
+        Self::start_node(store_dir, port, Some(node)).await
+    }
+
+    /// `nodes` servers forming one JetStream cluster, under `dir/node-N`. Their client URLs,
+    /// comma-separated, are what Roster's `NATS_URL` takes.
+    pub async fn start_cluster(dir: &Path, nodes: usize) -> Result<Vec<NatsServer>, DevError> {
+        let ports: Vec<(u16, u16)> = (0..nodes).map(|_| (free_port(), free_port())).collect();
+        let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let cluster_name = format!("roster-{}-{nonce:08x}", std::process::id());
+        let starts = ports.iter().enumerate().map(|(i, &(port, cluster_port))| {
+            let routes = ports.iter().filter(|(p, _)| *p != port).map(|&(_, c)| c).collect();
+            let node = ClusterNode { cluster_name: cluster_name.clone(), cluster_port, routes };
+            let store = dir.join(format!("node-{i}"));
+            async move { Self::start_clustered(&store, port, node).await }
+        });
+        futures::future::join_all(starts).await.into_iter().collect()
+    }
+
+    async fn start_node(store_dir: &Path, port: u16, cluster: Option<ClusterNode>) -> Result<NatsServer, DevError> {
         let bin = nats_bin()?;
         let store_dir = absolute(store_dir)?;
         create_dirs_0755(&store_dir)?;
@@ -760,7 +832,7 @@ impl NatsServer {
         };
         let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let name = format!("roster-{port}-{}-{nonce:08x}", std::process::id());
-        let mut server = NatsServer { bin, port, store_dir, log_path, name, child: None, watchdog: None };
+        let mut server = NatsServer { bin, port, store_dir, log_path, name, cluster, child: None, watchdog: None };
         server.spawn_and_wait().await?;
         Ok(server)
     }
@@ -772,6 +844,11 @@ impl NatsServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server name (`-n`), as JetStream reports a stream's leader and replicas.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn store_dir(&self) -> &Path {
@@ -835,7 +912,7 @@ impl NatsServer {
         let _ = writeln!(log, "--- roster devstack: starting {} on port {} ---", self.bin.display(), self.port);
         let log_err = log.try_clone().map_err(io_err("duplicating the nats log handle"))?;
 
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "-js".into(),
             "-a".into(),
             "127.0.0.1".into(),
@@ -846,6 +923,17 @@ impl NatsServer {
             "-n".into(),
             self.name.clone(),
         ];
+        if let Some(node) = &self.cluster {
+            let routes: Vec<String> = node.routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect();
+            args.extend([
+                "--cluster".into(),
+                format!("nats://127.0.0.1:{}", node.cluster_port),
+                "--cluster_name".into(),
+                node.cluster_name.clone(),
+                "--routes".into(),
+                routes.join(","),
+            ]);
+        }
         tracing::info!(port = self.port, bin = %self.bin.display(), "starting nats-server");
         let child = Command::new(&self.bin)
             .args(&args)

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod asyncapi;
 pub mod auth;
+pub mod bus;
 pub mod cli;
 pub mod consistency;
 pub mod dialect;

@@ -43,9 +43,10 @@ impl Dialect for PortSip {
             ApiError::Forbidden(m) => ("FORBIDDEN", m.clone(), None),
             ApiError::Conflict(m) => ("CONFLICT", m.clone(), None),
             ApiError::Internal => ("UNKNOWN", "unknown error".to_string(), None),
+            ApiError::Unavailable => ("SERVICE_UNAVAILABLE", err.message(), None),
         };
         let body = ErrorList { errors: vec![ErrorItem { code: code.into(), message, detail }] };
-        (err.status(), axum::Json(body)).into_response()
+        err.decorate((err.status(), axum::Json(body)).into_response())
     }
 }
 

@@ -101,7 +101,9 @@ impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let Failure(fmt, status, message) = self;
         let body = PublisherErrorBody { code: status.as_u16(), message };
-        render(fmt, status, "error", &serde_json::to_value(&body).unwrap_or_default(), json!({ "error": body }))
+        let resp = render(fmt, status, "error", &serde_json::to_value(&body).unwrap_or_default(), json!({ "error": body }));
+        // Only an unavailable store or bus answers 503.
+        if status == StatusCode::SERVICE_UNAVAILABLE { crate::error::with_retry_after(resp) } else { resp }
     }
 }
 

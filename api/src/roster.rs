@@ -33,8 +33,9 @@ impl Dialect for Roster {
             ApiError::Invalid { .. } => "bad_request",
             ApiError::Conflict(_) => "conflict",
             ApiError::Internal => "internal",
+            ApiError::Unavailable => "unavailable",
         };
-        (err.status(), axum::Json(RosterError { error: code.into(), message: err.message() })).into_response()
+        err.decorate((err.status(), axum::Json(RosterError { error: code.into(), message: err.message() })).into_response())
     }
 }
 

@@ -227,6 +227,8 @@ impl Op {
             ApiError::Forbidden(m) => Fail::new(StatusCode::UNAUTHORIZED, "GS_UNAUTHORIZED", m),
             ApiError::Conflict(m) => Fail::new(StatusCode::BAD_REQUEST, self.invalid.0, m),
             ApiError::Internal => Fail::new(StatusCode::INTERNAL_SERVER_ERROR, self.internal.0, self.internal.1),
+            // The operation's own "database error ... Try again later" code, as a 503.
+            ApiError::Unavailable => Fail::new(StatusCode::SERVICE_UNAVAILABLE, self.internal.0, self.internal.1),
         }
     }
 }
@@ -274,7 +276,8 @@ fn envelope_response(env: &Envelope, outcome: Result<Value, Fail>) -> Response {
             },
         ),
     };
-    with_cors((status, axum::Json(body)).into_response())
+    let resp = with_cors((status, axum::Json(body)).into_response());
+    if status == StatusCode::SERVICE_UNAVAILABLE { crate::error::with_retry_after(resp) } else { resp }
 }
 
 /// A write the read models do not show yet (or whose event was parked): 202 in the envelope, with
@@ -328,10 +331,10 @@ impl Acting {
 }
 
 async fn acting(st: &AppState, headers: &HeaderMap) -> Result<Acting, Fail> {
-    let user = authenticate(st, header(headers, "x-authenticated-user-token")).await.map_err(|_| unauthorized())?;
+    let user = authenticate(st, header(headers, "x-authenticated-user-token")).await.map_err(auth_failed)?;
     let org = user.org_id.ok_or_else(unauthorized)?;
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
-        let key = authenticate(st, crate::auth::bearer_header(headers)).await.map_err(|_| unauthorized())?;
+        let key = authenticate(st, crate::auth::bearer_header(headers)).await.map_err(auth_failed)?;
         if key.org_id != Some(org) {
             return Err(unauthorized());
         }
@@ -339,12 +342,28 @@ async fn acting(st: &AppState, headers: &HeaderMap) -> Result<Acting, Fail> {
     let Some(for_token) = headers.get("x-authenticated-for") else {
         return Ok(Acting { principal: user, org });
     };
-    let managed = authenticate(st, for_token.to_str().ok().map(str::trim)).await.map_err(|_| unauthorized())?;
-    let row = queries::user(&st.pool, org.0, managed.user_id.0).await.map_err(|_| internal_unauthorized())?;
+    let managed = authenticate(st, for_token.to_str().ok().map(str::trim)).await.map_err(auth_failed)?;
+    let row = queries::user(&st.pool, org.0, managed.user_id.0).await.map_err(|e| match ApiError::from(e) {
+        ApiError::Unavailable => unavailable(),
+        _ => internal_unauthorized(),
+    })?;
     match row {
         Some(u) if u.reports_to == Some(user.user_id.0) => Ok(Acting { principal: managed, org }),
         _ => Err(unauthorized()),
     }
+}
+
+/// A token that does not authenticate is Sunbird's 401, unless the store could not be asked.
+fn auth_failed(e: ApiError) -> Fail {
+    match e {
+        ApiError::Unavailable => unavailable(),
+        _ => unauthorized(),
+    }
+}
+
+/// Postgres or NATS is away before any operation could start: 503, retry later.
+fn unavailable() -> Fail {
+    Fail::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "Service is temporarily unavailable. Try again later.")
 }
 
 fn internal_unauthorized() -> Fail {
@@ -862,8 +881,13 @@ pub async fn activity_agg(State(st): State<AppState>, parts: Parts, bytes: Bytes
     let body = parse_body(&bytes);
     let client = parts.extensions.get::<ClientRequestId>().is_some();
     let env = Envelope { api_id: "api.group.activity.agg".to_string(), msgid: body.msgid.clone().unwrap_or_else(|| msgid(&parts.headers, client)), ver: None };
+    let unavailable = || {
+        let resp = lms(&env, StatusCode::SERVICE_UNAVAILABLE, Err(("", "SERVER_ERROR", "Service is temporarily unavailable. Try again later.".into())));
+        crate::error::with_retry_after(resp)
+    };
     let who = match acting(&st, &parts.headers).await {
         Ok(w) => w,
+        Err(f) if f.status == StatusCode::SERVICE_UNAVAILABLE => return unavailable(),
         Err(_) => return lms(&env, StatusCode::UNAUTHORIZED, Err(("UNAUTHORIZED", "UNAUTHORIZED", MSG_UNAUTHORIZED.into()))),
     };
     let client_error = |err: &'static str, msg: &str| lms(&env, StatusCode::BAD_REQUEST, Err((err, "CLIENT_ERROR", msg.into())));
@@ -876,11 +900,22 @@ pub async fn activity_agg(State(st): State<AppState>, parts: Parts, bytes: Bytes
     let Some(activity) = text("activityId") else { return client_error("ACTIVITY_ID_MISSING", "ActivityId is mandatory.") };
     let Some(activity_type) = text("activityType") else { return client_error("ACTIVITY_TYPE_MISSING", "ActivityType is mandatory.") };
     let server_error = || lms(&env, StatusCode::INTERNAL_SERVER_ERROR, Err(("", "SERVER_ERROR", "Error while fetching group members record.".into())));
+    let failed = |e: sqlx::Error| if crate::error::storage_unavailable(&e) { unavailable() } else { server_error() };
     let Ok(gid) = Uuid::parse_str(&group) else { return server_error() };
-    let Ok(Some(_)) = queries::group(&st.pool, who.org.0, gid).await else { return server_error() };
-    let Ok(members) = queries::member_records(&st.pool, gid).await else { return server_error() };
+    match queries::group(&st.pool, who.org.0, gid).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return server_error(),
+        Err(e) => return failed(e),
+    }
+    let members = match queries::member_records(&st.pool, gid).await {
+        Ok(m) => m,
+        Err(e) => return failed(e),
+    };
     let users: Vec<Uuid> = members.iter().map(|m| m.user_id).collect();
-    let Ok(progress) = queries::activity_progress(&st.pool, who.org.0, &activity, &users).await else { return server_error() };
+    let progress = match queries::activity_progress(&st.pool, who.org.0, &activity, &users).await {
+        Ok(p) => p,
+        Err(e) => return failed(e),
+    };
     let mut latest: Option<DateTime<Utc>> = None;
     let out: Vec<Value> = progress
         .iter()

@@ -64,6 +64,8 @@ pub struct WriteMeta {
     pub idempotency_key: Option<String>,
     fingerprint: String,
     pub client_addr: Option<String>,
+    /// NATS was away when the request arrived (see `crate::bus`): the write is refused, 503.
+    bus_away: bool,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for WriteMeta {
@@ -76,12 +78,16 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteMeta {
             idempotency_key: header(IDEMPOTENCY_HEADER),
             fingerprint: parts.extensions.get::<Fingerprint>().map(|f| f.0.clone()).unwrap_or_default(),
             client_addr: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+            bus_away: parts.extensions.get::<crate::bus::BusAway>().is_some(),
         })
     }
 }
 
 impl WriteMeta {
     pub fn context(&self, caller: Option<&Principal>, dialect: &'static str) -> Result<CommandContext, ApiError> {
+        if self.bus_away {
+            return Err(ApiError::Unavailable);
+        }
         if let Some(k) = &self.idempotency_key {
             if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY_LEN {
                 return Err(ApiError::invalid(

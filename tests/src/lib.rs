@@ -28,6 +28,8 @@ impl Stack {
 static STACK: OnceLock<Result<Stack, String>> = OnceLock::new();
 
 const STACK_DIR_PREFIX: &str = "roster-tests-";
+/// Private stacks of tests that restart their servers (`e2e/faults.rs`): `roster-faults-<pid>-<id>`.
+pub const PRIVATE_DIR_PREFIX: &str = "roster-faults-";
 
 /// A test process dies with its servers but cannot delete their data (about 1 GB of Postgres and
 /// JetStream files): each run removes what runs that have ended left behind, so repeated runs on
@@ -36,7 +38,8 @@ fn remove_stale_stacks() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(STACK_DIR_PREFIX)).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let rest = name.to_str().and_then(|n| n.strip_prefix(STACK_DIR_PREFIX).or_else(|| n.strip_prefix(PRIVATE_DIR_PREFIX)));
+        let Some(pid) = rest.and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else { continue };
         // Linux: a live process has /proc/<pid>; a recycled pid only delays the clean-up.
         if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
@@ -135,11 +138,13 @@ pub struct Options {
     pub media: Option<api::workdrive::media::MediaBackend>,
     /// How long a login stays locked after too many failed passwords; default the production one.
     pub login_lockout: Option<Duration>,
+    /// Copies of the stream on a NATS cluster; default 1.
+    pub nats_replicas: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10), media: None, login_lockout: None }
+        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10), media: None, login_lockout: None, nats_replicas: 1 }
     }
 }
 
@@ -182,6 +187,7 @@ impl TestApp {
         config.nats.stream = stream;
         config.nats.subject_prefix = prefix;
         config.nats.ack_wait = Duration::from_secs(2);
+        config.nats.replicas = opts.nats_replicas;
         config.bind = "127.0.0.1:0".parse().expect("loopback address");
         config.consistency_timeout = opts.consistency_timeout;
         config.roles = opts.roles;

@@ -17,6 +17,8 @@ use tokio::sync::watch;
 /// Where events go on NATS. Tests give every run its own stream and prefix.
 #[derive(Debug, Clone)]
 pub struct NatsConfig {
+    /// One server URL, or a comma-separated list of a cluster's servers (the client fails over
+    /// between them and learns the rest of the cluster from whichever it reaches).
     pub url: String,
     /// JetStream stream name (`ROSTER_EVENTS`).
     pub stream: String,
@@ -30,6 +32,9 @@ pub struct NatsConfig {
     pub max_messages: i64,
     /// How long an unacked message waits before JetStream redelivers it to a projection.
     pub ack_wait: Duration,
+    /// How many servers of a NATS cluster hold a copy of the stream (1, or 3 on a 3-node cluster
+    /// so that losing one node loses nothing).
+    pub replicas: usize,
 }
 
 impl NatsConfig {
@@ -47,7 +52,13 @@ impl NatsConfig {
             max_bytes: -1,
             max_messages: -1,
             ack_wait: Duration::from_secs(30),
+            replicas: 1,
         }
+    }
+
+    /// The server URLs in `url`.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
     }
 }
 
@@ -74,16 +85,22 @@ pub(crate) fn nats_err(e: impl std::fmt::Display) -> WorkerError {
     WorkerError::Nats(e.to_string())
 }
 
-/// Connects to NATS, retrying in the background if it is not up yet, forever reconnecting.
-pub async fn connect(cfg: &NatsConfig) -> Result<jetstream::Context, WorkerError> {
-    let client = async_nats::ConnectOptions::new()
+/// A NATS client of every server in the configuration, retrying in the background if none is up
+/// yet, forever reconnecting (to any of them).
+pub async fn client(cfg: &NatsConfig) -> Result<async_nats::Client, WorkerError> {
+    async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))
         .reconnect_delay_callback(|attempt| Duration::from_millis((50 * 2u64.saturating_pow(attempt.min(6) as u32)).min(2000)))
-        .connect(&cfg.url)
+        .connect(cfg.servers().as_slice())
         .await
-        .map_err(nats_err)?;
+        .map_err(nats_err)
+}
+
+/// Connects to NATS JetStream; see [`client`].
+pub async fn connect(cfg: &NatsConfig) -> Result<jetstream::Context, WorkerError> {
+    let client = client(cfg).await?;
     let mut js = jetstream::new(client);
     js.set_timeout(Duration::from_secs(2));
     Ok(js)
@@ -102,13 +119,21 @@ pub async fn ensure_stream(js: &jetstream::Context, cfg: &NatsConfig) -> Result<
         max_age: cfg.max_age,
         max_bytes: cfg.max_bytes,
         max_messages: cfg.max_messages,
+        num_replicas: cfg.replicas,
         ..Default::default()
     };
     let stream = js.get_or_create_stream(config.clone()).await.map_err(nats_err)?;
     let current = stream.cached_info().config.clone();
-    if (current.max_age, current.max_bytes, current.max_messages) != (config.max_age, config.max_bytes, config.max_messages) {
-        tracing::info!(stream = %cfg.stream, ?config.max_age, config.max_bytes, config.max_messages, "updating the stream's retention");
-        let updated = jetstream::stream::Config { max_age: config.max_age, max_bytes: config.max_bytes, max_messages: config.max_messages, ..current };
+    let wanted = (config.max_age, config.max_bytes, config.max_messages, config.num_replicas);
+    if (current.max_age, current.max_bytes, current.max_messages, current.num_replicas) != wanted {
+        tracing::info!(stream = %cfg.stream, ?config.max_age, config.max_bytes, config.max_messages, config.num_replicas, "updating the stream's retention and replicas");
+        let updated = jetstream::stream::Config {
+            max_age: config.max_age,
+            max_bytes: config.max_bytes,
+            max_messages: config.max_messages,
+            num_replicas: config.num_replicas,
+            ..current
+        };
         js.update_stream(updated).await.map_err(nats_err)?;
         return js.get_stream(&cfg.stream).await.map_err(nats_err);
     }
@@ -176,6 +201,7 @@ pub(crate) async fn supervise(
 /// hint) while there is none; `None` when told to stop.
 pub(crate) async fn next_batch(
     pool: &sqlx::PgPool,
+    leader: &mut Leadership,
     listener: &mut sqlx::postgres::PgListener,
     cursor: commands::Position,
     limit: i64,
@@ -186,6 +212,9 @@ pub(crate) async fn next_batch(
         if shutdown.is_set() {
             return Ok(None);
         }
+        // The pool and the listener reconnect by themselves after a Postgres restart; the lock
+        // does not come back with them.
+        leader.confirm().await?;
         let batch = commands::log::read_after(pool, cursor, limit).await?;
         if !batch.is_empty() {
             return Ok(Some(batch));
@@ -200,7 +229,17 @@ pub(crate) async fn next_batch(
 
 /// Holds a Postgres advisory lock for as long as it lives (the lock is its session's).
 pub struct Leadership {
-    _conn: sqlx::PgConnection,
+    conn: sqlx::PgConnection,
+}
+
+impl Leadership {
+    /// Fails once the session holding the lock is gone (Postgres restarted, the connection was
+    /// cut): the lock went with it and a standby may hold it now, so the caller must stop and
+    /// wait to lead again.
+    pub async fn confirm(&mut self) -> Result<(), WorkerError> {
+        sqlx::query("SELECT 1").execute(&mut self.conn).await?;
+        Ok(())
+    }
 }
 
 /// Waits until this process holds the named lock, so exactly one instance of a worker is active
@@ -211,7 +250,7 @@ pub async fn lead(pool: &sqlx::PgPool, name: &str, shutdown: &mut Shutdown) -> R
     loop {
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))").bind(name).fetch_one(&mut conn).await?;
         if got {
-            return Ok(Some(Leadership { _conn: conn }));
+            return Ok(Some(Leadership { conn }));
         }
         if !shutdown.sleep(Duration::from_secs(1)).await {
             return Ok(None);

@@ -25,14 +25,14 @@ pub async fn run(pool: PgPool, cfg: NatsConfig, shutdown: Shutdown) -> Result<()
 }
 
 async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
-    let Some(_leader) = crate::lead(pool, &format!("roster-relay:{}", cfg.stream), shutdown).await? else { return Ok(()) };
+    let Some(mut leader) = crate::lead(pool, &format!("roster-relay:{}", cfg.stream), shutdown).await? else { return Ok(()) };
     tracing::info!(stream = %cfg.stream, "relay active");
     let js = crate::connect(cfg).await?;
     let stream = crate::ensure_stream(&js, cfg).await?;
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen("roster_events").await?;
     let (mut cursor, mut last_id) = resume_point(pool, cfg, &stream).await?;
-    while let Some(batch) = crate::next_batch(pool, &mut listener, cursor, BATCH, POLL, shutdown).await? {
+    while let Some(batch) = crate::next_batch(pool, &mut leader, &mut listener, cursor, BATCH, POLL, shutdown).await? {
         // On failure the caller backs off and re-enters, resyncing from the stream's tail.
         publish_all(&js, cfg, &batch, &mut last_id).await?;
         cursor = batch.last().map(|e| e.position).unwrap_or(cursor);

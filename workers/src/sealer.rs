@@ -108,13 +108,13 @@ pub async fn run(pool: PgPool, shutdown: Shutdown) -> Result<(), WorkerError> {
 
 async fn active(pool: &PgPool, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
     // One sealer per database: the chains are per database, not per NATS stream.
-    let Some(_leader) = crate::lead(pool, "roster-sealer", shutdown).await? else { return Ok(()) };
+    let Some(mut leader) = crate::lead(pool, "roster-sealer", shutdown).await? else { return Ok(()) };
     tracing::info!("sealer active");
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen("roster_events").await?;
     let mut cursor = sealed_head(pool).await?;
     let mut heads: HashMap<Uuid, (i64, Vec<u8>)> = HashMap::new();
-    while let Some(batch) = crate::next_batch(pool, &mut listener, cursor, BATCH, POLL, shutdown).await? {
+    while let Some(batch) = crate::next_batch(pool, &mut leader, &mut listener, cursor, BATCH, POLL, shutdown).await? {
         if let Err(e) = seal_batch(pool, &batch, &mut heads).await {
             // The cached chain heads may be ahead of what committed.
             heads.clear();

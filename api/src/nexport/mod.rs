@@ -156,6 +156,11 @@ impl IntoResponse for NxError {
                 }
                 ApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::UnknownError, m),
                 ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::UnknownError, "An unknown error occurred".into()),
+                ApiError::Unavailable => {
+                    let entity = ApiErrorEntity::error(ErrorCode::UnknownError, "The service is temporarily unavailable; retry later".into());
+                    let body = axum::Json(ApiResponseBase { api_error_entity: entity });
+                    return crate::error::with_retry_after((StatusCode::SERVICE_UNAVAILABLE, body).into_response());
+                }
             },
         };
         (status, axum::Json(ApiResponseBase { api_error_entity: ApiErrorEntity::error(code, message) })).into_response()

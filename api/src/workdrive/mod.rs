@@ -47,7 +47,7 @@ impl Dialect for WorkDrive {
             other => other.message(),
         };
         let body = ErrorBody { status_code: status.as_u16(), message, error: status.canonical_reason().unwrap_or("Error").into() };
-        (status, axum::Json(body)).into_response()
+        err.decorate((status, axum::Json(body)).into_response())
     }
 }
 

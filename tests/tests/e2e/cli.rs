@@ -20,7 +20,7 @@ async fn run(args: &[&str]) -> Result<String, String> {
 fn every_subcommand_has_help() {
     for (sub, mentions) in [
         ("dev", &["--data-dir", "--pg-port", "--nats-port", "--bind", "DATABASE_URL"][..]),
-        ("serve", &["--role", "--database-url", "--nats-url", "--consistency-timeout-ms"][..]),
+        ("serve", &["--role", "--database-url", "--nats-url", "--nats-replicas", "ROSTER_NATS_REPLICAS", "--consistency-timeout-ms"][..]),
         ("rebuild", &["<PROJECTION>", "all", "--quiet"][..]),
         ("token", &["--super-admin", "--user", "--expires-in-hours"][..]),
         ("verify", &["--org", "--quiet", "DATABASE_URL"][..]),

@@ -7,6 +7,7 @@ mod contract;
 mod delivery;
 mod group_dialects;
 mod departments;
+mod faults;
 mod locations;
 mod media;
 mod nexport;

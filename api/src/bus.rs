@@ -1,0 +1,59 @@
+//! Whether events can reach the read models right now. An API process keeps a NATS connection of
+//! its own for one reason: while NATS is away, a write would append an event that no projection
+//! can see, hold its connection for the whole consistency timeout and answer "pending". Refusing
+//! it up front with a 503 and `Retry-After` (nothing appended) lets the client retry the same
+//! request, with the same `Idempotency-Key`, once NATS is back. Reads keep being served from the
+//! read models.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use workers::{NatsConfig, WorkerError};
+
+use crate::AppState;
+
+/// How long a starting API process waits for its first NATS connection before it serves anyway
+/// (its writes then answer 503 until NATS is reachable).
+pub const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(10);
+
+/// The API's view of NATS.
+#[derive(Clone)]
+pub struct Bus {
+    client: async_nats::Client,
+}
+
+impl Bus {
+    /// Connects, waiting [`FIRST_CONNECT_WAIT`] at most for the first connection; a NATS that is
+    /// not up yet is not an error (it is "away"), and the client keeps trying in the background.
+    pub async fn connect(cfg: &NatsConfig) -> Result<Bus, WorkerError> {
+        let bus = Bus { client: workers::client(cfg).await? };
+        let deadline = Instant::now() + FIRST_CONNECT_WAIT;
+        while !bus.reachable() && Instant::now() < deadline {
+            tokio::time::sleep(POLL).await;
+        }
+        if !bus.reachable() {
+            tracing::warn!("NATS is not reachable yet; writes answer 503 until it is");
+        }
+        Ok(bus)
+    }
+
+    /// Connected to a server of the cluster now.
+    pub fn reachable(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+}
+
+/// Request extension: NATS was away when the request arrived; writes answer 503.
+#[derive(Debug, Clone, Copy)]
+pub struct BusAway;
+
+/// Middleware: marks requests that arrive while NATS is away (see [`crate::write::WriteMeta`]).
+pub async fn mark_away(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    if !st.bus.reachable() {
+        req.extensions_mut().insert(BusAway);
+    }
+    next.run(req).await
+}
