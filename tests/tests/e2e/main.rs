@@ -6,6 +6,7 @@ mod cli;
 mod delivery;
 mod group_dialects;
 mod departments;
+mod fuzz_findings;
 mod locations;
 mod media;
 mod nexport;
