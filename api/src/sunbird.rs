@@ -851,7 +851,11 @@ pub async fn activity_agg(State(st): State<AppState>, parts: Parts, bytes: Bytes
     };
     let client_error = |err: &'static str, msg: &str| lms(&env, StatusCode::BAD_REQUEST, Err((err, "CLIENT_ERROR", msg.into())));
     let req = &body.request;
-    if req.is_empty() {
+    // U+0000 cannot be compared in Postgres: such a request is not valid data (detail logged).
+    if let Some(field) = &body.nul_field {
+        tracing::debug!(%field, "sunbird activity agg: {}", crate::dialect::NUL_MESSAGE);
+    }
+    if req.is_empty() || body.nul_field.is_some() {
         return client_error("INVALID_REQUESTED_DATA", "Requested data for this operation is not valid.");
     }
     let text = |k: &str| req.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);

@@ -54,6 +54,18 @@ async fn nul_characters_are_refused_by_name_in_every_dialect() {
     let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", t).json(&body)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
 
+    assert_eq!(app.event_count().await, before, "a refused request appended events");
+
+    // The activity aggregate answers its documented 500 only for a group it cannot read; a group
+    // it can read with U+0000 in the activity id is a request that is not valid (was a 500).
+    let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", t).json(&env(json!({"name": "Agg"})))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let agg = json!({"request": {"groupId": v["result"]["groupId"], "activityId": "do\u{0}1", "activityType": "Course"}});
+    let (status, v) = send(sb(&app, Method::POST, "/api/data/v1/group/activity/agg", t).bearer_auth(t).json(&agg)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["params"]["err"], "INVALID_REQUESTED_DATA", "{v}");
+    let before = app.event_count().await;
+
     // A path segment holding U+0000 names nothing.
     let (status, v) = send(app.ps(Method::GET, &format!("/streams/us%00er/{user_id}"), t)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
