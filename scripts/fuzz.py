@@ -304,7 +304,7 @@ def isolation_probes(b):
         ("Roster user stream", "GET", f"/streams/user/{u0}", "ps", None, None, True),
         ("Roster user stream events", "GET", f"/streams/user/{u0}/events", "ps", None, None, True),
         ("Roster group stream", "GET", f"/streams/group/{b['sb_group']}", "ps", None, None, True),
-        ("Roster membership", "GET", f"/streams/group/{b['sb_group']}/members/{u1}", "ps", None, None, True),
+        ("Roster membership", "GET", f"/streams/group/{b['sb_group']}/members/{u1}", "ps", None, {"on": "2100-01-01"}, True),
         ("Roster organization stream", "GET", f"/streams/organization/{b['org_id']}", "ps", None, None, True),
         # Lists and searches: may answer 200, never with B's data.
         ("WorkDrive users", "GET", "/api/users", "wd", None, {"per_page": "100"}, False),
@@ -317,7 +317,7 @@ def isolation_probes(b):
         ("Sunbird list by B's user", "POST", "/api/group/v1/list", "sb", {"request": {"filters": {"userId": u1}}}, None, False),
         ("NexPort GetUsers", "GET", "/api/v1/AdminApi/GetUsers", "nx", None, {"org_id": b["org_id"]}, False),
         ("NexPort GetOrganizations", "GET", "/api/v1/AdminApi/GetOrganizations", "nx", None, {"org_id": b["org_id"]}, False),
-        ("NexPort SearchDirectory", "GET", "/api/v1/AdminApi/SearchDirectory", "nx", None, {"org_id": b["org_id"], "search_text": b["marker"]}, False),
+        ("NexPort SearchDirectory", "GET", "/api/v1/AdminApi/SearchDirectory", "nx", None, {"base_org_id": b["org_id"], "name": b["marker"]}, False),
         ("NexPort GetSubscriptions", "GET", "/api/v1/AdminApi/GetSubscriptions", "nx", None, {"org_id": b["org_id"], "user_id": b["nx_user"]}, False),
         ("Roster events", "GET", "/events", "ps", None, {"limit": "1000"}, False),
         ("Roster events of B's user", "GET", "/events", "ps", None, {"stream_id": u0}, False),
