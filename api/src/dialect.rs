@@ -4,6 +4,7 @@
 
 use std::marker::PhantomData;
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -81,6 +82,16 @@ impl<T: DeserializeOwned, D: Dialect> FromRequest<AppState> for Json<T, D> {
     type Rejection = Error<D>;
 
     async fn from_request(req: Request, st: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let headers = parts.headers.clone();
+        // Read through `Bytes` so that the router's body limit applies as it does to `axum::Json`.
+        let bytes = match Bytes::from_request(Request::from_parts(parts, body), st).await {
+            Ok(b) => b,
+            Err(rejection) => return Err(Error::new(ApiError::invalid("body", rejection.body_text()))),
+        };
+        refuse_nul_in_json_bytes(&bytes)?;
+        let mut req = Request::new(axum::body::Body::from(bytes));
+        *req.headers_mut() = headers;
         match axum::Json::<T>::from_request(req, st).await {
             Ok(axum::Json(v)) => Ok(Json(v, PhantomData)),
             Err(rejection) => Err(Error::new(ApiError::invalid("body", rejection.body_text()))),
@@ -95,10 +106,93 @@ impl<T: DeserializeOwned, D: Dialect> FromRequestParts<AppState> for Query<T, D>
     type Rejection = Error<D>;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        refuse_nul_in_query(parts.uri.query())?;
         match axum::extract::Query::<T>::from_request_parts(parts, st).await {
             Ok(axum::extract::Query(v)) => Ok(Query(v, PhantomData)),
             Err(rejection) => Err(Error::new(ApiError::invalid("query", rejection.body_text()))),
         }
+    }
+}
+
+/// Why a string holding U+0000 is refused: Postgres `text` and `jsonb` cannot hold it, so such a
+/// value could be neither stored nor looked up. Refused where the request is parsed, naming the
+/// field, instead of failing in the database as a 500.
+pub const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
+
+/// The path (`members[0].name`; empty for `v` itself) of the first string or object key in `v`
+/// that holds U+0000.
+pub fn nul_in_json(v: &serde_json::Value) -> Option<String> {
+    fn walk(v: &serde_json::Value, path: &mut String) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            serde_json::Value::Object(map) => map.iter().any(|(k, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&k.replace('\0', "\\u0000"));
+                let found = k.contains('\0') || walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut path = String::new();
+    walk(v, &mut path).then_some(path)
+}
+
+/// A 400 naming the field when a JSON body holds U+0000 in a string or key. JSON can only carry
+/// it escaped (`\u0000`), so bodies without that escape are not parsed twice.
+pub fn refuse_nul_in_json_bytes(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes).ok().as_ref().and_then(nul_in_json) {
+        Some(path) => Err(ApiError::invalid(field_at("body", &path), NUL_MESSAGE)),
+        None => Ok(()),
+    }
+}
+
+/// `name` followed by a path inside it: `name`, `name[0]`, `name.key`.
+pub fn field_at(name: &str, path: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else if path.starts_with('[') {
+        format!("{name}{path}")
+    } else if name == "body" {
+        path.to_string()
+    } else {
+        format!("{name}.{path}")
+    }
+}
+
+/// The name of the first query (or form) parameter whose name or value holds U+0000.
+pub fn nul_in_query(query: &str) -> Option<String> {
+    // A URI carries U+0000 only percent-encoded.
+    if !query.contains("%00") {
+        return None;
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+    pairs.into_iter().find(|(k, v)| k.contains('\0') || v.contains('\0')).map(|(k, _)| k.replace('\0', "\\u0000"))
+}
+
+/// A 400 naming the parameter when the query string holds U+0000.
+pub fn refuse_nul_in_query(query: Option<&str>) -> Result<(), ApiError> {
+    match query.and_then(nul_in_query) {
+        Some(field) => Err(ApiError::invalid(field, NUL_MESSAGE)),
+        None => Ok(()),
     }
 }
 
@@ -115,4 +209,78 @@ pub fn int_param(field: &str, raw: Option<&str>, default: i64, min: i64, max: i6
         return Err(ApiError::invalid(field, format!("must be between {min} and {max}, got {n}")));
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// Arbitrary JSON with strings that may hold U+0000 (in values and keys).
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[a\u{0}é\u{1F600}]{0,4}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a\u{0}b]{0,3}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(has_nul),
+            Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+
+    proptest! {
+        /// A body is refused exactly when some string or key holds U+0000, and the error names
+        /// a field of the body.
+        #[test]
+        fn json_bodies_with_nul_are_refused_and_only_those(v in any_json()) {
+            let bytes = serde_json::to_vec(&v).unwrap();
+            match refuse_nul_in_json_bytes(&bytes) {
+                Ok(()) => prop_assert!(!has_nul(&v)),
+                Err(ApiError::Invalid { field, message }) => {
+                    prop_assert!(has_nul(&v));
+                    prop_assert!(!field.is_empty());
+                    prop_assert_eq!(message, NUL_MESSAGE);
+                }
+                Err(e) => prop_assert!(false, "unexpected {e:?}"),
+            }
+        }
+
+        /// A query is refused exactly when a name or value holds U+0000, naming that parameter.
+        #[test]
+        fn queries_with_nul_name_the_parameter(pairs in prop::collection::vec(("[a-z\u{0}]{1,4}", "[a\u{0}%&=+ é]{0,4}"), 0..5)) {
+            let query = serde_urlencoded::to_string(&pairs).unwrap();
+            let expected = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0'));
+            match (nul_in_query(&query), expected) {
+                (None, None) => {}
+                (Some(field), Some((k, _))) => prop_assert_eq!(field, k.replace('\0', "\\u0000")),
+                (got, want) => prop_assert!(false, "query {query}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_refusal_names_the_path_inside_the_body() {
+        let body = json!({"name": "ok", "members": [{"id": "x"}, {"id": "a\u{0}b"}]}).to_string();
+        assert_eq!(refuse_nul_in_json_bytes(body.as_bytes()), Err(ApiError::invalid("members[1].id", NUL_MESSAGE)));
+        assert_eq!(refuse_nul_in_json_bytes(br#""\u0000""#), Err(ApiError::invalid("body", NUL_MESSAGE)));
+        // An escaped backslash followed by `u0000` is six ordinary characters.
+        assert_eq!(refuse_nul_in_json_bytes(br#"{"name": "\\u0000"}"#), Ok(()));
+        assert_eq!(refuse_nul_in_query(Some("a=1&short_name=x%00y")), Err(ApiError::invalid("short_name", NUL_MESSAGE)));
+        assert_eq!(refuse_nul_in_query(Some("a=%2500")), Ok(()));
+    }
 }

@@ -219,6 +219,7 @@ fn parse_body(headers: &HeaderMap, fmt: Format, bytes: &[u8]) -> Result<Parsed, 
     let bad = |m: String| Failure(fmt, StatusCode::BAD_REQUEST, m);
     match input {
         Format::Json => {
+            crate::dialect::refuse_nul_in_json_bytes(bytes).map_err(|e| bad(e.message()))?;
             let env: GroupEnvelopeIn = serde_json::from_slice(bytes).map_err(|e| bad(format!("body: {e}")))?;
             let g = env.group;
             let scalar = |v: &Value| match v {
@@ -236,6 +237,12 @@ fn parse_body(headers: &HeaderMap, fmt: Format, bytes: &[u8]) -> Result<Parsed, 
         Format::Xml => {
             let text = std::str::from_utf8(bytes).map_err(|_| bad("body: not UTF-8".into()))?;
             let g: XmlGroupIn = quick_xml::de::from_str(text).map_err(|e| bad(format!("body: {e}")))?;
+            // XML 1.0 has no U+0000, but a character reference (`&#0;`) still decodes to it.
+            let nul = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));
+            if nul(&g.id) || nul(&g.name) || g.users.as_ref().is_some_and(|u| u.user.iter().any(|s| s.contains('\0'))) {
+                let field = if nul(&g.id) { "id" } else if nul(&g.name) { "name" } else { "users" };
+                return Err(bad(format!("{field}: {}", crate::dialect::NUL_MESSAGE)));
+            }
             Ok(Parsed { id: g.id, name: g.name, users: g.users.map(|u| u.user) })
         }
     }
@@ -468,6 +475,9 @@ pub async fn list_groups(State(st): State<AppState>, headers: HeaderMap, Query(r
     let fmt = negotiate(&headers)?;
     let (_, org) = caller(&st, &headers, fmt).await?;
     let q: HashMap<String, String> = raw.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    if let Some(k) = q.iter().find_map(|(k, v)| (k.contains('\0') || v.contains('\0')).then(|| k.replace('\0', "\\u0000"))) {
+        return Err(fail(fmt, ApiError::invalid(k, crate::dialect::NUL_MESSAGE)));
+    }
     let (query, fields) = list_query(&q, Utc::now()).map_err(|e| fail(fmt, e))?;
     let (rows, total) = if query.limit == 0 {
         let (_, total) = queries::publisher_groups_page(&st.pool, org.0, &PublisherListQuery { limit: 0, ..query.clone() })

@@ -235,8 +235,8 @@ pub async fn stream_events(
     axum::extract::Path((stream_type, stream_id)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
-    let not_found = || ApiError::NotFound(format!("{stream_type} {stream_id} not found"));
-    let id = Uuid::parse_str(&stream_id).map_err(|_| not_found())?;
+    let not_found = || ApiError::NotFound(format!("{} {stream_id} not found", stream_type.escape_debug()));
+    let id = stream_key(&stream_type, &stream_id).ok_or_else(not_found)?;
     let events: Vec<Envelope> = log::read_stream(&st.pool, org.0, &stream_type, id).await?.into_iter().map(Envelope::upcast).collect();
     if events.is_empty() {
         return Err(not_found().into());
@@ -298,10 +298,20 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, Error> {
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 
+/// The stream id of a `/streams/{stream_type}/{stream_id}` path, or `None` when the path can name
+/// no stream: an id that is no UUID, or a type holding U+0000 (which Postgres cannot compare, so
+/// the lookup would fail as a 500 instead of finding nothing).
+fn stream_key(stream_type: &str, stream_id: &str) -> Option<Uuid> {
+    if stream_type.contains('\0') {
+        return None;
+    }
+    Uuid::parse_str(stream_id).ok()
+}
+
 /// A stream's events for a fold (payloads as the read path shows them).
 async fn recorded(st: &AppState, org: Uuid, stream_type: &str, stream_id: &str) -> Result<Vec<domain::history::Recorded>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("{stream_type} {stream_id} not found"));
-    let id = Uuid::parse_str(stream_id).map_err(|_| not_found())?;
+    let not_found = || ApiError::NotFound(format!("{} {stream_id} not found", stream_type.escape_debug()));
+    let id = stream_key(stream_type, stream_id).ok_or_else(not_found)?;
     let events = log::read_stream(&st.pool, org, stream_type, id).await?;
     if events.is_empty() {
         return Err(not_found());

@@ -304,11 +304,14 @@ struct Body {
     request: Map<String, Value>,
     ver: Option<String>,
     msgid: Option<String>,
+    /// Where the body holds U+0000 (which Postgres cannot store), if anywhere.
+    nul_field: Option<String>,
 }
 
 fn parse_body(bytes: &[u8]) -> Body {
     let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     Body {
+        nul_field: crate::dialect::nul_in_json(&v).map(|path| crate::dialect::field_at("body", &path)),
         request: v.get("request").and_then(Value::as_object).cloned().unwrap_or_default(),
         ver: v.get("ver").and_then(Value::as_str).map(str::to_string),
         msgid: v.pointer("/params/msgid").and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty()),
@@ -378,6 +381,16 @@ struct Call {
     headers: HeaderMap,
     key: Option<String>,
     fingerprint: String,
+}
+
+impl Call {
+    /// A body holding U+0000 anywhere is this operation's validation failure (detail logged).
+    fn refuse_nul(&self, op: &Op) -> Result<(), Fail> {
+        match &self.body.nul_field {
+            Some(field) => Err(op.map(ApiError::invalid(field.clone(), crate::dialect::NUL_MESSAGE))),
+            None => Ok(()),
+        }
+    }
 }
 
 fn call(op: &Op, method: &Method, parts_uri: &str, headers: HeaderMap, client_request_id: bool, bytes: &[u8]) -> Call {
@@ -564,6 +577,7 @@ pub async fn create_group(State(st): State<AppState>, parts: Parts, meta: WriteM
 }
 
 async fn create_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Response, Fail> {
+    c.refuse_nul(&CREATE)?;
     let who = acting(st, &c.headers).await?;
     let op = &CREATE;
     let req = &c.body.request;
@@ -663,6 +677,7 @@ fn parse_change(req: &Map<String, Value>, op: &Op) -> Result<GroupChange, Fail> 
 }
 
 async fn update_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Response, Fail> {
+    c.refuse_nul(&UPDATE)?;
     let who = acting(st, &c.headers).await?;
     let op = &UPDATE;
     let req = &c.body.request;
@@ -698,6 +713,7 @@ async fn update_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
 pub async fn list_groups(State(st): State<AppState>, parts: Parts, bytes: Bytes) -> Response {
     let c = call(&LIST, &parts.method, &parts.uri.to_string(), parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
     let outcome = async {
+        c.refuse_nul(&LIST)?;
         let who = acting(&st, &c.headers).await?;
         let op = &LIST;
         let filters = c.body.request.get("filters").and_then(Value::as_object).ok_or_else(|| op.invalid())?;
@@ -757,6 +773,7 @@ pub async fn read_group(State(st): State<AppState>, parts: Parts, Path(raw): Pat
 pub async fn delete_group(State(st): State<AppState>, parts: Parts, meta: WriteMeta, bytes: Bytes) -> Response {
     let c = call(&DELETE, &parts.method, &parts.uri.to_string(), parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
     let result = async {
+        c.refuse_nul(&DELETE)?;
         let who = acting(&st, &c.headers).await?;
         let op = &DELETE;
         let id = group_id(required_str(&c.body.request, "groupId", op)?, op)?;
@@ -783,6 +800,7 @@ pub async fn delete_group(State(st): State<AppState>, parts: Parts, meta: WriteM
 pub async fn update_membership(State(st): State<AppState>, parts: Parts, meta: WriteMeta, bytes: Bytes) -> Response {
     let c = call(&MEMBERSHIP, &parts.method, &parts.uri.to_string(), parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
     let outcome = async {
+        c.refuse_nul(&MEMBERSHIP)?;
         let who = acting(&st, &c.headers).await?;
         let op = &MEMBERSHIP;
         let req = &c.body.request;
@@ -892,7 +910,11 @@ pub async fn activity_agg(State(st): State<AppState>, parts: Parts, bytes: Bytes
     };
     let client_error = |err: &'static str, msg: &str| lms(&env, StatusCode::BAD_REQUEST, Err((err, "CLIENT_ERROR", msg.into())));
     let req = &body.request;
-    if req.is_empty() {
+    // U+0000 cannot be compared in Postgres: such a request is not valid data (detail logged).
+    if let Some(field) = &body.nul_field {
+        tracing::debug!(%field, "sunbird activity agg: {}", crate::dialect::NUL_MESSAGE);
+    }
+    if req.is_empty() || body.nul_field.is_some() {
         return client_error("INVALID_REQUESTED_DATA", "Requested data for this operation is not valid.");
     }
     let text = |k: &str| req.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);

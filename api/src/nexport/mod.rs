@@ -57,6 +57,8 @@ fn query_token(query: Option<&str>) -> Option<&str> {
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_PER_PAGE: i64 = 30;
 pub const MAX_PER_PAGE: i64 = 100;
+/// The highest `page`: an offset (`page * per_page`) stays far inside `i64` and Postgres' `OFFSET`.
+pub const MAX_PAGE: i64 = i32::MAX as i64;
 
 /// `ApiErrorEntity.error_code` (spec open question 3: only `NoError = 0` is known; the rest are
 /// defined here, in one table).

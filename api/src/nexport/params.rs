@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use super::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE};
 use crate::error::ApiError;
 
 #[derive(Debug, Default)]
@@ -27,6 +27,19 @@ pub enum Tri<T> {
 
 impl Params {
     pub fn from_request(parts: &Parts, body: &[u8]) -> Result<Self, ApiError> {
+        let params = Self::parse(parts, body)?;
+        for (name, v) in &params.0 {
+            if let Some(at) = crate::dialect::nul_in_json(v) {
+                return Err(ApiError::invalid(crate::dialect::field_at(name, &at), crate::dialect::NUL_MESSAGE));
+            }
+            if name.contains('\0') {
+                return Err(ApiError::invalid(name.replace('\0', "\\u0000"), crate::dialect::NUL_MESSAGE));
+            }
+        }
+        Ok(params)
+    }
+
+    fn parse(parts: &Parts, body: &[u8]) -> Result<Self, ApiError> {
         let mut map: HashMap<String, Value> = HashMap::new();
         let add_pairs = |map: &mut HashMap<String, Value>, pairs: Vec<(String, String)>| {
             for (k, v) in pairs {
@@ -134,11 +147,11 @@ impl Params {
         }
     }
 
-    /// `page` (0-based) and `per_page` (1 to `MAX_PER_PAGE`, default `DEFAULT_PER_PAGE`).
+    /// `page` (0 to `MAX_PAGE`) and `per_page` (1 to `MAX_PER_PAGE`, default `DEFAULT_PER_PAGE`).
     pub fn paging(&self) -> Result<(i64, i64), ApiError> {
         let page = self.opt_int("page")?.unwrap_or(0);
-        if page < 0 {
-            return Err(ApiError::invalid("page", "must be 0 or more"));
+        if !(0..=MAX_PAGE).contains(&page) {
+            return Err(ApiError::invalid("page", format!("must be between 0 and {MAX_PAGE}")));
         }
         let per_page = self.opt_int("per_page")?.unwrap_or(DEFAULT_PER_PAGE);
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
@@ -242,6 +255,39 @@ mod tests {
         assert!(matches!(p.bool("disable").unwrap_err(), ApiError::Invalid { field, .. } if field == "disable"));
         assert!(matches!(p.str("login").unwrap_err(), ApiError::Invalid { field, .. } if field == "login"));
         assert!(params("/x", "application/json", "[1]").is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever `page` and `per_page` say, paging is refused by name or gives an offset that
+        /// fits (`page * per_page` once overflowed: a panic, the connection dropped).
+        #[test]
+        fn paging_is_refused_or_its_offset_fits(page in proptest::num::i64::ANY, per_page in proptest::num::i64::ANY) {
+            let p = params(&format!("/x?page={page}&per_page={per_page}"), "", "").unwrap();
+            match p.paging() {
+                Ok((page, per_page)) => proptest::prop_assert!(page.checked_mul(per_page).is_some_and(|o| o >= 0)),
+                Err(ApiError::Invalid { field, .. }) => proptest::prop_assert!(field == "page" || field == "per_page"),
+                Err(e) => proptest::prop_assert!(false, "unexpected {e:?}"),
+            }
+        }
+
+        /// U+0000 anywhere in a parameter (query, JSON or form) is a 400 naming it, never a value
+        /// that reaches Postgres.
+        #[test]
+        fn nul_in_any_parameter_is_refused_by_name(name in "[a-z_]{1,12}", before in "\\PC{0,8}", after in "\\PC{0,8}") {
+            let value = format!("{before}\0{after}");
+            let query = serde_urlencoded::to_string([(&name, &value)]).unwrap();
+            let json = serde_json::json!({ name.clone(): [value.clone()] }).to_string();
+            for (uri, content_type, body) in [
+                (format!("/x?{query}"), "", String::new()),
+                ("/x".to_string(), "application/json", json),
+                ("/x".to_string(), "application/x-www-form-urlencoded", query.clone()),
+            ] {
+                let err = params(&uri, content_type, &body).unwrap_err();
+                let ApiError::Invalid { field, message } = err else { panic!("not a 400: {err:?}") };
+                proptest::prop_assert!(field.starts_with(name.as_str()), "{field} does not name {name}");
+                proptest::prop_assert_eq!(message, crate::dialect::NUL_MESSAGE);
+            }
+        }
     }
 
     #[test]

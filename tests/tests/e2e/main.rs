@@ -8,6 +8,7 @@ mod delivery;
 mod group_dialects;
 mod departments;
 mod faults;
+mod fuzz_findings;
 mod locations;
 mod media;
 mod nexport;

@@ -1,0 +1,91 @@
+//! What scripts/fuzz (schemathesis) found answering 500 or dropping the connection, each now a
+//! 4xx in the dialect's shape that names the field, with nothing appended to the log.
+
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, TestApp};
+use serde_json::{json, Value};
+
+use crate::sunbird::{env, sb};
+
+/// The text of a dialect's error answer, wherever the dialect puts it.
+fn error_text(v: &Value) -> String {
+    v.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_are_refused_by_name_in_every_dialect() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Nul Org").await;
+    let user = app.add_user(&org, "nul@example.io").await;
+    let user_id = user["id"].as_str().unwrap().to_string();
+    let group = app.create_group(&org, "Nul Group").await;
+    let before = app.event_count().await;
+    let t = &org.token;
+
+    // Each request carries U+0000 once (Postgres text and jsonb cannot hold it); each answer must
+    // be a 4xx (never a 500) whose text names the field.
+    let cases: Vec<(&str, reqwest::RequestBuilder, &str)> = vec![
+        ("WorkDrive body", app.wd(Method::PATCH, &format!("/api/users/{user_id}"), t).json(&json!({"bio": "a\u{0}b"})), "bio"),
+        ("WorkDrive nested body", app.wd(Method::POST, "/api/users/add", t).json(&json!({"email": "x@y.io", "firstName": "X", "lastName": "Y", "skill": ["ok", "n\u{0}"]})), "skill[1]"),
+        ("WorkDrive query", app.wd(Method::GET, "/api/users?search=a%00", t), "search"),
+        ("PortSIP body", app.ps(Method::POST, "/api/groups", t).json(&json!({"name": "g\u{0}"})), "name"),
+        ("PortSIP query", app.ps(Method::GET, "/api/groups?orderby=name%00", t), "orderby"),
+        ("PortSIP update", app.ps(Method::POST, &format!("/api/groups/{group}"), t).json(&json!({"description": "\u{0}"})), "description"),
+        ("Publisher body", app.ps(Method::POST, "/api/2/groups", t).json(&json!({"group": {"name": "p\u{0}"}})), "name"),
+        ("Publisher query", app.ps(Method::GET, "/api/2/groups?search=%00", t), "search"),
+        ("NexPort query (GetOrganizations)", app.req(Method::GET, &format!("/api/v1/AdminApi/GetOrganizations?access_token={t}&short_name=x%00")), "short_name"),
+        ("NexPort body (AuthenticateUser)", app.nx("AuthenticateUser", t).json(&json!({"login": "a\u{0}", "password": "password1"})), "login"),
+        ("NexPort body (CreateUser)", app.nx("CreateUser", t).json(&json!({"owner_org_id": org.id, "login": "nul", "password": "password1", "first_name": "N\u{0}", "last_name": "U", "email": "n@u.io"})), "first_name"),
+        ("Roster query", app.ps(Method::GET, "/events?event_type=User%00", t), "event_type"),
+    ];
+    for (what, request, field) in cases {
+        let (status, v) = send(request).await;
+        assert!(status.is_client_error(), "{what}: {status} {v}");
+        assert!(error_text(&v).contains(field), "{what}: the answer does not name {field}: {v}");
+        assert!(error_text(&v).contains("U+0000"), "{what}: the answer does not say why: {v}");
+    }
+
+    // Sunbird answers its fixed validation text (the detail is logged), with its own status.
+    let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", t).json(&env(json!({"name": "s\u{0}"})))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["params"]["status"], "failed", "{v}");
+    // Even in the request id, which is stored as the idempotency key.
+    let body = json!({"params": {"msgid": "m\u{0}"}, "request": {"name": "fine"}});
+    let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", t).json(&body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+
+    assert_eq!(app.event_count().await, before, "a refused request appended events");
+
+    // The activity aggregate answers its documented 500 only for a group it cannot read; a group
+    // it can read with U+0000 in the activity id is a request that is not valid (was a 500).
+    let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", t).json(&env(json!({"name": "Agg"})))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let agg = json!({"request": {"groupId": v["result"]["groupId"], "activityId": "do\u{0}1", "activityType": "Course"}});
+    let (status, v) = send(sb(&app, Method::POST, "/api/data/v1/group/activity/agg", t).bearer_auth(t).json(&agg)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["params"]["err"], "INVALID_REQUESTED_DATA", "{v}");
+    let before = app.event_count().await;
+
+    // A path segment holding U+0000 names nothing.
+    let (status, v) = send(app.ps(Method::GET, &format!("/streams/us%00er/{user_id}"), t)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    let (status, v) = send(app.ps(Method::GET, &format!("/streams/us%00er/{user_id}/events"), t)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+
+    assert_eq!(app.event_count().await, before, "a refused request appended events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nexport_pages_past_the_limit_are_refused_not_a_dropped_connection() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Page Org").await;
+    // page * per_page overflowed i64: the handler panicked and the client saw no answer at all.
+    for op in ["SearchSubscriptions", "GetUsers", "SearchDirectory"] {
+        let (status, v) = send(app.nx(op, &org.token).json(&json!({"org_id": org.id, "base_org_id": org.id, "page": i64::MAX, "per_page": 30}))).await;
+        assert!(status.is_client_error(), "{op}: {status} {v}");
+        assert!(v["api_error_entity"]["error_message"].as_str().unwrap_or_default().contains("page"), "{op}: {v}");
+    }
+    // The last page that is allowed answers (empty).
+    let (status, v) = send(app.nx("SearchSubscriptions", &org.token).json(&json!({"page": i64::from(i32::MAX), "per_page": 100}))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+}
