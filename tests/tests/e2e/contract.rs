@@ -363,6 +363,9 @@ async fn assert_projections_healthy(app: &TestApp) {
     let failures: Vec<(String, String)> =
         sqlx::query_as("SELECT projection, error FROM projection_failures").fetch_all(&app.pool).await.expect("failures");
     assert!(failures.is_empty(), "events a projector could not apply: {failures:?}");
+    let parked: Vec<(String, String)> =
+        sqlx::query_as("SELECT event_type, error FROM parked_events").fetch_all(&app.pool).await.expect("parked events");
+    assert!(parked.is_empty(), "events parked: {parked:?}");
 }
 
 /// Every write endpoint of every dialect, under generated bodies: a 4xx in the dialect's shape,
