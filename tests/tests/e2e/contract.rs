@@ -51,22 +51,28 @@ fn edge_value() -> impl Strategy<Value = Value> {
     ]
 }
 
-/// One field of a generated body: mostly absent or a value the endpoint accepts, sometimes an
-/// edge value, so that cases both pass and fail validation and reach the projectors.
-fn field_value(valid: Option<BoxedStrategy<Value>>, required: bool) -> impl Strategy<Value = Option<Value>> {
-    match valid {
-        Some(v) if required => prop_oneof![9 => v.prop_map(Some), 1 => edge_value().prop_map(Some)].boxed(),
-        Some(v) => prop_oneof![4 => Just(None), 4 => v.prop_map(Some), 2 => edge_value().prop_map(Some)].boxed(),
-        None => prop_oneof![7 => Just(None), 3 => edge_value().prop_map(Some)].boxed(),
+/// One field of a generated body: absent, a value the endpoint accepts, or (when `edges`) an
+/// edge value. Required fields are present unless replaced by an edge value.
+fn field_value(valid: Option<BoxedStrategy<Value>>, required: bool, edges: bool) -> BoxedStrategy<Option<Value>> {
+    let edge = || edge_value().prop_map(Some);
+    match (valid, edges) {
+        (Some(v), false) if required => v.prop_map(Some).boxed(),
+        (Some(v), false) => prop_oneof![Just(None), v.prop_map(Some)].boxed(),
+        (None, false) => Just(None).boxed(),
+        (Some(v), true) if required => prop_oneof![3 => v.prop_map(Some), 1 => edge()].boxed(),
+        (Some(v), true) => prop_oneof![2 => Just(None), 2 => v.prop_map(Some), 1 => edge()].boxed(),
+        (None, true) => prop_oneof![2 => Just(None), 1 => edge()].boxed(),
     }
 }
 
 /// A body over `fields` (each absent, valid per `valid`, or an edge value) plus the `fixed` ids;
-/// the `required` fields are never absent.
+/// the `required` fields are present. A third of the bodies hold no edge value at all, so every
+/// endpoint is also driven through its successful writes (and the projectors behind them).
 fn body(fields: &'static [&'static str], required: &[&str], valid: &Valid, fixed: Map<String, Value>) -> impl Strategy<Value = Map<String, Value>> {
-    let per_field: Vec<_> =
-        fields.iter().map(|f| field_value(valid.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone()), required.contains(f))).collect();
-    per_field.prop_map(move |values| {
+    let per_field = |edges: bool| -> Vec<BoxedStrategy<Option<Value>>> {
+        fields.iter().map(|f| field_value(valid.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone()), required.contains(f), edges)).collect()
+    };
+    prop_oneof![1 => per_field(false), 2 => per_field(true)].prop_map(move |values| {
         let mut m = fixed.clone();
         for (f, v) in fields.iter().zip(values) {
             if let Some(v) = v {
