@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use commands::{log, Envelope, Position};
+use eventlog::{log, Envelope, Position};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;

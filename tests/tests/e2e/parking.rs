@@ -328,7 +328,7 @@ async fn a_lost_database_connection_parks_nothing() {
         let status = write.await.unwrap().unwrap();
         assert!(matches!(status, StatusCode::CREATED | StatusCode::ACCEPTED), "{status}");
     }
-    let head = commands::log::head(&app.pool).await.unwrap().unwrap();
+    let head = eventlog::log::head(&app.pool).await.unwrap().unwrap();
     app.eventually("the projection to reach the head", Duration::from_secs(60), || async {
         projections::checkpoint::slowest(&app.pool).await.is_ok_and(|p| p >= head)
     })
