@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use workers::NatsConfig;
 
 use crate::app::{self, Config, Roles};
-use crate::devstack::{NatsServer, PgCluster};
+use devstack::{NatsServer, PgCluster};
 
 #[derive(Parser)]
 #[command(name = "roster", version, about = "Roster: an event-sourced multi-tenant directory with many API dialects")]

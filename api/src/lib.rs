@@ -9,7 +9,6 @@ pub mod bus;
 pub mod cli;
 pub mod consistency;
 pub mod dialect;
-pub mod devstack;
 pub mod error;
 pub mod grants;
 pub mod nexport;

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use api::devstack::{free_port, NatsServer, PgCluster};
+use devstack::{free_port, NatsServer, PgCluster};
 use api::{Config, Roles, Running};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};

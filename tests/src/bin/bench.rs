@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use api::devstack::{free_port, nats_bin, NatsServer, PgCluster};
+use devstack::{free_port, nats_bin, NatsServer, PgCluster};
 use api::{Config, Roles};
 use commands::handlers::user::{create_user, CreateUser};
 use commands::{CommandContext, Position, Store};

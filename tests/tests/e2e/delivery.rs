@@ -79,7 +79,7 @@ async fn every_event_reaches_nats_once_in_log_order_with_the_envelope() {
 async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     // A nats-server of this test's own, to kill.
     let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-    let mut nats = api::devstack::NatsServer::start(&dir, api::devstack::free_port()).await.expect("own nats");
+    let mut nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
     // The org is made with the usual read-your-writes wait (its token must be readable); then
     // Roster restarts over the same log with a short wait, so writes during the outage answer
     // quickly (pending) instead of each waiting for projections that cannot move.

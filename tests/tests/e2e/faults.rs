@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use api::devstack::{free_port, NatsServer, PgCluster};
+use devstack::{free_port, NatsServer, PgCluster};
 use futures::StreamExt;
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
