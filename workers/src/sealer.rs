@@ -223,6 +223,15 @@ struct SealRow {
     hash: Vec<u8>,
 }
 
+/// How many events [`verify`] walks for `org` (every chain when `None`): the length of its
+/// progress bar.
+pub async fn events_to_verify(pool: &PgPool, org: Option<Uuid>) -> Result<u64, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events WHERE $1::uuid IS NULL OR org_id = $1"#, org)
+        .fetch_one(pool)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Walks the chain of `org` (every chain when `None`) against the log; `on_progress` is called
 /// with the number of events checked so far. Reports the first break of each chain.
 pub async fn verify(pool: &PgPool, org: Option<Uuid>, mut on_progress: impl FnMut(u64)) -> Result<VerifyReport, WorkerError> {

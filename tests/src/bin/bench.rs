@@ -29,14 +29,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use devstack::{free_port, nats_bin, NatsServer, PgCluster};
-use api::{Config, Roles};
 use commands::handlers::user::{create_user, CreateUser};
 use commands::{CommandContext, Position, Store};
+use devstack::{free_port, nats_bin, NatsServer, PgCluster};
 use domain::user::{Profile, Role};
 use domain::OrgId;
 use futures::StreamExt;
 use projections::checkpoint::{self, CHECKPOINT_CHANNEL};
+use roster::{Config, Roles};
 use serde_json::{json, Value};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
@@ -702,7 +702,7 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     cfg.bootstrap_token = Some(super_token.clone());
     cfg.roles = Roles::ALL;
     let prefix = cfg.nats.subject_prefix.clone();
-    let running = api::start(cfg).await?;
+    let running = roster::start(cfg).await?;
     let url: Arc<str> = format!("http://{}", running.addr.ok_or("roster started without an API address")?).into();
     let client = reqwest::Client::builder().tcp_nodelay(true).pool_max_idle_per_host(256).build()?;
     let (org, token) = create_org(&client, &url, &super_token).await?;

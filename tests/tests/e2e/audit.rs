@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use api::cli::{execute, Cli};
 use clap::Parser;
 use commands::Position;
 use reqwest::{Method, StatusCode};
+use roster::cli::{execute, Cli};
 use roster_tests::{send, send_raw, TestApp};
 use serde_json::json;
 

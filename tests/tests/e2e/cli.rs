@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use api::cli::{execute, Cli};
 use clap::Parser;
 use reqwest::{Method, StatusCode};
+use roster::cli::{execute, Cli};
 use roster_tests::{send, TestApp};
 use serde_json::{json, Value};
 

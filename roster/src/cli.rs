@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use devstack::{NatsServer, PgCluster};
 use workers::NatsConfig;
 
 use crate::app::{self, Config, Roles};
-use devstack::{NatsServer, PgCluster};
 
 #[derive(Parser)]
 #[command(name = "roster", version, about = "Roster: an event-sourced multi-tenant directory with many API dialects")]
@@ -171,8 +171,8 @@ struct Common {
 }
 
 impl Common {
-    fn media(&self, data_dir: Option<&std::path::Path>) -> crate::workdrive::media::MediaConfig {
-        use crate::workdrive::media::{MediaBackend, MediaConfig};
+    fn media(&self, data_dir: Option<&std::path::Path>) -> api::workdrive::media::MediaConfig {
+        use api::workdrive::media::{MediaBackend, MediaConfig};
         let backend = match &self.media_s3_bucket {
             Some(bucket) => MediaBackend::S3 {
                 bucket: bucket.clone(),
@@ -463,8 +463,8 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
 
 async fn tail(a: TailArgs, stop: impl std::future::Future<Output = ()>, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let after = match a.from.as_deref() {
-        Some(p) => p.parse::<commands::Position>().map_err(|e| format!("--from: {e}"))?,
-        None => commands::Position::START,
+        Some(p) => p.parse::<eventlog::Position>().map_err(|e| format!("--from: {e}"))?,
+        None => eventlog::Position::START,
     };
     let pool = eventlog::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
     let mut nats = NatsConfig::new(a.nats_url);
@@ -499,10 +499,8 @@ async fn verify(a: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxEr
     use indicatif::{ProgressBar, ProgressStyle};
     let pool = eventlog::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
     eventlog::db::migrate(&a.database_url).await?;
-    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events WHERE $1::uuid IS NULL OR org_id = $1"#, a.org)
-        .fetch_one(&pool)
-        .await?;
-    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
+    let total = workers::sealer::events_to_verify(&pool, a.org).await?;
+    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
         ProgressStyle::with_template("verify [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
