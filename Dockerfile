@@ -4,7 +4,7 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 ENV SQLX_OFFLINE=true
-RUN cargo build --release --locked -p api --bin roster \
+RUN cargo build --release --locked -p roster --bin roster \
  && cp target/release/roster /usr/local/bin/roster
 
 FROM debian:bookworm-slim

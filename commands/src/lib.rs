@@ -1,16 +1,13 @@
 //! The write side: the event store on Postgres (append, load, claims, idempotency), credentials,
 //! and the command handlers that load streams, run the domain's `decide`, and append.
 
-pub mod db;
 pub mod error;
 pub mod handlers;
-pub mod log;
-pub mod position;
 pub mod secrets;
 pub mod throttle;
 pub mod store;
 
 pub use error::{CommandError, StoreError};
-pub use log::Envelope;
-pub use position::Position;
+// Re-exported so that the api and the tests, which name them through `commands`, need not change.
+pub use eventlog::{log, Envelope, Position};
 pub use store::{CommandContext, Committed, Store};

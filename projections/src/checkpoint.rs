@@ -1,6 +1,6 @@
 //! Projection checkpoints: where each projection stands in the log.
 
-use commands::Position;
+use eventlog::Position;
 use sqlx::{PgConnection, PgExecutor};
 
 pub const CHECKPOINT_CHANNEL: &str = "roster_checkpoints";

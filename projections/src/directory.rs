@@ -1,7 +1,7 @@
 //! The `directory` projection: organizations, users, groups and memberships, departments and
 //! their heads, locations, SSO entries, security groups.
 
-use commands::Envelope;
+use eventlog::Envelope;
 use domain::department::DepartmentEvent;
 use domain::group::{GroupEvent, GroupParent};
 use domain::location::LocationEvent;

@@ -15,7 +15,7 @@ pub mod queries;
 pub mod sso;
 pub mod security_groups;
 
-use commands::Envelope;
+use eventlog::Envelope;
 use sqlx::PgConnection;
 
 /// A projection: its name (checkpoint row, NATS consumer), its schema and the tables it owns.
@@ -35,6 +35,10 @@ pub const DIRECTORY: Projection = Projection {
         "subscription_field_values",
     ],
 };
+
+/// The schemas of the read models, searched before `public`: what every pool's sessions use
+/// (`eventlog::db::connect`), so that projector SQL and queries find the live tables.
+pub const SEARCH_PATH: &str = "rm_directory,public";
 
 /// Every projection, in the order a rebuild of `all` runs them.
 pub const ALL: &[Projection] = &[DIRECTORY];

@@ -1,7 +1,7 @@
 //! The NexPort part of the `directory` projection: the org/group tree's closure, role grants,
 //! subscriptions, custom profile fields and their values.
 
-use commands::Envelope;
+use eventlog::Envelope;
 use domain::permission::RoleGrantEvent;
 use domain::profile_field::ProfileFieldEvent;
 use domain::subscription::SubscriptionEvent;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use commands::{Envelope, Position};
+use eventlog::{Envelope, Position};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 

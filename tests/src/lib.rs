@@ -5,9 +5,9 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use api::devstack::{free_port, NatsServer, PgCluster};
-use api::{Config, Roles, Running};
+use devstack::{free_port, NatsServer, PgCluster};
 use reqwest::{Method, RequestBuilder, StatusCode};
+use roster::{Config, Roles, Running};
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -201,7 +201,7 @@ impl TestApp {
         config.media.backend = opts.media.unwrap_or_else(|| api::workdrive::media::MediaBackend::Local(stack().dir.join("media").join(db_name)));
         let super_token = commands::secrets::new_token();
         config.bootstrap_token = Some(super_token.clone());
-        let running = api::start(config.clone()).await.expect("start roster");
+        let running = roster::start(config.clone()).await.expect("start roster");
         let url = running.addr.map(|a| format!("http://{a}")).unwrap_or_default();
         let pool = running.pool.clone();
         TestApp { url, client: reqwest::Client::new(), super_token, pool, config, running: Some(running) }

@@ -203,11 +203,11 @@ pub(crate) async fn next_batch(
     pool: &sqlx::PgPool,
     leader: &mut Leadership,
     listener: &mut sqlx::postgres::PgListener,
-    cursor: commands::Position,
+    cursor: eventlog::Position,
     limit: i64,
     poll: Duration,
     shutdown: &mut Shutdown,
-) -> Result<Option<Vec<commands::Envelope>>, WorkerError> {
+) -> Result<Option<Vec<eventlog::Envelope>>, WorkerError> {
     loop {
         if shutdown.is_set() {
             return Ok(None);
@@ -215,7 +215,7 @@ pub(crate) async fn next_batch(
         // The pool and the listener reconnect by themselves after a Postgres restart; the lock
         // does not come back with them.
         leader.confirm().await?;
-        let batch = commands::log::read_after(pool, cursor, limit).await?;
+        let batch = eventlog::log::read_after(pool, cursor, limit).await?;
         if !batch.is_empty() {
             return Ok(Some(batch));
         }

@@ -13,7 +13,7 @@
 //! between) sees the replayed event after them; `roster rebuild` replays everything in log order
 //! when that matters, and clears what it applied from the parked list.
 
-use commands::{Envelope, Position};
+use eventlog::{Envelope, Position};
 use projections::parked::{self, Parked};
 use projections::{checkpoint, ApplyError, Projection};
 use sqlx::{Acquire, PgPool};

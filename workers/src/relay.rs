@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
-use commands::{Envelope, Position};
+use eventlog::{Envelope, Position};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 

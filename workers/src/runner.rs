@@ -24,7 +24,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
-use commands::{Envelope, Position};
+use eventlog::{Envelope, Position};
 use futures::{FutureExt, StreamExt};
 use projections::{checkpoint, parked, ApplyError, Projection};
 use sqlx::{Acquire, PgPool};

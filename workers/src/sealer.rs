@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use commands::{log, Envelope, Position};
+use eventlog::{log, Envelope, Position};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
@@ -221,6 +221,15 @@ struct SealRow {
     event_id: Uuid,
     seq: i64,
     hash: Vec<u8>,
+}
+
+/// How many events [`verify`] walks for `org` (every chain when `None`): the length of its
+/// progress bar.
+pub async fn events_to_verify(pool: &PgPool, org: Option<Uuid>) -> Result<u64, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events WHERE $1::uuid IS NULL OR org_id = $1"#, org)
+        .fetch_one(pool)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Walks the chain of `org` (every chain when `None`) against the log; `on_progress` is called

@@ -10,7 +10,7 @@
 //! being read) restarts the join from the last delivered position.
 
 use async_nats::jetstream::{self, consumer::DeliverPolicy};
-use commands::{log, Envelope, Position};
+use eventlog::{log, Envelope, Position};
 use futures::StreamExt;
 use sqlx::PgPool;
 use uuid::Uuid;

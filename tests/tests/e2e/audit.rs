@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use api::cli::{execute, Cli};
 use clap::Parser;
 use commands::Position;
 use reqwest::{Method, StatusCode};
+use roster::cli::{execute, Cli};
 use roster_tests::{send, send_raw, TestApp};
 use serde_json::json;
 
@@ -598,7 +598,7 @@ async fn rebuild_under_concurrent_writes_fails_no_request_and_matches_a_fresh_pr
     // Everything written is there, and the live tables equal a from-scratch projection of the log.
     let (_, listed) = send(app.wd(Method::GET, "/api/users?limit=1", &org.token)).await;
     assert_eq!(listed["meta"]["totalResults"], users as i64);
-    let head = commands::log::head(&app.pool).await.unwrap().unwrap();
+    let head = eventlog::log::head(&app.pool).await.unwrap().unwrap();
     app.eventually("the projection to reach the log's head", Duration::from_secs(10), || async {
         projections::checkpoint::read(&app.pool, "directory").await.unwrap().position >= head
     })

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use api::cli::{execute, Cli};
 use clap::Parser;
 use reqwest::{Method, StatusCode};
+use roster::cli::{execute, Cli};
 use roster_tests::{send, TestApp};
 use serde_json::{json, Value};
 
@@ -69,7 +69,7 @@ async fn token_mints_working_tokens_and_rebuild_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_starts_its_own_postgres_and_nats_and_stops_them() {
     let dir = roster_tests::stack().dir.join(format!("dev-{}", uuid::Uuid::new_v4().simple()));
-    let (pg, nats) = (api::devstack::free_port(), api::devstack::free_port());
+    let (pg, nats) = (devstack::free_port(), devstack::free_port());
     let args: Vec<String> = vec![
         "roster".into(), "dev".into(), "--data-dir".into(), dir.display().to_string(),
         "--pg-port".into(), pg.to_string(), "--nats-port".into(), nats.to_string(), "--bind".into(), "127.0.0.1:0".into(),

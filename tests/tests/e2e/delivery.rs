@@ -35,7 +35,7 @@ async fn read_stream(app: &TestApp, expect: usize) -> Vec<(String, async_nats::H
 
 /// The log, in order, as the envelopes the relay publishes.
 async fn log(app: &TestApp) -> Vec<Value> {
-    let events = commands::log::read_after(&app.pool, commands::Position::START, 1_000_000).await.unwrap();
+    let events = eventlog::log::read_after(&app.pool, commands::Position::START, 1_000_000).await.unwrap();
     events.into_iter().map(|e| serde_json::to_value(e).unwrap()).collect()
 }
 
@@ -79,7 +79,7 @@ async fn every_event_reaches_nats_once_in_log_order_with_the_envelope() {
 async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     // A nats-server of this test's own, to kill.
     let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-    let mut nats = api::devstack::NatsServer::start(&dir, api::devstack::free_port()).await.expect("own nats");
+    let mut nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
     // The org is made with the usual read-your-writes wait (its token must be readable); then
     // Roster restarts over the same log with a short wait, so writes during the outage answer
     // quickly (pending) instead of each waiting for projections that cannot move.
@@ -150,7 +150,7 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     let want_ids: Vec<&Value> = expected.iter().map(|e| &e["event_id"]).collect();
     assert_eq!(got_ids, want_ids, "every event once, in log order");
     // And the projections caught up too.
-    let head = commands::log::head(&app.pool).await.unwrap().unwrap();
+    let head = eventlog::log::head(&app.pool).await.unwrap().unwrap();
     app.eventually("projections to catch up", Duration::from_secs(60), || async {
         projections::checkpoint::slowest(&app.pool).await.unwrap() >= head
     })

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use api::devstack::{free_port, NatsServer, PgCluster};
+use devstack::{free_port, NatsServer, PgCluster};
 use futures::StreamExt;
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
@@ -325,7 +325,7 @@ async fn healthy(http: &reqwest::Client, base: &str) -> bool {
 
 /// Every projection has applied every event of the log.
 async fn caught_up(pool: &PgPool) -> bool {
-    let head = match commands::log::head(pool).await {
+    let head = match eventlog::log::head(pool).await {
         Ok(Some(h)) => h,
         Ok(None) => return true,
         Err(_) => return false,
@@ -537,7 +537,7 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
         p.start();
     }
     until("api-2 to answer", || healthy(&http, &bases[1])).await;
-    let pool = commands::db::connect(&db, 4).await.expect("connect");
+    let pool = eventlog::db::connect(&db, 4, projections::SEARCH_PATH).await.expect("connect");
     until("the read models to follow the log", || caught_up(&pool)).await;
     let org = Arc::new(create_org(&http, &bases[0], &super_token).await);
 

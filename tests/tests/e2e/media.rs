@@ -443,7 +443,7 @@ impl Moto {
 
     /// Starts it and waits (30 s at most) until its port answers.
     async fn start() -> Moto {
-        let port = api::devstack::free_port();
+        let port = devstack::free_port();
         let log_path = roster_tests::stack().dir.join(format!("moto-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("moto log file");
         let mut child = tokio::process::Command::new(Self::bin())

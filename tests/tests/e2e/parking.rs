@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use api::cli::{execute, Cli};
 use clap::Parser;
 use reqwest::{Method, StatusCode};
+use roster::cli::{execute, Cli};
 use roster_tests::{send, send_raw, Options, TestApp};
 use serde_json::{json, Value};
 
@@ -146,7 +146,7 @@ async fn without_projector() -> (TestApp, roster_tests::Org) {
     let first = TestApp::spawn().await;
     let org = first.create_org("Behind").await;
     let mut opts = first.same_log();
-    opts.roles = api::Roles { api: true, relay: true, projector: false, sealer: false };
+    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false };
     opts.consistency_timeout = Duration::from_millis(300);
     first.stop().await;
     (TestApp::spawn_with(opts).await, org)
@@ -154,7 +154,7 @@ async fn without_projector() -> (TestApp, roster_tests::Org) {
 
 fn projector_only(app: &TestApp) -> Options {
     let mut opts = app.same_log();
-    opts.roles = api::Roles { api: false, relay: false, projector: true, sealer: false };
+    opts.roles = roster::Roles { api: false, relay: false, projector: true, sealer: false };
     opts
 }
 
@@ -230,7 +230,7 @@ async fn past_the_timeout_every_write_answers_202_in_its_dialects_shape() {
     assert_eq!(status, StatusCode::OK, "{v}");
     let circle = v["result"]["groupId"].as_str().unwrap().to_string();
     let mut opts = first.same_log();
-    opts.roles = api::Roles { api: true, relay: true, projector: false, sealer: false };
+    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false };
     opts.consistency_timeout = Duration::from_millis(300);
     first.stop().await;
     let app = TestApp::spawn_with(opts).await;
@@ -328,7 +328,7 @@ async fn a_lost_database_connection_parks_nothing() {
         let status = write.await.unwrap().unwrap();
         assert!(matches!(status, StatusCode::CREATED | StatusCode::ACCEPTED), "{status}");
     }
-    let head = commands::log::head(&app.pool).await.unwrap().unwrap();
+    let head = eventlog::log::head(&app.pool).await.unwrap().unwrap();
     app.eventually("the projection to reach the head", Duration::from_secs(60), || async {
         projections::checkpoint::slowest(&app.pool).await.is_ok_and(|p| p >= head)
     })

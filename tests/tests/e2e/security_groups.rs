@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use api::cli::{execute, Cli};
 use async_nats::jetstream::{self, consumer::pull};
 use clap::Parser;
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
+use roster::cli::{execute, Cli};
 use roster_tests::{send, send_raw, Org, TestApp};
 use serde_json::{json, Value};
 

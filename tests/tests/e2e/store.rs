@@ -133,7 +133,7 @@ async fn checkpoint(app: &TestApp) -> (Position, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
     let mut opts = roster_tests::Options::default();
-    opts.roles = api::Roles { api: true, relay: true, projector: false, sealer: false };
+    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false };
     let app = TestApp::spawn_with(opts).await;
     let head = bulk_groups(&app, 5000).await;
 

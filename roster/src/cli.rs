@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use devstack::{NatsServer, PgCluster};
 use workers::NatsConfig;
 
 use crate::app::{self, Config, Roles};
-use crate::devstack::{NatsServer, PgCluster};
 
 #[derive(Parser)]
 #[command(name = "roster", version, about = "Roster: an event-sourced multi-tenant directory with many API dialects")]
@@ -171,8 +171,8 @@ struct Common {
 }
 
 impl Common {
-    fn media(&self, data_dir: Option<&std::path::Path>) -> crate::workdrive::media::MediaConfig {
-        use crate::workdrive::media::{MediaBackend, MediaConfig};
+    fn media(&self, data_dir: Option<&std::path::Path>) -> api::workdrive::media::MediaConfig {
+        use api::workdrive::media::{MediaBackend, MediaConfig};
         let backend = match &self.media_s3_bucket {
             Some(bucket) => MediaBackend::S3 {
                 bucket: bucket.clone(),
@@ -445,8 +445,8 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
         vec![projections::by_name(&a.projection)
             .ok_or_else(|| format!("unknown projection '{}' (known: {}, or all)", a.projection, known.join(", ")))?]
     };
-    let pool = commands::db::connect(&a.database_url, 4).await?;
-    commands::db::migrate(&a.database_url).await?;
+    let pool = eventlog::db::connect(&a.database_url, 4, projections::SEARCH_PATH).await?;
+    eventlog::db::migrate(&a.database_url).await?;
     for p in targets {
         let started = std::time::Instant::now();
         let report = workers::rebuild::rebuild(&pool, p, !a.quiet).await?;
@@ -463,10 +463,10 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
 
 async fn tail(a: TailArgs, stop: impl std::future::Future<Output = ()>, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let after = match a.from.as_deref() {
-        Some(p) => p.parse::<commands::Position>().map_err(|e| format!("--from: {e}"))?,
-        None => commands::Position::START,
+        Some(p) => p.parse::<eventlog::Position>().map_err(|e| format!("--from: {e}"))?,
+        None => eventlog::Position::START,
     };
-    let pool = commands::db::connect(&a.database_url, 2).await?;
+    let pool = eventlog::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
     let mut nats = NatsConfig::new(a.nats_url);
     nats.stream = a.nats_stream;
     nats.subject_prefix = a.nats_subject_prefix;
@@ -497,12 +497,10 @@ async fn tail(a: TailArgs, stop: impl std::future::Future<Output = ()>, out: &mu
 
 async fn verify(a: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     use indicatif::{ProgressBar, ProgressStyle};
-    let pool = commands::db::connect(&a.database_url, 2).await?;
-    commands::db::migrate(&a.database_url).await?;
-    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events WHERE $1::uuid IS NULL OR org_id = $1"#, a.org)
-        .fetch_one(&pool)
-        .await?;
-    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total as u64) };
+    let pool = eventlog::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
+    eventlog::db::migrate(&a.database_url).await?;
+    let total = workers::sealer::events_to_verify(&pool, a.org).await?;
+    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
         ProgressStyle::with_template("verify [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -537,8 +535,8 @@ async fn verify(a: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxEr
 }
 
 async fn token(a: TokenArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
-    let pool = commands::db::connect(&a.database_url, 2).await?;
-    commands::db::migrate(&a.database_url).await?;
+    let pool = eventlog::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
+    eventlog::db::migrate(&a.database_url).await?;
     let store = commands::Store::new(pool);
     let now = chrono::Utc::now();
     let ctx = commands::CommandContext::system("cli", now);
@@ -554,8 +552,8 @@ async fn token(a: TokenArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxErro
 }
 
 async fn security_group_add(a: SecurityGroupAddArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
-    let pool = commands::db::connect(&a.database_url, 2).await?;
-    commands::db::migrate(&a.database_url).await?;
+    let pool = eventlog::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
+    eventlog::db::migrate(&a.database_url).await?;
     let store = commands::Store::new(pool);
     let ctx = commands::CommandContext::system("cli", chrono::Utc::now());
     let committed = commands::handlers::security_group::create_security_group(&store, &ctx, domain::OrgId(a.org), a.name).await?;
@@ -591,8 +589,8 @@ fn parked_line(p: &projections::parked::Parked) -> String {
 
 async fn parked(a: ParkedArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let names = projections_named(a.projection.as_deref())?;
-    let pool = commands::db::connect(&a.database_url, 2).await?;
-    commands::db::migrate(&a.database_url).await?;
+    let pool = eventlog::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
+    eventlog::db::migrate(&a.database_url).await?;
     let mut all = Vec::new();
     for p in names {
         all.extend(workers::parked::list(&pool, Some(p.name), a.stream).await?);
@@ -610,8 +608,8 @@ async fn parked(a: ParkedArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxEr
 
 async fn replay_parked(a: ParkedArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let names = projections_named(a.projection.as_deref())?;
-    let pool = commands::db::connect(&a.database_url, 2).await?;
-    commands::db::migrate(&a.database_url).await?;
+    let pool = eventlog::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
+    eventlog::db::migrate(&a.database_url).await?;
     let report = workers::parked::replay(&pool, &names, a.stream).await?;
     if a.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;

@@ -1,20 +1,17 @@
-//! Process wiring: configuration, shared state, the router, and `start` for every role.
+//! Process wiring: configuration, the roles, and `start`, which runs the API with the relay and
+//! the projection runners in one process.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::http::HeaderName;
-use axum::Router;
+use api::consistency::Consistency;
+use api::workdrive::media::{Media, MediaConfig, MediaSetupError};
+use api::AppState;
 use commands::Store;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use workers::{NatsConfig, Shutdown};
-
-use crate::consistency::Consistency;
 
 pub const DEFAULT_CONSISTENCY_TIMEOUT: Duration = Duration::from_millis(5000);
 
@@ -42,7 +39,7 @@ pub struct Config {
     pub roles: Roles,
     pub max_db_connections: u32,
     /// Where media bytes live (WorkDrive E75).
-    pub media: crate::workdrive::media::MediaConfig,
+    pub media: MediaConfig,
     /// How long a login stays locked after too many failed passwords (NexPort).
     pub login_throttle: commands::throttle::ThrottlePolicy,
     /// How often the subscription expiry worker looks for subscriptions past their date.
@@ -59,52 +56,11 @@ impl Config {
             bootstrap_token: None,
             roles: Roles::ALL,
             max_db_connections: 40,
-            media: crate::workdrive::media::MediaConfig::default(),
+            media: MediaConfig::default(),
             login_throttle: commands::throttle::ThrottlePolicy::default(),
             expiry_interval: Duration::from_secs(1),
         }
     }
-}
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub store: Store,
-    pub consistency: Arc<Consistency>,
-    pub consistency_timeout: Duration,
-    /// The media object store (local filesystem or S3-compatible).
-    pub media: Arc<crate::workdrive::media::Media>,
-    pub login_throttle: commands::throttle::ThrottlePolicy,
-    /// The NATS subject prefix events are published under (for `/asyncapi.json`).
-    pub subject_prefix: String,
-    /// Whether NATS is reachable: writes answer 503 while it is not.
-    pub bus: crate::bus::Bus,
-}
-
-/// The whole HTTP surface; buildable in a test without a port.
-pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .merge(crate::workdrive::routes())
-        .merge(crate::portsip::routes())
-        .merge(crate::nexport::routes())
-        .merge(crate::grants::routes())
-        .merge(crate::roster::routes())
-        .merge(crate::sunbird::routes())
-        .merge(crate::publisher::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::consistency::min_position))
-        .layer(axum::middleware::from_fn(crate::write::fingerprint))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::bus::mark_away))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-        }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        // Outside the id generator: Sunbird echoes only an `x-request-id` the client sent.
-        .layer(axum::middleware::from_fn(crate::sunbird::mark_client_request_id))
-        .with_state(state)
 }
 
 /// A running Roster: its API address (when it serves one), the first secret token it generated,
@@ -136,7 +92,7 @@ pub enum StartError {
     #[error("bootstrap: {0}")]
     Bootstrap(#[from] commands::CommandError),
     #[error("{0}")]
-    Media(#[from] crate::workdrive::media::MediaSetupError),
+    Media(#[from] MediaSetupError),
     #[error("nats: {0}")]
     Nats(#[from] workers::WorkerError),
     #[error("cannot listen on {addr}: {source}")]
@@ -145,8 +101,8 @@ pub enum StartError {
 
 /// Migrates, bootstraps the super admin, and runs the configured roles until `shutdown`.
 pub async fn start(cfg: Config) -> Result<Running, StartError> {
-    let pool = commands::db::connect(&cfg.database_url, cfg.max_db_connections).await?;
-    commands::db::migrate(&cfg.database_url).await?;
+    let pool = eventlog::db::connect(&cfg.database_url, cfg.max_db_connections, projections::SEARCH_PATH).await?;
+    eventlog::db::migrate(&cfg.database_url).await?;
     let (stop, shutdown) = Shutdown::new();
     let mut tasks = Vec::new();
 
@@ -199,8 +155,8 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
                 tracing::warn!("the read models have not caught up with the bootstrap yet; is a projector running?");
             }
         }
-        let media = Arc::new(crate::workdrive::media::Media::open(&cfg.media)?);
-        let bus = crate::bus::Bus::connect(&cfg.nats).await?;
+        let media = Arc::new(Media::open(&cfg.media)?);
+        let bus = api::bus::Bus::connect(&cfg.nats).await?;
         let state = AppState {
             pool: pool.clone(),
             store,
@@ -213,7 +169,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         };
         let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|source| StartError::Bind { addr: cfg.bind, source })?;
         addr = listener.local_addr().ok();
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let mut sd = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(async move { sd.wait().await }).await {
