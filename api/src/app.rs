@@ -14,7 +14,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use workers::{NatsConfig, Shutdown};
 
-use crate::consistency::Consistency;
+use crate::kernel::consistency::Consistency;
 
 pub const DEFAULT_CONSISTENCY_TIMEOUT: Duration = Duration::from_millis(5000);
 
@@ -79,7 +79,7 @@ pub struct AppState {
     /// The NATS subject prefix events are published under (for `/asyncapi.json`).
     pub subject_prefix: String,
     /// Whether NATS is reachable: writes answer 503 while it is not.
-    pub bus: crate::bus::Bus,
+    pub bus: crate::kernel::bus::Bus,
 }
 
 /// The whole HTTP surface; buildable in a test without a port.
@@ -93,17 +93,17 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::roster::routes())
         .merge(crate::sunbird::routes())
         .merge(crate::publisher::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::consistency::min_position))
-        .layer(axum::middleware::from_fn(crate::write::fingerprint))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::bus::mark_away))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::kernel::consistency::min_position))
+        .layer(axum::middleware::from_fn(crate::kernel::idempotency::fingerprint))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::kernel::bus::mark_away))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        // Outside the id generator: Sunbird echoes only an `x-request-id` the client sent.
-        .layer(axum::middleware::from_fn(crate::sunbird::mark_client_request_id))
+        // Outside the id generator: a dialect may echo only an `x-request-id` the client sent.
+        .layer(axum::middleware::from_fn(crate::kernel::request_id::mark_client_request_id))
         .with_state(state)
 }
 
@@ -200,7 +200,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }
         let media = Arc::new(crate::workdrive::media::Media::open(&cfg.media)?);
-        let bus = crate::bus::Bus::connect(&cfg.nats).await?;
+        let bus = crate::kernel::bus::Bus::connect(&cfg.nats).await?;
         let state = AppState {
             pool: pool.clone(),
             store,

@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Principal;
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
+use crate::kernel::auth::Principal;
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
 use crate::nexport::{asker, tenant_user};
 use crate::roster::Roster;
-use crate::write::WriteMeta;
+use crate::kernel::write::WriteMeta;
 use crate::AppState;
 
 type Error = dialect::Error<Roster>;

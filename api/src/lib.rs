@@ -4,14 +4,10 @@
 
 pub mod app;
 pub mod asyncapi;
-pub mod auth;
-pub mod bus;
 pub mod cli;
-pub mod consistency;
-pub mod dialect;
 pub mod devstack;
-pub mod error;
 pub mod grants;
+pub mod kernel;
 pub mod nexport;
 pub mod openapi;
 pub mod portsip;
@@ -19,6 +15,5 @@ pub mod publisher;
 pub mod roster;
 pub mod sunbird;
 pub mod workdrive;
-pub mod write;
 
 pub use app::{router, start, AppState, Config, Roles, Running};

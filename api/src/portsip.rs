@@ -19,9 +19,9 @@ use projections::queries::{self, GroupListQuery, GroupRow, MemberRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::{SecretBearing, WriteMeta};
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::{SecretBearing, WriteMeta};
 use crate::AppState;
 
 pub struct PortSip;
@@ -30,7 +30,7 @@ impl Dialect for PortSip {
     const NAME: &'static str = "portsip";
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
-        crate::auth::bearer(parts)
+        crate::kernel::auth::bearer(parts)
     }
 
     fn render(err: &ApiError) -> Response {
@@ -446,7 +446,7 @@ pub async fn login(State(st): State<AppState>, meta: WriteMeta, dialect::Json(bo
     let password = body.password.filter(|p| !p.is_empty()).ok_or_else(|| ApiError::invalid("password", "is required"))?;
     let failed = || ApiError::Unauthorized("Login failed, authentication error".into());
     let candidates = queries::login_candidates(&st.pool, username.trim(), body.domain.as_deref()).await?;
-    let matched = crate::auth::match_password(candidates, password).await?.ok_or_else(failed)?;
+    let matched = crate::kernel::auth::match_password(candidates, password).await?.ok_or_else(failed)?;
     let (user, org) = (UserId(matched.user_id), matched.org_id.map(OrgId));
     // The user signing in is the actor; no token was presented.
     let mut ctx = meta.context(None, PortSip::NAME)?;

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::auth::{authenticate, bearer_header, Principal};
-use crate::error::ApiError;
-use crate::write::{Accepted, WriteMeta};
+use crate::kernel::auth::{authenticate, bearer_header, Principal};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::{Accepted, WriteMeta};
 use crate::AppState;
 
 pub const NAME: &str = "publisher";
@@ -103,7 +103,7 @@ impl IntoResponse for Failure {
         let body = PublisherErrorBody { code: status.as_u16(), message };
         let resp = render(fmt, status, "error", &serde_json::to_value(&body).unwrap_or_default(), json!({ "error": body }));
         // Only an unavailable store or bus answers 503.
-        if status == StatusCode::SERVICE_UNAVAILABLE { crate::error::with_retry_after(resp) } else { resp }
+        if status == StatusCode::SERVICE_UNAVAILABLE { crate::kernel::error::with_retry_after(resp) } else { resp }
     }
 }
 
@@ -219,7 +219,7 @@ fn parse_body(headers: &HeaderMap, fmt: Format, bytes: &[u8]) -> Result<Parsed, 
     let bad = |m: String| Failure(fmt, StatusCode::BAD_REQUEST, m);
     match input {
         Format::Json => {
-            crate::dialect::refuse_nul_in_json_bytes(bytes).map_err(|e| bad(e.message()))?;
+            crate::kernel::dialect::refuse_nul_in_json_bytes(bytes).map_err(|e| bad(e.message()))?;
             let env: GroupEnvelopeIn = serde_json::from_slice(bytes).map_err(|e| bad(format!("body: {e}")))?;
             let g = env.group;
             let scalar = |v: &Value| match v {
@@ -241,7 +241,7 @@ fn parse_body(headers: &HeaderMap, fmt: Format, bytes: &[u8]) -> Result<Parsed, 
             let nul = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));
             if nul(&g.id) || nul(&g.name) || g.users.as_ref().is_some_and(|u| u.user.iter().any(|s| s.contains('\0'))) {
                 let field = if nul(&g.id) { "id" } else if nul(&g.name) { "name" } else { "users" };
-                return Err(bad(format!("{field}: {}", crate::dialect::NUL_MESSAGE)));
+                return Err(bad(format!("{field}: {}", crate::kernel::dialect::NUL_MESSAGE)));
             }
             Ok(Parsed { id: g.id, name: g.name, users: g.users.map(|u| u.user) })
         }
@@ -436,8 +436,8 @@ fn order_by(raw: &str) -> Result<String, ApiError> {
 
 fn list_query(q: &HashMap<String, String>, now: DateTime<Utc>) -> Result<(PublisherListQuery, Vec<&'static str>), ApiError> {
     let get = |names: &[&str]| names.iter().find_map(|n| q.get(*n)).map(String::as_str).filter(|s| !s.trim().is_empty());
-    let limit = crate::dialect::int_param("limit", get(&["limit"]), DEFAULT_LIMIT, 0, MAX_LIMIT)?;
-    let offset = crate::dialect::int_param("offset", get(&["offset"]), 0, 0, i64::from(i32::MAX))?;
+    let limit = crate::kernel::dialect::int_param("limit", get(&["limit"]), DEFAULT_LIMIT, 0, MAX_LIMIT)?;
+    let offset = crate::kernel::dialect::int_param("offset", get(&["offset"]), 0, 0, i64::from(i32::MAX))?;
     let created = get(&["createddate", "createddatetime"]).map(|r| date_range("createdDate", r, now)).transpose()?;
     let modified = get(&["modifieddate", "modifieddatetime"]).map(|r| date_range("modifiedDate", r, now)).transpose()?;
     let fields: Vec<&'static str> = match get(&["fields"]) {
@@ -476,7 +476,7 @@ pub async fn list_groups(State(st): State<AppState>, headers: HeaderMap, Query(r
     let (_, org) = caller(&st, &headers, fmt).await?;
     let q: HashMap<String, String> = raw.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
     if let Some(k) = q.iter().find_map(|(k, v)| (k.contains('\0') || v.contains('\0')).then(|| k.replace('\0', "\\u0000"))) {
-        return Err(fail(fmt, ApiError::invalid(k, crate::dialect::NUL_MESSAGE)));
+        return Err(fail(fmt, ApiError::invalid(k, crate::kernel::dialect::NUL_MESSAGE)));
     }
     let (query, fields) = list_query(&q, Utc::now()).map_err(|e| fail(fmt, e))?;
     let (rows, total) = if query.limit == 0 {

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 pub struct Roster;
@@ -22,7 +22,7 @@ impl Dialect for Roster {
 
     /// Bearer, or WorkDrive's header: a token is valid everywhere.
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
-        crate::auth::bearer(parts).or_else(|| crate::auth::api_key(parts))
+        crate::kernel::auth::bearer(parts).or_else(|| crate::kernel::auth::api_key(parts))
     }
 
     fn render(err: &ApiError) -> Response {

@@ -28,10 +28,10 @@ use uuid::Uuid;
 
 pub use params::Params;
 
-use crate::auth::{authenticate, Principal};
-use crate::dialect::Dialect;
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use crate::kernel::auth::{authenticate, Principal};
+use crate::kernel::dialect::Dialect;
+use crate::kernel::error::ApiError;
+use crate::kernel::write::WriteMeta;
 use crate::AppState;
 
 pub struct NexPort;
@@ -40,7 +40,7 @@ impl Dialect for NexPort {
     const NAME: &'static str = "nexport";
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
-        query_token(parts.uri.query()).or_else(|| crate::auth::bearer(parts))
+        query_token(parts.uri.query()).or_else(|| crate::kernel::auth::bearer(parts))
     }
 
     fn render(err: &ApiError) -> Response {
@@ -161,7 +161,7 @@ impl IntoResponse for NxError {
                 ApiError::Unavailable => {
                     let entity = ApiErrorEntity::error(ErrorCode::UnknownError, "The service is temporarily unavailable; retry later".into());
                     let body = axum::Json(ApiResponseBase { api_error_entity: entity });
-                    return crate::error::with_retry_after((StatusCode::SERVICE_UNAVAILABLE, body).into_response());
+                    return crate::kernel::error::with_retry_after((StatusCode::SERVICE_UNAVAILABLE, body).into_response());
                 }
             },
         };
@@ -270,7 +270,7 @@ pub async fn permitted(st: &AppState, caller: &Principal, perm: Permission) -> R
 /// A 200 with a JSON body.
 /// A write the read models do not show yet (or whose event was parked): 202 with what the command
 /// knows and its position, and the `api_error_entity` every NexPort answer carries.
-pub fn accepted(a: crate::write::Accepted) -> Response {
+pub fn accepted(a: crate::kernel::write::Accepted) -> Response {
     let mut body = a.json();
     if let (Some(o), Ok(entity)) = (body.as_object_mut(), serde_json::to_value(ApiErrorEntity::ok())) {
         o.insert("api_error_entity".into(), entity);

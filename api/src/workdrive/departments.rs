@@ -16,9 +16,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{paging, parse_id, required_name, result_id, Caller, Error, ErrorBody, Json, PageMeta, PageQuery, Query, UserSummary, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::WriteMeta;
 use crate::AppState;
 
 /// The value of `Department.type`.

@@ -14,9 +14,9 @@ use uuid::Uuid;
 use super::departments::RenameBody;
 use super::{paging, required_name, PageQuery};
 use super::{result_id, Caller, Error, ErrorBody, Json, PageMeta, Query, UserSummary, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::WriteMeta;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -27,15 +27,17 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{result_id, Caller, ErrorBody, Query, UserSummary, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::{SecretBearing, WriteMeta};
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::{SecretBearing, WriteMeta};
 use crate::AppState;
 
 type Error = dialect::Error<WorkDrive>;
 
 /// Request body limit of the upload route: the file plus room for the form fields.
 pub const UPLOAD_BODY_LIMIT: usize = MAX_UPLOAD_BYTES as usize + 64 * 1024;
+// The kernel hashes bodies up to its limit for idempotency; an upload must fit in it.
+const _: () = assert!(UPLOAD_BODY_LIMIT <= crate::kernel::limits::MAX_REQUEST_BODY);
 /// Parts of one upload in flight to the store at once.
 const UPLOAD_CONCURRENCY: usize = 4;
 /// What `X-Amz-Algorithm` says: the signature is a one-time random secret, not AWS SigV4.
@@ -303,7 +305,7 @@ fn reserve_input(q: ReserveQuery) -> Result<media_cmd::Reserve, ApiError> {
     Ok(media_cmd::Reserve { name, mime, module_code })
 }
 
-async fn reserve(st: AppState, caller: crate::auth::Principal, meta: WriteMeta, headers: HeaderMap, q: ReserveQuery, status: StatusCode) -> Result<Response, Error> {
+async fn reserve(st: AppState, caller: crate::kernel::auth::Principal, meta: WriteMeta, headers: HeaderMap, q: ReserveQuery, status: StatusCode) -> Result<Response, Error> {
     let org = caller.org()?;
     let input = reserve_input(q)?;
     let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;

@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::dialect::{self, int_param, Dialect};
-use crate::error::ApiError;
-use crate::write::{SecretBearing, WriteMeta};
+use crate::kernel::dialect::{self, int_param, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::{SecretBearing, WriteMeta};
 use crate::AppState;
 
 pub mod departments;
@@ -37,7 +37,7 @@ impl Dialect for WorkDrive {
     const NAME: &'static str = "workdrive";
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
-        crate::auth::api_key(parts)
+        crate::kernel::auth::api_key(parts)
     }
 
     fn render(err: &ApiError) -> Response {

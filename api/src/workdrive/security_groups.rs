@@ -18,9 +18,9 @@ use uuid::Uuid;
 
 use super::{paging, PageQuery};
 use super::{parse_id, Caller, Error, ErrorBody, Json, PageMeta, Query, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::WriteMeta;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

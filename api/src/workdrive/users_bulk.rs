@@ -18,9 +18,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{create_input, full_users, parse_id, AddUserBody, Caller, Error, Json, PageMeta, Query, UserFull, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::WriteMeta;
 use crate::AppState;
 
 /// Largest bulk-create body: 1,000 rows of generous profiles.

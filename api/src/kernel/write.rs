@@ -5,53 +5,19 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use commands::store::StoredResponse;
 use commands::{CommandContext, Committed};
-use sha2::{Digest, Sha256};
 
-use crate::auth::Principal;
-use crate::consistency::{mark_failed, mark_pending, Settled, POSITION_HEADER};
-use crate::error::ApiError;
+use super::auth::Principal;
+use super::consistency::{mark_failed, mark_pending, Settled, POSITION_HEADER};
+use super::error::ApiError;
+use super::idempotency::{Fingerprint, OwnKey, IDEMPOTENCY_HEADER};
+use super::limits::MAX_IDEMPOTENCY_KEY_LEN;
 use crate::AppState;
-
-pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-/// Largest request body hashed for an idempotency fingerprint (a media upload is the largest body).
-const MAX_FINGERPRINT_BODY: usize = if crate::workdrive::media::UPLOAD_BODY_LIMIT > 16 * 1024 * 1024 {
-    crate::workdrive::media::UPLOAD_BODY_LIMIT
-} else {
-    16 * 1024 * 1024
-};
-
-/// Hash of method, path, query and body of a request that carries an idempotency key.
-#[derive(Debug, Clone)]
-struct Fingerprint(String);
-
-/// Middleware: fingerprints requests with an `Idempotency-Key`, so a reused key with a different
-/// request is refused rather than answered with the first request's result.
-pub async fn fingerprint(req: Request, next: Next) -> Response {
-    if !req.headers().contains_key(IDEMPOTENCY_HEADER) {
-        return next.run(req).await;
-    }
-    let (mut parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_FINGERPRINT_BODY).await {
-        Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
-    };
-    let mut h = Sha256::new();
-    h.update(parts.method.as_str().as_bytes());
-    h.update(b" ");
-    h.update(parts.uri.to_string().as_bytes());
-    h.update(b"\n");
-    h.update(&bytes);
-    parts.extensions.insert(Fingerprint(hex::encode(h.finalize())));
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
-}
 
 /// Response extension marking an answer that shows a secret (a new token) once.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +30,7 @@ pub struct WriteMeta {
     pub idempotency_key: Option<String>,
     fingerprint: String,
     pub client_addr: Option<String>,
-    /// NATS was away when the request arrived (see `crate::bus`): the write is refused, 503.
+    /// NATS was away when the request arrived (see `super::bus`): the write is refused, 503.
     bus_away: bool,
 }
 
@@ -78,13 +44,24 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteMeta {
             idempotency_key: header(IDEMPOTENCY_HEADER),
             fingerprint: parts.extensions.get::<Fingerprint>().map(|f| f.0.clone()).unwrap_or_default(),
             client_addr: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
-            bus_away: parts.extensions.get::<crate::bus::BusAway>().is_some(),
+            bus_away: parts.extensions.get::<super::bus::BusAway>().is_some(),
         })
     }
 }
 
 impl WriteMeta {
     pub fn context(&self, caller: Option<&Principal>, dialect: &'static str) -> Result<CommandContext, ApiError> {
+        self.context_keyed(caller, dialect, None)
+    }
+
+    /// `context` for a dialect whose clients name a request by something of their own (see
+    /// [`OwnKey`]); an `Idempotency-Key` header still wins.
+    pub fn context_keyed(
+        &self,
+        caller: Option<&Principal>,
+        dialect: &'static str,
+        own: Option<&OwnKey>,
+    ) -> Result<CommandContext, ApiError> {
         if self.bus_away {
             return Err(ApiError::Unavailable);
         }
@@ -96,13 +73,17 @@ impl WriteMeta {
                 ));
             }
         }
+        let (idempotency_key, fingerprint) = match (&self.idempotency_key, own) {
+            (None, Some(own)) => (Some(own.key.clone()), own.fingerprint.clone()),
+            _ => (self.idempotency_key.clone(), self.fingerprint.clone()),
+        };
         Ok(CommandContext {
             org_id: caller.and_then(|c| c.org_id),
             actor: caller.map(|c| c.user_id),
             token_id: caller.map(|c| c.token_id),
             request_id: self.request_id.clone(),
-            idempotency_key: self.idempotency_key.clone(),
-            fingerprint: self.fingerprint.clone(),
+            idempotency_key,
+            fingerprint,
             dialect,
             client_addr: self.client_addr.clone(),
             now: chrono::Utc::now(),
@@ -133,7 +114,7 @@ impl Accepted {
 /// The 202 in the shape of the dialect that asked; Sunbird and Publisher, whose shape depends on
 /// the request, pass theirs to `respond_or`.
 fn accepted_for(dialect: &str) -> fn(Accepted) -> Response {
-    use crate::dialect::Dialect;
+    use super::dialect::Dialect;
     if dialect == crate::nexport::NexPort::NAME {
         crate::nexport::accepted
     } else {

@@ -10,8 +10,8 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use crate::auth::{authenticate, Principal};
-use crate::error::ApiError;
+use crate::kernel::auth::{authenticate, Principal};
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 pub trait Dialect: Send + Sync + 'static {
