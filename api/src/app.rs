@@ -84,17 +84,17 @@ pub struct AppState {
 
 /// The whole HTTP surface; buildable in a test without a port.
 pub fn router(state: AppState) -> Router {
+    use crate::kernel::serve;
+    use crate::{nexport::NexPort, portsip::PortSip, publisher::Publisher, roster::Roster, sunbird::Sunbird, workdrive::WorkDrive};
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .merge(crate::workdrive::routes())
-        .merge(crate::portsip::routes())
-        .merge(crate::nexport::routes())
-        .merge(crate::grants::routes())
-        .merge(crate::roster::routes())
-        .merge(crate::sunbird::routes())
-        .merge(crate::publisher::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::kernel::consistency::min_position))
-        .layer(axum::middleware::from_fn(crate::kernel::idempotency::fingerprint))
+        .merge(serve::<WorkDrive>(crate::workdrive::routes(), &state))
+        .merge(serve::<PortSip>(crate::portsip::routes(), &state))
+        .merge(serve::<NexPort>(crate::nexport::routes(), &state))
+        .merge(serve::<Roster>(crate::grants::routes(), &state))
+        .merge(serve::<Roster>(crate::roster::routes(), &state))
+        .merge(serve::<Sunbird>(crate::sunbird::routes(), &state))
+        .merge(serve::<Publisher>(crate::publisher::routes(), &state))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::kernel::bus::mark_away))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

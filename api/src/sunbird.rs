@@ -29,10 +29,33 @@ use crate::kernel::error::ApiError;
 use crate::kernel::consistency::{mark_failed, mark_pending, Settled};
 use crate::kernel::idempotency::OwnKey;
 use crate::kernel::request_id::ClientRequestId;
-use crate::kernel::write::{Accepted, WriteMeta};
+use crate::kernel::dialect::Dialect;
+use crate::kernel::write::{Accepted, Ctx, WriteMeta};
 use crate::AppState;
 
-pub const NAME: &str = "sunbird";
+pub const NAME: &str = Sunbird::NAME;
+
+/// Sunbird's dialect. Its handlers answer in each operation's own codes (see [`Op`]); this
+/// shape is for what no operation answers: a write's context and the kernel's rejections.
+pub struct Sunbird;
+
+impl Dialect for Sunbird {
+    const NAME: &'static str = "sunbird";
+
+    fn token(parts: &Parts) -> Option<&str> {
+        header(&parts.headers, "x-authenticated-user-token")
+    }
+
+    fn render(err: &ApiError) -> Response {
+        let f = match err {
+            ApiError::Unauthorized(_) | ApiError::Forbidden(_) => unauthorized(),
+            ApiError::Unavailable => unavailable(),
+            other => Fail::new(other.status(), "CLIENT_ERROR", other.message()),
+        };
+        let env = Envelope { api_id: "api.group".into(), msgid: Uuid::new_v4().to_string(), ver: None };
+        envelope_response(&env, Err(f))
+    }
+}
 
 /// The `ts` and date format of every Sunbird answer: `2020-12-01 20:52:25:226+0000`.
 pub const TS_FORMAT: &str = "%Y-%m-%d %H:%M:%S:%3f%z";
@@ -227,6 +250,7 @@ impl Op {
             ApiError::Unauthorized(_) => unauthorized(),
             ApiError::Forbidden(m) => Fail::new(StatusCode::UNAUTHORIZED, "GS_UNAUTHORIZED", m),
             ApiError::Conflict(m) => Fail::new(StatusCode::BAD_REQUEST, self.invalid.0, m),
+            ApiError::TooLarge(m) => Fail::new(StatusCode::PAYLOAD_TOO_LARGE, self.invalid.0, m),
             ApiError::Internal => Fail::new(StatusCode::INTERNAL_SERVER_ERROR, self.internal.0, self.internal.1),
             // The operation's own "database error ... Try again later" code, as a 503.
             ApiError::Unavailable => Fail::new(StatusCode::SERVICE_UNAVAILABLE, self.internal.0, self.internal.1),
@@ -403,8 +427,8 @@ fn call(op: &Op, method: &Method, uri: &Uri, headers: HeaderMap, client_request_
 }
 
 impl Call {
-    fn context(&self, meta: &WriteMeta, who: &Acting, op: &Op) -> Result<commands::CommandContext, Fail> {
-        let mut ctx = meta.context_keyed(Some(&who.principal), NAME, self.own_key.as_ref()).map_err(|e| op.map(e))?;
+    fn context(&self, meta: &WriteMeta, who: &Acting, op: &Op) -> Result<Ctx<Sunbird>, Fail> {
+        let mut ctx = meta.context_keyed::<Sunbird>(Some(&who.principal), self.own_key.as_ref()).map_err(|e| op.map(e))?;
         ctx.request_id = Some(self.env.msgid.clone());
         Ok(ctx)
     }
@@ -812,7 +836,7 @@ pub async fn update_membership(State(st): State<AppState>, parts: Parts, meta: W
             changes.push((id, visited));
         }
         // Each group's flag is its own command; setting a flag again changes nothing, so no msgid key.
-        let mut ctx = meta.context(Some(&who.principal), NAME).map_err(|e| op.map(e))?;
+        let mut ctx = meta.context::<Sunbird>(Some(&who.principal)).map_err(|e| op.map(e))?;
         ctx.idempotency_key = None;
         let mut last = None;
         for (id, visited) in changes {

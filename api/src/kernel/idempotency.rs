@@ -6,11 +6,13 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, Uri};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use sha2::{Digest, Sha256};
 
+use super::dialect::Dialect;
+use super::error::ApiError;
 use super::limits::{MAX_IDEMPOTENCY_KEY_LEN, MAX_REQUEST_BODY};
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -29,15 +31,15 @@ fn fingerprint_of(method: &Method, uri: &Uri, body: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-/// Middleware: fingerprints requests with an `Idempotency-Key`.
-pub async fn fingerprint(req: Request, next: Next) -> Response {
+/// Middleware over dialect `D`'s routes: fingerprints requests with an `Idempotency-Key`.
+pub async fn fingerprint<D: Dialect>(req: Request, next: Next) -> Response {
     if !req.headers().contains_key(IDEMPOTENCY_HEADER) {
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_REQUEST_BODY).await {
         Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+        Err(_) => return D::render(&ApiError::TooLarge("request body too large".into())),
     };
     parts.extensions.insert(Fingerprint(fingerprint_of(&parts.method, &parts.uri, &bytes)));
     next.run(Request::from_parts(parts, Body::from(bytes))).await

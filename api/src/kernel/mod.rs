@@ -13,3 +13,17 @@ pub mod request_id;
 pub mod write;
 
 
+
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::Router;
+
+use crate::AppState;
+
+/// One dialect's routes with the kernel's middleware over them: what they refuse before any
+/// handler runs (a bad `Roster-Min-Position`, a body too large to fingerprint) is answered in
+/// `D`'s error shape.
+pub fn serve<D: dialect::Dialect>(routes: Router<AppState>, st: &AppState) -> Router<AppState> {
+    routes
+        .route_layer(from_fn_with_state(st.clone(), consistency::min_position::<D>))
+        .route_layer(from_fn(idempotency::fingerprint::<D>))
+}

@@ -46,6 +46,10 @@ impl Dialect for NexPort {
     fn render(err: &ApiError) -> Response {
         NxError::Api(err.clone()).into_response()
     }
+
+    fn accepted(a: crate::kernel::write::Accepted) -> Response {
+        accepted(a)
+    }
 }
 
 /// The raw `access_token` query parameter (tokens are URL-safe, so no decoding is needed).
@@ -157,6 +161,7 @@ impl IntoResponse for NxError {
                     (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationError, format!("{}: {message}", snake_field(&field)))
                 }
                 ApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::UnknownError, m),
+                ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ValidationError, m),
                 ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::UnknownError, "An unknown error occurred".into()),
                 ApiError::Unavailable => {
                     let entity = ApiErrorEntity::error(ErrorCode::UnknownError, "The service is temporarily unavailable; retry later".into());
@@ -191,6 +196,8 @@ fn snake_field(field: &str) -> String {
     out
 }
 
+pub type Ctx<D> = crate::kernel::write::Ctx<D>;
+
 /// One call: its parameters, its token, and the request facts a write records.
 pub struct Call {
     pub params: Params,
@@ -203,8 +210,8 @@ impl Call {
         Ok(authenticate(st, self.token.as_deref()).await?)
     }
 
-    pub fn context(&self, caller: Option<&Principal>) -> Result<commands::CommandContext, NxError> {
-        Ok(self.meta.context(caller, NexPort::NAME)?)
+    pub fn context(&self, caller: Option<&Principal>) -> Result<Ctx<NexPort>, NxError> {
+        Ok(self.meta.context(caller)?)
     }
 }
 
