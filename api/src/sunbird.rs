@@ -236,6 +236,18 @@ impl Op {
 
     /// Maps the API layer's error into this operation's code; the detail is logged, not sent
     /// (Sunbird re-wraps every validation failure into the fixed `*02` text).
+    /// A command's refusal: an unknown id the request names (a member) is the request's fault,
+    /// answered as invalid; the rest as [`Op::map`].
+    fn refused(&self, e: commands::CommandError) -> Fail {
+        match e {
+            commands::CommandError::Rejected(DomainError::NotFoundAt { field, what }) => {
+                tracing::debug!(%field, what, api = self.api_id, "sunbird: the request names an unknown id");
+                self.invalid()
+            }
+            other => self.map(other.into()),
+        }
+    }
+
     fn map(&self, e: ApiError) -> Fail {
         match e {
             ApiError::Invalid { field, message } => {
@@ -244,8 +256,7 @@ impl Op {
             }
             ApiError::NotFound(m) => {
                 tracing::debug!(message = %m, api = self.api_id, "sunbird: not found");
-                // An unknown user in a request is the request's fault, not a missing group.
-                if m.contains("user") { self.invalid() } else { self.not_found() }
+                self.not_found()
             }
             ApiError::Unauthorized(_) => unauthorized(),
             ApiError::Forbidden(m) => Fail::new(StatusCode::UNAUTHORIZED, "GS_UNAUTHORIZED", m),
@@ -438,7 +449,7 @@ impl Call {
 async fn answer_write(st: &AppState, ctx: &commands::CommandContext, env: &Envelope, op: &Op, committed: Result<commands::Committed, commands::CommandError>, build: impl FnOnce(Value) -> Result<Value, Fail>) -> Response {
     let committed = match committed {
         Ok(c) => c,
-        Err(e) => return envelope_response(env, Err(op.map(e.into()))),
+        Err(e) => return envelope_response(env, Err(op.refused(e))),
     };
     let built = st
         .respond_or(
@@ -696,7 +707,7 @@ async fn update_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
     let raw_id = required_str(req, "groupId", op)?;
     let change = parse_change(req, op)?;
     let id = group_id(raw_id, op)?;
-    let group = group_cmd::load_group(&st.store, who.org, id).await.map_err(|e| op.map(e.into()))?;
+    let group = group_cmd::load_group(&st.store, who.org, id).await.map_err(|e| op.refused(e))?;
     // Checked here for Sunbird's exact codes; the aggregate checks the same rules again.
     if let Err(d) = authorize_change(&group, who.actor(), &change) {
         return Err(match d {
@@ -789,7 +800,7 @@ pub async fn delete_group(State(st): State<AppState>, parts: Parts, meta: WriteM
         let who = acting(&st, &c.headers).await?;
         let op = &DELETE;
         let id = group_id(required_str(&c.body.request, "groupId", op)?, op)?;
-        let group = group_cmd::load_group(&st.store, who.org, id).await.map_err(|e| op.map(e.into()))?;
+        let group = group_cmd::load_group(&st.store, who.org, id).await.map_err(|e| op.refused(e))?;
         let actor = who.actor();
         if !(actor.org_admin || group.created_by == Some(actor.user)) {
             return Err(Fail::new(StatusCode::UNAUTHORIZED, "GS_DLT10", "Failed to delete, group  creators can delete the group. Contact your system administrator."));
@@ -840,7 +851,7 @@ pub async fn update_membership(State(st): State<AppState>, parts: Parts, meta: W
         ctx.idempotency_key = None;
         let mut last = None;
         for (id, visited) in changes {
-            let committed = group_cmd::set_visited(&st.store, &ctx, who.org, id, user, visited).await.map_err(|e| op.map(e.into()))?;
+            let committed = group_cmd::set_visited(&st.store, &ctx, who.org, id, user, visited).await.map_err(|e| op.refused(e))?;
             last = committed.position.or(last);
         }
         let settled = match last {
