@@ -16,16 +16,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Principal;
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
+use crate::kernel::auth::Principal;
+use crate::kernel::dialect;
+use crate::kernel::error::ApiError;
 use crate::nexport::{asker, tenant_user};
 use crate::roster::Roster;
-use crate::write::WriteMeta;
 use crate::AppState;
 
 type Error = dialect::Error<Roster>;
 type Caller = dialect::Caller<Roster>;
+type Write = crate::kernel::write::Write<Roster>;
 type Json<T> = dialect::Json<T, Roster>;
 type Query<T> = dialect::Query<T, Roster>;
 
@@ -83,7 +83,7 @@ impl From<GrantRow> for Grant {
 /// Grants a role to a user on an organization or group.
 #[utoipa::path(post, path = "/grants", tag = "Roster", request_body = GrantBody,
     responses((status = 201, body = Grant), (status = 400), (status = 403), (status = 404)))]
-pub async fn create_grant(State(st): State<AppState>, dialect::Caller(caller, _): Caller, meta: WriteMeta, dialect::Json(body, _): Json<GrantBody>) -> Result<Response, Error> {
+pub async fn create_grant(State(st): State<AppState>, Write { caller, ctx }: Write, dialect::Json(body, _): Json<GrantBody>) -> Result<Response, Error> {
     let role = GrantRole::parse("role", &body.role)?;
     let kind = nx::node_kind(&st.pool, body.node_id).await?.ok_or_else(|| ApiError::NotFound("node_id: organization or group not found".into()))?;
     require_administrator(&st, &caller, body.node_id, "node").await?;
@@ -92,7 +92,7 @@ pub async fn create_grant(State(st): State<AppState>, dialect::Caller(caller, _)
         other => other,
     })?;
     let org = caller.org()?;
-    let ctx = meta.context(Some(&caller), Roster::NAME)?;
+    let ctx = ctx?;
     let committed = nx_cmd::grant_role(&st.store, &ctx, org, UserId(body.user_id), body.node_id, kind, role).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
@@ -106,11 +106,11 @@ pub async fn create_grant(State(st): State<AppState>, dialect::Caller(caller, _)
 /// Revokes a grant; checks stop honouring it as soon as this answers.
 #[utoipa::path(delete, path = "/grants/{id}", tag = "Roster", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403), (status = 404)))]
-pub async fn revoke_grant(State(st): State<AppState>, dialect::Caller(caller, _): Caller, meta: WriteMeta, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn revoke_grant(State(st): State<AppState>, Write { caller, ctx }: Write, Path(id): Path<String>) -> Result<Response, Error> {
     let id = dialect::uuid_path(&id, "grant")?;
     let g = nx::grant_by_id(&st.pool, id).await?.ok_or_else(|| ApiError::NotFound("grant not found".into()))?;
     require_administrator(&st, &caller, g.node_id, "grant").await?;
-    let ctx = meta.context(Some(&caller), Roster::NAME)?;
+    let ctx = ctx?;
     let committed = nx_cmd::revoke_role(&st.store, &ctx, OrgId(g.org_id), id).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
 }
@@ -155,13 +155,12 @@ pub struct ProfileField {
     responses((status = 201, body = ProfileField), (status = 400), (status = 403), (status = 404)))]
 pub async fn define_profile_field(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     dialect::Json(body, _): Json<ProfileFieldBody>,
 ) -> Result<Response, Error> {
     let field_type = FieldType::parse("type", &body.field_type)?;
     require_administrator(&st, &caller, body.org_id, "organization").await?;
-    let ctx = meta.context(Some(&caller), Roster::NAME)?;
+    let ctx = ctx?;
     let committed = nx_cmd::define_profile_field(&st.store, &ctx, OrgId(body.org_id), body.key, body.name, field_type).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {

@@ -2,12 +2,8 @@
 //! read-your-writes machinery they share. The process that serves it is the `roster` crate.
 
 pub mod asyncapi;
-pub mod auth;
-pub mod bus;
-pub mod consistency;
-pub mod dialect;
-pub mod error;
 pub mod grants;
+pub mod kernel;
 pub mod nexport;
 pub mod openapi;
 pub mod portsip;
@@ -16,7 +12,6 @@ pub mod roster;
 pub mod state;
 pub mod sunbird;
 pub mod workdrive;
-pub mod write;
 
 use axum::extract::Request;
 use axum::http::HeaderName;
@@ -28,25 +23,25 @@ pub use state::AppState;
 
 /// The whole HTTP surface; buildable in a test without a port.
 pub fn router(state: AppState) -> Router {
+    use crate::kernel::serve;
+    use crate::{nexport::NexPort, portsip::PortSip, publisher::Publisher, roster::Roster, sunbird::Sunbird, workdrive::WorkDrive};
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .merge(crate::workdrive::routes())
-        .merge(crate::portsip::routes())
-        .merge(crate::nexport::routes())
-        .merge(crate::grants::routes())
-        .merge(crate::roster::routes())
-        .merge(crate::sunbird::routes())
-        .merge(crate::publisher::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::consistency::min_position))
-        .layer(axum::middleware::from_fn(crate::write::fingerprint))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::bus::mark_away))
+        .merge(serve::<WorkDrive>(crate::workdrive::routes(), &state))
+        .merge(serve::<PortSip>(crate::portsip::routes(), &state))
+        .merge(serve::<NexPort>(crate::nexport::routes(), &state))
+        .merge(serve::<Roster>(crate::grants::routes(), &state))
+        .merge(serve::<Roster>(crate::roster::routes(), &state))
+        .merge(serve::<Sunbird>(crate::sunbird::routes(), &state))
+        .merge(serve::<Publisher>(crate::publisher::routes(), &state))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::kernel::bus::mark_away))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        // Outside the id generator: Sunbird echoes only an `x-request-id` the client sent.
-        .layer(axum::middleware::from_fn(crate::sunbird::mark_client_request_id))
+        // Outside the id generator: a dialect may echo only an `x-request-id` the client sent.
+        .layer(axum::middleware::from_fn(crate::kernel::request_id::mark_client_request_id))
         .with_state(state)
 }

@@ -14,14 +14,14 @@ use commands::handlers::{group as group_cmd, user as user_cmd};
 use domain::group::{GroupPatch, MemberRole, OutboundCallerId};
 use domain::patch::Patch;
 use domain::{GroupId, OrgId, UserId};
-use projections::odata::{self, Field, FieldType};
+use projections::odata;
 use projections::queries::{self, GroupListQuery, GroupRow, MemberRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::{SecretBearing, WriteMeta};
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::{SecretBearing, WriteMeta};
 use crate::AppState;
 
 pub struct PortSip;
@@ -30,7 +30,7 @@ impl Dialect for PortSip {
     const NAME: &'static str = "portsip";
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
-        crate::auth::bearer(parts)
+        crate::kernel::auth::bearer(parts)
     }
 
     fn render(err: &ApiError) -> Response {
@@ -42,6 +42,7 @@ impl Dialect for PortSip {
             ApiError::Unauthorized(m) => ("UNAUTHORIZED", m.clone(), None),
             ApiError::Forbidden(m) => ("FORBIDDEN", m.clone(), None),
             ApiError::Conflict(m) => ("CONFLICT", m.clone(), None),
+            ApiError::TooLarge(m) => ("PAYLOAD_TOO_LARGE", m.clone(), None),
             ApiError::Internal => ("UNKNOWN", "unknown error".to_string(), None),
             ApiError::Unavailable => ("SERVICE_UNAVAILABLE", err.message(), None),
         };
@@ -52,6 +53,7 @@ impl Dialect for PortSip {
 
 type Error = dialect::Error<PortSip>;
 type Caller = dialect::Caller<PortSip>;
+type Write = crate::kernel::write::Write<PortSip>;
 type Json<T> = dialect::Json<T, PortSip>;
 type Query<T> = dialect::Query<T, PortSip>;
 
@@ -230,13 +232,6 @@ async fn find_extension(st: &AppState, org: OrgId, ext: &str) -> Result<queries:
 
 // ----- list -------------------------------------------------------------------------------------
 
-/// The fields `filter` and `orderby` may name.
-const GROUP_FIELDS: &[Field] = &[
-    Field { name: "id", sql: "encode(convert_to(g.number::text, 'UTF8'), 'base64')", ty: FieldType::Text },
-    Field { name: "name", sql: "g.name", ty: FieldType::Text },
-    Field { name: "description", sql: "g.description", ty: FieldType::Text },
-];
-
 fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     q.get(name).or_else(|| q.get(&format!("${name}"))).map(String::as_str)
 }
@@ -244,19 +239,11 @@ fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
 fn list_query(q: &HashMap<String, String>) -> Result<GroupListQuery, ApiError> {
     let query_err = |field: &str, e: odata::QueryError| ApiError::invalid(field, e.message);
     let filter = match param(q, "filter").filter(|f| !f.trim().is_empty()) {
-        Some(f) => {
-            let expr = odata::parse_filter(f).map_err(|e| query_err("filter", e))?;
-            let compiled = odata::compile_filter(&expr, GROUP_FIELDS, queries::GROUP_FILTER_FIRST_PLACEHOLDER)
-                .map_err(|e| query_err("filter", e))?;
-            Some(compiled)
-        }
+        Some(f) => Some(projections::portsip::group_filter(f).map_err(|e| query_err("filter", e))?),
         None => None,
     };
     let order_by = match param(q, "orderby").filter(|o| !o.trim().is_empty()) {
-        Some(o) => {
-            let keys = odata::parse_orderby(o).map_err(|e| query_err("orderby", e))?;
-            odata::compile_orderby(&keys, GROUP_FIELDS).map_err(|e| query_err("orderby", e))?
-        }
+        Some(o) => projections::portsip::group_order(o).map_err(|e| query_err("orderby", e))?,
         None => String::new(),
     };
     Ok(GroupListQuery {
@@ -296,9 +283,9 @@ fn caller_ids(p: Patch<Vec<CallerId>>) -> Patch<Vec<OutboundCallerId>> {
 #[utoipa::path(post, path = "/api/groups", tag = "PortSIP", request_body = GroupBody,
     responses((status = 201, body = CreatedId), (status = 400, body = ErrorList), (status = 401, body = ErrorList), (status = 403, body = ErrorList)),
     security(("bearer" = [])))]
-pub async fn create_group(State(st): State<AppState>, dialect::Caller(caller, _): Caller, meta: WriteMeta, dialect::Json(body, _): Json<GroupBody>) -> Result<Response, Error> {
+pub async fn create_group(State(st): State<AppState>, Write { caller, ctx }: Write, dialect::Json(body, _): Json<GroupBody>) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
-    let ctx = meta.context(Some(&caller), PortSip::NAME)?;
+    let ctx = ctx?;
     let name = match body.name {
         Patch::Set(n) => n,
         _ => return Err(ApiError::invalid("name", "is required").into()),
@@ -335,14 +322,13 @@ pub async fn show_group(State(st): State<AppState>, dialect::Caller(caller, _): 
     security(("bearer" = [])))]
 pub async fn update_group(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<GroupBody>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let group = find_group(&st, org, &id).await?;
-    let ctx = meta.context(Some(&caller), PortSip::NAME)?;
+    let ctx = ctx?;
     // Spec resolution 1: on update `null` clears; a name cannot be cleared, and a cleared list is empty.
     let patch = GroupPatch {
         name: body.name.required("name")?,
@@ -359,10 +345,10 @@ pub async fn update_group(
 #[utoipa::path(post, path = "/api/groups/{id}/destroy", tag = "PortSIP", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorList)),
     security(("bearer" = [])))]
-pub async fn delete_group(State(st): State<AppState>, dialect::Caller(caller, _): Caller, meta: WriteMeta, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn delete_group(State(st): State<AppState>, Write { caller, ctx }: Write, Path(id): Path<String>) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let group = find_group(&st, org, &id).await?;
-    let ctx = meta.context(Some(&caller), PortSip::NAME)?;
+    let ctx = ctx?;
     let committed = group_cmd::delete_group(&st.store, &ctx, org, GroupId(group.id)).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) })
     .await?)
@@ -388,14 +374,13 @@ pub async fn list_members(State(st): State<AppState>, dialect::Caller(caller, _)
     security(("bearer" = [])))]
 pub async fn add_member(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path((id, ext)): Path<(String, String)>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let group = find_group(&st, org, &id).await?;
     let user = find_extension(&st, org, &ext).await?;
-    let ctx = meta.context(Some(&caller), PortSip::NAME)?;
+    let ctx = ctx?;
     let committed = group_cmd::add_member(&st.store, &ctx, org, GroupId(group.id), UserId(user.id), MemberRole::Member).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::OK.into_response()) })
     .await?)
@@ -423,14 +408,13 @@ pub async fn show_member(State(st): State<AppState>, dialect::Caller(caller, _):
     security(("bearer" = [])))]
 pub async fn remove_member(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path((id, ext)): Path<(String, String)>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let group = find_group(&st, org, &id).await?;
     let user = find_extension(&st, org, &ext).await?;
-    let ctx = meta.context(Some(&caller), PortSip::NAME)?;
+    let ctx = ctx?;
     let committed = group_cmd::remove_member(&st.store, &ctx, org, GroupId(group.id), UserId(user.id)).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) })
     .await?)
@@ -446,10 +430,10 @@ pub async fn login(State(st): State<AppState>, meta: WriteMeta, dialect::Json(bo
     let password = body.password.filter(|p| !p.is_empty()).ok_or_else(|| ApiError::invalid("password", "is required"))?;
     let failed = || ApiError::Unauthorized("Login failed, authentication error".into());
     let candidates = queries::login_candidates(&st.pool, username.trim(), body.domain.as_deref()).await?;
-    let matched = crate::auth::match_password(candidates, password).await?.ok_or_else(failed)?;
+    let matched = crate::kernel::auth::match_password(candidates, password).await?.ok_or_else(failed)?;
     let (user, org) = (UserId(matched.user_id), matched.org_id.map(OrgId));
     // The user signing in is the actor; no token was presented.
-    let mut ctx = meta.context(None, PortSip::NAME)?;
+    let mut ctx = meta.context::<PortSip>(None)?;
     ctx.actor = Some(user);
     ctx.org_id = org;
     let expires_at = ctx.now + chrono::Duration::seconds(LOGIN_TOKEN_SECONDS);

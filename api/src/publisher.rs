@@ -14,17 +14,18 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use commands::handlers::group as group_cmd;
 use domain::group::{MemberRole, NewMember};
 use domain::{GroupId, OrgId, UserId};
+use projections::publisher::GroupSort;
 use projections::queries::{self, GroupRow, PublisherListQuery, UserRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::auth::{authenticate, bearer_header, Principal};
-use crate::error::ApiError;
-use crate::write::{Accepted, WriteMeta};
+use crate::kernel::auth::{authenticate, bearer_header, Principal};
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::{Accepted, WriteMeta};
 use crate::AppState;
 
-pub const NAME: &str = "publisher";
 pub const DEFAULT_LIMIT: i64 = 200;
 pub const MAX_LIMIT: i64 = 1000;
 /// `createddate` as the v5.0 example shows it.
@@ -33,14 +34,13 @@ pub const DATE_FORMAT: &str = "%d-%m-%Y %H:%M:%S:%3f";
 pub const KNOWN_FIELDS: &[&str] = &["id", "name", "link", "users", "createddate", "modifieddate", "organisationcount"];
 const SUMMARY_FIELDS: &[&str] = &["id", "name", "link"];
 const FULL_FIELDS: &[&str] = &["id", "name", "users", "createddate", "organisationcount"];
-/// `sort` keys and the columns they order by: the only SQL a client's sort can produce.
-const SORT_FIELDS: &[(&str, &str)] = &[("name", "g.name"), ("created", "g.created_at"), ("updated", "g.updated_at"), ("id", "g.number")];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/2/groups", get(list_groups).post(create_group))
         .route("/api/2/groups/{id}", get(read_group).put(replace_group).delete(delete_group))
         .route("/api/2/groups/{id}/users", put(add_users))
+        .route_layer(axum::middleware::from_fn(formatted))
 }
 
 // ----- formats ----------------------------------------------------------------------------------
@@ -83,8 +83,40 @@ fn content_type(headers: &HeaderMap) -> Option<Format> {
     }
 }
 
-/// A failure in the negotiated format: `{"error":{"code","message"}}` or `<error>…</error>`.
-pub struct Failure(Format, StatusCode, String);
+/// Publisher's dialect: bearer tokens, and errors as `{"error":{"code","message"}}` or
+/// `<error>…</error>`, in the format `Accept` negotiated (see [`formatted`]).
+pub struct Publisher;
+
+impl Dialect for Publisher {
+    const NAME: &'static str = "publisher";
+
+    fn token(parts: &axum::http::request::Parts) -> Option<&str> {
+        crate::kernel::auth::bearer(parts)
+    }
+
+    fn render(err: &ApiError) -> Response {
+        let message = match err {
+            ApiError::Internal => "internal error".to_string(),
+            other => other.message(),
+        };
+        Failure::Status(err.status(), message).into_response()
+    }
+}
+
+type Error = dialect::Error<Publisher>;
+
+/// A Publisher failure: the kernel's error, or a status only Publisher answers (406, 415) or a
+/// message it words itself.
+pub enum Failure {
+    Api(ApiError),
+    Status(StatusCode, String),
+}
+
+impl<E: Into<Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Api(e.into().0)
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublisherErrorBody {
@@ -97,23 +129,40 @@ pub struct PublisherError {
     pub error: PublisherErrorBody,
 }
 
+/// Response extension: the error a response carries, re-rendered as XML by [`formatted`] when
+/// the request negotiated XML.
+#[derive(Debug, Clone)]
+struct Rendered(StatusCode, String);
+
+fn failure_response(fmt: Format, status: StatusCode, message: String) -> Response {
+    let body = PublisherErrorBody { code: status.as_u16(), message };
+    let resp = render(fmt, status, "error", &serde_json::to_value(&body).unwrap_or_default(), json!({ "error": body }));
+    // Only an unavailable store or bus answers 503.
+    if status == StatusCode::SERVICE_UNAVAILABLE { crate::kernel::error::with_retry_after(resp) } else { resp }
+}
+
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let Failure(fmt, status, message) = self;
-        let body = PublisherErrorBody { code: status.as_u16(), message };
-        let resp = render(fmt, status, "error", &serde_json::to_value(&body).unwrap_or_default(), json!({ "error": body }));
-        // Only an unavailable store or bus answers 503.
-        if status == StatusCode::SERVICE_UNAVAILABLE { crate::error::with_retry_after(resp) } else { resp }
+        match self {
+            Failure::Api(e) => Error::new(e).into_response(),
+            Failure::Status(status, message) => {
+                let mut resp = failure_response(Format::Json, status, message.clone());
+                resp.extensions_mut().insert(Rendered(status, message));
+                resp
+            }
+        }
     }
 }
 
-fn fail(fmt: Format, e: ApiError) -> Failure {
-    let status = e.status();
-    let message = match &e {
-        ApiError::Internal => "internal error".to_string(),
-        other => other.message(),
-    };
-    Failure(fmt, status, message)
+/// Middleware over Publisher's routes: an error is answered in the format `Accept` negotiated
+/// (JSON when it negotiated nothing: the 406 itself).
+async fn formatted(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let fmt = accept(req.headers());
+    let resp = next.run(req).await;
+    match (fmt, resp.extensions().get::<Rendered>()) {
+        (Some(Format::Xml), Some(Rendered(status, message))) => failure_response(Format::Xml, *status, message.clone()),
+        _ => resp,
+    }
 }
 
 /// A write the read models do not show yet (or whose event was parked): 202 with what the command
@@ -212,14 +261,14 @@ struct Parsed {
     users: Option<Vec<String>>,
 }
 
-fn parse_body(headers: &HeaderMap, fmt: Format, bytes: &[u8]) -> Result<Parsed, Failure> {
+fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Parsed, Failure> {
     let Some(input) = content_type(headers) else {
-        return Err(Failure(fmt, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json or application/xml".into()));
+        return Err(Failure::Status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json or application/xml".into()));
     };
-    let bad = |m: String| Failure(fmt, StatusCode::BAD_REQUEST, m);
+    let bad = |m: String| Failure::Status(StatusCode::BAD_REQUEST, m);
     match input {
         Format::Json => {
-            crate::dialect::refuse_nul_in_json_bytes(bytes).map_err(|e| bad(e.message()))?;
+            crate::kernel::dialect::refuse_nul_in_json_bytes(bytes).map_err(|e| bad(e.message()))?;
             let env: GroupEnvelopeIn = serde_json::from_slice(bytes).map_err(|e| bad(format!("body: {e}")))?;
             let g = env.group;
             let scalar = |v: &Value| match v {
@@ -241,7 +290,7 @@ fn parse_body(headers: &HeaderMap, fmt: Format, bytes: &[u8]) -> Result<Parsed, 
             let nul = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));
             if nul(&g.id) || nul(&g.name) || g.users.as_ref().is_some_and(|u| u.user.iter().any(|s| s.contains('\0'))) {
                 let field = if nul(&g.id) { "id" } else if nul(&g.name) { "name" } else { "users" };
-                return Err(bad(format!("{field}: {}", crate::dialect::NUL_MESSAGE)));
+                return Err(bad(format!("{field}: {}", crate::kernel::dialect::NUL_MESSAGE)));
             }
             Ok(Parsed { id: g.id, name: g.name, users: g.users.map(|u| u.user) })
         }
@@ -334,25 +383,25 @@ async fn one_group(st: &AppState, fmt: Format, status: StatusCode, g: &GroupRow,
 
 // ----- shared steps -----------------------------------------------------------------------------
 
-async fn caller(st: &AppState, headers: &HeaderMap, fmt: Format) -> Result<(Principal, OrgId), Failure> {
-    let p = authenticate(st, bearer_header(headers)).await.map_err(|e| fail(fmt, e))?;
-    let org = p.org().map_err(|e| fail(fmt, e))?;
+async fn caller(st: &AppState, headers: &HeaderMap) -> Result<(Principal, OrgId), Failure> {
+    let p = authenticate(st, bearer_header(headers)).await?;
+    let org = p.org()?;
     Ok((p, org))
 }
 
 fn negotiate(headers: &HeaderMap) -> Result<Format, Failure> {
-    accept(headers).ok_or_else(|| Failure(Format::Json, StatusCode::NOT_ACCEPTABLE, "Accept must allow application/json or application/xml".into()))
+    accept(headers).ok_or_else(|| Failure::Status(StatusCode::NOT_ACCEPTABLE, "Accept must allow application/json or application/xml".into()))
 }
 
-async fn find_group(st: &AppState, org: OrgId, raw: &str, fmt: Format) -> Result<GroupRow, Failure> {
-    let not_found = || Failure(fmt, StatusCode::NOT_FOUND, format!("user group {raw} not found"));
+async fn find_group(st: &AppState, org: OrgId, raw: &str) -> Result<GroupRow, Failure> {
+    let not_found = || Failure::Status(StatusCode::NOT_FOUND, format!("user group {raw} not found"));
     let number: i64 = raw.trim().parse().map_err(|_| not_found())?;
-    queries::group_by_number(&st.pool, org.0, number).await.map_err(|e| fail(fmt, e.into()))?.ok_or_else(not_found)
+    queries::group_by_number(&st.pool, org.0, number).await?.ok_or_else(not_found)
 }
 
 /// Resolves user ids (numbers) or, when `emails_allowed`, emails; unknown or inactive users → 400
 /// naming every offender.
-async fn resolve_users(st: &AppState, org: OrgId, fmt: Format, raw: &[String], emails_allowed: bool) -> Result<Vec<UserId>, Failure> {
+async fn resolve_users(st: &AppState, org: OrgId, raw: &[String], emails_allowed: bool) -> Result<Vec<UserId>, Failure> {
     let mut numbers = Vec::new();
     let mut emails = Vec::new();
     let mut bad = Vec::new();
@@ -364,8 +413,8 @@ async fn resolve_users(st: &AppState, org: OrgId, fmt: Format, raw: &[String], e
             Err(_) => bad.push(r.to_string()),
         }
     }
-    let by_number = queries::users_by_numbers(&st.pool, org.0, &numbers).await.map_err(|e| fail(fmt, e.into()))?;
-    let by_email = queries::users_by_emails(&st.pool, org.0, &emails).await.map_err(|e| fail(fmt, e.into()))?;
+    let by_number = queries::users_by_numbers(&st.pool, org.0, &numbers).await?;
+    let by_email = queries::users_by_emails(&st.pool, org.0, &emails).await?;
     // "Active" as Publisher means it: a user who may sign in (not archived, not blocked).
     let active = |u: &&UserRow| !matches!(u.status.as_str(), "ARCHIVE" | "BLOCKED");
     let mut out = Vec::new();
@@ -382,13 +431,13 @@ async fn resolve_users(st: &AppState, org: OrgId, fmt: Format, raw: &[String], e
         }
     }
     if !bad.is_empty() {
-        return Err(Failure(fmt, StatusCode::BAD_REQUEST, format!("users: unknown or inactive users: {}", bad.join(", "))));
+        return Err(Failure::Status(StatusCode::BAD_REQUEST, format!("users: unknown or inactive users: {}", bad.join(", "))));
     }
     Ok(out)
 }
 
-fn required_name(p: &Parsed, fmt: Format) -> Result<String, Failure> {
-    p.name.clone().filter(|n| !n.trim().is_empty()).ok_or_else(|| Failure(fmt, StatusCode::BAD_REQUEST, "name: is required".into()))
+fn required_name(p: &Parsed) -> Result<String, Failure> {
+    p.name.clone().filter(|n| !n.trim().is_empty()).ok_or_else(|| Failure::Status(StatusCode::BAD_REQUEST, "name: is required".into()))
 }
 
 // ----- list -------------------------------------------------------------------------------------
@@ -424,20 +473,17 @@ fn order_by(raw: &str) -> Result<String, ApiError> {
             None => (false, t.strip_prefix('+').unwrap_or(t)),
         };
         let name = name.trim().to_ascii_lowercase();
-        let column = SORT_FIELDS
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, c)| *c)
+        let key = GroupSort::parse(&name)
             .ok_or_else(|| ApiError::invalid("sort", format!("unknown field '{name}'; use name, created, updated or id")))?;
-        keys.push(format!("{column} {}", if desc { "DESC" } else { "ASC" }));
+        keys.push((key, desc));
     }
-    Ok(keys.join(", "))
+    Ok(projections::publisher::order_by(&keys))
 }
 
 fn list_query(q: &HashMap<String, String>, now: DateTime<Utc>) -> Result<(PublisherListQuery, Vec<&'static str>), ApiError> {
     let get = |names: &[&str]| names.iter().find_map(|n| q.get(*n)).map(String::as_str).filter(|s| !s.trim().is_empty());
-    let limit = crate::dialect::int_param("limit", get(&["limit"]), DEFAULT_LIMIT, 0, MAX_LIMIT)?;
-    let offset = crate::dialect::int_param("offset", get(&["offset"]), 0, 0, i64::from(i32::MAX))?;
+    let limit = crate::kernel::dialect::int_param("limit", get(&["limit"]), DEFAULT_LIMIT, 0, MAX_LIMIT)?;
+    let offset = crate::kernel::dialect::int_param("offset", get(&["offset"]), 0, 0, i64::from(i32::MAX))?;
     let created = get(&["createddate", "createddatetime"]).map(|r| date_range("createdDate", r, now)).transpose()?;
     let modified = get(&["modifieddate", "modifieddatetime"]).map(|r| date_range("modifiedDate", r, now)).transpose()?;
     let fields: Vec<&'static str> = match get(&["fields"]) {
@@ -473,22 +519,22 @@ fn list_query(q: &HashMap<String, String>, now: DateTime<Utc>) -> Result<(Publis
     security(("bearer" = [])))]
 pub async fn list_groups(State(st): State<AppState>, headers: HeaderMap, Query(raw): Query<Vec<(String, String)>>) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
-    let (_, org) = caller(&st, &headers, fmt).await?;
+    let (_, org) = caller(&st, &headers).await?;
     let q: HashMap<String, String> = raw.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
     if let Some(k) = q.iter().find_map(|(k, v)| (k.contains('\0') || v.contains('\0')).then(|| k.replace('\0', "\\u0000"))) {
-        return Err(fail(fmt, ApiError::invalid(k, crate::dialect::NUL_MESSAGE)));
+        return Err(ApiError::invalid(k, crate::kernel::dialect::NUL_MESSAGE).into());
     }
-    let (query, fields) = list_query(&q, Utc::now()).map_err(|e| fail(fmt, e))?;
+    let (query, fields) = list_query(&q, Utc::now())?;
     let (rows, total) = if query.limit == 0 {
         let (_, total) = queries::publisher_groups_page(&st.pool, org.0, &PublisherListQuery { limit: 0, ..query.clone() })
             .await
-            .map_err(|e| fail(fmt, e.into()))?;
+            ?;
         (vec![], total)
     } else {
-        queries::publisher_groups_page(&st.pool, org.0, &query).await.map_err(|e| fail(fmt, e.into()))?
+        queries::publisher_groups_page(&st.pool, org.0, &query).await?
     };
     let base = base_url(&headers);
-    let x = extras(&st, &rows, &fields).await.map_err(|e| fail(fmt, e))?;
+    let x = extras(&st, &rows, &fields).await?;
     let groups: Vec<Value> = rows.iter().map(|g| group_object(g, &fields, &base, &x)).collect();
     let currentpage = if query.limit == 0 { 0 } else { query.offset / query.limit };
     let json_body = json!({ "total": total, "currentpage": currentpage, "groups": groups });
@@ -503,9 +549,9 @@ pub async fn list_groups(State(st): State<AppState>, headers: HeaderMap, Query(r
     security(("bearer" = [])))]
 pub async fn read_group(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
-    let (_, org) = caller(&st, &headers, fmt).await?;
-    let g = find_group(&st, org, &id, fmt).await?;
-    one_group(&st, fmt, StatusCode::OK, &g, FULL_FIELDS, &base_url(&headers)).await.map_err(|e| fail(fmt, e))
+    let (_, org) = caller(&st, &headers).await?;
+    let g = find_group(&st, org, &id).await?;
+    Ok(one_group(&st, fmt, StatusCode::OK, &g, FULL_FIELDS, &base_url(&headers)).await?)
 }
 
 /// Create a user group (200, the summary).
@@ -517,23 +563,22 @@ pub async fn read_group(State(st): State<AppState>, headers: HeaderMap, Path(id)
     security(("bearer" = [])))]
 pub async fn create_group(State(st): State<AppState>, headers: HeaderMap, meta: WriteMeta, bytes: Bytes) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
-    let (who, _) = caller(&st, &headers, fmt).await?;
-    let org = who.require_org_admin().map_err(|e| fail(fmt, e))?;
-    let body = parse_body(&headers, fmt, &bytes)?;
-    let name = required_name(&body, fmt)?;
-    let users = resolve_users(&st, org, fmt, body.users.as_deref().unwrap_or_default(), false).await?;
-    let ctx = meta.context(Some(&who), NAME).map_err(|e| fail(fmt, e))?;
+    let (who, _) = caller(&st, &headers).await?;
+    let org = who.require_org_admin()?;
+    let body = parse_body(&headers, &bytes)?;
+    let name = required_name(&body)?;
+    let users = resolve_users(&st, org, body.users.as_deref().unwrap_or_default(), false).await?;
+    let ctx = meta.context::<Publisher>(Some(&who))?;
     let members = users.into_iter().map(|u| NewMember { user_id: u, role: MemberRole::Member, visited: false }).collect();
     let input = group_cmd::CreateGroup { name, members, ..Default::default() };
-    let committed = group_cmd::create_group(&st.store, &ctx, org, input).await.map_err(|e| fail(fmt, e.into()))?;
+    let committed = group_cmd::create_group(&st.store, &ctx, org, input).await?;
     let base = base_url(&headers);
-    st.respond_or(&ctx, committed, |st, result| async move {
+    Ok(st.respond_or(&ctx, committed, |st, result| async move {
         let id = result.get("group_id").and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or(ApiError::Internal)?;
         let g = queries::group(&st.pool, org.0, id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
         one_group(&st, fmt, StatusCode::OK, &g, SUMMARY_FIELDS, &base).await
     }, accepted(fmt))
-    .await
-    .map_err(|e| fail(fmt, e))
+    .await?)
 }
 
 /// Replace a user group's name and users (200, the summary).
@@ -545,26 +590,25 @@ pub async fn create_group(State(st): State<AppState>, headers: HeaderMap, meta: 
     security(("bearer" = [])))]
 pub async fn replace_group(State(st): State<AppState>, headers: HeaderMap, meta: WriteMeta, Path(id): Path<String>, bytes: Bytes) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
-    let (who, _) = caller(&st, &headers, fmt).await?;
-    let org = who.require_org_admin().map_err(|e| fail(fmt, e))?;
-    let g = find_group(&st, org, &id, fmt).await?;
-    let body = parse_body(&headers, fmt, &bytes)?;
+    let (who, _) = caller(&st, &headers).await?;
+    let org = who.require_org_admin()?;
+    let g = find_group(&st, org, &id).await?;
+    let body = parse_body(&headers, &bytes)?;
     if let Some(body_id) = body.id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         if body_id != g.number.to_string() {
-            return Err(Failure(fmt, StatusCode::BAD_REQUEST, format!("id: the body's id {body_id} is not the path's id {}", g.number)));
+            return Err(Failure::Status(StatusCode::BAD_REQUEST, format!("id: the body's id {body_id} is not the path's id {}", g.number)));
         }
     }
-    let name = required_name(&body, fmt)?;
-    let users = resolve_users(&st, org, fmt, body.users.as_deref().unwrap_or_default(), false).await?;
-    let ctx = meta.context(Some(&who), NAME).map_err(|e| fail(fmt, e))?;
-    let committed = group_cmd::replace_group(&st.store, &ctx, org, GroupId(g.id), name, users).await.map_err(|e| fail(fmt, e.into()))?;
+    let name = required_name(&body)?;
+    let users = resolve_users(&st, org, body.users.as_deref().unwrap_or_default(), false).await?;
+    let ctx = meta.context::<Publisher>(Some(&who))?;
+    let committed = group_cmd::replace_group(&st.store, &ctx, org, GroupId(g.id), name, users).await?;
     let base = base_url(&headers);
-    st.respond_or(&ctx, committed, |st, _| async move {
+    Ok(st.respond_or(&ctx, committed, |st, _| async move {
         let g = queries::group(&st.pool, org.0, g.id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
         one_group(&st, fmt, StatusCode::OK, &g, SUMMARY_FIELDS, &base).await
     }, accepted(fmt))
-    .await
-    .map_err(|e| fail(fmt, e))
+    .await?)
 }
 
 /// Delete a user group: 202, no body.
@@ -573,12 +617,12 @@ pub async fn replace_group(State(st): State<AppState>, headers: HeaderMap, meta:
     security(("bearer" = [])))]
 pub async fn delete_group(State(st): State<AppState>, headers: HeaderMap, meta: WriteMeta, Path(id): Path<String>) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
-    let (who, _) = caller(&st, &headers, fmt).await?;
-    let org = who.require_org_admin().map_err(|e| fail(fmt, e))?;
-    let g = find_group(&st, org, &id, fmt).await?;
-    let ctx = meta.context(Some(&who), NAME).map_err(|e| fail(fmt, e))?;
-    let committed = group_cmd::delete_group(&st.store, &ctx, org, GroupId(g.id)).await.map_err(|e| fail(fmt, e.into()))?;
-    st.respond_or(&ctx, committed, |_, _| async move { Ok(StatusCode::ACCEPTED.into_response()) }, accepted(fmt)).await.map_err(|e| fail(fmt, e))
+    let (who, _) = caller(&st, &headers).await?;
+    let org = who.require_org_admin()?;
+    let g = find_group(&st, org, &id).await?;
+    let ctx = meta.context::<Publisher>(Some(&who))?;
+    let committed = group_cmd::delete_group(&st.store, &ctx, org, GroupId(g.id)).await?;
+    Ok(st.respond_or(&ctx, committed, |_, _| async move { Ok(StatusCode::ACCEPTED.into_response()) }, accepted(fmt)).await?)
 }
 
 /// Add users (ids or emails) to a user group (v5.0): 200, the full object.
@@ -589,21 +633,20 @@ pub async fn delete_group(State(st): State<AppState>, headers: HeaderMap, meta: 
     security(("bearer" = [])))]
 pub async fn add_users(State(st): State<AppState>, headers: HeaderMap, meta: WriteMeta, Path(id): Path<String>, bytes: Bytes) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
-    let (who, _) = caller(&st, &headers, fmt).await?;
-    let org = who.require_org_admin().map_err(|e| fail(fmt, e))?;
-    let g = find_group(&st, org, &id, fmt).await?;
-    let body = parse_body(&headers, fmt, &bytes)?;
-    let raw = body.users.ok_or_else(|| Failure(fmt, StatusCode::BAD_REQUEST, "users: is required".into()))?;
-    let users = resolve_users(&st, org, fmt, &raw, true).await?;
-    let ctx = meta.context(Some(&who), NAME).map_err(|e| fail(fmt, e))?;
-    let committed = group_cmd::add_members(&st.store, &ctx, org, GroupId(g.id), users).await.map_err(|e| fail(fmt, e.into()))?;
+    let (who, _) = caller(&st, &headers).await?;
+    let org = who.require_org_admin()?;
+    let g = find_group(&st, org, &id).await?;
+    let body = parse_body(&headers, &bytes)?;
+    let raw = body.users.ok_or_else(|| Failure::Status(StatusCode::BAD_REQUEST, "users: is required".into()))?;
+    let users = resolve_users(&st, org, &raw, true).await?;
+    let ctx = meta.context::<Publisher>(Some(&who))?;
+    let committed = group_cmd::add_members(&st.store, &ctx, org, GroupId(g.id), users).await?;
     let base = base_url(&headers);
-    st.respond_or(&ctx, committed, |st, _| async move {
+    Ok(st.respond_or(&ctx, committed, |st, _| async move {
         let g = queries::group(&st.pool, org.0, g.id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
         one_group(&st, fmt, StatusCode::OK, &g, FULL_FIELDS, &base).await
     }, accepted(fmt))
-    .await
-    .map_err(|e| fail(fmt, e))
+    .await?)
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
+use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 pub struct Roster;
@@ -22,7 +22,7 @@ impl Dialect for Roster {
 
     /// Bearer, or WorkDrive's header: a token is valid everywhere.
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
-        crate::auth::bearer(parts).or_else(|| crate::auth::api_key(parts))
+        crate::kernel::auth::bearer(parts).or_else(|| crate::kernel::auth::api_key(parts))
     }
 
     fn render(err: &ApiError) -> Response {
@@ -32,6 +32,7 @@ impl Dialect for Roster {
             ApiError::NotFound(_) => "not_found",
             ApiError::Invalid { .. } => "bad_request",
             ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge(_) => "payload_too_large",
             ApiError::Internal => "internal",
             ApiError::Unavailable => "unavailable",
         };
@@ -287,9 +288,9 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, Error> {
     gauge(&mut out, "roster_projection_parked_events", "Events a projection parked (refused, or behind a refused one of their stream); see `roster projection parked`.", &parked);
 
     let (mut events, mut seconds) = (Vec::new(), Vec::new());
-    for r in sqlx::query!("SELECT stream, tx, gid FROM relay_cursors ORDER BY stream").fetch_all(&st.pool).await? {
-        let (n, oldest) = log::lag_after(&st.pool, Position::new(r.tx, r.gid)).await?;
-        let labels = format!("{{stream=\"{}\"}}", r.stream.replace('\\', "\\\\").replace('"', "\\\""));
+    for (stream, cursor) in workers::relay::cursors(&st.pool).await? {
+        let (n, oldest) = log::lag_after(&st.pool, cursor).await?;
+        let labels = format!("{{stream=\"{}\"}}", stream.replace('\\', "\\\\").replace('"', "\\\""));
         events.push((labels.clone(), n as f64));
         seconds.push((labels, behind(oldest)));
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use commands::Store;
 use sqlx::PgPool;
 
-use crate::consistency::Consistency;
+use crate::kernel::consistency::Consistency;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -21,5 +21,5 @@ pub struct AppState {
     /// The NATS subject prefix events are published under (for `/asyncapi.json`).
     pub subject_prefix: String,
     /// Whether NATS is reachable: writes answer 503 while it is not.
-    pub bus: crate::bus::Bus,
+    pub bus: crate::kernel::bus::Bus,
 }

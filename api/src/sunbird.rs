@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, on, post, MethodFilter, MethodRouter};
 use axum::Router;
@@ -21,17 +21,41 @@ use domain::{DomainError, GroupId, OrgId, UserId};
 use projections::queries::{self, GroupRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{authenticate, Principal};
-use crate::error::ApiError;
-use crate::consistency::{mark_failed, mark_pending, Settled};
-use crate::write::{Accepted, WriteMeta, MAX_IDEMPOTENCY_KEY_LEN};
+use crate::kernel::auth::{authenticate, Principal};
+use crate::kernel::error::ApiError;
+use crate::kernel::consistency::{mark_failed, mark_pending, Settled};
+use crate::kernel::idempotency::OwnKey;
+use crate::kernel::request_id::ClientRequestId;
+use crate::kernel::dialect::Dialect;
+use crate::kernel::write::{Accepted, Ctx, WriteMeta};
 use crate::AppState;
 
-pub const NAME: &str = "sunbird";
+pub const NAME: &str = Sunbird::NAME;
+
+/// Sunbird's dialect. Its handlers answer in each operation's own codes (see [`Op`]); this
+/// shape is for what no operation answers: a write's context and the kernel's rejections.
+pub struct Sunbird;
+
+impl Dialect for Sunbird {
+    const NAME: &'static str = "sunbird";
+
+    fn token(parts: &Parts) -> Option<&str> {
+        header(&parts.headers, "x-authenticated-user-token")
+    }
+
+    fn render(err: &ApiError) -> Response {
+        let f = match err {
+            ApiError::Unauthorized(_) | ApiError::Forbidden(_) => unauthorized(),
+            ApiError::Unavailable => unavailable(),
+            other => Fail::new(other.status(), "CLIENT_ERROR", other.message()),
+        };
+        let env = Envelope { api_id: "api.group".into(), msgid: Uuid::new_v4().to_string(), ver: None };
+        envelope_response(&env, Err(f))
+    }
+}
 
 /// The `ts` and date format of every Sunbird answer: `2020-12-01 20:52:25:226+0000`.
 pub const TS_FORMAT: &str = "%Y-%m-%d %H:%M:%S:%3f%z";
@@ -212,6 +236,18 @@ impl Op {
 
     /// Maps the API layer's error into this operation's code; the detail is logged, not sent
     /// (Sunbird re-wraps every validation failure into the fixed `*02` text).
+    /// A command's refusal: an unknown id the request names (a member) is the request's fault,
+    /// answered as invalid; the rest as [`Op::map`].
+    fn refused(&self, e: commands::CommandError) -> Fail {
+        match e {
+            commands::CommandError::Rejected(DomainError::NotFoundAt { field, what }) => {
+                tracing::debug!(%field, what, api = self.api_id, "sunbird: the request names an unknown id");
+                self.invalid()
+            }
+            other => self.map(other.into()),
+        }
+    }
+
     fn map(&self, e: ApiError) -> Fail {
         match e {
             ApiError::Invalid { field, message } => {
@@ -220,12 +256,12 @@ impl Op {
             }
             ApiError::NotFound(m) => {
                 tracing::debug!(message = %m, api = self.api_id, "sunbird: not found");
-                // An unknown user in a request is the request's fault, not a missing group.
-                if m.contains("user") { self.invalid() } else { self.not_found() }
+                self.not_found()
             }
             ApiError::Unauthorized(_) => unauthorized(),
             ApiError::Forbidden(m) => Fail::new(StatusCode::UNAUTHORIZED, "GS_UNAUTHORIZED", m),
             ApiError::Conflict(m) => Fail::new(StatusCode::BAD_REQUEST, self.invalid.0, m),
+            ApiError::TooLarge(m) => Fail::new(StatusCode::PAYLOAD_TOO_LARGE, self.invalid.0, m),
             ApiError::Internal => Fail::new(StatusCode::INTERNAL_SERVER_ERROR, self.internal.0, self.internal.1),
             // The operation's own "database error ... Try again later" code, as a 503.
             ApiError::Unavailable => Fail::new(StatusCode::SERVICE_UNAVAILABLE, self.internal.0, self.internal.1),
@@ -236,10 +272,6 @@ impl Op {
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty())
 }
-
-/// Set by the router when the client itself sent `x-request-id` (one is generated otherwise).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientRequestId;
 
 /// `params.msgid`: the client's `x-request-id`, else `X-msgid` / `msgId`, else a new UUID.
 fn msgid(parts_headers: &HeaderMap, client_request_id: bool) -> String {
@@ -277,7 +309,7 @@ fn envelope_response(env: &Envelope, outcome: Result<Value, Fail>) -> Response {
         ),
     };
     let resp = with_cors((status, axum::Json(body)).into_response());
-    if status == StatusCode::SERVICE_UNAVAILABLE { crate::error::with_retry_after(resp) } else { resp }
+    if status == StatusCode::SERVICE_UNAVAILABLE { crate::kernel::error::with_retry_after(resp) } else { resp }
 }
 
 /// A write the read models do not show yet (or whose event was parked): 202 in the envelope, with
@@ -311,7 +343,7 @@ struct Body {
 fn parse_body(bytes: &[u8]) -> Body {
     let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     Body {
-        nul_field: crate::dialect::nul_in_json(&v).map(|path| crate::dialect::field_at("body", &path)),
+        nul_field: crate::kernel::dialect::nul_in_json(&v).map(|path| crate::kernel::dialect::field_at("body", &path)),
         request: v.get("request").and_then(Value::as_object).cloned().unwrap_or_default(),
         ver: v.get("ver").and_then(Value::as_str).map(str::to_string),
         msgid: v.pointer("/params/msgid").and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty()),
@@ -337,7 +369,7 @@ async fn acting(st: &AppState, headers: &HeaderMap) -> Result<Acting, Fail> {
     let user = authenticate(st, header(headers, "x-authenticated-user-token")).await.map_err(auth_failed)?;
     let org = user.org_id.ok_or_else(unauthorized)?;
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
-        let key = authenticate(st, crate::auth::bearer_header(headers)).await.map_err(auth_failed)?;
+        let key = authenticate(st, crate::kernel::auth::bearer_header(headers)).await.map_err(auth_failed)?;
         if key.org_id != Some(org) {
             return Err(unauthorized());
         }
@@ -379,44 +411,35 @@ struct Call {
     env: Envelope,
     body: Body,
     headers: HeaderMap,
-    key: Option<String>,
-    fingerprint: String,
+    own_key: Option<OwnKey>,
 }
 
 impl Call {
     /// A body holding U+0000 anywhere is this operation's validation failure (detail logged).
     fn refuse_nul(&self, op: &Op) -> Result<(), Fail> {
         match &self.body.nul_field {
-            Some(field) => Err(op.map(ApiError::invalid(field.clone(), crate::dialect::NUL_MESSAGE))),
+            Some(field) => Err(op.map(ApiError::invalid(field.clone(), crate::kernel::dialect::NUL_MESSAGE))),
             None => Ok(()),
         }
     }
 }
 
-fn call(op: &Op, method: &Method, parts_uri: &str, headers: HeaderMap, client_request_id: bool, bytes: &[u8]) -> Call {
+fn call(op: &Op, method: &Method, uri: &Uri, headers: HeaderMap, client_request_id: bool, bytes: &[u8]) -> Call {
     let body = parse_body(bytes);
     let header_msgid = msgid(&headers, client_request_id);
     let explicit_header = (client_request_id && header(&headers, "x-request-id").is_some())
         || header(&headers, "x-msgid").is_some()
         || header(&headers, "msgid").is_some();
-    let key = body.msgid.clone().or(explicit_header.then(|| header_msgid.clone())).filter(|k| k.len() <= MAX_IDEMPOTENCY_KEY_LEN);
+    // Sunbird's key source: the body's msgid, else one the client sent in a header.
+    let key = body.msgid.clone().or(explicit_header.then(|| header_msgid.clone()));
+    let own_key = key.and_then(|k| OwnKey::new(NAME, &k, method, uri, bytes));
     let env = Envelope { api_id: op.api_id.to_string(), msgid: body.msgid.clone().unwrap_or(header_msgid), ver: body.ver.clone() };
-    let mut h = Sha256::new();
-    h.update(method.as_str().as_bytes());
-    h.update(b" ");
-    h.update(parts_uri.as_bytes());
-    h.update(b"\n");
-    h.update(bytes);
-    Call { env, body, headers, key: key.map(|k| format!("sunbird:{k}")), fingerprint: hex::encode(h.finalize()) }
+    Call { env, body, headers, own_key }
 }
 
 impl Call {
-    fn context(&self, meta: &WriteMeta, who: &Acting, op: &Op) -> Result<commands::CommandContext, Fail> {
-        let mut ctx = meta.context(Some(&who.principal), NAME).map_err(|e| op.map(e))?;
-        if ctx.idempotency_key.is_none() {
-            ctx.idempotency_key = self.key.clone();
-            ctx.fingerprint = self.fingerprint.clone();
-        }
+    fn context(&self, meta: &WriteMeta, who: &Acting, op: &Op) -> Result<Ctx<Sunbird>, Fail> {
+        let mut ctx = meta.context_keyed::<Sunbird>(Some(&who.principal), self.own_key.as_ref()).map_err(|e| op.map(e))?;
         ctx.request_id = Some(self.env.msgid.clone());
         Ok(ctx)
     }
@@ -426,7 +449,7 @@ impl Call {
 async fn answer_write(st: &AppState, ctx: &commands::CommandContext, env: &Envelope, op: &Op, committed: Result<commands::Committed, commands::CommandError>, build: impl FnOnce(Value) -> Result<Value, Fail>) -> Response {
     let committed = match committed {
         Ok(c) => c,
-        Err(e) => return envelope_response(env, Err(op.map(e.into()))),
+        Err(e) => return envelope_response(env, Err(op.refused(e))),
     };
     let built = st
         .respond_or(
@@ -569,7 +592,7 @@ fn error_block(issues: &[Issue], members_limit: (&str, String), activities_limit
     params(("x-authenticated-user-token" = String, Header), ("x-authenticated-for" = Option<String>, Header), ("x-request-id" = Option<String>, Header)),
     responses((status = 200, body = SunbirdResponse), (status = 400, body = SunbirdResponse), (status = 401, body = SunbirdResponse)))]
 pub async fn create_group(State(st): State<AppState>, parts: Parts, meta: WriteMeta, bytes: Bytes) -> Response {
-    let c = call(&CREATE, &parts.method, &parts.uri.to_string(), parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
+    let c = call(&CREATE, &parts.method, &parts.uri, parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
     match create_inner(&st, &c, &meta).await {
         Ok(r) => r,
         Err(f) => envelope_response(&c.env, Err(f)),
@@ -629,7 +652,7 @@ async fn create_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
     params(("x-authenticated-user-token" = String, Header), ("x-authenticated-for" = Option<String>, Header), ("x-request-id" = Option<String>, Header)),
     responses((status = 200, body = SunbirdResponse), (status = 400, body = SunbirdResponse), (status = 401, body = SunbirdResponse)))]
 pub async fn update_group(State(st): State<AppState>, parts: Parts, meta: WriteMeta, bytes: Bytes) -> Response {
-    let c = call(&UPDATE, &parts.method, &parts.uri.to_string(), parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
+    let c = call(&UPDATE, &parts.method, &parts.uri, parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
     match update_inner(&st, &c, &meta).await {
         Ok(r) => r,
         Err(f) => envelope_response(&c.env, Err(f)),
@@ -684,7 +707,7 @@ async fn update_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
     let raw_id = required_str(req, "groupId", op)?;
     let change = parse_change(req, op)?;
     let id = group_id(raw_id, op)?;
-    let group = group_cmd::load_group(&st.store, who.org, id).await.map_err(|e| op.map(e.into()))?;
+    let group = group_cmd::load_group(&st.store, who.org, id).await.map_err(|e| op.refused(e))?;
     // Checked here for Sunbird's exact codes; the aggregate checks the same rules again.
     if let Err(d) = authorize_change(&group, who.actor(), &change) {
         return Err(match d {
@@ -711,7 +734,7 @@ async fn update_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
     params(("x-authenticated-user-token" = String, Header)),
     responses((status = 200, body = SunbirdResponse), (status = 400, body = SunbirdResponse), (status = 401, body = SunbirdResponse)))]
 pub async fn list_groups(State(st): State<AppState>, parts: Parts, bytes: Bytes) -> Response {
-    let c = call(&LIST, &parts.method, &parts.uri.to_string(), parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
+    let c = call(&LIST, &parts.method, &parts.uri, parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
     let outcome = async {
         c.refuse_nul(&LIST)?;
         let who = acting(&st, &c.headers).await?;
@@ -745,7 +768,7 @@ pub struct ReadParams {
     params(("groupId" = String, Path), ReadParams, ("x-authenticated-user-token" = String, Header)),
     responses((status = 200, body = SunbirdResponse), (status = 400, body = SunbirdResponse), (status = 401, body = SunbirdResponse)))]
 pub async fn read_group(State(st): State<AppState>, parts: Parts, Path(raw): Path<String>, Query(q): Query<ReadParams>) -> Response {
-    let c = call(&READ, &parts.method, &parts.uri.to_string(), parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &[]);
+    let c = call(&READ, &parts.method, &parts.uri, parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &[]);
     let outcome = async {
         let who = acting(&st, &c.headers).await?;
         let op = &READ;
@@ -771,13 +794,13 @@ pub async fn read_group(State(st): State<AppState>, parts: Parts, Path(raw): Pat
     params(("x-authenticated-user-token" = String, Header), ("x-request-id" = Option<String>, Header)),
     responses((status = 200, body = SunbirdResponse), (status = 400, body = SunbirdResponse), (status = 401, body = SunbirdResponse)))]
 pub async fn delete_group(State(st): State<AppState>, parts: Parts, meta: WriteMeta, bytes: Bytes) -> Response {
-    let c = call(&DELETE, &parts.method, &parts.uri.to_string(), parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
+    let c = call(&DELETE, &parts.method, &parts.uri, parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
     let result = async {
         c.refuse_nul(&DELETE)?;
         let who = acting(&st, &c.headers).await?;
         let op = &DELETE;
         let id = group_id(required_str(&c.body.request, "groupId", op)?, op)?;
-        let group = group_cmd::load_group(&st.store, who.org, id).await.map_err(|e| op.map(e.into()))?;
+        let group = group_cmd::load_group(&st.store, who.org, id).await.map_err(|e| op.refused(e))?;
         let actor = who.actor();
         if !(actor.org_admin || group.created_by == Some(actor.user)) {
             return Err(Fail::new(StatusCode::UNAUTHORIZED, "GS_DLT10", "Failed to delete, group  creators can delete the group. Contact your system administrator."));
@@ -798,7 +821,7 @@ pub async fn delete_group(State(st): State<AppState>, parts: Parts, meta: WriteM
     params(("x-authenticated-user-token" = String, Header)),
     responses((status = 200, body = SunbirdResponse), (status = 400, body = SunbirdResponse), (status = 401, body = SunbirdResponse)))]
 pub async fn update_membership(State(st): State<AppState>, parts: Parts, meta: WriteMeta, bytes: Bytes) -> Response {
-    let c = call(&MEMBERSHIP, &parts.method, &parts.uri.to_string(), parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
+    let c = call(&MEMBERSHIP, &parts.method, &parts.uri, parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
     let outcome = async {
         c.refuse_nul(&MEMBERSHIP)?;
         let who = acting(&st, &c.headers).await?;
@@ -824,11 +847,11 @@ pub async fn update_membership(State(st): State<AppState>, parts: Parts, meta: W
             changes.push((id, visited));
         }
         // Each group's flag is its own command; setting a flag again changes nothing, so no msgid key.
-        let mut ctx = meta.context(Some(&who.principal), NAME).map_err(|e| op.map(e))?;
+        let mut ctx = meta.context::<Sunbird>(Some(&who.principal)).map_err(|e| op.map(e))?;
         ctx.idempotency_key = None;
         let mut last = None;
         for (id, visited) in changes {
-            let committed = group_cmd::set_visited(&st.store, &ctx, who.org, id, user, visited).await.map_err(|e| op.map(e.into()))?;
+            let committed = group_cmd::set_visited(&st.store, &ctx, who.org, id, user, visited).await.map_err(|e| op.refused(e))?;
             last = committed.position.or(last);
         }
         let settled = match last {
@@ -901,7 +924,7 @@ pub async fn activity_agg(State(st): State<AppState>, parts: Parts, bytes: Bytes
     let env = Envelope { api_id: "api.group.activity.agg".to_string(), msgid: body.msgid.clone().unwrap_or_else(|| msgid(&parts.headers, client)), ver: None };
     let unavailable = || {
         let resp = lms(&env, StatusCode::SERVICE_UNAVAILABLE, Err(("", "SERVER_ERROR", "Service is temporarily unavailable. Try again later.".into())));
-        crate::error::with_retry_after(resp)
+        crate::kernel::error::with_retry_after(resp)
     };
     let who = match acting(&st, &parts.headers).await {
         Ok(w) => w,
@@ -912,7 +935,7 @@ pub async fn activity_agg(State(st): State<AppState>, parts: Parts, bytes: Bytes
     let req = &body.request;
     // U+0000 cannot be compared in Postgres: such a request is not valid data (detail logged).
     if let Some(field) = &body.nul_field {
-        tracing::debug!(%field, "sunbird activity agg: {}", crate::dialect::NUL_MESSAGE);
+        tracing::debug!(%field, "sunbird activity agg: {}", crate::kernel::dialect::NUL_MESSAGE);
     }
     if req.is_empty() || body.nul_field.is_some() {
         return client_error("INVALID_REQUESTED_DATA", "Requested data for this operation is not valid.");
@@ -922,7 +945,7 @@ pub async fn activity_agg(State(st): State<AppState>, parts: Parts, bytes: Bytes
     let Some(activity) = text("activityId") else { return client_error("ACTIVITY_ID_MISSING", "ActivityId is mandatory.") };
     let Some(activity_type) = text("activityType") else { return client_error("ACTIVITY_TYPE_MISSING", "ActivityType is mandatory.") };
     let server_error = || lms(&env, StatusCode::INTERNAL_SERVER_ERROR, Err(("", "SERVER_ERROR", "Error while fetching group members record.".into())));
-    let failed = |e: sqlx::Error| if crate::error::storage_unavailable(&e) { unavailable() } else { server_error() };
+    let failed = |e: sqlx::Error| if crate::kernel::error::storage_unavailable(&e) { unavailable() } else { server_error() };
     let Ok(gid) = Uuid::parse_str(&group) else { return server_error() };
     match queries::group(&st.pool, who.org.0, gid).await {
         Ok(Some(_)) => {}
@@ -978,14 +1001,6 @@ async fn wrong_method(parts: Parts) -> Response {
     let env = Envelope { api_id: api_id_of(parts.uri.path()), msgid: msgid(&parts.headers, parts.extensions.get::<ClientRequestId>().is_some()), ver: None };
     let message = format!("method {} is not allowed on {}", parts.method, parts.uri.path());
     envelope_response(&env, Err(Fail::new(StatusCode::METHOD_NOT_ALLOWED, "RESOURCE_NOT_FOUND", message)))
-}
-
-/// Marks requests whose `x-request-id` the client sent (before one is generated).
-pub async fn mark_client_request_id(mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if req.headers().contains_key("x-request-id") {
-        req.extensions_mut().insert(ClientRequestId);
-    }
-    next.run(req).await
 }
 
 /// The OpenAPI paths of the aliases (open question 1): each alias documents what its public path does.

@@ -11,6 +11,8 @@ pub mod nexport;
 pub mod odata;
 pub mod org_units;
 pub mod parked;
+pub mod portsip;
+pub mod publisher;
 pub mod queries;
 pub mod sso;
 pub mod security_groups;

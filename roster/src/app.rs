@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use api::consistency::Consistency;
+use api::kernel::consistency::Consistency;
 use api::workdrive::media::{Media, MediaConfig, MediaSetupError};
 use api::AppState;
 use commands::Store;
@@ -156,7 +156,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }
         let media = Arc::new(Media::open(&cfg.media)?);
-        let bus = api::bus::Bus::connect(&cfg.nats).await?;
+        let bus = api::kernel::bus::Bus::connect(&cfg.nats).await?;
         let state = AppState {
             pool: pool.clone(),
             store,

@@ -54,6 +54,12 @@ async fn save_cursor(pool: &PgPool, cfg: &NatsConfig, cursor: Position) -> Resul
     Ok(())
 }
 
+/// Every JetStream stream's relay cursor: how far the relay has published, by stream name.
+pub async fn cursors(pool: &PgPool) -> Result<Vec<(String, Position)>, sqlx::Error> {
+    let rows = sqlx::query!("SELECT stream, tx, gid FROM relay_cursors ORDER BY stream").fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|r| (r.stream, Position::new(r.tx, r.gid))).collect())
+}
+
 /// Where to continue, and the event id the stream holds last. The stream's own tail is the truth:
 /// it is behind the stored cursor when a crashed single nats-server lost an acknowledged tail
 /// (re-published from here), and ahead of it when PubAcks were lost before the cursor was saved

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{asker, ok, page, require, role_names, tenant_user, ApiErrorEntity, ApiResponseBase, Call, NxError};
-use crate::error::ApiError;
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,7 +115,7 @@ pub async fn create_group(st: AppState, call: Call) -> Result<Response, NxError>
 }
 
 /// The caller holds `perm` on every group; the error names the first that fails.
-async fn require_each(st: &AppState, caller: &crate::auth::Principal, groups: &[Uuid], perm: Permission) -> Result<(), NxError> {
+async fn require_each(st: &AppState, caller: &crate::kernel::auth::Principal, groups: &[Uuid], perm: Permission) -> Result<(), NxError> {
     for (i, g) in groups.iter().enumerate() {
         require(st, caller, *g, perm, &format!("group_ids[{i}]: group")).await?;
     }

@@ -28,10 +28,10 @@ use uuid::Uuid;
 
 pub use params::Params;
 
-use crate::auth::{authenticate, Principal};
-use crate::dialect::Dialect;
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use crate::kernel::auth::{authenticate, Principal};
+use crate::kernel::dialect::Dialect;
+use crate::kernel::error::ApiError;
+use crate::kernel::write::WriteMeta;
 use crate::AppState;
 
 pub struct NexPort;
@@ -40,11 +40,15 @@ impl Dialect for NexPort {
     const NAME: &'static str = "nexport";
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
-        query_token(parts.uri.query()).or_else(|| crate::auth::bearer(parts))
+        query_token(parts.uri.query()).or_else(|| crate::kernel::auth::bearer(parts))
     }
 
     fn render(err: &ApiError) -> Response {
         NxError::Api(err.clone()).into_response()
+    }
+
+    fn accepted(a: crate::kernel::write::Accepted) -> Response {
+        accepted(a)
     }
 }
 
@@ -157,11 +161,12 @@ impl IntoResponse for NxError {
                     (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationError, format!("{}: {message}", snake_field(&field)))
                 }
                 ApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::UnknownError, m),
+                ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ValidationError, m),
                 ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::UnknownError, "An unknown error occurred".into()),
                 ApiError::Unavailable => {
                     let entity = ApiErrorEntity::error(ErrorCode::UnknownError, "The service is temporarily unavailable; retry later".into());
                     let body = axum::Json(ApiResponseBase { api_error_entity: entity });
-                    return crate::error::with_retry_after((StatusCode::SERVICE_UNAVAILABLE, body).into_response());
+                    return crate::kernel::error::with_retry_after((StatusCode::SERVICE_UNAVAILABLE, body).into_response());
                 }
             },
         };
@@ -191,6 +196,8 @@ fn snake_field(field: &str) -> String {
     out
 }
 
+pub type Ctx<D> = crate::kernel::write::Ctx<D>;
+
 /// One call: its parameters, its token, and the request facts a write records.
 pub struct Call {
     pub params: Params,
@@ -203,8 +210,8 @@ impl Call {
         Ok(authenticate(st, self.token.as_deref()).await?)
     }
 
-    pub fn context(&self, caller: Option<&Principal>) -> Result<commands::CommandContext, NxError> {
-        Ok(self.meta.context(caller, NexPort::NAME)?)
+    pub fn context(&self, caller: Option<&Principal>) -> Result<Ctx<NexPort>, NxError> {
+        Ok(self.meta.context(caller)?)
     }
 }
 
@@ -270,7 +277,7 @@ pub async fn permitted(st: &AppState, caller: &Principal, perm: Permission) -> R
 /// A 200 with a JSON body.
 /// A write the read models do not show yet (or whose event was parked): 202 with what the command
 /// knows and its position, and the `api_error_entity` every NexPort answer carries.
-pub fn accepted(a: crate::write::Accepted) -> Response {
+pub fn accepted(a: crate::kernel::write::Accepted) -> Response {
     let mut body = a.json();
     if let (Some(o), Ok(entity)) = (body.as_object_mut(), serde_json::to_value(ApiErrorEntity::ok())) {
         o.insert("api_error_entity".into(), entity);

@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE};
-use crate::error::ApiError;
+use crate::kernel::error::ApiError;
 
 #[derive(Debug, Default)]
 pub struct Params(HashMap<String, Value>);
@@ -29,11 +29,11 @@ impl Params {
     pub fn from_request(parts: &Parts, body: &[u8]) -> Result<Self, ApiError> {
         let params = Self::parse(parts, body)?;
         for (name, v) in &params.0 {
-            if let Some(at) = crate::dialect::nul_in_json(v) {
-                return Err(ApiError::invalid(crate::dialect::field_at(name, &at), crate::dialect::NUL_MESSAGE));
+            if let Some(at) = crate::kernel::dialect::nul_in_json(v) {
+                return Err(ApiError::invalid(crate::kernel::dialect::field_at(name, &at), crate::kernel::dialect::NUL_MESSAGE));
             }
             if name.contains('\0') {
-                return Err(ApiError::invalid(name.replace('\0', "\\u0000"), crate::dialect::NUL_MESSAGE));
+                return Err(ApiError::invalid(name.replace('\0', "\\u0000"), crate::kernel::dialect::NUL_MESSAGE));
             }
         }
         Ok(params)
@@ -285,7 +285,7 @@ mod tests {
                 let err = params(&uri, content_type, &body).unwrap_err();
                 let ApiError::Invalid { field, message } = err else { panic!("not a 400: {err:?}") };
                 proptest::prop_assert!(field.starts_with(name.as_str()), "{field} does not name {name}");
-                proptest::prop_assert_eq!(message, crate::dialect::NUL_MESSAGE);
+                proptest::prop_assert_eq!(message, crate::kernel::dialect::NUL_MESSAGE);
             }
         }
     }

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{asker, ok, page, permitted, require, tenant_user, ApiErrorEntity, ApiResponseBase, Call, NxError};
-use crate::error::ApiError;
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,7 +98,7 @@ fn not_found() -> NxError {
 }
 
 /// A subscription the caller may act on with `perm` (in its org or an ancestor).
-async fn subscription_for(st: &AppState, caller: &crate::auth::Principal, id: Uuid, perm: Permission) -> Result<NxSubscription, NxError> {
+async fn subscription_for(st: &AppState, caller: &crate::kernel::auth::Principal, id: Uuid, perm: Permission) -> Result<NxSubscription, NxError> {
     let s = nx::subscription_by_id(&st.pool, id).await?.ok_or_else(not_found)?;
     require(st, caller, s.org_id, perm, "subscription").await?;
     Ok(s)

@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use super::params::{Params, Tri};
 use super::{asker, ok, page, permitted, require, require_on_user, ApiErrorEntity, Call, NxError};
-use crate::error::ApiError;
-use crate::write::SecretBearing;
+use crate::kernel::error::ApiError;
+use crate::kernel::write::SecretBearing;
 use crate::AppState;
 
 /// Lifetime of a token when Authenticate is given no `utc_expiration_date`.
@@ -113,7 +113,7 @@ async fn check_password(st: &AppState, login: &str, password: String, only: Opti
         .into_iter()
         .filter(|c| c.org_id.is_some() && only.is_none_or(|u| u == c.user_id))
         .collect();
-    let matched = crate::auth::match_password(candidates, password).await?;
+    let matched = crate::kernel::auth::match_password(candidates, password).await?;
     match matched {
         Some(c) => {
             throttle::clear(&st.pool, login).await?;

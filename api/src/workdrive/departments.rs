@@ -15,10 +15,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{paging, parse_id, required_name, result_id, Caller, Error, ErrorBody, Json, PageMeta, PageQuery, Query, UserSummary, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use super::{paging, parse_id, required_name, result_id, Caller, Error, ErrorBody, Json, PageMeta, PageQuery, Query, UserSummary, Write};
+use crate::kernel::dialect;
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 /// The value of `Department.type`.
@@ -217,13 +216,12 @@ pub async fn list_departments(
     security(("api_key" = [])))]
 pub async fn create_department(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     dialect::Json(body, _): Json<CreateDepartmentBody>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let name = required_name(body.name)?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let members = body.members.iter().map(DeptMemberInput::command).collect();
     let committed = cmd::create_department(&st.store, &ctx, org, name, members).await?;
     Ok(st
@@ -242,8 +240,7 @@ pub async fn create_department(
     security(("api_key" = [])))]
 pub async fn update_department_admin(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<UpdateDepartmentAdminBody>,
 ) -> Result<Response, Error> {
@@ -251,7 +248,7 @@ pub async fn update_department_admin(
     let id = dialect::uuid_path(&id, "department")?;
     let remove = parse_remove(body.remove)?;
     let add = body.add.iter().map(|m| UserId(m.id)).collect();
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::change_heads(&st.store, &ctx, org, id, add, remove).await?;
     Ok(st
         .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(Department::from(&load(&st, org.0, id).await?)).into_response()) })
@@ -266,8 +263,7 @@ pub async fn update_department_admin(
     security(("api_key" = [])))]
 pub async fn change_department_members(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<DepartmentMembersBody>,
 ) -> Result<Response, Error> {
@@ -275,7 +271,7 @@ pub async fn change_department_members(
     let id = dialect::uuid_path(&id, "department")?;
     let add = body.add_members.iter().map(DeptMemberInput::command).collect();
     let remove = body.remove_members.into_iter().map(UserId).collect();
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::change_members(&st.store, &ctx, org, id, add, remove).await?;
     Ok(st
         .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(with_members(&st, org.0, id).await?).into_response()) })
@@ -289,12 +285,11 @@ pub async fn change_department_members(
     security(("api_key" = [])))]
 pub async fn patch_department_members(
     st: State<AppState>,
-    caller: Caller,
-    meta: WriteMeta,
+    write: Write,
     id: Path<String>,
     body: Json<DepartmentMembersBody>,
 ) -> Result<Response, Error> {
-    change_department_members(st, caller, meta, id, body).await
+    change_department_members(st, write, id, body).await
 }
 
 /// E61: a department with its heads and members (not paged).
@@ -319,15 +314,14 @@ pub async fn get_department_members(
     security(("api_key" = [])))]
 pub async fn update_department(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<RenameBody>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let id = dialect::uuid_path(&id, "department")?;
     let name = required_name(body.name)?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::rename_department(&st.store, &ctx, org, id, name).await?;
     Ok(st
         .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(Department::from(&load(&st, org.0, id).await?)).into_response()) })
@@ -341,13 +335,12 @@ pub async fn update_department(
     security(("api_key" = [])))]
 pub async fn delete_department(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let id = dialect::uuid_path(&id, "department")?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::delete_department(&st.store, &ctx, org, id).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
 }

@@ -13,10 +13,9 @@ use uuid::Uuid;
 
 use super::departments::RenameBody;
 use super::{paging, required_name, PageQuery};
-use super::{result_id, Caller, Error, ErrorBody, Json, PageMeta, Query, UserSummary, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use super::{result_id, Caller, Error, ErrorBody, Json, PageMeta, Query, UserSummary, Write};
+use crate::kernel::dialect;
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -132,13 +131,12 @@ pub async fn list_locations(
     security(("api_key" = [])))]
 pub async fn create_location(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     dialect::Json(body, _): Json<CreateLocationBody>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let name = required_name(body.name)?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::create_location(&st.store, &ctx, org, name).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
@@ -155,8 +153,7 @@ pub async fn create_location(
     security(("api_key" = [])))]
 pub async fn change_location_members(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<LocationMembersBody>,
 ) -> Result<Response, Error> {
@@ -164,7 +161,7 @@ pub async fn change_location_members(
     let id = dialect::uuid_path(&id, "location")?;
     let add = body.add_members.into_iter().map(UserId).collect();
     let remove = body.remove_members.into_iter().map(UserId).collect();
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::change_members(&st.store, &ctx, org, id, add, remove).await?;
     Ok(st
         .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(with_members(&st, org.0, id).await?).into_response()) })
@@ -178,12 +175,11 @@ pub async fn change_location_members(
     security(("api_key" = [])))]
 pub async fn patch_location_members(
     st: State<AppState>,
-    caller: Caller,
-    meta: WriteMeta,
+    write: Write,
     id: Path<String>,
     body: Json<LocationMembersBody>,
 ) -> Result<Response, Error> {
-    change_location_members(st, caller, meta, id, body).await
+    change_location_members(st, write, id, body).await
 }
 
 /// E67: a location with its members (not paged).
@@ -208,15 +204,14 @@ pub async fn get_location_members(
     security(("api_key" = [])))]
 pub async fn update_location(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<RenameBody>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let id = dialect::uuid_path(&id, "location")?;
     let name = required_name(body.name)?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::rename_location(&st.store, &ctx, org, id, name).await?;
     Ok(st
         .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(Location::from(&load(&st, org.0, id).await?)).into_response()) })
@@ -230,13 +225,12 @@ pub async fn update_location(
     security(("api_key" = [])))]
 pub async fn delete_location(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let id = dialect::uuid_path(&id, "location")?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::delete_location(&st.store, &ctx, org, id).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
 }

@@ -26,16 +26,18 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{result_id, Caller, ErrorBody, Query, UserSummary, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::{SecretBearing, WriteMeta};
+use super::{result_id, Caller, ErrorBody, Query, UserSummary, WorkDrive, Write};
+use crate::kernel::dialect;
+use crate::kernel::error::ApiError;
+use crate::kernel::write::{Ctx, SecretBearing, WriteMeta};
 use crate::AppState;
 
 type Error = dialect::Error<WorkDrive>;
 
 /// Request body limit of the upload route: the file plus room for the form fields.
 pub const UPLOAD_BODY_LIMIT: usize = MAX_UPLOAD_BYTES as usize + 64 * 1024;
+// The kernel hashes bodies up to its limit for idempotency; an upload must fit in it.
+const _: () = assert!(UPLOAD_BODY_LIMIT <= crate::kernel::limits::MAX_REQUEST_BODY);
 /// Parts of one upload in flight to the store at once.
 const UPLOAD_CONCURRENCY: usize = 4;
 /// What `X-Amz-Algorithm` says: the signature is a one-time random secret, not AWS SigV4.
@@ -303,10 +305,10 @@ fn reserve_input(q: ReserveQuery) -> Result<media_cmd::Reserve, ApiError> {
     Ok(media_cmd::Reserve { name, mime, module_code })
 }
 
-async fn reserve(st: AppState, caller: crate::auth::Principal, meta: WriteMeta, headers: HeaderMap, q: ReserveQuery, status: StatusCode) -> Result<Response, Error> {
+async fn reserve(st: AppState, caller: crate::kernel::auth::Principal, ctx: Result<Ctx<WorkDrive>, Error>, headers: HeaderMap, q: ReserveQuery, status: StatusCode) -> Result<Response, Error> {
     let org = caller.org()?;
     let input = reserve_input(q)?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let (committed, signature) = media_cmd::reserve(&st.store, &ctx, org, input).await?;
     let base = st.media.base(&headers);
     Ok(st
@@ -363,12 +365,11 @@ fn ctx_date(expires_at: chrono::DateTime<chrono::Utc>) -> String {
     security(("api_key" = [])))]
 pub async fn reserve_get(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     headers: HeaderMap,
     dialect::Query(q, _): Query<ReserveQuery>,
 ) -> Result<Response, Error> {
-    reserve(st, caller, meta, headers, q, StatusCode::OK).await
+    reserve(st, caller, ctx, headers, q, StatusCode::OK).await
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
@@ -409,7 +410,8 @@ pub async fn post_media(State(st): State<AppState>, meta: WriteMeta, req: axum::
     let (mut parts, _) = req.into_parts();
     let dialect::Caller(caller, _) = Caller::from_request_parts(&mut parts, &st).await?;
     let dialect::Query(q, _) = Query::<ReserveQuery>::from_request_parts(&mut parts, &st).await?;
-    reserve(st, caller, meta, parts.headers, q, StatusCode::CREATED).await
+    let ctx = meta.context(Some(&caller)).map_err(Error::new);
+    reserve(st, caller, ctx, parts.headers, q, StatusCode::CREATED).await
 }
 
 async fn upload(st: AppState, meta: WriteMeta, form: Result<Multipart, MultipartRejection>) -> Result<Response, Error> {
@@ -437,8 +439,8 @@ async fn upload(st: AppState, meta: WriteMeta, form: Result<Multipart, Multipart
         // Refuse before storing anything.
         let state = media_cmd::load(&st.store, id).await?;
         let Some(m) = state.clone() else { return Err(ApiError::NotFound("file not found".into()).into()) };
-        let upload_ctx = || -> Result<commands::CommandContext, ApiError> {
-            let mut ctx = meta.context(None, WorkDrive::NAME)?;
+        let upload_ctx = || -> Result<Ctx<WorkDrive>, ApiError> {
+            let mut ctx = meta.context(None)?;
             ctx.org_id = Some(m.org_id);
             ctx.actor = m.reserved_by;
             Ok(ctx)

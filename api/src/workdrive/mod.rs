@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::dialect::{self, int_param, Dialect};
-use crate::error::ApiError;
-use crate::write::{SecretBearing, WriteMeta};
+use crate::kernel::dialect::{self, int_param, Dialect};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::SecretBearing;
 use crate::AppState;
 
 pub mod departments;
@@ -37,7 +37,7 @@ impl Dialect for WorkDrive {
     const NAME: &'static str = "workdrive";
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
-        crate::auth::api_key(parts)
+        crate::kernel::auth::api_key(parts)
     }
 
     fn render(err: &ApiError) -> Response {
@@ -53,6 +53,7 @@ impl Dialect for WorkDrive {
 
 type Error = dialect::Error<WorkDrive>;
 type Caller = dialect::Caller<WorkDrive>;
+type Write = crate::kernel::write::Write<WorkDrive>;
 type Json<T> = dialect::Json<T, WorkDrive>;
 type Query<T> = dialect::Query<T, WorkDrive>;
 
@@ -560,12 +561,11 @@ async fn render_org(st: &AppState, row: OrgRow) -> Result<Organization, ApiError
     security(("api_key" = [])))]
 pub async fn create_organization(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     dialect::Json(body, _): Json<CreateOrganizationBody>,
 ) -> Result<Response, Error> {
     caller.require_super_admin()?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let input = org_cmd::CreateOrganization {
         name: body.name,
         parent_org_id: body.parent_org_id.map(OrgId),
@@ -596,14 +596,13 @@ pub async fn create_organization(
     security(("api_key" = [])))]
 pub async fn update_organization(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<UpdateOrganizationBody>,
 ) -> Result<Response, Error> {
     let id = dialect::uuid_path(&id, "organization")?;
     caller.org()?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let patch = OrganizationPatch {
         name: body.name.required("name")?,
         legal_name: body.legal_name.required("legalName")?,
@@ -628,13 +627,12 @@ pub async fn update_organization(
     security(("api_key" = [])))]
 pub async fn generate_access(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     dialect::Json(body, _): Json<GenerateAccessBody>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let user_id = parse_id(&body.user_id, "userId")?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let (committed, secret) = user_cmd::issue_token(&st.store, &ctx, Some(org), UserId(user_id), None, true, None).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move {
         let token = secret.ok_or_else(|| {
@@ -749,8 +747,7 @@ fn create_input(body: AddUserBody, external_user_id: Option<String>) -> Result<u
     security(("api_key" = [])))]
 pub async fn add_user(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     dialect::Query(q, _): Query<AddUserQuery>,
     dialect::Json(body, _): Json<AddUserBody>,
 ) -> Result<Response, Error> {
@@ -758,7 +755,7 @@ pub async fn add_user(
     // The org's onboarding defaults do not exist yet: with nothing to fill in, `bulk=true` creates
     // the user exactly as without it (the E03 rules still decide status and the notice).
     let _fill_from_org_defaults = bool_param("bulk", q.bulk.as_deref())?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let input = create_input(body, None)?;
     let committed = user_cmd::create_user(&st.store, &ctx, org, input).await?;
     Ok(st.respond(&ctx, committed, |st, result| async move {
@@ -789,8 +786,7 @@ fn availability(p: Patch<String>) -> Result<Option<i32>, ApiError> {
     security(("api_key" = [])))]
 pub async fn update_user(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<UpdateUserBody>,
 ) -> Result<Response, Error> {
@@ -806,7 +802,7 @@ pub async fn update_user(
     if !caller.is_org_admin() && (!body.department.is_keep() || !body.location.is_keep() || !body.is_department_head.is_keep()) {
         return Err(ApiError::Forbidden("only an organization admin may change a user's department, location or head status".into()).into());
     }
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let patch = UserPatch {
         first_name: body.first_name.required("firstName")?,
         last_name: body.last_name.required("lastName")?,
@@ -849,14 +845,13 @@ pub struct DeleteUserQuery {
     security(("api_key" = [])))]
 pub async fn delete_user(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Query(_q, _): Query<DeleteUserQuery>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let id = parse_id(&id, "id")?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = user_cmd::delete_user(&st.store, &ctx, org, UserId(id)).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) })
     .await?)

@@ -17,10 +17,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{paging, PageQuery};
-use super::{parse_id, Caller, Error, ErrorBody, Json, PageMeta, Query, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use super::{parse_id, Caller, Error, ErrorBody, Json, PageMeta, Query, Write};
+use crate::kernel::dialect;
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,15 +86,14 @@ pub async fn list_security_groups(
     security(("api_key" = [])))]
 pub async fn add_security_group_members(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<SecurityGroupMembersBody>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let id = dialect::uuid_path(&id, "security group")?;
     let ids = parse_ids(&body.ids)?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::add_members(&st.store, &ctx, org, id, ids).await?;
     Ok(st
         .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(SecurityGroup::from(&load(&st, org.0, id).await?)).into_response()) })
@@ -112,8 +110,7 @@ pub async fn add_security_group_members(
     security(("api_key" = [])))]
 pub async fn remove_security_group_members(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     Path(id): Path<String>,
     dialect::Query(query, _): Query<Vec<(String, String)>>,
     body: Bytes,
@@ -131,7 +128,7 @@ pub async fn remove_security_group_members(
         }
     }
     let ids = parse_ids(&raw)?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::remove_members(&st.store, &ctx, org, id, ids).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
 }

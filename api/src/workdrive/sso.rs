@@ -16,10 +16,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{bool_param, parse_id, result_id, Caller, Error, ErrorBody, Json, Query, UserSummary, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use super::{bool_param, parse_id, result_id, Caller, Error, ErrorBody, Json, Query, UserSummary, Write};
+use crate::kernel::dialect;
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 /// An SSO entry or quick link.
@@ -210,8 +209,7 @@ pub async fn list_sso(State(st): State<AppState>, dialect::Caller(caller, _): Ca
     security(("api_key" = [])))]
 pub async fn create_sso(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     dialect::Query(q, _): Query<CreateSsoQuery>,
     dialect::Json(body, _): Json<CreateSsoBody>,
 ) -> Result<Response, Error> {
@@ -238,7 +236,7 @@ pub async fn create_sso(
         order: order(body.order)?,
         file_id: opt_id(body.file_id.as_deref(), "fileId")?,
     };
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = cmd::create_sso(&st.store, &ctx, org, level, input, caller.is_org_admin()).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {

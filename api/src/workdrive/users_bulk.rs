@@ -17,10 +17,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{create_input, full_users, parse_id, AddUserBody, Caller, Error, Json, PageMeta, Query, UserFull, WorkDrive};
-use crate::dialect::{self, Dialect};
-use crate::error::ApiError;
-use crate::write::WriteMeta;
+use super::{create_input, full_users, parse_id, AddUserBody, Caller, Error, Json, PageMeta, Query, UserFull, Write};
+use crate::kernel::dialect;
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 /// Largest bulk-create body: 1,000 rows of generous profiles.
@@ -104,8 +103,7 @@ fn at_row(i: usize, e: ApiError) -> ApiError {
     security(("api_key" = [])))]
 pub async fn bulk_create(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     dialect::Json(body, _): Json<BulkCreateBody>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
@@ -116,7 +114,7 @@ pub async fn bulk_create(
         .enumerate()
         .map(|(i, r)| create_input(r.user, r.external_user_id).map_err(|e| at_row(i, e)))
         .collect::<Result<Vec<_>, _>>()?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = user_bulk::bulk_create_users(&st.store, &ctx, org, rows).await?;
     Ok(st.respond(&ctx, committed, |st, result| async move {
         let ids: Vec<Uuid> = serde_json::from_value(result.get("user_ids").cloned().unwrap_or_default()).map_err(|_| ApiError::Internal)?;
@@ -160,8 +158,7 @@ pub struct BulkDeleteBody {
     security(("api_key" = [])))]
 pub async fn bulk_delete(
     State(st): State<AppState>,
-    dialect::Caller(caller, _): Caller,
-    meta: WriteMeta,
+    Write { caller, ctx }: Write,
     dialect::Query(query, _): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Result<Response, Error> {
@@ -180,7 +177,7 @@ pub async fn bulk_delete(
     }
     user_bulk::check_count("id", raw.len(), "user id")?;
     let ids = raw.iter().enumerate().map(|(i, s)| parse_id(s, &format!("id[{i}]")).map(UserId)).collect::<Result<Vec<_>, _>>()?;
-    let ctx = meta.context(Some(&caller), WorkDrive::NAME)?;
+    let ctx = ctx?;
     let committed = user_bulk::bulk_delete_users(&st.store, &ctx, org, ids).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
 }

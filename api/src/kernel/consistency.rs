@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use commands::Position;
 use projections::checkpoint::{self, Progress};
 use sqlx::postgres::PgListener;
@@ -15,6 +15,8 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use workers::Shutdown;
 
+use super::dialect::Dialect;
+use super::error::ApiError;
 use crate::AppState;
 
 pub const POSITION_HEADER: &str = "roster-position";
@@ -109,16 +111,13 @@ pub fn mark_failed(resp: &mut Response) {
     resp.headers_mut().insert(CONSISTENCY_HEADER, HeaderValue::from_static("failed"));
 }
 
-/// Middleware: honours `Roster-Min-Position` on any request.
-pub async fn min_position(State(st): State<AppState>, req: Request, next: Next) -> Response {
+/// Middleware over dialect `D`'s routes: honours `Roster-Min-Position` on any request.
+pub async fn min_position<D: Dialect>(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let Some(raw) = req.headers().get(MIN_POSITION_HEADER) else { return next.run(req).await };
     let parsed = raw.to_str().ok().and_then(|s| s.parse::<Position>().ok());
     let Some(position) = parsed else {
-        let body = serde_json::json!({
-            "error": "bad_request",
-            "message": "Roster-Min-Position: not a Roster position (send back a Roster-Position header value)",
-        });
-        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        let e = ApiError::invalid("Roster-Min-Position", "not a Roster position (send back a Roster-Position header value)");
+        return D::render(&e);
     };
     let reached = st.consistency.wait(position, st.consistency_timeout).await;
     let mut resp = next.run(req).await;

@@ -20,6 +20,8 @@ pub enum ApiError {
     Invalid { field: String, message: String },
     /// Lost a race (or reused an idempotency key for something else): retry may succeed.
     Conflict(String),
+    /// The request body is larger than the kernel hashes (see `super::limits`).
+    TooLarge(String),
     /// Failed to store or read; details are in the log, never in the answer.
     Internal,
     /// Postgres or NATS is away (restarting, refusing connections, pool exhausted): answered 503
@@ -41,6 +43,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -49,7 +52,9 @@ impl ApiError {
     /// A one-line, client-safe description.
     pub fn message(&self) -> String {
         match self {
-            ApiError::Unauthorized(m) | ApiError::Forbidden(m) | ApiError::NotFound(m) | ApiError::Conflict(m) => m.clone(),
+            ApiError::Unauthorized(m) | ApiError::Forbidden(m) | ApiError::NotFound(m) | ApiError::Conflict(m) | ApiError::TooLarge(m) => {
+                m.clone()
+            }
             ApiError::Invalid { field, message } => format!("{field}: {message}"),
             ApiError::Internal => "internal error".into(),
             ApiError::Unavailable => "temporarily unavailable; retry later".into(),

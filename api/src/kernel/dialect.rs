@@ -10,8 +10,9 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use crate::auth::{authenticate, Principal};
-use crate::error::ApiError;
+use crate::kernel::auth::{authenticate, Principal};
+use crate::kernel::error::ApiError;
+use crate::kernel::write::Accepted;
 use crate::AppState;
 
 pub trait Dialect: Send + Sync + 'static {
@@ -21,6 +22,10 @@ pub trait Dialect: Send + Sync + 'static {
     fn token(parts: &Parts) -> Option<&str>;
     /// The dialect's documented error body and status.
     fn render(err: &ApiError) -> Response;
+    /// A write accepted but not yet visible in the read models (202).
+    fn accepted(a: Accepted) -> Response {
+        a.into_response()
+    }
 }
 
 /// An error answered in dialect `D`'s shape.

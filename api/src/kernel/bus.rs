@@ -50,7 +50,7 @@ impl Bus {
 #[derive(Debug, Clone, Copy)]
 pub struct BusAway;
 
-/// Middleware: marks requests that arrive while NATS is away (see [`crate::write::WriteMeta`]).
+/// Middleware: marks requests that arrive while NATS is away (see [`crate::kernel::write::WriteMeta`]).
 pub async fn mark_away(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     if !st.bus.reachable() {
         req.extensions_mut().insert(BusAway);

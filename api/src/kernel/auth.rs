@@ -5,7 +5,7 @@ use axum::http::request::Parts;
 use domain::user::Role;
 use domain::{OrgId, TokenId, UserId};
 
-use crate::error::ApiError;
+use crate::kernel::error::ApiError;
 use crate::AppState;
 
 /// Who is calling.

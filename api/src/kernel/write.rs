@@ -2,56 +2,25 @@
 //! read-your-writes before answering.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use commands::store::StoredResponse;
 use commands::{CommandContext, Committed};
-use sha2::{Digest, Sha256};
 
-use crate::auth::Principal;
-use crate::consistency::{mark_failed, mark_pending, Settled, POSITION_HEADER};
-use crate::error::ApiError;
+use super::auth::Principal;
+use super::dialect::{Caller, Dialect, Error};
+use super::consistency::{mark_failed, mark_pending, Settled, POSITION_HEADER};
+use super::error::ApiError;
+use super::idempotency::{Fingerprint, OwnKey, IDEMPOTENCY_HEADER};
+use super::limits::MAX_IDEMPOTENCY_KEY_LEN;
 use crate::AppState;
-
-pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-/// Largest request body hashed for an idempotency fingerprint (a media upload is the largest body).
-const MAX_FINGERPRINT_BODY: usize = if crate::workdrive::media::UPLOAD_BODY_LIMIT > 16 * 1024 * 1024 {
-    crate::workdrive::media::UPLOAD_BODY_LIMIT
-} else {
-    16 * 1024 * 1024
-};
-
-/// Hash of method, path, query and body of a request that carries an idempotency key.
-#[derive(Debug, Clone)]
-struct Fingerprint(String);
-
-/// Middleware: fingerprints requests with an `Idempotency-Key`, so a reused key with a different
-/// request is refused rather than answered with the first request's result.
-pub async fn fingerprint(req: Request, next: Next) -> Response {
-    if !req.headers().contains_key(IDEMPOTENCY_HEADER) {
-        return next.run(req).await;
-    }
-    let (mut parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_FINGERPRINT_BODY).await {
-        Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
-    };
-    let mut h = Sha256::new();
-    h.update(parts.method.as_str().as_bytes());
-    h.update(b" ");
-    h.update(parts.uri.to_string().as_bytes());
-    h.update(b"\n");
-    h.update(&bytes);
-    parts.extensions.insert(Fingerprint(hex::encode(h.finalize())));
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
-}
 
 /// Response extension marking an answer that shows a secret (a new token) once.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +33,7 @@ pub struct WriteMeta {
     pub idempotency_key: Option<String>,
     fingerprint: String,
     pub client_addr: Option<String>,
-    /// NATS was away when the request arrived (see `crate::bus`): the write is refused, 503.
+    /// NATS was away when the request arrived (see `super::bus`): the write is refused, 503.
     bus_away: bool,
 }
 
@@ -78,13 +47,20 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteMeta {
             idempotency_key: header(IDEMPOTENCY_HEADER),
             fingerprint: parts.extensions.get::<Fingerprint>().map(|f| f.0.clone()).unwrap_or_default(),
             client_addr: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
-            bus_away: parts.extensions.get::<crate::bus::BusAway>().is_some(),
+            bus_away: parts.extensions.get::<super::bus::BusAway>().is_some(),
         })
     }
 }
 
 impl WriteMeta {
-    pub fn context(&self, caller: Option<&Principal>, dialect: &'static str) -> Result<CommandContext, ApiError> {
+    /// The command context of a write in dialect `D` (for writes without a [`Write`] caller).
+    pub fn context<D: Dialect>(&self, caller: Option<&Principal>) -> Result<Ctx<D>, ApiError> {
+        self.context_keyed(caller, None)
+    }
+
+    /// `context` for a dialect whose clients name a request by something of their own (see
+    /// [`OwnKey`]); an `Idempotency-Key` header still wins.
+    pub fn context_keyed<D: Dialect>(&self, caller: Option<&Principal>, own: Option<&OwnKey>) -> Result<Ctx<D>, ApiError> {
         if self.bus_away {
             return Err(ApiError::Unavailable);
         }
@@ -96,17 +72,63 @@ impl WriteMeta {
                 ));
             }
         }
-        Ok(CommandContext {
+        let (idempotency_key, fingerprint) = match (&self.idempotency_key, own) {
+            (None, Some(own)) => (Some(own.key.clone()), own.fingerprint.clone()),
+            _ => (self.idempotency_key.clone(), self.fingerprint.clone()),
+        };
+        Ok(Ctx(
+            CommandContext {
             org_id: caller.and_then(|c| c.org_id),
             actor: caller.map(|c| c.user_id),
             token_id: caller.map(|c| c.token_id),
             request_id: self.request_id.clone(),
-            idempotency_key: self.idempotency_key.clone(),
-            fingerprint: self.fingerprint.clone(),
-            dialect,
+            idempotency_key,
+            fingerprint,
+            dialect: D::NAME,
             client_addr: self.client_addr.clone(),
             now: chrono::Utc::now(),
-        })
+            },
+            PhantomData,
+        ))
+    }
+}
+
+/// A command context made for dialect `D`; it is a [`CommandContext`] to the commands, and tells
+/// [`AppState::respond`] whose shape a 202 takes.
+#[derive(Debug, Clone)]
+pub struct Ctx<D>(CommandContext, PhantomData<D>);
+
+impl<D> Deref for Ctx<D> {
+    type Target = CommandContext;
+
+    fn deref(&self) -> &CommandContext {
+        &self.0
+    }
+}
+
+impl<D> DerefMut for Ctx<D> {
+    fn deref_mut(&mut self) -> &mut CommandContext {
+        &mut self.0
+    }
+}
+
+/// The write extractor: the authenticated caller (token where `D` puts it) and the command context
+/// of the write. A context that cannot be made (NATS away, a bad `Idempotency-Key`) is kept as the
+/// error, answered where the handler takes the context (`let ctx = ctx?;`): after the handler's
+/// own checks of the body and permissions, which a client must hear about first.
+pub struct Write<D> {
+    pub caller: Principal,
+    pub ctx: Result<Ctx<D>, Error<D>>,
+}
+
+impl<D: Dialect> FromRequestParts<AppState> for Write<D> {
+    type Rejection = Error<D>;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let Caller(caller, _) = Caller::<D>::from_request_parts(parts, st).await?;
+        let Ok(meta) = WriteMeta::from_request_parts(parts, st).await;
+        let ctx = meta.context(Some(&caller)).map_err(Error::new);
+        Ok(Write { caller, ctx })
     }
 }
 
@@ -119,8 +141,8 @@ pub struct Accepted {
 }
 
 impl Accepted {
-    /// `{"accepted": true, "position": …, "result": …}`, the JSON shape every dialect but Sunbird
-    /// (its envelope) and Publisher's XML answers with.
+    /// `{"accepted": true, "position": …, "result": …}`, the JSON shape of [`Dialect::accepted`]
+    /// unless a dialect says otherwise.
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({ "accepted": true, "position": self.position, "result": self.result })
     }
@@ -130,28 +152,17 @@ impl Accepted {
     }
 }
 
-/// The 202 in the shape of the dialect that asked; Sunbird and Publisher, whose shape depends on
-/// the request, pass theirs to `respond_or`.
-fn accepted_for(dialect: &str) -> fn(Accepted) -> Response {
-    use crate::dialect::Dialect;
-    if dialect == crate::nexport::NexPort::NAME {
-        crate::nexport::accepted
-    } else {
-        Accepted::into_response
-    }
-}
-
 impl AppState {
     /// Answers a committed write: a replay gets the first answer's bytes; otherwise wait for the
     /// read models to reach the write (bounded), build the answer, and remember it for replays.
     /// `build` gets a handle on the state and the command's result. Past the timeout, or when a
-    /// projection parked the write's event, the answer is a 202 `Accepted` instead.
-    pub async fn respond<F, Fut>(&self, ctx: &CommandContext, committed: Committed, build: F) -> Result<Response, ApiError>
+    /// projection parked the write's event, the answer is a 202 `Accepted` in `D`'s shape instead.
+    pub async fn respond<D: Dialect, F, Fut>(&self, ctx: &Ctx<D>, committed: Committed, build: F) -> Result<Response, ApiError>
     where
         F: FnOnce(AppState, serde_json::Value) -> Fut,
         Fut: Future<Output = Result<Response, ApiError>>,
     {
-        self.respond_or(ctx, committed, build, accepted_for(ctx.dialect)).await
+        self.respond_or(ctx, committed, build, D::accepted).await
     }
 
     /// `respond`, with the dialect's own shape of the 202 `Accepted` answer.
