@@ -6,6 +6,7 @@ pub mod error;
 pub mod handlers;
 pub mod log;
 pub mod position;
+pub mod results;
 pub mod secrets;
 pub mod throttle;
 pub mod store;
