@@ -598,8 +598,8 @@ async fn create_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
         membership_type,
         activities,
         members,
-        sunbird: true,
-        creator_memberships: Some(usize::try_from(count).unwrap_or(usize::MAX)),
+        creator: group_cmd::CreatorMembership::JoinsAsAdmin { already_in: usize::try_from(count).unwrap_or(usize::MAX) },
+        lenient_limits: true,
         ..Default::default()
     };
     let committed = match group_cmd::create_group(&st.store, &ctx, who.org, input).await {

@@ -24,11 +24,23 @@ pub struct CreateGroup {
     pub activities: Vec<Activity>,
     /// Initial members (checked to be live users of the organization).
     pub members: Vec<NewMember>,
-    /// Sunbird: the creator joins as admin, the groups-per-user limit applies, and over-limit
-    /// members / activities are dropped and reported instead of refused.
-    pub sunbird: bool,
-    /// Sunbird: how many groups the creator already belongs to (from the read model).
-    pub creator_memberships: Option<usize>,
+    /// Whether the creator joins the group (Sunbird's rule), and so counts against the
+    /// groups-per-user limit.
+    pub creator: CreatorMembership,
+    /// Over-limit members / activities are dropped and reported in the result's `issues`
+    /// instead of refused (Sunbird's rule).
+    pub lenient_limits: bool,
+}
+
+/// What creating a group does for its creator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CreatorMembership {
+    /// The creator is not made a member.
+    #[default]
+    None,
+    /// The creator joins as the first admin. `already_in` is how many groups they belong to
+    /// (from the read model): the groups-per-user limit applies to them.
+    JoinsAsAdmin { already_in: usize },
 }
 
 /// NexPort short names are unique system-wide.
@@ -51,11 +63,11 @@ pub async fn create_group(store: &Store, ctx: &CommandContext, org: OrgId, input
     let number = store.next_number().await?;
     let mut members = input.members.clone();
     let mut creator_memberships = None;
-    if input.sunbird {
+    if let CreatorMembership::JoinsAsAdmin { already_in } = input.creator {
         let creator = ctx.actor.ok_or_else(|| DomainError::Forbidden("a group needs a creator".into()))?;
         members.retain(|m| m.user_id != creator);
         members.insert(0, NewMember { user_id: creator, role: MemberRole::Admin, visited: true });
-        creator_memberships = Some(input.creator_memberships.unwrap_or(0));
+        creator_memberships = Some(already_in);
     }
     let users: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
     check_users(store, org, &users, "members").await?;
@@ -81,7 +93,7 @@ pub async fn create_group(store: &Store, ctx: &CommandContext, org: OrgId, input
                 activities: input.activities.clone(),
                 members: members.clone(),
                 creator_memberships,
-                lenient_limits: input.sunbird,
+                lenient_limits: input.lenient_limits,
             })?;
             let claims = input.short_name.iter().map(|s| short_name_claim(s, id.0)).collect();
             Ok(Plan {
