@@ -145,7 +145,7 @@ pub enum StartError {
 
 /// Migrates, bootstraps the super admin, and runs the configured roles until `shutdown`.
 pub async fn start(cfg: Config) -> Result<Running, StartError> {
-    let pool = commands::db::connect(&cfg.database_url, cfg.max_db_connections).await?;
+    let pool = commands::db::connect(&cfg.database_url, cfg.max_db_connections, projections::SEARCH_PATH).await?;
     commands::db::migrate(&cfg.database_url).await?;
     let (stop, shutdown) = Shutdown::new();
     let mut tasks = Vec::new();

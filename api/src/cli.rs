@@ -445,7 +445,7 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
         vec![projections::by_name(&a.projection)
             .ok_or_else(|| format!("unknown projection '{}' (known: {}, or all)", a.projection, known.join(", ")))?]
     };
-    let pool = commands::db::connect(&a.database_url, 4).await?;
+    let pool = commands::db::connect(&a.database_url, 4, projections::SEARCH_PATH).await?;
     commands::db::migrate(&a.database_url).await?;
     for p in targets {
         let started = std::time::Instant::now();
@@ -466,7 +466,7 @@ async fn tail(a: TailArgs, stop: impl std::future::Future<Output = ()>, out: &mu
         Some(p) => p.parse::<commands::Position>().map_err(|e| format!("--from: {e}"))?,
         None => commands::Position::START,
     };
-    let pool = commands::db::connect(&a.database_url, 2).await?;
+    let pool = commands::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
     let mut nats = NatsConfig::new(a.nats_url);
     nats.stream = a.nats_stream;
     nats.subject_prefix = a.nats_subject_prefix;
@@ -497,7 +497,7 @@ async fn tail(a: TailArgs, stop: impl std::future::Future<Output = ()>, out: &mu
 
 async fn verify(a: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     use indicatif::{ProgressBar, ProgressStyle};
-    let pool = commands::db::connect(&a.database_url, 2).await?;
+    let pool = commands::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
     commands::db::migrate(&a.database_url).await?;
     let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events WHERE $1::uuid IS NULL OR org_id = $1"#, a.org)
         .fetch_one(&pool)
@@ -537,7 +537,7 @@ async fn verify(a: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxEr
 }
 
 async fn token(a: TokenArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
-    let pool = commands::db::connect(&a.database_url, 2).await?;
+    let pool = commands::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
     commands::db::migrate(&a.database_url).await?;
     let store = commands::Store::new(pool);
     let now = chrono::Utc::now();
@@ -554,7 +554,7 @@ async fn token(a: TokenArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxErro
 }
 
 async fn security_group_add(a: SecurityGroupAddArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
-    let pool = commands::db::connect(&a.database_url, 2).await?;
+    let pool = commands::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
     commands::db::migrate(&a.database_url).await?;
     let store = commands::Store::new(pool);
     let ctx = commands::CommandContext::system("cli", chrono::Utc::now());
@@ -591,7 +591,7 @@ fn parked_line(p: &projections::parked::Parked) -> String {
 
 async fn parked(a: ParkedArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let names = projections_named(a.projection.as_deref())?;
-    let pool = commands::db::connect(&a.database_url, 2).await?;
+    let pool = commands::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
     commands::db::migrate(&a.database_url).await?;
     let mut all = Vec::new();
     for p in names {
@@ -610,7 +610,7 @@ async fn parked(a: ParkedArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxEr
 
 async fn replay_parked(a: ParkedArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let names = projections_named(a.projection.as_deref())?;
-    let pool = commands::db::connect(&a.database_url, 2).await?;
+    let pool = commands::db::connect(&a.database_url, 2, projections::SEARCH_PATH).await?;
     commands::db::migrate(&a.database_url).await?;
     let report = workers::parked::replay(&pool, &names, a.stream).await?;
     if a.json {

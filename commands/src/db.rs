@@ -6,16 +6,14 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-/// The schemas of the read models, searched before `public`.
-pub const SEARCH_PATH: &str = "rm_directory,public";
-
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
-/// A pool whose sessions find the read models and never sit idle inside a transaction: an open
-/// transaction holds every log reader back (DESIGN §3).
-pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+/// A pool whose sessions search `search_path` (the read models' schemas, which `projections`
+/// owns: `projections::SEARCH_PATH`) and never sit idle inside a transaction: an open transaction
+/// holds every log reader back (DESIGN §3).
+pub async fn connect(url: &str, max_connections: u32, search_path: &str) -> Result<PgPool, sqlx::Error> {
     let opts = PgConnectOptions::from_str(url)?
-        .options([("search_path", SEARCH_PATH), ("idle_in_transaction_session_timeout", "15s")]);
+        .options([("search_path", search_path), ("idle_in_transaction_session_timeout", "15s")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))

@@ -36,6 +36,9 @@ pub const DIRECTORY: Projection = Projection {
     ],
 };
 
+/// The read models' schemas, searched before `public`: every Roster pool's search_path.
+pub const SEARCH_PATH: &str = "rm_directory,public";
+
 /// Every projection, in the order a rebuild of `all` runs them.
 pub const ALL: &[Projection] = &[DIRECTORY];
 

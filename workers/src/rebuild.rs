@@ -166,6 +166,6 @@ async fn apply_range(
         *cursor = event.position;
         n += 1;
     }
-    sqlx::query(&format!("SET LOCAL search_path = {}", commands::db::SEARCH_PATH)).execute(&mut *conn).await?;
+    sqlx::query(&format!("SET LOCAL search_path = {}", projections::SEARCH_PATH)).execute(&mut *conn).await?;
     Ok(n)
 }

@@ -491,7 +491,7 @@ async fn lag_step(store: Store, db_url: &str, nats_url: &str, prefix: &str, org:
 
     // Read-model side: the slowest projection checkpoint, re-read on every NOTIFY (and every
     // 100 ms in case a notification is missed). It only grows, so the log stays sorted.
-    let cp_pool = commands::db::connect(db_url, 2).await?;
+    let cp_pool = commands::db::connect(db_url, 2, projections::SEARCH_PATH).await?;
     let mut listener = PgListener::connect_with(&cp_pool).await?;
     listener.listen(CHECKPOINT_CHANNEL).await?;
     let first = checkpoint::slowest(&cp_pool).await?;
@@ -707,7 +707,7 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     let client = reqwest::Client::builder().tcp_nodelay(true).pool_max_idle_per_host(256).build()?;
     let (org, token) = create_org(&client, &url, &super_token).await?;
     let token: Arc<str> = token.into();
-    let admin_pool = commands::db::connect(&db_url, 4).await?;
+    let admin_pool = commands::db::connect(&db_url, 4, projections::SEARCH_PATH).await?;
 
     // (d) raw Postgres: the table and script live next to Roster's events, in the same database
     // (schema-qualified: Roster's sessions put the read-model schema first in search_path).
@@ -759,7 +759,7 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
 
     // (c) the store alone, on a database no relay or projector reads.
     let max_clients = s.clients.iter().copied().max().unwrap_or(1);
-    let store_pool = commands::db::connect(&pg.url(STORE_DB), max_clients as u32 + 8).await?;
+    let store_pool = commands::db::connect(&pg.url(STORE_DB), max_clients as u32 + 8, projections::SEARCH_PATH).await?;
     commands::db::migrate(&pg.url(STORE_DB)).await?;
     let store_only = Store::new(store_pool.clone());
     let store_op = {
@@ -788,7 +788,7 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     let lag_rate = (best_http / 2.0).max(1.0);
     pg_checkpoint(&admin_pool).await;
     eprintln!("bench: (b) lag at {lag_rate:.0} writes/s for {} s", s.lag_secs);
-    let live_store = Store::new(commands::db::connect(&db_url, 32).await?);
+    let live_store = Store::new(commands::db::connect(&db_url, 32, projections::SEARCH_PATH).await?);
     let lag = lag_step(live_store, &db_url, &nats.url(), &prefix, org, lag_rate, Duration::from_secs(s.lag_secs)).await?;
 
     // Event sizes, to show the raw row is comparable with what Roster appends.

@@ -537,7 +537,7 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
         p.start();
     }
     until("api-2 to answer", || healthy(&http, &bases[1])).await;
-    let pool = commands::db::connect(&db, 4).await.expect("connect");
+    let pool = commands::db::connect(&db, 4, projections::SEARCH_PATH).await.expect("connect");
     until("the read models to follow the log", || caught_up(&pool)).await;
     let org = Arc::new(create_org(&http, &bases[0], &super_token).await);
 
