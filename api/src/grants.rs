@@ -96,7 +96,7 @@ pub async fn create_grant(State(st): State<AppState>, Write { caller, ctx }: Wri
     let committed = nx_cmd::grant_role(&st.store, &ctx, org, UserId(body.user_id), body.node_id, kind, role).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
-            let id: Uuid = result["grant_id"].as_str().and_then(|s| s.parse().ok()).ok_or(ApiError::Internal)?;
+            let id = result.grant_id;
             let g = nx::grant_by_id(&st.pool, id).await?.ok_or_else(|| ApiError::NotFound("grant not found".into()))?;
             Ok((StatusCode::CREATED, axum::Json(Grant::from(g))).into_response())
         })
@@ -164,7 +164,7 @@ pub async fn define_profile_field(
     let committed = nx_cmd::define_profile_field(&st.store, &ctx, OrgId(body.org_id), body.key, body.name, field_type).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
-            let id: Uuid = result["field_id"].as_str().and_then(|s| s.parse().ok()).ok_or(ApiError::Internal)?;
+            let id = result.field_id;
             let f = nx::profile_fields(&st.pool, body.org_id, Some(id)).await?.pop().ok_or_else(|| ApiError::NotFound("field not found".into()))?;
             let out = ProfileField { field_id: f.id, org_id: f.org_id, key: f.key, name: f.name, field_type: f.field_type };
             Ok((StatusCode::CREATED, axum::Json(out)).into_response())

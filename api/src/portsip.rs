@@ -301,7 +301,7 @@ pub async fn create_group(State(st): State<AppState>, Write { caller, ctx }: Wri
     let input = group_cmd::CreateGroup { name, description, outbound_caller_ids, ..Default::default() };
     let committed = group_cmd::create_group(&st.store, &ctx, org, input).await?;
     Ok(st.respond(&ctx, committed, |_, result| async move {
-        let number = result.get("number").and_then(|n| n.as_i64()).ok_or(ApiError::Internal)?;
+        let number = result.number;
         Ok((StatusCode::CREATED, axum::Json(CreatedId { id: encode_id(number) })).into_response())
     })
     .await?)

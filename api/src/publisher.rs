@@ -574,7 +574,7 @@ pub async fn create_group(State(st): State<AppState>, headers: HeaderMap, meta: 
     let committed = group_cmd::create_group(&st.store, &ctx, org, input).await?;
     let base = base_url(&headers);
     Ok(st.respond_or(&ctx, committed, |st, result| async move {
-        let id = result.get("group_id").and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or(ApiError::Internal)?;
+        let id = result.group_id.0;
         let g = queries::group(&st.pool, org.0, id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
         one_group(&st, fmt, StatusCode::OK, &g, SUMMARY_FIELDS, &base).await
     }, accepted(fmt))

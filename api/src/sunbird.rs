@@ -446,7 +446,7 @@ impl Call {
 }
 
 /// Runs a write and answers it through `AppState::respond`, so a replayed msgid gets the first answer.
-async fn answer_write(st: &AppState, ctx: &commands::CommandContext, env: &Envelope, op: &Op, committed: Result<commands::Committed, commands::CommandError>, build: impl FnOnce(Value) -> Result<Value, Fail>) -> Response {
+async fn answer_write<R: serde::Serialize>(st: &AppState, ctx: &commands::CommandContext, env: &Envelope, op: &Op, committed: Result<commands::Committed<R>, commands::CommandError>, build: impl FnOnce(R) -> Result<Value, Fail>) -> Response {
     let committed = match committed {
         Ok(c) => c,
         Err(e) => return envelope_response(env, Err(op.refused(e))),
@@ -621,8 +621,8 @@ async fn create_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
         membership_type,
         activities,
         members,
-        sunbird: true,
-        creator_memberships: Some(usize::try_from(count).unwrap_or(usize::MAX)),
+        creator: group_cmd::CreatorMembership::JoinsAsAdmin { already_in: usize::try_from(count).unwrap_or(usize::MAX) },
+        lenient_limits: true,
         ..Default::default()
     };
     let committed = match group_cmd::create_group(&st.store, &ctx, who.org, input).await {
@@ -636,10 +636,10 @@ async fn create_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
         other => other,
     };
     Ok(answer_write(st, &ctx, &c.env, op, committed, |result| {
-        let mut out = json!({ "groupId": result["group_id"] });
+        let mut out = json!({ "groupId": result.group_id });
         let members_msg = format!("Failed to add member, group, exceeded number of permissible members of {MAX_MEMBERS_PER_GROUP}.");
         let acts_msg = format!("Failed to add activity in a group, exceeded the number of permissible activity in the group {MAX_ACTIVITIES_PER_GROUP}.");
-        if let Some(e) = error_block(&group_cmd::issues_of(&result), ("GS_CRT05", members_msg), ("GS_CRT06", acts_msg)) {
+        if let Some(e) = error_block(&result.issues, ("GS_CRT05", members_msg), ("GS_CRT06", acts_msg)) {
             out["error"] = e;
         }
         Ok(out)
@@ -721,7 +721,7 @@ async fn update_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
         let mut out = json!({ "response": "success" });
         let members_msg = format!("Failed to update the group,  exceeded permissible members count of {MAX_MEMBERS_PER_GROUP}");
         let acts_msg = format!("Failed to update group activity, exceeded permissible activities of {MAX_ACTIVITIES_PER_GROUP} in a group");
-        if let Some(e) = error_block(&group_cmd::issues_of(&result), ("GS_UDT05", members_msg), ("GS_UDT06", acts_msg)) {
+        if let Some(e) = error_block(&result.issues, ("GS_UDT05", members_msg), ("GS_UDT06", acts_msg)) {
             out["error"] = e;
         }
         Ok(out)

@@ -18,6 +18,9 @@ pub enum StoreError {
     /// its path in the event. Field rules refuse it first; this is the line behind them.
     #[error("{field}: must not contain NUL (U+0000) characters")]
     Unstorable { field: String },
+    /// A command result could not be stored as JSON, or a stored one no longer reads as its type.
+    #[error("stored command result: {0}")]
+    StoredResult(String),
     /// Hashing a credential failed (or its worker thread died).
     #[error("credential hashing: {0}")]
     Hashing(String),

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod handlers;
+pub mod results;
 pub mod secrets;
 pub mod throttle;
 pub mod store;

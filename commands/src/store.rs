@@ -7,6 +7,8 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use domain::event::Metadata;
 use domain::{DomainEvent, OrgId, TokenId, UserId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -127,18 +129,30 @@ pub enum CredentialWrite {
     SetPassword { user_id: UserId, password_hash: String },
 }
 
-/// Everything one command writes, decided before the transaction opens.
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
+/// Everything one command writes, decided before the transaction opens. `R` is what the command
+/// answers (ids it created...), one type per command (`crate::results`); it is stored as JSON
+/// with the idempotency record, so a retry gets the same result back.
+#[derive(Debug, Clone)]
+pub struct Plan<R = ()> {
     pub streams: Vec<PendingStream>,
     pub claims: Vec<Claim>,
     pub releases: Vec<Claim>,
     pub credentials: Vec<CredentialWrite>,
-    /// What the command answers (ids it created...). Stored with the idempotency record.
-    pub result: Value,
+    pub result: R,
 }
 
-impl Plan {
+impl Default for Plan {
+    fn default() -> Self {
+        Plan::new(())
+    }
+}
+
+impl<R> Plan<R> {
+    /// A plan that writes nothing yet and answers `result`.
+    pub fn new(result: R) -> Self {
+        Plan { streams: Vec::new(), claims: Vec::new(), releases: Vec::new(), credentials: Vec::new(), result }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.streams.iter().all(|s| s.events.is_empty())
     }
@@ -154,10 +168,10 @@ pub struct StoredResponse {
 
 /// A command that committed (or had committed before, under the same idempotency key).
 #[derive(Debug, Clone)]
-pub struct Committed {
+pub struct Committed<R = ()> {
     /// The log position of its last event; `None` when it changed nothing.
     pub position: Option<Position>,
-    pub result: Value,
+    pub result: R,
     /// Set when this is a retry of a finished request: answer exactly this.
     pub replayed: Option<StoredResponse>,
     pub is_replay: bool,
@@ -207,10 +221,11 @@ impl Store {
 
     /// Runs a command: answers a known idempotency key from its record; otherwise builds the plan
     /// (loading and deciding), appends it, and on a version conflict rebuilds and retries once.
-    pub async fn execute<F, Fut>(&self, ctx: &CommandContext, mut build: F) -> Result<Committed, CommandError>
+    pub async fn execute<R, F, Fut>(&self, ctx: &CommandContext, mut build: F) -> Result<Committed<R>, CommandError>
     where
+        R: Serialize + DeserializeOwned,
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<Plan, CommandError>>,
+        Fut: Future<Output = Result<Plan<R>, CommandError>>,
     {
         if let Some(done) = self.find_idempotent(ctx).await? {
             return Ok(done);
@@ -234,7 +249,7 @@ impl Store {
         Err(CommandError::Conflict)
     }
 
-    async fn find_idempotent(&self, ctx: &CommandContext) -> Result<Option<Committed>, CommandError> {
+    async fn find_idempotent<R: DeserializeOwned>(&self, ctx: &CommandContext) -> Result<Option<Committed<R>>, CommandError> {
         let Some(key) = &ctx.idempotency_key else { return Ok(None) };
         let rec = sqlx::query!(
             "SELECT fingerprint, position_tx, position_gid, result, response_status, response_headers, response_body \
@@ -257,7 +272,8 @@ impl Store {
             _ => None,
         };
         let position = rec.position_tx.zip(rec.position_gid).map(|(tx, gid)| Position::new(tx, gid));
-        Ok(Some(Committed { position, result: rec.result, replayed, is_replay: true }))
+        let result = serde_json::from_value(rec.result).map_err(|e| StoreError::StoredResult(e.to_string()))?;
+        Ok(Some(Committed { position, result, replayed, is_replay: true }))
     }
 
     /// Records the answer given to an idempotent request, so a retry gets the very same bytes.
@@ -278,7 +294,7 @@ impl Store {
     }
 
     /// Appends a plan in one transaction. Returns the position of its last event.
-    pub async fn append(&self, ctx: &CommandContext, plan: &Plan) -> Result<Option<Position>, StoreError> {
+    pub async fn append<R: Serialize>(&self, ctx: &CommandContext, plan: &Plan<R>) -> Result<Option<Position>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let position = append_events(&mut tx, ctx, plan).await?;
         write_claims(&mut tx, plan).await?;
@@ -291,7 +307,7 @@ impl Store {
                 ctx.fingerprint,
                 position.map(|p| p.tx),
                 position.map(|p| p.gid),
-                plan.result,
+                serde_json::to_value(&plan.result).map_err(|e| StoreError::StoredResult(e.to_string()))?,
             )
             .execute(&mut *tx)
             .await;
@@ -315,7 +331,7 @@ impl Store {
     }
 }
 
-async fn append_events(tx: &mut Transaction<'_, Postgres>, ctx: &CommandContext, plan: &Plan) -> Result<Option<Position>, StoreError> {
+async fn append_events<R>(tx: &mut Transaction<'_, Postgres>, ctx: &CommandContext, plan: &Plan<R>) -> Result<Option<Position>, StoreError> {
     let n: usize = plan.streams.iter().map(|s| s.events.len()).sum();
     if n == 0 {
         return Ok(None);
@@ -380,7 +396,7 @@ fn event_id(ctx: &CommandContext, index: usize) -> Uuid {
     }
 }
 
-async fn write_claims(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<(), StoreError> {
+async fn write_claims<R>(tx: &mut Transaction<'_, Postgres>, plan: &Plan<R>) -> Result<(), StoreError> {
     for r in &plan.releases {
         sqlx::query!(
             "DELETE FROM unique_claims WHERE scope = $1 AND kind = $2 AND value = $3 AND owner_id = $4",
@@ -431,7 +447,7 @@ async fn write_claims(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result
     Ok(())
 }
 
-async fn write_credentials(tx: &mut Transaction<'_, Postgres>, ctx: &CommandContext, plan: &Plan) -> Result<(), StoreError> {
+async fn write_credentials<R>(tx: &mut Transaction<'_, Postgres>, ctx: &CommandContext, plan: &Plan<R>) -> Result<(), StoreError> {
     for c in &plan.credentials {
         match c {
             CredentialWrite::IssueToken { token_hash, token_id, user_id, expires_at } => {

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::event::DomainEvent;
-use crate::values::{required_text, MAX_DEPARTMENT_NAME_LEN};
+use crate::org_unit::{self, OrgUnit};
+use crate::values::MAX_DEPARTMENT_NAME_LEN;
 use crate::{DomainError, OrgId, UserId};
 
 /// The most members one create may name.
@@ -21,6 +22,19 @@ pub struct Department {
     pub deleted: bool,
     pub members: BTreeSet<UserId>,
     pub heads: BTreeSet<UserId>,
+}
+
+impl OrgUnit for Department {
+    const KIND: &'static str = "department";
+    const MAX_NAME_LEN: usize = MAX_DEPARTMENT_NAME_LEN;
+
+    fn deleted(&self) -> bool {
+        self.deleted
+    }
+
+    fn members(&self) -> &BTreeSet<UserId> {
+        &self.members
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -89,7 +103,7 @@ impl esrs::Aggregate for DepartmentAggregate {
                 if state.is_some() {
                     return Err(DomainError::AlreadyExists("department"));
                 }
-                let name = required_text("name", &new.name, MAX_DEPARTMENT_NAME_LEN)?;
+                let name = org_unit::name::<Department>(&new.name)?;
                 if new.members.len() > MAX_DEPARTMENT_MEMBERS_PER_COMMAND {
                     return Err(DomainError::invalid(
                         "members",
@@ -120,13 +134,13 @@ impl esrs::Aggregate for DepartmentAggregate {
             }
             DepartmentCommand::Rename { actor, name } => {
                 live(state)?;
-                let name = required_text("name", &name, MAX_DEPARTMENT_NAME_LEN)?;
+                let name = org_unit::name::<Department>(&name)?;
                 Ok(vec![DepartmentUpdated { name, updated_by: actor }])
             }
             DepartmentCommand::AddMember { actor, user_id, head } => {
                 let d = live(state)?;
                 let mut events = Vec::new();
-                if !d.members.contains(&user_id) {
+                if org_unit::joins(d, user_id) {
                     events.push(DepartmentMemberAdded { user_id, added_by: actor });
                 }
                 if head && !d.heads.contains(&user_id) {
@@ -136,9 +150,7 @@ impl esrs::Aggregate for DepartmentAggregate {
             }
             DepartmentCommand::RemoveMember { actor, user_id, field } => {
                 let d = live(state)?;
-                if !d.members.contains(&user_id) {
-                    return Err(DomainError::invalid(field, format!("user {user_id} is not a member of this department")));
-                }
+                org_unit::check_member(d, user_id, &field)?;
                 let mut events = Vec::new();
                 if d.heads.contains(&user_id) {
                     check_not_last_head(d, user_id, &field)?;
@@ -201,10 +213,7 @@ fn check_not_last_head(d: &Department, user_id: UserId, field: &str) -> Result<(
 }
 
 pub fn live(state: &Option<Department>) -> Result<&Department, DomainError> {
-    match state {
-        Some(d) if !d.deleted => Ok(d),
-        _ => Err(DomainError::NotFound("department")),
-    }
+    org_unit::live(state)
 }
 
 #[cfg(test)]

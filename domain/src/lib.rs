@@ -11,6 +11,7 @@ pub mod history;
 pub mod ids;
 pub mod location;
 pub mod media;
+pub mod org_unit;
 pub mod organization;
 pub mod sso;
 pub mod patch;

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::event::DomainEvent;
-use crate::values::{required_text, MAX_LOCATION_NAME_LEN};
+use crate::org_unit::{self, OrgUnit};
+use crate::values::MAX_LOCATION_NAME_LEN;
 use crate::{DomainError, OrgId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -16,6 +17,19 @@ pub struct Location {
     pub org_id: Option<OrgId>,
     pub deleted: bool,
     pub members: BTreeSet<UserId>,
+}
+
+impl OrgUnit for Location {
+    const KIND: &'static str = "location";
+    const MAX_NAME_LEN: usize = MAX_LOCATION_NAME_LEN;
+
+    fn deleted(&self) -> bool {
+        self.deleted
+    }
+
+    fn members(&self) -> &BTreeSet<UserId> {
+        &self.members
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -69,26 +83,23 @@ impl esrs::Aggregate for LocationAggregate {
                 if state.is_some() {
                     return Err(DomainError::AlreadyExists("location"));
                 }
-                let name = required_text("name", &name, MAX_LOCATION_NAME_LEN)?;
+                let name = org_unit::name::<Location>(&name)?;
                 Ok(vec![LocationCreated { id, org_id, name, created_by }])
             }
             LocationCommand::Rename { actor, name } => {
                 live(state)?;
-                let name = required_text("name", &name, MAX_LOCATION_NAME_LEN)?;
+                let name = org_unit::name::<Location>(&name)?;
                 Ok(vec![LocationUpdated { name, updated_by: actor }])
             }
             LocationCommand::AddMember { actor, user_id } => {
                 let l = live(state)?;
-                if l.members.contains(&user_id) {
+                if !org_unit::joins(l, user_id) {
                     return Ok(vec![]);
                 }
                 Ok(vec![LocationMemberAdded { user_id, added_by: actor }])
             }
             LocationCommand::RemoveMember { actor, user_id, field } => {
-                let l = live(state)?;
-                if !l.members.contains(&user_id) {
-                    return Err(DomainError::invalid(field, format!("user {user_id} is not a member of this location")));
-                }
+                org_unit::check_member(live(state)?, user_id, &field)?;
                 Ok(vec![LocationMemberRemoved { user_id, removed_by: actor }])
             }
             LocationCommand::Delete { actor } => {
@@ -120,10 +131,7 @@ impl esrs::Aggregate for LocationAggregate {
 }
 
 pub fn live(state: &Option<Location>) -> Result<&Location, DomainError> {
-    match state {
-        Some(l) if !l.deleted => Ok(l),
-        _ => Err(DomainError::NotFound("location")),
-    }
+    org_unit::live(state)
 }
 
 #[cfg(test)]

@@ -557,7 +557,7 @@ async fn security_group_add(a: SecurityGroupAddArgs, out: &mut (dyn Write + Send
     let store = commands::Store::new(pool);
     let ctx = commands::CommandContext::system("cli", chrono::Utc::now());
     let committed = commands::handlers::security_group::create_security_group(&store, &ctx, domain::OrgId(a.org), a.name).await?;
-    let id = committed.result.get("security_group_id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let id = committed.result.security_group_id.to_string();
     writeln!(out, "{id}")?;
     Ok(())
 }

@@ -157,24 +157,26 @@ impl AppState {
     /// read models to reach the write (bounded), build the answer, and remember it for replays.
     /// `build` gets a handle on the state and the command's result. Past the timeout, or when a
     /// projection parked the write's event, the answer is a 202 `Accepted` in `D`'s shape instead.
-    pub async fn respond<D: Dialect, F, Fut>(&self, ctx: &Ctx<D>, committed: Committed, build: F) -> Result<Response, ApiError>
+    pub async fn respond<D: Dialect, R, F, Fut>(&self, ctx: &Ctx<D>, committed: Committed<R>, build: F) -> Result<Response, ApiError>
     where
-        F: FnOnce(AppState, serde_json::Value) -> Fut,
+        R: serde::Serialize,
+        F: FnOnce(AppState, R) -> Fut,
         Fut: Future<Output = Result<Response, ApiError>>,
     {
         self.respond_or(ctx, committed, build, D::accepted).await
     }
 
     /// `respond`, with the dialect's own shape of the 202 `Accepted` answer.
-    pub async fn respond_or<F, Fut>(
+    pub async fn respond_or<R, F, Fut>(
         &self,
         ctx: &CommandContext,
-        committed: Committed,
+        committed: Committed<R>,
         build: F,
         accepted: impl FnOnce(Accepted) -> Response,
     ) -> Result<Response, ApiError>
     where
-        F: FnOnce(AppState, serde_json::Value) -> Fut,
+        R: serde::Serialize,
+        F: FnOnce(AppState, R) -> Fut,
         Fut: Future<Output = Result<Response, ApiError>>,
     {
         if let Some(stored) = committed.replayed {
@@ -186,7 +188,7 @@ impl AppState {
             Some(p) => self.consistency.settle(&self.pool, p, self.consistency_timeout).await?,
             None => Settled::CaughtUp,
         };
-        let result = committed.result.clone();
+        let result = serde_json::to_value(&committed.result).map_err(|_| ApiError::Internal)?;
         let mut resp = match settled {
             Settled::CaughtUp => build(self.clone(), committed.result).await?,
             // The read models do not show the write, so a body read from them could contradict

@@ -108,7 +108,7 @@ pub async fn create_group(st: AppState, call: Call) -> Result<Response, NxError>
     })?;
     Ok(st
         .respond(&ctx, committed, |_, result| async move {
-            let group_id = result["group_id"].as_str().and_then(|s| s.parse().ok()).ok_or(ApiError::Internal)?;
+            let group_id = result.group_id.0;
             Ok(ok(CreateGroupResponse { group_id, api_error_entity: ApiErrorEntity::ok() }))
         })
         .await?)

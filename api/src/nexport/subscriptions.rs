@@ -115,7 +115,7 @@ pub async fn create_subscription(st: AppState, call: Call) -> Result<Response, N
     let committed = nx_cmd::create_subscription(&st.store, &ctx, OrgId(org), UserId(user), expires_at).await?;
     Ok(st
         .respond(&ctx, committed, |_, result| async move {
-            let subscription_id = result["subscription_id"].as_str().and_then(|s| s.parse().ok()).ok_or(ApiError::Internal)?;
+            let subscription_id = result.subscription_id;
             Ok(ok(CreateSubscriptionResponse { subscription_id, api_error_entity: ApiErrorEntity::ok() }))
         })
         .await?)
@@ -179,7 +179,7 @@ pub async fn enable_disable_subscription(st: AppState, call: Call) -> Result<Res
     let committed = nx_cmd::set_subscription_disabled(&st.store, &ctx, id, disable).await?;
     Ok(st
         .respond(&ctx, committed, |_, result| async move {
-            Ok(ok(EnableDisableResponse { disabled: result["disabled"].as_bool().unwrap_or(disable), api_error_entity: ApiErrorEntity::ok() }))
+            Ok(ok(EnableDisableResponse { disabled: result.disabled, api_error_entity: ApiErrorEntity::ok() }))
         })
         .await?)
 }
@@ -202,7 +202,7 @@ pub async fn set_subscription_status(st: AppState, call: Call) -> Result<Respons
             Ok(ok(SubscriptionStatusResponse {
                 subscription_id: id,
                 current_status: s.status,
-                previous_status: result["previous_status"].as_str().unwrap_or_default().to_string(),
+                previous_status: result.previous_status,
                 utc_status_date: s.status_set_at,
                 api_error_entity: ApiErrorEntity::ok(),
             }))

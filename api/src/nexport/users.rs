@@ -253,7 +253,7 @@ pub async fn create_user(st: AppState, call: Call) -> Result<Response, NxError> 
     let committed = user_cmd::create_user(&st.store, &ctx, OrgId(owner), input).await?;
     Ok(st
         .respond(&ctx, committed, |_, result| async move {
-            let user_id = result["user_id"].as_str().and_then(|s| s.parse().ok()).ok_or(ApiError::Internal)?;
+            let user_id = result.user_id.0;
             Ok(ok(CreateUserResponse { user_id, api_error_entity: ApiErrorEntity::ok() }))
         })
         .await?)

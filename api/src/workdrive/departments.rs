@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{paging, parse_id, required_name, result_id, Caller, Error, ErrorBody, Json, PageMeta, PageQuery, Query, UserSummary, Write};
+use super::{paging, parse_id, required_name, Caller, Error, ErrorBody, Json, PageMeta, PageQuery, Query, UserSummary, Write};
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
 use crate::AppState;
@@ -226,7 +226,7 @@ pub async fn create_department(
     let committed = cmd::create_department(&st.store, &ctx, org, name, members).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
-            let d = load(&st, org.0, result_id(&result, "department_id")?).await?;
+            let d = load(&st, org.0, result.department_id).await?;
             Ok((StatusCode::CREATED, axum::Json(Department::from(&d))).into_response())
         })
         .await?)

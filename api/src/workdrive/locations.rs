@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::departments::RenameBody;
 use super::{paging, required_name, PageQuery};
-use super::{result_id, Caller, Error, ErrorBody, Json, PageMeta, Query, UserSummary, Write};
+use super::{Caller, Error, ErrorBody, Json, PageMeta, Query, UserSummary, Write};
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
 use crate::AppState;
@@ -140,7 +140,7 @@ pub async fn create_location(
     let committed = cmd::create_location(&st.store, &ctx, org, name).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
-            let l = load(&st, org.0, result_id(&result, "location_id")?).await?;
+            let l = load(&st, org.0, result.location_id).await?;
             Ok((StatusCode::CREATED, axum::Json(Location::from(&l))).into_response())
         })
         .await?)

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{result_id, Caller, ErrorBody, Query, UserSummary, WorkDrive, Write};
+use super::{Caller, ErrorBody, Query, UserSummary, WorkDrive, Write};
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
 use crate::kernel::write::{Ctx, SecretBearing, WriteMeta};
@@ -313,7 +313,7 @@ async fn reserve(st: AppState, caller: crate::kernel::auth::Principal, ctx: Resu
     let base = st.media.base(&headers);
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
-            let id = result_id(&result, "file_id")?;
+            let id = result.file_id;
             let signature = signature.ok_or_else(|| {
                 ApiError::Conflict("this Idempotency-Key already reserved a file; its upload signature is shown only once".into())
             })?;

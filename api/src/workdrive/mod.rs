@@ -535,10 +535,6 @@ fn parse_id(raw: &str, field: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid(field, format!("must be a UUID, got '{raw}'")))
 }
 
-fn result_id(result: &serde_json::Value, key: &str) -> Result<Uuid, ApiError> {
-    result.get(key).and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()).ok_or(ApiError::Internal)
-}
-
 async fn load_org(st: &AppState, id: Uuid) -> Result<OrgRow, ApiError> {
     queries::organization(&st.pool, id).await?.ok_or_else(|| ApiError::NotFound("organization not found".into()))
 }
@@ -579,7 +575,7 @@ pub async fn create_organization(
     };
     let (committed, secret) = org_cmd::create_organization(&st.store, &ctx, input).await?;
     Ok(st.respond(&ctx, committed, |st, result| async move {
-        let row = load_org(&st, result_id(&result, "org_id")?).await?;
+        let row = load_org(&st, result.org_id.0).await?;
         let mut org = render_org(&st, row).await?;
         org.access_token = secret;
         let mut resp = (StatusCode::CREATED, axum::Json(org)).into_response();
@@ -759,7 +755,7 @@ pub async fn add_user(
     let input = create_input(body, None)?;
     let committed = user_cmd::create_user(&st.store, &ctx, org, input).await?;
     Ok(st.respond(&ctx, committed, |st, result| async move {
-        let id = result_id(&result, "user_id")?;
+        let id = result.user_id.0;
         let mut resp = written_user(&st, org.0, id, Written::Created).await?;
         *resp.status_mut() = StatusCode::CREATED;
         Ok(resp)

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{bool_param, parse_id, result_id, Caller, Error, ErrorBody, Json, Query, UserSummary, Write};
+use super::{bool_param, parse_id, Caller, Error, ErrorBody, Json, Query, UserSummary, Write};
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
 use crate::AppState;
@@ -240,7 +240,7 @@ pub async fn create_sso(
     let committed = cmd::create_sso(&st.store, &ctx, org, level, input, caller.is_org_admin()).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
-            let id = result_id(&result, "sso_id")?;
+            let id = result.sso_id;
             let row = rm::entry(&st.pool, org.0, id).await?.ok_or_else(|| ApiError::NotFound("sso entry not found".into()))?;
             let sso = render(&st, org.0, std::slice::from_ref(&row)).await?.remove(0);
             Ok((StatusCode::CREATED, axum::Json(sso)).into_response())

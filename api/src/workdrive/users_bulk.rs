@@ -117,7 +117,7 @@ pub async fn bulk_create(
     let ctx = ctx?;
     let committed = user_bulk::bulk_create_users(&st.store, &ctx, org, rows).await?;
     Ok(st.respond(&ctx, committed, |st, result| async move {
-        let ids: Vec<Uuid> = serde_json::from_value(result.get("user_ids").cloned().unwrap_or_default()).map_err(|_| ApiError::Internal)?;
+        let ids: Vec<Uuid> = result.user_ids.iter().map(|u| u.0).collect();
         let rows = queries::users_by_ids(&st.pool, org.0, &ids).await?;
         if rows.len() != ids.len() {
             return Err(ApiError::NotFound("users not found".into()));

@@ -3,10 +3,10 @@
 use domain::department::{DepartmentCommand, NewDepartment};
 use domain::patch::Patch;
 use domain::{DomainError, OrgId, UserId};
-use serde_json::json;
 use uuid::Uuid;
 
 use super::membership::Batch;
+use crate::results::*;
 use crate::store::Plan;
 use crate::{CommandContext, CommandError, Committed, Store};
 
@@ -17,8 +17,8 @@ pub struct MemberInput {
     pub head: bool,
 }
 
-fn plan(b: &Batch<'_>, id: Uuid) -> Result<Plan, CommandError> {
-    Ok(Plan { streams: b.pending()?, result: json!({ "department_id": id }), ..Plan::default() })
+fn plan(b: &Batch<'_>, id: Uuid) -> Result<Plan<DepartmentRef>, CommandError> {
+    Ok(Plan { streams: b.pending()?, ..Plan::new(DepartmentRef { department_id: id }) })
 }
 
 /// Loads the department and answers "not found" unless it is live in the caller's org.
@@ -37,7 +37,7 @@ pub async fn create_department(
     org: OrgId,
     name: String,
     members: Vec<MemberInput>,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<DepartmentRef>, CommandError> {
     let id = Uuid::now_v7();
     store
         .execute(ctx, || async {
@@ -66,7 +66,7 @@ pub async fn create_department(
 }
 
 /// E62: renames a department.
-pub async fn rename_department(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid, name: String) -> Result<Committed, CommandError> {
+pub async fn rename_department(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid, name: String) -> Result<Committed<DepartmentRef>, CommandError> {
     store
         .execute(ctx, || async {
             let mut b = Batch::new(store, org, ctx.actor);
@@ -86,7 +86,7 @@ pub async fn change_heads(
     id: Uuid,
     add: Vec<UserId>,
     remove: Vec<UserId>,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<DepartmentRef>, CommandError> {
     store
         .execute(ctx, || async {
             let mut b = Batch::new(store, org, ctx.actor);
@@ -115,7 +115,7 @@ pub async fn change_members(
     id: Uuid,
     add: Vec<MemberInput>,
     remove: Vec<UserId>,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<DepartmentRef>, CommandError> {
     store
         .execute(ctx, || async {
             let mut b = Batch::new(store, org, ctx.actor);
@@ -137,7 +137,7 @@ pub async fn change_members(
 }
 
 /// E63: deletes a department; its members' `department` and `isDepartmentHead` are cleared.
-pub async fn delete_department(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid) -> Result<Committed, CommandError> {
+pub async fn delete_department(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid) -> Result<Committed<DepartmentRef>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     store
         .execute(ctx, || async {

@@ -1,14 +1,14 @@
 use domain::group::{
-    decide_change, decide_create, Activity, Actor, Group, GroupAggregate, GroupChange, GroupCommand, GroupParent, GroupPatch, Issue,
+    decide_change, decide_create, Activity, Actor, Group, GroupAggregate, GroupChange, GroupCommand, GroupParent, GroupPatch,
     MemberRole, MembershipType, NewGroup, NewMember, OutboundCallerId,
 };
 use domain::{DomainError, GroupId, OrgId, UserId};
 use esrs::Aggregate;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::same_org;
 use super::user::{load_live, load_live_many};
+use crate::results::*;
 use crate::store::{Claim, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store};
 
@@ -24,11 +24,23 @@ pub struct CreateGroup {
     pub activities: Vec<Activity>,
     /// Initial members (checked to be live users of the organization).
     pub members: Vec<NewMember>,
-    /// Sunbird: the creator joins as admin, the groups-per-user limit applies, and over-limit
-    /// members / activities are dropped and reported instead of refused.
-    pub sunbird: bool,
-    /// Sunbird: how many groups the creator already belongs to (from the read model).
-    pub creator_memberships: Option<usize>,
+    /// Whether the creator joins the group (Sunbird's rule), and so counts against the
+    /// groups-per-user limit.
+    pub creator: CreatorMembership,
+    /// Over-limit members / activities are dropped and reported in the result's `issues`
+    /// instead of refused (Sunbird's rule).
+    pub lenient_limits: bool,
+}
+
+/// What creating a group does for its creator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CreatorMembership {
+    /// The creator is not made a member.
+    #[default]
+    None,
+    /// The creator joins as the first admin. `already_in` is how many groups they belong to
+    /// (from the read model): the groups-per-user limit applies to them.
+    JoinsAsAdmin { already_in: usize },
 }
 
 /// NexPort short names are unique system-wide.
@@ -46,16 +58,16 @@ async fn check_users(store: &Store, org: OrgId, users: &[UserId], field: &str) -
 }
 
 /// Creates a group; the result carries `group_id`, `number` and the `issues` of a lenient create.
-pub async fn create_group(store: &Store, ctx: &CommandContext, org: OrgId, input: CreateGroup) -> Result<Committed, CommandError> {
+pub async fn create_group(store: &Store, ctx: &CommandContext, org: OrgId, input: CreateGroup) -> Result<Committed<GroupCreated>, CommandError> {
     let id = GroupId(Uuid::now_v7());
     let number = store.next_number().await?;
     let mut members = input.members.clone();
     let mut creator_memberships = None;
-    if input.sunbird {
+    if let CreatorMembership::JoinsAsAdmin { already_in } = input.creator {
         let creator = ctx.actor.ok_or_else(|| DomainError::Forbidden("a group needs a creator".into()))?;
         members.retain(|m| m.user_id != creator);
         members.insert(0, NewMember { user_id: creator, role: MemberRole::Admin, visited: true });
-        creator_memberships = Some(input.creator_memberships.unwrap_or(0));
+        creator_memberships = Some(already_in);
     }
     let users: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
     check_users(store, org, &users, "members").await?;
@@ -81,14 +93,13 @@ pub async fn create_group(store: &Store, ctx: &CommandContext, org: OrgId, input
                 activities: input.activities.clone(),
                 members: members.clone(),
                 creator_memberships,
-                lenient_limits: input.sunbird,
+                lenient_limits: input.lenient_limits,
             })?;
             let claims = input.short_name.iter().map(|s| short_name_claim(s, id.0)).collect();
             Ok(Plan {
                 streams: vec![PendingStream::new(id.0, Some(org.0), 0, &events)?],
                 claims,
-                result: json!({ "group_id": id, "number": number, "issues": issues }),
-                ..Plan::default()
+                ..Plan::new(GroupCreated { group_id: id, number, issues })
             })
         })
         .await
@@ -104,7 +115,7 @@ pub async fn load_group(store: &Store, org: OrgId, id: GroupId) -> Result<Group,
 }
 
 /// Runs one group command against a group of the caller's organization.
-async fn on_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, command: impl Fn() -> GroupCommand) -> Result<Committed, CommandError> {
+async fn on_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, command: impl Fn() -> GroupCommand) -> Result<Committed<GroupRef>, CommandError> {
     store
         .execute(ctx, || async {
             let (state, version) = store.load::<GroupAggregate>(id.0).await?;
@@ -119,14 +130,13 @@ async fn on_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, 
             Ok(Plan {
                 streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
                 releases,
-                result: json!({ "group_id": id }),
-                ..Plan::default()
+                ..Plan::new(GroupRef { group_id: id })
             })
         })
         .await
 }
 
-pub async fn update_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, patch: GroupPatch) -> Result<Committed, CommandError> {
+pub async fn update_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, patch: GroupPatch) -> Result<Committed<GroupRef>, CommandError> {
     store
         .execute(ctx, || async {
             let (state, version) = store.load::<GroupAggregate>(id.0).await?;
@@ -147,36 +157,35 @@ pub async fn update_group(store: &Store, ctx: &CommandContext, org: OrgId, id: G
                 streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
                 claims,
                 releases,
-                result: json!({ "group_id": id }),
-                ..Plan::default()
+                ..Plan::new(GroupRef { group_id: id })
             })
         })
         .await
 }
 
-pub async fn delete_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId) -> Result<Committed, CommandError> {
+pub async fn delete_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId) -> Result<Committed<GroupRef>, CommandError> {
     on_group(store, ctx, org, id, || GroupCommand::Delete { actor: ctx.actor }).await
 }
 
 /// Sunbird delete: only the creator (or an org admin).
-pub async fn delete_group_as_creator(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, actor: Actor) -> Result<Committed, CommandError> {
+pub async fn delete_group_as_creator(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, actor: Actor) -> Result<Committed<GroupRef>, CommandError> {
     on_group(store, ctx, org, id, || GroupCommand::DeleteAsCreator { actor }).await
 }
 
-pub async fn add_member(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId, role: MemberRole) -> Result<Committed, CommandError> {
+pub async fn add_member(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId, role: MemberRole) -> Result<Committed<GroupRef>, CommandError> {
     // Check the group first so an unknown group is reported as such, not as an unknown user.
     load_group(store, org, id).await?;
     load_live(store, Some(org), user, "user").await?;
     on_group(store, ctx, org, id, || GroupCommand::AddMember { actor: ctx.actor, user_id: user, role }).await
 }
 
-pub async fn remove_member(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId) -> Result<Committed, CommandError> {
+pub async fn remove_member(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId) -> Result<Committed<GroupRef>, CommandError> {
     on_group(store, ctx, org, id, || GroupCommand::RemoveMember { actor: ctx.actor, user_id: user }).await
 }
 
 /// Sunbird update: one transaction for fields, members and activities; the result's `issues`
 /// list what was not applied. Added members must be live users of the organization.
-pub async fn change_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, actor: Actor, change: GroupChange) -> Result<Committed, CommandError> {
+pub async fn change_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, actor: Actor, change: GroupChange) -> Result<Committed<GroupChanged>, CommandError> {
     if let Some(m) = &change.members {
         let users: Vec<UserId> = m.add.iter().map(|(u, _)| *u).collect();
         check_users(store, org, &users, "members.add").await?;
@@ -197,31 +206,25 @@ pub async fn change_group(store: &Store, ctx: &CommandContext, org: OrgId, id: G
             Ok(Plan {
                 streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
                 releases,
-                result: json!({ "group_id": id, "issues": issues }),
-                ..Plan::default()
+                ..Plan::new(GroupChanged { group_id: id, issues })
             })
         })
         .await
 }
 
 /// Publisher PUT: the name and exactly these members.
-pub async fn replace_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, name: String, members: Vec<UserId>) -> Result<Committed, CommandError> {
+pub async fn replace_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, name: String, members: Vec<UserId>) -> Result<Committed<GroupRef>, CommandError> {
     check_users(store, org, &members, "users").await?;
     on_group(store, ctx, org, id, || GroupCommand::Replace { actor: ctx.actor, name: name.clone(), members: members.clone() }).await
 }
 
 /// Publisher add-users: a union with the present members.
-pub async fn add_members(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, members: Vec<UserId>) -> Result<Committed, CommandError> {
+pub async fn add_members(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, members: Vec<UserId>) -> Result<Committed<GroupRef>, CommandError> {
     check_users(store, org, &members, "users").await?;
     on_group(store, ctx, org, id, || GroupCommand::AddMembers { actor: ctx.actor, members: members.clone() }).await
 }
 
 /// Sunbird membership update: a member marks a group visited.
-pub async fn set_visited(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId, visited: bool) -> Result<Committed, CommandError> {
+pub async fn set_visited(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId, visited: bool) -> Result<Committed<GroupRef>, CommandError> {
     on_group(store, ctx, org, id, || GroupCommand::SetVisited { user_id: user, visited }).await
-}
-
-/// The issue list a lenient command put in its result (Sunbird's `error` block).
-pub fn issues_of(result: &serde_json::Value) -> Vec<Issue> {
-    serde_json::from_value(result.get("issues").cloned().unwrap_or_default()).unwrap_or_default()
 }

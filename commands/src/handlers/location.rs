@@ -3,15 +3,15 @@
 use domain::location::LocationCommand;
 use domain::patch::Patch;
 use domain::{DomainError, OrgId, UserId};
-use serde_json::json;
 use uuid::Uuid;
 
 use super::membership::Batch;
+use crate::results::*;
 use crate::store::Plan;
 use crate::{CommandContext, CommandError, Committed, Store};
 
-fn plan(b: &Batch<'_>, id: Uuid) -> Result<Plan, CommandError> {
-    Ok(Plan { streams: b.pending()?, result: json!({ "location_id": id }), ..Plan::default() })
+fn plan(b: &Batch<'_>, id: Uuid) -> Result<Plan<LocationRef>, CommandError> {
+    Ok(Plan { streams: b.pending()?, ..Plan::new(LocationRef { location_id: id }) })
 }
 
 async fn existing(b: &mut Batch<'_>, id: Uuid) -> Result<(), CommandError> {
@@ -22,7 +22,7 @@ async fn existing(b: &mut Batch<'_>, id: Uuid) -> Result<(), CommandError> {
 }
 
 /// E65: creates a location.
-pub async fn create_location(store: &Store, ctx: &CommandContext, org: OrgId, name: String) -> Result<Committed, CommandError> {
+pub async fn create_location(store: &Store, ctx: &CommandContext, org: OrgId, name: String) -> Result<Committed<LocationRef>, CommandError> {
     let id = Uuid::now_v7();
     store
         .execute(ctx, || async {
@@ -35,7 +35,7 @@ pub async fn create_location(store: &Store, ctx: &CommandContext, org: OrgId, na
 }
 
 /// E68: renames a location.
-pub async fn rename_location(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid, name: String) -> Result<Committed, CommandError> {
+pub async fn rename_location(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid, name: String) -> Result<Committed<LocationRef>, CommandError> {
     store
         .execute(ctx, || async {
             let mut b = Batch::new(store, org, ctx.actor);
@@ -54,7 +54,7 @@ pub async fn change_members(
     id: Uuid,
     add: Vec<UserId>,
     remove: Vec<UserId>,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<LocationRef>, CommandError> {
     store
         .execute(ctx, || async {
             let mut b = Batch::new(store, org, ctx.actor);
@@ -76,7 +76,7 @@ pub async fn change_members(
 }
 
 /// E69: deletes a location; its members' `location` is cleared.
-pub async fn delete_location(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid) -> Result<Committed, CommandError> {
+pub async fn delete_location(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid) -> Result<Committed<LocationRef>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     store
         .execute(ctx, || async {

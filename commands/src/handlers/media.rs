@@ -4,9 +4,9 @@
 use domain::media::{check_reference, Media, MediaAggregate, MediaCommand};
 use domain::{DomainError, OrgId};
 use esrs::Aggregate;
-use serde_json::json;
 use uuid::Uuid;
 
+use crate::results::*;
 use crate::store::{PendingStream, Plan};
 use crate::{secrets, CommandContext, CommandError, Committed, Store};
 
@@ -24,7 +24,7 @@ pub fn signature_hash(signature: &str) -> String {
 
 /// E75: reserves a file id. Returns the committed reservation and, unless this is a replay, the
 /// one-time upload signature (shown once).
-pub async fn reserve(store: &Store, ctx: &CommandContext, org: OrgId, input: Reserve) -> Result<(Committed, Option<String>), CommandError> {
+pub async fn reserve(store: &Store, ctx: &CommandContext, org: OrgId, input: Reserve) -> Result<(Committed<FileRef>, Option<String>), CommandError> {
     let id = Uuid::now_v7();
     let signature = secrets::new_token();
     let hash = signature_hash(&signature);
@@ -43,8 +43,7 @@ pub async fn reserve(store: &Store, ctx: &CommandContext, org: OrgId, input: Res
             let events = MediaAggregate::handle_command(&None, cmd)?;
             Ok(Plan {
                 streams: vec![PendingStream::new(id, Some(org.0), 0, &events)?],
-                result: json!({ "file_id": id }),
-                ..Plan::default()
+                ..Plan::new(FileRef { file_id: id })
             })
         })
         .await?;
@@ -73,7 +72,7 @@ pub async fn record_upload(
     signature: &str,
     content_type: &str,
     uploaded: Uploaded,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<FileRef>, CommandError> {
     let hash = signature_hash(signature);
     store
         .execute(ctx, || async {
@@ -90,8 +89,7 @@ pub async fn record_upload(
             let events = MediaAggregate::handle_command(&state, cmd)?;
             Ok(Plan {
                 streams: vec![PendingStream::new(id, Some(org.0), version, &events)?],
-                result: json!({ "file_id": id }),
-                ..Plan::default()
+                ..Plan::new(FileRef { file_id: id })
             })
         })
         .await

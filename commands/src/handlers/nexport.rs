@@ -12,9 +12,9 @@ use domain::subscription::{SubscriptionAggregate, SubscriptionCommand, Subscript
 use domain::group::{GroupAggregate, GroupCommand, MemberRole};
 use domain::{DomainError, GroupId, OrgId, UserId};
 use esrs::Aggregate;
-use serde_json::json;
 use uuid::Uuid;
 
+use crate::results::*;
 use crate::store::{Claim, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store};
 
@@ -39,7 +39,7 @@ pub async fn grant_role(
     node: Uuid,
     node_kind: NodeKind,
     role: GrantRole,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<GrantRef>, CommandError> {
     let id = Uuid::now_v7();
     store
         .execute(ctx, || async {
@@ -50,14 +50,13 @@ pub async fn grant_role(
             Ok(Plan {
                 streams: vec![PendingStream::new(id, Some(org.0), 0, &events)?],
                 claims: vec![grant_claim(org, user, node, role, id)],
-                result: json!({ "grant_id": id }),
-                ..Plan::default()
+                ..Plan::new(GrantRef { grant_id: id })
             })
         })
         .await
 }
 
-pub async fn revoke_role(store: &Store, ctx: &CommandContext, org: OrgId, grant: Uuid) -> Result<Committed, CommandError> {
+pub async fn revoke_role(store: &Store, ctx: &CommandContext, org: OrgId, grant: Uuid) -> Result<Committed<GrantRef>, CommandError> {
     store
         .execute(ctx, || async {
             let (state, version) = store.load::<RoleGrantAggregate>(grant).await?;
@@ -66,8 +65,7 @@ pub async fn revoke_role(store: &Store, ctx: &CommandContext, org: OrgId, grant:
             Ok(Plan {
                 streams: vec![PendingStream::new(grant, Some(org.0), version, &events)?],
                 releases: vec![grant_claim(org, g.user_id, g.node_id, g.role, grant)],
-                result: json!({ "grant_id": grant }),
-                ..Plan::default()
+                ..Plan::new(GrantRef { grant_id: grant })
             })
         })
         .await
@@ -79,7 +77,7 @@ pub async fn create_subscription(
     org: OrgId,
     user: UserId,
     expires_at: Option<DateTime<Utc>>,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<SubscriptionRef>, CommandError> {
     let id = Uuid::now_v7();
     store
         .execute(ctx, || async {
@@ -94,15 +92,14 @@ pub async fn create_subscription(
             Ok(Plan {
                 streams: vec![PendingStream::new(id, Some(org.0), 0, &events)?],
                 claims: vec![subscription_claim(org, user, id)],
-                result: json!({ "subscription_id": id }),
-                ..Plan::default()
+                ..Plan::new(SubscriptionRef { subscription_id: id })
             })
         })
         .await
 }
 
 /// Runs one command on a subscription; answers its state afterwards as the result.
-async fn on_subscription(store: &Store, ctx: &CommandContext, id: Uuid, command: impl Fn() -> SubscriptionCommand) -> Result<Committed, CommandError> {
+async fn on_subscription(store: &Store, ctx: &CommandContext, id: Uuid, command: impl Fn() -> SubscriptionCommand) -> Result<Committed<SubscriptionChanged>, CommandError> {
     store
         .execute(ctx, || async {
             let (state, version) = store.load::<SubscriptionAggregate>(id).await?;
@@ -111,28 +108,27 @@ async fn on_subscription(store: &Store, ctx: &CommandContext, id: Uuid, command:
             let after = events.iter().cloned().fold(state, SubscriptionAggregate::apply_event).unwrap_or(before.clone());
             Ok(Plan {
                 streams: vec![PendingStream::new(id, Some(before.org_id.0), version, &events)?],
-                result: json!({
-                    "subscription_id": id,
-                    "disabled": after.disabled,
-                    "previous_status": before.status.as_str(),
-                    "current_status": after.status.as_str(),
-                }),
-                ..Plan::default()
+                ..Plan::new(SubscriptionChanged {
+                    subscription_id: id,
+                    disabled: after.disabled,
+                    previous_status: before.status.as_str().to_string(),
+                    current_status: after.status.as_str().to_string(),
+                })
             })
         })
         .await
 }
 
-pub async fn set_subscription_disabled(store: &Store, ctx: &CommandContext, id: Uuid, disabled: bool) -> Result<Committed, CommandError> {
+pub async fn set_subscription_disabled(store: &Store, ctx: &CommandContext, id: Uuid, disabled: bool) -> Result<Committed<SubscriptionChanged>, CommandError> {
     on_subscription(store, ctx, id, || SubscriptionCommand::SetDisabled { disabled, actor: ctx.actor }).await
 }
 
-pub async fn set_subscription_status(store: &Store, ctx: &CommandContext, id: Uuid, status: SubscriptionStatus) -> Result<Committed, CommandError> {
+pub async fn set_subscription_status(store: &Store, ctx: &CommandContext, id: Uuid, status: SubscriptionStatus) -> Result<Committed<SubscriptionChanged>, CommandError> {
     on_subscription(store, ctx, id, || SubscriptionCommand::SetStatus { status, now: ctx.now, actor: ctx.actor }).await
 }
 
 /// The expiry worker's command: records the expiry once its date has passed (a no-op otherwise).
-pub async fn expire_subscription(store: &Store, ctx: &CommandContext, id: Uuid) -> Result<Committed, CommandError> {
+pub async fn expire_subscription(store: &Store, ctx: &CommandContext, id: Uuid) -> Result<Committed<SubscriptionChanged>, CommandError> {
     on_subscription(store, ctx, id, || SubscriptionCommand::Expire { now: ctx.now }).await
 }
 
@@ -145,7 +141,7 @@ pub async fn set_field_values(
     id: Uuid,
     fields: &BTreeMap<String, FieldType>,
     raw: BTreeMap<String, Option<String>>,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<SubscriptionChanged>, CommandError> {
     let mut values = BTreeMap::new();
     for (key, value) in raw {
         let field = format!("custom_profile_field_values.{key}");
@@ -166,7 +162,7 @@ pub async fn define_profile_field(
     key: String,
     name: String,
     field_type: FieldType,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<FieldRef>, CommandError> {
     let id = Uuid::now_v7();
     store
         .execute(ctx, || async {
@@ -177,8 +173,7 @@ pub async fn define_profile_field(
             Ok(Plan {
                 streams: vec![PendingStream::new(id, Some(org.0), 0, &events)?],
                 claims: vec![field_claim(org, &key, id)],
-                result: json!({ "field_id": id }),
-                ..Plan::default()
+                ..Plan::new(FieldRef { field_id: id })
             })
         })
         .await
@@ -199,17 +194,17 @@ async fn subscription_id_of(store: &Store, org: OrgId, user: UserId) -> Result<O
 /// NexPort CreateMembership: `user` joins every group of `groups` in one transaction, or none.
 /// Each group must be live, and the user must hold a subscription in force (not disabled, not
 /// expired) in the group's organization; the error names the offending `group_ids[i]`.
-pub async fn join_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId]) -> Result<Committed, CommandError> {
+pub async fn join_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId]) -> Result<Committed<UserRef>, CommandError> {
     on_groups(store, ctx, user, groups, true).await
 }
 
 /// NexPort RemoveMembership: `user` leaves every group of `groups` in one transaction, or none;
 /// each must be a membership.
-pub async fn leave_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId]) -> Result<Committed, CommandError> {
+pub async fn leave_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId]) -> Result<Committed<UserRef>, CommandError> {
     on_groups(store, ctx, user, groups, false).await
 }
 
-async fn on_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId], join: bool) -> Result<Committed, CommandError> {
+async fn on_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId], join: bool) -> Result<Committed<UserRef>, CommandError> {
     super::user_bulk::check_count("group_ids", groups.len(), "group id")?;
     let mut seen = std::collections::HashSet::new();
     let groups: Vec<(usize, GroupId)> = groups.iter().copied().enumerate().filter(|(_, g)| seen.insert(*g)).collect();
@@ -245,7 +240,7 @@ async fn on_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[
                 let events = GroupAggregate::handle_command(&state, command)?;
                 streams.push(PendingStream::new(id.0, Some(group.org_id.0), version, &events)?);
             }
-            Ok(Plan { streams, result: json!({ "user_id": user }), ..Plan::default() })
+            Ok(Plan { streams, ..Plan::new(UserRef { user_id: user }) })
         })
         .await
 }

@@ -3,11 +3,11 @@ use domain::security_group::{builtin_id, NewSecurityGroup, SecurityGroupAggregat
 use domain::user::{NewUser, Profile, Role, UserAggregate, UserCommand, UserEvent};
 use domain::{DomainError, OrgId, TokenId, UserId};
 use esrs::Aggregate;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{email_claim, hash_password, login_claim};
 use crate::secrets;
+use crate::results::*;
 use crate::store::{Claim, CredentialWrite, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store, StoreError};
 
@@ -34,7 +34,7 @@ pub async fn create_organization(
     store: &Store,
     ctx: &CommandContext,
     input: CreateOrganization,
-) -> Result<(Committed, Option<String>), CommandError> {
+) -> Result<(Committed<OrgCreated>, Option<String>), CommandError> {
     let created_by = ctx.actor.ok_or_else(|| DomainError::Forbidden("only the super admin may create organizations".into()))?;
     let org_id = OrgId(Uuid::now_v7());
     let admin_id = UserId(Uuid::now_v7());
@@ -132,7 +132,7 @@ pub async fn create_organization(
                 ],
                 releases: vec![],
                 credentials,
-                result: json!({ "org_id": org_id, "admin_user_id": admin_id, "token_id": token_id }),
+                result: OrgCreated { org_id, admin_user_id: admin_id, token_id },
             })
         })
         .await?;
@@ -153,7 +153,7 @@ pub async fn update_organization(
     ctx: &CommandContext,
     org_id: OrgId,
     patch: OrganizationPatch,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<OrgRef>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     store
         .execute(ctx, || async {
@@ -167,8 +167,7 @@ pub async fn update_organization(
             let events = OrganizationAggregate::handle_command(&state, OrganizationCommand::Update { actor, patch: patch.clone() })?;
             Ok(Plan {
                 streams: vec![PendingStream::new(org_id.0, Some(org_id.0), version, &events)?],
-                result: json!({ "org_id": org_id }),
-                ..Plan::default()
+                ..Plan::new(OrgRef { org_id })
             })
         })
         .await

@@ -4,10 +4,10 @@
 
 use domain::sso::{SsoAggregate, SsoCommand, SsoInput, SsoLevel};
 use domain::{DomainError, OrgId};
-use serde_json::json;
 use uuid::Uuid;
 
 use super::membership::{Batch, Streams};
+use crate::results::*;
 use crate::store::Plan;
 use crate::{CommandContext, CommandError, Committed, Store};
 
@@ -19,7 +19,7 @@ pub async fn create_sso(
     level: SsoLevel,
     input: SsoInput,
     by_admin: bool,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<SsoRef>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     let id = Uuid::now_v7();
     store
@@ -42,7 +42,7 @@ pub async fn create_sso(
             if let Some(file) = input.file_id {
                 super::media::check_file(store, org, file, "fileId").await?;
             }
-            Ok(Plan { streams: entries.pending(org)?, result: json!({ "sso_id": id }), ..Plan::default() })
+            Ok(Plan { streams: entries.pending(org)?, ..Plan::new(SsoRef { sso_id: id }) })
         })
         .await
 }

@@ -5,12 +5,12 @@ use domain::user::{NewUser, Profile, Role, User, UserAggregate, UserCommand, Use
 use domain::values::Email;
 use domain::{DomainError, DomainEvent, OrgId, TokenId, UserId};
 use esrs::Aggregate;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::membership::Batch;
 use super::{email_claim, hash_password, login_claim, same_org};
 use crate::secrets;
+use crate::results::*;
 use crate::store::{Claim, CredentialWrite, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store};
 
@@ -141,7 +141,7 @@ pub(crate) fn decide_create(
     Ok((events, claims))
 }
 
-pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input: CreateUser) -> Result<Committed, CommandError> {
+pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input: CreateUser) -> Result<Committed<UserCreated>, CommandError> {
     let id = UserId(Uuid::now_v7());
     let password_hash = hash_password(input.password.clone()).await?;
     let number = store.next_number().await?;
@@ -165,14 +165,13 @@ pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input:
                     .map(|h| CredentialWrite::SetPassword { user_id: id, password_hash: h.clone() })
                     .collect(),
                 streams,
-                result: json!({ "user_id": id, "number": number }),
-                ..Plan::default()
+                ..Plan::new(UserCreated { user_id: id, number })
             })
         })
         .await
 }
 
-pub async fn update_user(store: &Store, ctx: &CommandContext, org: OrgId, id: UserId, patch: UserPatch) -> Result<Committed, CommandError> {
+pub async fn update_user(store: &Store, ctx: &CommandContext, org: OrgId, id: UserId, patch: UserPatch) -> Result<Committed<UserRef>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     store
         .execute(ctx, || async {
@@ -213,15 +212,14 @@ pub async fn update_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
                 claims,
                 releases,
                 streams,
-                result: json!({ "user_id": id }),
-                ..Plan::default()
+                ..Plan::new(UserRef { user_id: id })
             })
         })
         .await
 }
 
 /// Soft delete: the user is archived, their tokens revoked, their email and login freed.
-pub async fn delete_user(store: &Store, ctx: &CommandContext, org: OrgId, id: UserId) -> Result<Committed, CommandError> {
+pub async fn delete_user(store: &Store, ctx: &CommandContext, org: OrgId, id: UserId) -> Result<Committed<UserRef>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     store
         .execute(ctx, || async {
@@ -244,8 +242,7 @@ pub async fn delete_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
                 streams,
                 releases: vec![email_claim(org, &user.email, id.0), login_claim(org, &user.login, id.0)],
                 credentials,
-                result: json!({ "user_id": id }),
-                ..Plan::default()
+                ..Plan::new(UserRef { user_id: id })
             })
         })
         .await
@@ -262,7 +259,7 @@ pub async fn issue_token(
     expires_at: Option<DateTime<Utc>>,
     revoke_others: bool,
     secret: Option<String>,
-) -> Result<(Committed, Option<String>), CommandError> {
+) -> Result<(Committed<TokenIssued>, Option<String>), CommandError> {
     let token_id = TokenId(Uuid::now_v7());
     let secret = secret.unwrap_or_else(secrets::new_token);
     let hash = secrets::token_hash(&secret);
@@ -285,8 +282,7 @@ pub async fn issue_token(
             Ok(Plan {
                 streams: vec![PendingStream::new(id.0, user_org, version, &events)?],
                 credentials,
-                result: json!({ "user_id": id, "token_id": token_id }),
-                ..Plan::default()
+                ..Plan::new(TokenIssued { user_id: id, token_id })
             })
         })
         .await?;
@@ -294,7 +290,7 @@ pub async fn issue_token(
     Ok((committed, secret))
 }
 
-pub async fn set_password(store: &Store, ctx: &CommandContext, org: Option<OrgId>, id: UserId, password: String) -> Result<Committed, CommandError> {
+pub async fn set_password(store: &Store, ctx: &CommandContext, org: Option<OrgId>, id: UserId, password: String) -> Result<Committed<UserRef>, CommandError> {
     let hash = hash_password(Some(password)).await?.unwrap_or_default();
     store
         .execute(ctx, || async {
@@ -307,8 +303,7 @@ pub async fn set_password(store: &Store, ctx: &CommandContext, org: Option<OrgId
             Ok(Plan {
                 streams: vec![PendingStream::new(id.0, user_org, version, &events)?],
                 credentials: vec![CredentialWrite::SetPassword { user_id: id, password_hash: hash.clone() }],
-                result: json!({ "user_id": id }),
-                ..Plan::default()
+                ..Plan::new(UserRef { user_id: id })
             })
         })
         .await
@@ -374,7 +369,7 @@ pub async fn record_activity_progress(
     activity_id: String,
     activity_type: String,
     completed_count: i64,
-) -> Result<Committed, CommandError> {
+) -> Result<Committed<UserRef>, CommandError> {
     store
         .execute(ctx, || async {
             let (state, version) = store.load::<UserAggregate>(id.0).await?;
@@ -387,8 +382,7 @@ pub async fn record_activity_progress(
             let events = UserAggregate::handle_command(&state, command)?;
             Ok(Plan {
                 streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
-                result: json!({ "user_id": id }),
-                ..Plan::default()
+                ..Plan::new(UserRef { user_id: id })
             })
         })
         .await

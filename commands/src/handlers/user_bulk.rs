@@ -10,12 +10,12 @@ use domain::user::{UserAggregate, UserCommand, UserEvent};
 use domain::values::MAX_BULK_ITEMS;
 use domain::{DomainError, OrgId, UserId};
 use esrs::Aggregate;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::membership::Batch;
 use super::user::{decide_create, load_live_many, load_many, referenced, CreateUser};
 use super::{email_claim, login_claim, same_org};
+use crate::results::*;
 use crate::store::{Claim, CredentialWrite, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store, StoreError};
 
@@ -80,7 +80,7 @@ fn first_taken(rows: &[CreateUser], claims: &[(usize, Claim)], taken: &HashSet<(
 /// E06: creates up to `MAX_BULK_ITEMS` users in one transaction. Passwords are not accepted here
 /// (hashing a thousand of them would hold the call for many seconds); rows carry none.
 /// The result is `{"user_ids": [...]}` in row order.
-pub async fn bulk_create_users(store: &Store, ctx: &CommandContext, org: OrgId, rows: Vec<CreateUser>) -> Result<Committed, CommandError> {
+pub async fn bulk_create_users(store: &Store, ctx: &CommandContext, org: OrgId, rows: Vec<CreateUser>) -> Result<Committed<UserIds>, CommandError> {
     check_count("data", rows.len(), "user")?;
     if let Some(i) = rows.iter().position(|r| r.password.is_some()) {
         return Err(DomainError::invalid(format!("data[{i}].password"), "is not accepted by bulk-create; create the user with POST /api/users/add to set one").into());
@@ -123,7 +123,7 @@ pub async fn bulk_create_users(store: &Store, ctx: &CommandContext, org: OrgId, 
         if let Some(e) = first_taken(&rows, &claims, &taken_claims(store, org, &only_claims).await?) {
             return Err(e);
         }
-        Ok((Plan { streams, claims: only_claims, result: json!({ "user_ids": ids }), ..Plan::default() }, claims))
+        Ok((Plan { streams, claims: only_claims, ..Plan::new(UserIds { user_ids: ids.clone() }) }, claims))
     };
     let result = store.execute(ctx, || async { plan().await.map(|(p, _)| p) }).await;
     match result {
@@ -142,7 +142,7 @@ pub async fn bulk_create_users(store: &Store, ctx: &CommandContext, org: OrgId, 
 /// E07: soft-deletes up to `MAX_BULK_ITEMS` users of `org` in one transaction (each as
 /// `DELETE /api/users/{id}` would: archived, tokens revoked, email and login freed). A repeated id
 /// counts once. An id that is not a live user of `org` rejects the whole call (404, naming it).
-pub async fn bulk_delete_users(store: &Store, ctx: &CommandContext, org: OrgId, ids: Vec<UserId>) -> Result<Committed, CommandError> {
+pub async fn bulk_delete_users(store: &Store, ctx: &CommandContext, org: OrgId, ids: Vec<UserId>) -> Result<Committed<UserIds>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     check_count("id", ids.len(), "user id")?;
     let mut seen = HashSet::new();
@@ -151,7 +151,7 @@ pub async fn bulk_delete_users(store: &Store, ctx: &CommandContext, org: OrgId, 
         .execute(ctx, || async {
             let uuids: Vec<Uuid> = ids.iter().map(|(_, id)| id.0).collect();
             let mut states = load_many(store, &uuids).await?;
-            let mut plan = Plan { result: json!({ "user_ids": ids.iter().map(|(_, id)| id).collect::<Vec<_>>() }), ..Plan::default() };
+            let mut plan = Plan::new(UserIds { user_ids: ids.iter().map(|(_, id)| *id).collect() });
             let mut units = Batch::new(store, org, ctx.actor);
             for (i, id) in &ids {
                 let not_found = || DomainError::NotFoundAt { field: format!("id[{i}]"), what: "user" };

@@ -230,7 +230,7 @@ async fn nexport_short_names_are_unique_system_wide() {
     let err = commands::handlers::group::create_group(&store, &ctx, org(&b), input("eng")).await.unwrap_err();
     assert!(matches!(err, commands::CommandError::Rejected(domain::DomainError::Taken { .. })), "{err:?}");
     // Renaming the first frees its old short name, and deleting it frees the new one.
-    let id = domain::GroupId(first.result["group_id"].as_str().unwrap().parse().unwrap());
+    let id = first.result.group_id;
     let patch = domain::group::GroupPatch { short_name: domain::patch::Patch::Set("ops".into()), ..Default::default() };
     commands::handlers::group::update_group(&store, &ctx, org(&a), id, patch).await.unwrap();
     commands::handlers::group::create_group(&store, &ctx, org(&b), input("eng")).await.unwrap();
