@@ -74,20 +74,26 @@ pub fn document(prefix: &str) -> Value {
         }
         for (event_type, payload) in stream.events {
             let channel = format!("{}.{event_type}", stream.stream_type);
-            channels.insert(channel.clone(), json!({
-                "address": format!("{prefix}.{{org_id}}.{}.{{stream_id}}.{event_type}", stream.stream_type),
-                "title": format!("{event_type} on {} streams", stream.stream_type),
-                "parameters": {
-                    "org_id": { "description": "The organization's id; `_` for system events." },
-                    "stream_id": { "description": "The entity's id (UUID)." },
-                },
-                "messages": { event_type.clone(): { "$ref": format!("#/components/messages/{event_type}") } },
-            }));
-            operations.insert(format!("receive{event_type}"), json!({
-                "action": "receive",
-                "channel": { "$ref": format!("#/channels/{channel}") },
-                "messages": [{ "$ref": format!("#/channels/{channel}/messages/{event_type}") }],
-            }));
+            channels.insert(
+                channel.clone(),
+                json!({
+                    "address": format!("{prefix}.{{org_id}}.{}.{{stream_id}}.{event_type}", stream.stream_type),
+                    "title": format!("{event_type} on {} streams", stream.stream_type),
+                    "parameters": {
+                        "org_id": { "description": "The organization's id; `_` for system events." },
+                        "stream_id": { "description": "The entity's id (UUID)." },
+                    },
+                    "messages": { event_type.clone(): { "$ref": format!("#/components/messages/{event_type}") } },
+                }),
+            );
+            operations.insert(
+                format!("receive{event_type}"),
+                json!({
+                    "action": "receive",
+                    "channel": { "$ref": format!("#/channels/{channel}") },
+                    "messages": [{ "$ref": format!("#/channels/{channel}/messages/{event_type}") }],
+                }),
+            );
             messages.insert(event_type.clone(), json!({
                 "name": event_type,
                 "contentType": "application/json",

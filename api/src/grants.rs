@@ -73,9 +73,8 @@ pub struct Grant {
 
 impl From<GrantRow> for Grant {
     fn from(g: GrantRow) -> Self {
-        let permissions = GrantRole::parse("role", &g.role)
-            .map(|r| r.permissions().iter().map(|p| p.as_str().to_string()).collect())
-            .unwrap_or_default();
+        let permissions =
+            GrantRole::parse("role", &g.role).map(|r| r.permissions().iter().map(|p| p.as_str().to_string()).collect()).unwrap_or_default();
         Grant { grant_id: g.id, user_id: g.user_id, node_id: g.node_id, node_kind: g.node_kind, role: g.role, permissions }
     }
 }
@@ -83,9 +82,15 @@ impl From<GrantRow> for Grant {
 /// Grants a role to a user on an organization or group.
 #[utoipa::path(post, path = "/grants", tag = "Roster", request_body = GrantBody,
     responses((status = 201, body = Grant), (status = 400), (status = 403), (status = 404)))]
-pub async fn create_grant(State(st): State<AppState>, Write { caller, ctx }: Write, dialect::Json(body, _): Json<GrantBody>) -> Result<Response, Error> {
+pub async fn create_grant(
+    State(st): State<AppState>,
+    Write { caller, ctx }: Write,
+    dialect::Json(body, _): Json<GrantBody>,
+) -> Result<Response, Error> {
     let role = GrantRole::parse("role", &body.role)?;
-    let kind = nx::node_kind(&st.pool, body.node_id).await?.ok_or_else(|| ApiError::NotFound("node_id: organization or group not found".into()))?;
+    let kind = nx::node_kind(&st.pool, body.node_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("node_id: organization or group not found".into()))?;
     require_administrator(&st, &caller, body.node_id, "node").await?;
     tenant_user(&st, &caller, body.user_id).await.map_err(|e| match e {
         ApiError::NotFound(_) => ApiError::invalid("user_id", "not a user of this organization tree"),
@@ -123,7 +128,11 @@ pub struct GrantsQuery {
 /// The grants in the caller's organization tree (org admins only).
 #[utoipa::path(get, path = "/grants", tag = "Roster", params(("user_id" = Option<Uuid>, Query)),
     responses((status = 200, body = Vec<Grant>), (status = 403)))]
-pub async fn list_grants(State(st): State<AppState>, dialect::Caller(caller, _): Caller, dialect::Query(q, _): Query<GrantsQuery>) -> Result<Response, Error> {
+pub async fn list_grants(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    dialect::Query(q, _): Query<GrantsQuery>,
+) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let rows = nx::grants_in_tree(&st.pool, org.0, q.user_id).await?;
     Ok(axum::Json(rows.into_iter().map(Grant::from).collect::<Vec<_>>()).into_response())
@@ -165,7 +174,10 @@ pub async fn define_profile_field(
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
             let id = result.field_id;
-            let f = nx::profile_fields(&st.pool, body.org_id, Some(id)).await?.pop().ok_or_else(|| ApiError::NotFound("field not found".into()))?;
+            let f = nx::profile_fields(&st.pool, body.org_id, Some(id))
+                .await?
+                .pop()
+                .ok_or_else(|| ApiError::NotFound("field not found".into()))?;
             let out = ProfileField { field_id: f.id, org_id: f.org_id, key: f.key, name: f.name, field_type: f.field_type };
             Ok((StatusCode::CREATED, axum::Json(out)).into_response())
         })

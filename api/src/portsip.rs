@@ -262,14 +262,15 @@ fn list_query(q: &HashMap<String, String>) -> Result<GroupListQuery, ApiError> {
            ("skip" = Option<i32>, Query), ("top" = Option<i32>, Query)),
     responses((status = 200, body = GroupList), (status = 400, body = ErrorList), (status = 401, body = ErrorList)),
     security(("bearer" = [])))]
-pub async fn list_groups(State(st): State<AppState>, dialect::Caller(caller, _): Caller, dialect::Query(q, _): Query<HashMap<String, String>>) -> Result<Response, Error> {
+pub async fn list_groups(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    dialect::Query(q, _): Query<HashMap<String, String>>,
+) -> Result<Response, Error> {
     let org = caller.org()?;
     let query = list_query(&q)?;
     let (rows, count) = queries::groups_page(&st.pool, org.0, &query).await?;
-    let items = rows
-        .into_iter()
-        .map(|g| GroupSummary { id: encode_id(g.number), name: g.name, description: g.description })
-        .collect();
+    let items = rows.into_iter().map(|g| GroupSummary { id: encode_id(g.number), name: g.name, description: g.description }).collect();
     Ok(axum::Json(GroupList { count, items }).into_response())
 }
 
@@ -283,7 +284,11 @@ fn caller_ids(p: Patch<Vec<CallerId>>) -> Patch<Vec<OutboundCallerId>> {
 #[utoipa::path(post, path = "/api/groups", tag = "PortSIP", request_body = GroupBody,
     responses((status = 201, body = CreatedId), (status = 400, body = ErrorList), (status = 401, body = ErrorList), (status = 403, body = ErrorList)),
     security(("bearer" = [])))]
-pub async fn create_group(State(st): State<AppState>, Write { caller, ctx }: Write, dialect::Json(body, _): Json<GroupBody>) -> Result<Response, Error> {
+pub async fn create_group(
+    State(st): State<AppState>,
+    Write { caller, ctx }: Write,
+    dialect::Json(body, _): Json<GroupBody>,
+) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let ctx = ctx?;
     let name = match body.name {
@@ -300,11 +305,12 @@ pub async fn create_group(State(st): State<AppState>, Write { caller, ctx }: Wri
     };
     let input = group_cmd::CreateGroup { name, description, outbound_caller_ids, ..Default::default() };
     let committed = group_cmd::create_group(&st.store, &ctx, org, input).await?;
-    Ok(st.respond(&ctx, committed, |_, result| async move {
-        let number = result.number;
-        Ok((StatusCode::CREATED, axum::Json(CreatedId { id: encode_id(number) })).into_response())
-    })
-    .await?)
+    Ok(st
+        .respond(&ctx, committed, |_, result| async move {
+            let number = result.number;
+            Ok((StatusCode::CREATED, axum::Json(CreatedId { id: encode_id(number) })).into_response())
+        })
+        .await?)
 }
 
 /// 3: show a user group.
@@ -337,8 +343,7 @@ pub async fn update_group(
         ..GroupPatch::default()
     };
     let committed = group_cmd::update_group(&st.store, &ctx, org, GroupId(group.id), patch).await?;
-    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::OK.into_response()) })
-    .await?)
+    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::OK.into_response()) }).await?)
 }
 
 /// 5: delete a user group. 204.
@@ -350,8 +355,7 @@ pub async fn delete_group(State(st): State<AppState>, Write { caller, ctx }: Wri
     let group = find_group(&st, org, &id).await?;
     let ctx = ctx?;
     let committed = group_cmd::delete_group(&st.store, &ctx, org, GroupId(group.id)).await?;
-    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) })
-    .await?)
+    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
 }
 
 // ----- members ----------------------------------------------------------------------------------
@@ -360,7 +364,11 @@ pub async fn delete_group(State(st): State<AppState>, Write { caller, ctx }: Wri
 #[utoipa::path(get, path = "/api/groups/{id}/members", tag = "PortSIP", params(("id" = String, Path)),
     responses((status = 200, body = MemberList), (status = 404, body = ErrorList)),
     security(("bearer" = [])))]
-pub async fn list_members(State(st): State<AppState>, dialect::Caller(caller, _): Caller, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn list_members(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
     let org = caller.org()?;
     let group = find_group(&st, org, &id).await?;
     let items = queries::members(&st.pool, group.id).await?.into_iter().map(member_view).collect();
@@ -382,8 +390,7 @@ pub async fn add_member(
     let user = find_extension(&st, org, &ext).await?;
     let ctx = ctx?;
     let committed = group_cmd::add_member(&st.store, &ctx, org, GroupId(group.id), UserId(user.id), MemberRole::Member).await?;
-    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::OK.into_response()) })
-    .await?)
+    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::OK.into_response()) }).await?)
 }
 
 /// 8: one member of the group.
@@ -391,7 +398,11 @@ pub async fn add_member(
     params(("id" = String, Path), ("extension_number" = String, Path)),
     responses((status = 200, body = Member), (status = 404, body = ErrorList)),
     security(("bearer" = [])))]
-pub async fn show_member(State(st): State<AppState>, dialect::Caller(caller, _): Caller, Path((id, ext)): Path<(String, String)>) -> Result<Response, Error> {
+pub async fn show_member(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    Path((id, ext)): Path<(String, String)>,
+) -> Result<Response, Error> {
     let org = caller.org()?;
     let group = find_group(&st, org, &id).await?;
     let user = find_extension(&st, org, &ext).await?;
@@ -416,8 +427,7 @@ pub async fn remove_member(
     let user = find_extension(&st, org, &ext).await?;
     let ctx = ctx?;
     let committed = group_cmd::remove_member(&st.store, &ctx, org, GroupId(group.id), UserId(user.id)).await?;
-    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) })
-    .await?)
+    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
 }
 
 // ----- login ------------------------------------------------------------------------------------
@@ -438,13 +448,16 @@ pub async fn login(State(st): State<AppState>, meta: WriteMeta, dialect::Json(bo
     ctx.org_id = org;
     let expires_at = ctx.now + chrono::Duration::seconds(LOGIN_TOKEN_SECONDS);
     let (committed, secret) = user_cmd::issue_token(&st.store, &ctx, org, user, Some(expires_at), false, None).await?;
-    Ok(st.respond(&ctx, committed, |_, _| async move {
-        let access_token = secret.ok_or_else(|| ApiError::Conflict("this Idempotency-Key already signed in; a token is shown only once".into()))?;
-        let mut resp = axum::Json(LoginAnswer { access_token, expires_in: LOGIN_TOKEN_SECONDS, token_type: "Bearer".into() }).into_response();
-        resp.extensions_mut().insert(SecretBearing);
-        Ok(resp)
-    })
-    .await?)
+    Ok(st
+        .respond(&ctx, committed, |_, _| async move {
+            let access_token =
+                secret.ok_or_else(|| ApiError::Conflict("this Idempotency-Key already signed in; a token is shown only once".into()))?;
+            let mut resp =
+                axum::Json(LoginAnswer { access_token, expires_in: LOGIN_TOKEN_SECONDS, token_type: "Bearer".into() }).into_response();
+            resp.extensions_mut().insert(SecretBearing);
+            Ok(resp)
+        })
+        .await?)
 }
 
 #[cfg(test)]

@@ -138,7 +138,11 @@ fn failure_response(fmt: Format, status: StatusCode, message: String) -> Respons
     let body = PublisherErrorBody { code: status.as_u16(), message };
     let resp = render(fmt, status, "error", &serde_json::to_value(&body).unwrap_or_default(), json!({ "error": body }));
     // Only an unavailable store or bus answers 503.
-    if status == StatusCode::SERVICE_UNAVAILABLE { crate::kernel::error::with_retry_after(resp) } else { resp }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        crate::kernel::error::with_retry_after(resp)
+    } else {
+        resp
+    }
 }
 
 impl IntoResponse for Failure {
@@ -191,7 +195,11 @@ fn render(fmt: Format, status: StatusCode, root: &str, xml: &Value, json_body: V
             Ok(s) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"))], s).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "xml serialization failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"))], "<error><code>500</code><message>internal error</message></error>")
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    [(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"))],
+                    "<error><code>500</code><message>internal error</message></error>",
+                )
                     .into_response()
             }
         },
@@ -276,11 +284,16 @@ fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Parsed, Failure> {
                 Value::Number(n) => Some(n.to_string()),
                 _ => None,
             };
-            let users = match g.users {
-                None | Some(Value::Null) => None,
-                Some(Value::Array(a)) => Some(a.iter().map(|u| scalar(u).ok_or_else(|| bad("users: each entry must be an id or an email".into()))).collect::<Result<Vec<_>, _>>()?),
-                Some(_) => return Err(bad("users: must be a list".into())),
-            };
+            let users =
+                match g.users {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Array(a)) => Some(
+                        a.iter()
+                            .map(|u| scalar(u).ok_or_else(|| bad("users: each entry must be an id or an email".into())))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    Some(_) => return Err(bad("users: must be a list".into())),
+                };
             Ok(Parsed { id: g.id.as_ref().and_then(scalar), name: g.name, users })
         }
         Format::Xml => {
@@ -289,7 +302,13 @@ fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Parsed, Failure> {
             // XML 1.0 has no U+0000, but a character reference (`&#0;`) still decodes to it.
             let nul = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));
             if nul(&g.id) || nul(&g.name) || g.users.as_ref().is_some_and(|u| u.user.iter().any(|s| s.contains('\0'))) {
-                let field = if nul(&g.id) { "id" } else if nul(&g.name) { "name" } else { "users" };
+                let field = if nul(&g.id) {
+                    "id"
+                } else if nul(&g.name) {
+                    "name"
+                } else {
+                    "users"
+                };
                 return Err(bad(format!("{field}: {}", crate::kernel::dialect::NUL_MESSAGE)));
             }
             Ok(Parsed { id: g.id, name: g.name, users: g.users.map(|u| u.user) })
@@ -375,7 +394,14 @@ fn group_object(g: &GroupRow, fields: &[&str], base: &str, x: &Extras) -> Value 
     Value::Object(m)
 }
 
-async fn one_group(st: &AppState, fmt: Format, status: StatusCode, g: &GroupRow, fields: &[&str], base: &str) -> Result<Response, ApiError> {
+async fn one_group(
+    st: &AppState,
+    fmt: Format,
+    status: StatusCode,
+    g: &GroupRow,
+    fields: &[&str],
+    base: &str,
+) -> Result<Response, ApiError> {
     let x = extras(st, std::slice::from_ref(g), fields).await?;
     let obj = group_object(g, fields, base, &x);
     Ok(render(fmt, status, "group", &obj, json!({ "group": obj })))
@@ -390,7 +416,8 @@ async fn caller(st: &AppState, headers: &HeaderMap) -> Result<(Principal, OrgId)
 }
 
 fn negotiate(headers: &HeaderMap) -> Result<Format, Failure> {
-    accept(headers).ok_or_else(|| Failure::Status(StatusCode::NOT_ACCEPTABLE, "Accept must allow application/json or application/xml".into()))
+    accept(headers)
+        .ok_or_else(|| Failure::Status(StatusCode::NOT_ACCEPTABLE, "Accept must allow application/json or application/xml".into()))
 }
 
 async fn find_group(st: &AppState, org: OrgId, raw: &str) -> Result<GroupRow, Failure> {
@@ -517,7 +544,11 @@ fn list_query(q: &HashMap<String, String>, now: DateTime<Utc>) -> Result<(Publis
               (status = 400, content((PublisherError = "application/json"), (PublisherError = "application/xml"))),
               (status = 401, body = PublisherError), (status = 406, body = PublisherError)),
     security(("bearer" = [])))]
-pub async fn list_groups(State(st): State<AppState>, headers: HeaderMap, Query(raw): Query<Vec<(String, String)>>) -> Result<Response, Failure> {
+pub async fn list_groups(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(raw): Query<Vec<(String, String)>>,
+) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
     let (_, org) = caller(&st, &headers).await?;
     let q: HashMap<String, String> = raw.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
@@ -526,9 +557,7 @@ pub async fn list_groups(State(st): State<AppState>, headers: HeaderMap, Query(r
     }
     let (query, fields) = list_query(&q, Utc::now())?;
     let (rows, total) = if query.limit == 0 {
-        let (_, total) = queries::publisher_groups_page(&st.pool, org.0, &PublisherListQuery { limit: 0, ..query.clone() })
-            .await
-            ?;
+        let (_, total) = queries::publisher_groups_page(&st.pool, org.0, &PublisherListQuery { limit: 0, ..query.clone() }).await?;
         (vec![], total)
     } else {
         queries::publisher_groups_page(&st.pool, org.0, &query).await?
@@ -573,12 +602,18 @@ pub async fn create_group(State(st): State<AppState>, headers: HeaderMap, meta: 
     let input = group_cmd::CreateGroup { name, members, ..Default::default() };
     let committed = group_cmd::create_group(&st.store, &ctx, org, input).await?;
     let base = base_url(&headers);
-    Ok(st.respond_or(&ctx, committed, |st, result| async move {
-        let id = result.group_id.0;
-        let g = queries::group(&st.pool, org.0, id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
-        one_group(&st, fmt, StatusCode::OK, &g, SUMMARY_FIELDS, &base).await
-    }, accepted(fmt))
-    .await?)
+    Ok(st
+        .respond_or(
+            &ctx,
+            committed,
+            |st, result| async move {
+                let id = result.group_id.0;
+                let g = queries::group(&st.pool, org.0, id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
+                one_group(&st, fmt, StatusCode::OK, &g, SUMMARY_FIELDS, &base).await
+            },
+            accepted(fmt),
+        )
+        .await?)
 }
 
 /// Replace a user group's name and users (200, the summary).
@@ -588,7 +623,13 @@ pub async fn create_group(State(st): State<AppState>, headers: HeaderMap, meta: 
               (status = 400, content((PublisherError = "application/json"), (PublisherError = "application/xml"))),
               (status = 404, body = PublisherError), (status = 415, body = PublisherError)),
     security(("bearer" = [])))]
-pub async fn replace_group(State(st): State<AppState>, headers: HeaderMap, meta: WriteMeta, Path(id): Path<String>, bytes: Bytes) -> Result<Response, Failure> {
+pub async fn replace_group(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    meta: WriteMeta,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
     let (who, _) = caller(&st, &headers).await?;
     let org = who.require_org_admin()?;
@@ -604,18 +645,29 @@ pub async fn replace_group(State(st): State<AppState>, headers: HeaderMap, meta:
     let ctx = meta.context::<Publisher>(Some(&who))?;
     let committed = group_cmd::replace_group(&st.store, &ctx, org, GroupId(g.id), name, users).await?;
     let base = base_url(&headers);
-    Ok(st.respond_or(&ctx, committed, |st, _| async move {
-        let g = queries::group(&st.pool, org.0, g.id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
-        one_group(&st, fmt, StatusCode::OK, &g, SUMMARY_FIELDS, &base).await
-    }, accepted(fmt))
-    .await?)
+    Ok(st
+        .respond_or(
+            &ctx,
+            committed,
+            |st, _| async move {
+                let g = queries::group(&st.pool, org.0, g.id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
+                one_group(&st, fmt, StatusCode::OK, &g, SUMMARY_FIELDS, &base).await
+            },
+            accepted(fmt),
+        )
+        .await?)
 }
 
 /// Delete a user group: 202, no body.
 #[utoipa::path(delete, path = "/api/2/groups/{id}", tag = "Publisher", params(("id" = i64, Path)),
     responses((status = 202), (status = 404, content((PublisherError = "application/json"), (PublisherError = "application/xml"))), (status = 401, body = PublisherError)),
     security(("bearer" = [])))]
-pub async fn delete_group(State(st): State<AppState>, headers: HeaderMap, meta: WriteMeta, Path(id): Path<String>) -> Result<Response, Failure> {
+pub async fn delete_group(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    meta: WriteMeta,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
     let (who, _) = caller(&st, &headers).await?;
     let org = who.require_org_admin()?;
@@ -631,7 +683,13 @@ pub async fn delete_group(State(st): State<AppState>, headers: HeaderMap, meta: 
     responses((status = 200, content((PublisherGroupEnvelope = "application/json"), (PublisherGroupEnvelope = "application/xml"))),
               (status = 400, content((PublisherError = "application/json"), (PublisherError = "application/xml"))), (status = 404, body = PublisherError)),
     security(("bearer" = [])))]
-pub async fn add_users(State(st): State<AppState>, headers: HeaderMap, meta: WriteMeta, Path(id): Path<String>, bytes: Bytes) -> Result<Response, Failure> {
+pub async fn add_users(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    meta: WriteMeta,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, Failure> {
     let fmt = negotiate(&headers)?;
     let (who, _) = caller(&st, &headers).await?;
     let org = who.require_org_admin()?;
@@ -642,11 +700,17 @@ pub async fn add_users(State(st): State<AppState>, headers: HeaderMap, meta: Wri
     let ctx = meta.context::<Publisher>(Some(&who))?;
     let committed = group_cmd::add_members(&st.store, &ctx, org, GroupId(g.id), users).await?;
     let base = base_url(&headers);
-    Ok(st.respond_or(&ctx, committed, |st, _| async move {
-        let g = queries::group(&st.pool, org.0, g.id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
-        one_group(&st, fmt, StatusCode::OK, &g, FULL_FIELDS, &base).await
-    }, accepted(fmt))
-    .await?)
+    Ok(st
+        .respond_or(
+            &ctx,
+            committed,
+            |st, _| async move {
+                let g = queries::group(&st.pool, org.0, g.id).await?.ok_or_else(|| ApiError::NotFound("user group not found".into()))?;
+                one_group(&st, fmt, StatusCode::OK, &g, FULL_FIELDS, &base).await
+            },
+            accepted(fmt),
+        )
+        .await?)
 }
 
 #[cfg(test)]

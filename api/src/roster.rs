@@ -95,7 +95,8 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/readyz", tag = "Roster",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(st): State<AppState>) -> Response {
-    let read = async { Ok::<_, sqlx::Error>((projections::checkpoint::all(&st.pool).await?, projections::parked::counts(&st.pool).await?)) };
+    let read =
+        async { Ok::<_, sqlx::Error>((projections::checkpoint::all(&st.pool).await?, projections::parked::counts(&st.pool).await?)) };
     match read.await {
         Ok((rows, parked)) => {
             let projections: Vec<ProjectionStatus> = rows
@@ -146,9 +147,7 @@ pub struct EventsQuery {
 }
 
 fn uuid_param(field: &str, raw: Option<&str>) -> Result<Option<Uuid>, ApiError> {
-    raw.filter(|s| !s.is_empty())
-        .map(|s| Uuid::parse_str(s).map_err(|_| ApiError::invalid(field, "must be a UUID")))
-        .transpose()
+    raw.filter(|s| !s.is_empty()).map(|s| Uuid::parse_str(s).map_err(|_| ApiError::invalid(field, "must be a UUID"))).transpose()
 }
 
 fn time_param(field: &str, raw: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
@@ -197,7 +196,11 @@ pub struct EventPage {
            ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339")),
     responses((status = 200, body = EventPage), (status = 400, body = RosterError), (status = 401, body = RosterError), (status = 403, body = RosterError)),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn events(State(st): State<AppState>, dialect::Caller(caller, _): Caller, dialect::Query(q, _): Query<EventsQuery>) -> Result<Response, Error> {
+pub async fn events(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    dialect::Query(q, _): Query<EventsQuery>,
+) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let after = match q.after.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => s.parse::<Position>().map_err(|e| ApiError::invalid("after", e.to_string()))?,
@@ -212,7 +215,8 @@ pub async fn events(State(st): State<AppState>, dialect::Caller(caller, _): Call
         since: time_param("from", q.from.as_deref())?,
         until: time_param("to", q.to.as_deref())?,
     };
-    let events: Vec<Envelope> = log::read_org_after(&st.pool, org.0, after, &filter, limit).await?.into_iter().map(Envelope::upcast).collect();
+    let events: Vec<Envelope> =
+        log::read_org_after(&st.pool, org.0, after, &filter, limit).await?.into_iter().map(Envelope::upcast).collect();
     let has_more = events.len() as i64 == limit;
     let next = Some(events.last().map(|e| e.position).unwrap_or(after).to_string());
     Ok(axum::Json(EventPage { events, next, has_more }).into_response())
@@ -268,7 +272,12 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, Error> {
     let sealed = workers::sealer::sealed_head(&st.pool).await?;
     let (n, oldest) = log::lag_after(&st.pool, sealed).await?;
     gauge(&mut out, "roster_seal_lag_events", "Events in the log not sealed yet.", &[(String::new(), n as f64)]);
-    gauge(&mut out, "roster_seal_lag_seconds", "Age of the oldest event not sealed yet (0 when caught up).", &[(String::new(), behind(oldest))]);
+    gauge(
+        &mut out,
+        "roster_seal_lag_seconds",
+        "Age of the oldest event not sealed yet (0 when caught up).",
+        &[(String::new(), behind(oldest))],
+    );
 
     let (mut events, mut seconds) = (Vec::new(), Vec::new());
     for p in projections::ALL {
@@ -285,7 +294,12 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, Error> {
         .iter()
         .map(|p| (format!("{{projection=\"{}\"}}", p.name), parked.get(p.name).copied().unwrap_or(0) as f64))
         .collect();
-    gauge(&mut out, "roster_projection_parked_events", "Events a projection parked (refused, or behind a refused one of their stream); see `roster projection parked`.", &parked);
+    gauge(
+        &mut out,
+        "roster_projection_parked_events",
+        "Events a projection parked (refused, or behind a refused one of their stream); see `roster projection parked`.",
+        &parked,
+    );
 
     let (mut events, mut seconds) = (Vec::new(), Vec::new());
     for (stream, cursor) in workers::relay::cursors(&st.pool).await? {
@@ -466,7 +480,9 @@ pub async fn member_on(
     if stream_type != "group" {
         return Err(ApiError::NotFound(format!("{stream_type} streams have no members; use group")).into());
     }
-    let raw = q.on.filter(|s| !s.is_empty()).ok_or_else(|| ApiError::invalid("on", "is required (a date like 2026-01-31 or an RFC 3339 time)"))?;
+    let raw =
+        q.on.filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::invalid("on", "is required (a date like 2026-01-31 or an RFC 3339 time)"))?;
     let (start, end) = match chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d") {
         Ok(day) => {
             let start = day.and_time(chrono::NaiveTime::MIN).and_utc();

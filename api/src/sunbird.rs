@@ -13,8 +13,8 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use commands::handlers::group as group_cmd;
 use domain::group::{
-    authorize_change, Activity, ActivityChanges, Actor, Denial, GroupChange, GroupPatch, GroupStatus, MemberChanges, MemberRole,
-    Issue, MembershipType, NewMember, MAX_ACTIVITIES_PER_GROUP, MAX_GROUPS_PER_USER, MAX_MEMBERS_PER_GROUP,
+    authorize_change, Activity, ActivityChanges, Actor, Denial, GroupChange, GroupPatch, GroupStatus, Issue, MemberChanges, MemberRole,
+    MembershipType, NewMember, MAX_ACTIVITIES_PER_GROUP, MAX_GROUPS_PER_USER, MAX_MEMBERS_PER_GROUP,
 };
 use domain::patch::Patch;
 use domain::{DomainError, GroupId, OrgId, UserId};
@@ -25,11 +25,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::kernel::auth::{authenticate, Principal};
-use crate::kernel::error::ApiError;
 use crate::kernel::consistency::{mark_failed, mark_pending, Settled};
+use crate::kernel::dialect::Dialect;
+use crate::kernel::error::ApiError;
 use crate::kernel::idempotency::OwnKey;
 use crate::kernel::request_id::ClientRequestId;
-use crate::kernel::dialect::Dialect;
 use crate::kernel::write::{Accepted, Ctx, WriteMeta};
 use crate::AppState;
 
@@ -189,9 +189,18 @@ struct Op {
 
 const CREATE: Op = Op {
     api_id: "api.group.create",
-    invalid: ("GS_CRT02", "Failed to create group, fields are missing or invalid in the request. Enter the required values and resend the request."),
-    not_found: ("GS_CRT02", "Failed to create group, fields are missing or invalid in the request. Enter the required values and resend the request."),
-    internal: ("GS_CRT03", "Failed to create group, due to database error or there are too many concurrent calls to the server. Try again later."),
+    invalid: (
+        "GS_CRT02",
+        "Failed to create group, fields are missing or invalid in the request. Enter the required values and resend the request.",
+    ),
+    not_found: (
+        "GS_CRT02",
+        "Failed to create group, fields are missing or invalid in the request. Enter the required values and resend the request.",
+    ),
+    internal: (
+        "GS_CRT03",
+        "Failed to create group, due to database error or there are too many concurrent calls to the server. Try again later.",
+    ),
 };
 const UPDATE: Op = Op {
     api_id: "api.group.update",
@@ -208,9 +217,15 @@ const LIST: Op = Op {
 const DELETE: Op = Op {
     api_id: "api.group.delete",
     // GS_DLT02 carries GS_CRT02's text in the source; kept.
-    invalid: ("GS_DLT02", "Failed to create group, fields are missing or invalid in the request. Enter the required values and resend the request."),
+    invalid: (
+        "GS_DLT02",
+        "Failed to create group, fields are missing or invalid in the request. Enter the required values and resend the request.",
+    ),
     not_found: ("GS_DLT07", "Failed to delete, group not found. Contact your system administrator."),
-    internal: ("GS_DLT03", "Failed to delete group, due to database error or there are too many concurrent calls to the server. Try again later."),
+    internal: (
+        "GS_DLT03",
+        "Failed to delete group, due to database error or there are too many concurrent calls to the server. Try again later.",
+    ),
 };
 const READ: Op = Op {
     api_id: "api.group.read",
@@ -309,7 +324,11 @@ fn envelope_response(env: &Envelope, outcome: Result<Value, Fail>) -> Response {
         ),
     };
     let resp = with_cors((status, axum::Json(body)).into_response());
-    if status == StatusCode::SERVICE_UNAVAILABLE { crate::kernel::error::with_retry_after(resp) } else { resp }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        crate::kernel::error::with_retry_after(resp)
+    } else {
+        resp
+    }
 }
 
 /// A write the read models do not show yet (or whose event was parked): 202 in the envelope, with
@@ -446,7 +465,14 @@ impl Call {
 }
 
 /// Runs a write and answers it through `AppState::respond`, so a replayed msgid gets the first answer.
-async fn answer_write<R: serde::Serialize>(st: &AppState, ctx: &commands::CommandContext, env: &Envelope, op: &Op, committed: Result<commands::Committed<R>, commands::CommandError>, build: impl FnOnce(R) -> Result<Value, Fail>) -> Response {
+async fn answer_write<R: serde::Serialize>(
+    st: &AppState,
+    ctx: &commands::CommandContext,
+    env: &Envelope,
+    op: &Op,
+    committed: Result<commands::Committed<R>, commands::CommandError>,
+    build: impl FnOnce(R) -> Result<Value, Fail>,
+) -> Response {
     let committed = match committed {
         Ok(c) => c,
         Err(e) => return envelope_response(env, Err(op.refused(e))),
@@ -638,7 +664,9 @@ async fn create_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
     Ok(answer_write(st, &ctx, &c.env, op, committed, |result| {
         let mut out = json!({ "groupId": result.group_id });
         let members_msg = format!("Failed to add member, group, exceeded number of permissible members of {MAX_MEMBERS_PER_GROUP}.");
-        let acts_msg = format!("Failed to add activity in a group, exceeded the number of permissible activity in the group {MAX_ACTIVITIES_PER_GROUP}.");
+        let acts_msg = format!(
+            "Failed to add activity in a group, exceeded the number of permissible activity in the group {MAX_ACTIVITIES_PER_GROUP}."
+        );
         if let Some(e) = error_block(&result.issues, ("GS_CRT05", members_msg), ("GS_CRT06", acts_msg)) {
             out["error"] = e;
         }
@@ -678,7 +706,10 @@ fn parse_change(req: &Map<String, Value>, op: &Op) -> Result<GroupChange, Fail> 
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => {
             let pairs = |key: &str| -> Result<Vec<(UserId, MemberRole)>, Fail> {
-                array(m.get(key), op)?.iter().map(|x| Ok((user_id(x.get("userId").unwrap_or(&Value::Null), op)?, role(x.get("role"), op)?))).collect()
+                array(m.get(key), op)?
+                    .iter()
+                    .map(|x| Ok((user_id(x.get("userId").unwrap_or(&Value::Null), op)?, role(x.get("role"), op)?)))
+                    .collect()
             };
             let remove = array(m.get("remove"), op)?.iter().map(|u| user_id(u, op)).collect::<Result<Vec<_>, _>>()?;
             Some(MemberChanges { add: pairs("add")?, edit: pairs("edit")?, remove })
@@ -712,7 +743,11 @@ async fn update_inner(st: &AppState, c: &Call, meta: &WriteMeta) -> Result<Respo
     if let Err(d) = authorize_change(&group, who.actor(), &change) {
         return Err(match d {
             Denial::Suspended => Fail::new(StatusCode::BAD_REQUEST, "GS_UDT08", format!("group does not active with this group Id {id}.")),
-            _ => Fail::new(StatusCode::UNAUTHORIZED, "GS_UDT09", "Failed to update group, administrator rights required. Contact your system administrator."),
+            _ => Fail::new(
+                StatusCode::UNAUTHORIZED,
+                "GS_UDT09",
+                "Failed to update group, administrator rights required. Contact your system administrator.",
+            ),
         });
     }
     let ctx = c.context(meta, &who, op)?;
@@ -803,7 +838,11 @@ pub async fn delete_group(State(st): State<AppState>, parts: Parts, meta: WriteM
         let group = group_cmd::load_group(&st.store, who.org, id).await.map_err(|e| op.refused(e))?;
         let actor = who.actor();
         if !(actor.org_admin || group.created_by == Some(actor.user)) {
-            return Err(Fail::new(StatusCode::UNAUTHORIZED, "GS_DLT10", "Failed to delete, group  creators can delete the group. Contact your system administrator."));
+            return Err(Fail::new(
+                StatusCode::UNAUTHORIZED,
+                "GS_DLT10",
+                "Failed to delete, group  creators can delete the group. Contact your system administrator.",
+            ));
         }
         let ctx = c.context(&meta, &who, op)?;
         let committed = group_cmd::delete_group_as_creator(&st.store, &ctx, who.org, id, actor).await;
@@ -821,13 +860,20 @@ pub async fn delete_group(State(st): State<AppState>, parts: Parts, meta: WriteM
     params(("x-authenticated-user-token" = String, Header)),
     responses((status = 200, body = SunbirdResponse), (status = 400, body = SunbirdResponse), (status = 401, body = SunbirdResponse)))]
 pub async fn update_membership(State(st): State<AppState>, parts: Parts, meta: WriteMeta, bytes: Bytes) -> Response {
-    let c = call(&MEMBERSHIP, &parts.method, &parts.uri, parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
+    let c =
+        call(&MEMBERSHIP, &parts.method, &parts.uri, parts.headers.clone(), parts.extensions.get::<ClientRequestId>().is_some(), &bytes);
     let outcome = async {
         c.refuse_nul(&MEMBERSHIP)?;
         let who = acting(&st, &c.headers).await?;
         let op = &MEMBERSHIP;
         let req = &c.body.request;
-        let denied = || Fail::new(StatusCode::UNAUTHORIZED, "GS_MBRSHP_UDT01", "Failed to update group member details, unauthorised user. Contact your system administrator.");
+        let denied = || {
+            Fail::new(
+                StatusCode::UNAUTHORIZED,
+                "GS_MBRSHP_UDT01",
+                "Failed to update group member details, unauthorised user. Contact your system administrator.",
+            )
+        };
         let user = user_id(req.get("userId").unwrap_or(&Value::Null), op)?;
         let groups = array(req.get("groups"), op)?;
         if groups.is_empty() {
@@ -921,9 +967,17 @@ fn lms(env: &Envelope, status: StatusCode, outcome: Result<Value, (&str, &str, S
 pub async fn activity_agg(State(st): State<AppState>, parts: Parts, bytes: Bytes) -> Response {
     let body = parse_body(&bytes);
     let client = parts.extensions.get::<ClientRequestId>().is_some();
-    let env = Envelope { api_id: "api.group.activity.agg".to_string(), msgid: body.msgid.clone().unwrap_or_else(|| msgid(&parts.headers, client)), ver: None };
+    let env = Envelope {
+        api_id: "api.group.activity.agg".to_string(),
+        msgid: body.msgid.clone().unwrap_or_else(|| msgid(&parts.headers, client)),
+        ver: None,
+    };
     let unavailable = || {
-        let resp = lms(&env, StatusCode::SERVICE_UNAVAILABLE, Err(("", "SERVER_ERROR", "Service is temporarily unavailable. Try again later.".into())));
+        let resp = lms(
+            &env,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Err(("", "SERVER_ERROR", "Service is temporarily unavailable. Try again later.".into())),
+        );
         crate::kernel::error::with_retry_after(resp)
     };
     let who = match acting(&st, &parts.headers).await {
@@ -944,7 +998,8 @@ pub async fn activity_agg(State(st): State<AppState>, parts: Parts, bytes: Bytes
     let Some(group) = text("groupId") else { return client_error("GROUP_ID_MISSING", "GroupId is mandatory.") };
     let Some(activity) = text("activityId") else { return client_error("ACTIVITY_ID_MISSING", "ActivityId is mandatory.") };
     let Some(activity_type) = text("activityType") else { return client_error("ACTIVITY_TYPE_MISSING", "ActivityType is mandatory.") };
-    let server_error = || lms(&env, StatusCode::INTERNAL_SERVER_ERROR, Err(("", "SERVER_ERROR", "Error while fetching group members record.".into())));
+    let server_error =
+        || lms(&env, StatusCode::INTERNAL_SERVER_ERROR, Err(("", "SERVER_ERROR", "Error while fetching group members record.".into())));
     let failed = |e: sqlx::Error| if crate::kernel::error::storage_unavailable(&e) { unavailable() } else { server_error() };
     let Ok(gid) = Uuid::parse_str(&group) else { return server_error() };
     match queries::group(&st.pool, who.org.0, gid).await {
@@ -992,13 +1047,21 @@ fn api_id_of(path: &str) -> String {
 }
 
 async fn unknown_route(parts: Parts) -> Response {
-    let env = Envelope { api_id: api_id_of(parts.uri.path()), msgid: msgid(&parts.headers, parts.extensions.get::<ClientRequestId>().is_some()), ver: None };
+    let env = Envelope {
+        api_id: api_id_of(parts.uri.path()),
+        msgid: msgid(&parts.headers, parts.extensions.get::<ClientRequestId>().is_some()),
+        ver: None,
+    };
     let message = format!("{} {} is not a valid route", parts.method, parts.uri.path());
     envelope_response(&env, Err(Fail::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_FOUND", message)))
 }
 
 async fn wrong_method(parts: Parts) -> Response {
-    let env = Envelope { api_id: api_id_of(parts.uri.path()), msgid: msgid(&parts.headers, parts.extensions.get::<ClientRequestId>().is_some()), ver: None };
+    let env = Envelope {
+        api_id: api_id_of(parts.uri.path()),
+        msgid: msgid(&parts.headers, parts.extensions.get::<ClientRequestId>().is_some()),
+        ver: None,
+    };
     let message = format!("method {} is not allowed on {}", parts.method, parts.uri.path());
     envelope_response(&env, Err(Fail::new(StatusCode::METHOD_NOT_ALLOWED, "RESOURCE_NOT_FOUND", message)))
 }

@@ -49,7 +49,9 @@ impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::ClaimTaken { kind } => CommandError::Rejected(DomainError::Taken { field: kind }),
-            StoreError::Unstorable { field } => CommandError::Rejected(DomainError::invalid(field, "must not contain NUL (U+0000) characters")),
+            StoreError::Unstorable { field } => {
+                CommandError::Rejected(DomainError::invalid(field, "must not contain NUL (U+0000) characters"))
+            }
             other => CommandError::Store(other),
         }
     }

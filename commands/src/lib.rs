@@ -5,8 +5,8 @@ pub mod error;
 pub mod handlers;
 pub mod results;
 pub mod secrets;
-pub mod throttle;
 pub mod store;
+pub mod throttle;
 
 pub use error::{CommandError, StoreError};
 // Re-exported so that the api and the tests, which name them through `commands`, need not change.

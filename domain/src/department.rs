@@ -50,13 +50,30 @@ pub struct NewDepartment {
 #[derive(Debug, Clone)]
 pub enum DepartmentCommand {
     Create(NewDepartment),
-    Rename { actor: Option<UserId>, name: String },
+    Rename {
+        actor: Option<UserId>,
+        name: String,
+    },
     /// Adds the user (if not a member) and, with `head`, makes them a head. Never demotes.
-    AddMember { actor: Option<UserId>, user_id: UserId, head: bool },
+    AddMember {
+        actor: Option<UserId>,
+        user_id: UserId,
+        head: bool,
+    },
     /// `field` names the request field in the error when the rule is broken.
-    RemoveMember { actor: Option<UserId>, user_id: UserId, field: String },
-    RemoveHead { actor: Option<UserId>, user_id: UserId, field: String },
-    Delete { actor: Option<UserId> },
+    RemoveMember {
+        actor: Option<UserId>,
+        user_id: UserId,
+        field: String,
+    },
+    RemoveHead {
+        actor: Option<UserId>,
+        user_id: UserId,
+        field: String,
+    },
+    Delete {
+        actor: Option<UserId>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -105,16 +122,10 @@ impl esrs::Aggregate for DepartmentAggregate {
                 }
                 let name = org_unit::name::<Department>(&new.name)?;
                 if new.members.len() > MAX_DEPARTMENT_MEMBERS_PER_COMMAND {
-                    return Err(DomainError::invalid(
-                        "members",
-                        format!("must have at most {MAX_DEPARTMENT_MEMBERS_PER_COMMAND} entries"),
-                    ));
+                    return Err(DomainError::invalid("members", format!("must have at most {MAX_DEPARTMENT_MEMBERS_PER_COMMAND} entries")));
                 }
                 if !new.members.iter().any(|(_, head)| *head) {
-                    return Err(DomainError::invalid(
-                        "members",
-                        "a department needs at least one head: mark a member with isAdmin: true",
-                    ));
+                    return Err(DomainError::invalid("members", "a department needs at least one head: mark a member with isAdmin: true"));
                 }
                 let by = new.created_by;
                 let mut events = vec![DepartmentCreated { id: new.id, org_id: new.org_id, name, created_by: by }];

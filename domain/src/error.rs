@@ -35,10 +35,9 @@ impl DomainError {
         match self {
             DomainError::Invalid { field, message } => DomainError::Invalid { field: format!("{item}.{field}"), message },
             DomainError::Taken { field } => DomainError::Taken { field: format!("{item}.{field}") },
-            DomainError::NotFound(what) => DomainError::Invalid {
-                field: format!("{item}.{what}"),
-                message: "not found in this organization".into(),
-            },
+            DomainError::NotFound(what) => {
+                DomainError::Invalid { field: format!("{item}.{what}"), message: "not found in this organization".into() }
+            }
             DomainError::NotFoundAt { field, what } => DomainError::NotFoundAt { field: format!("{item}.{field}"), what },
             other => other,
         }
@@ -54,7 +53,10 @@ mod tests {
         let e = DomainError::invalid("email", "must be an email address").within("data[3]");
         assert_eq!(e.to_string(), "data[3].email: must be an email address");
         assert_eq!(DomainError::Taken { field: "email".into() }.within("data[1]").to_string(), "data[1].email is already taken");
-        assert_eq!(DomainError::NotFound("reportsTo").within("data[0]"), DomainError::invalid("data[0].reportsTo", "not found in this organization"));
+        assert_eq!(
+            DomainError::NotFound("reportsTo").within("data[0]"),
+            DomainError::invalid("data[0].reportsTo", "not found in this organization")
+        );
         assert_eq!(DomainError::Forbidden("no".into()).within("data[0]"), DomainError::Forbidden("no".into()));
     }
 }

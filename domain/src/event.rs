@@ -68,7 +68,9 @@ pub fn upcast_any(stream_type: &str, event_type: &str, schema_rev: i16, payload:
     use crate::*;
     match stream_type {
         <user::UserEvent as DomainEvent>::STREAM_TYPE => up::<user::UserEvent>(event_type, schema_rev, payload),
-        <organization::OrganizationEvent as DomainEvent>::STREAM_TYPE => up::<organization::OrganizationEvent>(event_type, schema_rev, payload),
+        <organization::OrganizationEvent as DomainEvent>::STREAM_TYPE => {
+            up::<organization::OrganizationEvent>(event_type, schema_rev, payload)
+        }
         <group::GroupEvent as DomainEvent>::STREAM_TYPE => up::<group::GroupEvent>(event_type, schema_rev, payload),
         <department::DepartmentEvent as DomainEvent>::STREAM_TYPE => up::<department::DepartmentEvent>(event_type, schema_rev, payload),
         <location::LocationEvent as DomainEvent>::STREAM_TYPE => up::<location::LocationEvent>(event_type, schema_rev, payload),
@@ -105,7 +107,10 @@ mod tests {
     #[test]
     fn event_types_come_from_the_enums() {
         let user = event_types::<crate::user::UserEvent>();
-        assert!(user.len() >= 7 && user.contains(&"UserCreated".to_string()) && user.contains(&"AccessTokenRevoked".to_string()), "{user:?}");
+        assert!(
+            user.len() >= 7 && user.contains(&"UserCreated".to_string()) && user.contains(&"AccessTokenRevoked".to_string()),
+            "{user:?}"
+        );
         assert_eq!(event_types::<crate::sso::SsoEvent>(), ["SsoCreated"]);
         assert_eq!(event_types::<crate::media::MediaEvent>(), ["MediaReserved", "MediaUploaded"]);
         for t in event_types::<crate::group::GroupEvent>() {

@@ -287,21 +287,48 @@ pub enum Issue {
 #[derive(Debug, Clone)]
 pub enum GroupCommand {
     Create(NewGroup),
-    Update { actor: Option<UserId>, patch: GroupPatch },
-    Delete { actor: Option<UserId> },
+    Update {
+        actor: Option<UserId>,
+        patch: GroupPatch,
+    },
+    Delete {
+        actor: Option<UserId>,
+    },
     /// Adding a present member with the same role is a no-op (PortSIP: idempotent 200).
-    AddMember { actor: Option<UserId>, user_id: UserId, role: MemberRole },
-    RemoveMember { actor: Option<UserId>, user_id: UserId },
+    AddMember {
+        actor: Option<UserId>,
+        user_id: UserId,
+        role: MemberRole,
+    },
+    RemoveMember {
+        actor: Option<UserId>,
+        user_id: UserId,
+    },
     /// Sunbird update, with its permission rules.
-    Change { actor: Actor, change: GroupChange },
+    Change {
+        actor: Actor,
+        change: GroupChange,
+    },
     /// Sunbird delete: the creator only.
-    DeleteAsCreator { actor: Actor },
+    DeleteAsCreator {
+        actor: Actor,
+    },
     /// Publisher PUT: the name and the whole member list.
-    Replace { actor: Option<UserId>, name: String, members: Vec<UserId> },
+    Replace {
+        actor: Option<UserId>,
+        name: String,
+        members: Vec<UserId>,
+    },
     /// Publisher add-users: a union with the present members.
-    AddMembers { actor: Option<UserId>, members: Vec<UserId> },
+    AddMembers {
+        actor: Option<UserId>,
+        members: Vec<UserId>,
+    },
     /// Sunbird membership update: the member marks the group visited (or not).
-    SetVisited { user_id: UserId, visited: bool },
+    SetVisited {
+        user_id: UserId,
+        visited: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -433,10 +460,8 @@ impl esrs::Aggregate for GroupAggregate {
                 let name = required_text("name", &name, MAX_GROUP_NAME_LEN)?;
                 let wanted = dedup(members);
                 check_member_count(wanted.len())?;
-                let mut events = vec![GroupEvent::GroupUpdated {
-                    patch: GroupPatch { name: Some(name), ..GroupPatch::default() },
-                    updated_by: actor,
-                }];
+                let mut events =
+                    vec![GroupEvent::GroupUpdated { patch: GroupPatch { name: Some(name), ..GroupPatch::default() }, updated_by: actor }];
                 for u in group.members.keys().filter(|u| !wanted.contains(u)) {
                     events.push(GroupEvent::GroupMemberRemoved { user_id: *u, removed_by: actor });
                 }
@@ -466,16 +491,9 @@ impl esrs::Aggregate for GroupAggregate {
 
     fn apply_event(state: Self::State, event: Self::Event) -> Self::State {
         match event {
-            GroupEvent::GroupCreated { id, org_id, created_by, status, activities, short_name, .. } => Some(Group {
-                id,
-                org_id,
-                deleted: false,
-                status,
-                created_by,
-                members: BTreeMap::new(),
-                activities,
-                short_name,
-            }),
+            GroupEvent::GroupCreated { id, org_id, created_by, status, activities, short_name, .. } => {
+                Some(Group { id, org_id, deleted: false, status, created_by, members: BTreeMap::new(), activities, short_name })
+            }
             other => state.map(|mut g| {
                 match other {
                     GroupEvent::GroupCreated { .. } => {}
@@ -531,11 +549,7 @@ fn validate_short_name(raw: &str) -> Result<String, DomainError> {
 }
 
 fn validate_activities(field: &str, activities: Vec<Activity>) -> Result<Vec<Activity>, DomainError> {
-    activities
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| Activity::parse(&format!("{field}[{i}]"), &a.id, &a.kind))
-        .collect()
+    activities.into_iter().enumerate().map(|(i, a)| Activity::parse(&format!("{field}[{i}]"), &a.id, &a.kind)).collect()
 }
 
 fn validate_patch(patch: GroupPatch) -> Result<GroupPatch, DomainError> {
@@ -704,8 +718,18 @@ pub fn decide_change(group: &Group, actor: Actor, change: GroupChange) -> Result
             // Sunbird applies no member change at all then.
             issues.push(Issue::TooManyMembers);
         } else {
-            events.extend(add.into_iter().map(|(user_id, role)| GroupEvent::GroupMemberAdded { user_id, role, added_by: by, visited: false }));
-            events.extend(edit.into_iter().map(|(user_id, role)| GroupEvent::GroupMemberUpdated { user_id, role: Some(role), visited: None, updated_by: by }));
+            events.extend(add.into_iter().map(|(user_id, role)| GroupEvent::GroupMemberAdded {
+                user_id,
+                role,
+                added_by: by,
+                visited: false,
+            }));
+            events.extend(edit.into_iter().map(|(user_id, role)| GroupEvent::GroupMemberUpdated {
+                user_id,
+                role: Some(role),
+                visited: None,
+                updated_by: by,
+            }));
             events.extend(remove.into_iter().map(|user_id| GroupEvent::GroupMemberRemoved { user_id, removed_by: by }));
         }
     }
@@ -714,10 +738,7 @@ pub fn decide_change(group: &Group, actor: Actor, change: GroupChange) -> Result
 
 fn validate_caller_ids(ids: Vec<OutboundCallerId>) -> Result<Vec<OutboundCallerId>, DomainError> {
     if ids.len() > MAX_OUTBOUND_CALLER_IDS {
-        return Err(DomainError::invalid(
-            "outbound_caller_ids",
-            format!("must have at most {MAX_OUTBOUND_CALLER_IDS} entries"),
-        ));
+        return Err(DomainError::invalid("outbound_caller_ids", format!("must have at most {MAX_OUTBOUND_CALLER_IDS} entries")));
     }
     ids.into_iter()
         .enumerate()
@@ -726,14 +747,8 @@ fn validate_caller_ids(ids: Vec<OutboundCallerId>) -> Result<Vec<OutboundCallerI
             Ok(OutboundCallerId {
                 provider_id: required_text(&field("provider_id"), &c.provider_id, MAX_CALLER_ID_LEN)?,
                 caller_id: required_text(&field("caller_id"), &c.caller_id, MAX_CALLER_ID_LEN)?,
-                description: c
-                    .description
-                    .map(|d| bounded_text(&field("description"), &d, MAX_GROUP_DESCRIPTION_LEN))
-                    .transpose()?,
-                display_name: c
-                    .display_name
-                    .map(|d| bounded_text(&field("display_name"), &d, MAX_GROUP_DESCRIPTION_LEN))
-                    .transpose()?,
+                description: c.description.map(|d| bounded_text(&field("description"), &d, MAX_GROUP_DESCRIPTION_LEN)).transpose()?,
+                display_name: c.display_name.map(|d| bounded_text(&field("display_name"), &d, MAX_GROUP_DESCRIPTION_LEN)).transpose()?,
             })
         })
         .collect()
@@ -834,14 +849,21 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let added = serde_json::json!({"user_id": uuid::Uuid::from_u128(4), "role": "admin", "added_by": null});
-        assert!(matches!(GroupEvent::from_parts("GroupMemberAdded", 1, added).unwrap(), GroupEvent::GroupMemberAdded { visited: false, .. }));
+        assert!(matches!(
+            GroupEvent::from_parts("GroupMemberAdded", 1, added).unwrap(),
+            GroupEvent::GroupMemberAdded { visited: false, .. }
+        ));
     }
 
     #[test]
     fn create_keeps_150_members_and_drops_all_but_the_creator_at_151() {
         assert_eq!(sunbird_group(MAX_MEMBERS_PER_GROUP as u128 - 1).members.len(), MAX_MEMBERS_PER_GROUP);
         let mut members = vec![NewMember { user_id: uid(CREATOR), role: MemberRole::Admin, visited: true }];
-        members.extend((1..=MAX_MEMBERS_PER_GROUP as u128).map(|i| NewMember { user_id: uid(i), role: MemberRole::Member, visited: false }));
+        members.extend((1..=MAX_MEMBERS_PER_GROUP as u128).map(|i| NewMember {
+            user_id: uid(i),
+            role: MemberRole::Member,
+            visited: false,
+        }));
         let (events, issues) = decide_create(new_group(members)).unwrap();
         assert_eq!(issues, vec![Issue::TooManyMembers]);
         let g = fold(None, events).unwrap();
@@ -879,7 +901,10 @@ mod tests {
         assert_eq!(authorize_change(&g, actor(CREATOR), &kick), Ok(()));
         let rename = GroupChange { patch: GroupPatch { name: Some("x".into()), ..Default::default() }, ..Default::default() };
         assert_eq!(authorize_change(&g, actor(2), &rename), Err(Denial::AdminRequired));
-        assert_eq!(authorize_change(&g, actor(999), &GroupChange { activities: Some(ActivityChanges::default()), ..Default::default() }), Err(Denial::MemberRequired));
+        assert_eq!(
+            authorize_change(&g, actor(999), &GroupChange { activities: Some(ActivityChanges::default()), ..Default::default() }),
+            Err(Denial::MemberRequired)
+        );
         let off = GroupChange { patch: GroupPatch { status: Some(GroupStatus::Inactive), ..Default::default() }, ..Default::default() };
         let mut promoted = g.clone();
         promoted.members.insert(uid(1), MemberRole::Admin);
@@ -903,7 +928,11 @@ mod tests {
     fn member_updates_report_existing_and_unknown_users_and_stop_at_the_limit() {
         let g = sunbird_group(MAX_MEMBERS_PER_GROUP as u128 - 2);
         let add = |users: Vec<u128>| GroupChange {
-            members: Some(MemberChanges { add: users.into_iter().map(|u| (uid(u), MemberRole::Member)).collect(), edit: vec![(uid(50_000), MemberRole::Admin)], remove: vec![] }),
+            members: Some(MemberChanges {
+                add: users.into_iter().map(|u| (uid(u), MemberRole::Member)).collect(),
+                edit: vec![(uid(50_000), MemberRole::Admin)],
+                remove: vec![],
+            }),
             ..Default::default()
         };
         let (events, issues) = decide_change(&g, actor(CREATOR), add(vec![1, 20_000])).unwrap();
@@ -912,20 +941,20 @@ mod tests {
         let (events, issues) = decide_change(&g, actor(CREATOR), add(vec![20_000, 20_001])).unwrap();
         assert!(events.is_empty());
         assert!(issues.contains(&Issue::TooManyMembers));
-        let err = GroupAggregate::handle_command(
-            &Some(g),
-            GroupCommand::AddMembers { actor: None, members: vec![uid(20_000), uid(20_001)] },
-        )
-        .unwrap_err();
+        let err =
+            GroupAggregate::handle_command(&Some(g), GroupCommand::AddMembers { actor: None, members: vec![uid(20_000), uid(20_001)] })
+                .unwrap_err();
         assert_eq!(err, DomainError::invalid("members", "a group has at most 150 members"));
     }
 
     #[test]
     fn replace_sets_exactly_the_given_members() {
         let g = sunbird_group(2);
-        let events =
-            GroupAggregate::handle_command(&Some(g.clone()), GroupCommand::Replace { actor: None, name: "New".into(), members: vec![uid(2), uid(3)] })
-                .unwrap();
+        let events = GroupAggregate::handle_command(
+            &Some(g.clone()),
+            GroupCommand::Replace { actor: None, name: "New".into(), members: vec![uid(2), uid(3)] },
+        )
+        .unwrap();
         let after = fold(Some(g), events).unwrap();
         assert_eq!(after.members.keys().copied().collect::<Vec<_>>(), vec![uid(2), uid(3)]);
     }

@@ -210,13 +210,20 @@ mod tests {
     #[test]
     fn a_user_folds_and_diffs() {
         let events = vec![
-            ev("UserCreated", 0, json!({"id": "u", "email": "a@b.c", "first_name": "A", "created_by": "x", "profile": {"phone": null, "additional_teams": []}})),
+            ev(
+                "UserCreated",
+                0,
+                json!({"id": "u", "email": "a@b.c", "first_name": "A", "created_by": "x", "profile": {"phone": null, "additional_teams": []}}),
+            ),
             ev("UserUpdated", 10, json!({"phone": "123", "updated_by": "x", "add_additional_teams": ["t1", "t2"]})),
             ev("AccessTokenIssued", 15, json!({"token_id": "k"})),
             ev("UserUpdated", 20, json!({"phone": null, "remove_additional_teams": ["t1"], "updated_by": "x"})),
             ev("UserDeleted", 30, json!({"deleted_by": "x"})),
         ];
-        assert_eq!(fold("user", up_to(&events, at(5))), Some(json!({"id": "u", "email": "a@b.c", "first_name": "A", "phone": null, "additional_teams": [], "deleted": false})));
+        assert_eq!(
+            fold("user", up_to(&events, at(5))),
+            Some(json!({"id": "u", "email": "a@b.c", "first_name": "A", "phone": null, "additional_teams": [], "deleted": false}))
+        );
         let mid = fold("user", up_to(&events, at(10))).unwrap();
         assert_eq!(mid["phone"], "123");
         assert_eq!(mid["additional_teams"], json!(["t1", "t2"]));

@@ -3,8 +3,8 @@
 //! Pure and synchronous: no IO, no clock, no randomness. Commands carry `now` and any new ids, so
 //! replaying the same events always yields the same state.
 
-pub mod error;
 pub mod department;
+pub mod error;
 pub mod event;
 pub mod group;
 pub mod history;
@@ -13,11 +13,11 @@ pub mod location;
 pub mod media;
 pub mod org_unit;
 pub mod organization;
-pub mod sso;
 pub mod patch;
 pub mod permission;
 pub mod profile_field;
 pub mod security_group;
+pub mod sso;
 pub mod subscription;
 pub mod user;
 pub mod values;

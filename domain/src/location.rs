@@ -34,13 +34,30 @@ impl OrgUnit for Location {
 
 #[derive(Debug, Clone)]
 pub enum LocationCommand {
-    Create { id: uuid::Uuid, org_id: OrgId, name: String, created_by: Option<UserId> },
-    Rename { actor: Option<UserId>, name: String },
+    Create {
+        id: uuid::Uuid,
+        org_id: OrgId,
+        name: String,
+        created_by: Option<UserId>,
+    },
+    Rename {
+        actor: Option<UserId>,
+        name: String,
+    },
     /// Adding a present member is a no-op.
-    AddMember { actor: Option<UserId>, user_id: UserId },
+    AddMember {
+        actor: Option<UserId>,
+        user_id: UserId,
+    },
     /// `field` names the request field in the error.
-    RemoveMember { actor: Option<UserId>, user_id: UserId, field: String },
-    Delete { actor: Option<UserId> },
+    RemoveMember {
+        actor: Option<UserId>,
+        user_id: UserId,
+        field: String,
+    },
+    Delete {
+        actor: Option<UserId>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -172,14 +189,18 @@ mod tests {
         let l = run(created(), LocationCommand::AddMember { actor: None, user_id: u }).unwrap();
         assert!(LocationAggregate::handle_command(&l, LocationCommand::AddMember { actor: None, user_id: u }).unwrap().is_empty());
         let l = run(l, LocationCommand::RemoveMember { actor: None, user_id: u, field: "removeMembers".into() }).unwrap();
-        let err = LocationAggregate::handle_command(&l, LocationCommand::RemoveMember { actor: None, user_id: u, field: "removeMembers".into() })
-            .unwrap_err();
+        let err =
+            LocationAggregate::handle_command(&l, LocationCommand::RemoveMember { actor: None, user_id: u, field: "removeMembers".into() })
+                .unwrap_err();
         assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "removeMembers"));
     }
 
     #[test]
     fn a_deleted_location_is_not_found() {
         let l = run(created(), LocationCommand::Delete { actor: None }).unwrap();
-        assert_eq!(LocationAggregate::handle_command(&l, LocationCommand::Delete { actor: None }).unwrap_err(), DomainError::NotFound("location"));
+        assert_eq!(
+            LocationAggregate::handle_command(&l, LocationCommand::Delete { actor: None }).unwrap_err(),
+            DomainError::NotFound("location")
+        );
     }
 }

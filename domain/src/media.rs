@@ -228,7 +228,14 @@ mod tests {
     }
 
     fn upload(state: &Option<Media>, token: &str, ct: &str, size: u64, at: DateTime<Utc>) -> Result<Vec<MediaEvent>, DomainError> {
-        let cmd = MediaCommand::Upload { token_sha256: token.into(), content_type: ct.into(), now: at, key: "k".into(), size, sha256: "s".into() };
+        let cmd = MediaCommand::Upload {
+            token_sha256: token.into(),
+            content_type: ct.into(),
+            now: at,
+            key: "k".into(),
+            size,
+            sha256: "s".into(),
+        };
         MediaAggregate::handle_command(state, cmd)
     }
 
@@ -243,7 +250,9 @@ mod tests {
         let m = reserve("image/png").unwrap();
         assert!(matches!(upload(&m, "wrong", "image/png", 1, now()), Err(DomainError::Forbidden(_))));
         assert!(matches!(upload(&m, "h", "image/gif", 1, now()), Err(DomainError::Invalid { ref field, .. }) if field == "Content-Type"));
-        assert!(matches!(upload(&m, "h", "image/png", MAX_UPLOAD_BYTES + 1, now()), Err(DomainError::Invalid { ref field, .. }) if field == "file"));
+        assert!(
+            matches!(upload(&m, "h", "image/png", MAX_UPLOAD_BYTES + 1, now()), Err(DomainError::Invalid { ref field, .. }) if field == "file")
+        );
         let late = now() + chrono::Duration::seconds(UPLOAD_TTL_SECS + 1);
         assert!(matches!(upload(&m, "h", "image/png", 1, late), Err(DomainError::Forbidden(_))));
         let events = upload(&m, "h", "image/png", 1, now()).unwrap();

@@ -56,7 +56,11 @@ pub struct OrganizationAggregate;
 #[derive(Debug, Clone)]
 pub enum OrganizationCommand {
     Create(NewOrganization),
-    Update { actor: UserId, patch: OrganizationPatch },
+    /// Boxed: a patch of every organization field is much larger than a create.
+    Update {
+        actor: UserId,
+        patch: Box<OrganizationPatch>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -162,7 +166,7 @@ impl esrs::Aggregate for OrganizationAggregate {
                 if org.admin_user_id != actor {
                     return Err(DomainError::Forbidden("only the organization's creator may update it".into()));
                 }
-                let patch = validate_patch(patch)?;
+                let patch = validate_patch(*patch)?;
                 Ok(vec![OrganizationEvent::OrganizationUpdated { patch, updated_by: actor }])
             }
         }
@@ -193,7 +197,11 @@ fn validate_patch(patch: OrganizationPatch) -> Result<OrganizationPatch, DomainE
                 .map(|(i, w)| required_text(&format!("websites[{i}]"), w, MAX_TEXT_LEN))
                 .collect::<Result<Vec<_>, _>>()?;
             // An empty list and `null` mean the same: no websites.
-            if sites.is_empty() { Patch::Clear } else { Patch::Set(sites) }
+            if sites.is_empty() {
+                Patch::Clear
+            } else {
+                Patch::Set(sites)
+            }
         }
         other => other,
     };

@@ -136,4 +136,3 @@ mod tests {
         assert_eq!(Patch::<Vec<u8>>::Keep.or_default(), None);
     }
 }
-

@@ -35,9 +35,10 @@ impl FieldType {
     }
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
-        FieldType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(raw.trim())).ok_or_else(|| {
-            DomainError::invalid(field, format!("unknown type '{raw}'; one of Text, Number, Boolean, DateTime"))
-        })
+        FieldType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(raw.trim()))
+            .ok_or_else(|| DomainError::invalid(field, format!("unknown type '{raw}'; one of Text, Number, Boolean, DateTime")))
     }
 }
 

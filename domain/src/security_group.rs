@@ -70,9 +70,16 @@ pub struct NewSecurityGroup {
 pub enum SecurityGroupCommand {
     Create(NewSecurityGroup),
     /// Adding a present member emits nothing.
-    AddMember { actor: Option<UserId>, user_id: UserId },
+    AddMember {
+        actor: Option<UserId>,
+        user_id: UserId,
+    },
     /// `field` names the request field in the error when the rule is broken.
-    RemoveMember { actor: Option<UserId>, user_id: UserId, field: String },
+    RemoveMember {
+        actor: Option<UserId>,
+        user_id: UserId,
+        field: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -248,7 +255,10 @@ mod tests {
         let g = run(created(SecurityGroupKind::Administrators), SecurityGroupCommand::AddMember { actor: None, user_id: u(1) }).unwrap();
         let remove = |id| SecurityGroupCommand::RemoveMember { actor: None, user_id: u(id), field: "ids[1]".into() };
         let err = SecurityGroupAggregate::handle_command(&g, remove(1)).unwrap_err();
-        assert!(matches!(err, DomainError::Invalid { ref field, ref message } if field == "ids[1]" && message.contains("last member")), "{err:?}");
+        assert!(
+            matches!(err, DomainError::Invalid { ref field, ref message } if field == "ids[1]" && message.contains("last member")),
+            "{err:?}"
+        );
         let g = run(g, SecurityGroupCommand::AddMember { actor: None, user_id: u(2) }).unwrap();
         let g = run(g, remove(1)).unwrap();
         assert_eq!(g.as_ref().unwrap().members, BTreeSet::from([u(2)]));
@@ -257,7 +267,8 @@ mod tests {
 
     #[test]
     fn a_missing_group_is_not_found() {
-        let err = SecurityGroupAggregate::handle_command(&None, SecurityGroupCommand::AddMember { actor: None, user_id: u(1) }).unwrap_err();
+        let err =
+            SecurityGroupAggregate::handle_command(&None, SecurityGroupCommand::AddMember { actor: None, user_id: u(1) }).unwrap_err();
         assert_eq!(err, DomainError::NotFound("security group"));
     }
 }

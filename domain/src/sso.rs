@@ -62,7 +62,8 @@ pub enum SsoType {
 
 impl SsoType {
     pub fn parse(field: &str, raw: Option<&str>) -> Result<Self, DomainError> {
-        let raw = raw.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| DomainError::invalid(field, "is required: QUICK_LINK or SSO"))?;
+        let raw =
+            raw.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| DomainError::invalid(field, "is required: QUICK_LINK or SSO"))?;
         if raw.eq_ignore_ascii_case("QUICK_LINK") {
             Ok(SsoType::QuickLink)
         } else if raw.eq_ignore_ascii_case("SSO") {

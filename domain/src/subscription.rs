@@ -74,13 +74,30 @@ impl Subscription {
 
 #[derive(Debug, Clone)]
 pub enum SubscriptionCommand {
-    Create { org_id: OrgId, user_id: UserId, expires_at: Option<DateTime<Utc>>, actor: Option<UserId> },
-    SetDisabled { disabled: bool, actor: Option<UserId> },
-    SetStatus { status: SubscriptionStatus, now: DateTime<Utc>, actor: Option<UserId> },
+    Create {
+        org_id: OrgId,
+        user_id: UserId,
+        expires_at: Option<DateTime<Utc>>,
+        actor: Option<UserId>,
+    },
+    SetDisabled {
+        disabled: bool,
+        actor: Option<UserId>,
+    },
+    SetStatus {
+        status: SubscriptionStatus,
+        now: DateTime<Utc>,
+        actor: Option<UserId>,
+    },
     /// Sent by the expiry worker once `expires_at` has passed; anything else is a no-op.
-    Expire { now: DateTime<Utc> },
+    Expire {
+        now: DateTime<Utc>,
+    },
     /// Values already parsed against their fields' types; `None` clears a value.
-    SetFieldValues { values: BTreeMap<String, Option<FieldValue>>, actor: Option<UserId> },
+    SetFieldValues {
+        values: BTreeMap<String, Option<FieldValue>>,
+        actor: Option<UserId>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -93,10 +110,22 @@ pub enum SubscriptionEvent {
         expires_at: Option<DateTime<Utc>>,
         created_by: Option<UserId>,
     },
-    SubscriptionDisabled { by: Option<UserId> },
-    SubscriptionEnabled { by: Option<UserId> },
-    SubscriptionStatusChanged { previous: SubscriptionStatus, current: SubscriptionStatus, set_at: DateTime<Utc>, by: Option<UserId> },
-    SubscriptionExpired { expires_at: DateTime<Utc>, noticed_at: DateTime<Utc> },
+    SubscriptionDisabled {
+        by: Option<UserId>,
+    },
+    SubscriptionEnabled {
+        by: Option<UserId>,
+    },
+    SubscriptionStatusChanged {
+        previous: SubscriptionStatus,
+        current: SubscriptionStatus,
+        set_at: DateTime<Utc>,
+        by: Option<UserId>,
+    },
+    SubscriptionExpired {
+        expires_at: DateTime<Utc>,
+        noticed_at: DateTime<Utc>,
+    },
     SubscriptionFieldValuesSet {
         /// Key → typed value; `null` cleared the value.
         #[schema(value_type = Object)]
@@ -217,12 +246,16 @@ mod tests {
     #[test]
     fn expiry_happens_once_and_only_after_the_date() {
         let s = created(Some(at("2026-05-01T00:00:00Z")));
-        assert!(SubscriptionAggregate::handle_command(&s, SubscriptionCommand::Expire { now: at("2026-04-30T23:59:59Z") }).unwrap().is_empty());
+        assert!(SubscriptionAggregate::handle_command(&s, SubscriptionCommand::Expire { now: at("2026-04-30T23:59:59Z") })
+            .unwrap()
+            .is_empty());
         let events = SubscriptionAggregate::handle_command(&s, SubscriptionCommand::Expire { now: at("2026-05-01T00:00:00Z") }).unwrap();
         assert_eq!(events.len(), 1);
         let s = events.into_iter().fold(s, SubscriptionAggregate::apply_event);
         assert!(!s.as_ref().unwrap().in_force());
-        assert!(SubscriptionAggregate::handle_command(&s, SubscriptionCommand::Expire { now: at("2026-06-01T00:00:00Z") }).unwrap().is_empty());
+        assert!(SubscriptionAggregate::handle_command(&s, SubscriptionCommand::Expire { now: at("2026-06-01T00:00:00Z") })
+            .unwrap()
+            .is_empty());
         assert!(SubscriptionAggregate::handle_command(&created(None), SubscriptionCommand::Expire { now: at("2999-01-01T00:00:00Z") })
             .unwrap()
             .is_empty());
@@ -233,7 +266,9 @@ mod tests {
         let s = created(None);
         let off = SubscriptionAggregate::handle_command(&s, SubscriptionCommand::SetDisabled { disabled: true, actor: None }).unwrap();
         let s = off.into_iter().fold(s, SubscriptionAggregate::apply_event);
-        assert!(SubscriptionAggregate::handle_command(&s, SubscriptionCommand::SetDisabled { disabled: true, actor: None }).unwrap().is_empty());
+        assert!(SubscriptionAggregate::handle_command(&s, SubscriptionCommand::SetDisabled { disabled: true, actor: None })
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

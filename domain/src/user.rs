@@ -126,7 +126,12 @@ impl ContactInfo {
 /// none, the heads of their department — become the boss: the first is `reportsTo`, the others
 /// join `additional_teams`. The admins of `additional_locations` become supervisors too.
 /// Everyone is listed in a stable order (ids), and nobody supervises themselves.
-pub fn default_supervisors(profile: &mut Profile, location_admins: &[UserId], department_heads: &[UserId], additional_location_admins: &[UserId]) {
+pub fn default_supervisors(
+    profile: &mut Profile,
+    location_admins: &[UserId],
+    department_heads: &[UserId],
+    additional_location_admins: &[UserId],
+) {
     let mut extra: Vec<UserId> = Vec::new();
     if profile.reports_to.is_none() {
         let bosses = if location_admins.is_empty() { department_heads } else { location_admins };
@@ -465,7 +470,9 @@ impl esrs::Aggregate for UserAggregate {
                         user.deleted = true;
                         user.status = UserStatus::Archive;
                     }
-                    UserEvent::UserPasswordSet { .. } | UserEvent::UserOnboardingNoticeRecorded { .. } | UserEvent::UserActivityProgressRecorded { .. } => {}
+                    UserEvent::UserPasswordSet { .. }
+                    | UserEvent::UserOnboardingNoticeRecorded { .. }
+                    | UserEvent::UserActivityProgressRecorded { .. } => {}
                     UserEvent::AccessTokenIssued { token_id, .. } => {
                         user.active_tokens.insert(token_id);
                     }
@@ -500,19 +507,17 @@ fn create(new: NewUser) -> Result<Vec<UserEvent>, DomainError> {
     }
     // WorkDrive's onboarding rule: without a security group, designation and visibility the
     // invitation goes to the supervisor first, so the user starts pre-invited.
-    let missing_fields: Vec<String> = [
-        profile.security_group.is_none(),
-        profile.designation.is_none(),
-        profile.default_visibility.is_none(),
-    ]
-    .iter()
-    .zip(ONBOARDING_FIELDS)
-    .filter(|(missing, _)| **missing)
-    .map(|(_, f)| f.to_string())
-    .collect();
+    let missing_fields: Vec<String> =
+        [profile.security_group.is_none(), profile.designation.is_none(), profile.default_visibility.is_none()]
+            .iter()
+            .zip(ONBOARDING_FIELDS)
+            .filter(|(missing, _)| **missing)
+            .map(|(_, f)| f.to_string())
+            .collect();
     let complete = missing_fields.is_empty();
     let profile = Profile { security_group: profile.security_group.or(new.default_security_group), ..profile };
-    let notice = (new.role == Role::Member).then(|| onboarding_notice(new.id, &email, profile.reports_to, new.supervisor_email.clone(), missing_fields));
+    let notice = (new.role == Role::Member)
+        .then(|| onboarding_notice(new.id, &email, profile.reports_to, new.supervisor_email.clone(), missing_fields));
     let status = match new.role {
         Role::SuperAdmin | Role::OrgAdmin => UserStatus::Active,
         Role::Member if complete => UserStatus::Invited,
@@ -547,12 +552,9 @@ fn onboarding_notice(
     missing_fields: Vec<String>,
 ) -> UserEvent {
     let (recipient, recipient_user_id, recipient_email, reason) = match (missing_fields.is_empty(), reports_to) {
-        (true, _) => (
-            OnboardingRecipient::User,
-            Some(id),
-            Some(email.clone()),
-            "the profile is complete: the user is invited directly".to_string(),
-        ),
+        (true, _) => {
+            (OnboardingRecipient::User, Some(id), Some(email.clone()), "the profile is complete: the user is invited directly".to_string())
+        }
         (false, Some(boss)) => (
             OnboardingRecipient::Supervisor,
             Some(boss),
@@ -694,7 +696,9 @@ mod tests {
         with_boss.profile.designation = Some("Engineer".into());
         with_boss.supervisor_email = Some(Email::parse("email", "boss@example.com").unwrap());
         let events = UserAggregate::handle_command(&None, UserCommand::Create(with_boss)).unwrap();
-        let Some(UserEvent::UserOnboardingNoticeRecorded { recipient, recipient_user_id, recipient_email, missing_fields, reason }) = events.last() else {
+        let Some(UserEvent::UserOnboardingNoticeRecorded { recipient, recipient_user_id, recipient_email, missing_fields, reason }) =
+            events.last()
+        else {
             panic!("no notice: {events:?}")
         };
         assert_eq!(*recipient, OnboardingRecipient::Supervisor);
@@ -762,7 +766,11 @@ mod tests {
         assert!(matches!(del[0], UserEvent::AccessTokenRevoked { .. }));
         events.extend(del);
         let state = fold(events);
-        assert!(UserAggregate::handle_command(&state, UserCommand::Update { actor: UserId(uuid::Uuid::from_u128(2)), patch: UserPatch::default() }).is_err());
+        assert!(UserAggregate::handle_command(
+            &state,
+            UserCommand::Update { actor: UserId(uuid::Uuid::from_u128(2)), patch: UserPatch::default() }
+        )
+        .is_err());
     }
 
     #[test]

@@ -36,13 +36,9 @@ impl Email {
         if s.chars().count() > MAX_EMAIL_LEN {
             return Err(DomainError::invalid(field, format!("must be at most {MAX_EMAIL_LEN} characters")));
         }
-        let (local, domain) = s
-            .split_once('@')
-            .ok_or_else(|| DomainError::invalid(field, "must be an email address like name@example.com"))?;
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains('@');
+        let (local, domain) =
+            s.split_once('@').ok_or_else(|| DomainError::invalid(field, "must be an email address like name@example.com"))?;
+        let domain_ok = domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@');
         if local.is_empty() || !domain_ok || s.chars().any(char::is_whitespace) {
             return Err(DomainError::invalid(field, "must be an email address like name@example.com"));
         }
@@ -120,11 +116,7 @@ pub struct Subdomain(String);
 impl Subdomain {
     /// Derives a subdomain from an organization name, as WorkDrive does ("Acme Corp" → "acmecorp").
     pub fn from_name(name: &str) -> Result<Self, DomainError> {
-        let s: String = name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
+        let s: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').map(|c| c.to_ascii_lowercase()).collect();
         let s = s.trim_matches('-').to_string();
         if s.is_empty() {
             return Err(DomainError::invalid("name", "must contain at least one letter or digit"));

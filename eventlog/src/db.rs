@@ -12,13 +12,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// `projections::SEARCH_PATH`, which only the read side knows) and never sit idle inside a
 /// transaction: an open transaction holds every log reader back (DESIGN §3).
 pub async fn connect(url: &str, max_connections: u32, search_path: &str) -> Result<PgPool, sqlx::Error> {
-    let opts = PgConnectOptions::from_str(url)?
-        .options([("search_path", search_path), ("idle_in_transaction_session_timeout", "15s")]);
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(opts)
-        .await
+    let opts = PgConnectOptions::from_str(url)?.options([("search_path", search_path), ("idle_in_transaction_session_timeout", "15s")]);
+    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await
 }
 
 /// Migrates on a session of its own whose search_path is only `public`: the migrator's bookkeeping

@@ -140,7 +140,12 @@ pub async fn read_org_after<'e>(
 }
 
 /// One entity's whole history in `org`, in version order (the audit view of a stream).
-pub async fn read_stream<'e>(db: impl PgExecutor<'e>, org_id: Uuid, stream_type: &str, stream_id: Uuid) -> Result<Vec<Envelope>, sqlx::Error> {
+pub async fn read_stream<'e>(
+    db: impl PgExecutor<'e>,
+    org_id: Uuid,
+    stream_type: &str,
+    stream_id: Uuid,
+) -> Result<Vec<Envelope>, sqlx::Error> {
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,

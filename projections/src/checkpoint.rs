@@ -16,9 +16,7 @@ pub struct Checkpoint {
 /// Locks and reads a projection's checkpoint: whoever holds the lock is the only one changing the
 /// projection's tables (the projector's batch, or a rebuild's swap).
 pub async fn lock(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sqlx::Error> {
-    sqlx::query!("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", name)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", name).execute(&mut *conn).await?;
     let r = sqlx::query!("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE", name)
         .fetch_one(&mut *conn)
         .await?;
@@ -27,9 +25,8 @@ pub async fn lock(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sql
 
 /// Reads a projection's checkpoint without locking it (a missing row reads as the start).
 pub async fn read(db: impl PgExecutor<'_>, name: &str) -> Result<Checkpoint, sqlx::Error> {
-    let row = sqlx::query!("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1", name)
-        .fetch_optional(db)
-        .await?;
+    let row =
+        sqlx::query!("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1", name).fetch_optional(db).await?;
     Ok(row
         .map(|r| Checkpoint { position: Position::new(r.tx, r.gid), status: r.status, stream_seq: r.stream_seq as u64 })
         .unwrap_or(Checkpoint { position: Position::START, status: "running".into(), stream_seq: 0 }))
@@ -61,9 +58,7 @@ pub async fn notify(db: impl PgExecutor<'_>, name: &str) {
 }
 
 pub async fn set_status(db: impl PgExecutor<'_>, name: &str, status: &str) -> Result<(), sqlx::Error> {
-    sqlx::query!("UPDATE projection_checkpoints SET status = $2, updated_at = now() WHERE name = $1", name, status)
-        .execute(db)
-        .await?;
+    sqlx::query!("UPDATE projection_checkpoints SET status = $2, updated_at = now() WHERE name = $1", name, status).execute(db).await?;
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! The `directory` projection: organizations, users, groups and memberships, departments and
 //! their heads, locations, SSO entries, security groups.
 
-use eventlog::Envelope;
 use domain::department::DepartmentEvent;
 use domain::group::{GroupEvent, GroupParent};
 use domain::location::LocationEvent;
@@ -12,6 +11,7 @@ use domain::security_group::SecurityGroupEvent;
 use domain::sso::{SsoEvent, SsoLevel};
 use domain::user::UserEvent;
 use domain::DomainEvent;
+use eventlog::Envelope;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::ApplyError;
@@ -90,7 +90,16 @@ fn json<T: serde::Serialize>(v: T) -> serde_json::Value {
 
 async fn organization(conn: &mut PgConnection, ev: &Envelope, event: OrganizationEvent) -> Result<(), ApplyError> {
     match event {
-        OrganizationEvent::OrganizationCreated { id, name, subdomain, legal_name, parent_org_id, auth_method, admin_user_id, created_by } => {
+        OrganizationEvent::OrganizationCreated {
+            id,
+            name,
+            subdomain,
+            legal_name,
+            parent_org_id,
+            auth_method,
+            admin_user_id,
+            created_by,
+        } => {
             let auth_method = match auth_method {
                 AuthMethod::Internal => "internal",
                 AuthMethod::Ldap => "ldap",

@@ -14,8 +14,8 @@ pub mod parked;
 pub mod portsip;
 pub mod publisher;
 pub mod queries;
-pub mod sso;
 pub mod security_groups;
+pub mod sso;
 
 use eventlog::Envelope;
 use sqlx::PgConnection;
@@ -32,8 +32,21 @@ pub const DIRECTORY: Projection = Projection {
     name: "directory",
     schema: "rm_directory",
     tables: &[
-        "organizations", "users", "groups", "group_members", "departments", "department_heads", "locations", "sso_entries",
-        "security_groups", "media", "activity_progress", "node_closure", "role_grants", "subscriptions", "profile_fields",
+        "organizations",
+        "users",
+        "groups",
+        "group_members",
+        "departments",
+        "department_heads",
+        "locations",
+        "sso_entries",
+        "security_groups",
+        "media",
+        "activity_progress",
+        "node_closure",
+        "role_grants",
+        "subscriptions",
+        "profile_fields",
         "subscription_field_values",
     ],
 };
@@ -59,6 +72,7 @@ pub enum ApplyError {
 
 impl Projection {
     /// Applies one event to this projection's tables on `conn` (inside the caller's transaction).
+    #[tracing::instrument(name = "projection.apply", skip_all, fields(projection = self.name, event_type = %event.event_type, position = %event.position))]
     pub async fn apply(&self, conn: &mut PgConnection, event: &Envelope) -> Result<(), ApplyError> {
         match self.name {
             "directory" => directory::apply(conn, event).await,

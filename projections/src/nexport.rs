@@ -1,11 +1,11 @@
 //! The NexPort part of the `directory` projection: the org/group tree's closure, role grants,
 //! subscriptions, custom profile fields and their values.
 
-use eventlog::Envelope;
+use chrono::{DateTime, Utc};
 use domain::permission::RoleGrantEvent;
 use domain::profile_field::ProfileFieldEvent;
 use domain::subscription::SubscriptionEvent;
-use chrono::{DateTime, Utc};
+use eventlog::Envelope;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -370,7 +370,12 @@ pub struct SubscriptionFilter {
     pub created_after: Option<DateTime<Utc>>,
 }
 
-pub async fn search_subscriptions(pool: &PgPool, f: &SubscriptionFilter, limit: i64, offset: i64) -> Result<(Vec<NxSubscription>, i64), sqlx::Error> {
+pub async fn search_subscriptions(
+    pool: &PgPool,
+    f: &SubscriptionFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<NxSubscription>, i64), sqlx::Error> {
     let total = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM subscriptions WHERE org_id = ANY($1)
              AND ($2::uuid[] IS NULL OR user_id = ANY($2)) AND ($3::uuid[] IS NULL OR org_id = ANY($3))
@@ -624,7 +629,14 @@ pub async fn search_directory(
 }
 
 /// Groups under `org` where `who` holds one of `roles` (through a grant or as an org admin).
-pub async fn groups_permitted(pool: &PgPool, who: Asker, org: Uuid, roles: &[String], limit: i64, offset: i64) -> Result<Vec<DirectoryItem>, sqlx::Error> {
+pub async fn groups_permitted(
+    pool: &PgPool,
+    who: Asker,
+    org: Uuid,
+    roles: &[String],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<DirectoryItem>, sqlx::Error> {
     sqlx::query_as!(
         DirectoryItem,
         r#"SELECT g.id, g.name, g.short_name, 'Group' AS "kind!", count(*) OVER () AS "total!"

@@ -16,32 +16,59 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_ORDER_KEYS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldType { Text, Integer, Bool }
+pub enum FieldType {
+    Text,
+    Integer,
+    Bool,
+}
 
 /// One allowed field: the name clients use, the SQL expression it maps to (trusted, written by us), and its type.
 #[derive(Debug, Clone, Copy)]
-pub struct Field { pub name: &'static str, pub sql: &'static str, pub ty: FieldType }
+pub struct Field {
+    pub name: &'static str,
+    pub sql: &'static str,
+    pub ty: FieldType,
+}
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Param { Text(String), Integer(i64), Bool(bool) }
+pub enum Param {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp { Eq, Ne, Gt, Ge, Lt, Le }
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
 
 impl CmpOp {
     const ALL: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Gt, CmpOp::Ge, CmpOp::Lt, CmpOp::Le];
 
     fn keyword(self) -> &'static str {
         match self {
-            CmpOp::Eq => "eq", CmpOp::Ne => "ne", CmpOp::Gt => "gt",
-            CmpOp::Ge => "ge", CmpOp::Lt => "lt", CmpOp::Le => "le",
+            CmpOp::Eq => "eq",
+            CmpOp::Ne => "ne",
+            CmpOp::Gt => "gt",
+            CmpOp::Ge => "ge",
+            CmpOp::Lt => "lt",
+            CmpOp::Le => "le",
         }
     }
 
     fn sql(self) -> &'static str {
         match self {
-            CmpOp::Eq => "=", CmpOp::Ne => "<>", CmpOp::Gt => ">",
-            CmpOp::Ge => ">=", CmpOp::Lt => "<", CmpOp::Le => "<=",
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "<>",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
         }
     }
 
@@ -51,11 +78,19 @@ impl CmpOp {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrFunc { StartsWith, EndsWith, Contains }
+pub enum StrFunc {
+    StartsWith,
+    EndsWith,
+    Contains,
+}
 
 impl StrFunc {
     fn name(self) -> &'static str {
-        match self { StrFunc::StartsWith => "startswith", StrFunc::EndsWith => "endswith", StrFunc::Contains => "contains" }
+        match self {
+            StrFunc::StartsWith => "startswith",
+            StrFunc::EndsWith => "endswith",
+            StrFunc::Contains => "contains",
+        }
     }
 
     fn from_word(word: &str) -> Option<StrFunc> {
@@ -64,7 +99,12 @@ impl StrFunc {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Literal { Text(String), Integer(i64), Bool(bool), Null }
+pub enum Literal {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+    Null,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
@@ -76,14 +116,21 @@ pub enum Expr {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct OrderKey { pub field: String, pub descending: bool }
+pub struct OrderKey {
+    pub field: String,
+    pub descending: bool,
+}
 
 /// A parse or validation error; `message` is a sentence fit for an API client, naming the problem.
 #[derive(Debug, Clone, PartialEq)]
-pub struct QueryError { pub message: String }
+pub struct QueryError {
+    pub message: String,
+}
 
 impl fmt::Display for QueryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(&self.message) }
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 impl std::error::Error for QueryError {}
@@ -96,20 +143,37 @@ fn err<T>(ctx: &str, msg: String) -> Result<T, QueryError> {
 /// than "unknown field 'and'" for inputs like `name eq 'a' and and ...`.
 const RESERVED: [&str; 12] = ["and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "true", "false", "null"];
 
-fn is_reserved(word: &str) -> bool { RESERVED.iter().any(|k| word.eq_ignore_ascii_case(k)) }
+fn is_reserved(word: &str) -> bool {
+    RESERVED.iter().any(|k| word.eq_ignore_ascii_case(k))
+}
 
 // ---------------------------------------------------------------- lexer
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok { Ident(String), Str(String), Int(i64), LParen, RParen, Comma, Eof }
+enum Tok {
+    Ident(String),
+    Str(String),
+    Int(i64),
+    LParen,
+    RParen,
+    Comma,
+    Eof,
+}
 
 #[derive(Debug, Clone)]
-struct Token { tok: Tok, pos: usize }
+struct Token {
+    tok: Tok,
+    pos: usize,
+}
 
 /// Client text echoed in messages is clipped so a 2000-character literal does not become a 2000-character error.
 fn clip(s: &str) -> String {
     const MAX: usize = 40;
-    if s.chars().nth(MAX).is_some() { format!("{}...", s.chars().take(MAX).collect::<String>()) } else { s.to_string() }
+    if s.chars().nth(MAX).is_some() {
+        format!("{}...", s.chars().take(MAX).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }
 
 fn describe(tok: &Tok) -> String {
@@ -117,14 +181,20 @@ fn describe(tok: &Tok) -> String {
         Tok::Ident(s) => format!("'{}'", clip(s)),
         Tok::Str(s) => format!("the string '{}'", clip(&s.replace('\'', "''"))),
         Tok::Int(n) => format!("the number {n}"),
-        Tok::LParen => "'('".into(), Tok::RParen => "')'".into(), Tok::Comma => "','".into(),
+        Tok::LParen => "'('".into(),
+        Tok::RParen => "')'".into(),
+        Tok::Comma => "','".into(),
         Tok::Eof => "end of input".into(),
     }
 }
 
 /// ", found X" for a real token; nothing at end of input, where "at position N" already says it all.
 fn found(t: &Token) -> String {
-    if t.tok == Tok::Eof { String::new() } else { format!(", found {}", describe(&t.tok)) }
+    if t.tok == Tok::Eof {
+        String::new()
+    } else {
+        format!(", found {}", describe(&t.tok))
+    }
 }
 
 /// Splits input into tokens. Works on a char vector so positions are character offsets and
@@ -136,19 +206,40 @@ fn tokenize(input: &str, ctx: &str) -> Result<(Vec<Token>, usize), QueryError> {
     while let Some(&c) = chars.get(i) {
         let start = i;
         let tok = match c {
-            c if c.is_whitespace() => { i += 1; continue; }
-            '(' => { i += 1; Tok::LParen }
-            ')' => { i += 1; Tok::RParen }
-            ',' => { i += 1; Tok::Comma }
+            c if c.is_whitespace() => {
+                i += 1;
+                continue;
+            }
+            '(' => {
+                i += 1;
+                Tok::LParen
+            }
+            ')' => {
+                i += 1;
+                Tok::RParen
+            }
+            ',' => {
+                i += 1;
+                Tok::Comma
+            }
             '\'' => {
                 let mut s = String::new();
                 i += 1;
                 loop {
                     match chars.get(i) {
                         None => return err(ctx, format!("unterminated string starting at position {start}")),
-                        Some('\'') if chars.get(i + 1) == Some(&'\'') => { s.push('\''); i += 2; }
-                        Some('\'') => { i += 1; break; }
-                        Some(&ch) => { s.push(ch); i += 1; }
+                        Some('\'') if chars.get(i + 1) == Some(&'\'') => {
+                            s.push('\'');
+                            i += 2;
+                        }
+                        Some('\'') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(&ch) => {
+                            s.push(ch);
+                            i += 1;
+                        }
                     }
                 }
                 Tok::Str(s)
@@ -157,15 +248,27 @@ fn tokenize(input: &str, ctx: &str) -> Result<(Vec<Token>, usize), QueryError> {
                 // Swallow trailing letters and dots too, so `12abc` or `1.5` is reported whole
                 // instead of as a number followed by a confusing second token.
                 i += 1;
-                while chars.get(i).is_some_and(|d| d.is_ascii_alphanumeric() || *d == '_' || *d == '.') { i += 1; }
+                while chars.get(i).is_some_and(|d| d.is_ascii_alphanumeric() || *d == '_' || *d == '.') {
+                    i += 1;
+                }
                 let text: String = chars.iter().skip(start).take(i - start).collect();
                 match text.parse::<i64>() {
                     Ok(n) => Tok::Int(n),
-                    Err(_) => return err(ctx, format!("invalid integer '{}' at position {start} (only whole numbers that fit in 64 bits are supported)", clip(&text))),
+                    Err(_) => {
+                        return err(
+                            ctx,
+                            format!(
+                                "invalid integer '{}' at position {start} (only whole numbers that fit in 64 bits are supported)",
+                                clip(&text)
+                            ),
+                        )
+                    }
                 }
             }
             c if c.is_ascii_alphabetic() || c == '_' => {
-                while chars.get(i).is_some_and(|d| d.is_ascii_alphanumeric() || *d == '_') { i += 1; }
+                while chars.get(i).is_some_and(|d| d.is_ascii_alphanumeric() || *d == '_') {
+                    i += 1;
+                }
                 Tok::Ident(chars.iter().skip(start).take(i - start).collect())
             }
             other => return err(ctx, format!("unexpected character '{}' at position {start}", other.escape_debug())),
@@ -175,16 +278,27 @@ fn tokenize(input: &str, ctx: &str) -> Result<(Vec<Token>, usize), QueryError> {
     Ok((out, chars.len()))
 }
 
-struct Parser { toks: Vec<Token>, idx: usize, eof: Token, ctx: &'static str }
+struct Parser {
+    toks: Vec<Token>,
+    idx: usize,
+    eof: Token,
+    ctx: &'static str,
+}
 
 impl Parser {
-    fn new(toks: Vec<Token>, len: usize, ctx: &'static str) -> Self { Parser { toks, idx: 0, eof: Token { tok: Tok::Eof, pos: len }, ctx } }
+    fn new(toks: Vec<Token>, len: usize, ctx: &'static str) -> Self {
+        Parser { toks, idx: 0, eof: Token { tok: Tok::Eof, pos: len }, ctx }
+    }
 
-    fn peek(&self) -> &Token { self.toks.get(self.idx).unwrap_or(&self.eof) }
+    fn peek(&self) -> &Token {
+        self.toks.get(self.idx).unwrap_or(&self.eof)
+    }
 
     fn bump(&mut self) -> Token {
         let t = self.peek().clone();
-        if self.idx < self.toks.len() { self.idx += 1; }
+        if self.idx < self.toks.len() {
+            self.idx += 1;
+        }
         t
     }
 
@@ -192,7 +306,9 @@ impl Parser {
         matches!(&self.peek().tok, Tok::Ident(s) if s.eq_ignore_ascii_case(kw))
     }
 
-    fn fail<T>(&self, msg: String) -> Result<T, QueryError> { err(self.ctx, msg) }
+    fn fail<T>(&self, msg: String) -> Result<T, QueryError> {
+        err(self.ctx, msg)
+    }
 }
 
 // ---------------------------------------------------------------- filter
@@ -261,7 +377,12 @@ impl Parser {
                 let inner = self.or_expr(depth)?;
                 let close = self.bump();
                 if close.tok != Tok::RParen {
-                    return self.fail(format!("expected ')' at position {} to close the '(' at position {}{}", close.pos, t.pos, found(&close)));
+                    return self.fail(format!(
+                        "expected ')' at position {} to close the '(' at position {}{}",
+                        close.pos,
+                        t.pos,
+                        found(&close)
+                    ));
                 }
                 Ok(inner)
             }
@@ -289,7 +410,12 @@ impl Parser {
         let field = self.field_name("a field name")?;
         let t = self.bump();
         let Some(op) = (if let Tok::Ident(w) = &t.tok { CmpOp::from_word(w) } else { None }) else {
-            return self.fail(format!("expected a comparison operator (eq, ne, gt, ge, lt, le) after '{}' at position {}{}", clip(&field), t.pos, found(&t)));
+            return self.fail(format!(
+                "expected a comparison operator (eq, ne, gt, ge, lt, le) after '{}' at position {}{}",
+                clip(&field),
+                t.pos,
+                found(&t)
+            ));
         };
         let v = self.bump();
         let value = match v.tok {
@@ -336,13 +462,19 @@ fn lookup<'f>(fields: &'f [Field], name: &str, ctx: &str) -> Result<&'f Field, Q
 fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(c, '\\' | '%' | '_') { out.push('\\'); }
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
         out.push(c);
     }
     out
 }
 
-struct Compiler<'f> { fields: &'f [Field], first: usize, params: Vec<Param> }
+struct Compiler<'f> {
+    fields: &'f [Field],
+    first: usize,
+    params: Vec<Param>,
+}
 
 impl Compiler<'_> {
     fn bind(&mut self, p: Param) -> String {
@@ -354,8 +486,16 @@ impl Compiler<'_> {
     fn expr(&mut self, e: &Expr) -> Result<String, QueryError> {
         // Every compound is parenthesised so the SQL keeps the tree's grouping whatever surrounds it.
         match e {
-            Expr::And(a, b) => { let a = self.expr(a)?; let b = self.expr(b)?; Ok(format!("({a} AND {b})")) }
-            Expr::Or(a, b) => { let a = self.expr(a)?; let b = self.expr(b)?; Ok(format!("({a} OR {b})")) }
+            Expr::And(a, b) => {
+                let a = self.expr(a)?;
+                let b = self.expr(b)?;
+                Ok(format!("({a} AND {b})"))
+            }
+            Expr::Or(a, b) => {
+                let a = self.expr(a)?;
+                let b = self.expr(b)?;
+                Ok(format!("({a} OR {b})"))
+            }
             Expr::Not(a) => Ok(format!("NOT ({})", self.expr(a)?)),
             Expr::Func { func, field, value } => {
                 let f = lookup(self.fields, field, "filter")?;
@@ -378,7 +518,10 @@ impl Compiler<'_> {
                         return match op {
                             CmpOp::Eq => Ok(format!("{} IS NULL", f.sql)),
                             CmpOp::Ne => Ok(format!("{} IS NOT NULL", f.sql)),
-                            _ => err("filter", format!("null can only be compared with eq or ne, not '{}' (field '{}')", op.keyword(), f.name)),
+                            _ => err(
+                                "filter",
+                                format!("null can only be compared with eq or ne, not '{}' (field '{}')", op.keyword(), f.name),
+                            ),
                         };
                     }
                     (FieldType::Text, Literal::Text(s)) => Param::Text(s.clone()),
@@ -386,7 +529,10 @@ impl Compiler<'_> {
                     (FieldType::Bool, Literal::Bool(b)) => {
                         // Ordering booleans is legal SQL but almost surely a client mistake.
                         if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
-                            return err("filter", format!("field '{}' is boolean and can only be compared with eq or ne, not '{}'", f.name, op.keyword()));
+                            return err(
+                                "filter",
+                                format!("field '{}' is boolean and can only be compared with eq or ne, not '{}'", f.name, op.keyword()),
+                            );
                         }
                         Param::Bool(*b)
                     }
@@ -400,17 +546,27 @@ impl Compiler<'_> {
 }
 
 fn type_name(ty: FieldType) -> &'static str {
-    match ty { FieldType::Text => "text", FieldType::Integer => "an integer", FieldType::Bool => "boolean" }
+    match ty {
+        FieldType::Text => "text",
+        FieldType::Integer => "an integer",
+        FieldType::Bool => "boolean",
+    }
 }
 
 fn expected_value(ty: FieldType) -> &'static str {
-    match ty { FieldType::Text => "a quoted string", FieldType::Integer => "an integer", FieldType::Bool => "true or false" }
+    match ty {
+        FieldType::Text => "a quoted string",
+        FieldType::Integer => "an integer",
+        FieldType::Bool => "true or false",
+    }
 }
 
 fn literal_text(v: &Literal) -> String {
     match v {
         Literal::Text(s) => format!("'{}'", clip(&s.replace('\'', "''"))),
-        Literal::Integer(n) => n.to_string(), Literal::Bool(b) => b.to_string(), Literal::Null => "null".into(),
+        Literal::Integer(n) => n.to_string(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Null => "null".into(),
     }
 }
 
@@ -487,17 +643,33 @@ mod tests {
     use super::*;
 
     const FIELDS: &[Field] = &[
-        Field { name: "id", sql: "t.id", ty: FieldType::Integer }, Field { name: "name", sql: "t.name", ty: FieldType::Text },
-        Field { name: "description", sql: "t.descr", ty: FieldType::Text }, Field { name: "enabled", sql: "t.enabled", ty: FieldType::Bool },
+        Field { name: "id", sql: "t.id", ty: FieldType::Integer },
+        Field { name: "name", sql: "t.name", ty: FieldType::Text },
+        Field { name: "description", sql: "t.descr", ty: FieldType::Text },
+        Field { name: "enabled", sql: "t.enabled", ty: FieldType::Bool },
     ];
 
-    fn compile(s: &str) -> Result<(String, Vec<Param>), QueryError> { compile_filter(&parse_filter(s)?, FIELDS, 1) }
-    fn sql(s: &str) -> String { compile(s).unwrap_or_else(|e| panic!("{s:?}: {e}")).0 }
-    fn params(s: &str) -> Vec<Param> { compile(s).unwrap().1 }
-    fn error(s: &str) -> String { compile(s).expect_err(s).message }
-    fn text(s: &str) -> Param { Param::Text(s.into()) }
-    fn cmp(field: &str, op: CmpOp, value: Literal) -> Expr { Expr::Compare { field: field.into(), op, value } }
-    fn order(s: &str) -> Result<String, QueryError> { compile_orderby(&parse_orderby(s)?, FIELDS) }
+    fn compile(s: &str) -> Result<(String, Vec<Param>), QueryError> {
+        compile_filter(&parse_filter(s)?, FIELDS, 1)
+    }
+    fn sql(s: &str) -> String {
+        compile(s).unwrap_or_else(|e| panic!("{s:?}: {e}")).0
+    }
+    fn params(s: &str) -> Vec<Param> {
+        compile(s).unwrap().1
+    }
+    fn error(s: &str) -> String {
+        compile(s).expect_err(s).message
+    }
+    fn text(s: &str) -> Param {
+        Param::Text(s.into())
+    }
+    fn cmp(field: &str, op: CmpOp, value: Literal) -> Expr {
+        Expr::Compare { field: field.into(), op, value }
+    }
+    fn order(s: &str) -> Result<String, QueryError> {
+        compile_orderby(&parse_orderby(s)?, FIELDS)
+    }
 
     #[test]
     fn and_binds_tighter_than_or() {
@@ -587,9 +759,15 @@ mod tests {
         assert_eq!(error("contains(id,'1')"), "filter: contains() needs a text field, but 'id' is an integer");
         assert_eq!(error("startswith(enabled,'t')"), "filter: startswith() needs a text field, but 'enabled' is boolean");
         assert_eq!(error("contains(name)"), "filter: expected ',' after 'name' in contains() at position 13, found ')'");
-        assert_eq!(error("contains(name, 5)"), "filter: expected a quoted string as the second argument of contains() at position 15, found the number 5");
+        assert_eq!(
+            error("contains(name, 5)"),
+            "filter: expected a quoted string as the second argument of contains() at position 15, found the number 5"
+        );
         assert_eq!(error("contains(name,'a'"), "filter: expected ')' to close contains() at position 17");
-        assert_eq!(error("contains('a',name)"), "filter: expected a field name as the first argument of contains() at position 9, found the string 'a'");
+        assert_eq!(
+            error("contains('a',name)"),
+            "filter: expected a field name as the first argument of contains() at position 9, found the string 'a'"
+        );
         assert_eq!(error("contains(name,'a','b')"), "filter: expected ')' to close contains() at position 17, found ','");
     }
 
@@ -626,7 +804,10 @@ mod tests {
     fn syntax_errors_report_positions() {
         assert_eq!(error("name eq "), "filter: expected a value after 'eq' at position 8");
         assert_eq!(error("name eq )"), "filter: expected a value after 'eq' at position 8, found ')'");
-        assert_eq!(error("name 'x'"), "filter: expected a comparison operator (eq, ne, gt, ge, lt, le) after 'name' at position 5, found the string 'x'");
+        assert_eq!(
+            error("name 'x'"),
+            "filter: expected a comparison operator (eq, ne, gt, ge, lt, le) after 'name' at position 5, found the string 'x'"
+        );
         assert_eq!(error("name eq 'x' and"), "filter: expected a field name, a function, 'not' or '(' at position 15");
         assert_eq!(error("name eq 'x' name eq 'y'"), "filter: expected 'and', 'or' or end of input at position 12, found 'name'");
         assert_eq!(error("name eq 'x' and and id eq 1"), "filter: expected a field name at position 16, found 'and'");
@@ -655,7 +836,10 @@ mod tests {
     fn depth_limit() {
         let parens = |n: usize| format!("{}id eq 1{}", "(".repeat(n), ")".repeat(n));
         assert!(compile(&parens(MAX_DEPTH)).is_ok());
-        assert_eq!(error(&parens(MAX_DEPTH + 1)), format!("filter: expression is nested more than {MAX_DEPTH} levels deep at position {MAX_DEPTH}"));
+        assert_eq!(
+            error(&parens(MAX_DEPTH + 1)),
+            format!("filter: expression is nested more than {MAX_DEPTH} levels deep at position {MAX_DEPTH}")
+        );
         let nots = |n: usize| format!("{}id eq 1", "not ".repeat(n));
         assert!(compile(&nots(MAX_DEPTH)).is_ok());
         assert!(error(&nots(MAX_DEPTH + 1)).contains("nested more than"));
@@ -669,10 +853,38 @@ mod tests {
     #[test]
     fn garbage_is_rejected_without_panicking() {
         for input in [
-            "(", ")", "()", "((id eq 1)", "id eq 1))", "'unterminated", "name eq 'a''", "eq", "and", "or",
-            "not", "name", "name eq", "name eq eq", "'x' eq name", "5 eq id", "id eq 1 2", "id eq 1 or",
-            "contains", "contains(", "contains(name,", ",", "id eq --1", "😀", "名前 eq 'x'", "id\u{200b}eq 1",
-            "\u{0}", "id eq 1 ;", "id == 1", "id eq 'a' and (", "null eq null", "true eq true",
+            "(",
+            ")",
+            "()",
+            "((id eq 1)",
+            "id eq 1))",
+            "'unterminated",
+            "name eq 'a''",
+            "eq",
+            "and",
+            "or",
+            "not",
+            "name",
+            "name eq",
+            "name eq eq",
+            "'x' eq name",
+            "5 eq id",
+            "id eq 1 2",
+            "id eq 1 or",
+            "contains",
+            "contains(",
+            "contains(name,",
+            ",",
+            "id eq --1",
+            "😀",
+            "名前 eq 'x'",
+            "id\u{200b}eq 1",
+            "\u{0}",
+            "id eq 1 ;",
+            "id == 1",
+            "id eq 'a' and (",
+            "null eq null",
+            "true eq true",
         ] {
             assert!(compile(input).is_err(), "{input:?} should fail");
         }
@@ -680,13 +892,38 @@ mod tests {
 
     #[test]
     fn pseudo_random_inputs_never_panic() {
-        let atoms = ["(", ")", "'", "''", ",", " ", "id", "name", "eq", "gt", "and", "or", "not", "null",
-            "true", "contains", "-", "9", "é", "日", "\\", "%", "99999999999999999999"];
+        let atoms = [
+            "(",
+            ")",
+            "'",
+            "''",
+            ",",
+            " ",
+            "id",
+            "name",
+            "eq",
+            "gt",
+            "and",
+            "or",
+            "not",
+            "null",
+            "true",
+            "contains",
+            "-",
+            "9",
+            "é",
+            "日",
+            "\\",
+            "%",
+            "99999999999999999999",
+        ];
         let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
         for _ in 0..5000 {
             let mut s = String::new();
             for _ in 0..(seed % 12) {
-                seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
                 s.push_str(atoms[(seed % atoms.len() as u64) as usize]);
             }
             let _ = compile(&s);
@@ -720,7 +957,10 @@ mod tests {
         // Key limit, checked by both parse and compile.
         let names: Vec<String> = (0..=MAX_ORDER_KEYS).map(|i| format!("f{i}")).collect();
         assert_eq!(parse_orderby(&names[..MAX_ORDER_KEYS].join(",")).unwrap().len(), MAX_ORDER_KEYS);
-        assert_eq!(parse_orderby(&names.join(",")).unwrap_err().message, format!("orderby: at most {MAX_ORDER_KEYS} sort keys are allowed"));
+        assert_eq!(
+            parse_orderby(&names.join(",")).unwrap_err().message,
+            format!("orderby: at most {MAX_ORDER_KEYS} sort keys are allowed")
+        );
         let keys = vec![OrderKey { field: "id".into(), descending: false }; MAX_ORDER_KEYS + 1];
         assert!(compile_orderby(&keys, FIELDS).is_err());
     }

@@ -70,14 +70,9 @@ pub async fn department_heads(pool: &PgPool, org: Uuid, departments: &[Uuid]) ->
 }
 
 pub async fn department_members(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as!(
-        UserRow,
-        "SELECT * FROM users WHERE org_id = $1 AND department = $2 AND NOT deleted ORDER BY created_at, id",
-        org,
-        id,
-    )
-    .fetch_all(pool)
-    .await
+    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE org_id = $1 AND department = $2 AND NOT deleted ORDER BY created_at, id", org, id,)
+        .fetch_all(pool)
+        .await
 }
 
 pub async fn location(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<UnitRow>, sqlx::Error> {
@@ -111,12 +106,7 @@ pub async fn locations_page(pool: &PgPool, org: Uuid, offset: i64, limit: i64) -
 }
 
 pub async fn location_members(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as!(
-        UserRow,
-        "SELECT * FROM users WHERE org_id = $1 AND location = $2 AND NOT deleted ORDER BY created_at, id",
-        org,
-        id,
-    )
-    .fetch_all(pool)
-    .await
+    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE org_id = $1 AND location = $2 AND NOT deleted ORDER BY created_at, id", org, id,)
+        .fetch_all(pool)
+        .await
 }

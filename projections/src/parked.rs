@@ -43,7 +43,14 @@ pub async fn heads(conn: &mut PgConnection, projection: &str, streams: &[Uuid]) 
 }
 
 /// Parks one event. A second park of the same event (a redelivery racing a crash) changes nothing.
-pub async fn park(conn: &mut PgConnection, projection: &str, event: &Envelope, stream_seq: u64, error: &str, attempts: u32) -> Result<(), sqlx::Error> {
+pub async fn park(
+    conn: &mut PgConnection,
+    projection: &str,
+    event: &Envelope,
+    stream_seq: u64,
+    error: &str,
+    attempts: u32,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO parked_events (projection, event_id, tx, gid, stream_seq, org_id, stream_type, stream_id, event_type, error, attempts) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (projection, event_id) DO NOTHING",

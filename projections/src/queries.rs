@@ -139,7 +139,13 @@ pub struct UserFilter {
 }
 
 /// One page of an organization's live users, oldest first, and the total that match.
-pub async fn users_page(pool: &PgPool, org: Uuid, filter: &UserFilter, offset: i64, limit: i64) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
+pub async fn users_page(
+    pool: &PgPool,
+    org: Uuid,
+    filter: &UserFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
     let total = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM users
            WHERE org_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR department = $2) AND ($3::uuid IS NULL OR location = $3)"#,
@@ -208,23 +214,15 @@ pub async fn groups_page(pool: &PgPool, org: Uuid, q: &GroupListQuery) -> Result
         None => (String::new(), &[][..]),
     };
     let search = q.search.as_ref().map(|s| format!("%{}%", escape_like(s)));
-    let where_sql = format!(
-        "g.org_id = $1 AND ($2::text IS NULL OR g.name ILIKE $2 ESCAPE '\\' OR g.description ILIKE $2 ESCAPE '\\'){filter_sql}"
-    );
+    let where_sql =
+        format!("g.org_id = $1 AND ($2::text IS NULL OR g.name ILIKE $2 ESCAPE '\\' OR g.description ILIKE $2 ESCAPE '\\'){filter_sql}");
     let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");
     let (total,): (i64,) = bind_params(sqlx::query_as(&count_sql).bind(org).bind(&search), params).fetch_one(pool).await?;
     let n = GROUP_FILTER_FIRST_PLACEHOLDER + params.len();
     let order = if q.order_by.is_empty() { "g.name ASC".to_string() } else { q.order_by.clone() };
-    let list_sql = format!(
-        "SELECT {GROUP_COLUMNS} FROM groups g WHERE {where_sql} ORDER BY {order}, g.id ASC LIMIT ${} OFFSET ${}",
-        n,
-        n + 1
-    );
-    let rows = bind_params(sqlx::query_as(&list_sql).bind(org).bind(&search), params)
-        .bind(q.top)
-        .bind(q.skip)
-        .fetch_all(pool)
-        .await?;
+    let list_sql =
+        format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE {where_sql} ORDER BY {order}, g.id ASC LIMIT ${} OFFSET ${}", n, n + 1);
+    let rows = bind_params(sqlx::query_as(&list_sql).bind(org).bind(&search), params).bind(q.top).bind(q.skip).fetch_all(pool).await?;
     Ok((rows, total))
 }
 
@@ -315,7 +313,9 @@ pub async fn group_count_of_user(pool: &PgPool, user: Uuid) -> Result<i64, sqlx:
 
 /// Live users of `org` by number (Publisher ids).
 pub async fn users_by_numbers(pool: &PgPool, org: Uuid, numbers: &[i64]) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE number = ANY($1) AND org_id = $2 AND NOT deleted", numbers, org).fetch_all(pool).await
+    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE number = ANY($1) AND org_id = $2 AND NOT deleted", numbers, org)
+        .fetch_all(pool)
+        .await
 }
 
 /// Live users of `org` by email, compared case-insensitively.
@@ -487,7 +487,13 @@ pub struct UserRefRow {
 /// Supervisors, one page, oldest first, and the total. A supervisor is a live user of `org` whom
 /// a live user reports to, through `reportsTo` or an additional team. With `of`, only that user's
 /// supervisors; without it, every user with at least one reportee.
-pub async fn supervisors_page(pool: &PgPool, org: Uuid, of: Option<Uuid>, offset: i64, limit: i64) -> Result<(Vec<UserRefRow>, i64), sqlx::Error> {
+pub async fn supervisors_page(
+    pool: &PgPool,
+    org: Uuid,
+    of: Option<Uuid>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<UserRefRow>, i64), sqlx::Error> {
     let total = sqlx::query_scalar!(
         r#"WITH bosses AS (
                SELECT r.reports_to AS id FROM users r

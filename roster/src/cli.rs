@@ -286,9 +286,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,async_nats=warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,async_nats=warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -368,7 +366,12 @@ async fn dev(a: DevArgs, stop: impl std::future::Future<Output = ()>, out: &mut 
         (None, None) => {
             std::fs::create_dir_all(&a.data_dir)?;
             let data_dir = std::fs::canonicalize(&a.data_dir)?;
-            eprintln!("roster dev: starting Postgres on 127.0.0.1:{} and nats-server on 127.0.0.1:{} under {}", a.pg_port, a.nats_port, data_dir.display());
+            eprintln!(
+                "roster dev: starting Postgres on 127.0.0.1:{} and nats-server on 127.0.0.1:{} under {}",
+                a.pg_port,
+                a.nats_port,
+                data_dir.display()
+            );
             let cluster = PgCluster::start(&data_dir.join("pg"), a.pg_port, false).await?;
             cluster.create_database("roster").await?;
             let url = cluster.url("roster");
@@ -401,7 +404,10 @@ async fn dev(a: DevArgs, stop: impl std::future::Future<Output = ()>, out: &mut 
     writeln!(out, "{endpoints}")?;
     out.flush()?;
     if running.generated_token.is_some() {
-        eprintln!("roster dev: the super-admin token above is shown only this once; it is also in {}", a.data_dir.join("endpoints.json").display());
+        eprintln!(
+            "roster dev: the super-admin token above is shown only this once; it is also in {}",
+            a.data_dir.join("endpoints.json").display()
+        );
     }
     eprintln!("roster dev: ready at {api_url} (Ctrl-C to stop)");
     stop.await;
@@ -541,7 +547,9 @@ async fn token(a: TokenArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxErro
     let now = chrono::Utc::now();
     let ctx = commands::CommandContext::system("cli", now);
     let user = match (a.who.super_admin, a.who.user) {
-        (true, _) => commands::handlers::user::bootstrap_super_admin(&store, now, None).await.map(|_| commands::handlers::user::SUPER_ADMIN_ID)?,
+        (true, _) => {
+            commands::handlers::user::bootstrap_super_admin(&store, now, None).await.map(|_| commands::handlers::user::SUPER_ADMIN_ID)?
+        }
         (false, Some(u)) => domain::UserId(u),
         (false, None) => return Err("give --super-admin or --user <id>".into()),
     };
@@ -634,6 +642,7 @@ async fn replay_parked(a: ParkedArgs, out: &mut (dyn Write + Send)) -> Result<()
     if report.failing.is_empty() {
         Ok(())
     } else {
-        Err(format!("{} parked event(s) still fail; they and the {} behind them stay parked", report.failing.len(), report.behind.len()).into())
+        Err(format!("{} parked event(s) still fail; they and the {} behind them stay parked", report.failing.len(), report.behind.len())
+            .into())
     }
 }

@@ -144,7 +144,16 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { roles: Roles::ALL, nats_url: None, database_url: None, stream: None, consistency_timeout: Duration::from_secs(10), media: None, login_lockout: None, nats_replicas: 1 }
+        Options {
+            roles: Roles::ALL,
+            nats_url: None,
+            database_url: None,
+            stream: None,
+            consistency_timeout: Duration::from_secs(10),
+            media: None,
+            login_lockout: None,
+            nats_replicas: 1,
+        }
     }
 }
 
@@ -198,7 +207,8 @@ impl TestApp {
         // Media bytes under the run's temp dir, one directory per database (a restart over the
         // same log finds its files again).
         let db_name = config.database_url.rsplit('/').next().unwrap_or("db").to_string();
-        config.media.backend = opts.media.unwrap_or_else(|| api::workdrive::media::MediaBackend::Local(stack().dir.join("media").join(db_name)));
+        config.media.backend =
+            opts.media.unwrap_or_else(|| api::workdrive::media::MediaBackend::Local(stack().dir.join("media").join(db_name)));
         let super_token = commands::secrets::new_token();
         config.bootstrap_token = Some(super_token.clone());
         let running = roster::start(config.clone()).await.expect("start roster");

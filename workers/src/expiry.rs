@@ -6,6 +6,7 @@
 //! due subscriptions; the domain decides, so a repeated or early expiry is a no-op.
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use commands::handlers::nexport::expire_subscription;
 use commands::{CommandContext, Store};
@@ -21,7 +22,8 @@ pub async fn run(pool: PgPool, interval: Duration, shutdown: Shutdown) -> Result
     crate::supervise("subscription expiry worker", MAX_BACKOFF, shutdown, |sd| {
         let pool = pool.clone();
         Box::pin(async move { active(&pool, interval, sd).await })
-    }).await
+    })
+    .await
 }
 
 async fn active(pool: &PgPool, interval: Duration, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
@@ -32,7 +34,7 @@ async fn active(pool: &PgPool, interval: Duration, shutdown: &mut Shutdown) -> R
         let due = projections::nexport::due_subscriptions(pool, now, BATCH).await?;
         for id in &due {
             let ctx = CommandContext::system("roster", now);
-            match expire_subscription(&store, &ctx, *id).await {
+            match expire_subscription(&store, &ctx, *id).instrument(tracing::info_span!("expiry.expire", subscription = %id)).await {
                 Ok(_) => tracing::info!(subscription = %id, "subscription expired"),
                 // A rejection (e.g. a concurrent change) is retried on the next scan.
                 Err(e @ commands::CommandError::Store(_)) => return Err(e.into()),

@@ -21,7 +21,8 @@ pub async fn run(pool: PgPool, cfg: NatsConfig, shutdown: Shutdown) -> Result<()
     crate::supervise("relay", MAX_BACKOFF, shutdown, |sd| {
         let (pool, cfg) = (pool.clone(), cfg.clone());
         Box::pin(async move { active(&pool, &cfg, sd).await })
-    }).await
+    })
+    .await
 }
 
 async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
@@ -64,7 +65,11 @@ pub async fn cursors(pool: &PgPool) -> Result<Vec<(String, Position)>, sqlx::Err
 /// it is behind the stored cursor when a crashed single nats-server lost an acknowledged tail
 /// (re-published from here), and ahead of it when PubAcks were lost before the cursor was saved
 /// (nothing is published twice).
-async fn resume_point(pool: &PgPool, cfg: &NatsConfig, stream: &jetstream::stream::Stream) -> Result<(Position, Option<String>), WorkerError> {
+async fn resume_point(
+    pool: &PgPool,
+    cfg: &NatsConfig,
+    stream: &jetstream::stream::Stream,
+) -> Result<(Position, Option<String>), WorkerError> {
     let stored = sqlx::query!("SELECT tx, gid FROM relay_cursors WHERE stream = $1", cfg.stream).fetch_optional(pool).await?;
     let cursor = stored.map(|r| Position::new(r.tx, r.gid)).unwrap_or(Position::START);
     let info = stream.get_info().await.map_err(nats_err)?;
@@ -100,7 +105,13 @@ pub fn message(cfg: &NatsConfig, event: &Envelope) -> (String, async_nats::Heade
 /// `Nats-Expected-Last-Msg-Id` = the event before it, so JetStream refuses a message whose
 /// predecessor did not make it (a reconnect losing messages in flight): the stream's order is
 /// always the log's order, and the caller resumes from the stream's tail.
-async fn publish_all(js: &jetstream::Context, cfg: &NatsConfig, batch: &[Envelope], last_id: &mut Option<String>) -> Result<(), WorkerError> {
+#[tracing::instrument(name = "relay.publish", skip_all, fields(events = batch.len()))]
+async fn publish_all(
+    js: &jetstream::Context,
+    cfg: &NatsConfig,
+    batch: &[Envelope],
+    last_id: &mut Option<String>,
+) -> Result<(), WorkerError> {
     let mut acks = Vec::with_capacity(batch.len());
     let mut previous = last_id.clone();
     for event in batch {

@@ -194,6 +194,7 @@ async fn apply_or_park(pool: &PgPool, projection: Projection, batch: &[Delivered
 /// One transaction: lock the checkpoint, apply the events after it (parking those whose stream
 /// has a parked event), advance it. Returns the new checkpoint. A refused event is
 /// `WorkerError::Refused` and nothing of the batch is kept.
+#[tracing::instrument(name = "runner.apply_batch", skip_all, fields(projection = projection.name, events = batch.len()))]
 pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Delivered]) -> Result<Position, WorkerError> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
@@ -229,6 +230,7 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
 }
 
 /// Parks a refused event and moves the checkpoint past it, in one transaction.
+#[tracing::instrument(name = "runner.park", skip_all, fields(projection = projection.name, event_id = %one.event.event_id))]
 async fn park_refused(pool: &PgPool, projection: Projection, one: &Delivered, error: &str, attempts: u32) -> Result<(), WorkerError> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
@@ -274,7 +276,13 @@ pub fn refused_by_database(e: &sqlx::Error) -> bool {
 }
 
 /// Stops the projection at a message that is not an event, recording it.
-async fn record_stop(pool: &PgPool, projection: Projection, event_id: Option<uuid::Uuid>, position: &str, error: &str) -> Result<(), WorkerError> {
+async fn record_stop(
+    pool: &PgPool,
+    projection: Projection,
+    event_id: Option<uuid::Uuid>,
+    position: &str,
+    error: &str,
+) -> Result<(), WorkerError> {
     let mut tx = pool.begin().await?;
     sqlx::query!(
         "INSERT INTO projection_failures (projection, event_id, position, error, attempts) VALUES ($1, $2, $3, $4, $5)",

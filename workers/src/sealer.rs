@@ -103,7 +103,8 @@ pub async fn run(pool: PgPool, shutdown: Shutdown) -> Result<(), WorkerError> {
     crate::supervise("sealer", MAX_BACKOFF, shutdown, |sd| {
         let pool = pool.clone();
         Box::pin(async move { active(&pool, sd).await })
-    }).await
+    })
+    .await
 }
 
 async fn active(pool: &PgPool, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
@@ -131,6 +132,7 @@ pub async fn sealed_head<'e>(db: impl sqlx::PgExecutor<'e>) -> Result<Position, 
     Ok(row.map(|r| Position::new(r.tx, r.gid)).unwrap_or(Position::START))
 }
 
+#[tracing::instrument(name = "sealer.seal_batch", skip_all, fields(events = batch.len()))]
 async fn seal_batch(pool: &PgPool, batch: &[Envelope], heads: &mut HashMap<Uuid, (i64, Vec<u8>)>) -> Result<(), WorkerError> {
     let mut tx = pool.begin().await?;
     for e in batch {
@@ -226,9 +228,8 @@ struct SealRow {
 /// How many events [`verify`] walks for `org` (every chain when `None`): the length of its
 /// progress bar.
 pub async fn events_to_verify(pool: &PgPool, org: Option<Uuid>) -> Result<u64, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events WHERE $1::uuid IS NULL OR org_id = $1"#, org)
-        .fetch_one(pool)
-        .await?;
+    let n: i64 =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events WHERE $1::uuid IS NULL OR org_id = $1"#, org).fetch_one(pool).await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -237,12 +238,14 @@ pub async fn events_to_verify(pool: &PgPool, org: Option<Uuid>) -> Result<u64, s
 pub async fn verify(pool: &PgPool, org: Option<Uuid>, mut on_progress: impl FnMut(u64)) -> Result<VerifyReport, WorkerError> {
     let chains: Vec<Uuid> = match org {
         Some(o) => vec![o],
-        None => sqlx::query_scalar!(
-            r#"SELECT chain AS "chain!" FROM (SELECT DISTINCT chain FROM event_seals
+        None => {
+            sqlx::query_scalar!(
+                r#"SELECT chain AS "chain!" FROM (SELECT DISTINCT chain FROM event_seals
                UNION SELECT DISTINCT coalesce(org_id, '00000000-0000-0000-0000-000000000000'::uuid) FROM events) c ORDER BY 1"#
-        )
-        .fetch_all(pool)
-        .await?,
+            )
+            .fetch_all(pool)
+            .await?
+        }
     };
     let mut report = VerifyReport { chains: chains.len() as u64, ..Default::default() };
     // Read before the chains: anything at or below it has been sealed (or is a forgery).
@@ -254,15 +257,17 @@ pub async fn verify(pool: &PgPool, org: Option<Uuid>, mut on_progress: impl FnMu
 }
 
 /// Loads the whole chain in log order; a chain is one organization's events, so it fits.
-async fn verify_chain(pool: &PgPool, chain: Uuid, head: Position, report: &mut VerifyReport, on_progress: &mut impl FnMut(u64)) -> Result<(), WorkerError> {
+async fn verify_chain(
+    pool: &PgPool,
+    chain: Uuid,
+    head: Position,
+    report: &mut VerifyReport,
+    on_progress: &mut impl FnMut(u64),
+) -> Result<(), WorkerError> {
     let org = if chain.is_nil() { None } else { Some(chain) };
-    let seals = sqlx::query_as!(
-        SealRow,
-        "SELECT gid, tx, event_id, seq, hash FROM event_seals WHERE chain = $1 ORDER BY tx, gid",
-        chain
-    )
-    .fetch_all(pool)
-    .await?;
+    let seals = sqlx::query_as!(SealRow, "SELECT gid, tx, event_id, seq, hash FROM event_seals WHERE chain = $1 ORDER BY tx, gid", chain)
+        .fetch_all(pool)
+        .await?;
     let events = log::read_chain(pool, org).await?;
     let mut prev = GENESIS.to_vec();
     let (mut i, mut j) = (0usize, 0usize);

@@ -20,8 +20,7 @@ pub struct Principal {
 impl Principal {
     /// The caller's organization; the super admin has none and gets 403 on org-scoped routes.
     pub fn org(&self) -> Result<OrgId, ApiError> {
-        self.org_id
-            .ok_or_else(|| ApiError::Forbidden("the super admin belongs to no organization; use an organization's token".into()))
+        self.org_id.ok_or_else(|| ApiError::Forbidden("the super admin belongs to no organization; use an organization's token".into()))
     }
 
     pub fn is_org_admin(&self) -> bool {

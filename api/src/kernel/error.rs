@@ -17,7 +17,10 @@ pub enum ApiError {
     Forbidden(String),
     NotFound(String),
     /// Bad input; `field` names what was wrong, as the client spelled it.
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        message: String,
+    },
     /// Lost a race (or reused an idempotency key for something else): retry may succeed.
     Conflict(String),
     /// The request body is larger than the kernel hashes (see `super::limits`).
@@ -92,7 +95,6 @@ pub fn storage_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
@@ -111,9 +113,7 @@ impl From<CommandError> for ApiError {
         match e {
             CommandError::Rejected(d) => d.into(),
             CommandError::Conflict => ApiError::Conflict("the entity was changed concurrently; retry".into()),
-            CommandError::IdempotencyMismatch => {
-                ApiError::Conflict("Idempotency-Key was already used for a different request".into())
-            }
+            CommandError::IdempotencyMismatch => ApiError::Conflict("Idempotency-Key was already used for a different request".into()),
             CommandError::Store(StoreError::Db(e)) if storage_unavailable(&e) => {
                 tracing::warn!(error = %e, "command not stored: the database is out of reach");
                 ApiError::Unavailable

@@ -12,8 +12,6 @@ pub mod limits;
 pub mod request_id;
 pub mod write;
 
-
-
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
 
@@ -23,7 +21,5 @@ use crate::AppState;
 /// handler runs (a bad `Roster-Min-Position`, a body too large to fingerprint) is answered in
 /// `D`'s error shape.
 pub fn serve<D: dialect::Dialect>(routes: Router<AppState>, st: &AppState) -> Router<AppState> {
-    routes
-        .route_layer(from_fn_with_state(st.clone(), consistency::min_position::<D>))
-        .route_layer(from_fn(idempotency::fingerprint::<D>))
+    routes.route_layer(from_fn_with_state(st.clone(), consistency::min_position::<D>)).route_layer(from_fn(idempotency::fingerprint::<D>))
 }

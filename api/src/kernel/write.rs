@@ -15,8 +15,8 @@ use commands::store::StoredResponse;
 use commands::{CommandContext, Committed};
 
 use super::auth::Principal;
-use super::dialect::{Caller, Dialect, Error};
 use super::consistency::{mark_failed, mark_pending, Settled, POSITION_HEADER};
+use super::dialect::{Caller, Dialect, Error};
 use super::error::ApiError;
 use super::idempotency::{Fingerprint, OwnKey, IDEMPOTENCY_HEADER};
 use super::limits::MAX_IDEMPOTENCY_KEY_LEN;
@@ -66,10 +66,7 @@ impl WriteMeta {
         }
         if let Some(k) = &self.idempotency_key {
             if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY_LEN {
-                return Err(ApiError::invalid(
-                    "Idempotency-Key",
-                    format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"),
-                ));
+                return Err(ApiError::invalid("Idempotency-Key", format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters")));
             }
         }
         let (idempotency_key, fingerprint) = match (&self.idempotency_key, own) {
@@ -78,15 +75,15 @@ impl WriteMeta {
         };
         Ok(Ctx(
             CommandContext {
-            org_id: caller.and_then(|c| c.org_id),
-            actor: caller.map(|c| c.user_id),
-            token_id: caller.map(|c| c.token_id),
-            request_id: self.request_id.clone(),
-            idempotency_key,
-            fingerprint,
-            dialect: D::NAME,
-            client_addr: self.client_addr.clone(),
-            now: chrono::Utc::now(),
+                org_id: caller.and_then(|c| c.org_id),
+                actor: caller.map(|c| c.user_id),
+                token_id: caller.map(|c| c.token_id),
+                request_id: self.request_id.clone(),
+                idempotency_key,
+                fingerprint,
+                dialect: D::NAME,
+                client_addr: self.client_addr.clone(),
+                now: chrono::Utc::now(),
             },
             PhantomData,
         ))

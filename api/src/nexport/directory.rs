@@ -16,25 +16,25 @@ use crate::kernel::error::ApiError;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CreateGroupResponse {
+pub(super) struct CreateGroupResponse {
     pub group_id: Uuid,
     pub api_error_entity: ApiErrorEntity,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Membership {
+pub(super) struct Membership {
     pub membership_id: Uuid,
     pub group_id: Uuid,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CreateMembershipResponse {
+pub(super) struct CreateMembershipResponse {
     pub memberships: Vec<Membership>,
     pub api_error_entity: ApiErrorEntity,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DirectoryResponseItem {
+pub(super) struct DirectoryResponseItem {
     pub id: Uuid,
     pub name: String,
     pub short_name: Option<String>,
@@ -46,7 +46,7 @@ pub struct DirectoryResponseItem {
 
 /// Beyond the seed: why a permission holds.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PermissionReason {
+pub(super) struct PermissionReason {
     /// The grant that allows it; absent when the user administers the organization.
     pub grant_id: Option<Uuid>,
     pub role: String,
@@ -63,7 +63,7 @@ impl From<Reason> for PermissionReason {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct HasGroupPermissionResponse {
+pub(super) struct HasGroupPermissionResponse {
     pub is_permitted: bool,
     pub reason: Option<PermissionReason>,
     pub api_error_entity: ApiErrorEntity,
@@ -73,12 +73,18 @@ fn items(rows: Vec<DirectoryItem>) -> (Vec<DirectoryResponseItem>, i64) {
     let total = rows.first().map_or(0, |r| r.total);
     let items = rows
         .into_iter()
-        .map(|r| DirectoryResponseItem { id: r.id, name: r.name, short_name: r.short_name, kind: r.kind, api_error_entity: ApiErrorEntity::ok() })
+        .map(|r| DirectoryResponseItem {
+            id: r.id,
+            name: r.name,
+            short_name: r.short_name,
+            kind: r.kind,
+            api_error_entity: ApiErrorEntity::ok(),
+        })
         .collect();
     (items, total)
 }
 
-pub async fn create_group(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn create_group(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let name = p.str("name")?;
@@ -103,7 +109,9 @@ pub async fn create_group(st: AppState, call: Call) -> Result<Response, NxError>
     };
     let committed = group_cmd::create_group(&st.store, &ctx, OrgId(org), input).await.map_err(|e| match e {
         // A short name is unique system-wide: a taken one is a validation error (spec question 8).
-        commands::CommandError::Rejected(domain::DomainError::Taken { .. }) => NxError::from(ApiError::invalid("short_name", "is already taken")),
+        commands::CommandError::Rejected(domain::DomainError::Taken { .. }) => {
+            NxError::from(ApiError::invalid("short_name", "is already taken"))
+        }
         other => other.into(),
     })?;
     Ok(st
@@ -122,7 +130,7 @@ async fn require_each(st: &AppState, caller: &crate::kernel::auth::Principal, gr
     Ok(())
 }
 
-pub async fn create_membership(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn create_membership(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let groups = p.opt_uuid_list("group_ids")?.filter(|g| !g.is_empty()).ok_or_else(|| ApiError::invalid("group_ids", "is required"))?;
@@ -136,14 +144,19 @@ pub async fn create_membership(st: AppState, call: Call) -> Result<Response, NxE
             let found = nx::membership_ids(&st.pool, user.0, &groups).await?;
             let memberships = groups
                 .iter()
-                .filter_map(|g| found.iter().find(|(fg, _)| fg == g).map(|(group_id, membership_id)| Membership { membership_id: *membership_id, group_id: *group_id }))
+                .filter_map(|g| {
+                    found
+                        .iter()
+                        .find(|(fg, _)| fg == g)
+                        .map(|(group_id, membership_id)| Membership { membership_id: *membership_id, group_id: *group_id })
+                })
                 .collect();
             Ok(ok(CreateMembershipResponse { memberships, api_error_entity: ApiErrorEntity::ok() }))
         })
         .await?)
 }
 
-pub async fn remove_membership(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn remove_membership(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let (user, groups) = match p.opt_uuid_list("memberships")?.filter(|m| !m.is_empty()) {
@@ -157,7 +170,9 @@ pub async fn remove_membership(st: AppState, call: Call) -> Result<Response, NxE
                     .find(|(m, _, _)| m == id)
                     .ok_or_else(|| ApiError::NotFound(format!("memberships[{i}]: membership not found")))?;
                 if user.is_some_and(|x| x != *u) {
-                    return Err(ApiError::invalid(format!("memberships[{i}]"), "all memberships of one call must be the same user's").into());
+                    return Err(
+                        ApiError::invalid(format!("memberships[{i}]"), "all memberships of one call must be the same user's").into()
+                    );
                 }
                 user = Some(*u);
                 groups.push(*g);
@@ -165,9 +180,10 @@ pub async fn remove_membership(st: AppState, call: Call) -> Result<Response, NxE
             (user.ok_or(ApiError::Internal)?, groups)
         }
         None => {
-            let groups = p.opt_uuid_list("group_ids")?.filter(|g| !g.is_empty()).ok_or_else(|| {
-                ApiError::invalid("group_ids", "group_ids and user_id, or memberships, are required")
-            })?;
+            let groups = p
+                .opt_uuid_list("group_ids")?
+                .filter(|g| !g.is_empty())
+                .ok_or_else(|| ApiError::invalid("group_ids", "group_ids and user_id, or memberships, are required"))?;
             (p.uuid("user_id")?, groups)
         }
     };
@@ -179,13 +195,15 @@ pub async fn remove_membership(st: AppState, call: Call) -> Result<Response, NxE
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(ok(ApiResponseBase { api_error_entity: ApiErrorEntity::ok() })) }).await?)
 }
 
-pub async fn search_directory(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn search_directory(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let all = match p.opt_str("search_mode")?.as_deref().map(str::trim) {
         Some("0") | None => false,
         Some("1") => true,
-        Some(other) => return Err(ApiError::invalid("search_mode", format!("must be 0 (either matches) or 1 (both match), got '{other}'")).into()),
+        Some(other) => {
+            return Err(ApiError::invalid("search_mode", format!("must be 0 (either matches) or 1 (both match), got '{other}'")).into())
+        }
     };
     let base = p.uuid("base_org_id")?;
     let (pg, per_page) = p.paging()?;
@@ -198,7 +216,7 @@ pub async fn search_directory(st: AppState, call: Call) -> Result<Response, NxEr
     Ok(page(items, total, pg, per_page))
 }
 
-pub async fn has_group_permission(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn has_group_permission(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let (user, group) = (p.uuid("user_id")?, p.uuid("group_id")?);
@@ -208,10 +226,14 @@ pub async fn has_group_permission(st: AppState, call: Call) -> Result<Response, 
     let asked = nx::asker_of(&st.pool, user).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
     let roles = role_names(permission);
     let reason = nx::reason(&st.pool, asked, group, &roles).await?;
-    Ok(ok(HasGroupPermissionResponse { is_permitted: reason.is_some(), reason: reason.map(Into::into), api_error_entity: ApiErrorEntity::ok() }))
+    Ok(ok(HasGroupPermissionResponse {
+        is_permitted: reason.is_some(),
+        reason: reason.map(Into::into),
+        api_error_entity: ApiErrorEntity::ok(),
+    }))
 }
 
-pub async fn search_groups_for_permission(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn search_groups_for_permission(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let (user, org) = (p.uuid("user_id")?, p.uuid("org_id")?);
@@ -225,7 +247,7 @@ pub async fn search_groups_for_permission(st: AppState, call: Call) -> Result<Re
     Ok(page(items, total, pg, per_page))
 }
 
-pub mod doc {
+pub(super) mod doc {
     use serde::Deserialize;
     use utoipa::ToSchema;
     use uuid::Uuid;

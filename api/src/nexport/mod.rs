@@ -108,7 +108,9 @@ pub enum NxError {
     /// "Entity not found or duplicate login/subscription": the doc answers a duplicate with 404.
     Duplicate(String),
     /// Too many failed sign-ins for one login.
-    Throttled { retry_after_secs: u64 },
+    Throttled {
+        retry_after_secs: u64,
+    },
 }
 
 impl From<ApiError> for NxError {
@@ -164,7 +166,8 @@ impl IntoResponse for NxError {
                 ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ValidationError, m),
                 ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::UnknownError, "An unknown error occurred".into()),
                 ApiError::Unavailable => {
-                    let entity = ApiErrorEntity::error(ErrorCode::UnknownError, "The service is temporarily unavailable; retry later".into());
+                    let entity =
+                        ApiErrorEntity::error(ErrorCode::UnknownError, "The service is temporarily unavailable; retry later".into());
                     let body = axum::Json(ApiResponseBase { api_error_entity: entity });
                     return crate::kernel::error::with_retry_after((StatusCode::SERVICE_UNAVAILABLE, body).into_response());
                 }
@@ -250,7 +253,13 @@ pub async fn require(st: &AppState, caller: &Principal, node: Uuid, perm: Permis
 
 /// The caller holds `perm` in the user's owner org or one of the user's subscription orgs (or an
 /// ancestor of one), as GetUser and its kin require.
-pub async fn require_on_user(st: &AppState, caller: &Principal, owner_org: Option<Uuid>, user: Uuid, perm: Permission) -> Result<(), NxError> {
+pub async fn require_on_user(
+    st: &AppState,
+    caller: &Principal,
+    owner_org: Option<Uuid>,
+    user: Uuid,
+    perm: Permission,
+) -> Result<(), NxError> {
     let who = asker(caller)?;
     let roles = role_names(perm);
     let mut nodes: Vec<Uuid> = owner_org.into_iter().collect();

@@ -19,7 +19,7 @@ use crate::kernel::error::ApiError;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SubscriptionResponse {
+pub(super) struct SubscriptionResponse {
     pub subscription_id: Uuid,
     pub user_id: Uuid,
     pub org_id: Uuid,
@@ -49,19 +49,19 @@ impl From<NxSubscription> for SubscriptionResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CreateSubscriptionResponse {
+pub(super) struct CreateSubscriptionResponse {
     pub subscription_id: Uuid,
     pub api_error_entity: ApiErrorEntity,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EnableDisableResponse {
+pub(super) struct EnableDisableResponse {
     pub disabled: bool,
     pub api_error_entity: ApiErrorEntity,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SubscriptionStatusResponse {
+pub(super) struct SubscriptionStatusResponse {
     pub subscription_id: Uuid,
     pub current_status: String,
     pub previous_status: String,
@@ -70,7 +70,7 @@ pub struct SubscriptionStatusResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CustomProfileFieldResponse {
+pub(super) struct CustomProfileFieldResponse {
     pub field_id: Uuid,
     pub org_id: Uuid,
     pub key: String,
@@ -82,7 +82,7 @@ pub struct CustomProfileFieldResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CustomProfileFieldValueResponse {
+pub(super) struct CustomProfileFieldValueResponse {
     pub subscription_id: Uuid,
     pub user_id: Uuid,
     pub org_id: Uuid,
@@ -98,13 +98,18 @@ fn not_found() -> NxError {
 }
 
 /// A subscription the caller may act on with `perm` (in its org or an ancestor).
-async fn subscription_for(st: &AppState, caller: &crate::kernel::auth::Principal, id: Uuid, perm: Permission) -> Result<NxSubscription, NxError> {
+async fn subscription_for(
+    st: &AppState,
+    caller: &crate::kernel::auth::Principal,
+    id: Uuid,
+    perm: Permission,
+) -> Result<NxSubscription, NxError> {
     let s = nx::subscription_by_id(&st.pool, id).await?.ok_or_else(not_found)?;
     require(st, caller, s.org_id, perm, "subscription").await?;
     Ok(s)
 }
 
-pub async fn create_subscription(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn create_subscription(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let (org, user) = (p.uuid("org_id")?, p.uuid("user_id")?);
@@ -121,7 +126,7 @@ pub async fn create_subscription(st: AppState, call: Call) -> Result<Response, N
         .await?)
 }
 
-pub async fn get_subscription(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn get_subscription(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let s = match (p.opt_uuid("subscription_id")?, p.opt_uuid("user_id")?, p.opt_uuid("org_id")?) {
@@ -141,20 +146,22 @@ async fn search(st: &AppState, mut filter: SubscriptionFilter, pg: i64, per_page
     Ok(page(rows.into_iter().map(SubscriptionResponse::from).collect(), total, pg, per_page))
 }
 
-pub async fn get_subscriptions(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn get_subscriptions(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let (pg, per_page) = p.paging()?;
     let user = match (p.opt_uuid("user_id")?, p.opt_str("login")?) {
         (Some(id), _) => id,
-        (None, Some(login)) => nx::user_by_login(&st.pool, caller.org()?.0, &login).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?.id,
+        (None, Some(login)) => {
+            nx::user_by_login(&st.pool, caller.org()?.0, &login).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?.id
+        }
         (None, None) => return Err(ApiError::invalid("user_id", "user_id or login is required").into()),
     };
     let visible_orgs = permitted(&st, &caller, Permission::ViewSubscriptions).await?;
     search(&st, SubscriptionFilter { visible_orgs, user_ids: Some(vec![user]), ..SubscriptionFilter::default() }, pg, per_page).await
 }
 
-pub async fn search_subscriptions(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn search_subscriptions(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let (pg, per_page) = p.paging()?;
@@ -170,7 +177,7 @@ pub async fn search_subscriptions(st: AppState, call: Call) -> Result<Response, 
     search(&st, filter, pg, per_page).await
 }
 
-pub async fn enable_disable_subscription(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn enable_disable_subscription(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let (id, disable) = (p.uuid("subscription_id")?, p.bool("disable")?);
@@ -184,7 +191,7 @@ pub async fn enable_disable_subscription(st: AppState, call: Call) -> Result<Res
         .await?)
 }
 
-pub async fn set_subscription_status(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn set_subscription_status(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let id = p.uuid("subscription_id")?;
@@ -210,7 +217,7 @@ pub async fn set_subscription_status(st: AppState, call: Call) -> Result<Respons
         .await?)
 }
 
-pub async fn get_custom_profile_fields(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn get_custom_profile_fields(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let org = p.uuid("org_id")?;
@@ -235,7 +242,7 @@ pub async fn get_custom_profile_fields(st: AppState, call: Call) -> Result<Respo
         .collect::<Vec<_>>()))
 }
 
-pub async fn get_custom_profile_field_values(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn get_custom_profile_field_values(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let key = p.str("key")?;
@@ -265,7 +272,7 @@ pub async fn get_custom_profile_field_values(st: AppState, call: Call) -> Result
     Ok(ok(items))
 }
 
-pub async fn set_custom_profile_field_values(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn set_custom_profile_field_values(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     // The seed calls it the subscriber id; it is the subscription's id.
@@ -285,7 +292,7 @@ pub async fn set_custom_profile_field_values(st: AppState, call: Call) -> Result
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(ok(ApiResponseBase { api_error_entity: ApiErrorEntity::ok() })) }).await?)
 }
 
-pub mod doc {
+pub(super) mod doc {
     use std::collections::HashMap;
 
     use serde::Deserialize;

@@ -23,10 +23,10 @@ use crate::kernel::write::SecretBearing;
 use crate::AppState;
 
 /// Lifetime of a token when Authenticate is given no `utc_expiration_date`.
-pub const DEFAULT_TOKEN_SECONDS: i64 = 3600;
+pub(super) const DEFAULT_TOKEN_SECONDS: i64 = 3600;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AuthenticationTokenResponse {
+pub(super) struct AuthenticationTokenResponse {
     pub access_token: String,
     pub token_type: String,
     /// Omitted when the client chose the expiration date (or none).
@@ -36,14 +36,14 @@ pub struct AuthenticationTokenResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ValidateAccessTokenResponse {
+pub(super) struct ValidateAccessTokenResponse {
     pub utc_expiration_date: Option<chrono::DateTime<Utc>>,
     pub error_message: String,
     pub api_error_entity: ApiErrorEntity,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct UserResponse {
+pub(super) struct UserResponse {
     pub user_id: Uuid,
     pub login: String,
     pub owner_org_id: Option<Uuid>,
@@ -74,7 +74,7 @@ impl From<NxUser> for UserResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ContactInformationResponse {
+pub(super) struct ContactInformationResponse {
     pub user_id: Uuid,
     pub email: String,
     pub phone: Option<String>,
@@ -88,13 +88,13 @@ pub struct ContactInformationResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct CreateUserResponse {
+pub(super) struct CreateUserResponse {
     pub user_id: Uuid,
     pub api_error_entity: ApiErrorEntity,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct OrganizationResponseItem {
+pub(super) struct OrganizationResponseItem {
     pub org_id: Uuid,
     pub name: String,
     pub short_name: String,
@@ -127,7 +127,7 @@ async fn check_password(st: &AppState, login: &str, password: String, only: Opti
     }
 }
 
-pub async fn authenticate(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn authenticate(st: AppState, call: Call) -> Result<Response, NxError> {
     let p = &call.params;
     let username = p.str("username")?;
     let password = p.str("password")?;
@@ -155,7 +155,8 @@ pub async fn authenticate(st: AppState, call: Call) -> Result<Response, NxError>
     let (committed, secret) = user_cmd::issue_token(&st.store, &ctx, org, user, expires_at, false, None).await?;
     Ok(st
         .respond(&ctx, committed, |_, _| async move {
-            let access_token = secret.ok_or_else(|| ApiError::Conflict("this Idempotency-Key already signed in; a token is shown only once".into()))?;
+            let access_token =
+                secret.ok_or_else(|| ApiError::Conflict("this Idempotency-Key already signed in; a token is shown only once".into()))?;
             let mut resp = ok(AuthenticationTokenResponse {
                 access_token,
                 token_type: "bearer".into(),
@@ -168,7 +169,7 @@ pub async fn authenticate(st: AppState, call: Call) -> Result<Response, NxError>
         .await?)
 }
 
-pub async fn validate_access_token(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn validate_access_token(st: AppState, call: Call) -> Result<Response, NxError> {
     let token = call.token.clone().ok_or_else(|| ApiError::invalid("access_token", "is required"))?;
     let now = Utc::now();
     let state = nx::token_state(&st.pool, &commands::secrets::token_hash(&token)).await?;
@@ -181,7 +182,11 @@ pub async fn validate_access_token(st: AppState, call: Call) -> Result<Response,
     };
     let expires = state.and_then(|s| s.expires_at);
     Ok(ok(match problem {
-        None => ValidateAccessTokenResponse { utc_expiration_date: expires, error_message: String::new(), api_error_entity: ApiErrorEntity::ok() },
+        None => ValidateAccessTokenResponse {
+            utc_expiration_date: expires,
+            error_message: String::new(),
+            api_error_entity: ApiErrorEntity::ok(),
+        },
         Some(m) => ValidateAccessTokenResponse {
             utc_expiration_date: expires,
             error_message: m.clone(),
@@ -202,7 +207,7 @@ async fn resolve_user(st: &AppState, caller_org: OrgId, p: &Params) -> Result<Nx
     user.ok_or_else(|| ApiError::NotFound("user not found".into()).into())
 }
 
-pub async fn authenticate_user(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn authenticate_user(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let (login, password) = (p.str("login")?, p.str("password")?);
@@ -225,7 +230,7 @@ fn contact(p: &Params) -> Result<(Option<ContactInfo>, Option<String>), NxError>
     Ok((Some(info), c.opt_str("phone")?))
 }
 
-pub async fn create_user(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn create_user(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let owner = p.uuid("owner_org_id")?;
@@ -259,14 +264,14 @@ pub async fn create_user(st: AppState, call: Call) -> Result<Response, NxError> 
         .await?)
 }
 
-pub async fn get_user(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn get_user(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let user = resolve_user(&st, caller.org()?, &call.params).await?;
     require_on_user(&st, &caller, user.org_id, user.id, Permission::ViewUsers).await?;
     Ok(ok(UserResponse::from(user)))
 }
 
-pub async fn get_users(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn get_users(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let term = p.opt_str("search_term")?.unwrap_or_default();
@@ -276,7 +281,7 @@ pub async fn get_users(st: AppState, call: Call) -> Result<Response, NxError> {
     Ok(page(rows.into_iter().map(UserResponse::from).collect(), total, pg, per_page))
 }
 
-pub async fn get_user_contact_information(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn get_user_contact_information(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let u = resolve_user(&st, caller.org()?, &call.params).await?;
     require_on_user(&st, &caller, u.org_id, u.id, Permission::ViewUserProfiles).await?;
@@ -294,7 +299,7 @@ pub async fn get_user_contact_information(st: AppState, call: Call) -> Result<Re
     }))
 }
 
-pub async fn edit_user(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn edit_user(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let user = resolve_user(&st, caller.org()?, p).await?;
@@ -331,7 +336,7 @@ pub async fn edit_user(st: AppState, call: Call) -> Result<Response, NxError> {
         .await?)
 }
 
-pub async fn get_organizations(st: AppState, call: Call) -> Result<Response, NxError> {
+pub(super) async fn get_organizations(st: AppState, call: Call) -> Result<Response, NxError> {
     let caller = call.caller(&st).await?;
     let p = &call.params;
     let (pg, per_page) = p.paging()?;
@@ -355,13 +360,16 @@ pub async fn get_organizations(st: AppState, call: Call) -> Result<Response, NxE
 
 /// Request bodies and parameters as OpenAPI shows them (the handlers read them through `Params`,
 /// which also takes them from the query string or a form).
-pub mod doc {
+pub(super) mod doc {
     use serde::Deserialize;
     use utoipa::ToSchema;
     use uuid::Uuid;
 
     use super::super::ApiResponseBase;
-    use super::{AuthenticationTokenResponse, ContactInformationResponse, CreateUserResponse, OrganizationResponseItem, UserResponse, ValidateAccessTokenResponse};
+    use super::{
+        AuthenticationTokenResponse, ContactInformationResponse, CreateUserResponse, OrganizationResponseItem, UserResponse,
+        ValidateAccessTokenResponse,
+    };
 
     #[derive(Debug, Deserialize, ToSchema)]
     pub struct AuthenticationTokenRequest {

@@ -141,7 +141,6 @@ pub struct RenameBody {
     pub name: Option<String>,
 }
 
-
 /// `remove`: one uuid or an array of them.
 fn parse_remove(v: Option<serde_json::Value>) -> Result<Vec<UserId>, ApiError> {
     let one = |v: &serde_json::Value, field: &str| -> Result<UserId, ApiError> {
@@ -273,9 +272,7 @@ pub async fn change_department_members(
     let remove = body.remove_members.into_iter().map(UserId).collect();
     let ctx = ctx?;
     let committed = cmd::change_members(&st.store, &ctx, org, id, add, remove).await?;
-    Ok(st
-        .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(with_members(&st, org.0, id).await?).into_response()) })
-        .await?)
+    Ok(st.respond(&ctx, committed, |st, _| async move { Ok(axum::Json(with_members(&st, org.0, id).await?).into_response()) }).await?)
 }
 
 /// E60 also answers PATCH (the spec's resolution 15).

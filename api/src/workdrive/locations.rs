@@ -103,7 +103,6 @@ async fn with_members(st: &AppState, org: Uuid, id: Uuid) -> Result<LocationWith
     })
 }
 
-
 /// E64: one page of the caller's organization's locations, with member counts.
 #[utoipa::path(get, path = "/api/locations", tag = "WorkDrive",
     params(("cur_page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
@@ -117,10 +116,7 @@ pub async fn list_locations(
     let org = caller.org()?.0;
     let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let (rows, total) = org_units::locations_page(&st.pool, org, offset, per_page).await?;
-    let locations = rows
-        .iter()
-        .map(|r| Location { member_count: Some(r.member_count), ..Location::from(r) })
-        .collect();
+    let locations = rows.iter().map(|r| Location { member_count: Some(r.member_count), ..Location::from(r) }).collect();
     Ok(axum::Json(LocationsPage { locations, meta: PageMeta::new(cur_page, per_page, total) }).into_response())
 }
 
@@ -163,9 +159,7 @@ pub async fn change_location_members(
     let remove = body.remove_members.into_iter().map(UserId).collect();
     let ctx = ctx?;
     let committed = cmd::change_members(&st.store, &ctx, org, id, add, remove).await?;
-    Ok(st
-        .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(with_members(&st, org.0, id).await?).into_response()) })
-        .await?)
+    Ok(st.respond(&ctx, committed, |st, _| async move { Ok(axum::Json(with_members(&st, org.0, id).await?).into_response()) }).await?)
 }
 
 /// E66 also answers PATCH (the spec's resolution 15).
@@ -223,11 +217,7 @@ pub async fn update_location(
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn delete_location(
-    State(st): State<AppState>,
-    Write { caller, ctx }: Write,
-    Path(id): Path<String>,
-) -> Result<Response, Error> {
+pub async fn delete_location(State(st): State<AppState>, Write { caller, ctx }: Write, Path(id): Path<String>) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let id = dialect::uuid_path(&id, "location")?;
     let ctx = ctx?;

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::multipart::MultipartRejection;
 use axum::extract::multipart::Field;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -51,7 +51,13 @@ pub enum MediaBackend {
     /// A directory of the local filesystem (created when missing).
     Local(PathBuf),
     /// An S3-compatible bucket (needs the `s3` cargo feature).
-    S3 { bucket: String, endpoint: Option<String>, region: Option<String>, access_key_id: Option<String>, secret_access_key: Option<String> },
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: Option<String>,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+    },
 }
 
 /// Never shows the S3 secret.
@@ -289,10 +295,7 @@ pub async fn files_by_id(st: &AppState, org: Uuid, ids: &[Uuid]) -> Result<HashM
     let owners: HashMap<Uuid, UserSummary> =
         queries::users_by_ids(&st.pool, org, &owners).await?.iter().map(|u| (u.id, UserSummary::from(u))).collect();
     let base = st.media.public_url.clone().unwrap_or_default();
-    Ok(rows
-        .iter()
-        .map(|r| (r.id, render(&st.media, &base, r, r.created_by.and_then(|o| owners.get(&o).cloned()))))
-        .collect())
+    Ok(rows.iter().map(|r| (r.id, render(&st.media, &base, r, r.created_by.and_then(|o| owners.get(&o).cloned())))).collect())
 }
 
 // ----- handlers -----------------------------------------------------------------------------------
@@ -305,7 +308,14 @@ fn reserve_input(q: ReserveQuery) -> Result<media_cmd::Reserve, ApiError> {
     Ok(media_cmd::Reserve { name, mime, module_code })
 }
 
-async fn reserve(st: AppState, caller: crate::kernel::auth::Principal, ctx: Result<Ctx<WorkDrive>, Error>, headers: HeaderMap, q: ReserveQuery, status: StatusCode) -> Result<Response, Error> {
+async fn reserve(
+    st: AppState,
+    caller: crate::kernel::auth::Principal,
+    ctx: Result<Ctx<WorkDrive>, Error>,
+    headers: HeaderMap,
+    q: ReserveQuery,
+    status: StatusCode,
+) -> Result<Response, Error> {
     let org = caller.org()?;
     let input = reserve_input(q)?;
     let ctx = ctx?;
@@ -434,8 +444,7 @@ async fn upload(st: AppState, meta: WriteMeta, form: Result<Multipart, Multipart
             .get("X-Amz-Signature")
             .ok_or_else(|| ApiError::Forbidden("X-Amz-Signature: the upload signature is required".into()))?
             .clone();
-        let content_type =
-            fields.get("Content-Type").ok_or_else(|| ApiError::invalid("Content-Type", "is required before file"))?.clone();
+        let content_type = fields.get("Content-Type").ok_or_else(|| ApiError::invalid("Content-Type", "is required before file"))?.clone();
         // Refuse before storing anything.
         let state = media_cmd::load(&st.store, id).await?;
         let Some(m) = state.clone() else { return Err(ApiError::NotFound("file not found".into()).into()) };
@@ -445,7 +454,9 @@ async fn upload(st: AppState, meta: WriteMeta, form: Result<Multipart, Multipart
             ctx.actor = m.reserved_by;
             Ok(ctx)
         };
-        if let Err(refused) = MediaAggregate::check_upload(&state, &media_cmd::signature_hash(&signature), &content_type, chrono::Utc::now()) {
+        if let Err(refused) =
+            MediaAggregate::check_upload(&state, &media_cmd::signature_hash(&signature), &content_type, chrono::Utc::now())
+        {
             // A retry of a finished upload with the same Idempotency-Key gets the first answer;
             // anything else is refused exactly as the check says (the domain refuses it again,
             // so nothing is appended and no bytes are stored).

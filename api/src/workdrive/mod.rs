@@ -27,9 +27,9 @@ use crate::AppState;
 
 pub mod departments;
 pub mod locations;
-pub mod sso;
-pub mod security_groups;
 pub mod media;
+pub mod security_groups;
+pub mod sso;
 
 pub struct WorkDrive;
 
@@ -93,9 +93,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/locations/{id}", patch(locations::update_location).delete(locations::delete_location))
         .route(
             "/api/locations/{id}/members",
-            get(locations::get_location_members)
-                .post(locations::change_location_members)
-                .patch(locations::patch_location_members),
+            get(locations::get_location_members).post(locations::change_location_members).patch(locations::patch_location_members),
         )
         .route("/api/sso", get(sso::list_sso).post(sso::create_sso))
         .route("/api/security_groups", get(security_groups::list_security_groups))
@@ -128,13 +126,7 @@ pub struct PageMeta {
 impl PageMeta {
     pub fn new(cur_page: i64, per_page: i64, total: i64) -> Self {
         let total_pages = (total + per_page - 1) / per_page;
-        PageMeta {
-            per_page,
-            total_pages,
-            total_results: total,
-            cur_page,
-            next_page: (cur_page < total_pages).then_some(cur_page + 1),
-        }
+        PageMeta { per_page, total_pages, total_results: total, cur_page, next_page: (cur_page < total_pages).then_some(cur_page + 1) }
     }
 }
 
@@ -574,15 +566,16 @@ pub async fn create_organization(
         },
     };
     let (committed, secret) = org_cmd::create_organization(&st.store, &ctx, input).await?;
-    Ok(st.respond(&ctx, committed, |st, result| async move {
-        let row = load_org(&st, result.org_id.0).await?;
-        let mut org = render_org(&st, row).await?;
-        org.access_token = secret;
-        let mut resp = (StatusCode::CREATED, axum::Json(org)).into_response();
-        resp.extensions_mut().insert(SecretBearing);
-        Ok(resp)
-    })
-    .await?)
+    Ok(st
+        .respond(&ctx, committed, |st, result| async move {
+            let row = load_org(&st, result.org_id.0).await?;
+            let mut org = render_org(&st, row).await?;
+            org.access_token = secret;
+            let mut resp = (StatusCode::CREATED, axum::Json(org)).into_response();
+            resp.extensions_mut().insert(SecretBearing);
+            Ok(resp)
+        })
+        .await?)
 }
 
 /// E09: the organization's creator updates it.
@@ -611,9 +604,12 @@ pub async fn update_organization(
         file_id: body.file_id,
     };
     let committed = org_cmd::update_organization(&st.store, &ctx, OrgId(id), patch).await?;
-    Ok(st.respond(&ctx, committed, |st, _| async move { let row = load_org(&st, id).await?;
-        Ok(axum::Json(render_org(&st, row).await?).into_response()) })
-    .await?)
+    Ok(st
+        .respond(&ctx, committed, |st, _| async move {
+            let row = load_org(&st, id).await?;
+            Ok(axum::Json(render_org(&st, row).await?).into_response())
+        })
+        .await?)
 }
 
 /// E10: an org admin issues a new token for a user of the org; the user's older tokens are revoked.
@@ -630,22 +626,21 @@ pub async fn generate_access(
     let user_id = parse_id(&body.user_id, "userId")?;
     let ctx = ctx?;
     let (committed, secret) = user_cmd::issue_token(&st.store, &ctx, Some(org), UserId(user_id), None, true, None).await?;
-    Ok(st.respond(&ctx, committed, |_, _| async move {
-        let token = secret.ok_or_else(|| {
-            ApiError::Conflict("this Idempotency-Key already issued a token; a token is shown only once".into())
-        })?;
-        let mut resp = (StatusCode::CREATED, axum::Json(AccessToken { user_id, token })).into_response();
-        resp.extensions_mut().insert(SecretBearing);
-        Ok(resp)
-    })
-    .await?)
+    Ok(st
+        .respond(&ctx, committed, |_, _| async move {
+            let token = secret
+                .ok_or_else(|| ApiError::Conflict("this Idempotency-Key already issued a token; a token is shown only once".into()))?;
+            let mut resp = (StatusCode::CREATED, axum::Json(AccessToken { user_id, token })).into_response();
+            resp.extensions_mut().insert(SecretBearing);
+            Ok(resp)
+        })
+        .await?)
 }
 
 /// Renders users with their supervisors' summaries.
 async fn full_users(st: &AppState, org: Uuid, rows: &[UserRow]) -> Result<Vec<UserFull>, ApiError> {
     let bosses: Vec<Uuid> = rows.iter().filter_map(|u| u.reports_to).collect();
-    let by_id: HashMap<Uuid, UserRow> =
-        queries::users_by_ids(&st.pool, org, &bosses).await?.into_iter().map(|u| (u.id, u)).collect();
+    let by_id: HashMap<Uuid, UserRow> = queries::users_by_ids(&st.pool, org, &bosses).await?.into_iter().map(|u| (u.id, u)).collect();
     let file_ids: Vec<Uuid> = rows.iter().flat_map(|u| [u.file_id, u.cover_file_id]).flatten().collect();
     let files = media::files_by_id(st, org, &file_ids).await?;
     Ok(rows
@@ -665,7 +660,11 @@ async fn full_users(st: &AppState, org: Uuid, rows: &[UserRow]) -> Result<Vec<Us
     params(("cur_page" = Option<i64>, Query), ("per_page" = Option<i64>, Query), ("department" = Option<Uuid>, Query), ("location" = Option<Uuid>, Query)),
     responses((status = 200, body = UsersPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn list_users(State(st): State<AppState>, dialect::Caller(caller, _): Caller, dialect::Query(q, _): Query<ListUsersQuery>) -> Result<Response, Error> {
+pub async fn list_users(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    dialect::Query(q, _): Query<ListUsersQuery>,
+) -> Result<Response, Error> {
     let org = caller.org()?;
     let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let filter = UserFilter {
@@ -754,13 +753,14 @@ pub async fn add_user(
     let ctx = ctx?;
     let input = create_input(body, None)?;
     let committed = user_cmd::create_user(&st.store, &ctx, org, input).await?;
-    Ok(st.respond(&ctx, committed, |st, result| async move {
-        let id = result.user_id.0;
-        let mut resp = written_user(&st, org.0, id, Written::Created).await?;
-        *resp.status_mut() = StatusCode::CREATED;
-        Ok(resp)
-    })
-    .await?)
+    Ok(st
+        .respond(&ctx, committed, |st, result| async move {
+            let id = result.user_id.0;
+            let mut resp = written_user(&st, org.0, id, Written::Created).await?;
+            *resp.status_mut() = StatusCode::CREATED;
+            Ok(resp)
+        })
+        .await?)
 }
 
 fn availability(p: Patch<String>) -> Result<Option<i32>, ApiError> {
@@ -824,8 +824,7 @@ pub async fn update_user(
         ..UserPatch::default()
     };
     let committed = user_cmd::update_user(&st.store, &ctx, org, UserId(id), patch).await?;
-    Ok(st.respond(&ctx, committed, |st, _| async move { written_user(&st, org.0, id, Written::Updated).await })
-    .await?)
+    Ok(st.respond(&ctx, committed, |st, _| async move { written_user(&st, org.0, id, Written::Updated).await }).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -849,6 +848,5 @@ pub async fn delete_user(
     let id = parse_id(&id, "id")?;
     let ctx = ctx?;
     let committed = user_cmd::delete_user(&st.store, &ctx, org, UserId(id)).await?;
-    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) })
-    .await?)
+    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
 }

@@ -180,7 +180,11 @@ async fn render(st: &AppState, org: Uuid, rows: &[SsoRow]) -> Result<Vec<Sso>, A
     params(("manage" = Option<bool>, Query), ("location" = Option<Uuid>, Query), ("department" = Option<Uuid>, Query)),
     responses((status = 200, body = Vec<Sso>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn list_sso(State(st): State<AppState>, dialect::Caller(caller, _): Caller, dialect::Query(q, _): Query<SsoQuery>) -> Result<Response, Error> {
+pub async fn list_sso(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    dialect::Query(q, _): Query<SsoQuery>,
+) -> Result<Response, Error> {
     let org = caller.org()?.0;
     let scope = if let Some(l) = opt_id(q.location.as_deref(), "location")? {
         SsoScope::Location(l)

@@ -116,29 +116,30 @@ pub async fn bulk_create(
         .collect::<Result<Vec<_>, _>>()?;
     let ctx = ctx?;
     let committed = user_bulk::bulk_create_users(&st.store, &ctx, org, rows).await?;
-    Ok(st.respond(&ctx, committed, |st, result| async move {
-        let ids: Vec<Uuid> = result.user_ids.iter().map(|u| u.0).collect();
-        let rows = queries::users_by_ids(&st.pool, org.0, &ids).await?;
-        if rows.len() != ids.len() {
-            return Err(ApiError::NotFound("users not found".into()));
-        }
-        let mut by_id: HashMap<Uuid, UserFull> = full_users(&st, org.0, &rows)
-            .await?
-            .into_iter()
-            .zip(&rows)
-            .map(|(mut full, row)| {
-                full.reports_to_obj = None;
-                // New users have no reportees yet.
-                full.team_members = Some(vec![]);
-                full.user_additional_teams = Some(serde_json::from_value(row.additional_teams.clone()).unwrap_or_default());
-                full.add_additional_locations = Some(serde_json::from_value(row.additional_locations.clone()).unwrap_or_default());
-                (full.id, full)
-            })
-            .collect();
-        let users: Vec<UserFull> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
-        Ok((StatusCode::CREATED, axum::Json(users)).into_response())
-    })
-    .await?)
+    Ok(st
+        .respond(&ctx, committed, |st, result| async move {
+            let ids: Vec<Uuid> = result.user_ids.iter().map(|u| u.0).collect();
+            let rows = queries::users_by_ids(&st.pool, org.0, &ids).await?;
+            if rows.len() != ids.len() {
+                return Err(ApiError::NotFound("users not found".into()));
+            }
+            let mut by_id: HashMap<Uuid, UserFull> = full_users(&st, org.0, &rows)
+                .await?
+                .into_iter()
+                .zip(&rows)
+                .map(|(mut full, row)| {
+                    full.reports_to_obj = None;
+                    // New users have no reportees yet.
+                    full.team_members = Some(vec![]);
+                    full.user_additional_teams = Some(serde_json::from_value(row.additional_teams.clone()).unwrap_or_default());
+                    full.add_additional_locations = Some(serde_json::from_value(row.additional_locations.clone()).unwrap_or_default());
+                    (full.id, full)
+                })
+                .collect();
+            let users: Vec<UserFull> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+            Ok((StatusCode::CREATED, axum::Json(users)).into_response())
+        })
+        .await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -66,7 +66,13 @@ pub async fn create_department(
 }
 
 /// E62: renames a department.
-pub async fn rename_department(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid, name: String) -> Result<Committed<DepartmentRef>, CommandError> {
+pub async fn rename_department(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: Uuid,
+    name: String,
+) -> Result<Committed<DepartmentRef>, CommandError> {
     store
         .execute(ctx, || async {
             let mut b = Batch::new(store, org, ctx.actor);
@@ -137,7 +143,12 @@ pub async fn change_members(
 }
 
 /// E63: deletes a department; its members' `department` and `isDepartmentHead` are cleared.
-pub async fn delete_department(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid) -> Result<Committed<DepartmentRef>, CommandError> {
+pub async fn delete_department(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: Uuid,
+) -> Result<Committed<DepartmentRef>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     store
         .execute(ctx, || async {
@@ -162,4 +173,3 @@ pub async fn delete_department(store: &Store, ctx: &CommandContext, org: OrgId, 
         })
         .await
 }
-

@@ -1,6 +1,6 @@
 use domain::group::{
-    decide_change, decide_create, Activity, Actor, Group, GroupAggregate, GroupChange, GroupCommand, GroupParent, GroupPatch,
-    MemberRole, MembershipType, NewGroup, NewMember, OutboundCallerId,
+    decide_change, decide_create, Activity, Actor, Group, GroupAggregate, GroupChange, GroupCommand, GroupParent, GroupPatch, MemberRole,
+    MembershipType, NewGroup, NewMember, OutboundCallerId,
 };
 use domain::{DomainError, GroupId, OrgId, UserId};
 use esrs::Aggregate;
@@ -58,7 +58,12 @@ async fn check_users(store: &Store, org: OrgId, users: &[UserId], field: &str) -
 }
 
 /// Creates a group; the result carries `group_id`, `number` and the `issues` of a lenient create.
-pub async fn create_group(store: &Store, ctx: &CommandContext, org: OrgId, input: CreateGroup) -> Result<Committed<GroupCreated>, CommandError> {
+pub async fn create_group(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    input: CreateGroup,
+) -> Result<Committed<GroupCreated>, CommandError> {
     let id = GroupId(Uuid::now_v7());
     let number = store.next_number().await?;
     let mut members = input.members.clone();
@@ -115,7 +120,13 @@ pub async fn load_group(store: &Store, org: OrgId, id: GroupId) -> Result<Group,
 }
 
 /// Runs one group command against a group of the caller's organization.
-async fn on_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, command: impl Fn() -> GroupCommand) -> Result<Committed<GroupRef>, CommandError> {
+async fn on_group(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: GroupId,
+    command: impl Fn() -> GroupCommand,
+) -> Result<Committed<GroupRef>, CommandError> {
     store
         .execute(ctx, || async {
             let (state, version) = store.load::<GroupAggregate>(id.0).await?;
@@ -136,7 +147,13 @@ async fn on_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, 
         .await
 }
 
-pub async fn update_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, patch: GroupPatch) -> Result<Committed<GroupRef>, CommandError> {
+pub async fn update_group(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: GroupId,
+    patch: GroupPatch,
+) -> Result<Committed<GroupRef>, CommandError> {
     store
         .execute(ctx, || async {
             let (state, version) = store.load::<GroupAggregate>(id.0).await?;
@@ -168,24 +185,50 @@ pub async fn delete_group(store: &Store, ctx: &CommandContext, org: OrgId, id: G
 }
 
 /// Sunbird delete: only the creator (or an org admin).
-pub async fn delete_group_as_creator(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, actor: Actor) -> Result<Committed<GroupRef>, CommandError> {
+pub async fn delete_group_as_creator(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: GroupId,
+    actor: Actor,
+) -> Result<Committed<GroupRef>, CommandError> {
     on_group(store, ctx, org, id, || GroupCommand::DeleteAsCreator { actor }).await
 }
 
-pub async fn add_member(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId, role: MemberRole) -> Result<Committed<GroupRef>, CommandError> {
+pub async fn add_member(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: GroupId,
+    user: UserId,
+    role: MemberRole,
+) -> Result<Committed<GroupRef>, CommandError> {
     // Check the group first so an unknown group is reported as such, not as an unknown user.
     load_group(store, org, id).await?;
     load_live(store, Some(org), user, "user").await?;
     on_group(store, ctx, org, id, || GroupCommand::AddMember { actor: ctx.actor, user_id: user, role }).await
 }
 
-pub async fn remove_member(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId) -> Result<Committed<GroupRef>, CommandError> {
+pub async fn remove_member(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: GroupId,
+    user: UserId,
+) -> Result<Committed<GroupRef>, CommandError> {
     on_group(store, ctx, org, id, || GroupCommand::RemoveMember { actor: ctx.actor, user_id: user }).await
 }
 
 /// Sunbird update: one transaction for fields, members and activities; the result's `issues`
 /// list what was not applied. Added members must be live users of the organization.
-pub async fn change_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, actor: Actor, change: GroupChange) -> Result<Committed<GroupChanged>, CommandError> {
+pub async fn change_group(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: GroupId,
+    actor: Actor,
+    change: GroupChange,
+) -> Result<Committed<GroupChanged>, CommandError> {
     if let Some(m) = &change.members {
         let users: Vec<UserId> = m.add.iter().map(|(u, _)| *u).collect();
         check_users(store, org, &users, "members.add").await?;
@@ -200,7 +243,9 @@ pub async fn change_group(store: &Store, ctx: &CommandContext, org: OrgId, id: G
             };
             let (events, issues) = decide_change(group, actor, change.clone())?;
             let releases = match events.last() {
-                Some(domain::group::GroupEvent::GroupDeleted { .. }) => group.short_name.iter().map(|s| short_name_claim(s, id.0)).collect(),
+                Some(domain::group::GroupEvent::GroupDeleted { .. }) => {
+                    group.short_name.iter().map(|s| short_name_claim(s, id.0)).collect()
+                }
                 _ => vec![],
             };
             Ok(Plan {
@@ -213,18 +258,38 @@ pub async fn change_group(store: &Store, ctx: &CommandContext, org: OrgId, id: G
 }
 
 /// Publisher PUT: the name and exactly these members.
-pub async fn replace_group(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, name: String, members: Vec<UserId>) -> Result<Committed<GroupRef>, CommandError> {
+pub async fn replace_group(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: GroupId,
+    name: String,
+    members: Vec<UserId>,
+) -> Result<Committed<GroupRef>, CommandError> {
     check_users(store, org, &members, "users").await?;
     on_group(store, ctx, org, id, || GroupCommand::Replace { actor: ctx.actor, name: name.clone(), members: members.clone() }).await
 }
 
 /// Publisher add-users: a union with the present members.
-pub async fn add_members(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, members: Vec<UserId>) -> Result<Committed<GroupRef>, CommandError> {
+pub async fn add_members(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: GroupId,
+    members: Vec<UserId>,
+) -> Result<Committed<GroupRef>, CommandError> {
     check_users(store, org, &members, "users").await?;
     on_group(store, ctx, org, id, || GroupCommand::AddMembers { actor: ctx.actor, members: members.clone() }).await
 }
 
 /// Sunbird membership update: a member marks a group visited.
-pub async fn set_visited(store: &Store, ctx: &CommandContext, org: OrgId, id: GroupId, user: UserId, visited: bool) -> Result<Committed<GroupRef>, CommandError> {
+pub async fn set_visited(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: GroupId,
+    user: UserId,
+    visited: bool,
+) -> Result<Committed<GroupRef>, CommandError> {
     on_group(store, ctx, org, id, || GroupCommand::SetVisited { user_id: user, visited }).await
 }

@@ -22,7 +22,12 @@ async fn existing(b: &mut Batch<'_>, id: Uuid) -> Result<(), CommandError> {
 }
 
 /// E65: creates a location.
-pub async fn create_location(store: &Store, ctx: &CommandContext, org: OrgId, name: String) -> Result<Committed<LocationRef>, CommandError> {
+pub async fn create_location(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    name: String,
+) -> Result<Committed<LocationRef>, CommandError> {
     let id = Uuid::now_v7();
     store
         .execute(ctx, || async {
@@ -35,7 +40,13 @@ pub async fn create_location(store: &Store, ctx: &CommandContext, org: OrgId, na
 }
 
 /// E68: renames a location.
-pub async fn rename_location(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid, name: String) -> Result<Committed<LocationRef>, CommandError> {
+pub async fn rename_location(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: Uuid,
+    name: String,
+) -> Result<Committed<LocationRef>, CommandError> {
     store
         .execute(ctx, || async {
             let mut b = Batch::new(store, org, ctx.actor);

@@ -24,7 +24,12 @@ pub fn signature_hash(signature: &str) -> String {
 
 /// E75: reserves a file id. Returns the committed reservation and, unless this is a replay, the
 /// one-time upload signature (shown once).
-pub async fn reserve(store: &Store, ctx: &CommandContext, org: OrgId, input: Reserve) -> Result<(Committed<FileRef>, Option<String>), CommandError> {
+pub async fn reserve(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    input: Reserve,
+) -> Result<(Committed<FileRef>, Option<String>), CommandError> {
     let id = Uuid::now_v7();
     let signature = secrets::new_token();
     let hash = signature_hash(&signature);
@@ -41,10 +46,7 @@ pub async fn reserve(store: &Store, ctx: &CommandContext, org: OrgId, input: Res
                 now: ctx.now,
             };
             let events = MediaAggregate::handle_command(&None, cmd)?;
-            Ok(Plan {
-                streams: vec![PendingStream::new(id, Some(org.0), 0, &events)?],
-                ..Plan::new(FileRef { file_id: id })
-            })
+            Ok(Plan { streams: vec![PendingStream::new(id, Some(org.0), 0, &events)?], ..Plan::new(FileRef { file_id: id }) })
         })
         .await?;
     let signature = (!committed.is_replay).then_some(signature);
@@ -87,10 +89,7 @@ pub async fn record_upload(
                 sha256: uploaded.sha256.clone(),
             };
             let events = MediaAggregate::handle_command(&state, cmd)?;
-            Ok(Plan {
-                streams: vec![PendingStream::new(id, Some(org.0), version, &events)?],
-                ..Plan::new(FileRef { file_id: id })
-            })
+            Ok(Plan { streams: vec![PendingStream::new(id, Some(org.0), version, &events)?], ..Plan::new(FileRef { file_id: id }) })
         })
         .await
 }

@@ -39,17 +39,17 @@ where
     A::State: Default + Clone,
     A::Event: DomainEvent,
 {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Streams { loaded: BTreeMap::new(), order: Vec::new() }
     }
 
     /// A stream that does not exist yet (a create).
-    pub fn fresh(&mut self, id: Uuid) {
+    pub(crate) fn fresh(&mut self, id: Uuid) {
         self.loaded.insert(id, Loaded { state: A::State::default(), version: 0, events: Vec::new() });
         self.order.push(id);
     }
 
-    pub async fn state(&mut self, store: &Store, id: Uuid) -> Result<&A::State, StoreError> {
+    pub(crate) async fn state(&mut self, store: &Store, id: Uuid) -> Result<&A::State, StoreError> {
         if let std::collections::btree_map::Entry::Vacant(slot) = self.loaded.entry(id) {
             let (state, version) = store.load::<A>(id).await?;
             slot.insert(Loaded { state, version, events: Vec::new() });
@@ -59,7 +59,7 @@ where
     }
 
     /// Decides `command` on the (already loaded) stream and folds its events in.
-    pub fn decide(&mut self, id: Uuid, command: A::Command) -> Result<(), DomainError> {
+    pub(crate) fn decide(&mut self, id: Uuid, command: A::Command) -> Result<(), DomainError> {
         let Some(s) = self.loaded.get_mut(&id) else {
             return Err(DomainError::NotFound(A::NAME));
         };
@@ -70,7 +70,7 @@ where
         Ok(())
     }
 
-    pub fn pending(&self, org: OrgId) -> Result<Vec<PendingStream>, StoreError> {
+    pub(crate) fn pending(&self, org: OrgId) -> Result<Vec<PendingStream>, StoreError> {
         self.order
             .iter()
             .filter_map(|id| {
@@ -93,7 +93,7 @@ pub(crate) struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    pub fn new(store: &'a Store, org: OrgId, actor: Option<UserId>) -> Self {
+    pub(crate) fn new(store: &'a Store, org: OrgId, actor: Option<UserId>) -> Self {
         Batch {
             store,
             org,
@@ -110,7 +110,7 @@ impl<'a> Batch<'a> {
     }
 
     /// A live user of the org, named in the request by `field`.
-    pub async fn user(&mut self, id: UserId, field: &str) -> Result<User, CommandError> {
+    pub(crate) async fn user(&mut self, id: UserId, field: &str) -> Result<User, CommandError> {
         match self.users.state(self.store, id.0).await? {
             Some(u) if !u.deleted && u.org_id == Some(self.org) => Ok(u.clone()),
             _ => Err(DomainError::invalid(field, format!("no user {id} in this organization")).into()),
@@ -118,25 +118,30 @@ impl<'a> Batch<'a> {
     }
 
     /// Whether `id` is a live department of the org.
-    pub async fn department_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
+    pub(crate) async fn department_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
         let org = self.org;
         Ok(matches!(self.departments.state(self.store, id).await?, Some(d) if !d.deleted && d.org_id == Some(org)))
     }
 
-    pub async fn location_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
+    pub(crate) async fn location_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
         let org = self.org;
         Ok(matches!(self.locations.state(self.store, id).await?, Some(l) if !l.deleted && l.org_id == Some(org)))
     }
 
     /// Whether `id` is a security group of the org.
-    pub async fn security_group_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
+    pub(crate) async fn security_group_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
         let org = self.org;
         Ok(matches!(self.security_groups.state(self.store, id).await?, Some(g) if g.org_id == org))
     }
 
     /// The security group stream's side of a user changing group (leaving the previous one);
     /// returns the user's patch field. Administrators keeps its last member.
-    pub async fn security_group_change(&mut self, user: &User, group: Patch<Uuid>, field: &str) -> Result<Patch<Uuid>, CommandError> {
+    pub(crate) async fn security_group_change(
+        &mut self,
+        user: &User,
+        group: Patch<Uuid>,
+        field: &str,
+    ) -> Result<Patch<Uuid>, CommandError> {
         let target = match group {
             Patch::Keep => return Ok(Patch::Keep),
             Patch::Clear => None,
@@ -179,7 +184,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Moves a user of this batch into or out of a security group, on both streams.
-    pub async fn set_security_group(&mut self, id: UserId, group: Patch<Uuid>, field: &str) -> Result<(), CommandError> {
+    pub(crate) async fn set_security_group(&mut self, id: UserId, group: Patch<Uuid>, field: &str) -> Result<(), CommandError> {
         let user = self.user(id, field).await?;
         let security_group = self.security_group_change(&user, group, field).await?;
         self.update_user(id, UserPatch { security_group, ..UserPatch::default() })
@@ -189,7 +194,7 @@ impl<'a> Batch<'a> {
     /// side is the returned patch fields (`department`, `is_department_head`), to be put on the
     /// user stream by the caller. `field` names what the client sent, for errors (`head_field`
     /// for a demotion that would leave no head).
-    pub async fn department_change(
+    pub(crate) async fn department_change(
         &mut self,
         user: &User,
         department: Patch<Uuid>,
@@ -246,7 +251,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The location stream's side of a user changing location; returns the user's patch field.
-    pub async fn location_change(&mut self, user: &User, location: Patch<Uuid>, field: &str) -> Result<Patch<Uuid>, CommandError> {
+    pub(crate) async fn location_change(&mut self, user: &User, location: Patch<Uuid>, field: &str) -> Result<Patch<Uuid>, CommandError> {
         let target = match location {
             Patch::Keep => return Ok(Patch::Keep),
             Patch::Clear => None,
@@ -275,14 +280,20 @@ impl<'a> Batch<'a> {
     }
 
     /// Moves a user of this batch into or out of a department (and head status), on both streams.
-    pub async fn set_department(&mut self, id: UserId, department: Patch<Uuid>, head: Option<bool>, field: &str) -> Result<(), CommandError> {
+    pub(crate) async fn set_department(
+        &mut self,
+        id: UserId,
+        department: Patch<Uuid>,
+        head: Option<bool>,
+        field: &str,
+    ) -> Result<(), CommandError> {
         let user = self.user(id, field).await?;
         let (department, is_department_head) = self.department_change(&user, department, head, field, field).await?;
         self.update_user(id, UserPatch { department, is_department_head, ..UserPatch::default() })
     }
 
     /// Moves a user of this batch into or out of a location, on both streams.
-    pub async fn set_location(&mut self, id: UserId, location: Patch<Uuid>, field: &str) -> Result<(), CommandError> {
+    pub(crate) async fn set_location(&mut self, id: UserId, location: Patch<Uuid>, field: &str) -> Result<(), CommandError> {
         let user = self.user(id, field).await?;
         let location = self.location_change(&user, location, field).await?;
         self.update_user(id, UserPatch { location, ..UserPatch::default() })
@@ -299,22 +310,21 @@ impl<'a> Batch<'a> {
 
     /// A user being created joins the department (as head when asked) and location it names, on
     /// those streams, in the same append. `field` prefixes error fields (`data[3].` in a bulk).
-    pub async fn join_units(&mut self, created: &[UserEvent], field: &str) -> Result<(), CommandError> {
+    pub(crate) async fn join_units(&mut self, created: &[UserEvent], field: &str) -> Result<(), CommandError> {
         let Some(mut user) = created.iter().cloned().fold(None, UserAggregate::apply_event) else { return Ok(()) };
         let (department, head) = (user.department.take(), std::mem::take(&mut user.is_department_head));
         let location = user.location.take();
         let security_group = user.security_group.take();
         let (dept_field, head_field, loc_field) =
             (format!("{field}department"), format!("{field}isDepartmentHead"), format!("{field}location"));
-        self.department_change(&user, department.map_or(Patch::Keep, Patch::Set), Some(head), &dept_field, &head_field)
-            .await?;
+        self.department_change(&user, department.map_or(Patch::Keep, Patch::Set), Some(head), &dept_field, &head_field).await?;
         self.location_change(&user, location.map_or(Patch::Keep, Patch::Set), &loc_field).await?;
         self.security_group_change(&user, security_group.map_or(Patch::Keep, Patch::Set), &format!("{field}securityGroup")).await?;
         Ok(())
     }
 
     /// A user being deleted leaves their department and location (the last head cannot go).
-    pub async fn leave_units(&mut self, user: &User, field: &str) -> Result<(), CommandError> {
+    pub(crate) async fn leave_units(&mut self, user: &User, field: &str) -> Result<(), CommandError> {
         self.department_change(user, Patch::Clear, Some(false), field, field).await?;
         self.location_change(user, Patch::Clear, field).await?;
         self.security_group_change(user, Patch::Clear, field).await?;
@@ -322,7 +332,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The org's `Users` group, when it exists: where a new member without a `securityGroup` goes.
-    pub async fn default_security_group(&mut self) -> Result<Option<Uuid>, CommandError> {
+    pub(crate) async fn default_security_group(&mut self) -> Result<Option<Uuid>, CommandError> {
         let users = domain::security_group::builtin_id(self.org, domain::security_group::SecurityGroupKind::Users);
         Ok(self.security_group_live(users).await?.then_some(users))
     }
@@ -330,7 +340,7 @@ impl<'a> Batch<'a> {
     /// Fills `reportsTo` (and more supervisors) for a user being created, per
     /// `domain::user::default_supervisors`. Location admins are the location's members who are in
     /// the org's `Administrators` group; a department's admins are its heads.
-    pub async fn default_supervisors(&mut self, profile: &mut Profile) -> Result<(), CommandError> {
+    pub(crate) async fn default_supervisors(&mut self, profile: &mut Profile) -> Result<(), CommandError> {
         let admins_id = domain::security_group::builtin_id(self.org, domain::security_group::SecurityGroupKind::Administrators);
         let admins: BTreeSet<UserId> = match self.security_groups.state(self.store, admins_id).await? {
             Some(g) => g.members.clone(),
@@ -353,7 +363,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Every stream with new events: departments, locations, security groups, then users.
-    pub fn pending(&self) -> Result<Vec<PendingStream>, StoreError> {
+    pub(crate) fn pending(&self) -> Result<Vec<PendingStream>, StoreError> {
         let mut all = self.departments.pending(self.org)?;
         all.extend(self.locations.pending(self.org)?);
         all.extend(self.security_groups.pending(self.org)?);
@@ -363,7 +373,11 @@ impl<'a> Batch<'a> {
 }
 
 /// The members of a live location of the batch's org who are also in `admins`, in id order.
-async fn location_members_admins(b: &mut Batch<'_>, location: Option<Uuid>, admins: &BTreeSet<UserId>) -> Result<Vec<UserId>, CommandError> {
+async fn location_members_admins(
+    b: &mut Batch<'_>,
+    location: Option<Uuid>,
+    admins: &BTreeSet<UserId>,
+) -> Result<Vec<UserId>, CommandError> {
     let Some(l) = location else { return Ok(Vec::new()) };
     let org = b.org;
     Ok(match b.locations.state(b.store, l).await? {

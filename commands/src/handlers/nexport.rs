@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use domain::group::{GroupAggregate, GroupCommand, MemberRole};
 use domain::permission::{GrantRole, NodeKind, RoleGrantAggregate, RoleGrantCommand};
 use domain::profile_field::{FieldType, FieldValue, ProfileFieldAggregate, ProfileFieldCommand};
 use domain::subscription::{SubscriptionAggregate, SubscriptionCommand, SubscriptionStatus};
-use domain::group::{GroupAggregate, GroupCommand, MemberRole};
 use domain::{DomainError, GroupId, OrgId, UserId};
 use esrs::Aggregate;
 use uuid::Uuid;
@@ -99,7 +99,12 @@ pub async fn create_subscription(
 }
 
 /// Runs one command on a subscription; answers its state afterwards as the result.
-async fn on_subscription(store: &Store, ctx: &CommandContext, id: Uuid, command: impl Fn() -> SubscriptionCommand) -> Result<Committed<SubscriptionChanged>, CommandError> {
+async fn on_subscription(
+    store: &Store,
+    ctx: &CommandContext,
+    id: Uuid,
+    command: impl Fn() -> SubscriptionCommand,
+) -> Result<Committed<SubscriptionChanged>, CommandError> {
     store
         .execute(ctx, || async {
             let (state, version) = store.load::<SubscriptionAggregate>(id).await?;
@@ -119,11 +124,21 @@ async fn on_subscription(store: &Store, ctx: &CommandContext, id: Uuid, command:
         .await
 }
 
-pub async fn set_subscription_disabled(store: &Store, ctx: &CommandContext, id: Uuid, disabled: bool) -> Result<Committed<SubscriptionChanged>, CommandError> {
+pub async fn set_subscription_disabled(
+    store: &Store,
+    ctx: &CommandContext,
+    id: Uuid,
+    disabled: bool,
+) -> Result<Committed<SubscriptionChanged>, CommandError> {
     on_subscription(store, ctx, id, || SubscriptionCommand::SetDisabled { disabled, actor: ctx.actor }).await
 }
 
-pub async fn set_subscription_status(store: &Store, ctx: &CommandContext, id: Uuid, status: SubscriptionStatus) -> Result<Committed<SubscriptionChanged>, CommandError> {
+pub async fn set_subscription_status(
+    store: &Store,
+    ctx: &CommandContext,
+    id: Uuid,
+    status: SubscriptionStatus,
+) -> Result<Committed<SubscriptionChanged>, CommandError> {
     on_subscription(store, ctx, id, || SubscriptionCommand::SetStatus { status, now: ctx.now, actor: ctx.actor }).await
 }
 
@@ -194,17 +209,33 @@ async fn subscription_id_of(store: &Store, org: OrgId, user: UserId) -> Result<O
 /// NexPort CreateMembership: `user` joins every group of `groups` in one transaction, or none.
 /// Each group must be live, and the user must hold a subscription in force (not disabled, not
 /// expired) in the group's organization; the error names the offending `group_ids[i]`.
-pub async fn join_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId]) -> Result<Committed<UserRef>, CommandError> {
+pub async fn join_groups(
+    store: &Store,
+    ctx: &CommandContext,
+    user: UserId,
+    groups: &[GroupId],
+) -> Result<Committed<UserRef>, CommandError> {
     on_groups(store, ctx, user, groups, true).await
 }
 
 /// NexPort RemoveMembership: `user` leaves every group of `groups` in one transaction, or none;
 /// each must be a membership.
-pub async fn leave_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId]) -> Result<Committed<UserRef>, CommandError> {
+pub async fn leave_groups(
+    store: &Store,
+    ctx: &CommandContext,
+    user: UserId,
+    groups: &[GroupId],
+) -> Result<Committed<UserRef>, CommandError> {
     on_groups(store, ctx, user, groups, false).await
 }
 
-async fn on_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[GroupId], join: bool) -> Result<Committed<UserRef>, CommandError> {
+async fn on_groups(
+    store: &Store,
+    ctx: &CommandContext,
+    user: UserId,
+    groups: &[GroupId],
+    join: bool,
+) -> Result<Committed<UserRef>, CommandError> {
     super::user_bulk::check_count("group_ids", groups.len(), "group id")?;
     let mut seen = std::collections::HashSet::new();
     let groups: Vec<(usize, GroupId)> = groups.iter().copied().enumerate().filter(|(_, g)| seen.insert(*g)).collect();
@@ -228,7 +259,9 @@ async fn on_groups(store: &Store, ctx: &CommandContext, user: UserId, groups: &[
                         None => false,
                     };
                     if !in_force {
-                        return Err(DomainError::invalid(field, "the user has no subscription in force in this group's organization").into());
+                        return Err(
+                            DomainError::invalid(field, "the user has no subscription in force in this group's organization").into()
+                        );
                     }
                     GroupCommand::AddMember { actor: ctx.actor, user_id: user, role: MemberRole::Member }
                 } else {

@@ -6,8 +6,8 @@ use esrs::Aggregate;
 use uuid::Uuid;
 
 use super::{email_claim, hash_password, login_claim};
-use crate::secrets;
 use crate::results::*;
+use crate::secrets;
 use crate::store::{Claim, CredentialWrite, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store, StoreError};
 
@@ -63,7 +63,9 @@ pub async fn create_organization(
                 }),
             )?;
             let Some(OrganizationEvent::OrganizationCreated { subdomain, .. }) = org_events.first() else {
-                return Err(CommandError::Store(StoreError::Codec(domain::EventCodecError("create emitted no OrganizationCreated".into()))));
+                return Err(CommandError::Store(StoreError::Codec(domain::EventCodecError(
+                    "create emitted no OrganizationCreated".into(),
+                ))));
             };
             let subdomain = subdomain.clone();
             let new_admin = NewUser {
@@ -113,8 +115,12 @@ pub async fn create_organization(
             };
             let admins_events = group(admins_id, SecurityGroupKind::Administrators)?;
             let users_events = group(users_id, SecurityGroupKind::Users)?;
-            let mut credentials =
-                vec![CredentialWrite::IssueToken { token_hash: secrets::token_hash(&secret), token_id, user_id: admin_id, expires_at: None }];
+            let mut credentials = vec![CredentialWrite::IssueToken {
+                token_hash: secrets::token_hash(&secret),
+                token_id,
+                user_id: admin_id,
+                expires_at: None,
+            }];
             if let Some(h) = &password_hash {
                 credentials.push(CredentialWrite::SetPassword { user_id: admin_id, password_hash: h.clone() });
             }
@@ -164,11 +170,9 @@ pub async fn update_organization(
                 super::media::check_file(store, org_id, f, "fileId").await?;
             }
             let (state, version) = store.load::<OrganizationAggregate>(org_id.0).await?;
-            let events = OrganizationAggregate::handle_command(&state, OrganizationCommand::Update { actor, patch: patch.clone() })?;
-            Ok(Plan {
-                streams: vec![PendingStream::new(org_id.0, Some(org_id.0), version, &events)?],
-                ..Plan::new(OrgRef { org_id })
-            })
+            let events =
+                OrganizationAggregate::handle_command(&state, OrganizationCommand::Update { actor, patch: Box::new(patch.clone()) })?;
+            Ok(Plan { streams: vec![PendingStream::new(org_id.0, Some(org_id.0), version, &events)?], ..Plan::new(OrgRef { org_id }) })
         })
         .await
 }

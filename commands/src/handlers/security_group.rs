@@ -27,7 +27,12 @@ async fn existing(b: &mut Batch<'_>, id: Uuid) -> Result<(), CommandError> {
 }
 
 /// `roster security-group add`: a new (custom) group in `org`, with no members.
-pub async fn create_security_group(store: &Store, ctx: &CommandContext, org: OrgId, name: String) -> Result<Committed<SecurityGroupRef>, CommandError> {
+pub async fn create_security_group(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    name: String,
+) -> Result<Committed<SecurityGroupRef>, CommandError> {
     let id = Uuid::now_v7();
     store
         .execute(ctx, || async {
@@ -54,7 +59,13 @@ pub async fn create_security_group(store: &Store, ctx: &CommandContext, org: Org
 
 /// E71: moves the users into the group (out of their previous one). A present member is a no-op;
 /// an id that is not a live user of the org is a 400 naming `ids[i]`.
-pub async fn add_members(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid, ids: Vec<UserId>) -> Result<Committed<SecurityGroupRef>, CommandError> {
+pub async fn add_members(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: Uuid,
+    ids: Vec<UserId>,
+) -> Result<Committed<SecurityGroupRef>, CommandError> {
     check_count("ids", ids.len(), "user id")?;
     store
         .execute(ctx, || async {
@@ -70,7 +81,13 @@ pub async fn add_members(store: &Store, ctx: &CommandContext, org: OrgId, id: Uu
 
 /// E72: removes the users from the group; they then belong to none. Each must be a member (400
 /// naming `ids[i]` otherwise); Administrators keeps its last member. A repeated id counts once.
-pub async fn remove_members(store: &Store, ctx: &CommandContext, org: OrgId, id: Uuid, ids: Vec<UserId>) -> Result<Committed<SecurityGroupRef>, CommandError> {
+pub async fn remove_members(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: Uuid,
+    ids: Vec<UserId>,
+) -> Result<Committed<SecurityGroupRef>, CommandError> {
     check_count("ids", ids.len(), "user id")?;
     let mut seen = HashSet::new();
     let ids: Vec<(usize, UserId)> = ids.into_iter().enumerate().filter(|(_, u)| seen.insert(*u)).collect();

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::membership::Batch;
 use super::{email_claim, hash_password, login_claim, same_org};
-use crate::secrets;
 use crate::results::*;
+use crate::secrets;
 use crate::store::{Claim, CredentialWrite, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store};
 
@@ -141,7 +141,12 @@ pub(crate) fn decide_create(
     Ok((events, claims))
 }
 
-pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input: CreateUser) -> Result<Committed<UserCreated>, CommandError> {
+pub async fn create_user(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    input: CreateUser,
+) -> Result<Committed<UserCreated>, CommandError> {
     let id = UserId(Uuid::now_v7());
     let password_hash = hash_password(input.password.clone()).await?;
     let number = store.next_number().await?;
@@ -160,10 +165,7 @@ pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input:
             streams.extend(b.pending()?);
             Ok(Plan {
                 claims,
-                credentials: password_hash
-                    .iter()
-                    .map(|h| CredentialWrite::SetPassword { user_id: id, password_hash: h.clone() })
-                    .collect(),
+                credentials: password_hash.iter().map(|h| CredentialWrite::SetPassword { user_id: id, password_hash: h.clone() }).collect(),
                 streams,
                 ..Plan::new(UserCreated { user_id: id, number })
             })
@@ -171,7 +173,13 @@ pub async fn create_user(store: &Store, ctx: &CommandContext, org: OrgId, input:
         .await
 }
 
-pub async fn update_user(store: &Store, ctx: &CommandContext, org: OrgId, id: UserId, patch: UserPatch) -> Result<Committed<UserRef>, CommandError> {
+pub async fn update_user(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    id: UserId,
+    patch: UserPatch,
+) -> Result<Committed<UserRef>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     store
         .execute(ctx, || async {
@@ -208,12 +216,7 @@ pub async fn update_user(store: &Store, ctx: &CommandContext, org: OrgId, id: Us
             }
             let mut streams = vec![PendingStream::new(id.0, Some(org.0), version, &events)?];
             streams.extend(b.pending()?);
-            Ok(Plan {
-                claims,
-                releases,
-                streams,
-                ..Plan::new(UserRef { user_id: id })
-            })
+            Ok(Plan { claims, releases, streams, ..Plan::new(UserRef { user_id: id }) })
         })
         .await
 }
@@ -290,7 +293,13 @@ pub async fn issue_token(
     Ok((committed, secret))
 }
 
-pub async fn set_password(store: &Store, ctx: &CommandContext, org: Option<OrgId>, id: UserId, password: String) -> Result<Committed<UserRef>, CommandError> {
+pub async fn set_password(
+    store: &Store,
+    ctx: &CommandContext,
+    org: Option<OrgId>,
+    id: UserId,
+    password: String,
+) -> Result<Committed<UserRef>, CommandError> {
     let hash = hash_password(Some(password)).await?.unwrap_or_default();
     store
         .execute(ctx, || async {
@@ -312,7 +321,11 @@ pub async fn set_password(store: &Store, ctx: &CommandContext, org: Option<OrgId
 /// First start: creates the super admin if missing and makes sure a token works for it.
 /// With `configured` (ROSTER_BOOTSTRAP_TOKEN) that token is installed if new; otherwise a token is
 /// generated only when the super admin is created, and returned to be printed once.
-pub async fn bootstrap_super_admin(store: &Store, now: DateTime<Utc>, configured: Option<String>) -> Result<(Option<String>, Option<crate::Position>), CommandError> {
+pub async fn bootstrap_super_admin(
+    store: &Store,
+    now: DateTime<Utc>,
+    configured: Option<String>,
+) -> Result<(Option<String>, Option<crate::Position>), CommandError> {
     let ctx = CommandContext::system("bootstrap", now);
     let created = store
         .execute(&ctx, || async {
@@ -380,10 +393,7 @@ pub async fn record_activity_progress(
                 completed_count,
             };
             let events = UserAggregate::handle_command(&state, command)?;
-            Ok(Plan {
-                streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?],
-                ..Plan::new(UserRef { user_id: id })
-            })
+            Ok(Plan { streams: vec![PendingStream::new(id.0, Some(org.0), version, &events)?], ..Plan::new(UserRef { user_id: id }) })
         })
         .await
 }

@@ -80,10 +80,19 @@ fn first_taken(rows: &[CreateUser], claims: &[(usize, Claim)], taken: &HashSet<(
 /// E06: creates up to `MAX_BULK_ITEMS` users in one transaction. Passwords are not accepted here
 /// (hashing a thousand of them would hold the call for many seconds); rows carry none.
 /// The result is `{"user_ids": [...]}` in row order.
-pub async fn bulk_create_users(store: &Store, ctx: &CommandContext, org: OrgId, rows: Vec<CreateUser>) -> Result<Committed<UserIds>, CommandError> {
+pub async fn bulk_create_users(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    rows: Vec<CreateUser>,
+) -> Result<Committed<UserIds>, CommandError> {
     check_count("data", rows.len(), "user")?;
     if let Some(i) = rows.iter().position(|r| r.password.is_some()) {
-        return Err(DomainError::invalid(format!("data[{i}].password"), "is not accepted by bulk-create; create the user with POST /api/users/add to set one").into());
+        return Err(DomainError::invalid(
+            format!("data[{i}].password"),
+            "is not accepted by bulk-create; create the user with POST /api/users/add to set one",
+        )
+        .into());
     }
     let ids: Vec<UserId> = rows.iter().map(|_| UserId(Uuid::now_v7())).collect();
     let numbers = next_numbers(store, rows.len()).await?;
@@ -110,7 +119,11 @@ pub async fn bulk_create_users(store: &Store, ctx: &CommandContext, org: OrgId, 
                 if let Some(first) = seen.get(&(c.kind, c.value.clone())) {
                     let field = claim_field(c.kind, row);
                     let first_field = claim_field(c.kind, &rows[*first]);
-                    return Err(DomainError::invalid(format!("data[{i}].{field}"), format!("duplicates data[{first}].{first_field} in this call")).into());
+                    return Err(DomainError::invalid(
+                        format!("data[{i}].{field}"),
+                        format!("duplicates data[{first}].{first_field} in this call"),
+                    )
+                    .into());
                 }
                 // A row's login equal to its own email is one value, claimed once per kind.
                 seen.insert((c.kind, c.value.clone()), i);
@@ -142,7 +155,12 @@ pub async fn bulk_create_users(store: &Store, ctx: &CommandContext, org: OrgId, 
 /// E07: soft-deletes up to `MAX_BULK_ITEMS` users of `org` in one transaction (each as
 /// `DELETE /api/users/{id}` would: archived, tokens revoked, email and login freed). A repeated id
 /// counts once. An id that is not a live user of `org` rejects the whole call (404, naming it).
-pub async fn bulk_delete_users(store: &Store, ctx: &CommandContext, org: OrgId, ids: Vec<UserId>) -> Result<Committed<UserIds>, CommandError> {
+pub async fn bulk_delete_users(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    ids: Vec<UserId>,
+) -> Result<Committed<UserIds>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
     check_count("id", ids.len(), "user id")?;
     let mut seen = HashSet::new();

@@ -77,10 +77,8 @@ fn usage() -> &'static str {
 }
 
 fn parse_clients(s: &str) -> Result<Vec<usize>, String> {
-    let v: Vec<usize> = s
-        .split(',')
-        .map(|p| p.trim().parse::<usize>().map_err(|_| format!("bad client count {p:?}")))
-        .collect::<Result<_, _>>()?;
+    let v: Vec<usize> =
+        s.split(',').map(|p| p.trim().parse::<usize>().map_err(|_| format!("bad client count {p:?}"))).collect::<Result<_, _>>()?;
     if v.is_empty() || v.contains(&0) {
         return Err("client counts must be positive".into());
     }
@@ -126,7 +124,8 @@ fn settings() -> Result<Settings, String> {
         .ok()
         .filter(|c| !c.trim().is_empty())
         .unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" "));
-    let mut vars: Vec<String> = std::env::vars().filter(|(k, _)| k.starts_with("BENCH_") && k != "BENCH_COMMAND").map(|(k, v)| format!("{k}={v}")).collect();
+    let mut vars: Vec<String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("BENCH_") && k != "BENCH_COMMAND").map(|(k, v)| format!("{k}={v}")).collect();
     vars.sort();
     vars.push(base);
     s.command = vars.join(" ");
@@ -279,7 +278,13 @@ async fn http_add_user(client: reqwest::Client, url: Arc<str>, token: Arc<str>) 
 /// One `POST /api/users/bulk-create` of `BULK_ROWS` users; success is a 201 with every user.
 async fn http_bulk_create(client: reqwest::Client, url: Arc<str>, token: Arc<str>) -> Outcome {
     let rows: Vec<Value> = (0..BULK_ROWS).map(|_| json!({ "email": next_email("b"), "firstName": "A", "lastName": "B" })).collect();
-    let resp = match client.post(format!("{url}/api/users/bulk-create")).header("X-API-KEY", &*token).json(&json!({ "data": rows })).send().await {
+    let resp = match client
+        .post(format!("{url}/api/users/bulk-create"))
+        .header("X-API-KEY", &*token)
+        .json(&json!({ "data": rows }))
+        .send()
+        .await
+    {
         Ok(r) => r,
         Err(e) => return Outcome::Err { kind: "transport error".into(), detail: e.to_string() },
     };
@@ -663,11 +668,19 @@ async fn event_count(pool: &PgPool) -> i64 {
 }
 
 fn fmt_rate(x: f64) -> String {
-    if x.is_finite() { format!("{x:.0}") } else { "—".into() }
+    if x.is_finite() {
+        format!("{x:.0}")
+    } else {
+        "—".into()
+    }
 }
 
 fn fmt_ms(x: f64) -> String {
-    if x.is_finite() { format!("{x:.1}") } else { "—".into() }
+    if x.is_finite() {
+        format!("{x:.1}")
+    } else {
+        "—".into()
+    }
 }
 
 fn fmt_ratio(x: f64, raw: Option<&Measured>) -> String {
@@ -829,7 +842,12 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     line("| measurement | clients | rate (ops/s) | p50 ms | p99 ms | ratio to raw INSERT at same clients |".into());
     line("|---|---:|---:|---:|---:|---:|".into());
     for (n, m) in &raw {
-        line(format!("| (d) raw Postgres: pgbench one-row INSERT (tx/s) | {n} | {} | {} | {} | 100% |", fmt_rate(m.rate), fmt_ms(m.p50_ms), fmt_ms(m.p99_ms)));
+        line(format!(
+            "| (d) raw Postgres: pgbench one-row INSERT (tx/s) | {n} | {} | {} | {} | 100% |",
+            fmt_rate(m.rate),
+            fmt_ms(m.p50_ms),
+            fmt_ms(m.p99_ms)
+        ));
     }
     for (n, m) in &http_measured {
         line(format!(

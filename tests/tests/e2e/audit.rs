@@ -98,8 +98,13 @@ async fn verify_names_every_edit_delete_and_insert_behind_rosters_back() {
     let at = Position::new(target.tx, target.gid).to_string();
 
     // Edit: one byte of one payload.
-    let original: serde_json::Value = sqlx::query_scalar("SELECT payload FROM events WHERE gid = $1").bind(target.gid).fetch_one(&app.pool).await.unwrap();
-    sqlx::query("UPDATE events SET payload = payload || '{\"forged\": true}' WHERE gid = $1").bind(target.gid).execute(&app.pool).await.unwrap();
+    let original: serde_json::Value =
+        sqlx::query_scalar("SELECT payload FROM events WHERE gid = $1").bind(target.gid).fetch_one(&app.pool).await.unwrap();
+    sqlx::query("UPDATE events SET payload = payload || '{\"forged\": true}' WHERE gid = $1")
+        .bind(target.gid)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let (out, result) = verify_org(org.id.clone()).await;
     assert!(result.is_err(), "a broken chain fails the command: {out}");
     assert!(out.contains(&format!("BROKEN edited: org {}: the event", org.id)) && out.contains(&format!("at position {at}")), "{out}");
@@ -203,23 +208,33 @@ async fn time_travel_folds_the_log_diffs_and_answers_membership_on_a_date() {
     // The diff of a known sequence of edits.
     let (status, d) = state(format!("/streams/user/{id}/diff?from={}&to={}", rfc(t1), rfc(t2))).await;
     assert_eq!(status, StatusCode::OK, "{d}");
-    assert_eq!(d["changes"], json!([
-        {"field": "bio", "old": "one", "new": "two"},
-        {"field": "first_name", "old": "Firstname", "new": "Renamed"},
-    ]));
+    assert_eq!(
+        d["changes"],
+        json!([
+            {"field": "bio", "old": "one", "new": "two"},
+            {"field": "first_name", "old": "Firstname", "new": "Renamed"},
+        ])
+    );
     let (_, d) = state(format!("/streams/user/{id}/diff?from={}", rfc(t1))).await;
-    assert_eq!(d["changes"], json!([
-        {"field": "bio", "old": "one", "new": null},
-        {"field": "first_name", "old": "Firstname", "new": "Renamed"},
-    ]));
+    assert_eq!(
+        d["changes"],
+        json!([
+            {"field": "bio", "old": "one", "new": null},
+            {"field": "first_name", "old": "Firstname", "new": "Renamed"},
+        ])
+    );
     let (_, d) = state(format!("/streams/user/{id}/diff?from={}&to={}", rfc(t0), rfc(t1))).await;
-    assert!(d["changes"].as_array().unwrap().iter().any(|c| c["field"] == "email" && c["old"].is_null() && c["new"] == "t@travel.io"), "{d}");
+    assert!(
+        d["changes"].as_array().unwrap().iter().any(|c| c["field"] == "email" && c["old"].is_null() && c["new"] == "t@travel.io"),
+        "{d}"
+    );
 
     // Membership on a date, from the group's events.
     let gid = app.create_group(&org, "Travellers").await;
     let (_, page) = send(app.ps(Method::GET, "/events?event_type=GroupCreated", &org.token)).await;
     let group = page["events"][0]["stream_id"].as_str().unwrap().to_string();
-    let ext: i64 = sqlx::query_scalar("SELECT number FROM rm_directory.users WHERE id = $1::uuid").bind(&id).fetch_one(&app.pool).await.unwrap();
+    let ext: i64 =
+        sqlx::query_scalar("SELECT number FROM rm_directory.users WHERE id = $1::uuid").bind(&id).fetch_one(&app.pool).await.unwrap();
     let before_join = chrono::Utc::now();
     assert_eq!(send(app.ps(Method::POST, &format!("/api/groups/{gid}/members/{ext}"), &org.token)).await.0, StatusCode::OK);
     let while_member = chrono::Utc::now();
@@ -254,7 +269,10 @@ async fn time_travel_folds_the_log_diffs_and_answers_membership_on_a_date() {
         assert!(v["message"].as_str().unwrap().starts_with(field), "{v}");
     }
     assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{id}"), &other.token)).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{id}/members/{id}?on=2026-01-01"), &org.token)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(app.ps(Method::GET, &format!("/streams/user/{id}/members/{id}?on=2026-01-01"), &org.token)).await.0,
+        StatusCode::NOT_FOUND
+    );
     let member = crate::workdrive::login(&app, "t@travel.io").await;
     assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{id}"), &member)).await.0, StatusCode::FORBIDDEN);
 }
@@ -353,10 +371,13 @@ async fn follow_n(app: &TestApp, org: uuid::Uuid, after: Position, n: usize) -> 
     let (_stop, mut shutdown) = workers::Shutdown::new();
     let mut got = Vec::new();
     let from = workers::tail::TailFrom { org: Some(org), after };
-    tokio::time::timeout(Duration::from_secs(20), workers::tail::follow(&app.pool, &app.config.nats, from, &mut shutdown, |e| {
-        got.push(e);
-        got.len() < n
-    }))
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        workers::tail::follow(&app.pool, &app.config.nats, from, &mut shutdown, |e| {
+            got.push(e);
+            got.len() < n
+        }),
+    )
     .await
     .expect("the subscriber got every event in time")
     .unwrap();
@@ -427,8 +448,21 @@ async fn a_late_subscriber_joins_the_log_and_the_stream_without_gap_or_duplicate
     // `roster events tail` prints the same, one line each, in order.
     let db = app.config.database_url.clone();
     let (out, result) = roster(&[
-        "roster", "events", "tail", "--org", &org.id, "--limit", &now.len().to_string(), "--database-url", &db,
-        "--nats-url", &app.config.nats.url, "--nats-stream", &app.config.nats.stream, "--nats-subject-prefix", &app.config.nats.subject_prefix,
+        "roster",
+        "events",
+        "tail",
+        "--org",
+        &org.id,
+        "--limit",
+        &now.len().to_string(),
+        "--database-url",
+        &db,
+        "--nats-url",
+        &app.config.nats.url,
+        "--nats-stream",
+        &app.config.nats.stream,
+        "--nats-subject-prefix",
+        &app.config.nats.subject_prefix,
     ])
     .await;
     assert_eq!(result, Ok(()), "{out}");
@@ -438,7 +472,8 @@ async fn a_late_subscriber_joins_the_log_and_the_stream_without_gap_or_duplicate
         assert!(line.starts_with(e["position"].as_str().unwrap()), "{line}");
         assert!(line.contains(e["event_type"].as_str().unwrap()) && line.contains(&format!("org={}", org.id)), "{line}");
     }
-    let (_, result) = roster(&["roster", "events", "tail", "--from", "nope", "--database-url", &db, "--nats-url", &app.config.nats.url]).await;
+    let (_, result) =
+        roster(&["roster", "events", "tail", "--from", "nope", "--database-url", &db, "--nats-url", &app.config.nats.url]).await;
     assert!(result.unwrap_err().contains("--from"));
 }
 
@@ -447,7 +482,9 @@ async fn an_old_shape_event_reads_as_the_new_shape_everywhere() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Evolve").await;
     let org_id: uuid::Uuid = org.id.parse().unwrap();
-    let (status, v) = send(app.wd(Method::POST, "/api/sso", &org.token).json(&json!({"type": "QUICK_LINK", "name": "New", "link": "https://n.io"}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, "/api/sso", &org.token).json(&json!({"type": "QUICK_LINK", "name": "New", "link": "https://n.io"})))
+            .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     let (_, page) = send(app.ps(Method::GET, "/events?event_type=SsoCreated", &org.token)).await;
     let current = page["events"][0].clone();
@@ -474,7 +511,8 @@ async fn an_old_shape_event_reads_as_the_new_shape_everywhere() {
     .execute(&app.pool)
     .await
     .unwrap();
-    let stored: serde_json::Value = sqlx::query_scalar("SELECT payload FROM events WHERE stream_id = $1").bind(id).fetch_one(&app.pool).await.unwrap();
+    let stored: serde_json::Value =
+        sqlx::query_scalar("SELECT payload FROM events WHERE stream_id = $1").bind(id).fetch_one(&app.pool).await.unwrap();
     assert_eq!(stored["sso_type"], "QUICK_LINK", "the row stays as stored");
 
     // The audit API shows the new shape (once no older transaction of the cluster is running:
@@ -495,7 +533,9 @@ async fn an_old_shape_event_reads_as_the_new_shape_everywhere() {
     // The relay publishes it, the projection applies it as the new shape: WorkDrive lists it.
     let names = || async {
         let (_, v) = send(app.wd(Method::GET, "/api/sso?manage=false", &org.token)).await;
-        v.as_array().map(|a| a.iter().map(|e| (e["name"].as_str().unwrap_or("").to_string(), e["type"].clone())).collect::<Vec<_>>()).unwrap_or_default()
+        v.as_array()
+            .map(|a| a.iter().map(|e| (e["name"].as_str().unwrap_or("").to_string(), e["type"].clone())).collect::<Vec<_>>())
+            .unwrap_or_default()
     };
     app.eventually("the projection to apply the old-shape event", Duration::from_secs(10), || async {
         names().await.contains(&("Old shape".to_string(), json!("QUICK_LINK")))
@@ -517,10 +557,11 @@ async fn an_old_shape_event_reads_as_the_new_shape_everywhere() {
 async fn read_models(app: &TestApp) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     for table in projections::DIRECTORY.tables {
-        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {}.{table} t ORDER BY 1", projections::DIRECTORY.schema))
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+        let rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {}.{table} t ORDER BY 1", projections::DIRECTORY.schema))
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
         out.push((table.to_string(), rows));
     }
     out
@@ -551,7 +592,8 @@ async fn rebuild_under_concurrent_writes_fails_no_request_and_matches_a_fresh_pr
                     continue;
                 }
                 let id = v["id"].as_str().unwrap_or_default().to_string();
-                let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{id}"), &org.token).json(&json!({"bio": format!("bio {i}")}))).await;
+                let (status, v) =
+                    send(app.wd(Method::PATCH, &format!("/api/users/{id}"), &org.token).json(&json!({"bio": format!("bio {i}")}))).await;
                 if !status.is_success() {
                     failures.push(format!("patch: {status} {v}"));
                 }
@@ -577,7 +619,8 @@ async fn rebuild_under_concurrent_writes_fails_no_request_and_matches_a_fresh_pr
         })
     };
     app.eventually("the writers to get going", Duration::from_secs(20), || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE event_type = 'UserUpdated'").fetch_one(&app.pool).await.unwrap() >= 3
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE event_type = 'UserUpdated'").fetch_one(&app.pool).await.unwrap()
+            >= 3
     })
     .await;
     for _ in 0..2 {

@@ -71,14 +71,28 @@ async fn dev_starts_its_own_postgres_and_nats_and_stops_them() {
     let dir = roster_tests::stack().dir.join(format!("dev-{}", uuid::Uuid::new_v4().simple()));
     let (pg, nats) = (devstack::free_port(), devstack::free_port());
     let args: Vec<String> = vec![
-        "roster".into(), "dev".into(), "--data-dir".into(), dir.display().to_string(),
-        "--pg-port".into(), pg.to_string(), "--nats-port".into(), nats.to_string(), "--bind".into(), "127.0.0.1:0".into(),
+        "roster".into(),
+        "dev".into(),
+        "--data-dir".into(),
+        dir.display().to_string(),
+        "--pg-port".into(),
+        pg.to_string(),
+        "--nats-port".into(),
+        nats.to_string(),
+        "--bind".into(),
+        "127.0.0.1:0".into(),
     ];
     // Run as a user would: no DATABASE_URL/NATS_URL in the environment (clap reads them).
     let cli = Cli::try_parse_from(&args).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mut out = Vec::new();
-    let dev = execute(cli, async { let _ = stop_rx.await; }, &mut out);
+    let dev = execute(
+        cli,
+        async {
+            let _ = stop_rx.await;
+        },
+        &mut out,
+    );
     let user = async {
         let endpoints = dir.join("endpoints.json");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -92,8 +106,13 @@ async fn dev_starts_its_own_postgres_and_nats_and_stops_them() {
         let token = e["bootstrap_token"].as_str().expect("a generated token on first start");
         let api = e["api_url"].as_str().unwrap();
         let client = reqwest::Client::new();
-        let (status, org) = send(client.post(format!("{api}/api/organization")).header("X-API-KEY", token)
-            .json(&json!({"name": "Devorg", "admin": {"firstName": "D", "lastName": "V", "email": "d@dev.io"}}))).await;
+        let (status, org) = send(
+            client
+                .post(format!("{api}/api/organization"))
+                .header("X-API-KEY", token)
+                .json(&json!({"name": "Devorg", "admin": {"firstName": "D", "lastName": "V", "email": "d@dev.io"}})),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{org}");
         stop_tx.send(()).unwrap();
         e

@@ -68,9 +68,17 @@ fn field_value(valid: Option<BoxedStrategy<Value>>, required: bool, edges: bool)
 /// A body over `fields` (each absent, valid per `valid`, or an edge value) plus the `fixed` ids;
 /// the `required` fields are present. A third of the bodies hold no edge value at all, so every
 /// endpoint is also driven through its successful writes (and the projectors behind them).
-fn body(fields: &'static [&'static str], required: &[&str], valid: &Valid, fixed: Map<String, Value>) -> impl Strategy<Value = Map<String, Value>> {
+fn body(
+    fields: &'static [&'static str],
+    required: &[&str],
+    valid: &Valid,
+    fixed: Map<String, Value>,
+) -> impl Strategy<Value = Map<String, Value>> {
     let per_field = |edges: bool| -> Vec<BoxedStrategy<Option<Value>>> {
-        fields.iter().map(|f| field_value(valid.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone()), required.contains(f), edges)).collect()
+        fields
+            .iter()
+            .map(|f| field_value(valid.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone()), required.contains(f), edges))
+            .collect()
     };
     prop_oneof![1 => per_field(false), 2 => per_field(true)].prop_map(move |values| {
         let mut m = fixed.clone();
@@ -142,12 +150,41 @@ fn obj(v: Value) -> Map<String, Value> {
 }
 
 const USER_PATCH: &[&str] = &[
-    "firstName", "lastName", "status", "phone", "isExpert", "availability", "fileId", "coverFileId", "reportsTo", "designation", "bio",
-    "isDepartmentHead", "department", "location", "addAdditionalTeams", "removeAdditionalTeams", "addAdditionalLocations",
+    "firstName",
+    "lastName",
+    "status",
+    "phone",
+    "isExpert",
+    "availability",
+    "fileId",
+    "coverFileId",
+    "reportsTo",
+    "designation",
+    "bio",
+    "isDepartmentHead",
+    "department",
+    "location",
+    "addAdditionalTeams",
+    "removeAdditionalTeams",
+    "addAdditionalLocations",
 ];
 const USER_ADD: &[&str] = &[
-    "email", "phone", "firstName", "lastName", "designation", "isDepartmentHead", "department", "location", "securityGroup", "reportsTo",
-    "skill", "defaultVisibility", "addAdditionalTeams", "addAdditionalLocations", "userName", "password",
+    "email",
+    "phone",
+    "firstName",
+    "lastName",
+    "designation",
+    "isDepartmentHead",
+    "department",
+    "location",
+    "securityGroup",
+    "reportsTo",
+    "skill",
+    "defaultVisibility",
+    "addAdditionalTeams",
+    "addAdditionalLocations",
+    "userName",
+    "password",
 ];
 const ORG_PATCH: &[&str] = &["fileId", "name", "legalName", "websites", "address", "email", "phone", "description", "industry"];
 const PORTSIP_GROUP: &[&str] = &["name", "outbound_caller_ids", "description"];
@@ -182,9 +219,17 @@ async fn fixture(app: &TestApp) -> Fixture {
     assert!(g["name"].is_string(), "{g}");
     let (group_uuid, group_number): (uuid::Uuid, i64) =
         sqlx::query_as("SELECT id, number FROM rm_directory.groups LIMIT 1").fetch_one(&app.pool).await.expect("the group row");
-    let (s, d) = send(app.wd(Method::POST, "/api/departments", &org.token).json(&json!({ "name": "Dept", "members": [{ "id": org.admin_id, "isAdmin": true }] }))).await;
+    let (s, d) = send(
+        app.wd(Method::POST, "/api/departments", &org.token)
+            .json(&json!({ "name": "Dept", "members": [{ "id": org.admin_id, "isAdmin": true }] })),
+    )
+    .await;
     assert!(s.is_success(), "department: {d}");
-    let (s, l) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({ "name": "Loc", "members": [{ "id": org.admin_id, "isAdmin": true }] }))).await;
+    let (s, l) = send(
+        app.wd(Method::POST, "/api/locations", &org.token)
+            .json(&json!({ "name": "Loc", "members": [{ "id": org.admin_id, "isAdmin": true }] })),
+    )
+    .await;
     assert!(s.is_success(), "location: {l}");
     let department = d["id"].as_str().or(d["department"]["id"].as_str()).expect("department id").to_string();
     let location = l["id"].as_str().or(l["location"]["id"].as_str()).expect("location id").to_string();
@@ -239,10 +284,7 @@ fn endpoints(f: &Fixture) -> Vec<Endpoint> {
         ("industry", just(json!("Software"))),
     ];
     let unit_name: Valid = vec![("name", "[A-Z][a-z]{3,10}".prop_map(Value::String).boxed())];
-    let dept_members: Valid = vec![
-        ("addMembers", just(json!([{ "id": f.user_id }]))),
-        ("removeMembers", just(json!([f.user_id]))),
-    ];
+    let dept_members: Valid = vec![("addMembers", just(json!([{ "id": f.user_id }]))), ("removeMembers", just(json!([f.user_id])))];
     let portsip_group: Valid = vec![
         ("name", just(json!("Sales"))),
         ("outbound_caller_ids", just(json!([{ "provider_id": "p1", "caller_id": "100" }]))),
@@ -287,25 +329,104 @@ fn endpoints(f: &Fixture) -> Vec<Endpoint> {
         ("members", just(json!([{ "userId": f.user_id, "role": "member" }]))),
         ("activities", just(json!([{ "id": "do_1", "type": "Course" }]))),
     ];
-    let profile_field: Valid = vec![
-        ("key", "[a-z]{10}".prop_map(Value::String).boxed()),
-        ("name", just(json!("Shoe size"))),
-        ("type", just(json!("Number"))),
-    ];
-    let ep = |name, dialect, method, path: String, fields, valid, fixed, wrap| Endpoint { name, dialect, method, path, fields, valid, required: &[], fixed, wrap };
+    let profile_field: Valid =
+        vec![("key", "[a-z]{10}".prop_map(Value::String).boxed()), ("name", just(json!("Shoe size"))), ("type", just(json!("Number")))];
+    let ep = |name, dialect, method, path: String, fields, valid, fixed, wrap| Endpoint {
+        name,
+        dialect,
+        method,
+        path,
+        fields,
+        valid,
+        required: &[],
+        fixed,
+        wrap,
+    };
     vec![
-        ep("WorkDrive PATCH /api/users/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/users/{}", f.user_id), USER_PATCH, user_patch, none(), plain),
+        ep(
+            "WorkDrive PATCH /api/users/{id}",
+            Dialect::WorkDrive,
+            Method::PATCH,
+            format!("/api/users/{}", f.user_id),
+            USER_PATCH,
+            user_patch,
+            none(),
+            plain,
+        ),
         Endpoint {
             required: &["email", "firstName", "lastName"],
-            ..ep("WorkDrive POST /api/users/add", Dialect::WorkDrive, Method::POST, "/api/users/add".into(), USER_ADD, user_add, none(), plain)
+            ..ep(
+                "WorkDrive POST /api/users/add",
+                Dialect::WorkDrive,
+                Method::POST,
+                "/api/users/add".into(),
+                USER_ADD,
+                user_add,
+                none(),
+                plain,
+            )
         },
-        ep("WorkDrive PATCH /api/organization/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/organization/{}", f.org.id), ORG_PATCH, org_patch, none(), plain),
-        ep("WorkDrive PATCH /api/departments/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/departments/{}", f.department), ORG_UNIT_NAME, unit_name.clone(), none(), plain),
-        ep("WorkDrive PATCH /api/departments/{id}/members", Dialect::WorkDrive, Method::PATCH, format!("/api/departments/{}/members", f.department), DEPARTMENT_MEMBERS, dept_members, none(), plain),
-        ep("WorkDrive PATCH /api/locations/{id}", Dialect::WorkDrive, Method::PATCH, format!("/api/locations/{}", f.location), ORG_UNIT_NAME, unit_name, none(), plain),
-        ep("PortSIP POST /api/groups/{id}", Dialect::PortSip, Method::POST, format!("/api/groups/{}", f.portsip_group), PORTSIP_GROUP, portsip_group.clone(), none(), plain),
+        ep(
+            "WorkDrive PATCH /api/organization/{id}",
+            Dialect::WorkDrive,
+            Method::PATCH,
+            format!("/api/organization/{}", f.org.id),
+            ORG_PATCH,
+            org_patch,
+            none(),
+            plain,
+        ),
+        ep(
+            "WorkDrive PATCH /api/departments/{id}",
+            Dialect::WorkDrive,
+            Method::PATCH,
+            format!("/api/departments/{}", f.department),
+            ORG_UNIT_NAME,
+            unit_name.clone(),
+            none(),
+            plain,
+        ),
+        ep(
+            "WorkDrive PATCH /api/departments/{id}/members",
+            Dialect::WorkDrive,
+            Method::PATCH,
+            format!("/api/departments/{}/members", f.department),
+            DEPARTMENT_MEMBERS,
+            dept_members,
+            none(),
+            plain,
+        ),
+        ep(
+            "WorkDrive PATCH /api/locations/{id}",
+            Dialect::WorkDrive,
+            Method::PATCH,
+            format!("/api/locations/{}", f.location),
+            ORG_UNIT_NAME,
+            unit_name,
+            none(),
+            plain,
+        ),
+        ep(
+            "PortSIP POST /api/groups/{id}",
+            Dialect::PortSip,
+            Method::POST,
+            format!("/api/groups/{}", f.portsip_group),
+            PORTSIP_GROUP,
+            portsip_group.clone(),
+            none(),
+            plain,
+        ),
         ep("PortSIP POST /api/groups", Dialect::PortSip, Method::POST, "/api/groups".into(), PORTSIP_GROUP, portsip_group, none(), plain),
-        ep("Publisher PUT /api/2/groups/{id}", Dialect::Publisher, Method::PUT, format!("/api/2/groups/{}", f.group_number), PUBLISHER_GROUP, publisher_group.clone(), none(), |m| json!({ "group": m })),
+        ep(
+            "Publisher PUT /api/2/groups/{id}",
+            Dialect::Publisher,
+            Method::PUT,
+            format!("/api/2/groups/{}", f.group_number),
+            PUBLISHER_GROUP,
+            publisher_group.clone(),
+            none(),
+            |m| json!({ "group": m }),
+        ),
         ep(
             "Sunbird PATCH /api/group/v1/update",
             Dialect::Sunbird,
@@ -318,11 +439,29 @@ fn endpoints(f: &Fixture) -> Vec<Endpoint> {
         ),
         Endpoint {
             required: &["login", "password", "first_name", "last_name", "email"],
-            ..ep("NexPort CreateUser", Dialect::NexPort, Method::POST, "/api/v1/AdminApi/CreateUser".into(), NEXPORT_CREATE_USER, nexport_user, obj(json!({ "owner_org_id": f.org.id })), plain)
+            ..ep(
+                "NexPort CreateUser",
+                Dialect::NexPort,
+                Method::POST,
+                "/api/v1/AdminApi/CreateUser".into(),
+                NEXPORT_CREATE_USER,
+                nexport_user,
+                obj(json!({ "owner_org_id": f.org.id })),
+                plain,
+            )
         },
         Endpoint {
             required: &["name", "short_name"],
-            ..ep("NexPort CreateGroup", Dialect::NexPort, Method::POST, "/api/v1/AdminApi/CreateGroup".into(), NEXPORT_CREATE_GROUP, nexport_group, obj(json!({ "parent_id": f.org.id })), plain)
+            ..ep(
+                "NexPort CreateGroup",
+                Dialect::NexPort,
+                Method::POST,
+                "/api/v1/AdminApi/CreateGroup".into(),
+                NEXPORT_CREATE_GROUP,
+                nexport_group,
+                obj(json!({ "parent_id": f.org.id })),
+                plain,
+            )
         },
         ep(
             "NexPort CreateSubscription",
@@ -336,17 +475,53 @@ fn endpoints(f: &Fixture) -> Vec<Endpoint> {
         ),
         Endpoint {
             required: &["name"],
-            ..ep("Sunbird POST /api/group/v1/create", Dialect::Sunbird, Method::POST, "/api/group/v1/create".into(), SUNBIRD_CREATE, sunbird_create, none(), |m| json!({ "request": m }))
+            ..ep(
+                "Sunbird POST /api/group/v1/create",
+                Dialect::Sunbird,
+                Method::POST,
+                "/api/group/v1/create".into(),
+                SUNBIRD_CREATE,
+                sunbird_create,
+                none(),
+                |m| json!({ "request": m }),
+            )
         },
         Endpoint {
             required: &["name"],
-            ..ep("Publisher POST /api/2/groups", Dialect::Publisher, Method::POST, "/api/2/groups".into(), PUBLISHER_GROUP, publisher_group.clone(), none(), |m| json!({ "group": m }))
+            ..ep(
+                "Publisher POST /api/2/groups",
+                Dialect::Publisher,
+                Method::POST,
+                "/api/2/groups".into(),
+                PUBLISHER_GROUP,
+                publisher_group.clone(),
+                none(),
+                |m| json!({ "group": m }),
+            )
         },
         Endpoint {
             required: &["key", "name", "type"],
-            ..ep("Roster POST /profile-fields", Dialect::Roster, Method::POST, "/profile-fields".into(), PROFILE_FIELD, profile_field, obj(json!({ "org_id": f.org.id })), plain)
+            ..ep(
+                "Roster POST /profile-fields",
+                Dialect::Roster,
+                Method::POST,
+                "/profile-fields".into(),
+                PROFILE_FIELD,
+                profile_field,
+                obj(json!({ "org_id": f.org.id })),
+                plain,
+            )
         },
-        ep("NexPort EditUser", Dialect::NexPort, Method::POST, "/api/v1/AdminApi/EditUser".into(), NEXPORT_EDIT, nexport_edit, obj(json!({ "user_id": f.user_id })), plain),
+        ep(
+            "NexPort EditUser",
+            Dialect::NexPort,
+            Method::POST,
+            "/api/v1/AdminApi/EditUser".into(),
+            NEXPORT_EDIT,
+            nexport_edit,
+            obj(json!({ "user_id": f.user_id })),
+            plain,
+        ),
     ]
 }
 
@@ -363,8 +538,10 @@ fn authorized(app: &TestApp, e: &Endpoint, token: &str) -> reqwest::RequestBuild
 
 /// Fails when a projection stopped or holds an event it could not apply.
 async fn assert_projections_healthy(app: &TestApp) {
-    let stopped: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, status FROM projection_checkpoints WHERE status <> 'running'").fetch_all(&app.pool).await.expect("checkpoints");
+    let stopped: Vec<(String, String)> = sqlx::query_as("SELECT name, status FROM projection_checkpoints WHERE status <> 'running'")
+        .fetch_all(&app.pool)
+        .await
+        .expect("checkpoints");
     assert!(stopped.is_empty(), "projections not running: {stopped:?}");
     let failures: Vec<(String, String)> =
         sqlx::query_as("SELECT projection, error FROM projection_failures").fetch_all(&app.pool).await.expect("failures");
@@ -395,7 +572,11 @@ async fn no_body_stops_a_projection_in_any_dialect() {
                     let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                     prop_assert!(!status.is_server_error(), "{}: {status} for {payload}: {v}", e.name);
                     let mut t = tally.lock().expect("tally");
-                    if status.is_success() { t.0 += 1 } else { t.1 += 1 }
+                    if status.is_success() {
+                        t.0 += 1
+                    } else {
+                        t.1 += 1
+                    }
                     drop(t);
                     if status.is_client_error() {
                         prop_assert!(e.dialect.is_error_shape(&v), "{}: {status} not in the dialect's error shape: {v}", e.name);
@@ -415,7 +596,9 @@ async fn no_body_stops_a_projection_in_any_dialect() {
     }
     assert_projections_healthy(&app).await;
     // The two requests of the issue: answered as the spec decides, and they change nothing else.
-    let (s, _) = send(app.ps(Method::POST, &format!("/api/groups/{}", f.portsip_group), &f.org.token).json(&json!({ "outbound_caller_ids": null }))).await;
+    let (s, _) =
+        send(app.ps(Method::POST, &format!("/api/groups/{}", f.portsip_group), &f.org.token).json(&json!({ "outbound_caller_ids": null })))
+            .await;
     assert_eq!(s, StatusCode::OK);
     let (_, g) = send(app.ps(Method::GET, &format!("/api/groups/{}", f.portsip_group), &f.org.token)).await;
     assert_eq!(g["outbound_caller_ids"], json!([]), "null clears the list: {g}");
@@ -595,7 +778,10 @@ async fn every_event_type_with_edge_values_applies_in_every_projection() {
                                 break;
                             }
                             Err(e) => {
-                                failures.push(format!("{} {} {edge:?} in {}: {e}\n  payload: {}", stream.stream_type, ev.event_type, projection.name, ev.payload));
+                                failures.push(format!(
+                                    "{} {} {edge:?} in {}: {e}\n  payload: {}",
+                                    stream.stream_type, ev.event_type, projection.name, ev.payload
+                                ));
                                 break;
                             }
                         }

@@ -65,8 +65,14 @@ async fn every_event_reaches_nats_once_in_log_order_with_the_envelope() {
         let org_token = want["org_id"].as_str().unwrap_or("_");
         assert_eq!(
             subject,
-            &format!("{}.{}.{}.{}.{}", app.config.nats.subject_prefix, org_token, want["stream_type"].as_str().unwrap(),
-                want["stream_id"].as_str().unwrap(), want["event_type"].as_str().unwrap())
+            &format!(
+                "{}.{}.{}.{}.{}",
+                app.config.nats.subject_prefix,
+                org_token,
+                want["stream_type"].as_str().unwrap(),
+                want["stream_id"].as_str().unwrap(),
+                want["event_type"].as_str().unwrap()
+            )
         );
         assert_eq!(headers.get("Nats-Msg-Id").map(|v| v.as_str()), want["event_id"].as_str());
         assert_eq!(headers.get("Roster-Position").map(|v| v.as_str()), want["position"].as_str());
@@ -133,7 +139,9 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     let org_id = domain::OrgId(org.id.parse().unwrap());
     for i in 0..20 {
         let ctx = commands::CommandContext::system("test", chrono::Utc::now());
-        commands::handlers::security_group::create_security_group(&store, &ctx, org_id, format!("sg{i}")).await.expect("append while NATS is away");
+        commands::handlers::security_group::create_security_group(&store, &ctx, org_id, format!("sg{i}"))
+            .await
+            .expect("append while NATS is away");
     }
     app.eventually("a write refused during the outage", Duration::from_secs(30), || async {
         refused.load(std::sync::atomic::Ordering::SeqCst) > 0

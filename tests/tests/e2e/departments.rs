@@ -56,10 +56,8 @@ async fn nats_events(app: &TestApp, expect_total: usize) -> Vec<(String, String,
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stream = js.get_stream(&app.config.nats.stream).await.unwrap();
-    let consumer = stream
-        .create_consumer(pull::Config { ack_policy: jetstream::consumer::AckPolicy::None, ..Default::default() })
-        .await
-        .unwrap();
+    let consumer =
+        stream.create_consumer(pull::Config { ack_policy: jetstream::consumer::AckPolicy::None, ..Default::default() }).await.unwrap();
     let mut messages = consumer.messages().await.unwrap();
     let mut out = Vec::new();
     while out.len() < expect_total {
@@ -175,7 +173,8 @@ async fn department_errors_are_documented_codes_naming_the_field() {
     assert!(v["message"].as_str().unwrap().starts_with("members"), "{v}");
     let (status, v) = create_dept(&app, &org, "Empty", json!([])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    let (status, v) = send(app.wd(Method::POST, "/api/departments", &org.token).json(&json!({"members": [{"id": a, "isAdmin": true}]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, "/api/departments", &org.token).json(&json!({"members": [{"id": a, "isAdmin": true}]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("name"), "{v}");
     let (status, v) = create_dept(&app, &org, "  ", json!([{"id": a, "isAdmin": true}])).await;
@@ -195,7 +194,8 @@ async fn department_errors_are_documented_codes_naming_the_field() {
     assert!(v["message"].as_str().unwrap().starts_with("cur_page"), "{v}");
 
     // 403: members may read, not write.
-    let (status, v) = create_dept(&app, &Org { token: member_token.clone(), ..org.clone() }, "Mine", json!([{"id": b, "isAdmin": true}])).await;
+    let (status, v) =
+        create_dept(&app, &Org { token: member_token.clone(), ..org.clone() }, "Mine", json!([{"id": b, "isAdmin": true}])).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(v["statusCode"], 403);
     let (_, d) = create_dept(&app, &org, "Ops", json!([{"id": a, "isAdmin": true}])).await;
@@ -234,12 +234,14 @@ async fn department_errors_are_documented_codes_naming_the_field() {
     }
 
     // 400 on the members and admin endpoints.
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token)
-        .json(&json!({"removeMembers": [b]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"removeMembers": [b]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("removeMembers"), "{v}");
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token)
-        .json(&json!({"addMembers": [{"id": stranger}]}))).await;
+    let (status, v) = send(
+        app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"addMembers": [{"id": stranger}]})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("addMembers[0].id"), "{v}");
     let (status, v) = send(app.wd(Method::PATCH, &format!("/api/departments/{dept}/admin"), &org.token).json(&json!({"remove": b}))).await;
@@ -270,7 +272,8 @@ async fn a_department_always_keeps_a_head_whichever_endpoint_is_used() {
     let (status, v) = send(app.wd(Method::PATCH, &format!("/api/departments/{dept}/admin"), &org.token).json(&json!({"remove": a}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("remove"), "{v}");
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"removeMembers": [a]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"removeMembers": [a]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("removeMembers"), "{v}");
     let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{a}"), &org.token).json(&json!({"department": other}))).await;
@@ -284,15 +287,20 @@ async fn a_department_always_keeps_a_head_whichever_endpoint_is_used() {
     let (status, v) = send(app.wd(Method::DELETE, &format!("/api/users/{a}"), &org.token)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     // Taking the last head of another department in (E60 and E59) is refused too.
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"addMembers": [{"id": c}]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"addMembers": [{"id": c}]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    let (status, v) = send(app.wd(Method::PATCH, &format!("/api/departments/{dept}/admin"), &org.token).json(&json!({"add": [{"id": c}]}))).await;
+    let (status, v) =
+        send(app.wd(Method::PATCH, &format!("/api/departments/{dept}/admin"), &org.token).json(&json!({"add": [{"id": c}]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(app.event_count().await, before, "a refused command appends nothing");
 
     // Handing over in one request: add b as head, remove a as head (a stays a member).
-    let (status, v) = send(app.wd(Method::PATCH, &format!("/api/departments/{dept}/admin"), &org.token)
-        .json(&json!({"add": [{"id": b, "isAdmin": true}], "remove": [a]}))).await;
+    let (status, v) = send(
+        app.wd(Method::PATCH, &format!("/api/departments/{dept}/admin"), &org.token)
+            .json(&json!({"add": [{"id": b, "isAdmin": true}], "remove": [a]})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["id"], dept.as_str());
     let m = members(&app, &org, &dept).await;
@@ -315,15 +323,18 @@ async fn a_department_always_keeps_a_head_whichever_endpoint_is_used() {
     assert_eq!(member_ids(&members(&app, &org, &other).await), sorted(vec![a.clone(), c.clone()]));
 
     // E60 moves a user between departments and can make them head there.
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token)
-        .json(&json!({"addMembers": [{"id": a, "isAdmin": true, "existingDept": other}]}))).await;
+    let (status, v) = send(
+        app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token)
+            .json(&json!({"addMembers": [{"id": a, "isAdmin": true, "existingDept": other}]})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["departmentHeads"], json!([b, a]));
     assert_eq!(member_ids(&v), sorted(vec![a.clone(), b.clone()]));
     assert_eq!(member_ids(&members(&app, &org, &other).await), vec![c.clone()]);
     // PATCH is accepted too; removing a non-last head works.
-    let (status, v) = send(app.wd(Method::PATCH, &format!("/api/departments/{dept}/members"), &org.token)
-        .json(&json!({"removeMembers": [b]}))).await;
+    let (status, v) =
+        send(app.wd(Method::PATCH, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"removeMembers": [b]}))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["departmentHeads"], json!([a]));
     let ub = user(&app, &org, &b).await;
@@ -334,16 +345,23 @@ async fn a_department_always_keeps_a_head_whichever_endpoint_is_used() {
     let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{b}"), &org.token).json(&json!({"department": dept}))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(member_ids(&members(&app, &org, &dept).await), sorted(vec![a.clone(), b.clone()]));
-    let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{b}"), &org.token).json(&json!({"department": uuid::Uuid::now_v7()}))).await;
+    let (status, v) =
+        send(app.wd(Method::PATCH, &format!("/api/users/{b}"), &org.token).json(&json!({"department": uuid::Uuid::now_v7()}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("department"), "{v}");
-    let (status, v) = send(app.wd(Method::POST, "/api/users/add", &org.token)
-        .json(&json!({"email": "d@heads.io", "firstName": "D", "lastName": "E", "department": dept, "isDepartmentHead": true}))).await;
+    let (status, v) = send(
+        app.wd(Method::POST, "/api/users/add", &org.token)
+            .json(&json!({"email": "d@heads.io", "firstName": "D", "lastName": "E", "department": dept, "isDepartmentHead": true})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     let d_id = id(&v);
     assert_eq!(members(&app, &org, &dept).await["departmentHeads"], json!([a, d_id]));
-    let (status, v) = send(app.wd(Method::POST, "/api/users/add", &org.token)
-        .json(&json!({"email": "e@heads.io", "firstName": "E", "lastName": "F", "department": uuid::Uuid::now_v7()}))).await;
+    let (status, v) = send(
+        app.wd(Method::POST, "/api/users/add", &org.token)
+            .json(&json!({"email": "e@heads.io", "firstName": "E", "lastName": "F", "department": uuid::Uuid::now_v7()})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("department"), "{v}");
     // Deleting a head who is not the last one removes them from the heads.
@@ -375,7 +393,9 @@ async fn department_pages_at_the_edges() {
             made.push(id(&d));
             // Move `a` on, handing headship to nobody is impossible: give D{i} a new head first.
             let h = id(&app.add_user(&org, &format!("h{i}@pages.io")).await);
-            let (status, v) = send(app.wd(Method::PATCH, &format!("/api/departments/{}/admin", made[i]), &org.token).json(&json!({"add": [{"id": h}]}))).await;
+            let (status, v) =
+                send(app.wd(Method::PATCH, &format!("/api/departments/{}/admin", made[i]), &org.token).json(&json!({"add": [{"id": h}]})))
+                    .await;
             assert_eq!(status, StatusCode::OK, "{v}");
         } else {
             assert_eq!(status, StatusCode::CREATED, "{d}");
@@ -400,7 +420,13 @@ async fn department_pages_at_the_edges() {
     assert_eq!(p["meta"], json!({"perPage": 3, "totalPages": 2, "totalResults": 4, "curPage": 9, "nextPage": null}));
     assert_eq!(p["departments"], json!([]));
     // Member counts follow the users: `a` ended in the last department.
-    let counts: Vec<i64> = p1["departments"].as_array().unwrap().iter().chain(p2["departments"].as_array().unwrap()).map(|d| d["memberCount"].as_i64().unwrap()).collect();
+    let counts: Vec<i64> = p1["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(p2["departments"].as_array().unwrap())
+        .map(|d| d["memberCount"].as_i64().unwrap())
+        .collect();
     assert_eq!(counts, vec![1, 1, 1, 1]);
 }
 
@@ -427,7 +453,8 @@ async fn another_orgs_departments_are_not_found_and_not_listed() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {v}");
     }
     // Another org's user cannot be made a member, nor join through the users endpoint.
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"addMembers": [{"id": x}]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/departments/{dept}/members"), &org.token).json(&json!({"addMembers": [{"id": x}]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{x}"), &other.token).json(&json!({"department": dept}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
@@ -450,12 +477,15 @@ async fn each_department_write_puts_its_events_on_nats() {
     let dept = id(&d);
     let n1 = app.event_count().await as usize;
     let evs = nats_events(&app, n1).await;
-    assert_eq!(all(&evs, n0), vec![
-        pair("department", "DepartmentCreated"),
-        pair("department", "DepartmentMemberAdded"),
-        pair("department", "DepartmentHeadAdded"),
-        pair("user", "UserUpdated"),
-    ]);
+    assert_eq!(
+        all(&evs, n0),
+        vec![
+            pair("department", "DepartmentCreated"),
+            pair("department", "DepartmentMemberAdded"),
+            pair("department", "DepartmentHeadAdded"),
+            pair("user", "UserUpdated"),
+        ]
+    );
     let created = &evs[n0].2;
     assert_eq!(created["stream_id"], dept.as_str());
     assert_eq!(created["org_id"], org.id.as_str());
@@ -469,15 +499,19 @@ async fn each_department_write_puts_its_events_on_nats() {
     let evs = nats_events(&app, n2).await;
     assert_eq!(all(&evs, n1), vec![pair("department", "DepartmentMemberAdded"), pair("user", "UserUpdated")]);
 
-    send(app.wd(Method::PATCH, &format!("/api/departments/{dept}/admin"), &org.token).json(&json!({"add": [{"id": b}], "remove": a}))).await;
+    send(app.wd(Method::PATCH, &format!("/api/departments/{dept}/admin"), &org.token).json(&json!({"add": [{"id": b}], "remove": a})))
+        .await;
     let n3 = app.event_count().await as usize;
     let evs = nats_events(&app, n3).await;
-    assert_eq!(all(&evs, n2), vec![
-        pair("department", "DepartmentHeadAdded"),
-        pair("department", "DepartmentHeadRemoved"),
-        pair("user", "UserUpdated"),
-        pair("user", "UserUpdated"),
-    ]);
+    assert_eq!(
+        all(&evs, n2),
+        vec![
+            pair("department", "DepartmentHeadAdded"),
+            pair("department", "DepartmentHeadRemoved"),
+            pair("user", "UserUpdated"),
+            pair("user", "UserUpdated"),
+        ]
+    );
 
     send(app.wd(Method::PATCH, &format!("/api/departments/{dept}"), &org.token).json(&json!({"name": "Wired"}))).await;
     let n4 = app.event_count().await as usize;

@@ -172,7 +172,8 @@ async fn load_client(n: usize, dialect: Dialect, bases: Arc<Vec<String>>, org: A
                 Err(_) => CONNECTION_BACKOFF,
                 Ok(resp) => {
                     let status = resp.status();
-                    let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<u64>().ok());
+                    let retry_after =
+                        resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<u64>().ok());
                     let pending = status == StatusCode::ACCEPTED || resp.headers().contains_key("roster-consistency");
                     match resp.bytes().await {
                         // The answer was cut (the process died mid-answer): ask again.
@@ -281,7 +282,10 @@ async fn probe_unavailable(http: &reqwest::Client, base: &str, org: &OrgInfo, di
             let status = resp.status();
             let retry_after = resp.headers().contains_key(RETRY_AFTER);
             let body: Value = resp.json().await.unwrap_or_default();
-            assert!(!status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE, "{dialect:?} answered {status} while {outage} is away: {body}");
+            assert!(
+                !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE,
+                "{dialect:?} answered {status} while {outage} is away: {body}"
+            );
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 assert!(retry_after, "{dialect:?} 503 without Retry-After while {outage} is away");
                 assert!(dialect.unavailable_shape(&body), "{dialect:?} 503 not in its shape while {outage} is away: {body}");
@@ -301,7 +305,8 @@ async fn probe_every_dialect(http: &reqwest::Client, base: &str, org: &OrgInfo, 
 
 /// A directory for a stack of the test's own; what a killed run leaves behind, the next run removes.
 fn private_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("{}{}-{}", roster_tests::PRIVATE_DIR_PREFIX, std::process::id(), uuid::Uuid::new_v4().simple()));
+    let dir =
+        std::env::temp_dir().join(format!("{}{}-{}", roster_tests::PRIVATE_DIR_PREFIX, std::process::id(), uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("test dir");
     dir
 }
@@ -342,7 +347,8 @@ async fn create_org(http: &reqwest::Client, base: &str, super_token: &str) -> Or
     });
     let deadline = Instant::now() + WAIT;
     loop {
-        let resp = http.post(format!("{base}/api/organization")).header("X-API-KEY", super_token).json(&body).send().await.expect("create org");
+        let resp =
+            http.post(format!("{base}/api/organization")).header("X-API-KEY", super_token).json(&body).send().await.expect("create org");
         let status = resp.status();
         let v: Value = resp.json().await.unwrap_or_default();
         // 503: the API has not reached NATS yet, and nothing was done.
@@ -357,7 +363,8 @@ async fn create_org(http: &reqwest::Client, base: &str, super_token: &str) -> Or
 
 /// Event ids in log order.
 async fn log_event_ids(pool: &PgPool) -> Vec<String> {
-    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT event_id FROM events ORDER BY tx, gid").fetch_all(pool).await.expect("read the log");
+    let ids: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM events ORDER BY tx, gid").fetch_all(pool).await.expect("read the log");
     ids.into_iter().map(|id| id.to_string()).collect()
 }
 
@@ -367,14 +374,12 @@ async fn stream_event_ids(nats_urls: &[String], stream: &str) -> Vec<String> {
     let js = async_nats::jetstream::new(client);
     let mut stream = js.get_stream(stream).await.expect("the stream");
     let total = stream.info().await.expect("stream info").state.messages;
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
-        .await
-        .expect("ordered consumer");
+    let consumer = stream.create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default()).await.expect("ordered consumer");
     let mut messages = consumer.messages().await.expect("messages");
     let mut ids = Vec::with_capacity(total as usize);
     while (ids.len() as u64) < total {
-        let m = tokio::time::timeout(WAIT, messages.next()).await.expect("the stream's messages").expect("more messages").expect("a message");
+        let m =
+            tokio::time::timeout(WAIT, messages.next()).await.expect("the stream's messages").expect("more messages").expect("a message");
         let id = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_string()).unwrap_or_default();
         ids.push(id);
     }
@@ -411,8 +416,10 @@ async fn read_model_counts(pool: &PgPool) -> HashMap<String, i64> {
 
 /// Creation events in the log naming each of `idents` (as a JSON string).
 async fn log_counts(pool: &PgPool, idents: &[String]) -> HashMap<String, usize> {
-    let payloads: Vec<String> =
-        sqlx::query_scalar("SELECT payload::text FROM events WHERE event_type IN ('GroupCreated', 'UserCreated')").fetch_all(pool).await.expect("log");
+    let payloads: Vec<String> = sqlx::query_scalar("SELECT payload::text FROM events WHERE event_type IN ('GroupCreated', 'UserCreated')")
+        .fetch_all(pool)
+        .await
+        .expect("log");
     let wanted: std::collections::HashSet<&String> = idents.iter().collect();
     let mut counts = HashMap::new();
     for p in payloads {
@@ -448,10 +455,8 @@ async fn assert_nothing_lost_or_doubled(pool: &PgPool, tally: &Tally) -> (usize,
     let idents: Vec<String> = attempted.iter().map(|(_, i)| i.clone()).collect();
     let in_log = log_counts(pool, &idents).await;
     let lost: Vec<&String> = acked.iter().map(|(_, i)| i).filter(|i| rm.get(*i).copied().unwrap_or(0) == 0).collect();
-    let doubled: Vec<&String> = idents
-        .iter()
-        .filter(|i| rm.get(*i).copied().unwrap_or(0) > 1 || in_log.get(*i).copied().unwrap_or(0) > 1)
-        .collect();
+    let doubled: Vec<&String> =
+        idents.iter().filter(|i| rm.get(*i).copied().unwrap_or(0) > 1 || in_log.get(*i).copied().unwrap_or(0) > 1).collect();
     let users = attempted.iter().filter(|(d, _)| d.creates_user()).count();
     eprintln!(
         "faults: {} writes attempted ({users} users, {} groups), {} acknowledged, {} lost, {} doubled",
@@ -506,8 +511,21 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
 
     let args = |role: &str, port: Option<u16>| -> Vec<String> {
         let mut a: Vec<String> = [
-            "serve", "--role", role, "--database-url", &db, "--nats-url", &nats.url(), "--nats-stream", &stream,
-            "--nats-subject-prefix", "faults.events", "--bootstrap-token", &super_token, "--media-dir", &media,
+            "serve",
+            "--role",
+            role,
+            "--database-url",
+            &db,
+            "--nats-url",
+            &nats.url(),
+            "--nats-stream",
+            &stream,
+            "--nats-subject-prefix",
+            "faults.events",
+            "--bootstrap-token",
+            &super_token,
+            "--media-dir",
+            &media,
         ]
         .iter()
         .map(|s| s.to_string())
@@ -603,7 +621,8 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     faults.push("pg_ctl restart -m immediate".into());
 
     let before = tally.fresh();
-    until("writes answered from caught-up read models after the last fault", || async { tally.fresh() >= before + WRITES_AFTER_FAULTS }).await;
+    until("writes answered from caught-up read models after the last fault", || async { tally.fresh() >= before + WRITES_AFTER_FAULTS })
+        .await;
     stop.store(true, Ordering::SeqCst);
     for c in clients {
         c.await.expect("load client");

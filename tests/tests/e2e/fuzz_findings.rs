@@ -81,7 +81,8 @@ async fn nexport_pages_past_the_limit_are_refused_not_a_dropped_connection() {
     let org = app.create_org("Page Org").await;
     // page * per_page overflowed i64: the handler panicked and the client saw no answer at all.
     for op in ["SearchSubscriptions", "GetUsers", "SearchDirectory"] {
-        let (status, v) = send(app.nx(op, &org.token).json(&json!({"org_id": org.id, "base_org_id": org.id, "page": i64::MAX, "per_page": 30}))).await;
+        let (status, v) =
+            send(app.nx(op, &org.token).json(&json!({"org_id": org.id, "base_org_id": org.id, "page": i64::MAX, "per_page": 30}))).await;
         assert!(status.is_client_error(), "{op}: {status} {v}");
         assert!(v["api_error_entity"]["error_message"].as_str().unwrap_or_default().contains("page"), "{op}: {v}");
     }

@@ -63,7 +63,8 @@ impl World {
                 Ids { uuid, number }
             }
             D::Publisher => {
-                let (status, v) = send(app.ps(Method::POST, "/api/2/groups", t).json(&json!({"group": {"name": name, "users": [anchor_n]}}))).await;
+                let (status, v) =
+                    send(app.ps(Method::POST, "/api/2/groups", t).json(&json!({"group": {"name": name, "users": [anchor_n]}}))).await;
                 assert_eq!(status, StatusCode::OK, "{v}");
                 Ids { uuid: self.uuid_by_name(name).await, number: v["group"]["id"].as_i64().unwrap() }
             }
@@ -71,7 +72,10 @@ impl World {
     }
 
     async fn uuid_by_name(&self, name: &str) -> String {
-        let (_, v) = send(sb(&self.app, Method::POST, "/api/group/v1/list", &self.org.token).json(&env(json!({"filters": {"userId": self.anchor}})))).await;
+        let (_, v) = send(
+            sb(&self.app, Method::POST, "/api/group/v1/list", &self.org.token).json(&env(json!({"filters": {"userId": self.anchor}}))),
+        )
+        .await;
         let g = v["result"]["group"].as_array().unwrap().iter().find(|g| g["name"] == name).unwrap_or_else(|| panic!("{name} not in {v}"));
         let id = g["id"].as_str().unwrap().to_string();
         assert!(uuid::Uuid::parse_str(&id).is_ok(), "Sunbird shows the UUID");
@@ -89,7 +93,12 @@ impl World {
                 }
                 assert_eq!(g["id"], ids.portsip().as_str());
                 let (_, m) = send(app.ps(Method::GET, &format!("/api/groups/{}/members", ids.portsip()), t)).await;
-                let members: Vec<i64> = m["items"].as_array().unwrap().iter().map(|i| i["extension_number"].as_str().unwrap().parse::<i64>().unwrap()).collect();
+                let members: Vec<i64> = m["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["extension_number"].as_str().unwrap().parse::<i64>().unwrap())
+                    .collect();
                 (g["name"].as_str().unwrap().to_string(), members)
             }
             D::Sunbird => {
@@ -126,10 +135,17 @@ impl World {
         let (app, t) = (&self.app, &self.org.token);
         let status = match d {
             D::PortSip => send(app.ps(Method::POST, &format!("/api/groups/{}", ids.portsip()), t).json(&json!({"name": name}))).await.0,
-            D::Sunbird => send(sb(app, Method::PATCH, "/api/group/v1/update", t).json(&env(json!({"groupId": ids.uuid, "name": name})))).await.0,
+            D::Sunbird => {
+                send(sb(app, Method::PATCH, "/api/group/v1/update", t).json(&env(json!({"groupId": ids.uuid, "name": name})))).await.0
+            }
             D::Publisher => {
                 let (_, members) = self.read(D::Publisher, ids).await.unwrap();
-                send(app.ps(Method::PUT, &format!("/api/2/groups/{}", ids.number), t).json(&json!({"group": {"name": name, "users": members}}))).await.0
+                send(
+                    app.ps(Method::PUT, &format!("/api/2/groups/{}", ids.number), t)
+                        .json(&json!({"group": {"name": name, "users": members}})),
+                )
+                .await
+                .0
             }
         };
         assert_eq!(status, StatusCode::OK, "rename through {d:?}");
@@ -140,8 +156,20 @@ impl World {
         let n = self.numbers[user];
         let (status, v) = match d {
             D::PortSip => send(app.ps(Method::POST, &format!("/api/groups/{}/members/{n}", ids.portsip()), t)).await,
-            D::Sunbird => send(sb(app, Method::PATCH, "/api/group/v1/update", t).json(&env(json!({"groupId": ids.uuid, "members": {"add": [{"userId": user}]}})))).await,
-            D::Publisher => send(app.ps(Method::PUT, &format!("/api/2/groups/{}/users", ids.number), t).json(&json!({"group": {"users": [n.to_string()]}}))).await,
+            D::Sunbird => {
+                send(
+                    sb(app, Method::PATCH, "/api/group/v1/update", t)
+                        .json(&env(json!({"groupId": ids.uuid, "members": {"add": [{"userId": user}]}}))),
+                )
+                .await
+            }
+            D::Publisher => {
+                send(
+                    app.ps(Method::PUT, &format!("/api/2/groups/{}/users", ids.number), t)
+                        .json(&json!({"group": {"users": [n.to_string()]}})),
+                )
+                .await
+            }
         };
         assert_eq!(status, StatusCode::OK, "add through {d:?}: {v}");
     }
@@ -207,9 +235,12 @@ async fn groups_are_one_model_across_portsip_sunbird_and_publisher() {
     }
     let (status, _) = send(w.app.ps(Method::POST, &format!("/api/groups/{}/destroy", theirs.portsip()), &w.org.token)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, v) = send(sb(&w.app, Method::POST, "/api/group/v1/delete", &w.org.token).json(&env(json!({"groupId": theirs.uuid})))).await;
+    let (status, v) =
+        send(sb(&w.app, Method::POST, "/api/group/v1/delete", &w.org.token).json(&env(json!({"groupId": theirs.uuid})))).await;
     assert_eq!((status, v["params"]["err"].as_str()), (StatusCode::BAD_REQUEST, Some("GS_DLT07")));
-    let (status, _) = send(w.app.ps(Method::PUT, &format!("/api/2/groups/{}/users", theirs.number), &w.org.token).json(&json!({"group": {"users": []}}))).await;
+    let (status, _) =
+        send(w.app.ps(Method::PUT, &format!("/api/2/groups/{}/users", theirs.number), &w.org.token).json(&json!({"group": {"users": []}})))
+            .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Still there for its owner.
     let (status, _) = send(w.app.ps(Method::GET, &format!("/api/2/groups/{}", theirs.number), &outsider.token)).await;
@@ -224,7 +255,8 @@ async fn nexport_short_names_are_unique_system_wide() {
     let store = commands::Store::new(app.pool.clone());
     let ctx = commands::CommandContext::system("test", chrono::Utc::now());
     let org = |o: &Org| domain::OrgId(o.id.parse().unwrap());
-    let input = |short: &str| commands::handlers::group::CreateGroup { name: "G".into(), short_name: Some(short.into()), ..Default::default() };
+    let input =
+        |short: &str| commands::handlers::group::CreateGroup { name: "G".into(), short_name: Some(short.into()), ..Default::default() };
     let first = commands::handlers::group::create_group(&store, &ctx, org(&a), input("ENG")).await.unwrap();
     // Another organization, another case: still taken.
     let err = commands::handlers::group::create_group(&store, &ctx, org(&b), input("eng")).await.unwrap_err();

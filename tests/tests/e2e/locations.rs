@@ -45,8 +45,10 @@ async fn create_list_read_move_rename_and_delete_a_location() {
     let b = id(&app.add_user(&org, "b@places.io").await);
 
     // `addedBy` and `orgId` in the body are ignored.
-    let resp = send_raw(app.wd(Method::POST, "/api/locations", &org.token)
-        .json(&json!({"name": "Berlin", "addedBy": b, "orgId": uuid::Uuid::now_v7()}))).await;
+    let resp = send_raw(
+        app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "Berlin", "addedBy": b, "orgId": uuid::Uuid::now_v7()})),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert!(resp.headers().get("roster-position").is_some());
     let l: Value = resp.json().await.unwrap();
@@ -58,8 +60,8 @@ async fn create_list_read_move_rename_and_delete_a_location() {
     let berlin = id(&l);
     let paris = create_loc(&app, &org, "Paris").await;
 
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/locations/{berlin}/members"), &org.token)
-        .json(&json!({"addMembers": [a, b]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/locations/{berlin}/members"), &org.token).json(&json!({"addMembers": [a, b]}))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["name"], "Berlin");
     assert!(v.get("memberCount").is_none(), "LocationWithMembers has no memberCount: {v}");
@@ -74,8 +76,8 @@ async fn create_list_read_move_rename_and_delete_a_location() {
     assert_eq!(list["locations"][1]["memberCount"], 0);
 
     // Adding moves (a user has one location); the users endpoint moves too; both lists agree.
-    let (status, v) = send(app.wd(Method::PATCH, &format!("/api/locations/{paris}/members"), &org.token)
-        .json(&json!({"addMembers": [a]}))).await;
+    let (status, v) =
+        send(app.wd(Method::PATCH, &format!("/api/locations/{paris}/members"), &org.token).json(&json!({"addMembers": [a]}))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(member_ids(&app, &org, &berlin).await, vec![b.clone()]);
     assert_eq!(member_ids(&app, &org, &paris).await, vec![a.clone()]);
@@ -84,8 +86,11 @@ async fn create_list_read_move_rename_and_delete_a_location() {
     assert_eq!(v["location"], paris.as_str());
     assert_eq!(member_ids(&app, &org, &berlin).await, Vec::<String>::new());
     assert_eq!(member_ids(&app, &org, &paris).await, sorted(vec![a.clone(), b.clone()]));
-    let (status, v) = send(app.wd(Method::POST, "/api/users/add", &org.token)
-        .json(&json!({"email": "c@places.io", "firstName": "C", "lastName": "D", "location": berlin}))).await;
+    let (status, v) = send(
+        app.wd(Method::POST, "/api/users/add", &org.token)
+            .json(&json!({"email": "c@places.io", "firstName": "C", "lastName": "D", "location": berlin})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     let c = id(&v);
     assert_eq!(member_ids(&app, &org, &berlin).await, vec![c.clone()]);
@@ -93,8 +98,8 @@ async fn create_list_read_move_rename_and_delete_a_location() {
     send(app.wd(Method::DELETE, &format!("/api/users/{c}"), &org.token)).await;
     assert_eq!(member_ids(&app, &org, &berlin).await, Vec::<String>::new());
     // Removing clears the user's location.
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/locations/{paris}/members"), &org.token)
-        .json(&json!({"removeMembers": [a]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/locations/{paris}/members"), &org.token).json(&json!({"removeMembers": [a]}))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert!(user(&app, &org, &a).await["location"].is_null());
 
@@ -137,13 +142,16 @@ async fn location_errors_are_documented_codes_naming_the_field() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("name"), "{v}");
     let stranger = uuid::Uuid::now_v7();
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"addMembers": [stranger]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"addMembers": [stranger]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("addMembers[0]"), "{v}");
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"removeMembers": [a]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"removeMembers": [a]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("removeMembers[0]"), "{v}");
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"addMembers": ["nope"]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"addMembers": ["nope"]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{a}"), &org.token).json(&json!({"location": stranger}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -233,7 +241,8 @@ async fn another_orgs_locations_are_not_found_and_not_listed() {
         let (status, v) = send(app.wd(method.clone(), &path, &other.token).json(&body)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {v}");
     }
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"addMembers": [x]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"addMembers": [x]}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "another org's user is not a user here: {v}");
     let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{x}"), &other.token).json(&json!({"location": loc}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
@@ -262,12 +271,10 @@ async fn each_location_write_puts_its_events_on_nats() {
     let mark = app.event_count().await as usize;
     send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"addMembers": [a]}))).await;
     send(app.wd(Method::DELETE, &format!("/api/locations/{loc}"), &org.token)).await;
-    steps.push((mark, vec![
-        ("location", "LocationMemberAdded"),
-        ("user", "UserUpdated"),
-        ("location", "LocationDeleted"),
-        ("user", "UserUpdated"),
-    ]));
+    steps.push((
+        mark,
+        vec![("location", "LocationMemberAdded"), ("user", "UserUpdated"), ("location", "LocationDeleted"), ("user", "UserUpdated")],
+    ));
     let total = app.event_count().await as usize;
 
     let js = jetstream::new(app.nats().await);
@@ -299,7 +306,14 @@ async fn each_location_write_puts_its_events_on_nats() {
         for (subject, e) in &got[*from..to] {
             assert_eq!(
                 subject,
-                &format!("{}.{}.{}.{}.{}", app.config.nats.subject_prefix, org.id, e["stream_type"].as_str().unwrap(), e["stream_id"].as_str().unwrap(), e["event_type"].as_str().unwrap())
+                &format!(
+                    "{}.{}.{}.{}.{}",
+                    app.config.nats.subject_prefix,
+                    org.id,
+                    e["stream_type"].as_str().unwrap(),
+                    e["stream_id"].as_str().unwrap(),
+                    e["event_type"].as_str().unwrap()
+                )
             );
         }
     }

@@ -20,7 +20,8 @@ fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Vec<u8> {
     }
     if let Some((ct, bytes)) = file {
         body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\nContent-Type: {ct}\r\n\r\n").as_bytes(),
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\nContent-Type: {ct}\r\n\r\n")
+                .as_bytes(),
         );
         body.extend_from_slice(bytes);
         body.extend_from_slice(b"\r\n");
@@ -46,7 +47,8 @@ fn files_under(dir: &std::path::Path) -> usize {
 }
 
 async fn reserve(app: &TestApp, org: &Org, mime: &str, name: &str) -> Value {
-    let (status, v) = send(app.wd(Method::GET, "/api/media", &org.token).query(&[("mime", mime), ("name", name), ("moduleCode", "1")])).await;
+    let (status, v) =
+        send(app.wd(Method::GET, "/api/media", &org.token).query(&[("mime", mime), ("name", name), ("moduleCode", "1")])).await;
     assert_eq!(status, StatusCode::OK, "reserve: {v}");
     v
 }
@@ -63,15 +65,11 @@ async fn upload_with(app: &TestApp, signed: &Value, overrides: &[(&str, &str)], 
     }
     let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let url = signed["signedRequest"]["url"].as_str().unwrap();
-    let rb = app
-        .client
-        .post(url)
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .body(form(&refs, file));
+    let rb = app.client.post(url).header("content-type", format!("multipart/form-data; boundary={BOUNDARY}")).body(form(&refs, file));
     send(rb).await
 }
 
-pub async fn uploaded(app: &TestApp, org: &Org, mime: &str, bytes: &[u8]) -> String {
+pub(crate) async fn uploaded(app: &TestApp, org: &Org, mime: &str, bytes: &[u8]) -> String {
     let signed = reserve(app, org, mime, "pic").await;
     let (status, v) = upload_with(app, &signed, &[], Some((mime, bytes))).await;
     assert_eq!(status, StatusCode::CREATED, "upload: {v}");
@@ -133,7 +131,8 @@ async fn reserve_upload_reference_and_download_round_trip() {
 
     // A cover (a document this time, reserved through POST) and the picture on a user.
     let (status, signed2) =
-        send(app.wd(Method::POST, "/api/media", &org.token).query(&[("mime", "application/pdf"), ("name", "cv.pdf"), ("moduleCode", "3")])).await;
+        send(app.wd(Method::POST, "/api/media", &org.token).query(&[("mime", "application/pdf"), ("name", "cv.pdf"), ("moduleCode", "3")]))
+            .await;
     assert_eq!(status, StatusCode::CREATED, "POST reserve: {signed2}");
     let (status, cover) = upload_with(&app, &signed2, &[], Some(("application/octet-stream", b"%PDF-1.4 tiny"))).await;
     assert_eq!(status, StatusCode::CREATED, "{cover}");
@@ -143,7 +142,8 @@ async fn reserve_upload_reference_and_download_round_trip() {
     let member = app.add_user(&org, "m@media.io").await;
     let mid = member["id"].as_str().unwrap();
     assert!(member["picture"].is_null());
-    let (status, u) = send(app.wd(Method::PATCH, &format!("/api/users/{mid}"), &org.token).json(&json!({ "fileId": id, "coverFileId": cover_id }))).await;
+    let (status, u) =
+        send(app.wd(Method::PATCH, &format!("/api/users/{mid}"), &org.token).json(&json!({ "fileId": id, "coverFileId": cover_id }))).await;
     assert_eq!(status, StatusCode::OK, "{u}");
     assert_file_shape(&u["picture"], &id, "image/png", bytes.len());
     assert_file_shape(&u["cover"], cover_id, "application/pdf", 13);
@@ -153,7 +153,8 @@ async fn reserve_upload_reference_and_download_round_trip() {
     assert_eq!(row["cover"]["id"], cover_id);
 
     // The org's logo.
-    let (status, o) = send(app.wd(Method::PATCH, &format!("/api/organization/{}", org.id), &org.token).json(&json!({ "fileId": id }))).await;
+    let (status, o) =
+        send(app.wd(Method::PATCH, &format!("/api/organization/{}", org.id), &org.token).json(&json!({ "fileId": id }))).await;
     assert_eq!(status, StatusCode::OK, "{o}");
     assert_file_shape(&o["file"], &id, "image/png", bytes.len());
     assert_eq!(o["file"]["owner"]["id"], org.admin_id);
@@ -167,7 +168,9 @@ async fn reserve_upload_reference_and_download_round_trip() {
 
 /// A write's answer carries `Roster-Position` (checked on a reservation).
 async fn resp_headers_have_position(app: &TestApp, org: &Org) -> bool {
-    let resp = send_raw(app.wd(Method::GET, "/api/media", &org.token).query(&[("mime", "text/plain"), ("name", "n.txt"), ("moduleCode", "1")])).await;
+    let resp =
+        send_raw(app.wd(Method::GET, "/api/media", &org.token).query(&[("mime", "text/plain"), ("name", "n.txt"), ("moduleCode", "1")]))
+            .await;
     resp.status() == StatusCode::OK && resp.headers().contains_key("roster-position")
 }
 
@@ -226,7 +229,8 @@ async fn media_errors_are_documented_codes_naming_the_field() {
     // Nothing of the above was recorded or left in the store: the file is still waiting.
     let api::workdrive::media::MediaBackend::Local(dir) = &app.config.media.backend else { panic!("tests store media locally") };
     assert_eq!(files_under(dir), 0, "a refused upload left bytes behind");
-    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MediaUploaded'").fetch_one(&app.pool).await.unwrap();
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MediaUploaded'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(events, 0);
     let id = signed["fileId"].as_str().unwrap();
     let (status, _) = send(app.wd(Method::GET, &format!("/api/media/{id}"), &org.token)).await;
@@ -277,14 +281,16 @@ async fn another_orgs_or_unuploaded_files_cannot_be_referenced_or_downloaded() {
             assert_eq!(status, StatusCode::BAD_REQUEST, "{field}={bad}: {v}");
             assert!(v["message"].as_str().unwrap().starts_with(&format!("{field}:")), "{v}");
         }
-        let (status, v) = send(app.wd(Method::PATCH, &format!("/api/organization/{}", org.id), &org.token).json(&json!({ "fileId": bad }))).await;
+        let (status, v) =
+            send(app.wd(Method::PATCH, &format!("/api/organization/{}", org.id), &org.token).json(&json!({ "fileId": bad }))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "org fileId={bad}: {v}");
         assert!(v["message"].as_str().unwrap().starts_with("fileId:"), "{v}");
     }
     // The other org sees nothing of ours either, and its own file works for it.
     let (status, _) = send(app.wd(Method::GET, &format!("/api/media/{mine}"), &other.token)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, o) = send(app.wd(Method::PATCH, &format!("/api/organization/{}", other.id), &other.token).json(&json!({ "fileId": theirs }))).await;
+    let (status, o) =
+        send(app.wd(Method::PATCH, &format!("/api/organization/{}", other.id), &other.token).json(&json!({ "fileId": theirs }))).await;
     assert_eq!(status, StatusCode::OK, "{o}");
     assert_eq!(o["file"]["id"], theirs.as_str());
     // A member of this org cannot use the other org's upload signature to learn anything either:
@@ -371,7 +377,8 @@ async fn an_upload_retried_with_its_idempotency_key_gets_the_first_answer() {
     // Another key is a new upload of the same id: refused.
     let (status, v) = send(post("upload-2")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    let uploads: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MediaUploaded'").fetch_one(&app.pool).await.unwrap();
+    let uploads: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MediaUploaded'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(uploads, 1);
 
     // A keyed upload near the size limit is fingerprinted like any other write.
@@ -396,11 +403,13 @@ async fn a_rebuild_restores_the_media_rows_and_files_stay_served() {
     let id = uploaded(&app, &org, "image/webp", b"webp bytes").await;
     reserve(&app, &org, "image/gif", "pending.gif").await;
     let u = app.add_user(&org, "p@rebuild.io").await;
-    let (status, _) = send(app.wd(Method::PATCH, &format!("/api/users/{}", u["id"].as_str().unwrap()), &org.token).json(&json!({ "fileId": id }))).await;
+    let (status, _) =
+        send(app.wd(Method::PATCH, &format!("/api/users/{}", u["id"].as_str().unwrap()), &org.token).json(&json!({ "fileId": id }))).await;
     assert_eq!(status, StatusCode::OK);
 
     let rows = || async {
-        let v: Vec<Value> = sqlx::query_scalar("SELECT to_jsonb(m) FROM rm_directory.media m ORDER BY id").fetch_all(&app.pool).await.unwrap();
+        let v: Vec<Value> =
+            sqlx::query_scalar("SELECT to_jsonb(m) FROM rm_directory.media m ORDER BY id").fetch_all(&app.pool).await.unwrap();
         v
     };
     let before = rows().await;
@@ -428,8 +437,11 @@ impl Moto {
         if let Some(b) = std::env::var_os("ROSTER_MOTO_BIN").filter(|v| !v.is_empty()) {
             return PathBuf::from(b);
         }
-        let mut candidates: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join("moto_server")).collect()).unwrap_or_default();
-        if let Ok(out) = std::process::Command::new("python3").args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"]).output() {
+        let mut candidates: Vec<PathBuf> =
+            std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join("moto_server")).collect()).unwrap_or_default();
+        if let Ok(out) =
+            std::process::Command::new("python3").args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"]).output()
+        {
             candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("moto_server"));
         }
         if let Some(home) = std::env::var_os("HOME") {
@@ -462,7 +474,11 @@ impl Moto {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("moto_server exited ({status}): {}", std::fs::read_to_string(&log_path).unwrap_or_default());
             }
-            assert!(tokio::time::Instant::now() < deadline, "moto_server did not listen on {port} within 30 s: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "moto_server did not listen on {port} within 30 s: {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Moto { url: format!("http://127.0.0.1:{port}"), child }

@@ -63,7 +63,8 @@ async fn authenticate_issues_tokens_with_the_documented_lifetimes() {
     assert_eq!(v["expires_in"], 3600);
     let token = v["access_token"].as_str().unwrap().to_string();
     // The token works here and in every other dialect.
-    let (status, v) = send(app.req(Method::GET, &format!("/api/v1/AdminApi/GetOrganizations?access_token={token}&org_id={}", org.id))).await;
+    let (status, v) =
+        send(app.req(Method::GET, &format!("/api/v1/AdminApi/GetOrganizations?access_token={token}&org_id={}", org.id))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(send(app.wd(Method::GET, "/api/users", &token)).await.0, StatusCode::OK);
     let (_, v) = send(app.req(Method::GET, &format!("/api/v1/AdminApi/ValidateAccessToken?access_token={token}"))).await;
@@ -79,7 +80,8 @@ async fn authenticate_issues_tokens_with_the_documented_lifetimes() {
     let (_, v) = send(app.req(Method::GET, &format!("/api/v1/AdminApi/ValidateAccessToken?access_token={forever}"))).await;
     entity_ok(&v);
     assert_eq!(v["utc_expiration_date"], Value::Null);
-    let body = json!({ "username": admin, "password": "password1", "grant_type": "password", "utc_expiration_date": "2099-01-02T03:04:05Z" });
+    let body =
+        json!({ "username": admin, "password": "password1", "grant_type": "password", "utc_expiration_date": "2099-01-02T03:04:05Z" });
     let (_, v) = send(app.nx("Authenticate", "").json(&body)).await;
     assert!(v.get("expires_in").is_none(), "{v}");
     let dated = v["access_token"].as_str().unwrap().to_string();
@@ -96,7 +98,8 @@ async fn authenticate_issues_tokens_with_the_documented_lifetimes() {
     assert_eq!(resp.status(), StatusCode::OK);
 
     // Errors: validation 422 naming the field, bad credentials 403, unknown tokens explained.
-    let (status, v) = send(app.nx("Authenticate", "").json(&json!({ "username": admin, "password": "password1", "grant_type": "code" }))).await;
+    let (status, v) =
+        send(app.nx("Authenticate", "").json(&json!({ "username": admin, "password": "password1", "grant_type": "code" }))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(&v), 3);
     assert!(message(&v).starts_with("grant_type:"), "{v}");
@@ -135,7 +138,8 @@ async fn failed_logins_are_slowed_then_refused_and_a_correct_password_works_afte
         assert_eq!(status, StatusCode::FORBIDDEN, "attempt {attempt}: {v}");
     }
     // Locked: even the right password is refused, with a Retry-After.
-    let resp = send_raw(app.nx("Authenticate", "").json(&json!({ "username": admin, "password": "password1", "grant_type": "password" }))).await;
+    let resp =
+        send_raw(app.nx("Authenticate", "").json(&json!({ "username": admin, "password": "password1", "grant_type": "password" }))).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=LOCKOUT.as_secs()).contains(&retry), "{retry}");
@@ -168,7 +172,10 @@ async fn users_are_created_found_searched_and_edited() {
     let (status, v) = send(app.req(Method::GET, &format!("/api/v1/AdminApi/GetUser?access_token={t}&user_id={zed}"))).await;
     assert_eq!(status, StatusCode::OK);
     entity_ok(&v);
-    assert_eq!((v["login"].as_str(), v["first_name"].as_str(), v["owner_org_id"].as_str()), (Some("zed"), Some("Zed"), Some(org.id.as_str())));
+    assert_eq!(
+        (v["login"].as_str(), v["first_name"].as_str(), v["owner_org_id"].as_str()),
+        (Some("zed"), Some("Zed"), Some(org.id.as_str()))
+    );
     let (_, by_login) = send(app.nx("GetUser", t).json(&json!({ "login": "ZED" }))).await;
     assert_eq!(by_login["user_id"], zed.as_str());
     let (status, v) = send(app.nx("GetUser", t).json(&json!({ "login": "zed", "user_id": zed }))).await;
@@ -194,7 +201,10 @@ async fn users_are_created_found_searched_and_edited() {
                        "contact_info": { "city": "Lyon", "postal_code": "69001", "phone": "+33 1 23" } });
     let (status, v) = send(app.nx("EditUser", t).json(&edit)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!((v["first_name"].as_str(), v["email"].as_str(), v["nickname"].as_str()), (Some("Zedd"), Some("zedd@example.com"), Some("Z")));
+    assert_eq!(
+        (v["first_name"].as_str(), v["email"].as_str(), v["nickname"].as_str()),
+        (Some("Zedd"), Some("zedd@example.com"), Some("Z"))
+    );
     let (status, v) = send(app.nx("GetUserContactInformation", t).json(&json!({ "login": "zed" }))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!((v["city"].as_str(), v["postal_code"].as_str(), v["phone"].as_str()), (Some("Lyon"), Some("69001"), Some("+33 1 23")));
@@ -205,7 +215,11 @@ async fn users_are_created_found_searched_and_edited() {
     let dup = json!({ "owner_org_id": org.id, "login": "zed", "password": "secret-pass-1", "first_name": "A", "last_name": "B", "email": "x@example.com" });
     let (status, v) = send(app.nx("CreateUser", t).json(&dup)).await;
     assert_eq!((status, error_code(&v)), (StatusCode::NOT_FOUND, 6), "{v}");
-    let (status, v) = send(app.nx("CreateUser", t).json(&json!({ "owner_org_id": org.id, "login": "q", "password": "secret-pass-1", "last_name": "B", "email": "q@example.com" }))).await;
+    let (status, v) =
+        send(app.nx("CreateUser", t).json(
+            &json!({ "owner_org_id": org.id, "login": "q", "password": "secret-pass-1", "last_name": "B", "email": "q@example.com" }),
+        ))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(message(&v).starts_with("first_name:"), "{v}");
 
@@ -238,8 +252,10 @@ async fn a_grant_on_the_root_org_holds_five_levels_down_until_revoked() {
     let (_, me) = send(app.nx("GetUser", &root.token).json(&json!({ "login": "clerk@root.example.com" }))).await;
     let clerk_id = me["user_id"].as_str().unwrap().to_string();
 
-    let (status, v) = send(app.nx("CreateUser", &clerk).json(&json!({ "owner_org_id": deepest, "login": "deep1", "password": "secret-pass-1",
-        "first_name": "D", "last_name": "One", "email": "deep1@example.com" }))).await;
+    let (status, v) =
+        send(app.nx("CreateUser", &clerk).json(&json!({ "owner_org_id": deepest, "login": "deep1", "password": "secret-pass-1",
+        "first_name": "D", "last_name": "One", "email": "deep1@example.com" })))
+        .await;
     assert_eq!((status, error_code(&v)), (StatusCode::FORBIDDEN, 5), "{v}");
 
     // A member cannot grant; the root's admin can.
@@ -253,8 +269,10 @@ async fn a_grant_on_the_root_org_holds_five_levels_down_until_revoked() {
     let (status, _) = send(app.ps(Method::POST, "/grants", &root.token).json(&grant)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "the same grant twice");
 
-    let (status, v) = send(app.nx("CreateUser", &clerk).json(&json!({ "owner_org_id": deepest, "login": "deep1", "password": "secret-pass-1",
-        "first_name": "D", "last_name": "One", "email": "deep1@example.com" }))).await;
+    let (status, v) =
+        send(app.nx("CreateUser", &clerk).json(&json!({ "owner_org_id": deepest, "login": "deep1", "password": "secret-pass-1",
+        "first_name": "D", "last_name": "One", "email": "deep1@example.com" })))
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     // The grant covers the role's permissions only.
     let (status, _) = send(app.nx("CreateSubscription", &clerk).json(&json!({ "org_id": deepest, "user_id": v["user_id"] }))).await;
@@ -263,8 +281,10 @@ async fn a_grant_on_the_root_org_holds_five_levels_down_until_revoked() {
     // Revoked: refused on the very next call.
     let (status, _) = send(app.ps(Method::DELETE, &format!("/grants/{grant_id}"), &root.token)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = send(app.nx("CreateUser", &clerk).json(&json!({ "owner_org_id": deepest, "login": "deep2", "password": "secret-pass-1",
-        "first_name": "D", "last_name": "Two", "email": "deep2@example.com" }))).await;
+    let (status, _) =
+        send(app.nx("CreateUser", &clerk).json(&json!({ "owner_org_id": deepest, "login": "deep2", "password": "secret-pass-1",
+        "first_name": "D", "last_name": "Two", "email": "deep2@example.com" })))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // GetOrganizations: the org and all its descendants, by name, paged.
@@ -278,8 +298,10 @@ async fn a_grant_on_the_root_org_holds_five_levels_down_until_revoked() {
     // A sub-org's admin sees only their own subtree.
     let (status, _) = send(app.nx("GetOrganizations", &orgs[4].token).json(&json!({ "org_id": root.id }))).await;
     assert_eq!(status, StatusCode::OK, "the tree is one tenant; the root is visible");
-    let (status, _) = send(app.nx("CreateUser", &orgs[4].token).json(&json!({ "owner_org_id": orgs[3].id, "login": "up", "password": "secret-pass-1",
-        "first_name": "U", "last_name": "P", "email": "up@example.com" }))).await;
+    let (status, _) =
+        send(app.nx("CreateUser", &orgs[4].token).json(&json!({ "owner_org_id": orgs[3].id, "login": "up", "password": "secret-pass-1",
+        "first_name": "U", "last_name": "P", "email": "up@example.com" })))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "an admin of a sub-org holds nothing above it");
 }
 
@@ -298,7 +320,10 @@ async fn subscriptions_are_created_found_searched_and_switched() {
 
     let (_, v) = send(app.nx("GetSubscription", t).json(&json!({ "user_id": u, "org_id": org.id }))).await;
     entity_ok(&v);
-    assert_eq!((v["subscription_id"].as_str(), v["status"].as_str(), v["disabled"].as_bool()), (Some(sub.as_str()), Some("Active"), Some(false)));
+    assert_eq!(
+        (v["subscription_id"].as_str(), v["status"].as_str(), v["disabled"].as_bool()),
+        (Some(sub.as_str()), Some("Active"), Some(false))
+    );
     assert_eq!(v["utc_expiration_date"], "2090-06-01T00:00:00Z");
     let resp = send_raw(app.nx("GetSubscriptions", t).json(&json!({ "login": "stu" }))).await;
     assert_eq!(resp.headers()["x-total-count"], "1");
@@ -336,7 +361,8 @@ async fn a_subscription_expiry_is_published_on_nats_when_its_date_passes() {
     let mut expired = nats.subscribe(subject).await.unwrap();
     let u = create_user(&app, &org.token, &org.id, "temp", "Tem", "Porary").await;
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
-    let (_, v) = send(app.nx("CreateSubscription", &org.token).json(&json!({ "org_id": org.id, "user_id": u, "utc_expiration_date": soon }))).await;
+    let (_, v) =
+        send(app.nx("CreateSubscription", &org.token).json(&json!({ "org_id": org.id, "user_id": u, "utc_expiration_date": soon }))).await;
     let sub = v["subscription_id"].as_str().unwrap().to_string();
     let (_, v) = send(app.nx("GetSubscription", &org.token).json(&json!({ "subscription_id": sub }))).await;
     assert_eq!(v["expired"], false);
@@ -361,16 +387,23 @@ async fn custom_profile_field_values_are_typed_and_set_all_or_nothing() {
     let org = app.create_org("Fields").await;
     let t = &org.token;
     for (key, ty) in [("Shirt", "Text"), ("Score", "Number"), ("Hired", "DateTime"), ("Vip", "Boolean")] {
-        let (status, v) = send(app.ps(Method::POST, "/profile-fields", t).json(&json!({ "org_id": org.id, "key": key, "name": key, "type": ty }))).await;
+        let (status, v) =
+            send(app.ps(Method::POST, "/profile-fields", t).json(&json!({ "org_id": org.id, "key": key, "name": key, "type": ty }))).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
     }
-    let (status, v) = send(app.ps(Method::POST, "/profile-fields", t).json(&json!({ "org_id": org.id, "key": "x", "name": "x", "type": "Colour" }))).await;
+    let (status, v) =
+        send(app.ps(Method::POST, "/profile-fields", t).json(&json!({ "org_id": org.id, "key": "x", "name": "x", "type": "Colour" })))
+            .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    let (status, _) = send(app.ps(Method::POST, "/profile-fields", t).json(&json!({ "org_id": org.id, "key": "shirt", "name": "again", "type": "Text" }))).await;
+    let (status, _) = send(
+        app.ps(Method::POST, "/profile-fields", t).json(&json!({ "org_id": org.id, "key": "shirt", "name": "again", "type": "Text" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "keys are unique per org, whatever the case");
 
     let (_, fields) = send(app.nx("GetCustomProfileFields", t).json(&json!({ "org_id": org.id }))).await;
-    let keys: Vec<(&str, &str)> = fields.as_array().unwrap().iter().map(|f| (f["key"].as_str().unwrap(), f["type"].as_str().unwrap())).collect();
+    let keys: Vec<(&str, &str)> =
+        fields.as_array().unwrap().iter().map(|f| (f["key"].as_str().unwrap(), f["type"].as_str().unwrap())).collect();
     assert_eq!(keys, vec![("Hired", "DateTime"), ("Score", "Number"), ("Shirt", "Text"), ("Vip", "Boolean")]);
     let one = fields[0]["field_id"].as_str().unwrap();
     let (_, v) = send(app.nx("GetCustomProfileFields", t).json(&json!({ "org_id": org.id, "field_id": one }))).await;
@@ -379,7 +412,9 @@ async fn custom_profile_field_values_are_typed_and_set_all_or_nothing() {
     let u = create_user(&app, t, &org.id, "typed", "Ty", "Ped").await;
     let (_, v) = send(app.nx("CreateSubscription", t).json(&json!({ "org_id": org.id, "user_id": u }))).await;
     let sub = v["subscription_id"].as_str().unwrap().to_string();
-    let set = |values: Value| send(app.nx("SetCustomProfileFieldValues", t).json(&json!({ "subscriber_id": sub, "custom_profile_field_values": values })));
+    let set = |values: Value| {
+        send(app.nx("SetCustomProfileFieldValues", t).json(&json!({ "subscriber_id": sub, "custom_profile_field_values": values })))
+    };
 
     // One bad value refuses the whole call, naming the key; nothing is stored.
     let (status, v) = set(json!({ "Shirt": "XL", "Score": "lots" })).await;
@@ -426,7 +461,10 @@ async fn another_tenants_entities_are_not_found() {
         ("GetOrganizations", json!({ "org_id": a.id })),
         ("GetSubscription", json!({ "subscription_id": sub })),
         ("EnableDisableSubscription", json!({ "subscription_id": sub, "disable": true })),
-        ("CreateUser", json!({ "owner_org_id": a.id, "login": "intruder", "password": "secret-pass-1", "first_name": "I", "last_name": "N", "email": "i@example.com" })),
+        (
+            "CreateUser",
+            json!({ "owner_org_id": a.id, "login": "intruder", "password": "secret-pass-1", "first_name": "I", "last_name": "N", "email": "i@example.com" }),
+        ),
         ("CreateSubscription", json!({ "org_id": b.id, "user_id": ua })),
         ("GetCustomProfileFields", json!({ "org_id": a.id })),
     ];
@@ -442,20 +480,25 @@ async fn another_tenants_entities_are_not_found() {
 }
 
 async fn create_group(app: &TestApp, token: &str, parent: &str, name: &str, short: &str) -> String {
-    let (status, v) = send(app.nx("CreateGroup", token).json(&json!({ "name": name, "short_name": short, "parent_id": parent, "tracking_number": "T-1" }))).await;
+    let (status, v) = send(
+        app.nx("CreateGroup", token).json(&json!({ "name": name, "short_name": short, "parent_id": parent, "tracking_number": "T-1" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     v["group_id"].as_str().unwrap().to_string()
 }
 
 async fn active_members(app: &TestApp, group: &str) -> Vec<String> {
-    sqlx::query_scalar::<_, uuid::Uuid>("SELECT user_id FROM rm_directory.group_members WHERE group_id = $1::uuid AND status = 'active' ORDER BY user_id")
-        .bind(group)
-        .fetch_all(&app.pool)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|u| u.to_string())
-        .collect()
+    sqlx::query_scalar::<_, uuid::Uuid>(
+        "SELECT user_id FROM rm_directory.group_members WHERE group_id = $1::uuid AND status = 'active' ORDER BY user_id",
+    )
+    .bind(group)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|u| u.to_string())
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,12 +511,15 @@ async fn groups_nest_under_orgs_and_groups_with_short_names_unique_system_wide()
     let algebra = create_group(&app, t, &math, "Algebra", "ALG").await;
     create_group(&app, t, &org.id, "Art", "ART").await;
 
-    let (status, v) = send(app.nx("CreateGroup", &other.token).json(&json!({ "name": "Maths", "short_name": "math", "parent_id": other.id }))).await;
+    let (status, v) =
+        send(app.nx("CreateGroup", &other.token).json(&json!({ "name": "Maths", "short_name": "math", "parent_id": other.id }))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "short names are unique system-wide, whatever the case: {v}");
     assert!(message(&v).starts_with("short_name:"), "{v}");
-    let (status, _) = send(app.nx("CreateGroup", t).json(&json!({ "name": "X", "short_name": "X1", "parent_id": uuid::Uuid::now_v7() }))).await;
+    let (status, _) =
+        send(app.nx("CreateGroup", t).json(&json!({ "name": "X", "short_name": "X1", "parent_id": uuid::Uuid::now_v7() }))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = send(app.nx("CreateGroup", &other.token).json(&json!({ "name": "X", "short_name": "X2", "parent_id": algebra }))).await;
+    let (status, _) =
+        send(app.nx("CreateGroup", &other.token).json(&json!({ "name": "X", "short_name": "X2", "parent_id": algebra }))).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's group is not a parent");
     let (status, v) = send(app.nx("CreateGroup", t).json(&json!({ "name": "X", "parent_id": org.id }))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -485,10 +531,12 @@ async fn groups_nest_under_orgs_and_groups_with_short_names_unique_system_wide()
     assert!(names.contains(&"Algebra") && names.contains(&"Mathematics"), "{ps}");
 
     // SearchDirectory: orgs and groups by name then short name; 0 = either matches, 1 = both.
-    let search = |q: String| send(app.req(Method::GET, &format!("/api/v1/AdminApi/SearchDirectory?access_token={t}&base_org_id={}&{q}", org.id)));
+    let search =
+        |q: String| send(app.req(Method::GET, &format!("/api/v1/AdminApi/SearchDirectory?access_token={t}&base_org_id={}&{q}", org.id)));
     let (status, v) = search("search_mode=0&name=a&short_name=zzz".into()).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let found: Vec<(&str, &str)> = v.as_array().unwrap().iter().map(|i| (i["name"].as_str().unwrap(), i["type"].as_str().unwrap())).collect();
+    let found: Vec<(&str, &str)> =
+        v.as_array().unwrap().iter().map(|i| (i["name"].as_str().unwrap(), i["type"].as_str().unwrap())).collect();
     assert_eq!(found, vec![("Algebra", "Group"), ("Art", "Group"), ("Mathematics", "Group")]);
     let (_, v) = search("search_mode=1&name=a&short_name=zzz".into()).await;
     assert_eq!(v, json!([]));
@@ -496,7 +544,12 @@ async fn groups_nest_under_orgs_and_groups_with_short_names_unique_system_wide()
     assert_eq!((v[0]["type"].as_str(), v[0]["id"].as_str()), (Some("Organization"), Some(org.id.as_str())));
     let (status, _) = search("search_mode=2".into()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = send(app.req(Method::GET, &format!("/api/v1/AdminApi/SearchDirectory?access_token={}&search_mode=0&base_org_id={}", other.token, org.id))).await;
+    let (status, _) =
+        send(app.req(
+            Method::GET,
+            &format!("/api/v1/AdminApi/SearchDirectory?access_token={}&search_mode=0&base_org_id={}", other.token, org.id),
+        ))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -520,14 +573,16 @@ async fn a_permission_granted_on_the_root_org_holds_on_a_group_five_levels_down_
     let learner = create_user(&app, t, &root.id, "learner", "Lea", "Rner").await;
     send(app.nx("CreateSubscription", t).json(&json!({ "org_id": root.id, "user_id": learner }))).await;
 
-    let ask = || send(app.nx("HasGroupPermission", t).json(&json!({ "user_id": keeper_id, "group_id": deepest, "permission": "AddMembership" })));
+    let ask =
+        || send(app.nx("HasGroupPermission", t).json(&json!({ "user_id": keeper_id, "group_id": deepest, "permission": "AddMembership" })));
     let (status, v) = ask().await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!((v["is_permitted"].as_bool(), &v["reason"]), (Some(false), &Value::Null));
     let join = || send(app.nx("CreateMemberships", &keeper).json(&json!({ "group_ids": [deepest], "user_id": learner })));
     assert_eq!(join().await.0, StatusCode::FORBIDDEN);
 
-    let (_, g) = send(app.ps(Method::POST, "/grants", t).json(&json!({ "user_id": keeper_id, "node_id": root.id, "role": "GroupManager" }))).await;
+    let (_, g) =
+        send(app.ps(Method::POST, "/grants", t).json(&json!({ "user_id": keeper_id, "node_id": root.id, "role": "GroupManager" }))).await;
     let grant_id = g["grant_id"].as_str().unwrap().to_string();
     let (_, v) = ask().await;
     assert_eq!(v["is_permitted"], true, "{v}");
@@ -542,13 +597,20 @@ async fn a_permission_granted_on_the_root_org_holds_on_a_group_five_levels_down_
     assert_eq!(v["memberships"][0]["group_id"], deepest.as_str());
 
     // SearchGroupsForPermission pages through every group where the permission holds.
-    let resp = send_raw(app.nx("SearchGroupsForPermission", t).json(&json!({ "user_id": keeper_id, "org_id": root.id, "permission": "AddMembership", "per_page": 2, "page": 2 }))).await;
+    let resp = send_raw(
+        app.nx("SearchGroupsForPermission", t)
+            .json(&json!({ "user_id": keeper_id, "org_id": root.id, "permission": "AddMembership", "per_page": 2, "page": 2 })),
+    )
+    .await;
     assert_eq!(resp.headers()["x-total-count"], "5");
     let last: Vec<Value> = resp.json().await.unwrap();
     assert_eq!(last.iter().map(|g| g["name"].as_str().unwrap()).collect::<Vec<_>>(), vec!["G5"]);
-    let (_, v) = send(app.nx("SearchGroupsForPermission", t).json(&json!({ "user_id": keeper_id, "org_id": root.id, "permission": "CreateUsers" }))).await;
+    let (_, v) =
+        send(app.nx("SearchGroupsForPermission", t).json(&json!({ "user_id": keeper_id, "org_id": root.id, "permission": "CreateUsers" })))
+            .await;
     assert_eq!(v, json!([]), "GroupManager carries no CreateUsers");
-    let (status, v) = send(app.nx("HasGroupPermission", t).json(&json!({ "user_id": keeper_id, "group_id": deepest, "permission": "Fly" }))).await;
+    let (status, v) =
+        send(app.nx("HasGroupPermission", t).json(&json!({ "user_id": keeper_id, "group_id": deepest, "permission": "Fly" }))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(message(&v).starts_with("permission:"), "{v}");
 
@@ -560,8 +622,13 @@ async fn a_permission_granted_on_the_root_org_holds_on_a_group_five_levels_down_
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The org admin holds every permission on the whole subtree.
     let (_, admin) = send(app.nx("GetUser", t).json(&json!({ "login": "admin@rooted.example.com" }))).await;
-    let (_, v) = send(app.nx("HasGroupPermission", t).json(&json!({ "user_id": admin["user_id"], "group_id": deepest, "permission": "AddGroup" }))).await;
-    assert_eq!((v["is_permitted"].as_bool(), v["reason"]["role"].as_str(), &v["reason"]["grant_id"]), (Some(true), Some("Administrator"), &Value::Null));
+    let (_, v) =
+        send(app.nx("HasGroupPermission", t).json(&json!({ "user_id": admin["user_id"], "group_id": deepest, "permission": "AddGroup" })))
+            .await;
+    assert_eq!(
+        (v["is_permitted"].as_bool(), v["reason"]["role"].as_str(), &v["reason"]["grant_id"]),
+        (Some(true), Some("Administrator"), &Value::Null)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -594,8 +661,12 @@ async fn membership_batches_are_all_or_nothing() {
 
     let (status, v) = join(json!([a, b])).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let ms: Vec<(String, String)> = v["memberships"].as_array().unwrap().iter()
-        .map(|m| (m["group_id"].as_str().unwrap().to_string(), m["membership_id"].as_str().unwrap().to_string())).collect();
+    let ms: Vec<(String, String)> = v["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["group_id"].as_str().unwrap().to_string(), m["membership_id"].as_str().unwrap().to_string()))
+        .collect();
     assert_eq!(ms.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), vec![a.as_str(), b.as_str()]);
     assert_eq!(active_members(&app, &a).await, vec![u.clone()]);
 

@@ -66,7 +66,8 @@ async fn a_refused_event_parks_its_stream_and_every_other_stream_goes_on() {
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
 
     // Every other stream goes on, in the same tenant and in another: plain answers, fresh reads.
-    let resp = send_raw(app.ps(Method::POST, &format!("/api/groups/{sibling}"), &a.token).json(&json!({"description": "sibling ok"}))).await;
+    let resp =
+        send_raw(app.ps(Method::POST, &format!("/api/groups/{sibling}"), &a.token).json(&json!({"description": "sibling ok"}))).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(consistency(&resp), None);
     assert_eq!(group_description(&app, &a.token, &sibling).await, "sibling ok");
@@ -104,7 +105,10 @@ async fn a_refused_event_parks_its_stream_and_every_other_stream_goes_on() {
     let stream = parked[0].stream_id.to_string();
     let db = app.config.database_url.clone();
     let listed = cli(&["roster", "projection", "parked", "--database-url", &db]).await.unwrap();
-    assert!(listed.contains(&parked[0].event_id.to_string()) && listed.contains(&stream) && listed.contains("test_refuses_poison"), "{listed}");
+    assert!(
+        listed.contains(&parked[0].event_id.to_string()) && listed.contains(&stream) && listed.contains("test_refuses_poison"),
+        "{listed}"
+    );
     assert!(listed.contains("2 parked event(s)"), "{listed}");
 
     // Replaying before the cause is gone changes nothing; the command says what still fails.
@@ -196,7 +200,10 @@ async fn a_pending_answer_is_never_replayed_as_the_final_one() {
 
     // Sunbird's msgid follows the same rule (its path answers in its envelope).
     let (app, org) = without_projector().await;
-    let create = || sb(&app, Method::POST, "/api/group/v1/create", &org.token).json(&json!({"params": {"msgid": "sb-once"}, "request": {"name": "Late circle"}}));
+    let create = || {
+        sb(&app, Method::POST, "/api/group/v1/create", &org.token)
+            .json(&json!({"params": {"msgid": "sb-once"}, "request": {"name": "Late circle"}}))
+    };
     let resp = send_raw(create()).await;
     assert_eq!((resp.status(), consistency(&resp).as_deref()), (StatusCode::ACCEPTED, Some("pending")));
     let v: Value = resp.json().await.unwrap();
@@ -248,12 +255,17 @@ async fn past_the_timeout_every_write_answers_202_in_its_dialects_shape() {
         assert_eq!((v["accepted"].clone(), v["position"].clone()), (json!(true), json!(position)), "{v}");
     }
     // WorkDrive: an update of a user.
-    let resp = send_raw(app.wd(Method::PATCH, &format!("/api/users/{}", user["id"].as_str().unwrap()), &org.token).json(&json!({"bio": "b"}))).await;
+    let resp =
+        send_raw(app.wd(Method::PATCH, &format!("/api/users/{}", user["id"].as_str().unwrap()), &org.token).json(&json!({"bio": "b"})))
+            .await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     assert_eq!(consistency(&resp).as_deref(), Some("pending"));
     assert_eq!(resp.json::<Value>().await.unwrap()["accepted"], true);
     // Publisher answers in the format the client accepts, XML too.
-    let resp = send_raw(app.ps(Method::POST, "/api/2/groups", &org.token).header("Accept", "application/xml").json(&json!({"group": {"name": "Late"}}))).await;
+    let resp = send_raw(
+        app.ps(Method::POST, "/api/2/groups", &org.token).header("Accept", "application/xml").json(&json!({"group": {"name": "Late"}})),
+    )
+    .await;
     assert_eq!((resp.status(), consistency(&resp).as_deref()), (StatusCode::ACCEPTED, Some("pending")));
     let xml = resp.text().await.unwrap();
     assert!(xml.starts_with("<accepted>") && xml.contains("<position>") && xml.contains("<group_id>"), "{xml}");
@@ -265,7 +277,9 @@ async fn past_the_timeout_every_write_answers_202_in_its_dialects_shape() {
     assert_eq!((v["accepted"].clone(), v["api_error_entity"]["error_code"].clone()), (json!(true), json!(0)), "{v}");
     assert!(v["result"]["user_id"].is_string(), "{v}");
     // Sunbird: its envelope, with the acceptance as the result.
-    let resp = send_raw(sb(&app, Method::PATCH, "/api/group/v1/update", &org.token).json(&env(json!({"groupId": circle, "description": "d"})))).await;
+    let resp =
+        send_raw(sb(&app, Method::PATCH, "/api/group/v1/update", &org.token).json(&env(json!({"groupId": circle, "description": "d"}))))
+            .await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     assert_eq!(consistency(&resp).as_deref(), Some("pending"));
     let v: Value = resp.json().await.unwrap();
@@ -301,7 +315,13 @@ async fn a_lost_database_connection_parks_nothing() {
         let write = {
             let (client, url, token) = (app.client.clone(), app.url.clone(), org.token.clone());
             tokio::spawn(async move {
-                client.post(format!("{url}/api/groups")).bearer_auth(&token).json(&json!({"name": format!("g{i}")})).send().await.map(|r| r.status())
+                client
+                    .post(format!("{url}/api/groups"))
+                    .bearer_auth(&token)
+                    .json(&json!({"name": format!("g{i}")}))
+                    .send()
+                    .await
+                    .map(|r| r.status())
             })
         };
         // More cuts than the attempts before parking: were a cut counted as the event's fault,

@@ -24,11 +24,17 @@ async fn group_crud() {
 
     let (status, g) = send(app.ps(Method::GET, &format!("/api/groups/{id}"), &org.token)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(g, json!({"id": id, "name": "Sales", "description": "sellers",
-        "outbound_caller_ids": [{"provider_id": "trunk-1", "caller_id": "5551234", "description": "main"}]}));
+    assert_eq!(
+        g,
+        json!({"id": id, "name": "Sales", "description": "sellers",
+        "outbound_caller_ids": [{"provider_id": "trunk-1", "caller_id": "5551234", "description": "main"}]})
+    );
 
     // Update: absent fields stay; the caller-id list is replaced; 200 with an empty body.
-    let resp = send_raw(app.ps(Method::POST, &format!("/api/groups/{id}"), &org.token).json(&json!({"name": "Sales EU", "outbound_caller_ids": []}))).await;
+    let resp = send_raw(
+        app.ps(Method::POST, &format!("/api/groups/{id}"), &org.token).json(&json!({"name": "Sales EU", "outbound_caller_ids": []})),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.bytes().await.unwrap().is_empty());
     let (_, g) = send(app.ps(Method::GET, &format!("/api/groups/{id}"), &org.token)).await;
@@ -51,7 +57,10 @@ async fn group_crud() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(v, json!({"errors": [{"code": "NOT_FOUND", "message": "user group not found"}]}));
     assert_eq!(send(app.ps(Method::POST, &format!("/api/groups/{id}/destroy"), &org.token)).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(send(app.ps(Method::POST, &format!("/api/groups/{id}"), &org.token).json(&json!({"name": "x"}))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(app.ps(Method::POST, &format!("/api/groups/{id}"), &org.token).json(&json!({"name": "x"}))).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(send(app.ps(Method::GET, "/api/groups/%25%25garbage", &org.token)).await.0, StatusCode::NOT_FOUND);
 }
 
@@ -79,21 +88,29 @@ async fn group_validation_and_auth_errors() {
     let (status, _) = send(app.req(Method::GET, "/api/groups").header("Authorization", "Basic abc")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Nothing was appended by the rejected creates.
-    assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE stream_type = 'group'").fetch_one(&app.pool).await.unwrap(), 0);
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE stream_type = 'group'").fetch_one(&app.pool).await.unwrap(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_filter_orderby_search_and_paging() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Lists").await;
-    let groups = [("Alpha", Some("first")), ("Beta", None), ("Gamma", Some("50% off_sale")), ("alpine", Some("lower")), ("Delta", Some("it's"))];
+    let groups =
+        [("Alpha", Some("first")), ("Beta", None), ("Gamma", Some("50% off_sale")), ("alpine", Some("lower")), ("Delta", Some("it's"))];
     let mut ids = std::collections::HashMap::new();
     for (name, desc) in groups {
         let (_, v) = send(app.ps(Method::POST, "/api/groups", &org.token).json(&json!({"name": name, "description": desc}))).await;
         ids.insert(name, v["id"].as_str().unwrap().to_string());
     }
     let list = |q: &str| {
-        let url = reqwest::Url::parse_with_params(&format!("{}/api/groups", app.url), q.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap())).unwrap();
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/groups", app.url),
+            q.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').unwrap()),
+        )
+        .unwrap();
         app.client.get(url).bearer_auth(&org.token)
     };
 
@@ -232,11 +249,17 @@ async fn login_issues_an_expiring_bearer_token() {
     // A member may read groups but not change them.
     assert_eq!(send(app.ps(Method::POST, "/api/groups", token).json(&json!({"name": "x"}))).await.0, StatusCode::FORBIDDEN);
     // domain selects the tenant
-    let (status, _) = send(app.req(Method::POST, "/api/login").json(&json!({"username": "l@logins.io", "password": "password1", "domain": org.subdomain}))).await;
+    let (status, _) = send(
+        app.req(Method::POST, "/api/login").json(&json!({"username": "l@logins.io", "password": "password1", "domain": org.subdomain})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = send(app.req(Method::POST, "/api/login").json(&json!({"username": "l@logins.io", "password": "password1", "domain": "elsewhere"}))).await;
+    let (status, _) =
+        send(app.req(Method::POST, "/api/login").json(&json!({"username": "l@logins.io", "password": "password1", "domain": "elsewhere"})))
+            .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, v) = send(app.req(Method::POST, "/api/login").json(&json!({"username": "l@logins.io", "password": "wrong-password"}))).await;
+    let (status, v) =
+        send(app.req(Method::POST, "/api/login").json(&json!({"username": "l@logins.io", "password": "wrong-password"}))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(v, json!({"errors": [{"code": "UNAUTHORIZED", "message": "Login failed, authentication error"}]}));
     let (status, v) = send(app.req(Method::POST, "/api/login").json(&json!({"password": "x"}))).await;

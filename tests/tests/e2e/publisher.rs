@@ -6,11 +6,11 @@ use roster_tests::{send, send_raw, Org, TestApp};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub async fn number_of(app: &TestApp, user_id: &str) -> i64 {
+pub(crate) async fn number_of(app: &TestApp, user_id: &str) -> i64 {
     sqlx::query_scalar("SELECT number FROM rm_directory.users WHERE id = $1::uuid").bind(user_id).fetch_one(&app.pool).await.unwrap()
 }
 
-pub fn hq(app: &TestApp, method: Method, path: &str, token: &str) -> RequestBuilder {
+pub(crate) fn hq(app: &TestApp, method: Method, path: &str, token: &str) -> RequestBuilder {
     app.ps(method, path, token)
 }
 
@@ -53,7 +53,8 @@ async fn xml<T: serde::de::DeserializeOwned>(rb: RequestBuilder) -> (StatusCode,
 }
 
 async fn create(app: &TestApp, org: &Org, name: &str, users: Vec<i64>) -> i64 {
-    let (status, v) = send(hq(app, Method::POST, "/api/2/groups", &org.token).json(&json!({"group": {"name": name, "users": users}}))).await;
+    let (status, v) =
+        send(hq(app, Method::POST, "/api/2/groups", &org.token).json(&json!({"group": {"name": name, "users": users}}))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     v["group"]["id"].as_i64().expect("integer id")
 }
@@ -65,10 +66,16 @@ async fn publisher_groups_json_crud_and_errors() {
     let a = app.add_user(&org, "a@highq.io").await;
     let b = app.add_user(&org, "b@highq.io").await;
     let c = app.add_user(&org, "c@highq.io").await;
-    let (na, nb, nc) = (number_of(&app, a["id"].as_str().unwrap()).await, number_of(&app, b["id"].as_str().unwrap()).await, number_of(&app, c["id"].as_str().unwrap()).await);
+    let (na, nb, nc) = (
+        number_of(&app, a["id"].as_str().unwrap()).await,
+        number_of(&app, b["id"].as_str().unwrap()).await,
+        number_of(&app, c["id"].as_str().unwrap()).await,
+    );
 
     // Create: 200 with the summary, whose link is absolute.
-    let (status, v) = send(hq(&app, Method::POST, "/api/2/groups", &org.token).json(&json!({"group": {"name": "Internal Users", "users": [na, nb]}}))).await;
+    let (status, v) =
+        send(hq(&app, Method::POST, "/api/2/groups", &org.token).json(&json!({"group": {"name": "Internal Users", "users": [na, nb]}})))
+            .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let id = v["group"]["id"].as_i64().unwrap();
     assert_eq!(v["group"]["name"], "Internal Users");
@@ -84,26 +91,46 @@ async fn publisher_groups_json_crud_and_errors() {
     assert!(chrono::NaiveDateTime::parse_from_str(created, "%d-%m-%Y %H:%M:%S:%3f").is_ok(), "{created}");
 
     // Replace: name and exactly these users; the path id wins, a different body id is refused.
-    let (status, v) = send(hq(&app, Method::PUT, &format!("/api/2/groups/{id}"), &org.token).json(&json!({"group": {"id": id, "name": "HighQ", "users": [nb, nc]}}))).await;
+    let (status, v) = send(
+        hq(&app, Method::PUT, &format!("/api/2/groups/{id}"), &org.token)
+            .json(&json!({"group": {"id": id, "name": "HighQ", "users": [nb, nc]}})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["group"]["name"], "HighQ");
     let (_, v) = send(hq(&app, Method::GET, &format!("/api/2/groups/{id}"), &org.token)).await;
     assert_eq!(v["group"]["users"], json!([nb, nc]));
-    let (status, v) = send(hq(&app, Method::PUT, &format!("/api/2/groups/{id}"), &org.token).json(&json!({"group": {"id": id + 1, "name": "x", "users": []}}))).await;
+    let (status, v) = send(
+        hq(&app, Method::PUT, &format!("/api/2/groups/{id}"), &org.token).json(&json!({"group": {"id": id + 1, "name": "x", "users": []}})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"]["code"], 400);
 
     // Add users by id or email: a union; the full object comes back.
-    let (status, v) = send(hq(&app, Method::PUT, &format!("/api/2/groups/{id}/users"), &org.token).json(&json!({"group": {"users": [na.to_string(), "C@HighQ.io"]}}))).await;
+    let (status, v) = send(
+        hq(&app, Method::PUT, &format!("/api/2/groups/{id}/users"), &org.token)
+            .json(&json!({"group": {"users": [na.to_string(), "C@HighQ.io"]}})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["group"]["users"], json!([na, nb, nc]));
     assert_eq!(v["group"]["id"], id);
-    let (status, v) = send(hq(&app, Method::PUT, &format!("/api/2/groups/{id}/users"), &org.token).json(&json!({"group": {"users": ["nobody@highq.io", "999999999"]}}))).await;
+    let (status, v) = send(
+        hq(&app, Method::PUT, &format!("/api/2/groups/{id}/users"), &org.token)
+            .json(&json!({"group": {"users": ["nobody@highq.io", "999999999"]}})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["error"]["message"].as_str().unwrap().contains("nobody@highq.io"), "{v}");
 
     // Validation and auth.
-    for body in [json!({"group": {"users": []}}), json!({"group": {"name": "  "}}), json!({"name": "x"}), json!({"group": {"name": "x", "users": [123456789]}})] {
+    for body in [
+        json!({"group": {"users": []}}),
+        json!({"group": {"name": "  "}}),
+        json!({"name": "x"}),
+        json!({"group": {"name": "x", "users": [123456789]}}),
+    ] {
         let (status, v) = send(hq(&app, Method::POST, "/api/2/groups", &org.token).json(&body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
         assert_eq!(v["error"]["code"], 400);
@@ -146,25 +173,36 @@ async fn publisher_speaks_xml_both_ways() {
     let body = format!("<group><name>R&amp;D</name><users><user>{na}</user></users></group>");
 
     let (status, g): (_, XGroup) = xml(hq(&app, Method::POST, "/api/2/groups", &org.token)
-        .header("content-type", "application/xml").header("accept", "application/xml").body(body)).await;
+        .header("content-type", "application/xml")
+        .header("accept", "application/xml")
+        .body(body))
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(g.name, "R&D", "escaped by the XML library both ways");
     assert_eq!(g.link.as_deref(), Some(format!("{}/api/2/groups/{}", app.url, g.id).as_str()));
     let id = g.id;
 
-    let (status, g): (_, XGroup) = xml(hq(&app, Method::GET, &format!("/api/2/groups/{id}"), &org.token).header("accept", "application/xml")).await;
+    let (status, g): (_, XGroup) =
+        xml(hq(&app, Method::GET, &format!("/api/2/groups/{id}"), &org.token).header("accept", "application/xml")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(g.users.map(|u| u.user), Some(vec![na]));
     // JSON in, XML out; XML in, JSON out.
     let (status, g): (_, XGroup) = xml(hq(&app, Method::PUT, &format!("/api/2/groups/{id}"), &org.token)
-        .header("accept", "text/xml").json(&json!({"group": {"name": "Renamed", "users": []}}))).await;
+        .header("accept", "text/xml")
+        .json(&json!({"group": {"name": "Renamed", "users": []}})))
+    .await;
     assert_eq!((status, g.name.as_str()), (StatusCode::OK, "Renamed"));
-    let (status, v) = send(hq(&app, Method::PUT, &format!("/api/2/groups/{id}/users"), &org.token)
-        .header("content-type", "application/xml").body(format!("<group><users><user>{}</user></users></group>", "a@xml.io"))).await;
+    let (status, v) = send(
+        hq(&app, Method::PUT, &format!("/api/2/groups/{id}/users"), &org.token)
+            .header("content-type", "application/xml")
+            .body(format!("<group><users><user>{}</user></users></group>", "a@xml.io")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["group"]["users"], json!([na]));
 
-    let (status, list): (_, XGroups) = xml(hq(&app, Method::GET, "/api/2/groups?fields=all", &org.token).header("accept", "application/xml")).await;
+    let (status, list): (_, XGroups) =
+        xml(hq(&app, Method::GET, "/api/2/groups?fields=all", &org.token).header("accept", "application/xml")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!((list.total, list.currentpage, list.group.len()), (1, 0, 1));
     assert_eq!(list.group[0].users.as_ref().map(|u| u.user.clone()), Some(vec![na]));
@@ -174,7 +212,10 @@ async fn publisher_speaks_xml_both_ways() {
     assert_eq!((status, e.code), (StatusCode::NOT_FOUND, 404));
     assert!(e.message.contains("424242"));
     let (status, e): (_, XError) = xml(hq(&app, Method::POST, "/api/2/groups", &org.token)
-        .header("accept", "application/xml").header("content-type", "application/xml").body("<group><name>unclosed</group>")).await;
+        .header("accept", "application/xml")
+        .header("content-type", "application/xml")
+        .body("<group><name>unclosed</group>"))
+    .await;
     assert_eq!((status, e.code), (StatusCode::BAD_REQUEST, 400));
     let (status, v) = send(hq(&app, Method::GET, "/api/2/groups", &org.token).header("accept", "text/csv")).await;
     assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
@@ -235,7 +276,9 @@ async fn publisher_list_search_sort_fields_paging_and_dates() {
     assert_eq!((v["total"].as_i64(), ids(&v).len()), (Some(4), 0));
 
     // Date filters, with every parameter spelling.
-    for q in ["?createdDate=lastweek", "?createdDateTime=lastmonth", "?createddate=lastyear", "?modifiedDate=lastweek", "?MODIFIEDDATE=lastweek"] {
+    for q in
+        ["?createdDate=lastweek", "?createdDateTime=lastmonth", "?createddate=lastyear", "?modifiedDate=lastweek", "?MODIFIEDDATE=lastweek"]
+    {
         assert_eq!(list(q).await.1["total"], 4, "{q}");
     }
     assert_eq!(list("?createdDate=20170801,20171004").await.1["total"], 0);

@@ -148,14 +148,47 @@ async fn openapi_documents_every_route_with_schemas() {
     let n: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(n, routes.len(), "every documented operation is a route of this test's list");
     for schema in [
-        "Organization", "UserFull", "UsersPage", "PageMeta", "GroupList", "Group", "ErrorList", "ErrorBody", "EventPage",
-        "Department", "DepartmentListItem", "DepartmentsPage", "DepartmentWithMembers", "DeptMemberInput", "UserSummary",
-        "Location", "LocationsPage", "LocationWithMembers", "SupervisorsPage", "UserRef", "BulkCreateBody", "BulkDeleteBody",
-        "Sso", "CreateSsoBody",
-        "SecurityGroup", "SecurityGroupsPage", "SecurityGroupMembersBody",
-        "File", "SignedUpload", "SignedRequest", "UploadFields", "UploadForm",
-        "SunbirdRequest", "SunbirdResponse", "SunbirdParams", "LmsResponse",
-        "PublisherGroupList", "PublisherGroupEnvelope", "PublisherError", "GroupEnvelopeIn", "GroupIn",
+        "Organization",
+        "UserFull",
+        "UsersPage",
+        "PageMeta",
+        "GroupList",
+        "Group",
+        "ErrorList",
+        "ErrorBody",
+        "EventPage",
+        "Department",
+        "DepartmentListItem",
+        "DepartmentsPage",
+        "DepartmentWithMembers",
+        "DeptMemberInput",
+        "UserSummary",
+        "Location",
+        "LocationsPage",
+        "LocationWithMembers",
+        "SupervisorsPage",
+        "UserRef",
+        "BulkCreateBody",
+        "BulkDeleteBody",
+        "Sso",
+        "CreateSsoBody",
+        "SecurityGroup",
+        "SecurityGroupsPage",
+        "SecurityGroupMembersBody",
+        "File",
+        "SignedUpload",
+        "SignedRequest",
+        "UploadFields",
+        "UploadForm",
+        "SunbirdRequest",
+        "SunbirdResponse",
+        "SunbirdParams",
+        "LmsResponse",
+        "PublisherGroupList",
+        "PublisherGroupEnvelope",
+        "PublisherError",
+        "GroupEnvelopeIn",
+        "GroupIn",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
@@ -190,21 +223,43 @@ async fn events_pages_through_the_orgs_log_with_the_nats_envelope() {
         }
     }
     let types: Vec<&str> = all.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    assert_eq!(types, [
-        // The organization, its Administrators (with the admin) and Users groups, and its admin.
-        "OrganizationCreated", "SecurityGroupCreated", "SecurityGroupMemberAdded", "SecurityGroupCreated",
-        "UserCreated", "UserPasswordSet", "AccessTokenIssued",
-        // A member, who joins Users (only Administrators keeps its members on its own stream).
-        "UserCreated", "UserPasswordSet", "UserOnboardingNoticeRecorded",
-        "GroupCreated",
-    ]);
+    assert_eq!(
+        types,
+        [
+            // The organization, its Administrators (with the admin) and Users groups, and its admin.
+            "OrganizationCreated",
+            "SecurityGroupCreated",
+            "SecurityGroupMemberAdded",
+            "SecurityGroupCreated",
+            "UserCreated",
+            "UserPasswordSet",
+            "AccessTokenIssued",
+            // A member, who joins Users (only Administrators keeps its members on its own stream).
+            "UserCreated",
+            "UserPasswordSet",
+            "UserOnboardingNoticeRecorded",
+            "GroupCreated",
+        ]
+    );
     assert!(all.iter().all(|e| e["org_id"] == org.id.as_str()), "only the caller's org");
     let positions: Vec<&str> = all.iter().map(|e| e["position"].as_str().unwrap()).collect();
     let mut sorted = positions.clone();
     sorted.sort();
     assert_eq!(positions, sorted, "log order");
     let keys: Vec<&str> = all[0].as_object().unwrap().keys().map(String::as_str).collect();
-    for k in ["event_id", "position", "org_id", "stream_type", "stream_id", "version", "event_type", "schema_rev", "recorded_at", "metadata", "payload"] {
+    for k in [
+        "event_id",
+        "position",
+        "org_id",
+        "stream_type",
+        "stream_id",
+        "version",
+        "event_type",
+        "schema_rev",
+        "recorded_at",
+        "metadata",
+        "payload",
+    ] {
         assert!(keys.contains(&k), "envelope lacks {k}");
     }
     assert_eq!(all[7]["metadata"]["dialect"], "workdrive");
@@ -239,10 +294,16 @@ async fn min_position_waits_for_the_read_models() {
     opts.consistency_timeout = std::time::Duration::from_millis(300);
     first.stop().await;
     let app = TestApp::spawn_with(opts).await;
-    let resp = send_raw(app.wd(Method::POST, "/api/users/add", &org.token).json(&json!({"email": "w@ryw.io", "firstName": "W", "lastName": "X"}))).await;
+    let resp =
+        send_raw(app.wd(Method::POST, "/api/users/add", &org.token).json(&json!({"email": "w@ryw.io", "firstName": "W", "lastName": "X"})))
+            .await;
     // Committed but not yet visible: 202 with what the command knows, never a 404.
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    assert_eq!(resp.headers().get("roster-consistency").map(|v| v.to_str().unwrap()), Some("pending"), "the write answers pending past the timeout");
+    assert_eq!(
+        resp.headers().get("roster-consistency").map(|v| v.to_str().unwrap()),
+        Some("pending"),
+        "the write answers pending past the timeout"
+    );
     let position = resp.headers()["roster-position"].to_str().unwrap().to_string();
     let accepted: Value = resp.json().await.unwrap();
     assert_eq!(accepted["position"], position.as_str());
@@ -287,7 +348,10 @@ async fn audit_filters_and_one_entitys_history() {
     assert!(events.iter().all(|e| e["metadata"]["actor_user_id"] == org.admin_id.as_str() && e["metadata"]["dialect"] == "workdrive"));
     // Another org's entity, an unknown one, a malformed id: not found.
     assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{id}/events"), &other.token)).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(send(app.ps(Method::GET, &format!("/streams/user/{}/events", uuid::Uuid::now_v7()), &org.token)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(app.ps(Method::GET, &format!("/streams/user/{}/events", uuid::Uuid::now_v7()), &org.token)).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(send(app.ps(Method::GET, "/streams/user/nope/events", &org.token)).await.0, StatusCode::NOT_FOUND);
 
     // /events by actor and time range.

@@ -93,10 +93,8 @@ async fn nats_events(app: &TestApp, expect_total: usize) -> Vec<(String, String,
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stream = js.get_stream(&app.config.nats.stream).await.unwrap();
-    let consumer = stream
-        .create_consumer(pull::Config { ack_policy: jetstream::consumer::AckPolicy::None, ..Default::default() })
-        .await
-        .unwrap();
+    let consumer =
+        stream.create_consumer(pull::Config { ack_policy: jetstream::consumer::AckPolicy::None, ..Default::default() }).await.unwrap();
     let mut messages = consumer.messages().await.unwrap();
     let mut out = Vec::new();
     while out.len() < expect_total {
@@ -158,13 +156,15 @@ async fn a_new_org_has_administrators_and_users_and_new_members_join_users() {
     let (status, v) = send(app.wd(Method::POST, "/api/users/bulk-create", &org.token).json(&json!({"data": [
         {"email": "d@sg.io", "firstName": "D", "lastName": "D"},
         {"email": "e@sg.io", "firstName": "E", "lastName": "E", "securityGroup": uuid::Uuid::now_v7()},
-    ]}))).await;
+    ]})))
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["message"].as_str().unwrap().starts_with("data[1].securityGroup"), "{v}");
     let (status, v) = send(app.wd(Method::POST, "/api/users/bulk-create", &org.token).json(&json!({"data": [
         {"email": "d@sg.io", "firstName": "D", "lastName": "D"},
         {"email": "e@sg.io", "firstName": "E", "lastName": "E", "securityGroup": admins},
-    ]}))).await;
+    ]})))
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(v[0]["securityGroup"], users.as_str());
     assert_eq!(v[1]["securityGroup"], admins.as_str());
@@ -187,7 +187,8 @@ async fn administrators_membership_grants_and_revokes_admin_rights_at_once() {
     assert!(!may_add_users(&app, &m_token, "x1@rights.io").await);
 
     // E71: 200 with the group; the user moves out of Users.
-    let resp = send_raw(app.wd(Method::POST, &format!("/api/security_groups/{admins}/members"), &org.token).json(&json!({"ids": [m]}))).await;
+    let resp =
+        send_raw(app.wd(Method::POST, &format!("/api/security_groups/{admins}/members"), &org.token).json(&json!({"ids": [m]}))).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers().get("roster-position").is_some());
     let g: Value = resp.json().await.unwrap();
@@ -297,7 +298,8 @@ async fn security_group_errors_are_documented_codes_naming_the_field() {
     let (status, v) = remove(&app, &org.token, &users, json!([stranger])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().starts_with("ids[0]"), "{v}");
-    let (status, _) = send(app.wd(Method::POST, &format!("/api/security_groups/{users}/members"), &org.token).json(&json!({"ids": "x"}))).await;
+    let (status, _) =
+        send(app.wd(Method::POST, &format!("/api/security_groups/{users}/members"), &org.token).json(&json!({"ids": "x"}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, v) = send(app.wd(Method::GET, "/api/security_groups?per_page=0", &org.token)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -393,7 +395,11 @@ async fn another_orgs_security_groups_are_not_found_and_not_listed() {
     // An admin of A is no admin of B, and B's counts never include A's users.
     assert_eq!(group(&app, &b, "Users").await["memberCount"], 1);
     assert_eq!(group(&app, &a, "Users").await["memberCount"], 1);
-    let (status, _) = send(app.wd(Method::POST, "/api/users/add", &a.token).json(&json!({"email": "z@sgb.io", "firstName": "Z", "lastName": "Z", "securityGroup": b_users}))).await;
+    let (status, _) = send(
+        app.wd(Method::POST, "/api/users/add", &a.token)
+            .json(&json!({"email": "z@sgb.io", "firstName": "Z", "lastName": "Z", "securityGroup": b_users})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -410,15 +416,18 @@ async fn each_security_group_write_puts_its_events_on_nats() {
     let n0 = app.event_count().await as usize;
     let evs = nats_events(&app, n0).await;
     let s = evs.iter().position(|(_, t, _)| t == "OrganizationCreated").expect("the org's first event");
-    assert_eq!(all(&evs, s), vec![
-        pair("organization", "OrganizationCreated"),
-        pair("security_group", "SecurityGroupCreated"),
-        pair("security_group", "SecurityGroupMemberAdded"),
-        pair("security_group", "SecurityGroupCreated"),
-        pair("user", "UserCreated"),
-        pair("user", "UserPasswordSet"),
-        pair("user", "AccessTokenIssued"),
-    ]);
+    assert_eq!(
+        all(&evs, s),
+        vec![
+            pair("organization", "OrganizationCreated"),
+            pair("security_group", "SecurityGroupCreated"),
+            pair("security_group", "SecurityGroupMemberAdded"),
+            pair("security_group", "SecurityGroupCreated"),
+            pair("user", "UserCreated"),
+            pair("user", "UserPasswordSet"),
+            pair("user", "AccessTokenIssued"),
+        ]
+    );
     let admins = id(&group(&app, &org, "Administrators").await);
     let users = id(&group(&app, &org, "Users").await);
     assert_eq!(evs[s + 1].2["stream_id"], admins.as_str());
@@ -435,11 +444,10 @@ async fn each_security_group_write_puts_its_events_on_nats() {
     let a = id(&app.add_user(&org, "a@sgwire.io").await);
     let n1 = app.event_count().await as usize;
     let evs = nats_events(&app, n1).await;
-    assert_eq!(all(&evs, n0), vec![
-        pair("user", "UserCreated"),
-        pair("user", "UserPasswordSet"),
-        pair("user", "UserOnboardingNoticeRecorded"),
-    ]);
+    assert_eq!(
+        all(&evs, n0),
+        vec![pair("user", "UserCreated"), pair("user", "UserPasswordSet"), pair("user", "UserOnboardingNoticeRecorded"),]
+    );
     assert_eq!(evs[n0].2["payload"]["profile"]["security_group"], users.as_str());
 
     // E71: joins Administrators (on its stream too), leaves Users, and the user says so.

@@ -89,8 +89,24 @@ async fn create_answers_the_sso_shape_at_each_level() {
     assert!(resp.headers().get("roster-position").is_some());
     let s: Value = resp.json().await.unwrap();
     for key in [
-        "id", "createdAt", "updatedAt", "createdBy", "updatedBy", "authorizationURI", "tokenURI", "refreshURI", "loginURL", "orgId",
-        "locationId", "departmentId", "order", "file", "user", "link", "type", "name",
+        "id",
+        "createdAt",
+        "updatedAt",
+        "createdBy",
+        "updatedBy",
+        "authorizationURI",
+        "tokenURI",
+        "refreshURI",
+        "loginURL",
+        "orgId",
+        "locationId",
+        "departmentId",
+        "order",
+        "file",
+        "user",
+        "link",
+        "type",
+        "name",
     ] {
         assert!(s.get(key).is_some(), "Sso has {key}: {s}");
     }
@@ -113,10 +129,15 @@ async fn create_answers_the_sso_shape_at_each_level() {
     assert!(s["user"].get("email").is_some() && s["user"].get("availability").is_some());
 
     // Admin level: manage=true; the ids are ignored (even ones that do not exist or are garbage).
-    let (status, s) = create(&app, &org.token, "?manage=true", json!({
-        "type": "QUICK_LINK", "name": "Wiki", "link": "https://wiki.example.com",
-        "locationId": "not-a-uuid", "departmentId": uuid::Uuid::now_v7().to_string(),
-    }))
+    let (status, s) = create(
+        &app,
+        &org.token,
+        "?manage=true",
+        json!({
+            "type": "QUICK_LINK", "name": "Wiki", "link": "https://wiki.example.com",
+            "locationId": "not-a-uuid", "departmentId": uuid::Uuid::now_v7().to_string(),
+        }),
+    )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{s}");
     assert_eq!(s["level"], "admin");
@@ -125,10 +146,15 @@ async fn create_answers_the_sso_shape_at_each_level() {
     assert_eq!(s["order"], 0, "order defaults to 0");
 
     // Location level wins over department level.
-    let (status, s) = create(&app, &org.token, "", json!({
-        "type": "QUICK_LINK", "name": "Berlin map", "link": "https://maps.example.com/berlin",
-        "locationId": loc, "departmentId": dept,
-    }))
+    let (status, s) = create(
+        &app,
+        &org.token,
+        "",
+        json!({
+            "type": "QUICK_LINK", "name": "Berlin map", "link": "https://maps.example.com/berlin",
+            "locationId": loc, "departmentId": dept,
+        }),
+    )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{s}");
     assert_eq!(s["level"], "location");
@@ -136,9 +162,14 @@ async fn create_answers_the_sso_shape_at_each_level() {
     assert!(s["departmentId"].is_null());
 
     // Department level; manage=false counts as not given, so the id still applies.
-    let (status, s) = create(&app, &org.token, "?manage=false", json!({
-        "type": "QUICK_LINK", "name": "Sales CRM", "link": "https://crm.example.com", "departmentId": dept, "order": "5",
-    }))
+    let (status, s) = create(
+        &app,
+        &org.token,
+        "?manage=false",
+        json!({
+            "type": "QUICK_LINK", "name": "Sales CRM", "link": "https://crm.example.com", "departmentId": dept, "order": "5",
+        }),
+    )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{s}");
     assert_eq!(s["level"], "department");
@@ -323,10 +354,12 @@ async fn another_orgs_entries_and_units_stay_out_of_reach() {
     assert!(names(&app, &other.token, &format!("?location={loc}")).await.is_empty());
     assert!(names(&app, &other.token, &format!("?department={dept}")).await.is_empty());
     // And cannot attach entries to our units: they do not exist in its org.
-    let (status, v) = create(&app, &other.token, "", json!({"type": "QUICK_LINK", "link": "https://t.example.com", "locationId": loc})).await;
+    let (status, v) =
+        create(&app, &other.token, "", json!({"type": "QUICK_LINK", "link": "https://t.example.com", "locationId": loc})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert!(message(&v).starts_with("locationId"), "{v}");
-    let (status, v) = create(&app, &other.token, "", json!({"type": "QUICK_LINK", "link": "https://t.example.com", "departmentId": dept})).await;
+    let (status, v) =
+        create(&app, &other.token, "", json!({"type": "QUICK_LINK", "link": "https://t.example.com", "departmentId": dept})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert!(message(&v).starts_with("departmentId"), "{v}");
     // Its own admin entries are its own.
@@ -351,10 +384,8 @@ async fn nats_messages(app: &TestApp, expect_total: usize) -> Vec<(String, Value
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stream = js.get_stream(&app.config.nats.stream).await.unwrap();
-    let consumer = stream
-        .create_consumer(pull::Config { ack_policy: jetstream::consumer::AckPolicy::None, ..Default::default() })
-        .await
-        .unwrap();
+    let consumer =
+        stream.create_consumer(pull::Config { ack_policy: jetstream::consumer::AckPolicy::None, ..Default::default() }).await.unwrap();
     let mut messages = consumer.messages().await.unwrap();
     let mut out = Vec::new();
     while out.len() < expect_total {
@@ -376,8 +407,16 @@ async fn each_create_puts_one_sso_created_on_nats_and_a_retry_none() {
     let mut created = Vec::new();
     for (q, body, level) in [
         ("?manage=true", quick("admin", "https://a.example.com"), json!({"kind": "admin"})),
-        ("", json!({"type": "QUICK_LINK", "name": "loc", "link": "https://l.example.com", "locationId": loc}), json!({"kind": "location", "id": loc})),
-        ("", json!({"type": "QUICK_LINK", "name": "dept", "link": "https://d.example.com", "departmentId": dept}), json!({"kind": "department", "id": dept})),
+        (
+            "",
+            json!({"type": "QUICK_LINK", "name": "loc", "link": "https://l.example.com", "locationId": loc}),
+            json!({"kind": "location", "id": loc}),
+        ),
+        (
+            "",
+            json!({"type": "QUICK_LINK", "name": "dept", "link": "https://d.example.com", "departmentId": dept}),
+            json!({"kind": "department", "id": dept}),
+        ),
         ("", sso_body("mine"), json!({"kind": "user", "id": org.admin_id})),
     ] {
         let (status, v) = create(&app, &org.token, q, body).await;
@@ -407,10 +446,14 @@ async fn each_create_puts_one_sso_created_on_nats_and_a_retry_none() {
     assert_eq!(last["token_uri"], "https://idp.example.com/oauth2/token");
 
     // A retried create (same Idempotency-Key) answers the same entry and appends nothing.
-    let first = send_raw(app.wd(Method::POST, "/api/sso", &org.token).header("Idempotency-Key", "sso-1").json(&quick("once", "https://o.io"))).await;
+    let first =
+        send_raw(app.wd(Method::POST, "/api/sso", &org.token).header("Idempotency-Key", "sso-1").json(&quick("once", "https://o.io")))
+            .await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
-    let again = send_raw(app.wd(Method::POST, "/api/sso", &org.token).header("Idempotency-Key", "sso-1").json(&quick("once", "https://o.io"))).await;
+    let again =
+        send_raw(app.wd(Method::POST, "/api/sso", &org.token).header("Idempotency-Key", "sso-1").json(&quick("once", "https://o.io")))
+            .await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
     let again: Value = again.json().await.unwrap();

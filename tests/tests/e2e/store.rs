@@ -56,8 +56,25 @@ async fn a_stale_append_is_a_conflict_not_an_error() {
     let ctx = CommandContext::system("test", chrono::Utc::now());
     let id = GroupId(uuid::Uuid::now_v7());
     let org = OrgId(uuid::Uuid::now_v7());
-    let created = GroupEvent::GroupCreated { id, org_id: org, number: 1, name: "g".into(), description: None, outbound_caller_ids: vec![], created_by: None, status: Default::default(), membership_type: Default::default(), parent: None, short_name: None, tracking: None, activities: vec![] };
-    let plan = |v: i32| Plan { streams: vec![PendingStream::new(id.0, Some(org.0), v, std::slice::from_ref(&created)).unwrap()], ..Plan::default() };
+    let created = GroupEvent::GroupCreated {
+        id,
+        org_id: org,
+        number: 1,
+        name: "g".into(),
+        description: None,
+        outbound_caller_ids: vec![],
+        created_by: None,
+        status: Default::default(),
+        membership_type: Default::default(),
+        parent: None,
+        short_name: None,
+        tracking: None,
+        activities: vec![],
+    };
+    let plan = |v: i32| Plan {
+        streams: vec![PendingStream::new(id.0, Some(org.0), v, std::slice::from_ref(&created)).unwrap()],
+        ..Plan::default()
+    };
     store.append(&ctx, &plan(0)).await.unwrap();
     let err = store.append(&ctx, &plan(0)).await.unwrap_err();
     assert!(matches!(err, commands::StoreError::VersionConflict), "{err}");
@@ -90,10 +107,11 @@ async fn the_same_idempotency_key_appends_once_and_answers_the_same() {
     assert_eq!(a.0, StatusCode::CREATED);
     assert_eq!(b.0, StatusCode::CREATED);
     assert_eq!(a.1["id"], b.1["id"]);
-    let created: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserCreated' AND payload->>'email' = 'twice@idem.io'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let created: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'UserCreated' AND payload->>'email' = 'twice@idem.io'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(created, 1);
 
     // The same key for a different request is refused.
@@ -115,7 +133,21 @@ async fn bulk_groups(app: &TestApp, n: usize) -> Position {
     let streams = (0..n)
         .map(|i| {
             let id = GroupId(uuid::Uuid::now_v7());
-            let e = GroupEvent::GroupCreated { id, org_id: org, number: i as i64, name: format!("g{i}"), description: None, outbound_caller_ids: vec![], created_by: None, status: Default::default(), membership_type: Default::default(), parent: None, short_name: None, tracking: None, activities: vec![] };
+            let e = GroupEvent::GroupCreated {
+                id,
+                org_id: org,
+                number: i as i64,
+                name: format!("g{i}"),
+                description: None,
+                outbound_caller_ids: vec![],
+                created_by: None,
+                status: Default::default(),
+                membership_type: Default::default(),
+                parent: None,
+                short_name: None,
+                tracking: None,
+                activities: vec![],
+            };
             PendingStream::new(id.0, Some(org.0), 0, &[e]).unwrap()
         })
         .collect();
@@ -123,17 +155,15 @@ async fn bulk_groups(app: &TestApp, n: usize) -> Position {
 }
 
 async fn checkpoint(app: &TestApp) -> (Position, String) {
-    let (tx, gid, status): (i64, i64, String) = sqlx::query_as("SELECT tx, gid, status FROM projection_checkpoints WHERE name = 'directory'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let (tx, gid, status): (i64, i64, String) =
+        sqlx::query_as("SELECT tx, gid, status FROM projection_checkpoints WHERE name = 'directory'").fetch_one(&app.pool).await.unwrap();
     (Position::new(tx, gid), status)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
-    let mut opts = roster_tests::Options::default();
-    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false };
+    let opts =
+        roster_tests::Options { roles: roster::Roles { api: true, relay: true, projector: false, sealer: false }, ..Default::default() };
     let app = TestApp::spawn_with(opts).await;
     let head = bulk_groups(&app, 5000).await;
 
@@ -178,7 +208,8 @@ async fn a_message_that_is_no_event_stops_its_projection_and_is_recorded() {
     let subject = format!("{}.x.user.{}.Garbage", app.config.nats.subject_prefix, uuid::Uuid::now_v7());
     js.publish(subject, "not an envelope".into()).await.unwrap().await.unwrap();
     app.eventually("the projection to stop", Duration::from_secs(30), || async { checkpoint(&app).await.1 == "stopped" }).await;
-    let (event_id, error): (Option<uuid::Uuid>, String) = sqlx::query_as("SELECT event_id, error FROM projection_failures").fetch_one(&app.pool).await.unwrap();
+    let (event_id, error): (Option<uuid::Uuid>, String) =
+        sqlx::query_as("SELECT event_id, error FROM projection_failures").fetch_one(&app.pool).await.unwrap();
     assert_eq!(event_id, None);
     assert!(!error.is_empty());
     let (status, _) = send(app.req(Method::GET, "/readyz")).await;
@@ -193,12 +224,10 @@ async fn a_message_that_is_no_event_stops_its_projection_and_is_recorded() {
 async fn snapshot(app: &TestApp) -> Vec<(String, Vec<Value>)> {
     let mut out = Vec::new();
     for table in projections::DIRECTORY.tables {
-        let rows: Vec<Value> = sqlx::query_scalar(&format!(
-            "SELECT to_jsonb(t) FROM rm_directory.{table} t ORDER BY to_jsonb(t)::text"
-        ))
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
+        let rows: Vec<Value> = sqlx::query_scalar(&format!("SELECT to_jsonb(t) FROM rm_directory.{table} t ORDER BY to_jsonb(t)::text"))
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
         out.push((table.to_string(), rows));
     }
     out
@@ -210,25 +239,47 @@ async fn a_rebuild_produces_the_same_read_models_and_keeps_serving() {
     let org = app.create_org("Rebuilt").await;
     let u1 = app.add_user(&org, "u1@rebuilt.io").await;
     let u2 = app.add_user(&org, "u2@rebuilt.io").await;
-    send(app.wd(Method::PATCH, &format!("/api/users/{}", u1["id"].as_str().unwrap()), &org.token)
-        .json(&json!({"bio": "b", "addAdditionalTeams": [u2["id"]], "status": "ACTIVE"}))).await;
+    send(
+        app.wd(Method::PATCH, &format!("/api/users/{}", u1["id"].as_str().unwrap()), &org.token)
+            .json(&json!({"bio": "b", "addAdditionalTeams": [u2["id"]], "status": "ACTIVE"})),
+    )
+    .await;
     send(app.wd(Method::PATCH, &format!("/api/organization/{}", org.id), &org.token).json(&json!({"websites": ["a", "b"]}))).await;
     let g = app.create_group(&org, "Crew").await;
-    let ext: i64 = sqlx::query_scalar("SELECT number FROM rm_directory.users WHERE id = $1::uuid").bind(u1["id"].as_str().unwrap()).fetch_one(&app.pool).await.unwrap();
+    let ext: i64 = sqlx::query_scalar("SELECT number FROM rm_directory.users WHERE id = $1::uuid")
+        .bind(u1["id"].as_str().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     send(app.ps(Method::POST, &format!("/api/groups/{g}/members/{ext}"), &org.token)).await;
     send(app.ps(Method::POST, &format!("/api/groups/{g}"), &org.token).json(&json!({"description": "d"}))).await;
     let g2 = app.create_group(&org, "Gone").await;
     send(app.ps(Method::POST, &format!("/api/groups/{g2}/destroy"), &org.token)).await;
     // Departments (with heads) and locations, moved through both the unit and the users endpoints.
-    let (_, d) = send(app.wd(Method::POST, "/api/departments", &org.token)
-        .json(&json!({"name": "Ops", "members": [{"id": u1["id"], "isAdmin": true}, {"id": u2["id"]}]}))).await;
-    let (_, d2) = send(app.wd(Method::POST, "/api/departments", &org.token).json(&json!({"name": "Gone", "members": [{"id": u2["id"], "isAdmin": true}]}))).await;
-    send(app.wd(Method::PATCH, &format!("/api/departments/{}", d["id"].as_str().unwrap()), &org.token).json(&json!({"name": "Ops 2"}))).await;
+    let (_, d) = send(
+        app.wd(Method::POST, "/api/departments", &org.token)
+            .json(&json!({"name": "Ops", "members": [{"id": u1["id"], "isAdmin": true}, {"id": u2["id"]}]})),
+    )
+    .await;
+    let (_, d2) = send(
+        app.wd(Method::POST, "/api/departments", &org.token).json(&json!({"name": "Gone", "members": [{"id": u2["id"], "isAdmin": true}]})),
+    )
+    .await;
+    send(app.wd(Method::PATCH, &format!("/api/departments/{}", d["id"].as_str().unwrap()), &org.token).json(&json!({"name": "Ops 2"})))
+        .await;
     send(app.wd(Method::DELETE, &format!("/api/departments/{}", d2["id"].as_str().unwrap()), &org.token)).await;
-    send(app.wd(Method::PATCH, &format!("/api/users/{}", u2["id"].as_str().unwrap()), &org.token).json(&json!({"department": d["id"], "isDepartmentHead": true}))).await;
+    send(
+        app.wd(Method::PATCH, &format!("/api/users/{}", u2["id"].as_str().unwrap()), &org.token)
+            .json(&json!({"department": d["id"], "isDepartmentHead": true})),
+    )
+    .await;
     let (_, l) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "Here"}))).await;
     let (_, l2) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "There"}))).await;
-    send(app.wd(Method::POST, &format!("/api/locations/{}/members", l["id"].as_str().unwrap()), &org.token).json(&json!({"addMembers": [u1["id"], u2["id"]]}))).await;
+    send(
+        app.wd(Method::POST, &format!("/api/locations/{}/members", l["id"].as_str().unwrap()), &org.token)
+            .json(&json!({"addMembers": [u1["id"], u2["id"]]})),
+    )
+    .await;
     send(app.wd(Method::PATCH, &format!("/api/locations/{}", l2["id"].as_str().unwrap()), &org.token).json(&json!({"name": "Far"}))).await;
     send(app.wd(Method::DELETE, &format!("/api/users/{}", u2["id"].as_str().unwrap()), &org.token)).await;
     let heads: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_directory.department_heads").fetch_one(&app.pool).await.unwrap();
@@ -256,7 +307,9 @@ async fn concurrent_creates_of_different_users_never_conflict() {
     // Every new member joins the org's Users group; that must not make creates contend.
     let tasks: Vec<_> = (0..24)
         .map(|i| {
-            let rb = app.wd(Method::POST, "/api/users/add", &org.token).json(&json!({"email": format!("c{i}@crowd.io"), "firstName": "C", "lastName": "R"}));
+            let rb = app
+                .wd(Method::POST, "/api/users/add", &org.token)
+                .json(&json!({"email": format!("c{i}@crowd.io"), "firstName": "C", "lastName": "R"}));
             tokio::spawn(async move { send(rb).await })
         })
         .collect();

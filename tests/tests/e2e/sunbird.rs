@@ -5,16 +5,16 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use roster_tests::{send, send_raw, Org, TestApp};
 use serde_json::{json, Value};
 
-pub fn sb(app: &TestApp, method: Method, path: &str, token: &str) -> RequestBuilder {
+pub(crate) fn sb(app: &TestApp, method: Method, path: &str, token: &str) -> RequestBuilder {
     app.req(method, path).header("x-authenticated-user-token", token)
 }
 
-pub fn env(request: Value) -> Value {
+pub(crate) fn env(request: Value) -> Value {
     json!({ "id": "api.group.x", "ver": "v1", "ts": "2024-01-01 00:00:00:000+0000", "params": { "did": "d1" }, "request": request })
 }
 
 /// A member user of `org` with a token of their own; returns (user id, token).
-pub async fn member(app: &TestApp, org: &Org, email: &str) -> (String, String) {
+pub(crate) async fn member(app: &TestApp, org: &Org, email: &str) -> (String, String) {
     let u = app.add_user(org, email).await;
     let id = u["id"].as_str().unwrap().to_string();
     let (_, t) = send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({ "userId": id }))).await;
@@ -22,7 +22,7 @@ pub async fn member(app: &TestApp, org: &Org, email: &str) -> (String, String) {
 }
 
 /// `n` users of `org` made in one bulk call (no passwords); their ids.
-pub async fn many_users(app: &TestApp, org: &Org, prefix: &str, n: usize) -> Vec<String> {
+pub(crate) async fn many_users(app: &TestApp, org: &Org, prefix: &str, n: usize) -> Vec<String> {
     let rows: Vec<Value> = (0..n).map(|i| json!({ "email": format!("{prefix}{i}@bulk.io"), "firstName": "B", "lastName": "U" })).collect();
     let (status, v) = send(app.wd(Method::POST, "/api/users/bulk-create", &org.token).json(&json!({ "data": rows }))).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
@@ -59,7 +59,7 @@ fn failed(status: StatusCode, v: &Value, http: StatusCode, id: &str, err: &str) 
     assert_eq!(v["result"], json!({}));
 }
 
-pub async fn create(app: &TestApp, token: &str, request: Value) -> String {
+pub(crate) async fn create(app: &TestApp, token: &str, request: Value) -> String {
     let (status, v) = send(sb(app, Method::POST, "/api/group/v1/create", token).json(&env(request))).await;
     ok(status, &v, "api.group.create")["groupId"].as_str().expect("groupId").to_string()
 }
@@ -85,11 +85,15 @@ async fn sunbird_group_lifecycle_with_envelopes() {
     let (bob, bob_t) = member(&app, &org, "bob@lern.io").await;
     let (carol, _) = member(&app, &org, "carol@lern.io").await;
 
-    let id = create(&app, &alice_t, json!({
-        "name": "Study circle", "description": "weekly", "membershipType": "moderated",
-        "members": [{"userId": bob, "role": "member"}],
-        "activities": [{"id": "do_1", "type": "Course"}],
-    }))
+    let id = create(
+        &app,
+        &alice_t,
+        json!({
+            "name": "Study circle", "description": "weekly", "membershipType": "moderated",
+            "members": [{"userId": bob, "role": "member"}],
+            "activities": [{"id": "do_1", "type": "Course"}],
+        }),
+    )
     .await;
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "Sunbird shows the UUID: {id}");
 
@@ -114,7 +118,8 @@ async fn sunbird_group_lifecycle_with_envelopes() {
     let other = create(&app, &bob_t, json!({"name": "Bob's"})).await;
     let (status, v) = send(sb(&app, Method::POST, "/group/v1/list", &bob_t).json(&env(json!({"filters": {"userId": bob}})))).await;
     let list = ok(status, &v, "api.group.list");
-    let roles: Vec<(&str, &str)> = list["group"].as_array().unwrap().iter().map(|g| (g["id"].as_str().unwrap(), g["memberRole"].as_str().unwrap())).collect();
+    let roles: Vec<(&str, &str)> =
+        list["group"].as_array().unwrap().iter().map(|g| (g["id"].as_str().unwrap(), g["memberRole"].as_str().unwrap())).collect();
     assert_eq!(roles, vec![(other.as_str(), "admin"), (id.as_str(), "member")]);
     assert_eq!(list["group"][1]["visited"], false);
     assert_eq!(list["group"][1]["activities"], json!([{"id": "do_1", "type": "Course"}]));
@@ -128,7 +133,10 @@ async fn sunbird_group_lifecycle_with_envelopes() {
     .await;
     let r = ok(status, &v, "api.group.update");
     assert_eq!(r["response"], "success");
-    assert_eq!(r["error"]["members"], json!([{"userId": bob, "errorCode": "MEMBER_EXISTS"}, {"userId": org.admin_id, "errorCode": "MEMBER_NOT_FOUND"}]));
+    assert_eq!(
+        r["error"]["members"],
+        json!([{"userId": bob, "errorCode": "MEMBER_EXISTS"}, {"userId": org.admin_id, "errorCode": "MEMBER_NOT_FOUND"}])
+    );
     let g = read(&app, &alice_t, &id, "members,activities").await;
     assert_eq!(g["name"], "Study circle II");
     assert_eq!(g["updatedBy"], alice.as_str());
@@ -145,12 +153,18 @@ async fn sunbird_group_lifecycle_with_envelopes() {
     assert_ts(&c["removedOn"]);
 
     // Membership update: bob marks the group visited.
-    let (status, v) = send(sb(&app, Method::POST, "/api/group/membership/v1/update", &bob_t)
-        .json(&env(json!({"userId": bob, "groups": [{"groupId": id, "visited": true}]})))).await;
+    let (status, v) = send(
+        sb(&app, Method::POST, "/api/group/membership/v1/update", &bob_t)
+            .json(&env(json!({"userId": bob, "groups": [{"groupId": id, "visited": true}]}))),
+    )
+    .await;
     assert_eq!(ok(status, &v, "api.group.membership.update")["response"], "SUCCESS");
     assert_eq!(member_of(&read(&app, &bob_t, &id, "members").await, &bob)["visited"], true);
-    let (status, v) = send(sb(&app, Method::PATCH, "/v1/group/membership/update", &bob_t)
-        .json(&env(json!({"userId": alice, "groups": [{"groupId": id, "visited": true}]})))).await;
+    let (status, v) = send(
+        sb(&app, Method::PATCH, "/v1/group/membership/update", &bob_t)
+            .json(&env(json!({"userId": alice, "groups": [{"groupId": id, "visited": true}]}))),
+    )
+    .await;
     failed(status, &v, StatusCode::UNAUTHORIZED, "api.group.membership.update", "GS_MBRSHP_UDT01");
 
     // Delete: an admin who is not the creator may not; the creator may.
@@ -176,12 +190,14 @@ async fn sunbird_auth_permissions_and_errors() {
     let (_, eve_t) = member(&app, &org, "eve@rules.io").await;
 
     // The user token is mandatory and must be a live Roster token; the msgid echoes x-request-id.
-    let (status, v) = send(app.req(Method::POST, "/api/group/v1/create").header("x-request-id", "req-1").json(&env(json!({"name": "x"})))).await;
+    let (status, v) =
+        send(app.req(Method::POST, "/api/group/v1/create").header("x-request-id", "req-1").json(&env(json!({"name": "x"})))).await;
     failed(status, &v, StatusCode::UNAUTHORIZED, "api.group.create", "GS_UNAUTHORIZED");
     assert_eq!(v["params"]["msgid"], "req-1");
     assert_eq!(v["params"]["errmsg"], "You are an unauthorized.Contact your system administrator");
     assert_eq!(v["ver"], "v1", "the request's ver is echoed");
-    let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/list", "not-a-token").json(&env(json!({"filters": {"userId": alice}})))).await;
+    let (status, v) =
+        send(sb(&app, Method::POST, "/api/group/v1/list", "not-a-token").json(&env(json!({"filters": {"userId": alice}})))).await;
     failed(status, &v, StatusCode::UNAUTHORIZED, "api.group.list", "GS_UNAUTHORIZED");
     // An Authorization bearer, when present, must be a valid token of the same organization.
     let list = env(json!({"filters": {"userId": alice}}));
@@ -196,21 +212,34 @@ async fn sunbird_auth_permissions_and_errors() {
     let (status, _) = send(app.wd(Method::PATCH, &format!("/api/users/{bob}"), &org.token).json(&json!({"reportsTo": alice}))).await;
     assert_eq!(status, StatusCode::OK);
     let id = {
-        let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", &alice_t).header("x-authenticated-for", &bob_t).json(&env(json!({"name": "For Bob"})))).await;
+        let (status, v) = send(
+            sb(&app, Method::POST, "/api/group/v1/create", &alice_t)
+                .header("x-authenticated-for", &bob_t)
+                .json(&env(json!({"name": "For Bob"}))),
+        )
+        .await;
         ok(status, &v, "api.group.create")["groupId"].as_str().unwrap().to_string()
     };
     assert_eq!(read(&app, &bob_t, &id, "members").await["createdBy"], bob.as_str());
-    let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", &eve_t).header("x-authenticated-for", &bob_t).json(&env(json!({"name": "x"})))).await;
+    let (status, v) =
+        send(sb(&app, Method::POST, "/api/group/v1/create", &eve_t).header("x-authenticated-for", &bob_t).json(&env(json!({"name": "x"}))))
+            .await;
     failed(status, &v, StatusCode::UNAUTHORIZED, "api.group.create", "GS_UNAUTHORIZED");
 
     // Validation failures are the endpoint's *02 code; a non-JSON body is an empty request.
-    for body in [json!({"request": {}}), json!({"request": {"name": "  "}}), json!({"request": {"name": "x", "members": {"userId": bob}}}),
-                 json!({"request": {"name": "x", "members": [{"userId": bob, "role": "owner"}]}}), json!({"request": {"name": "x", "activities": [{"id": "a"}]}}),
-                 json!({"request": {"name": "x", "members": [{"userId": uuid::Uuid::new_v4()}]}})] {
+    for body in [
+        json!({"request": {}}),
+        json!({"request": {"name": "  "}}),
+        json!({"request": {"name": "x", "members": {"userId": bob}}}),
+        json!({"request": {"name": "x", "members": [{"userId": bob, "role": "owner"}]}}),
+        json!({"request": {"name": "x", "activities": [{"id": "a"}]}}),
+        json!({"request": {"name": "x", "members": [{"userId": uuid::Uuid::new_v4()}]}}),
+    ] {
         let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", &alice_t).json(&body)).await;
         failed(status, &v, StatusCode::BAD_REQUEST, "api.group.create", "GS_CRT02");
     }
-    let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", &alice_t).header("content-type", "text/plain").body("name=x")).await;
+    let (status, v) =
+        send(sb(&app, Method::POST, "/api/group/v1/create", &alice_t).header("content-type", "text/plain").body("name=x")).await;
     failed(status, &v, StatusCode::BAD_REQUEST, "api.group.create", "GS_CRT02");
     let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/list", &alice_t).json(&env(json!({"filters": {}})))).await;
     failed(status, &v, StatusCode::BAD_REQUEST, "api.group.list", "GS_LST02");
@@ -223,7 +252,11 @@ async fn sunbird_auth_permissions_and_errors() {
     let (status, v) = update(&app, &bob_t, json!({"groupId": id, "members": {"add": [{"userId": alice}]}})).await;
     ok(status, &v, "api.group.update");
     // A member may not rename, nor remove someone else, nor deactivate.
-    for req in [json!({"groupId": id, "name": "mine"}), json!({"groupId": id, "members": {"remove": [bob]}}), json!({"groupId": id, "status": "inactive"})] {
+    for req in [
+        json!({"groupId": id, "name": "mine"}),
+        json!({"groupId": id, "members": {"remove": [bob]}}),
+        json!({"groupId": id, "status": "inactive"}),
+    ] {
         let (status, v) = update(&app, &alice_t, req).await;
         failed(status, &v, StatusCode::UNAUTHORIZED, "api.group.update", "GS_UDT09");
     }
@@ -287,10 +320,16 @@ async fn sunbird_limits_at_the_boundary() {
     assert_eq!(g["activities"].as_array().unwrap().len(), 20);
 
     // 150 listed + the creator = 151: the group is made with its creator only, and says why.
-    let (status, v) = send(sb(&app, Method::POST, "/api/group/v1/create", &alice_t)
-        .json(&env(json!({"name": "Over", "members": members(150), "activities": acts(21)})))).await;
+    let (status, v) = send(
+        sb(&app, Method::POST, "/api/group/v1/create", &alice_t)
+            .json(&env(json!({"name": "Over", "members": members(150), "activities": acts(21)}))),
+    )
+    .await;
     let r = ok(status, &v, "api.group.create");
-    assert_eq!(r["error"]["members"], json!([{"errorCode": "GS_CRT05", "errorMessage": "Failed to add member, group, exceeded number of permissible members of 150."}]));
+    assert_eq!(
+        r["error"]["members"],
+        json!([{"errorCode": "GS_CRT05", "errorMessage": "Failed to add member, group, exceeded number of permissible members of 150."}])
+    );
     assert_eq!(r["error"]["activities"][0]["errorCode"], "GS_CRT06");
     let g = read(&app, &alice_t, r["groupId"].as_str().unwrap(), "members,activities").await;
     let ids: Vec<&str> = g["members"].as_array().unwrap().iter().map(|m| m["userId"].as_str().unwrap()).collect();
@@ -298,17 +337,26 @@ async fn sunbird_limits_at_the_boundary() {
     assert_eq!(g["activities"], json!([]));
 
     // Update past 150 members or 20 activities changes nothing and reports it.
-    let (status, v) = update(&app, &alice_t, json!({"groupId": full, "members": {"add": [{"userId": users[150]}]},
-        "activities": {"add": [{"id": "do_extra", "type": "Course"}]}})).await;
+    let (status, v) = update(
+        &app,
+        &alice_t,
+        json!({"groupId": full, "members": {"add": [{"userId": users[150]}]},
+        "activities": {"add": [{"id": "do_extra", "type": "Course"}]}}),
+    )
+    .await;
     let r = ok(status, &v, "api.group.update");
     assert_eq!(r["error"]["members"][0]["errorCode"], "GS_UDT05");
     assert_eq!(r["error"]["activities"][0]["errorCode"], "GS_UDT06");
-    assert_eq!(r["error"]["activities"][0]["errorMessage"], "Failed to update group activity, exceeded permissible activities of 20 in a group");
+    assert_eq!(
+        r["error"]["activities"][0]["errorMessage"],
+        "Failed to update group activity, exceeded permissible activities of 20 in a group"
+    );
     let g = read(&app, &alice_t, &full, "members,activities").await;
     assert_eq!(g["members"].as_array().unwrap().len(), 150);
     assert_eq!(g["activities"].as_array().unwrap().len(), 20);
     // Swapping one member out and one in stays at 150: applied.
-    let (status, v) = update(&app, &alice_t, json!({"groupId": full, "members": {"add": [{"userId": users[150]}], "remove": [users[0]]}})).await;
+    let (status, v) =
+        update(&app, &alice_t, json!({"groupId": full, "members": {"add": [{"userId": users[150]}], "remove": [users[0]]}})).await;
     assert!(ok(status, &v, "api.group.update").get("error").is_none(), "{v}");
 
     // Groups per user: alice is in 2 groups; at 50 she may create no more.
@@ -340,7 +388,8 @@ async fn sunbird_msgid_is_the_request_id() {
     failed(status, &v, StatusCode::BAD_REQUEST, "api.group.create", "GS_CRT02");
     assert_eq!(app.event_count().await, events);
     // The header form (x-request-id) works the same way, and is echoed as params.msgid on errors.
-    let req = || sb(&app, Method::POST, "/api/group/v1/create", &alice_t).header("x-request-id", "hdr-7").json(&env(json!({"name": "Hdr"})));
+    let req =
+        || sb(&app, Method::POST, "/api/group/v1/create", &alice_t).header("x-request-id", "hdr-7").json(&env(json!({"name": "Hdr"})));
     let (_, a) = send(req()).await;
     let (_, b) = send(req()).await;
     assert_eq!(a["result"]["groupId"], b["result"]["groupId"]);
@@ -354,11 +403,18 @@ async fn sunbird_activity_aggregates_come_from_recorded_progress() {
     let org = app.create_org("Agg").await;
     let (alice, alice_t) = member(&app, &org, "alice@agg.io").await;
     let (bob, _) = member(&app, &org, "bob@agg.io").await;
-    let id = create(&app, &alice_t, json!({"name": "Course group", "members": [{"userId": bob}], "activities": [{"id": "do_c", "type": "Course"}]})).await;
+    let id = create(
+        &app,
+        &alice_t,
+        json!({"name": "Course group", "members": [{"userId": bob}], "activities": [{"id": "do_c", "type": "Course"}]}),
+    )
+    .await;
     let agg = |token: &str, request: Value| sb(&app, Method::POST, "/api/data/v1/group/activity/agg", token).json(&env(request));
 
     // No progress recorded: the documented empty shape, in lms-service's envelope.
-    let resp = send_raw(agg(&alice_t, json!({"groupId": id, "activityId": "do_c", "activityType": "Course"})).header("x-request-id", "agg-1")).await;
+    let resp =
+        send_raw(agg(&alice_t, json!({"groupId": id, "activityId": "do_c", "activityType": "Course"})).header("x-request-id", "agg-1"))
+            .await;
     assert!(resp.headers().get("x-response-length").is_some());
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["id"], "api.group.activity.agg");
@@ -374,9 +430,17 @@ async fn sunbird_activity_aggregates_come_from_recorded_progress() {
     let store = commands::Store::new(app.pool.clone());
     let ctx = commands::CommandContext::system("test", chrono::Utc::now());
     let org_id = domain::OrgId(org.id.parse().unwrap());
-    commands::handlers::user::record_activity_progress(&store, &ctx, org_id, domain::UserId(bob.parse().unwrap()), "do_c".into(), "Course".into(), 3)
-        .await
-        .unwrap();
+    commands::handlers::user::record_activity_progress(
+        &store,
+        &ctx,
+        org_id,
+        domain::UserId(bob.parse().unwrap()),
+        "do_c".into(),
+        "Course".into(),
+        3,
+    )
+    .await
+    .unwrap();
     app.eventually("bob's progress is aggregated", std::time::Duration::from_secs(10), || async {
         let (_, v) = send(agg(&alice_t, json!({"groupId": id, "activityId": "do_c", "activityType": "Course"}))).await;
         v["result"]["members"].as_array().is_some_and(|m| m.len() == 1)
@@ -392,11 +456,18 @@ async fn sunbird_activity_aggregates_come_from_recorded_progress() {
     assert_eq!(v["result"]["activity"]["agg"][0]["value"], 1);
 
     // Errors: missing fields are CLIENT_ERROR; an unknown group is the documented SERVER_ERROR.
-    for (req, err) in [(json!({}), "INVALID_REQUESTED_DATA"), (json!({"activityId": "a", "activityType": "Course"}), "GROUP_ID_MISSING"),
-                       (json!({"groupId": id, "activityType": "Course"}), "ACTIVITY_ID_MISSING"), (json!({"groupId": id, "activityId": "a"}), "ACTIVITY_TYPE_MISSING")] {
+    for (req, err) in [
+        (json!({}), "INVALID_REQUESTED_DATA"),
+        (json!({"activityId": "a", "activityType": "Course"}), "GROUP_ID_MISSING"),
+        (json!({"groupId": id, "activityType": "Course"}), "ACTIVITY_ID_MISSING"),
+        (json!({"groupId": id, "activityId": "a"}), "ACTIVITY_TYPE_MISSING"),
+    ] {
         let (status, v) = send(agg(&alice_t, req)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!((v["params"]["err"].as_str(), v["params"]["status"].as_str(), v["responseCode"].as_str()), (Some(err), Some(err), Some("CLIENT_ERROR")));
+        assert_eq!(
+            (v["params"]["err"].as_str(), v["params"]["status"].as_str(), v["responseCode"].as_str()),
+            (Some(err), Some(err), Some("CLIENT_ERROR"))
+        );
     }
     let (status, v) = send(agg(&alice_t, json!({"groupId": uuid::Uuid::new_v4(), "activityId": "a", "activityType": "Course"}))).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);

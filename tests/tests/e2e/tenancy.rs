@@ -16,10 +16,16 @@ async fn assert_isolated(app: &TestApp, me: &Org, them: &Org, their_user: &str, 
     assert_eq!(send(app.wd(Method::DELETE, &user_path, &me.token)).await.0, StatusCode::NOT_FOUND);
     let (status, _) = send(app.wd(Method::POST, "/api/token/generate-access", &me.token).json(&json!({"userId": their_user}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = send(app.wd(Method::POST, "/api/users/add", &me.token)
-        .json(&json!({"email": "spy@x.io", "firstName": "S", "lastName": "P", "reportsTo": their_user}))).await;
+    let (status, _) = send(
+        app.wd(Method::POST, "/api/users/add", &me.token)
+            .json(&json!({"email": "spy@x.io", "firstName": "S", "lastName": "P", "reportsTo": their_user})),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a supervisor from another org is unknown");
-    assert_eq!(send(app.wd(Method::PATCH, &format!("/api/organization/{}", them.id), &me.token).json(&json!({"name": "x"}))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(app.wd(Method::PATCH, &format!("/api/organization/{}", them.id), &me.token).json(&json!({"name": "x"}))).await.0,
+        StatusCode::NOT_FOUND
+    );
 
     let gpath = format!("/api/groups/{their_group}");
     assert_eq!(send(app.ps(Method::GET, &gpath, &me.token)).await.0, StatusCode::NOT_FOUND);

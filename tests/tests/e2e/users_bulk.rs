@@ -166,10 +166,19 @@ async fn one_bad_row_rejects_the_whole_call_naming_its_index_and_field() {
     let cases: Vec<(Vec<Value>, &str)> = vec![
         (vec![good(0), good(1), good(2), row("not-an-email"), good(4)], "data[3].email: must be an email address"),
         (vec![good(0), json!({ "email": "x@strict.io", "lastName": "L" })], "data[1].firstName: is required"),
-        (vec![good(0), good(1), json!({ "email": "y@strict.io", "firstName": "F", "lastName": "L", "reportsTo": foreign })], "data[2].reportsTo: not found"),
-        (vec![json!({ "email": "z@strict.io", "firstName": "F", "lastName": "L", "addAdditionalTeams": [uuid::Uuid::now_v7()] })], "data[0].addAdditionalTeams: not found"),
+        (
+            vec![good(0), good(1), json!({ "email": "y@strict.io", "firstName": "F", "lastName": "L", "reportsTo": foreign })],
+            "data[2].reportsTo: not found",
+        ),
+        (
+            vec![json!({ "email": "z@strict.io", "firstName": "F", "lastName": "L", "addAdditionalTeams": [uuid::Uuid::now_v7()] })],
+            "data[0].addAdditionalTeams: not found",
+        ),
         (vec![good(0), json!({ "email": "p@strict.io", "firstName": "F", "lastName": "L", "password": "password1" })], "data[1].password:"),
-        (vec![good(0), json!({ "email": "l@strict.io", "firstName": "F", "lastName": "x".repeat(101) })], "data[1].lastName: must be at most 100 characters"),
+        (
+            vec![good(0), json!({ "email": "l@strict.io", "firstName": "F", "lastName": "x".repeat(101) })],
+            "data[1].lastName: must be at most 100 characters",
+        ),
     ];
     for (rows, want) in cases {
         let (status, v) = bulk_create(&app, &org, rows).await;
@@ -291,16 +300,16 @@ async fn supervisors_are_listed_for_the_org_or_one_user_with_paging() {
     assert_eq!(v["meta"], json!({ "perPage": 10, "totalPages": 1, "totalResults": 2, "curPage": 1, "nextPage": null }));
 
     let (_, v) = send(get("?per_page=1&cur_page=1")).await;
-    assert_eq!(ids(&v), [boss1.clone()]);
+    assert_eq!(ids(&v), std::slice::from_ref(&boss1));
     assert_eq!(v["meta"], json!({ "perPage": 1, "totalPages": 2, "totalResults": 2, "curPage": 1, "nextPage": 2 }));
     let (_, v) = send(get("?per_page=1&cur_page=2")).await;
-    assert_eq!(ids(&v), [boss2.clone()]);
+    assert_eq!(ids(&v), std::slice::from_ref(&boss2));
     assert_eq!(v["meta"]["nextPage"], Value::Null);
 
     let (_, v) = send(get(&format!("?userId={u1}"))).await;
     assert_eq!(ids(&v), [boss1.clone(), boss2.clone()], "reportsTo plus additional teams");
     let (_, v) = send(get(&format!("?userId={u2}"))).await;
-    assert_eq!(ids(&v), [boss1.clone()]);
+    assert_eq!(ids(&v), std::slice::from_ref(&boss1));
     let (_, v) = send(get(&format!("?userId={loner}"))).await;
     assert_eq!(ids(&v), Vec::<String>::new());
     assert_eq!(v["meta"]["totalResults"], 0);
@@ -347,8 +356,10 @@ async fn bulk_rows_join_and_leave_departments_and_locations_like_single_users() 
     let app = TestApp::spawn().await;
     let org = app.create_org("Bulk Units").await;
     let head = member(&app, &org, "head@bulkunits.io", json!({})).await;
-    let (status, dept) = send(app.wd(Method::POST, "/api/departments", &org.token)
-        .json(&json!({"name": "Ops", "members": [{"id": head, "isAdmin": true}]}))).await;
+    let (status, dept) = send(
+        app.wd(Method::POST, "/api/departments", &org.token).json(&json!({"name": "Ops", "members": [{"id": head, "isAdmin": true}]})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{dept}");
     let dept = dept["id"].as_str().unwrap().to_string();
     let (status, loc) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "Oslo"}))).await;

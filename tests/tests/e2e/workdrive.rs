@@ -7,7 +7,8 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn super_admin_creates_an_organization_with_an_admin_and_a_working_token() {
     let app = TestApp::spawn().await;
-    let body = json!({"name": "Acme Corp", "admin": {"firstName": "Ann", "lastName": "Lee", "email": "ann@acme.io"}, "auth": {"method": "ldap"}});
+    let body =
+        json!({"name": "Acme Corp", "admin": {"firstName": "Ann", "lastName": "Lee", "email": "ann@acme.io"}, "auth": {"method": "ldap"}});
     let resp = send_raw(app.wd(Method::POST, "/api/organization", &app.super_token).json(&body)).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert!(resp.headers().get("roster-position").is_some(), "a write carries Roster-Position");
@@ -58,17 +59,18 @@ async fn organization_create_errors() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().contains("admin"), "names the missing field: {v}");
 
-    let (status, _) = send(
-        app.wd(Method::POST, "/api/organization", &app.super_token).header("content-type", "application/json").body("{not json"),
-    )
-    .await;
+    let (status, _) =
+        send(app.wd(Method::POST, "/api/organization", &app.super_token).header("content-type", "application/json").body("{not json"))
+            .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let child = json!({"name": "Child", "parentOrgId": uuid::Uuid::now_v7(), "admin": {"firstName": "B", "lastName": "C", "email": "b@c.io"}});
+    let child =
+        json!({"name": "Child", "parentOrgId": uuid::Uuid::now_v7(), "admin": {"firstName": "B", "lastName": "C", "email": "b@c.io"}});
     let (status, v) = send(app.wd(Method::POST, "/api/organization", &app.super_token).json(&child)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "unknown parent: {v}");
     // Nothing half-written: the failed creates appended nothing beyond the first org.
-    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'OrganizationCreated'").fetch_one(&app.pool).await.unwrap();
+    let orgs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'OrganizationCreated'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(orgs, 1);
 }
 
@@ -108,7 +110,7 @@ async fn organization_update_by_its_creator_only() {
 }
 
 /// Signs in through PortSIP's login (the harness gives users the password `password1`).
-pub async fn login(app: &TestApp, username: &str) -> String {
+pub(crate) async fn login(app: &TestApp, username: &str) -> String {
     let (status, v) = send(app.req(Method::POST, "/api/login").json(&json!({"username": username, "password": "password1"}))).await;
     assert_eq!(status, StatusCode::OK, "login {username}: {v}");
     v["access_token"].as_str().unwrap().to_string()
@@ -140,11 +142,12 @@ async fn generate_access_issues_a_new_token_and_revokes_the_old_ones() {
         send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({"userId": uuid::Uuid::now_v7()}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // The secret never enters the log.
-    let leaks: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE payload::text LIKE '%' || $1 || '%' OR metadata::text LIKE '%' || $1 || '%'")
-        .bind(new)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let leaks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE payload::text LIKE '%' || $1 || '%' OR metadata::text LIKE '%' || $1 || '%'")
+            .bind(new)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(leaks, 0);
 }
 
@@ -198,10 +201,16 @@ async fn add_user_and_its_errors() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "an unknown supervisor");
     // A member may not add users.
-    let (status, _) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&json!({"email": "m@people.io", "firstName": "M", "lastName": "N", "password": "password1"}))).await;
+    let (status, _) = send(
+        app.wd(Method::POST, "/api/users/add", &org.token)
+            .json(&json!({"email": "m@people.io", "firstName": "M", "lastName": "N", "password": "password1"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let member = login(&app, "m@people.io").await;
-    let (status, v) = send(app.wd(Method::POST, "/api/users/add", &member).json(&json!({"email": "q@people.io", "firstName": "Q", "lastName": "R"}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, "/api/users/add", &member).json(&json!({"email": "q@people.io", "firstName": "Q", "lastName": "R"})))
+            .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
 }
 
@@ -210,8 +219,11 @@ async fn list_users_pages_and_filters() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Pages").await;
     // Departments and locations must exist (a department needs a head: the admin).
-    let (_, d) = send(app.wd(Method::POST, "/api/departments", &org.token)
-        .json(&json!({"name": "D", "members": [{"id": org.admin_id, "isAdmin": true}]}))).await;
+    let (_, d) = send(
+        app.wd(Method::POST, "/api/departments", &org.token)
+            .json(&json!({"name": "D", "members": [{"id": org.admin_id, "isAdmin": true}]})),
+    )
+    .await;
     let dept = d["id"].as_str().expect("department").to_string();
     let (_, l) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "L"}))).await;
     let loc = l["id"].as_str().expect("location").to_string();
@@ -254,14 +266,19 @@ async fn list_users_pages_and_filters() {
     let (_, v) = send(page(&format!("location={}", uuid::Uuid::now_v7()))).await;
     assert_eq!(v["meta"], json!({"perPage": 10, "totalPages": 0, "totalResults": 0, "curPage": 1, "nextPage": null}), "empty");
 
-    for (q, field) in [("per_page=0", "per_page"), ("per_page=1001", "per_page"), ("cur_page=abc", "cur_page"), ("department=x", "department")] {
+    for (q, field) in
+        [("per_page=0", "per_page"), ("per_page=1001", "per_page"), ("cur_page=abc", "cur_page"), ("department=x", "department")]
+    {
         let (status, v) = send(page(q)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
         assert!(v["message"].as_str().unwrap().starts_with(field), "{q}: {v}");
     }
     // Supervisors are embedded in lists.
-    let (_, v) = send(app.wd(Method::POST, "/api/users/add", &org.token)
-        .json(&json!({"email": "r@pages.io", "firstName": "R", "lastName": "S", "reportsTo": org.admin_id}))).await;
+    let (_, v) = send(
+        app.wd(Method::POST, "/api/users/add", &org.token)
+            .json(&json!({"email": "r@pages.io", "firstName": "R", "lastName": "S", "reportsTo": org.admin_id})),
+    )
+    .await;
     let (_, list) = send(page("per_page=100")).await;
     let row = list["users"].as_array().unwrap().iter().find(|u| u["id"] == v["id"]).unwrap().clone();
     assert_eq!(row["reportsToObj"]["id"], org.admin_id.as_str());
@@ -303,7 +320,8 @@ async fn update_user_and_delete_user() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
         assert!(v["message"].as_str().unwrap().starts_with(field), "{body} should name {field}: {v}");
     }
-    let (status, _) = send(app.wd(Method::PATCH, &format!("/api/users/{}", uuid::Uuid::now_v7()), &org.token).json(&json!({"bio": "x"}))).await;
+    let (status, _) =
+        send(app.wd(Method::PATCH, &format!("/api/users/{}", uuid::Uuid::now_v7()), &org.token).json(&json!({"bio": "x"}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A user may edit themselves but not others, and not their own status.
@@ -333,26 +351,32 @@ async fn reports_to_defaults_to_location_admins_then_department_heads() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Bosses").await;
     let head = app.add_user(&org, "head@bosses.io").await["id"].as_str().unwrap().to_string();
-    let (status, dept) = send(app.wd(Method::POST, "/api/departments", &org.token)
-        .json(&json!({"name": "Eng", "members": [{"id": head, "isAdmin": true}]}))).await;
+    let (status, dept) = send(
+        app.wd(Method::POST, "/api/departments", &org.token).json(&json!({"name": "Eng", "members": [{"id": head, "isAdmin": true}]})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{dept}");
     let dept = dept["id"].as_str().unwrap().to_string();
     let (_, loc) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": "Bergen"}))).await;
     let loc = loc["id"].as_str().unwrap().to_string();
     // The org admin (in Administrators) works at the location: a location admin.
-    let (status, v) = send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token)
-        .json(&json!({"addMembers": [org.admin_id]}))).await;
+    let (status, v) =
+        send(app.wd(Method::POST, &format!("/api/locations/{loc}/members"), &org.token).json(&json!({"addMembers": [org.admin_id]}))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
 
     let add = |body: serde_json::Value| app.wd(Method::POST, "/api/users/add", &org.token).json(&body);
     let (_, by_dept) = send(add(json!({"email": "d@bosses.io", "firstName": "D", "lastName": "X", "department": dept}))).await;
     assert_eq!(by_dept["reportsTo"], head.as_str(), "no location: the department's head");
-    let (_, by_loc) = send(add(json!({"email": "l@bosses.io", "firstName": "L", "lastName": "X", "department": dept, "location": loc}))).await;
+    let (_, by_loc) =
+        send(add(json!({"email": "l@bosses.io", "firstName": "L", "lastName": "X", "department": dept, "location": loc}))).await;
     assert_eq!(by_loc["reportsTo"], org.admin_id.as_str(), "location admins come first");
     assert_eq!(by_loc["userAdditionalTeams"], json!([]));
-    let (_, explicit) = send(add(json!({"email": "e@bosses.io", "firstName": "E", "lastName": "X", "location": loc, "reportsTo": head}))).await;
+    let (_, explicit) =
+        send(add(json!({"email": "e@bosses.io", "firstName": "E", "lastName": "X", "location": loc, "reportsTo": head}))).await;
     assert_eq!(explicit["reportsTo"], head.as_str(), "an explicit reportsTo wins");
-    let (_, extra) = send(add(json!({"email": "x@bosses.io", "firstName": "X", "lastName": "X", "department": dept, "addAdditionalLocations": [loc]}))).await;
+    let (_, extra) =
+        send(add(json!({"email": "x@bosses.io", "firstName": "X", "lastName": "X", "department": dept, "addAdditionalLocations": [loc]})))
+            .await;
     assert_eq!(extra["reportsTo"], head.as_str());
     assert_eq!(extra["userAdditionalTeams"], json!([org.admin_id]), "additional locations' admins supervise too");
     let (_, nobody) = send(add(json!({"email": "n@bosses.io", "firstName": "N", "lastName": "X"}))).await;
