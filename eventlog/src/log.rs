@@ -90,6 +90,20 @@ pub async fn read_after<'e>(db: impl PgExecutor<'e>, after: Position, limit: i64
     Ok(rows.into_iter().map(Envelope::from).collect())
 }
 
+/// The log's rows with these event ids (in no particular order), as stored.
+pub async fn read_by_ids<'e>(db: impl PgExecutor<'e>, ids: &[Uuid]) -> Result<Vec<Envelope>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
+                  recorded_at, metadata, payload
+           FROM events WHERE event_id = ANY($1)"#,
+        ids,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Envelope::from).collect())
+}
+
 /// Filters of the audit read; every one is optional but the org.
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {

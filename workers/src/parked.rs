@@ -106,32 +106,6 @@ async fn replay_one(pool: &PgPool, projection: Projection, stream: Option<Uuid>,
 
 /// The log's rows for `ids`, in their current payload shape (as the relay publishes them).
 async fn events_by_id(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, Envelope>, WorkerError> {
-    let rows = sqlx::query!(
-        r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
-                  recorded_at, metadata, payload
-           FROM events WHERE event_id = ANY($1)"#,
-        ids,
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let e = Envelope {
-                event_id: r.event_id,
-                position: Position::new(r.tx, r.gid),
-                org_id: r.org_id,
-                stream_type: r.stream_type,
-                stream_id: r.stream_id,
-                version: r.version,
-                event_type: r.event_type,
-                schema_rev: r.schema_rev,
-                recorded_at: r.recorded_at,
-                metadata: r.metadata,
-                payload: r.payload,
-            }
-            .upcast();
-            (e.event_id, e)
-        })
-        .collect())
+    let events = eventlog::log::read_by_ids(&mut *conn, ids).await?;
+    Ok(events.into_iter().map(Envelope::upcast).map(|e| (e.event_id, e)).collect())
 }
