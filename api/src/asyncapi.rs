@@ -57,6 +57,8 @@ pub fn streams() -> Vec<StreamDoc> {
         typed::<permission::RoleGrantEvent>(),
         typed::<subscription::SubscriptionEvent>(),
         typed::<profile_field::ProfileFieldEvent>(),
+        typed::<follow::FollowEvent>(),
+        typed::<category::CategoryEvent>(),
     ]
 }
 

@@ -138,5 +138,8 @@ impl Modify for SunbirdAliases {
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {
-    Doc::openapi()
+    // WorkDrive's content modules each carry their own list of paths.
+    let mut doc = Doc::openapi();
+    doc.merge(workdrive::content::Doc::openapi());
+    doc
 }

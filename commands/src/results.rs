@@ -111,3 +111,14 @@ pub struct SubscriptionChanged {
     pub previous_status: String,
     pub current_status: String,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryRef {
+    pub category_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowRef {
+    pub follower: UserId,
+    pub followee: UserId,
+}

@@ -3,9 +3,12 @@
 //! Pure and synchronous: no IO, no clock, no randomness. Commands carry `now` and any new ids, so
 //! replaying the same events always yields the same state.
 
+pub mod audience;
+pub mod category;
 pub mod department;
 pub mod error;
 pub mod event;
+pub mod follow;
 pub mod group;
 pub mod history;
 pub mod ids;

@@ -5,6 +5,7 @@
 //! fresh one during a rebuild (`SET LOCAL search_path`).
 
 pub mod checkpoint;
+pub mod content;
 pub mod directory;
 pub mod media;
 pub mod nexport;
@@ -51,12 +52,14 @@ pub const DIRECTORY: Projection = Projection {
     ],
 };
 
+pub const CONTENT: Projection = Projection { name: "content", schema: "rm_content", tables: &["follows", "audience", "categories"] };
+
 /// The schemas of the read models, searched before `public`: what every pool's sessions use
 /// (`eventlog::db::connect`), so that projector SQL and queries find the live tables.
-pub const SEARCH_PATH: &str = "rm_directory,public";
+pub const SEARCH_PATH: &str = "rm_directory,rm_content,public";
 
 /// Every projection, in the order a rebuild of `all` runs them.
-pub const ALL: &[Projection] = &[DIRECTORY];
+pub const ALL: &[Projection] = &[DIRECTORY, CONTENT];
 
 pub fn by_name(name: &str) -> Option<Projection> {
     ALL.iter().copied().find(|p| p.name == name)
@@ -76,6 +79,7 @@ impl Projection {
     pub async fn apply(&self, conn: &mut PgConnection, event: &Envelope) -> Result<(), ApplyError> {
         match self.name {
             "directory" => directory::apply(conn, event).await,
+            "content" => content::apply(conn, event).await,
             _ => Ok(()),
         }
     }

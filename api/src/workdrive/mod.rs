@@ -30,6 +30,7 @@ use crate::kernel::error::ApiError;
 use crate::kernel::write::SecretBearing;
 use crate::AppState;
 
+pub mod content;
 pub mod departments;
 pub mod locations;
 pub mod media;
@@ -106,6 +107,7 @@ pub fn routes() -> Router<AppState> {
             "/api/security_groups/{groupId}/members",
             post(security_groups::add_security_group_members).delete(security_groups::remove_security_group_members),
         )
+        .merge(content::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

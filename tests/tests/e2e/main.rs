@@ -3,6 +3,7 @@
 
 mod audit;
 mod cli;
+mod content;
 mod contract;
 mod delivery;
 mod departments;

@@ -1,0 +1,29 @@
+//! The `content` projection (DESIGN §11): WorkDrive's intranet content, kept in its own schema
+//! (`rm_content`) with its own checkpoint and consumer, so a content event can never hold up or
+//! park the directory. Queries read it together with `rm_directory` (authors, readers).
+//!
+//! Every content type stores who may see an item through [`audience`]; its queries ask the
+//! same question with the reader's grants (see `audience::Reader`).
+
+pub mod audience;
+pub mod categories;
+pub mod follows;
+
+use domain::DomainEvent;
+use eventlog::Envelope;
+use sqlx::PgConnection;
+
+use crate::ApplyError;
+
+pub(crate) fn decode<E: DomainEvent>(ev: &Envelope) -> Result<E, ApplyError> {
+    E::from_parts(&ev.event_type, ev.schema_rev, ev.payload.clone())
+        .map_err(|source| ApplyError::Decode { event_type: ev.event_type.clone(), source })
+}
+
+pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
+    match ev.stream_type.as_str() {
+        "follow" => follows::apply(conn, ev, decode(ev)?).await,
+        "category" => categories::apply(conn, ev, decode(ev)?).await,
+        _ => Ok(()),
+    }
+}
