@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 
 use crate::kernel::dialect::{self, Dialect};
 use crate::kernel::error::ApiError;
+use crate::kernel::fields::FieldNames;
 use crate::kernel::write::{SecretBearing, WriteMeta};
 use crate::AppState;
 
@@ -32,6 +33,15 @@ impl Dialect for PortSip {
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         crate::kernel::auth::bearer(parts)
     }
+
+    /// PortSIP's bodies are snake_case, like the neutral names.
+    const FIELD_NAMES: FieldNames = &[
+        ("caller_id", "caller_id"),
+        ("display_name", "display_name"),
+        ("outbound_caller_ids", "outbound_caller_ids"),
+        ("provider_id", "provider_id"),
+        ("user_id", "user_id"),
+    ];
 
     fn render(err: &ApiError) -> Response {
         let (code, message, detail) = match err {
@@ -463,6 +473,16 @@ pub async fn login(State(st): State<AppState>, meta: WriteMeta, dialect::Json(bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn domain_field_names_are_spelled_as_portsip_documents_them() {
+        use domain::error::fields;
+        crate::kernel::fields::assert_covers(PortSip::FIELD_NAMES, &[fields::GROUP, fields::CALLER_ID, fields::TOKEN]);
+        assert_eq!(
+            crate::kernel::fields::spell(PortSip::FIELD_NAMES, "outbound_caller_ids[0].caller_id"),
+            "outbound_caller_ids[0].caller_id"
+        );
+    }
 
     #[test]
     fn ids_are_base64_of_the_decimal_number() {

@@ -502,3 +502,14 @@ pub async fn member_on(
     let memberships = stretches.into_iter().map(|m| MembershipStretch { from: m.from, until: m.until }).collect();
     Ok(axum::Json(MembershipOn { group_id: stream_id, user_id: user.to_string(), on: raw, member, memberships }).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Roster's API is snake_case and reaches the domain only through grants.
+    #[test]
+    fn roster_meets_only_one_word_domain_field_names() {
+        crate::kernel::fields::assert_covers(Roster::FIELD_NAMES, &[domain::error::fields::DIRECTORY]);
+    }
+}

@@ -302,10 +302,10 @@ mod tests {
             .is_empty());
         let err = DepartmentAggregate::handle_command(
             &d,
-            DepartmentCommand::RemoveMember { actor: None, user_id: u(9), field: "removeMembers".into() },
+            DepartmentCommand::RemoveMember { actor: None, user_id: u(9), field: "remove_members".into() },
         )
         .unwrap_err();
-        assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "removeMembers"));
+        assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "remove_members"));
     }
 
     #[test]

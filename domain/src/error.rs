@@ -1,9 +1,16 @@
+//! Why a command was rejected.
+//!
+//! Field names the domain originates are snake_case and dialect-neutral; a dialect's error
+//! renderer spells them (see api/src/kernel/error.rs). A field name handed in by a dialect (its
+//! own request field, `ids[3]`, `data[2]`) is already the client's spelling and is kept as given.
+
 use thiserror::Error;
 
 /// Why a command was rejected by a rule. Never a storage failure: those live in the `commands` layer.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DomainError {
-    /// A field failed validation; `field` is the client-facing field name.
+    /// A field failed validation; `field` is a path of neutral names (see [`FIELD_NAMES`]) or a
+    /// name a dialect handed in.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     /// The entity does not exist (or is deleted).
@@ -44,6 +51,101 @@ impl DomainError {
     }
 }
 
+/// Every field name `domain` and `commands` originate (in errors, and as the subject of a
+/// [`DomainError::NotFound`] about a reference), by the area that emits it. A dialect's spelling
+/// table must cover the areas its clients can reach; its tests check that against this list.
+pub mod fields {
+    pub const USER: &[&str] = &[
+        "add_additional_teams",
+        "address_line1",
+        "address_line2",
+        "availability",
+        "bio",
+        "city",
+        "contact_info",
+        "country",
+        "cover_file_id",
+        "data",
+        "department",
+        "designation",
+        "email",
+        "external_user_id",
+        "file_id",
+        "first_name",
+        "id",
+        "is_department_head",
+        "last_name",
+        "login",
+        "middle_name",
+        "nickname",
+        "org_id",
+        "phone",
+        "postal_code",
+        "reports_to",
+        "skill",
+        "state",
+        "title_prefix",
+        "user_name",
+    ];
+    /// Issuing a user a token (a dialect's sign-in).
+    pub const TOKEN: &[&str] = &["user_id"];
+    /// Reported by a member's client (Sunbird's activity aggregate).
+    pub const ACTIVITY: &[&str] = &["activity_id", "activity_type", "completed_count"];
+    pub const ORGANIZATION: &[&str] = &[
+        "address",
+        "admin",
+        "city",
+        "file_id",
+        "legal_name",
+        "name",
+        "parent_org_id",
+        "state",
+        "street1",
+        "street2",
+        "subdomain",
+        "websites",
+        "zip",
+    ];
+    pub const SSO: &[&str] = &[
+        "authorization_uri",
+        "department_id",
+        "file_id",
+        "link",
+        "location_id",
+        "login_url",
+        "name",
+        "order",
+        "refresh_uri",
+        "token_uri",
+        "type",
+    ];
+    pub const MEDIA: &[&str] = &["content_type", "file", "key", "mime", "module_code", "name"];
+    /// Departments, locations and security groups.
+    pub const ORG_UNIT: &[&str] = &["add", "add_members", "id", "members", "name", "remove", "remove_members"];
+    pub const GROUP: &[&str] = &["activities", "description", "groups", "members", "name", "parent", "status", "tracking"];
+    /// A group's short name (NexPort's groups have one).
+    pub const SHORT_NAME: &[&str] = &["group_short_name", "short_name"];
+    /// A group's outbound caller ids (PortSIP's user groups).
+    pub const CALLER_ID: &[&str] = &["caller_id", "description", "display_name", "outbound_caller_ids", "provider_id"];
+    /// NexPort's grants, subscriptions and custom profile fields (also served by Roster's API).
+    pub const DIRECTORY: &[&str] = &["grant", "key", "name", "subscription"];
+}
+
+/// All of [`fields`], area by area.
+pub const FIELD_NAMES: &[&[&str]] = &[
+    fields::USER,
+    fields::TOKEN,
+    fields::ACTIVITY,
+    fields::ORGANIZATION,
+    fields::SSO,
+    fields::MEDIA,
+    fields::ORG_UNIT,
+    fields::GROUP,
+    fields::SHORT_NAME,
+    fields::CALLER_ID,
+    fields::DIRECTORY,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,9 +156,16 @@ mod tests {
         assert_eq!(e.to_string(), "data[3].email: must be an email address");
         assert_eq!(DomainError::Taken { field: "email".into() }.within("data[1]").to_string(), "data[1].email is already taken");
         assert_eq!(
-            DomainError::NotFound("reportsTo").within("data[0]"),
-            DomainError::invalid("data[0].reportsTo", "not found in this organization")
+            DomainError::NotFound("reports_to").within("data[0]"),
+            DomainError::invalid("data[0].reports_to", "not found in this organization")
         );
         assert_eq!(DomainError::Forbidden("no".into()).within("data[0]"), DomainError::Forbidden("no".into()));
+    }
+
+    #[test]
+    fn originated_field_names_are_snake_case() {
+        for name in FIELD_NAMES.iter().copied().flatten() {
+            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{name} is not snake_case");
+        }
     }
 }

@@ -188,11 +188,13 @@ mod tests {
         let u = UserId(uuid::Uuid::from_u128(5));
         let l = run(created(), LocationCommand::AddMember { actor: None, user_id: u }).unwrap();
         assert!(LocationAggregate::handle_command(&l, LocationCommand::AddMember { actor: None, user_id: u }).unwrap().is_empty());
-        let l = run(l, LocationCommand::RemoveMember { actor: None, user_id: u, field: "removeMembers".into() }).unwrap();
-        let err =
-            LocationAggregate::handle_command(&l, LocationCommand::RemoveMember { actor: None, user_id: u, field: "removeMembers".into() })
-                .unwrap_err();
-        assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "removeMembers"));
+        let l = run(l, LocationCommand::RemoveMember { actor: None, user_id: u, field: "remove_members".into() }).unwrap();
+        let err = LocationAggregate::handle_command(
+            &l,
+            LocationCommand::RemoveMember { actor: None, user_id: u, field: "remove_members".into() },
+        )
+        .unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "remove_members"));
     }
 
     #[test]

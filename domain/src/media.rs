@@ -121,14 +121,14 @@ impl MediaAggregate {
             return Err(DomainError::Forbidden("X-Amz-Signature: the upload signature does not match this file".into()));
         }
         if m.uploaded {
-            return Err(DomainError::invalid("Key", "this file was already uploaded; reserve a new one"));
+            return Err(DomainError::invalid("key", "this file was already uploaded; reserve a new one"));
         }
         if now > m.expires_at {
             return Err(DomainError::Forbidden("X-Amz-Signature: the upload signature has expired; reserve a new file".into()));
         }
-        let declared = allowed_mime("Content-Type", content_type)?;
+        let declared = allowed_mime("content_type", content_type)?;
         if declared != m.mime {
-            return Err(DomainError::invalid("Content-Type", format!("must be '{}', the type the file was reserved with", m.mime)));
+            return Err(DomainError::invalid("content_type", format!("must be '{}', the type the file was reserved with", m.mime)));
         }
         Ok(())
     }
@@ -153,7 +153,7 @@ impl esrs::Aggregate for MediaAggregate {
                 }
                 let mime = allowed_mime("mime", &mime)?;
                 if module_code < 1 {
-                    return Err(DomainError::invalid("moduleCode", "must be a positive module code"));
+                    return Err(DomainError::invalid("module_code", "must be a positive module code"));
                 }
                 let expires_at = now + chrono::Duration::seconds(UPLOAD_TTL_SECS);
                 Ok(vec![MediaEvent::MediaReserved { id, org_id, name, mime, module_code, reserved_by, upload_token_sha256, expires_at }])
@@ -249,7 +249,7 @@ mod tests {
     fn an_upload_needs_the_signature_the_type_the_size_and_happens_once() {
         let m = reserve("image/png").unwrap();
         assert!(matches!(upload(&m, "wrong", "image/png", 1, now()), Err(DomainError::Forbidden(_))));
-        assert!(matches!(upload(&m, "h", "image/gif", 1, now()), Err(DomainError::Invalid { ref field, .. }) if field == "Content-Type"));
+        assert!(matches!(upload(&m, "h", "image/gif", 1, now()), Err(DomainError::Invalid { ref field, .. }) if field == "content_type"));
         assert!(
             matches!(upload(&m, "h", "image/png", MAX_UPLOAD_BYTES + 1, now()), Err(DomainError::Invalid { ref field, .. }) if field == "file")
         );
@@ -257,15 +257,17 @@ mod tests {
         assert!(matches!(upload(&m, "h", "image/png", 1, late), Err(DomainError::Forbidden(_))));
         let events = upload(&m, "h", "image/png", 1, now()).unwrap();
         let m = events.into_iter().fold(m, MediaAggregate::apply_event);
-        assert!(matches!(upload(&m, "h", "image/png", 1, now()), Err(DomainError::Invalid { ref field, .. }) if field == "Key"));
-        assert_eq!(check_reference(&m, org(), "fileId"), Ok(()));
-        assert!(check_reference(&m, OrgId(uuid::Uuid::from_u128(9)), "fileId").is_err());
+        assert!(matches!(upload(&m, "h", "image/png", 1, now()), Err(DomainError::Invalid { ref field, .. }) if field == "key"));
+        assert_eq!(check_reference(&m, org(), "file_id"), Ok(()));
+        assert!(check_reference(&m, OrgId(uuid::Uuid::from_u128(9)), "file_id").is_err());
     }
 
     #[test]
     fn a_reserved_but_not_uploaded_file_cannot_be_referenced() {
         let m = reserve("image/png").unwrap();
-        assert!(matches!(check_reference(&m, org(), "coverFileId"), Err(DomainError::Invalid { ref field, .. }) if field == "coverFileId"));
-        assert!(check_reference(&None, org(), "fileId").is_err());
+        assert!(
+            matches!(check_reference(&m, org(), "cover_file_id"), Err(DomainError::Invalid { ref field, .. }) if field == "cover_file_id")
+        );
+        assert!(check_reference(&None, org(), "file_id").is_err());
     }
 }

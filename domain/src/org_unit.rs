@@ -61,8 +61,8 @@ mod tests {
         assert_eq!(live::<Department>(&None).unwrap_err(), DomainError::NotFound("department"));
         let d = Department { members: [u].into(), ..Department::default() };
         assert!(!joins(&d, u) && check_member(&d, u, "f").is_ok());
-        let err = check_member(&Location::default(), u, "removeMembers[0]").unwrap_err();
-        assert_eq!(err, DomainError::invalid("removeMembers[0]", format!("user {u} is not a member of this location")));
+        let err = check_member(&Location::default(), u, "remove_members[0]").unwrap_err();
+        assert_eq!(err, DomainError::invalid("remove_members[0]", format!("user {u} is not a member of this location")));
         assert!(name::<Location>("  ").is_err() && name::<Department>("Ops").is_ok());
     }
 }

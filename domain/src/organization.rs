@@ -207,7 +207,7 @@ fn validate_patch(patch: OrganizationPatch) -> Result<OrganizationPatch, DomainE
     };
     Ok(OrganizationPatch {
         name: patch.name.map(|n| required_text("name", &n, MAX_ORG_NAME_LEN)).transpose()?,
-        legal_name: patch.legal_name.map(|n| required_text("legalName", &n, MAX_TEXT_LEN)).transpose()?,
+        legal_name: patch.legal_name.map(|n| required_text("legal_name", &n, MAX_TEXT_LEN)).transpose()?,
         websites,
         address: match patch.address {
             Patch::Set(a) => Patch::Set(a.validate("address")?),

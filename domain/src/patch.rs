@@ -129,9 +129,9 @@ mod tests {
 
     #[test]
     fn null_is_refused_or_defaulted_for_fields_that_always_have_a_value() {
-        assert_eq!(Patch::<bool>::Keep.required("isExpert"), Ok(None));
-        assert_eq!(Patch::Set(true).required("isExpert"), Ok(Some(true)));
-        assert_eq!(Patch::<bool>::Clear.required("isExpert"), Err(DomainError::invalid("isExpert", "must not be null")));
+        assert_eq!(Patch::<bool>::Keep.required("is_expert"), Ok(None));
+        assert_eq!(Patch::Set(true).required("is_expert"), Ok(Some(true)));
+        assert_eq!(Patch::<bool>::Clear.required("is_expert"), Err(DomainError::invalid("is_expert", "must not be null")));
         assert_eq!(Patch::<Vec<u8>>::Clear.or_default(), Some(vec![]));
         assert_eq!(Patch::<Vec<u8>>::Keep.or_default(), None);
     }

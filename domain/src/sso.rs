@@ -227,10 +227,10 @@ impl esrs::Aggregate for SsoAggregate {
                 let quick = sso_type == SsoType::QuickLink;
                 let name = present(&input.name).map(|n| bounded_text("name", n, MAX_SSO_NAME_LEN)).transpose()?;
                 let link = url("link", &input.link, quick)?;
-                let authorization_uri = url("authorizationURI", &input.authorization_uri, !quick)?;
-                let token_uri = url("tokenURI", &input.token_uri, !quick)?;
-                let refresh_uri = url("refreshURI", &input.refresh_uri, !quick)?;
-                let login_url = url("loginURL", &input.login_url, !quick)?;
+                let authorization_uri = url("authorization_uri", &input.authorization_uri, !quick)?;
+                let token_uri = url("token_uri", &input.token_uri, !quick)?;
+                let refresh_uri = url("refresh_uri", &input.refresh_uri, !quick)?;
+                let login_url = url("login_url", &input.login_url, !quick)?;
                 let order = match input.order {
                     None => 0,
                     Some(n) => i32::try_from(n)
@@ -328,10 +328,10 @@ mod tests {
         let no_link = SsoInput { link: None, ..quick("") };
         assert_eq!(field(create(SsoLevel::User(caller()), no_link, false).unwrap_err()), "link");
         for (name, strip) in [
-            ("authorizationURI", Box::new(|i: &mut SsoInput| i.authorization_uri = None) as Box<dyn Fn(&mut SsoInput)>),
-            ("tokenURI", Box::new(|i: &mut SsoInput| i.token_uri = Some("  ".into()))),
-            ("refreshURI", Box::new(|i: &mut SsoInput| i.refresh_uri = None)),
-            ("loginURL", Box::new(|i: &mut SsoInput| i.login_url = None)),
+            ("authorization_uri", Box::new(|i: &mut SsoInput| i.authorization_uri = None) as Box<dyn Fn(&mut SsoInput)>),
+            ("token_uri", Box::new(|i: &mut SsoInput| i.token_uri = Some("  ".into()))),
+            ("refresh_uri", Box::new(|i: &mut SsoInput| i.refresh_uri = None)),
+            ("login_url", Box::new(|i: &mut SsoInput| i.login_url = None)),
         ] {
             let mut input = sso();
             strip(&mut input);
@@ -355,10 +355,10 @@ mod tests {
             assert!(create(SsoLevel::User(caller()), quick(good), false).is_ok(), "{good}");
         }
         let bad_uri = SsoInput { token_uri: Some("not a url".into()), ..sso() };
-        assert_eq!(field(create(SsoLevel::User(caller()), bad_uri, false).unwrap_err()), "tokenURI");
+        assert_eq!(field(create(SsoLevel::User(caller()), bad_uri, false).unwrap_err()), "token_uri");
         // An optional URL that is given must still be a URL.
         let bad_extra = SsoInput { login_url: Some("nope".into()), ..quick("https://x.io") };
-        assert_eq!(field(create(SsoLevel::User(caller()), bad_extra, false).unwrap_err()), "loginURL");
+        assert_eq!(field(create(SsoLevel::User(caller()), bad_extra, false).unwrap_err()), "login_url");
         let neg = SsoInput { order: Some(-1), ..quick("https://x.io") };
         assert_eq!(field(create(SsoLevel::User(caller()), neg, false).unwrap_err()), "order");
         let huge = SsoInput { order: Some(i64::from(i32::MAX) + 1), ..quick("https://x.io") };

@@ -112,12 +112,12 @@ impl ContactInfo {
     fn validate(self, field: &str) -> Result<Self, DomainError> {
         let opt = |name: &str, v: Option<String>| opt_text(&format!("{field}.{name}"), v, MAX_PERSON_NAME_LEN);
         Ok(ContactInfo {
-            address_line1: opt("addressLine1", self.address_line1)?,
-            address_line2: opt("addressLine2", self.address_line2)?,
+            address_line1: opt("address_line1", self.address_line1)?,
+            address_line2: opt("address_line2", self.address_line2)?,
             city: opt("city", self.city)?,
             state: opt("state", self.state)?,
             country: opt("country", self.country)?,
-            postal_code: opt("postalCode", self.postal_code)?,
+            postal_code: opt("postal_code", self.postal_code)?,
         })
     }
 }
@@ -405,7 +405,7 @@ impl esrs::Aggregate for UserAggregate {
             UserCommand::IssueToken { token_id, expires_at, revoke_others } => {
                 let user = live(state)?;
                 if !user.status.may_sign_in() {
-                    return Err(DomainError::invalid("userId", format!("user is {}", user.status.as_str())));
+                    return Err(DomainError::invalid("user_id", format!("user is {}", user.status.as_str())));
                 }
                 let mut events = Vec::new();
                 if revoke_others {
@@ -496,14 +496,14 @@ fn live(state: &Option<User>) -> Result<&User, DomainError> {
 fn create(new: NewUser) -> Result<Vec<UserEvent>, DomainError> {
     let email = Email::parse("email", &new.email)?;
     let login = match &new.login {
-        Some(l) => Login::parse("userName", l)?,
+        Some(l) => Login::parse("user_name", l)?,
         None => Login::parse("email", email.as_str())?,
     };
-    let first_name = required_text("firstName", &new.first_name, MAX_PERSON_NAME_LEN)?;
-    let last_name = required_text("lastName", &new.last_name, MAX_PERSON_NAME_LEN)?;
+    let first_name = required_text("first_name", &new.first_name, MAX_PERSON_NAME_LEN)?;
+    let last_name = required_text("last_name", &new.last_name, MAX_PERSON_NAME_LEN)?;
     let profile = validate_profile(new.profile)?;
     if new.org_id.is_none() && new.role != Role::SuperAdmin {
-        return Err(DomainError::invalid("orgId", "only the super admin belongs to no organization"));
+        return Err(DomainError::invalid("org_id", "only the super admin belongs to no organization"));
     }
     // WorkDrive's onboarding rule: without a security group, designation and visibility the
     // invitation goes to the supervisor first, so the user starts pre-invited.
@@ -581,11 +581,11 @@ fn validate_profile(p: Profile) -> Result<Profile, DomainError> {
     Ok(Profile {
         phone: opt_text("phone", p.phone, MAX_TEXT_LEN)?,
         designation: opt_text("designation", p.designation, MAX_TEXT_LEN)?,
-        external_user_id: opt_text("externalUserId", p.external_user_id, MAX_TEXT_LEN)?,
-        middle_name: opt_text("middleName", p.middle_name, MAX_PERSON_NAME_LEN)?,
-        title_prefix: opt_text("titlePrefix", p.title_prefix, MAX_PERSON_NAME_LEN)?,
+        external_user_id: opt_text("external_user_id", p.external_user_id, MAX_TEXT_LEN)?,
+        middle_name: opt_text("middle_name", p.middle_name, MAX_PERSON_NAME_LEN)?,
+        title_prefix: opt_text("title_prefix", p.title_prefix, MAX_PERSON_NAME_LEN)?,
         nickname: opt_text("nickname", p.nickname, MAX_PERSON_NAME_LEN)?,
-        contact: p.contact.clone().validate("contactInfo")?,
+        contact: p.contact.clone().validate("contact_info")?,
         skills,
         ..p
     })
@@ -596,10 +596,10 @@ fn validate_patch(user: &User, patch: UserPatch) -> Result<UserPatch, DomainErro
     let text = |field: &str, p: Patch<String>| optional_text(field, p, MAX_TEXT_LEN);
     let short = |field: &str, p: Patch<String>| optional_text(field, p, MAX_PERSON_NAME_LEN);
     if patch.reports_to == Patch::Set(user.id) {
-        return Err(DomainError::invalid("reportsTo", "a user cannot report to themselves"));
+        return Err(DomainError::invalid("reports_to", "a user cannot report to themselves"));
     }
     if patch.add_additional_teams.contains(&user.id) {
-        return Err(DomainError::invalid("addAdditionalTeams", "a user cannot join their own team"));
+        return Err(DomainError::invalid("add_additional_teams", "a user cannot join their own team"));
     }
     if let Some(a) = patch.availability {
         if !(MIN_AVAILABILITY..=MAX_AVAILABILITY).contains(&a) {
@@ -607,15 +607,15 @@ fn validate_patch(user: &User, patch: UserPatch) -> Result<UserPatch, DomainErro
         }
     }
     Ok(UserPatch {
-        middle_name: short("middleName", patch.middle_name)?,
-        title_prefix: short("titlePrefix", patch.title_prefix)?,
+        middle_name: short("middle_name", patch.middle_name)?,
+        title_prefix: short("title_prefix", patch.title_prefix)?,
         nickname: short("nickname", patch.nickname)?,
         contact: match patch.contact {
-            Patch::Set(c) => Patch::Set(c.validate("contactInfo")?),
+            Patch::Set(c) => Patch::Set(c.validate("contact_info")?),
             other => other,
         },
-        first_name: name("firstName", patch.first_name)?,
-        last_name: name("lastName", patch.last_name)?,
+        first_name: name("first_name", patch.first_name)?,
+        last_name: name("last_name", patch.last_name)?,
         phone: text("phone", patch.phone)?,
         designation: text("designation", patch.designation)?,
         bio: text("bio", patch.bio)?,
@@ -780,6 +780,6 @@ mod tests {
         let state = fold(UserAggregate::handle_command(&None, UserCommand::Create(new_user())).unwrap());
         let patch = UserPatch { first_name: Some("  ".into()), ..Default::default() };
         let err = UserAggregate::handle_command(&state, UserCommand::Update { actor: UserId(uuid::Uuid::nil()), patch }).unwrap_err();
-        assert_eq!(err, DomainError::invalid("firstName", "must not be empty"));
+        assert_eq!(err, DomainError::invalid("first_name", "must not be empty"));
     }
 }

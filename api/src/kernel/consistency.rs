@@ -117,7 +117,7 @@ pub async fn min_position<D: Dialect>(State(st): State<AppState>, req: Request, 
     let parsed = raw.to_str().ok().and_then(|s| s.parse::<Position>().ok());
     let Some(position) = parsed else {
         let e = ApiError::invalid("Roster-Min-Position", "not a Roster position (send back a Roster-Position header value)");
-        return D::render(&e);
+        return super::dialect::respond::<D>(&e);
     };
     let reached = st.consistency.wait(position, st.consistency_timeout).await;
     let mut resp = next.run(req).await;

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::kernel::auth::{authenticate, Principal};
 use crate::kernel::error::ApiError;
+use crate::kernel::fields::{spell_error, FieldNames};
 use crate::kernel::write::Accepted;
 use crate::AppState;
 
@@ -20,7 +21,11 @@ pub trait Dialect: Send + Sync + 'static {
     const NAME: &'static str;
     /// Where this dialect's clients put their token.
     fn token(parts: &Parts) -> Option<&str>;
-    /// The dialect's documented error body and status.
+    /// How this dialect's clients spell the domain's neutral field names (see
+    /// [`crate::kernel::fields`]); a dialect whose clients meet only one-word names needs none.
+    const FIELD_NAMES: FieldNames = &[];
+    /// The dialect's documented error body and status, for an error already spelled in the
+    /// dialect's field names. Answer errors with [`respond`], which spells them first.
     fn render(err: &ApiError) -> Response;
     /// A write accepted but not yet visible in the read models (202).
     fn accepted(a: Accepted) -> Response {
@@ -40,8 +45,13 @@ impl<D> Error<D> {
 
 impl<D: Dialect> IntoResponse for Error<D> {
     fn into_response(self) -> Response {
-        D::render(&self.0)
+        respond::<D>(&self.0)
     }
+}
+
+/// The one way an error becomes dialect `D`'s answer: field names spelled, then rendered.
+pub fn respond<D: Dialect>(err: &ApiError) -> Response {
+    D::render(&spell_error(D::FIELD_NAMES, err))
 }
 
 impl<D> From<ApiError> for Error<D> {

@@ -1,6 +1,10 @@
 //! The API layer's one error type. Each dialect renders it in its own documented shape; this is
 //! where storage failures are logged (once) and turned into an opaque 500, or, when Postgres or
 //! NATS is away rather than a statement failing, into a 503 with `Retry-After`.
+//!
+//! Field names from the domain arrive dialect-neutral (`contact_info.postal_code`); they are
+//! spelled in the dialect's words by its `Dialect::FIELD_NAMES` table when the answer is rendered
+//! (`super::dialect::respond`, `super::fields`), so no dialect translates them on its own.
 
 use axum::http::HeaderValue;
 use axum::response::Response;
@@ -16,7 +20,8 @@ pub enum ApiError {
     Unauthorized(String),
     Forbidden(String),
     NotFound(String),
-    /// Bad input; `field` names what was wrong, as the client spelled it.
+    /// Bad input; `field` names what was wrong: as the client spelled it, or in the domain's
+    /// neutral names until the dialect's table spells it.
     Invalid {
         field: String,
         message: String,

@@ -39,7 +39,7 @@ pub async fn fingerprint<D: Dialect>(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_REQUEST_BODY).await {
         Ok(b) => b,
-        Err(_) => return D::render(&ApiError::TooLarge("request body too large".into())),
+        Err(_) => return super::dialect::respond::<D>(&ApiError::TooLarge("request body too large".into())),
     };
     parts.extensions.insert(Fingerprint(fingerprint_of(&parts.method, &parts.uri, &bytes)));
     next.run(Request::from_parts(parts, Body::from(bytes))).await

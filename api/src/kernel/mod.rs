@@ -7,6 +7,7 @@ pub mod bus;
 pub mod consistency;
 pub mod dialect;
 pub mod error;
+pub mod fields;
 pub mod idempotency;
 pub mod limits;
 pub mod request_id;

@@ -31,6 +31,7 @@ pub use params::Params;
 use crate::kernel::auth::{authenticate, Principal};
 use crate::kernel::dialect::Dialect;
 use crate::kernel::error::ApiError;
+use crate::kernel::fields::FieldNames;
 use crate::kernel::write::WriteMeta;
 use crate::AppState;
 
@@ -43,8 +44,31 @@ impl Dialect for NexPort {
         query_token(parts.uri.query()).or_else(|| crate::kernel::auth::bearer(parts))
     }
 
+    /// NexPort's parameters are snake_case like the neutral names; only the user name differs.
+    const FIELD_NAMES: FieldNames = &[
+        ("add_additional_teams", "add_additional_teams"),
+        ("address_line1", "address_line1"),
+        ("address_line2", "address_line2"),
+        ("contact_info", "contact_info"),
+        ("cover_file_id", "cover_file_id"),
+        ("external_user_id", "external_user_id"),
+        ("file_id", "file_id"),
+        ("first_name", "first_name"),
+        ("group_short_name", "group_short_name"),
+        ("is_department_head", "is_department_head"),
+        ("last_name", "last_name"),
+        ("middle_name", "middle_name"),
+        ("org_id", "org_id"),
+        ("postal_code", "postal_code"),
+        ("reports_to", "reports_to"),
+        ("short_name", "short_name"),
+        ("title_prefix", "title_prefix"),
+        ("user_id", "user_id"),
+        ("user_name", "login"),
+    ];
+
     fn render(err: &ApiError) -> Response {
-        NxError::Api(err.clone()).into_response()
+        render_api_error(err)
     }
 
     fn accepted(a: crate::kernel::write::Accepted) -> Response {
@@ -155,48 +179,36 @@ impl IntoResponse for NxError {
                 resp.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs.max(1)));
                 return resp;
             }
-            NxError::Api(e) => match e {
-                ApiError::Unauthorized(m) => (StatusCode::FORBIDDEN, ErrorCode::AuthenticationError, m),
-                ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::PermissionDenied, m),
-                ApiError::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::ItemNotFound, m),
-                ApiError::Invalid { field, message } => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationError, format!("{}: {message}", snake_field(&field)))
-                }
-                ApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::UnknownError, m),
-                ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ValidationError, m),
-                ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::UnknownError, "An unknown error occurred".into()),
-                ApiError::Unavailable => {
-                    let entity =
-                        ApiErrorEntity::error(ErrorCode::UnknownError, "The service is temporarily unavailable; retry later".into());
-                    let body = axum::Json(ApiResponseBase { api_error_entity: entity });
-                    return crate::kernel::error::with_retry_after((StatusCode::SERVICE_UNAVAILABLE, body).into_response());
-                }
-            },
+            NxError::Api(e) => return crate::kernel::dialect::respond::<NexPort>(&e),
         };
-        (status, axum::Json(ApiResponseBase { api_error_entity: ApiErrorEntity::error(code, message) })).into_response()
+        error_response(status, code, message)
     }
 }
 
-/// Field names from the shared domain are WorkDrive's camelCase; NexPort clients spell them in
-/// snake_case (`firstName` → `first_name`, `contactInfo.postalCode` → `contact_info.postal_code`).
-fn snake_field(field: &str) -> String {
-    if field == "userName" {
-        return "login".into();
-    }
-    // Already NexPort's own spelling (its parameters, custom field keys as the client sent them).
-    if field.contains('_') {
-        return field.to_string();
-    }
-    let mut out = String::with_capacity(field.len() + 4);
-    for c in field.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
+fn error_response(status: StatusCode, code: ErrorCode, message: String) -> Response {
+    (status, axum::Json(ApiResponseBase { api_error_entity: ApiErrorEntity::error(code, message) })).into_response()
+}
+
+/// NexPort's body for the kernel's error, its field names already spelled.
+fn render_api_error(e: &ApiError) -> Response {
+    let (status, code, message) = match e {
+        ApiError::Unauthorized(m) => (StatusCode::FORBIDDEN, ErrorCode::AuthenticationError, m.clone()),
+        ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::PermissionDenied, m.clone()),
+        ApiError::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::ItemNotFound, m.clone()),
+        ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationError, e.message()),
+        ApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::UnknownError, m.clone()),
+        ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ValidationError, m.clone()),
+        ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::UnknownError, "An unknown error occurred".into()),
+        ApiError::Unavailable => {
+            let resp = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::UnknownError,
+                "The service is temporarily unavailable; retry later".into(),
+            );
+            return crate::kernel::error::with_retry_after(resp);
         }
-    }
-    out
+    };
+    error_response(status, code, message)
 }
 
 pub type Ctx<D> = crate::kernel::write::Ctx<D>;
@@ -455,11 +467,14 @@ mod tests {
     }
 
     #[test]
-    fn domain_field_names_are_shown_in_snake_case() {
-        assert_eq!(snake_field("firstName"), "first_name");
-        assert_eq!(snake_field("contactInfo.postalCode"), "contact_info.postal_code");
-        assert_eq!(snake_field("userName"), "login");
-        assert_eq!(snake_field("custom_profile_field_values.ShirtSize"), "custom_profile_field_values.ShirtSize");
+    fn domain_field_names_are_spelled_as_nexport_parameters() {
+        use crate::kernel::fields::{assert_covers, spell};
+        use domain::error::fields;
+        assert_covers(NexPort::FIELD_NAMES, &[fields::USER, fields::TOKEN, fields::GROUP, fields::SHORT_NAME, fields::DIRECTORY]);
+        assert_eq!(spell(NexPort::FIELD_NAMES, "first_name"), "first_name");
+        assert_eq!(spell(NexPort::FIELD_NAMES, "contact_info.postal_code"), "contact_info.postal_code");
+        assert_eq!(spell(NexPort::FIELD_NAMES, "user_name"), "login");
+        assert_eq!(spell(NexPort::FIELD_NAMES, "custom_profile_field_values.ShirtSize"), "custom_profile_field_values.ShirtSize");
     }
 
     #[test]

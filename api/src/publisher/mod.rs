@@ -62,6 +62,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn publisher_meets_only_one_word_domain_field_names() {
+        use crate::kernel::dialect::Dialect;
+        crate::kernel::fields::assert_covers(Publisher::FIELD_NAMES, &[domain::error::fields::GROUP]);
+    }
+
+    #[test]
     fn sort_keys_come_only_from_the_allow_list() {
         assert_eq!(order_by("-name,+created").unwrap(), "g.name DESC, g.created_at ASC");
         assert_eq!(order_by(" updated").unwrap(), "g.updated_at ASC");

@@ -165,7 +165,8 @@ impl Op {
     }
 
     pub(super) fn map(&self, e: ApiError) -> Fail {
-        match e {
+        // Spelled like any dialect's answer, though Sunbird only logs the field.
+        match crate::kernel::fields::spell_error(Sunbird::FIELD_NAMES, &e) {
             ApiError::Invalid { field, message } => {
                 tracing::debug!(%field, %message, api = self.api_id, "sunbird validation failed");
                 self.invalid()

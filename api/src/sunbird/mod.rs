@@ -44,6 +44,7 @@ use crate::kernel::auth::{authenticate, Principal};
 use crate::kernel::consistency::{mark_failed, mark_pending, Settled};
 use crate::kernel::dialect::Dialect;
 use crate::kernel::error::ApiError;
+use crate::kernel::fields::FieldNames;
 use crate::kernel::idempotency::OwnKey;
 use crate::kernel::request_id::ClientRequestId;
 use crate::kernel::write::{Accepted, Ctx, WriteMeta};
@@ -61,6 +62,10 @@ impl Dialect for Sunbird {
     fn token(parts: &Parts) -> Option<&str> {
         header(&parts.headers, "x-authenticated-user-token")
     }
+
+    /// Sunbird's camelCase (`activityId`, `completedCount`).
+    const FIELD_NAMES: FieldNames =
+        &[("activity_id", "activityId"), ("activity_type", "activityType"), ("completed_count", "completedCount")];
 
     fn render(err: &ApiError) -> Response {
         let f = match err {
@@ -157,6 +162,12 @@ pub const ALIASES: &[(&str, &[&str])] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn domain_field_names_are_spelled_as_sunbird_documents_them() {
+        use domain::error::fields;
+        crate::kernel::fields::assert_covers(Sunbird::FIELD_NAMES, &[fields::GROUP, fields::ACTIVITY]);
+    }
 
     #[test]
     fn ts_has_sunbirds_format() {

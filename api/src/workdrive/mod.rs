@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use crate::kernel::dialect::{self, int_param, Dialect};
 use crate::kernel::error::ApiError;
+use crate::kernel::fields::FieldNames;
 use crate::kernel::write::SecretBearing;
 use crate::AppState;
 
@@ -45,6 +46,41 @@ impl Dialect for WorkDrive {
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         crate::kernel::auth::api_key(parts)
     }
+
+    /// WorkDrive's camelCase, with its documented exceptions (`tokenURI`, `loginURL`) and the
+    /// upload form's fields (`Key`, `Content-Type`).
+    const FIELD_NAMES: FieldNames = &[
+        ("add_additional_teams", "addAdditionalTeams"),
+        ("add_members", "addMembers"),
+        ("address_line1", "addressLine1"),
+        ("address_line2", "addressLine2"),
+        ("authorization_uri", "authorizationURI"),
+        ("contact_info", "contactInfo"),
+        ("content_type", "Content-Type"),
+        ("cover_file_id", "coverFileId"),
+        ("department_id", "departmentId"),
+        ("external_user_id", "externalUserId"),
+        ("file_id", "fileId"),
+        ("first_name", "firstName"),
+        ("is_department_head", "isDepartmentHead"),
+        ("key", "Key"),
+        ("last_name", "lastName"),
+        ("legal_name", "legalName"),
+        ("location_id", "locationId"),
+        ("login_url", "loginURL"),
+        ("middle_name", "middleName"),
+        ("module_code", "moduleCode"),
+        ("org_id", "orgId"),
+        ("parent_org_id", "parentOrgId"),
+        ("postal_code", "postalCode"),
+        ("refresh_uri", "refreshURI"),
+        ("remove_members", "removeMembers"),
+        ("reports_to", "reportsTo"),
+        ("title_prefix", "titlePrefix"),
+        ("token_uri", "tokenURI"),
+        ("user_id", "userId"),
+        ("user_name", "userName"),
+    ];
 
     fn render(err: &ApiError) -> Response {
         let status = err.status();
@@ -214,4 +250,25 @@ fn bool_param(field: &str, raw: Option<&str>) -> Result<bool, ApiError> {
 
 fn parse_id(raw: &str, field: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid(field, format!("must be a UUID, got '{raw}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::error::fields;
+
+    use super::*;
+    use crate::kernel::fields::{assert_covers, spell};
+
+    #[test]
+    fn domain_field_names_are_spelled_as_workdrive_documents_them() {
+        assert_covers(
+            WorkDrive::FIELD_NAMES,
+            &[fields::USER, fields::TOKEN, fields::ORGANIZATION, fields::SSO, fields::MEDIA, fields::ORG_UNIT],
+        );
+        assert_eq!(spell(WorkDrive::FIELD_NAMES, "data[3].reports_to"), "data[3].reportsTo");
+        assert_eq!(spell(WorkDrive::FIELD_NAMES, "contact_info.postal_code"), "contactInfo.postalCode");
+        assert_eq!(spell(WorkDrive::FIELD_NAMES, "admin.first_name"), "admin.firstName");
+        assert_eq!(spell(WorkDrive::FIELD_NAMES, "add_members[2].id"), "addMembers[2].id");
+        assert_eq!(spell(WorkDrive::FIELD_NAMES, "token_uri"), "tokenURI");
+    }
 }

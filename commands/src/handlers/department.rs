@@ -128,14 +128,14 @@ pub async fn change_members(
             existing(&mut b, id).await?;
             for (i, m) in add.iter().enumerate() {
                 let head = m.head.then_some(true);
-                b.set_department(m.user_id, Patch::Set(id), head, &format!("addMembers[{i}].id")).await?;
+                b.set_department(m.user_id, Patch::Set(id), head, &format!("add_members[{i}].id")).await?;
             }
             for u in &remove {
-                let user = b.user(*u, "removeMembers").await?;
+                let user = b.user(*u, "remove_members").await?;
                 if user.department != Some(id) {
-                    return Err(DomainError::invalid("removeMembers", format!("user {u} is not a member of this department")).into());
+                    return Err(DomainError::invalid("remove_members", format!("user {u} is not a member of this department")).into());
                 }
-                b.set_department(*u, Patch::Clear, Some(false), "removeMembers").await?;
+                b.set_department(*u, Patch::Clear, Some(false), "remove_members").await?;
             }
             plan(&b, id)
         })

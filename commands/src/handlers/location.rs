@@ -71,10 +71,10 @@ pub async fn change_members(
             let mut b = Batch::new(store, org, ctx.actor);
             existing(&mut b, id).await?;
             for (i, u) in add.iter().enumerate() {
-                b.set_location(*u, Patch::Set(id), &format!("addMembers[{i}]")).await?;
+                b.set_location(*u, Patch::Set(id), &format!("add_members[{i}]")).await?;
             }
             for (i, u) in remove.iter().enumerate() {
-                let field = format!("removeMembers[{i}]");
+                let field = format!("remove_members[{i}]");
                 let user = b.user(*u, &field).await?;
                 if user.location != Some(id) {
                     return Err(DomainError::invalid(field, format!("user {u} is not a member of this location")).into());

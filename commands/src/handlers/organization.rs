@@ -48,7 +48,7 @@ pub async fn create_organization(
             if let Some(parent) = input.parent_org_id {
                 let (p, _) = store.load::<OrganizationAggregate>(parent.0).await?;
                 if p.is_none() {
-                    return Err(DomainError::NotFound("parentOrgId").into());
+                    return Err(DomainError::NotFound("parent_org_id").into());
                 }
             }
             let org_events = OrganizationAggregate::handle_command(
@@ -167,7 +167,7 @@ pub async fn update_organization(
                 return Err(DomainError::NotFound("organization").into());
             }
             if let domain::patch::Patch::Set(f) = patch.file_id {
-                super::media::check_file(store, org_id, f, "fileId").await?;
+                super::media::check_file(store, org_id, f, "file_id").await?;
             }
             let (state, version) = store.load::<OrganizationAggregate>(org_id.0).await?;
             let events =

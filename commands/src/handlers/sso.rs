@@ -32,15 +32,15 @@ pub async fn create_sso(
             let mut b = Batch::new(store, org, ctx.actor);
             match level {
                 SsoLevel::Location(l) if !b.location_live(l).await? => {
-                    return Err(DomainError::invalid("locationId", format!("no location {l} in this organization")).into());
+                    return Err(DomainError::invalid("location_id", format!("no location {l} in this organization")).into());
                 }
                 SsoLevel::Department(d) if !b.department_live(d).await? => {
-                    return Err(DomainError::invalid("departmentId", format!("no department {d} in this organization")).into());
+                    return Err(DomainError::invalid("department_id", format!("no department {d} in this organization")).into());
                 }
                 _ => {}
             }
             if let Some(file) = input.file_id {
-                super::media::check_file(store, org, file, "fileId").await?;
+                super::media::check_file(store, org, file, "file_id").await?;
             }
             Ok(Plan { streams: entries.pending(org)?, ..Plan::new(SsoRef { sso_id: id }) })
         })

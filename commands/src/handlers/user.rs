@@ -39,10 +39,10 @@ pub async fn load_live(store: &Store, org: Option<OrgId>, id: UserId, what: &'st
 
 async fn check_references(store: &Store, org: OrgId, reports_to: Option<UserId>, teams: &[UserId]) -> Result<(), CommandError> {
     if let Some(boss) = reports_to {
-        load_live(store, Some(org), boss, "reportsTo").await?;
+        load_live(store, Some(org), boss, "reports_to").await?;
     }
     for t in teams {
-        load_live(store, Some(org), *t, "addAdditionalTeams").await?;
+        load_live(store, Some(org), *t, "add_additional_teams").await?;
     }
     Ok(())
 }
@@ -95,11 +95,11 @@ pub(crate) fn referenced(profile: &Profile) -> impl Iterator<Item = UserId> + '_
 /// Checks a create's references against the loaded live users; returns the supervisor's email.
 fn resolve_references(refs: &HashMap<UserId, (User, i32)>, profile: &Profile) -> Result<Option<Email>, DomainError> {
     let boss = match profile.reports_to {
-        Some(b) => Some(refs.get(&b).map(|(u, _)| u.email.clone()).ok_or(DomainError::NotFound("reportsTo"))?),
+        Some(b) => Some(refs.get(&b).map(|(u, _)| u.email.clone()).ok_or(DomainError::NotFound("reports_to"))?),
         None => None,
     };
     if profile.additional_teams.iter().any(|t| !refs.contains_key(t)) {
-        return Err(DomainError::NotFound("addAdditionalTeams"));
+        return Err(DomainError::NotFound("add_additional_teams"));
     }
     Ok(boss)
 }
@@ -192,17 +192,17 @@ pub async fn update_user(
             check_references(store, org, reports_to, &patch.add_additional_teams).await?;
             // Pictures are uploaded files of the org (uploads never change once recorded).
             if let domain::patch::Patch::Set(f) = patch.file_id {
-                super::media::check_file(store, org, f, "fileId").await?;
+                super::media::check_file(store, org, f, "file_id").await?;
             }
             if let domain::patch::Patch::Set(f) = patch.cover_file_id {
-                super::media::check_file(store, org, f, "coverFileId").await?;
+                super::media::check_file(store, org, f, "cover_file_id").await?;
             }
             let user = state.as_ref().filter(|u| !u.deleted).ok_or(DomainError::NotFound("user"))?;
             // Department and location changes go to those streams too, so their member lists and
             // heads agree with the user; a head who leaves stops being head (never the last one).
             let mut b = Batch::new(store, org, ctx.actor);
             let (department, is_department_head) =
-                b.department_change(user, patch.department.clone(), patch.is_department_head, "department", "isDepartmentHead").await?;
+                b.department_change(user, patch.department.clone(), patch.is_department_head, "department", "is_department_head").await?;
             let location = b.location_change(user, patch.location.clone(), "location").await?;
             let patch = UserPatch { department, is_department_head, location, ..patch.clone() };
             let events = UserAggregate::handle_command(&state, UserCommand::Update { actor, patch })?;

@@ -19,10 +19,10 @@ use crate::results::*;
 use crate::store::{Claim, CredentialWrite, PendingStream, Plan};
 use crate::{CommandContext, CommandError, Committed, Store, StoreError};
 
-/// The field a row's claim came from, as the client spelled it.
+/// The field a row's claim came from.
 fn claim_field(kind: &str, row: &CreateUser) -> &'static str {
     match kind {
-        "login" if row.login.is_some() => "userName",
+        "login" if row.login.is_some() => "user_name",
         _ => "email",
     }
 }
