@@ -114,7 +114,7 @@ impl Audience {
         self.users = dedup(format!("{field}.users"), self.users)?;
         self.groups = dedup(format!("{field}.groups"), self.groups)?;
         self.locations = dedup(format!("{field}.locations"), self.locations)?;
-        self.tagged_users = dedup(format!("{field}.taggedUsers"), self.tagged_users)?;
+        self.tagged_users = dedup(format!("{field}.tagged_users"), self.tagged_users)?;
         Ok(self)
     }
 

@@ -129,6 +129,8 @@ pub mod fields {
     pub const CALLER_ID: &[&str] = &["caller_id", "description", "display_name", "outbound_caller_ids", "provider_id"];
     /// NexPort's grants, subscriptions and custom profile fields (also served by Roster's API).
     pub const DIRECTORY: &[&str] = &["grant", "key", "name", "subscription"];
+    /// WorkDrive's content (DESIGN §11): audiences, categories, following.
+    pub const CONTENT: &[&str] = &["category", "color", "groups", "id", "locations", "tagged_users", "users"];
 }
 
 /// All of [`fields`], area by area.
@@ -144,6 +146,7 @@ pub const FIELD_NAMES: &[&[&str]] = &[
     fields::SHORT_NAME,
     fields::CALLER_ID,
     fields::DIRECTORY,
+    fields::CONTENT,
 ];
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::{CommandContext, CommandError, Committed, Store};
 /// Every id an audience names belongs to the batch's org: a 400 naming the entry
 /// (`permissions.users[2]`) otherwise. `field` is the audience's request field.
 pub(crate) async fn check_audience(b: &mut Batch<'_>, audience: &Audience, field: &str) -> Result<(), CommandError> {
-    for (list, ids) in [("users", &audience.users), ("taggedUsers", &audience.tagged_users)] {
+    for (list, ids) in [("users", &audience.users), ("tagged_users", &audience.tagged_users)] {
         for (i, u) in ids.iter().enumerate() {
             b.user(*u, &format!("{field}.{list}[{i}]")).await?;
         }
