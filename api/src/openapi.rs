@@ -104,7 +104,7 @@ use crate::{grants, nexport, portsip, publisher, roster, sunbird, workdrive};
         roster::stream_diff,
         roster::member_on,
     ),
-    modifiers(&Security, &SunbirdAliases)
+    modifiers(&Security)
 )]
 struct Doc;
 
@@ -137,9 +137,63 @@ impl Modify for SunbirdAliases {
     }
 }
 
+/// Operation ids unique across the document (code generators name methods after them): each is
+/// prefixed with its dialect's tag (`portsip_create_group`), and an alias path that repeats an
+/// operation (Sunbird's) gets its path appended.
+struct OperationIds;
+
+impl Modify for OperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut used = std::collections::HashSet::new();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head, &mut item.options];
+            for op in ops.into_iter().flatten() {
+                let tag = op.tags.as_ref().and_then(|t| t.first()).map(|t| t.to_lowercase()).unwrap_or_else(|| "roster".into());
+                let base = op.operation_id.clone().unwrap_or_default();
+                let mut id = if base.starts_with(&format!("{tag}_")) { base } else { format!("{tag}_{base}") };
+                if used.contains(&id) {
+                    let slug: String = path.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+                    id = format!("{id}_at{}", slug.trim_end_matches('_'));
+                }
+                used.insert(id.clone());
+                op.operation_id = Some(id);
+            }
+        }
+    }
+}
+
 pub fn document() -> utoipa::openapi::OpenApi {
-    // WorkDrive's content modules each carry their own list of paths.
     let mut doc = Doc::openapi();
+    // WorkDrive's content modules each carry their own list of paths.
     doc.merge(workdrive::content::Doc::openapi());
+    // Over the whole document, merged parts included.
+    SunbirdAliases.modify(&mut doc);
+    OperationIds.modify(&mut doc);
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// What `openapi-spec-validator` found in the document before (issue #15): operation ids
+    /// repeated across dialects and a path parameter that is not in its path.
+    #[test]
+    fn operation_ids_are_unique_and_path_parameters_are_in_their_paths() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let mut ids = HashSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(id) = op["operationId"].as_str() else { continue };
+                assert!(ids.insert(id.to_string()), "{method} {path}: operationId {id} repeated");
+                for p in op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "path") {
+                    let name = p["name"].as_str().unwrap();
+                    assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: path parameter {name} is not in the path");
+                }
+            }
+        }
+        assert!(ids.contains("portsip_create_group") && ids.contains("sunbird_create_group"), "{ids:?}");
+    }
 }

@@ -182,6 +182,7 @@ pub async fn list_groups(State(st): State<AppState>, parts: Parts, bytes: Bytes)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReadParams {
     /// Comma list: `members`, `activities`.
     pub fields: Option<String>,
