@@ -33,6 +33,7 @@ use crate::AppState;
 pub mod departments;
 pub mod locations;
 pub mod media;
+mod org_units;
 pub mod security_groups;
 pub mod sso;
 
