@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::event::DomainEvent;
-use crate::org_unit::{self, OrgUnit};
+use crate::org_unit::{self, live, Change, OrgUnit};
 use crate::values::MAX_DEPARTMENT_NAME_LEN;
 use crate::{DomainError, OrgId, UserId};
 
@@ -27,6 +27,11 @@ pub struct Department {
 impl OrgUnit for Department {
     const KIND: &'static str = "department";
     const MAX_NAME_LEN: usize = MAX_DEPARTMENT_NAME_LEN;
+    type Event = DepartmentEvent;
+
+    fn org_id(&self) -> Option<OrgId> {
+        self.org_id
+    }
 
     fn deleted(&self) -> bool {
         self.deleted
@@ -34,6 +39,18 @@ impl OrgUnit for Department {
 
     fn members(&self) -> &BTreeSet<UserId> {
         &self.members
+    }
+}
+
+impl From<Change> for DepartmentEvent {
+    fn from(change: Change) -> Self {
+        match change {
+            Change::Created { id, org_id, name, by } => DepartmentEvent::DepartmentCreated { id, org_id, name, created_by: by },
+            Change::Renamed { name, by } => DepartmentEvent::DepartmentUpdated { name, updated_by: by },
+            Change::MemberAdded { user_id, by } => DepartmentEvent::DepartmentMemberAdded { user_id, added_by: by },
+            Change::MemberRemoved { user_id, by } => DepartmentEvent::DepartmentMemberRemoved { user_id, removed_by: by },
+            Change::Deleted { by } => DepartmentEvent::DepartmentDeleted { deleted_by: by },
+        }
     }
 }
 
@@ -117,10 +134,7 @@ impl esrs::Aggregate for DepartmentAggregate {
         use DepartmentEvent::*;
         match command {
             DepartmentCommand::Create(new) => {
-                if state.is_some() {
-                    return Err(DomainError::AlreadyExists("department"));
-                }
-                let name = org_unit::name::<Department>(&new.name)?;
+                let created = org_unit::create(state, new.id, new.org_id, &new.name, new.created_by)?;
                 if new.members.len() > MAX_DEPARTMENT_MEMBERS_PER_COMMAND {
                     return Err(DomainError::invalid("members", format!("must have at most {MAX_DEPARTMENT_MEMBERS_PER_COMMAND} entries")));
                 }
@@ -128,7 +142,7 @@ impl esrs::Aggregate for DepartmentAggregate {
                     return Err(DomainError::invalid("members", "a department needs at least one head: mark a member with isAdmin: true"));
                 }
                 let by = new.created_by;
-                let mut events = vec![DepartmentCreated { id: new.id, org_id: new.org_id, name, created_by: by }];
+                let mut events = vec![created];
                 let mut members = BTreeSet::new();
                 let mut heads = BTreeSet::new();
                 for (u, _) in &new.members {
@@ -143,17 +157,10 @@ impl esrs::Aggregate for DepartmentAggregate {
                 }
                 Ok(events)
             }
-            DepartmentCommand::Rename { actor, name } => {
-                live(state)?;
-                let name = org_unit::name::<Department>(&name)?;
-                Ok(vec![DepartmentUpdated { name, updated_by: actor }])
-            }
+            DepartmentCommand::Rename { actor, name } => Ok(vec![org_unit::rename(state, actor, &name)?]),
             DepartmentCommand::AddMember { actor, user_id, head } => {
                 let d = live(state)?;
-                let mut events = Vec::new();
-                if org_unit::joins(d, user_id) {
-                    events.push(DepartmentMemberAdded { user_id, added_by: actor });
-                }
+                let mut events: Vec<_> = org_unit::add_member(d, user_id, actor).into_iter().collect();
                 if head && !d.heads.contains(&user_id) {
                     events.push(DepartmentHeadAdded { user_id, added_by: actor });
                 }
@@ -161,13 +168,14 @@ impl esrs::Aggregate for DepartmentAggregate {
             }
             DepartmentCommand::RemoveMember { actor, user_id, field } => {
                 let d = live(state)?;
-                org_unit::check_member(d, user_id, &field)?;
+                let left = org_unit::remove_member(d, user_id, actor, &field)?;
                 let mut events = Vec::new();
+                // A head who leaves stops being a head, which the last one may not.
                 if d.heads.contains(&user_id) {
                     check_not_last_head(d, user_id, &field)?;
                     events.push(DepartmentHeadRemoved { user_id, removed_by: actor });
                 }
-                events.push(DepartmentMemberRemoved { user_id, removed_by: actor });
+                events.push(left);
                 Ok(events)
             }
             DepartmentCommand::RemoveHead { actor, user_id, field } => {
@@ -178,10 +186,7 @@ impl esrs::Aggregate for DepartmentAggregate {
                 check_not_last_head(d, user_id, &field)?;
                 Ok(vec![DepartmentHeadRemoved { user_id, removed_by: actor }])
             }
-            DepartmentCommand::Delete { actor } => {
-                live(state)?;
-                Ok(vec![DepartmentDeleted { deleted_by: actor }])
-            }
+            DepartmentCommand::Delete { actor } => Ok(vec![org_unit::delete(state, actor)?]),
         }
     }
 
@@ -221,10 +226,6 @@ fn check_not_last_head(d: &Department, user_id: UserId, field: &str) -> Result<(
         ));
     }
     Ok(())
-}
-
-pub fn live(state: &Option<Department>) -> Result<&Department, DomainError> {
-    org_unit::live(state)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::event::DomainEvent;
-use crate::org_unit::{self, OrgUnit};
+use crate::org_unit::{self, live, Change, OrgUnit};
 use crate::values::MAX_LOCATION_NAME_LEN;
 use crate::{DomainError, OrgId, UserId};
 
@@ -22,6 +22,11 @@ pub struct Location {
 impl OrgUnit for Location {
     const KIND: &'static str = "location";
     const MAX_NAME_LEN: usize = MAX_LOCATION_NAME_LEN;
+    type Event = LocationEvent;
+
+    fn org_id(&self) -> Option<OrgId> {
+        self.org_id
+    }
 
     fn deleted(&self) -> bool {
         self.deleted
@@ -29,6 +34,18 @@ impl OrgUnit for Location {
 
     fn members(&self) -> &BTreeSet<UserId> {
         &self.members
+    }
+}
+
+impl From<Change> for LocationEvent {
+    fn from(change: Change) -> Self {
+        match change {
+            Change::Created { id, org_id, name, by } => LocationEvent::LocationCreated { id, org_id, name, created_by: by },
+            Change::Renamed { name, by } => LocationEvent::LocationUpdated { name, updated_by: by },
+            Change::MemberAdded { user_id, by } => LocationEvent::LocationMemberAdded { user_id, added_by: by },
+            Change::MemberRemoved { user_id, by } => LocationEvent::LocationMemberRemoved { user_id, removed_by: by },
+            Change::Deleted { by } => LocationEvent::LocationDeleted { deleted_by: by },
+        }
     }
 }
 
@@ -94,36 +111,18 @@ impl esrs::Aggregate for LocationAggregate {
     type Error = DomainError;
 
     fn handle_command(state: &Self::State, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error> {
-        use LocationEvent::*;
-        match command {
-            LocationCommand::Create { id, org_id, name, created_by } => {
-                if state.is_some() {
-                    return Err(DomainError::AlreadyExists("location"));
-                }
-                let name = org_unit::name::<Location>(&name)?;
-                Ok(vec![LocationCreated { id, org_id, name, created_by }])
-            }
-            LocationCommand::Rename { actor, name } => {
-                live(state)?;
-                let name = org_unit::name::<Location>(&name)?;
-                Ok(vec![LocationUpdated { name, updated_by: actor }])
-            }
-            LocationCommand::AddMember { actor, user_id } => {
-                let l = live(state)?;
-                if !org_unit::joins(l, user_id) {
-                    return Ok(vec![]);
-                }
-                Ok(vec![LocationMemberAdded { user_id, added_by: actor }])
-            }
-            LocationCommand::RemoveMember { actor, user_id, field } => {
-                org_unit::check_member(live(state)?, user_id, &field)?;
-                Ok(vec![LocationMemberRemoved { user_id, removed_by: actor }])
-            }
-            LocationCommand::Delete { actor } => {
-                live(state)?;
-                Ok(vec![LocationDeleted { deleted_by: actor }])
-            }
-        }
+        // A location has no rules of its own: every decision is the org unit's.
+        let event = match command {
+            LocationCommand::Create { id, org_id, name, created_by } => org_unit::create(state, id, org_id, &name, created_by)?,
+            LocationCommand::Rename { actor, name } => org_unit::rename(state, actor, &name)?,
+            LocationCommand::AddMember { actor, user_id } => match org_unit::add_member(live(state)?, user_id, actor) {
+                Some(joined) => joined,
+                None => return Ok(vec![]),
+            },
+            LocationCommand::RemoveMember { actor, user_id, field } => org_unit::remove_member(live(state)?, user_id, actor, &field)?,
+            LocationCommand::Delete { actor } => org_unit::delete(state, actor)?,
+        };
+        Ok(vec![event])
     }
 
     fn apply_event(state: Self::State, event: Self::Event) -> Self::State {
@@ -145,10 +144,6 @@ impl esrs::Aggregate for LocationAggregate {
             }),
         }
     }
-}
-
-pub fn live(state: &Option<Location>) -> Result<&Location, DomainError> {
-    org_unit::live(state)
 }
 
 #[cfg(test)]

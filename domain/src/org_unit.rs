@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::values::required_text;
-use crate::{DomainError, UserId};
+use crate::{DomainError, OrgId, UserId};
 
 /// A department or a location, as far as the shared rules see it.
 pub trait OrgUnit {
@@ -15,9 +15,24 @@ pub trait OrgUnit {
     const KIND: &'static str;
     /// The longest name the kind accepts.
     const MAX_NAME_LEN: usize;
+    /// The kind's own events, which name each shared `Change` in the kind's words.
+    type Event: From<Change>;
 
+    fn org_id(&self) -> Option<OrgId>;
     fn deleted(&self) -> bool;
     fn members(&self) -> &BTreeSet<UserId>;
+}
+
+/// What the shared decisions below decide, before a kind names it: each kind's event type keeps
+/// its own names (`DepartmentCreated`, `LocationCreated`, ...) and payloads, because logs
+/// already hold them, and converts from these one to one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Created { id: uuid::Uuid, org_id: OrgId, name: String, by: Option<UserId> },
+    Renamed { name: String, by: Option<UserId> },
+    MemberAdded { user_id: UserId, by: Option<UserId> },
+    MemberRemoved { user_id: UserId, by: Option<UserId> },
+    Deleted { by: Option<UserId> },
 }
 
 /// The unit, unless it was never created or is deleted (both answer "not found").
@@ -45,6 +60,45 @@ pub fn check_member<U: OrgUnit>(unit: &U, user: UserId, field: &str) -> Result<(
     } else {
         Err(DomainError::invalid(field, format!("user {user} is not a member of this {}", U::KIND)))
     }
+}
+
+/// The event creating unit `id`, unless its stream already exists.
+pub fn create<U: OrgUnit>(
+    state: &Option<U>,
+    id: uuid::Uuid,
+    org_id: OrgId,
+    raw_name: &str,
+    created_by: Option<UserId>,
+) -> Result<U::Event, DomainError> {
+    if state.is_some() {
+        return Err(DomainError::AlreadyExists(U::KIND));
+    }
+    Ok(Change::Created { id, org_id, name: name::<U>(raw_name)?, by: created_by }.into())
+}
+
+pub fn rename<U: OrgUnit>(state: &Option<U>, actor: Option<UserId>, raw_name: &str) -> Result<U::Event, DomainError> {
+    live(state)?;
+    Ok(Change::Renamed { name: name::<U>(raw_name)?, by: actor }.into())
+}
+
+/// Adding a present member emits nothing.
+pub fn add_member<U: OrgUnit>(unit: &U, user: UserId, actor: Option<UserId>) -> Option<U::Event> {
+    joins(unit, user).then(|| Change::MemberAdded { user_id: user, by: actor }.into())
+}
+
+pub fn remove_member<U: OrgUnit>(unit: &U, user: UserId, actor: Option<UserId>, field: &str) -> Result<U::Event, DomainError> {
+    check_member(unit, user, field)?;
+    Ok(Change::MemberRemoved { user_id: user, by: actor }.into())
+}
+
+pub fn delete<U: OrgUnit>(state: &Option<U>, actor: Option<UserId>) -> Result<U::Event, DomainError> {
+    live(state)?;
+    Ok(Change::Deleted { by: actor }.into())
+}
+
+/// Whether `state` is a live unit of `org`: another org's unit is as good as missing.
+pub fn live_in<U: OrgUnit>(state: &Option<U>, org: OrgId) -> bool {
+    matches!(state, Some(u) if !u.deleted() && u.org_id() == Some(org))
 }
 
 #[cfg(test)]

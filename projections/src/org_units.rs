@@ -25,34 +25,91 @@ pub struct HeadRow {
     pub user_id: Uuid,
 }
 
-pub async fn department(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<UnitRow>, sqlx::Error> {
-    sqlx::query_as!(
-        UnitRow,
-        r#"SELECT d.id, d.org_id, d.name, d.created_by, d.created_at, d.updated_by, d.updated_at,
-                  (SELECT count(*) FROM users u WHERE u.org_id = d.org_id AND u.department = d.id AND NOT u.deleted) AS "member_count!"
-           FROM departments d WHERE d.id = $1 AND d.org_id = $2"#,
-        id,
-        org,
-    )
-    .fetch_optional(pool)
-    .await
+/// Which table a read is about. Both kinds read alike: the unit's row, and the live users whose
+/// own column (`department` / `location`) names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitKind {
+    Department,
+    Location,
 }
 
-/// One page of the org's departments, oldest first, and how many there are.
-pub async fn departments_page(pool: &PgPool, org: Uuid, offset: i64, limit: i64) -> Result<(Vec<UnitRow>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM departments WHERE org_id = $1"#, org).fetch_one(pool).await?;
-    let rows = sqlx::query_as!(
-        UnitRow,
-        r#"SELECT d.id, d.org_id, d.name, d.created_by, d.created_at, d.updated_by, d.updated_at,
-                  (SELECT count(*) FROM users u WHERE u.org_id = d.org_id AND u.department = d.id AND NOT u.deleted) AS "member_count!"
-           FROM departments d WHERE d.org_id = $1 ORDER BY d.created_at, d.id LIMIT $2 OFFSET $3"#,
-        org,
-        limit,
-        offset,
-    )
-    .fetch_all(pool)
-    .await?;
+/// sqlx checks a query at compile time only when its text is literal, so the text shared by both
+/// kinds is spelled once here and completed with each kind's table or column name.
+macro_rules! select_units {
+    ($table:literal, $column:literal, $rest:literal, $($arg:expr),*) => {
+        sqlx::query_as!(
+            UnitRow,
+            r#"SELECT o.id, o.org_id, o.name, o.created_by, o.created_at, o.updated_by, o.updated_at,
+                  (SELECT count(*) FROM users u WHERE u.org_id = o.org_id AND u."# + $column + r#" = o.id AND NOT u.deleted) AS "member_count!"
+               FROM "# + $table + " o " + $rest,
+            $($arg),*
+        )
+    };
+}
+
+macro_rules! count_units {
+    ($table:literal, $org:expr) => {
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM "# + $table + " WHERE org_id = $1", $org)
+    };
+}
+
+macro_rules! select_members {
+    ($column:literal, $org:expr, $id:expr) => {
+        sqlx::query_as!(
+            UserRow,
+            "SELECT * FROM users WHERE org_id = $1 AND " + $column + " = $2 AND NOT deleted ORDER BY created_at, id",
+            $org,
+            $id
+        )
+    };
+}
+
+/// The org's unit `id`, with its member count.
+pub async fn unit(pool: &PgPool, kind: UnitKind, org: Uuid, id: Uuid) -> Result<Option<UnitRow>, sqlx::Error> {
+    match kind {
+        UnitKind::Department => {
+            select_units!("departments", "department", "WHERE o.id = $1 AND o.org_id = $2", id, org).fetch_optional(pool).await
+        }
+        UnitKind::Location => {
+            select_units!("locations", "location", "WHERE o.id = $1 AND o.org_id = $2", id, org).fetch_optional(pool).await
+        }
+    }
+}
+
+/// One page of the org's units, oldest first, and how many there are.
+pub async fn page(pool: &PgPool, kind: UnitKind, org: Uuid, offset: i64, limit: i64) -> Result<(Vec<UnitRow>, i64), sqlx::Error> {
+    let rows = match kind {
+        UnitKind::Department => {
+            select_units!(
+                "departments",
+                "department",
+                "WHERE o.org_id = $1 ORDER BY o.created_at, o.id LIMIT $2 OFFSET $3",
+                org,
+                limit,
+                offset
+            )
+            .fetch_all(pool)
+            .await?
+        }
+        UnitKind::Location => {
+            select_units!("locations", "location", "WHERE o.org_id = $1 ORDER BY o.created_at, o.id LIMIT $2 OFFSET $3", org, limit, offset)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    let total = match kind {
+        UnitKind::Department => count_units!("departments", org).fetch_one(pool).await?,
+        UnitKind::Location => count_units!("locations", org).fetch_one(pool).await?,
+    };
     Ok((rows, total))
+}
+
+/// The live users in the org's unit `id`, oldest first.
+pub async fn members(pool: &PgPool, kind: UnitKind, org: Uuid, id: Uuid) -> Result<Vec<UserRow>, sqlx::Error> {
+    match kind {
+        UnitKind::Department => select_members!("department", org, id).fetch_all(pool).await,
+        UnitKind::Location => select_members!("location", org, id).fetch_all(pool).await,
+    }
 }
 
 /// The live heads of the given departments, in the order they became heads.
@@ -67,46 +124,4 @@ pub async fn department_heads(pool: &PgPool, org: Uuid, departments: &[Uuid]) ->
     )
     .fetch_all(pool)
     .await
-}
-
-pub async fn department_members(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE org_id = $1 AND department = $2 AND NOT deleted ORDER BY created_at, id", org, id,)
-        .fetch_all(pool)
-        .await
-}
-
-pub async fn location(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<UnitRow>, sqlx::Error> {
-    sqlx::query_as!(
-        UnitRow,
-        r#"SELECT l.id, l.org_id, l.name, l.created_by, l.created_at, l.updated_by, l.updated_at,
-                  (SELECT count(*) FROM users u WHERE u.org_id = l.org_id AND u.location = l.id AND NOT u.deleted) AS "member_count!"
-           FROM locations l WHERE l.id = $1 AND l.org_id = $2"#,
-        id,
-        org,
-    )
-    .fetch_optional(pool)
-    .await
-}
-
-/// One page of the org's locations, oldest first, and how many there are.
-pub async fn locations_page(pool: &PgPool, org: Uuid, offset: i64, limit: i64) -> Result<(Vec<UnitRow>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM locations WHERE org_id = $1"#, org).fetch_one(pool).await?;
-    let rows = sqlx::query_as!(
-        UnitRow,
-        r#"SELECT l.id, l.org_id, l.name, l.created_by, l.created_at, l.updated_by, l.updated_at,
-                  (SELECT count(*) FROM users u WHERE u.org_id = l.org_id AND u.location = l.id AND NOT u.deleted) AS "member_count!"
-           FROM locations l WHERE l.org_id = $1 ORDER BY l.created_at, l.id LIMIT $2 OFFSET $3"#,
-        org,
-        limit,
-        offset,
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok((rows, total))
-}
-
-pub async fn location_members(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as!(UserRow, "SELECT * FROM users WHERE org_id = $1 AND location = $2 AND NOT deleted ORDER BY created_at, id", org, id,)
-        .fetch_all(pool)
-        .await
 }

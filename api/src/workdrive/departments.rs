@@ -1,21 +1,21 @@
 //! WorkDrive departments (E57–E63). Members are the users whose `department` is the department;
-//! heads are kept on the department and are always members. Org admins manage departments; any
-//! member of the org may read them.
+//! heads are kept on the department and are always members. What departments share with
+//! locations is `org_units`'s; heads (`isAdmin`, the `/admin` route) are theirs.
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use commands::handlers::department as cmd;
+use commands::handlers::department::{self as cmd, Departments};
 use domain::UserId;
-use projections::org_units::{self, UnitRow};
+use projections::org_units::{self, UnitKind, UnitRow};
 use projections::queries;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{paging, parse_id, required_name, Caller, Error, ErrorBody, Json, PageMeta, PageQuery, Query, UserSummary, Write};
+use super::org_units::{self as unit, UnitApi};
+use super::{parse_id, required_name, Caller, Error, ErrorBody, Json, PageMeta, PageQuery, Query, UserSummary, Write};
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
 use crate::AppState;
@@ -154,27 +154,53 @@ fn parse_remove(v: Option<serde_json::Value>) -> Result<Vec<UserId>, ApiError> {
     }
 }
 
-async fn load(st: &AppState, org: Uuid, id: Uuid) -> Result<UnitRow, ApiError> {
-    org_units::department(&st.pool, org, id).await?.ok_or_else(|| ApiError::NotFound("department not found".into()))
-}
+impl UnitApi for Departments {
+    const READS: UnitKind = UnitKind::Department;
+    type Shape = Department;
+    type WithMembers = DepartmentWithMembers;
+    type Page = DepartmentsPage;
+    type MembersBody = DepartmentMembersBody;
 
-async fn with_members(st: &AppState, org: Uuid, id: Uuid) -> Result<DepartmentWithMembers, ApiError> {
-    let d = load(st, org, id).await?;
-    let heads = org_units::department_heads(&st.pool, org, &[id]).await?;
-    let members = org_units::department_members(&st.pool, org, id).await?;
-    let base = Department::from(&d);
-    Ok(DepartmentWithMembers {
-        id: base.id,
-        created_at: base.created_at,
-        updated_at: base.updated_at,
-        created_by: base.created_by,
-        updated_by: base.updated_by,
-        org_id: base.org_id,
-        kind: base.kind,
-        name: base.name,
-        department_heads: heads.into_iter().map(|h| h.user_id).collect(),
-        members: members.iter().map(UserSummary::from).collect(),
-    })
+    fn members_change(body: DepartmentMembersBody) -> (Vec<cmd::MemberInput>, Vec<UserId>) {
+        let add = body.add_members.iter().map(DeptMemberInput::command).collect();
+        (add, body.remove_members.into_iter().map(UserId).collect())
+    }
+
+    async fn with_members(st: &AppState, d: &UnitRow, members: Vec<UserSummary>) -> Result<DepartmentWithMembers, ApiError> {
+        let heads = org_units::department_heads(&st.pool, d.org_id, &[d.id]).await?;
+        let base = Department::from(d);
+        Ok(DepartmentWithMembers {
+            id: base.id,
+            created_at: base.created_at,
+            updated_at: base.updated_at,
+            created_by: base.created_by,
+            updated_by: base.updated_by,
+            org_id: base.org_id,
+            kind: base.kind,
+            name: base.name,
+            department_heads: heads.into_iter().map(|h| h.user_id).collect(),
+            members,
+        })
+    }
+
+    /// Each department lists its heads (`admins`) as user summaries.
+    async fn page(st: &AppState, org: Uuid, rows: Vec<UnitRow>, meta: PageMeta) -> Result<DepartmentsPage, ApiError> {
+        let ids: Vec<Uuid> = rows.iter().map(|d| d.id).collect();
+        let heads = org_units::department_heads(&st.pool, org, &ids).await?;
+        let head_ids: Vec<Uuid> = heads.iter().map(|h| h.user_id).collect();
+        let users: HashMap<Uuid, UserSummary> =
+            queries::users_by_ids(&st.pool, org, &head_ids).await?.iter().map(|u| (u.id, UserSummary::from(u))).collect();
+        let departments = rows
+            .iter()
+            .map(|d| DepartmentListItem {
+                id: d.id,
+                name: d.name.clone(),
+                member_count: d.member_count,
+                admins: heads.iter().filter(|h| h.department_id == d.id).filter_map(|h| users.get(&h.user_id).cloned()).collect(),
+            })
+            .collect();
+        Ok(DepartmentsPage { departments, meta })
+    }
 }
 
 /// E57: one page of the caller's organization's departments, with member counts and heads.
@@ -187,24 +213,7 @@ pub async fn list_departments(
     dialect::Caller(caller, _): Caller,
     dialect::Query(q, _): Query<PageQuery>,
 ) -> Result<Response, Error> {
-    let org = caller.org()?.0;
-    let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
-    let (rows, total) = org_units::departments_page(&st.pool, org, offset, per_page).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|d| d.id).collect();
-    let heads = org_units::department_heads(&st.pool, org, &ids).await?;
-    let head_ids: Vec<Uuid> = heads.iter().map(|h| h.user_id).collect();
-    let users: HashMap<Uuid, UserSummary> =
-        queries::users_by_ids(&st.pool, org, &head_ids).await?.iter().map(|u| (u.id, UserSummary::from(u))).collect();
-    let departments = rows
-        .iter()
-        .map(|d| DepartmentListItem {
-            id: d.id,
-            name: d.name.clone(),
-            member_count: d.member_count,
-            admins: heads.iter().filter(|h| h.department_id == d.id).filter_map(|h| users.get(&h.user_id).cloned()).collect(),
-        })
-        .collect();
-    Ok(axum::Json(DepartmentsPage { departments, meta: PageMeta::new(cur_page, per_page, total) }).into_response())
+    unit::list::<Departments>(st, caller, q).await
 }
 
 /// E58: create a department with its members; at least one member must have `isAdmin: true`.
@@ -223,12 +232,7 @@ pub async fn create_department(
     let ctx = ctx?;
     let members = body.members.iter().map(DeptMemberInput::command).collect();
     let committed = cmd::create_department(&st.store, &ctx, org, name, members).await?;
-    Ok(st
-        .respond(&ctx, committed, |st, result| async move {
-            let d = load(&st, org.0, result.department_id).await?;
-            Ok((StatusCode::CREATED, axum::Json(Department::from(&d))).into_response())
-        })
-        .await?)
+    unit::created::<Departments>(&st, &ctx, org, committed).await
 }
 
 /// E59: add heads (`add`, joining the department if needed) and remove heads (`remove`, one id
@@ -250,7 +254,9 @@ pub async fn update_department_admin(
     let ctx = ctx?;
     let committed = cmd::change_heads(&st.store, &ctx, org, id, add, remove).await?;
     Ok(st
-        .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(Department::from(&load(&st, org.0, id).await?)).into_response()) })
+        .respond(&ctx, committed, |st, _| async move {
+            Ok(axum::Json(Department::from(&unit::load::<Departments>(&st, org.0, id).await?)).into_response())
+        })
         .await?)
 }
 
@@ -262,17 +268,11 @@ pub async fn update_department_admin(
     security(("api_key" = [])))]
 pub async fn change_department_members(
     State(st): State<AppState>,
-    Write { caller, ctx }: Write,
+    write: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<DepartmentMembersBody>,
 ) -> Result<Response, Error> {
-    let org = caller.require_org_admin()?;
-    let id = dialect::uuid_path(&id, "department")?;
-    let add = body.add_members.iter().map(DeptMemberInput::command).collect();
-    let remove = body.remove_members.into_iter().map(UserId).collect();
-    let ctx = ctx?;
-    let committed = cmd::change_members(&st.store, &ctx, org, id, add, remove).await?;
-    Ok(st.respond(&ctx, committed, |st, _| async move { Ok(axum::Json(with_members(&st, org.0, id).await?).into_response()) }).await?)
+    unit::change_members::<Departments>(st, write, id, body).await
 }
 
 /// E60 also answers PATCH (the spec's resolution 15).
@@ -299,9 +299,7 @@ pub async fn get_department_members(
     dialect::Caller(caller, _): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
-    let org = caller.org()?;
-    let id = dialect::uuid_path(&id, "department")?;
-    Ok(axum::Json(with_members(&st, org.0, id).await?).into_response())
+    unit::get_members::<Departments>(st, caller, id).await
 }
 
 /// E62: rename a department.
@@ -311,18 +309,11 @@ pub async fn get_department_members(
     security(("api_key" = [])))]
 pub async fn update_department(
     State(st): State<AppState>,
-    Write { caller, ctx }: Write,
+    write: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<RenameBody>,
 ) -> Result<Response, Error> {
-    let org = caller.require_org_admin()?;
-    let id = dialect::uuid_path(&id, "department")?;
-    let name = required_name(body.name)?;
-    let ctx = ctx?;
-    let committed = cmd::rename_department(&st.store, &ctx, org, id, name).await?;
-    Ok(st
-        .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(Department::from(&load(&st, org.0, id).await?)).into_response()) })
-        .await?)
+    unit::rename::<Departments>(st, write, id, body.name).await
 }
 
 /// E63: delete a department; its former members' `department` and `isDepartmentHead` are cleared.
@@ -330,14 +321,6 @@ pub async fn update_department(
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn delete_department(
-    State(st): State<AppState>,
-    Write { caller, ctx }: Write,
-    Path(id): Path<String>,
-) -> Result<Response, Error> {
-    let org = caller.require_org_admin()?;
-    let id = dialect::uuid_path(&id, "department")?;
-    let ctx = ctx?;
-    let committed = cmd::delete_department(&st.store, &ctx, org, id).await?;
-    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
+pub async fn delete_department(State(st): State<AppState>, write: Write, Path(id): Path<String>) -> Result<Response, Error> {
+    unit::delete::<Departments>(st, write, id).await
 }

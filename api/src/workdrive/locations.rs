@@ -1,18 +1,18 @@
-//! WorkDrive locations (E64–E69). Members are the users whose `location` is the location. Org
-//! admins manage locations; any member of the org may read them.
+//! WorkDrive locations (E64–E69). Members are the users whose `location` is the location.
+//! Everything but the shapes is `org_units`'s.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use commands::handlers::location as cmd;
+use axum::response::Response;
+use commands::handlers::location::{self as cmd, Locations};
 use domain::UserId;
-use projections::org_units::{self, UnitRow};
+use projections::org_units::{UnitKind, UnitRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::departments::RenameBody;
-use super::{paging, required_name, PageQuery};
+use super::org_units::{self as unit, UnitApi};
+use super::{required_name, PageQuery};
 use super::{Caller, Error, ErrorBody, Json, PageMeta, Query, UserSummary, Write};
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
@@ -84,23 +84,36 @@ pub struct LocationMembersBody {
     pub remove_members: Vec<Uuid>,
 }
 
-async fn load(st: &AppState, org: Uuid, id: Uuid) -> Result<UnitRow, ApiError> {
-    org_units::location(&st.pool, org, id).await?.ok_or_else(|| ApiError::NotFound("location not found".into()))
-}
+impl UnitApi for Locations {
+    const READS: UnitKind = UnitKind::Location;
+    type Shape = Location;
+    type WithMembers = LocationWithMembers;
+    type Page = LocationsPage;
+    type MembersBody = LocationMembersBody;
 
-async fn with_members(st: &AppState, org: Uuid, id: Uuid) -> Result<LocationWithMembers, ApiError> {
-    let l = Location::from(&load(st, org, id).await?);
-    let members = org_units::location_members(&st.pool, org, id).await?;
-    Ok(LocationWithMembers {
-        id: l.id,
-        created_at: l.created_at,
-        updated_at: l.updated_at,
-        created_by: l.created_by,
-        updated_by: l.updated_by,
-        name: l.name,
-        org_id: l.org_id,
-        members: members.iter().map(UserSummary::from).collect(),
-    })
+    fn members_change(body: LocationMembersBody) -> (Vec<UserId>, Vec<UserId>) {
+        (body.add_members.into_iter().map(UserId).collect(), body.remove_members.into_iter().map(UserId).collect())
+    }
+
+    async fn with_members(_: &AppState, row: &UnitRow, members: Vec<UserSummary>) -> Result<LocationWithMembers, ApiError> {
+        let l = Location::from(row);
+        Ok(LocationWithMembers {
+            id: l.id,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+            created_by: l.created_by,
+            updated_by: l.updated_by,
+            name: l.name,
+            org_id: l.org_id,
+            members,
+        })
+    }
+
+    /// Only in lists does a location carry its `memberCount`.
+    async fn page(_: &AppState, _: Uuid, rows: Vec<UnitRow>, meta: PageMeta) -> Result<LocationsPage, ApiError> {
+        let locations = rows.iter().map(|r| Location { member_count: Some(r.member_count), ..Location::from(r) }).collect();
+        Ok(LocationsPage { locations, meta })
+    }
 }
 
 /// E64: one page of the caller's organization's locations, with member counts.
@@ -113,11 +126,7 @@ pub async fn list_locations(
     dialect::Caller(caller, _): Caller,
     dialect::Query(q, _): Query<PageQuery>,
 ) -> Result<Response, Error> {
-    let org = caller.org()?.0;
-    let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
-    let (rows, total) = org_units::locations_page(&st.pool, org, offset, per_page).await?;
-    let locations = rows.iter().map(|r| Location { member_count: Some(r.member_count), ..Location::from(r) }).collect();
-    Ok(axum::Json(LocationsPage { locations, meta: PageMeta::new(cur_page, per_page, total) }).into_response())
+    unit::list::<Locations>(st, caller, q).await
 }
 
 /// E65: create a location (`addedBy` and `orgId` in the body are ignored: the token says both).
@@ -134,12 +143,7 @@ pub async fn create_location(
     let name = required_name(body.name)?;
     let ctx = ctx?;
     let committed = cmd::create_location(&st.store, &ctx, org, name).await?;
-    Ok(st
-        .respond(&ctx, committed, |st, result| async move {
-            let l = load(&st, org.0, result.location_id).await?;
-            Ok((StatusCode::CREATED, axum::Json(Location::from(&l))).into_response())
-        })
-        .await?)
+    unit::created::<Locations>(&st, &ctx, org, committed).await
 }
 
 /// E66: add members (moving them from their location) and remove members.
@@ -149,17 +153,11 @@ pub async fn create_location(
     security(("api_key" = [])))]
 pub async fn change_location_members(
     State(st): State<AppState>,
-    Write { caller, ctx }: Write,
+    write: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<LocationMembersBody>,
 ) -> Result<Response, Error> {
-    let org = caller.require_org_admin()?;
-    let id = dialect::uuid_path(&id, "location")?;
-    let add = body.add_members.into_iter().map(UserId).collect();
-    let remove = body.remove_members.into_iter().map(UserId).collect();
-    let ctx = ctx?;
-    let committed = cmd::change_members(&st.store, &ctx, org, id, add, remove).await?;
-    Ok(st.respond(&ctx, committed, |st, _| async move { Ok(axum::Json(with_members(&st, org.0, id).await?).into_response()) }).await?)
+    unit::change_members::<Locations>(st, write, id, body).await
 }
 
 /// E66 also answers PATCH (the spec's resolution 15).
@@ -186,9 +184,7 @@ pub async fn get_location_members(
     dialect::Caller(caller, _): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
-    let org = caller.org()?;
-    let id = dialect::uuid_path(&id, "location")?;
-    Ok(axum::Json(with_members(&st, org.0, id).await?).into_response())
+    unit::get_members::<Locations>(st, caller, id).await
 }
 
 /// E68: rename a location.
@@ -198,18 +194,11 @@ pub async fn get_location_members(
     security(("api_key" = [])))]
 pub async fn update_location(
     State(st): State<AppState>,
-    Write { caller, ctx }: Write,
+    write: Write,
     Path(id): Path<String>,
     dialect::Json(body, _): Json<RenameBody>,
 ) -> Result<Response, Error> {
-    let org = caller.require_org_admin()?;
-    let id = dialect::uuid_path(&id, "location")?;
-    let name = required_name(body.name)?;
-    let ctx = ctx?;
-    let committed = cmd::rename_location(&st.store, &ctx, org, id, name).await?;
-    Ok(st
-        .respond(&ctx, committed, |st, _| async move { Ok(axum::Json(Location::from(&load(&st, org.0, id).await?)).into_response()) })
-        .await?)
+    unit::rename::<Locations>(st, write, id, body.name).await
 }
 
 /// E69: delete a location; its former members' `location` is cleared.
@@ -217,10 +206,6 @@ pub async fn update_location(
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn delete_location(State(st): State<AppState>, Write { caller, ctx }: Write, Path(id): Path<String>) -> Result<Response, Error> {
-    let org = caller.require_org_admin()?;
-    let id = dialect::uuid_path(&id, "location")?;
-    let ctx = ctx?;
-    let committed = cmd::delete_location(&st.store, &ctx, org, id).await?;
-    Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
+pub async fn delete_location(State(st): State<AppState>, write: Write, Path(id): Path<String>) -> Result<Response, Error> {
+    unit::delete::<Locations>(st, write, id).await
 }

@@ -35,6 +35,7 @@ pub mod content;
 pub mod departments;
 pub mod locations;
 pub mod media;
+mod org_units;
 pub mod security_groups;
 pub mod sso;
 

@@ -1,13 +1,15 @@
-//! Departments (WorkDrive E58–E63). Another org's department is "not found".
+//! Departments (WorkDrive E58–E63): what they share with locations is `org_unit`'s; the create
+//! (with its members) and heads are theirs.
 
-use domain::department::{DepartmentCommand, NewDepartment};
+use domain::department::{Department, DepartmentAggregate, DepartmentCommand, NewDepartment};
 use domain::patch::Patch;
+use domain::user::{User, UserPatch};
 use domain::{DomainError, OrgId, UserId};
 use uuid::Uuid;
 
-use super::membership::Batch;
+use super::membership::{Batch, Streams};
+use super::org_unit::{self, Kind};
 use crate::results::*;
-use crate::store::Plan;
 use crate::{CommandContext, CommandError, Committed, Store};
 
 /// One entry of `members` / `add` / `addMembers`: `head` is WorkDrive's `isAdmin`.
@@ -17,16 +19,57 @@ pub struct MemberInput {
     pub head: bool,
 }
 
-fn plan(b: &Batch<'_>, id: Uuid) -> Result<Plan<DepartmentRef>, CommandError> {
-    Ok(Plan { streams: b.pending()?, ..Plan::new(DepartmentRef { department_id: id }) })
-}
+/// The department kind of org unit; heads are what only departments have.
+pub struct Departments;
 
-/// Loads the department and answers "not found" unless it is live in the caller's org.
-async fn existing(b: &mut Batch<'_>, id: Uuid) -> Result<(), CommandError> {
-    if !b.department_live(id).await? {
-        return Err(DomainError::NotFound("department").into());
+impl Kind for Departments {
+    type Unit = Department;
+    type Aggregate = DepartmentAggregate;
+    type Ref = DepartmentRef;
+    type Member = MemberInput;
+
+    fn streams<'s>(b: &'s mut Batch<'_>) -> &'s mut Streams<DepartmentAggregate> {
+        &mut b.departments
     }
-    Ok(())
+
+    fn reference(id: Uuid) -> DepartmentRef {
+        DepartmentRef { department_id: id }
+    }
+
+    fn referenced(r: &DepartmentRef) -> Uuid {
+        r.department_id
+    }
+
+    fn rename(actor: Option<UserId>, name: String) -> DepartmentCommand {
+        DepartmentCommand::Rename { actor, name }
+    }
+
+    fn delete(actor: Option<UserId>) -> DepartmentCommand {
+        DepartmentCommand::Delete { actor }
+    }
+
+    fn of(user: &User) -> Option<Uuid> {
+        user.department
+    }
+
+    fn cleared(user: &User) -> UserPatch {
+        UserPatch { department: Patch::Clear, is_department_head: user.is_department_head.then_some(false), ..Default::default() }
+    }
+
+    /// Departments name the whole list (unlike locations, which name the entry).
+    fn remove_field(_: usize) -> String {
+        "remove_members".into()
+    }
+
+    /// `head` also makes the member a head; it never demotes one.
+    async fn join(b: &mut Batch<'_>, m: &MemberInput, id: Uuid, i: usize) -> Result<(), CommandError> {
+        b.set_department(m.user_id, Patch::Set(id), m.head.then_some(true), &format!("add_members[{i}].id")).await
+    }
+
+    /// A leaving head stops being one (the last head cannot leave: the department refuses).
+    async fn leave(b: &mut Batch<'_>, user: UserId, field: &str) -> Result<(), CommandError> {
+        b.set_department(user, Patch::Clear, Some(false), field).await
+    }
 }
 
 /// E58: creates a department with its members; at least one must be a head. Members leave the
@@ -60,25 +103,7 @@ pub async fn create_department(
                 let head = m.head.then_some(true);
                 b.set_department(m.user_id, Patch::Set(id), head, &format!("members[{i}].id")).await?;
             }
-            plan(&b, id)
-        })
-        .await
-}
-
-/// E62: renames a department.
-pub async fn rename_department(
-    store: &Store,
-    ctx: &CommandContext,
-    org: OrgId,
-    id: Uuid,
-    name: String,
-) -> Result<Committed<DepartmentRef>, CommandError> {
-    store
-        .execute(ctx, || async {
-            let mut b = Batch::new(store, org, ctx.actor);
-            existing(&mut b, id).await?;
-            b.departments.decide(id, DepartmentCommand::Rename { actor: ctx.actor, name: name.clone() })?;
-            plan(&b, id)
+            org_unit::plan::<Departments>(&b, id)
         })
         .await
 }
@@ -96,7 +121,7 @@ pub async fn change_heads(
     store
         .execute(ctx, || async {
             let mut b = Batch::new(store, org, ctx.actor);
-            existing(&mut b, id).await?;
+            org_unit::existing::<Departments>(&mut b, id).await?;
             for (i, u) in add.iter().enumerate() {
                 b.set_department(*u, Patch::Set(id), Some(true), &format!("add[{i}].id")).await?;
             }
@@ -107,69 +132,7 @@ pub async fn change_heads(
                 }
                 b.set_department(*u, Patch::Keep, Some(false), "remove").await?;
             }
-            plan(&b, id)
-        })
-        .await
-}
-
-/// E60: adds members (moving them from their department; `head` also makes them heads) and
-/// removes members (their department becomes empty). The last head cannot be removed.
-pub async fn change_members(
-    store: &Store,
-    ctx: &CommandContext,
-    org: OrgId,
-    id: Uuid,
-    add: Vec<MemberInput>,
-    remove: Vec<UserId>,
-) -> Result<Committed<DepartmentRef>, CommandError> {
-    store
-        .execute(ctx, || async {
-            let mut b = Batch::new(store, org, ctx.actor);
-            existing(&mut b, id).await?;
-            for (i, m) in add.iter().enumerate() {
-                let head = m.head.then_some(true);
-                b.set_department(m.user_id, Patch::Set(id), head, &format!("add_members[{i}].id")).await?;
-            }
-            for u in &remove {
-                let user = b.user(*u, "remove_members").await?;
-                if user.department != Some(id) {
-                    return Err(DomainError::invalid("remove_members", format!("user {u} is not a member of this department")).into());
-                }
-                b.set_department(*u, Patch::Clear, Some(false), "remove_members").await?;
-            }
-            plan(&b, id)
-        })
-        .await
-}
-
-/// E63: deletes a department; its members' `department` and `isDepartmentHead` are cleared.
-pub async fn delete_department(
-    store: &Store,
-    ctx: &CommandContext,
-    org: OrgId,
-    id: Uuid,
-) -> Result<Committed<DepartmentRef>, CommandError> {
-    let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
-    store
-        .execute(ctx, || async {
-            let mut b = Batch::new(store, org, ctx.actor);
-            existing(&mut b, id).await?;
-            let members = match b.departments.state(store, id).await? {
-                Some(d) => d.members.clone(),
-                None => Default::default(),
-            };
-            for u in members {
-                // A member who is gone (deleted) has nothing left to clear.
-                let Ok(user) = b.user(u, "members").await else { continue };
-                let patch = domain::user::UserPatch {
-                    department: Patch::Clear,
-                    is_department_head: user.is_department_head.then_some(false),
-                    ..Default::default()
-                };
-                b.users.decide(u.0, domain::user::UserCommand::Update { actor, patch })?;
-            }
-            b.departments.decide(id, DepartmentCommand::Delete { actor: ctx.actor })?;
-            plan(&b, id)
+            org_unit::plan::<Departments>(&b, id)
         })
         .await
 }

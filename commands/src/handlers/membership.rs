@@ -16,6 +16,9 @@ use domain::{DomainError, DomainEvent, OrgId, UserId};
 use esrs::Aggregate;
 use uuid::Uuid;
 
+use super::department::Departments;
+use super::location::Locations;
+use super::org_unit;
 use crate::store::PendingStream;
 use crate::{CommandError, Store, StoreError};
 
@@ -28,7 +31,7 @@ pub(crate) struct Loaded<A: Aggregate> {
 }
 
 /// Streams of one aggregate type that a command touches: loaded once, decided in order.
-pub(crate) struct Streams<A: Aggregate> {
+pub struct Streams<A: Aggregate> {
     loaded: BTreeMap<Uuid, Loaded<A>>,
     order: Vec<Uuid>,
 }
@@ -82,7 +85,7 @@ where
 }
 
 /// Everything one membership command touches.
-pub(crate) struct Batch<'a> {
+pub struct Batch<'a> {
     pub store: &'a Store,
     pub org: OrgId,
     pub actor: Option<UserId>,
@@ -119,13 +122,11 @@ impl<'a> Batch<'a> {
 
     /// Whether `id` is a live department of the org.
     pub(crate) async fn department_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
-        let org = self.org;
-        Ok(matches!(self.departments.state(self.store, id).await?, Some(d) if !d.deleted && d.org_id == Some(org)))
+        org_unit::live::<Departments>(self, id).await
     }
 
     pub(crate) async fn location_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
-        let org = self.org;
-        Ok(matches!(self.locations.state(self.store, id).await?, Some(l) if !l.deleted && l.org_id == Some(org)))
+        org_unit::live::<Locations>(self, id).await
     }
 
     /// Whether `id` is a security group of the org.

@@ -10,6 +10,7 @@ pub mod location;
 pub mod media;
 pub(crate) mod membership;
 pub mod nexport;
+pub mod org_unit;
 pub mod organization;
 pub mod security_group;
 pub mod sso;
