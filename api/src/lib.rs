@@ -2,6 +2,7 @@
 //! read-your-writes machinery they share. The process that serves it is the `roster` crate.
 
 pub mod asyncapi;
+pub mod docs;
 pub mod grants;
 pub mod kernel;
 pub mod nexport;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(serve::<NexPort>(crate::nexport::routes(), &state))
         .merge(serve::<Roster>(crate::grants::routes(), &state))
         .merge(serve::<Roster>(crate::roster::routes(), &state))
+        .merge(serve::<Roster>(crate::docs::routes(), &state))
         .merge(serve::<Sunbird>(crate::sunbird::routes(), &state))
         .merge(serve::<Publisher>(crate::publisher::routes(), &state))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::kernel::bus::mark_away))

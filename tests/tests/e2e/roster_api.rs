@@ -40,6 +40,45 @@ async fn openapi_document_passes_openapi_spec_validator() {
     assert!(out.status.success(), "openapi-spec-validator rejects /openapi.json:\n{report}");
 }
 
+/// `/docs` renders the reference in a real browser (headless Chromium, installed by
+/// scripts/install-deps) from assets the binary serves itself, and lists every dialect's operations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docs_page_lists_every_dialects_operations_in_a_browser() {
+    let app = TestApp::spawn().await;
+    let page = send_raw(app.req(Method::GET, "/docs")).await.text().await.unwrap();
+    // Nothing from elsewhere: every script and stylesheet is one of Roster's own paths.
+    for attr in ["src=\"", "href=\""] {
+        for link in page.split(attr).skip(1) {
+            assert!(link.starts_with('/'), "/docs loads {link:.40} from elsewhere");
+        }
+    }
+    let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| std::process::Command::new(c).arg("--version").output().is_ok());
+    let chromium = chromium.expect("chromium (scripts/install-deps installs it)");
+    let profile = std::env::temp_dir().join(format!("roster-chromium-{}", uuid::Uuid::new_v4()));
+    let url = format!("{}/docs", app.url);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=20000", "--dump-dom"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(url)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for tag in ["WorkDrive", "PortSIP", "Sunbird", "Publisher", "NexPort", "Roster"] {
+        assert!(
+            dom.contains(&format!("data-tag=\"{tag}\"")),
+            "/docs shows no {tag} section; chromium said: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for path in ["/api/users/add", "/api/groups/{id}", "/api/v1/AdminApi/CreateUser", "/api/group/v1/create", "/api/2/groups", "/events"] {
+        assert!(dom.contains(&format!(">{path}<")) || dom.contains(path), "/docs lists no {path}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_documents_every_route_with_schemas() {
     let app = TestApp::spawn().await;
