@@ -250,67 +250,48 @@ pub async fn stream_events(
 }
 
 /// One gauge family of the Prometheus text exposition.
-fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
-    use std::fmt::Write as _;
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-    for (labels, v) in samples {
-        let _ = writeln!(out, "{name}{labels} {v}");
-    }
-}
-
 /// Seconds since `oldest` (the oldest event a reader has not handled), 0 when caught up.
 fn behind(oldest: Option<chrono::DateTime<chrono::Utc>>) -> f64 {
     oldest.map(|t| (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0).unwrap_or(0.0)
 }
 
-/// Prometheus metrics (text format 0.0.4): how far the sealer, every projection and the relay
-/// are behind the log, in events and in seconds (the age of the oldest event not handled yet).
+/// Prometheus metrics (text format 0.0.4, names in `telemetry`): HTTP answers and their
+/// durations by dialect and route; append latency and conflicts; relay publish and projection
+/// apply latency, batch sizes; how far the sealer, every projection and the relay are behind the
+/// log, in events and in seconds; parked events; the DB pool; the NATS connection.
 /// Unauthenticated like `/healthz`: counts and ages only, no tenant data.
 #[utoipa::path(get, path = "/metrics", tag = "Roster", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(st): State<AppState>) -> Result<Response, Error> {
-    let mut out = String::new();
+    // What the process counted as it went is in the registry; what the database knows is
+    // sampled now.
+    let m = telemetry::metrics();
     let sealed = workers::sealer::sealed_head(&st.pool).await?;
     let (n, oldest) = log::lag_after(&st.pool, sealed).await?;
-    gauge(&mut out, "roster_seal_lag_events", "Events in the log not sealed yet.", &[(String::new(), n as f64)]);
-    gauge(
-        &mut out,
-        "roster_seal_lag_seconds",
-        "Age of the oldest event not sealed yet (0 when caught up).",
-        &[(String::new(), behind(oldest))],
-    );
-
-    let (mut events, mut seconds) = (Vec::new(), Vec::new());
+    m.seal_lag_events.set(n as f64);
+    m.seal_lag_seconds.set(behind(oldest));
+    let parked = projections::parked::counts(&st.pool).await?;
     for p in projections::ALL {
         let cp = projections::checkpoint::read(&st.pool, p.name).await?;
         let (n, oldest) = log::lag_after(&st.pool, cp.position).await?;
-        let labels = format!("{{projection=\"{}\"}}", p.name);
-        events.push((labels.clone(), n as f64));
-        seconds.push((labels, behind(oldest)));
+        let labels = telemetry::ProjectionLabels { projection: p.name };
+        m.projection_lag_events.get_or_create(&labels).set(n as f64);
+        m.projection_lag_seconds.get_or_create(&labels).set(behind(oldest));
+        m.projection_parked_events.get_or_create(&labels).set(parked.get(p.name).copied().unwrap_or(0) as f64);
     }
-    gauge(&mut out, "roster_projection_lag_events", "Events a projection has not applied yet.", &events);
-    gauge(&mut out, "roster_projection_lag_seconds", "Age of the oldest event a projection has not applied yet.", &seconds);
-    let parked = projections::parked::counts(&st.pool).await?;
-    let parked: Vec<(String, f64)> = projections::ALL
-        .iter()
-        .map(|p| (format!("{{projection=\"{}\"}}", p.name), parked.get(p.name).copied().unwrap_or(0) as f64))
-        .collect();
-    gauge(
-        &mut out,
-        "roster_projection_parked_events",
-        "Events a projection parked (refused, or behind a refused one of their stream); see `roster projection parked`.",
-        &parked,
-    );
-
-    let (mut events, mut seconds) = (Vec::new(), Vec::new());
+    // Only the streams this database's relay publishes to now (a stream it left shows no more).
+    m.relay_lag_events.clear();
+    m.relay_lag_seconds.clear();
     for (stream, cursor) in workers::relay::cursors(&st.pool).await? {
         let (n, oldest) = log::lag_after(&st.pool, cursor).await?;
-        let labels = format!("{{stream=\"{}\"}}", stream.replace('\\', "\\\\").replace('"', "\\\""));
-        events.push((labels.clone(), n as f64));
-        seconds.push((labels, behind(oldest)));
+        let labels = telemetry::StreamLabels { stream };
+        m.relay_lag_events.get_or_create(&labels).set(n as f64);
+        m.relay_lag_seconds.get_or_create(&labels).set(behind(oldest));
     }
-    gauge(&mut out, "roster_relay_lag_events", "Events the relay has not published to NATS yet, per JetStream stream.", &events);
-    gauge(&mut out, "roster_relay_lag_seconds", "Age of the oldest event the relay has not published yet.", &seconds);
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+    let (size, idle) = (st.pool.size() as f64, st.pool.num_idle() as f64);
+    m.db_pool_connections.get_or_create(&telemetry::PoolLabels { state: "in_use" }).set(size - idle);
+    m.db_pool_connections.get_or_create(&telemetry::PoolLabels { state: "idle" }).set(idle);
+    m.nats_connected.set(if st.bus.reachable() { 1.0 } else { 0.0 });
+    Ok(([(axum::http::header::CONTENT_TYPE, telemetry::CONTENT_TYPE)], m.encode()).into_response())
 }
 
 /// The stream id of a `/streams/{stream_type}/{stream_id}` path, or `None` when the path can name

@@ -230,7 +230,13 @@ impl Store {
         }
         for attempt in 0..2 {
             let plan = build().await?;
-            match self.append(ctx, &plan).await {
+            let started = std::time::Instant::now();
+            let appended = self.append(ctx, &plan).await;
+            telemetry::observe(&telemetry::metrics().append_duration, started.elapsed());
+            if matches!(appended, Err(StoreError::VersionConflict)) {
+                telemetry::metrics().append_conflicts.inc();
+            }
+            match appended {
                 Ok(position) => {
                     return Ok(Committed { position, result: plan.result, replayed: None, is_replay: false });
                 }

@@ -112,6 +112,7 @@ async fn publish_all(
     batch: &[Envelope],
     last_id: &mut Option<String>,
 ) -> Result<(), WorkerError> {
+    let started = std::time::Instant::now();
     let mut acks = Vec::with_capacity(batch.len());
     let mut previous = last_id.clone();
     for event in batch {
@@ -125,6 +126,7 @@ async fn publish_all(
     for ack in acks {
         ack.await.map_err(nats_err)?;
     }
+    telemetry::observe(&telemetry::metrics().relay_publish_duration, started.elapsed());
     *last_id = previous;
     Ok(())
 }

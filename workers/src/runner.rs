@@ -196,6 +196,7 @@ async fn apply_or_park(pool: &PgPool, projection: Projection, batch: &[Delivered
 /// `WorkerError::Refused` and nothing of the batch is kept.
 #[tracing::instrument(name = "runner.apply_batch", skip_all, fields(projection = projection.name, events = batch.len()))]
 pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Delivered]) -> Result<Position, WorkerError> {
+    let started = std::time::Instant::now();
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     let cp = checkpoint::lock(&mut tx, projection.name).await?;
@@ -226,6 +227,10 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
     checkpoint::advance(&mut tx, projection.name, at, seq).await?;
     tx.commit().await?;
     checkpoint::notify(pool, projection.name).await;
+    let m = telemetry::metrics();
+    let labels = telemetry::ProjectionLabels { projection: projection.name };
+    telemetry::observe(&m.projection_apply_duration.get_or_create(&labels), started.elapsed());
+    m.projection_batch_size.get_or_create(&labels).observe(batch.len() as f64);
     Ok(at)
 }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod fields;
 pub mod idempotency;
 pub mod limits;
+pub mod metrics;
 pub mod request_id;
 pub mod write;
 
@@ -20,7 +21,11 @@ use crate::AppState;
 
 /// One dialect's routes with the kernel's middleware over them: what they refuse before any
 /// handler runs (a bad `Roster-Min-Position`, a body too large to fingerprint) is answered in
-/// `D`'s error shape.
+/// `D`'s error shape. Every answer is counted and timed (`metrics`).
 pub fn serve<D: dialect::Dialect>(routes: Router<AppState>, st: &AppState) -> Router<AppState> {
-    routes.route_layer(from_fn_with_state(st.clone(), consistency::min_position::<D>)).route_layer(from_fn(idempotency::fingerprint::<D>))
+    routes
+        .route_layer(from_fn_with_state(st.clone(), consistency::min_position::<D>))
+        .route_layer(from_fn(idempotency::fingerprint::<D>))
+        // Outermost: the time and status of everything above, rejections included.
+        .route_layer(from_fn(metrics::record::<D>))
 }

@@ -440,3 +440,70 @@ async fn audit_filters_and_one_entitys_history() {
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
+
+/// `/metrics` holds what operators expect, by the names the Grafana dashboard in docs/ uses, and
+/// `promtool check metrics` (Debian's prometheus package, installed by scripts/install-deps)
+/// finds nothing wrong with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_writes_and_projections_and_pass_promtool() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Metrics").await;
+    app.add_user(&org, "m@metrics.example.com").await;
+    let (status, _) = send(app.wd(Method::GET, "/api/users/00000000-0000-0000-0000-000000000000/nope", &org.token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let resp = send_raw(app.req(Method::GET, "/metrics")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = resp.text().await.unwrap();
+    let value = |prefix: &str| -> f64 {
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    };
+    // The route template, never the raw path.
+    assert!(
+        value("roster_http_requests_total{dialect=\"workdrive\",route=\"/api/users/add\",method=\"POST\",status=\"201\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(value("roster_http_request_duration_seconds_count{dialect=\"workdrive\",route=\"/api/users/add\",method=\"POST\"}") >= 1.0);
+    assert!(!text.contains("00000000-0000"), "no raw path in a label");
+    assert!(value("roster_append_duration_seconds_count") >= 2.0, "{text}");
+    assert!(text.contains("# TYPE roster_append_conflicts_total counter"));
+    assert!(value("roster_relay_publish_duration_seconds_count") >= 1.0);
+    assert!(value("roster_projection_apply_duration_seconds_count{projection=\"directory\"}") >= 1.0);
+    assert!(value("roster_projection_batch_size_events_count{projection=\"content\"}") >= 1.0);
+    assert!(text.contains("roster_db_pool_connections{state=\"idle\"}") && text.contains("roster_db_pool_connections{state=\"in_use\"}"));
+    assert_eq!(value("roster_nats_connected"), 1.0);
+
+    // Every metric the dashboard plots is one this endpoint serves.
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/grafana-dashboard.json")).unwrap())
+            .unwrap();
+    let families: std::collections::HashSet<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+    let mut plotted = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("roster_")) {
+                let family = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s).filter(|f| families.contains(f)))
+                    .unwrap_or(name);
+                assert!(families.contains(family), "the dashboard plots {name}, which /metrics does not serve");
+                plotted += 1;
+            }
+        }
+    }
+    assert!(plotted >= 10, "the dashboard plots {plotted} series");
+
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (scripts/install-deps installs it)");
+    use std::io::Write as _;
+    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}");
+}
