@@ -1,4 +1,4 @@
-//! `/asyncapi.json`: the subscriber contract — an AsyncAPI 3.0 document of the NATS stream, one
+//! `/asyncapi.json`: the subscriber contract — an AsyncAPI 3.1 document of the NATS stream, one
 //! channel per event type, every payload schema generated from the domain's event enums (the
 //! same types the code serializes into the log and the relay publishes).
 
@@ -62,7 +62,7 @@ pub fn streams() -> Vec<StreamDoc> {
     ]
 }
 
-/// The AsyncAPI 3.0 document, for subjects under `prefix`.
+/// The AsyncAPI 3.1 document, for subjects under `prefix`.
 pub fn document(prefix: &str) -> Value {
     let mut channels = Map::new();
     let mut operations = Map::new();
@@ -123,7 +123,7 @@ pub fn document(prefix: &str) -> Value {
         }
     }
     json!({
-        "asyncapi": "3.0.0",
+        "asyncapi": "3.1.0",
         "info": {
             "title": "Roster events",
             "version": env!("CARGO_PKG_VERSION"),

@@ -123,9 +123,9 @@ pub async fn openapi() -> Response {
     axum::Json(crate::openapi::document()).into_response()
 }
 
-/// The AsyncAPI 3.0 document of the NATS stream: every subject and every event type with its
+/// The AsyncAPI 3.1 document of the NATS stream: every subject and every event type with its
 /// payload schema, generated from the domain's event types (docs/subscribers.md).
-#[utoipa::path(get, path = "/asyncapi.json", tag = "Roster", responses((status = 200, description = "AsyncAPI 3.0 document")))]
+#[utoipa::path(get, path = "/asyncapi.json", tag = "Roster", responses((status = 200, description = "AsyncAPI 3.1 document")))]
 pub async fn asyncapi(State(st): State<AppState>) -> Response {
     axum::Json(crate::asyncapi::document(&st.subject_prefix)).into_response()
 }

@@ -302,7 +302,21 @@ async fn asyncapi_documents_every_event_type_the_domain_defines() {
     app.add_user(&org, "c@contract.io").await;
     let (status, doc) = send(app.req(Method::GET, "/asyncapi.json")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(doc["asyncapi"], "3.0.0");
+    assert_eq!(doc["asyncapi"], "3.1.0");
+    // The reference parser (scripts/asyncapi-check.js over @asyncapi/parser) finds no error or warning.
+    let file = std::env::temp_dir().join(format!("roster-asyncapi-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let node_dir = std::env::var("ROSTER_NODE_DIR")
+        .unwrap_or_else(|_| format!("{}/.cache/roster-node", std::env::var("HOME").unwrap_or("/tmp".into())));
+    let out = std::process::Command::new("node")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/asyncapi-check.js"))
+        .arg(&file)
+        .env("NODE_PATH", format!("{node_dir}/node_modules"))
+        .output()
+        .expect("node (scripts/install-deps installs it)");
+    let _ = std::fs::remove_file(&file);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.contains("valid AsyncAPI 3.1.0"), "@asyncapi/parser: {said}");
 
     // Every event type of every event enum, enumerated from the enums themselves.
     let by_enum: Vec<(&str, &str, Vec<String>)> = vec![
