@@ -507,3 +507,43 @@ async fn metrics_count_requests_writes_and_projections_and_pass_promtool() {
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}");
 }
+
+/// A Python client generated from the served document by a real generator
+/// (`openapi-python-client`, installed by scripts/install-deps) creates an organization, a user
+/// and a group and lists them (tests/client/smoke.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_python_client_works() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = send(app.req(Method::GET, "/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let dir = std::env::temp_dir().join(format!("roster-client-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("openapi.json"), doc.to_string()).unwrap();
+    let tool = |name: &str| {
+        let local = std::env::var("HOME").map(|h| format!("{h}/.local/bin/{name}")).unwrap_or_default();
+        if std::path::Path::new(&local).exists() {
+            local
+        } else {
+            name.to_string()
+        }
+    };
+    let run = |cmd: &mut std::process::Command| {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/install-deps installs it)"));
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{cmd:?} failed:\n{said}");
+        said
+    };
+    let (d, url, token) = (dir.clone(), app.url.clone(), app.super_token.clone());
+    let said = tokio::task::spawn_blocking(move || {
+        run(std::process::Command::new(tool("openapi-python-client"))
+            .args(["generate", "--meta", "none", "--path"])
+            .arg(d.join("openapi.json"))
+            .arg("--output-path")
+            .arg(d.join("roster_client")));
+        run(std::process::Command::new("python3").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/client/smoke.py")).arg(&d).arg(url).arg(token))
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(said.contains("created and listed through the generated client"), "{said}");
+}
