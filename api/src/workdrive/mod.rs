@@ -34,6 +34,7 @@ pub mod content;
 pub mod departments;
 pub mod locations;
 pub mod media;
+pub mod posts;
 pub mod security_groups;
 pub mod sso;
 
@@ -108,6 +109,7 @@ pub fn routes() -> Router<AppState> {
             post(security_groups::add_security_group_members).delete(security_groups::remove_security_group_members),
         )
         .merge(content::routes())
+        .merge(posts::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ pub mod media;
 pub(crate) mod membership;
 pub mod nexport;
 pub mod organization;
+pub mod posts;
 pub mod security_group;
 pub mod sso;
 pub mod user;
