@@ -477,3 +477,121 @@ impl esrs::Aggregate for PostAggregate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use esrs::Aggregate;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn u(n: u128) -> UserId {
+        UserId(Uuid::from_u128(n))
+    }
+
+    fn content(text: &str) -> PostContent {
+        PostContent {
+            post_text: text.into(),
+            tags: vec![],
+            mentions: vec![],
+            file_ids: vec![],
+            location: None,
+            gif: None,
+            links: vec![],
+            link_previews: vec![],
+            audience: Audience::public(),
+            news: None,
+        }
+    }
+
+    fn created(kind: PostKind, c: PostContent) -> Option<Post> {
+        let cmd = PostCommand::Create {
+            id: Uuid::from_u128(7),
+            org_id: OrgId(Uuid::from_u128(1)),
+            kind,
+            author: u(2),
+            now: Utc::now(),
+            content: Box::new(c),
+        };
+        PostAggregate::handle_command(&None, cmd).unwrap().into_iter().fold(None, PostAggregate::apply_event)
+    }
+
+    fn run(state: &Option<Post>, cmd: PostCommand) -> Result<Vec<PostEvent>, DomainError> {
+        PostAggregate::handle_command(state, cmd)
+    }
+
+    #[test]
+    fn a_post_needs_text_a_file_or_a_gif_and_news_a_title() {
+        assert_eq!(
+            content("  ").checked(PostKind::Post).unwrap_err(),
+            DomainError::invalid("postText", "a post needs text, a file (fileIds) or a gif")
+        );
+        assert!(PostContent { gif: Some(" g ".into()), ..content("") }.checked(PostKind::Post).is_ok());
+        assert!(PostContent { file_ids: vec![Uuid::from_u128(3)], ..content("") }.checked(PostKind::Post).is_ok());
+        assert_eq!(content("").checked(PostKind::News).unwrap_err(), DomainError::invalid("newsTitle", "is required"));
+        let news = NewsFields { news_title: " T ".into(), category: "c".into(), category_id: Uuid::nil(), cover_image: None };
+        let checked = PostContent { news: Some(news), ..content("") }.checked(PostKind::News).unwrap();
+        assert_eq!(checked.news.unwrap().news_title, "T", "news needs no text");
+    }
+
+    #[test]
+    fn only_the_author_or_an_admin_changes_or_deletes() {
+        let p = created(PostKind::Post, content("hi"));
+        let patch = || Box::new(PostPatch { post_text: Some("new".into()), ..PostPatch::default() });
+        assert!(matches!(
+            run(&p, PostCommand::Update { actor: u(9), admin: false, now: Utc::now(), patch: patch() }),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert_eq!(run(&p, PostCommand::Update { actor: u(9), admin: true, now: Utc::now(), patch: patch() }).unwrap().len(), 1);
+        assert!(
+            run(&p, PostCommand::Update { actor: u(2), admin: false, now: Utc::now(), patch: Box::default() }).unwrap().is_empty(),
+            "no change, no event"
+        );
+        let cleared = Box::new(PostPatch { post_text: Some(String::new()), ..PostPatch::default() });
+        assert!(
+            run(&p, PostCommand::Update { actor: u(2), admin: false, now: Utc::now(), patch: cleared }).is_err(),
+            "the post rule holds on update"
+        );
+        assert!(matches!(run(&p, PostCommand::Delete { actor: u(9), admin: false }), Err(DomainError::Forbidden(_))));
+        let gone = run(&p, PostCommand::Delete { actor: u(2), admin: false }).unwrap().into_iter().fold(p, PostAggregate::apply_event);
+        assert_eq!(run(&gone, PostCommand::Delete { actor: u(2), admin: false }).unwrap_err(), DomainError::NotFound("post"));
+    }
+
+    #[test]
+    fn tagged_users_are_kept_unless_a_patch_names_them() {
+        let tagged = Audience { tagged_users: vec![u(5)], ..Audience::public() };
+        let p = created(PostKind::Post, PostContent { audience: tagged, ..content("hi") }).unwrap();
+        let only_me = PostPatch { audience: Some(Audience { only_me: true, ..Audience::public() }), ..PostPatch::default() };
+        assert_eq!(only_me.apply(p.content.clone()).audience.tagged_users, vec![u(5)]);
+        let retag = PostPatch { tagged_users: Some(vec![]), ..PostPatch::default() };
+        assert!(retag.apply(p.content).audience.tagged_users.is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn reactions_are_one_per_user_and_type(ops in proptest::collection::vec((1u128..4, 0usize..6, any::<bool>()), 0..30)) {
+            let mut state = created(PostKind::Post, content("hi"));
+            let mut model = BTreeSet::new();
+            for (user, r, add) in ops {
+                let (user, reaction) = (u(user), Reaction::ALL[r]);
+                let cmd = if add { PostCommand::React { user, reaction, now: Utc::now() } } else { PostCommand::Unreact { user, reaction } };
+                let events = run(&state, cmd).unwrap();
+                let changed = if add { model.insert((user, reaction)) } else { model.remove(&(user, reaction)) };
+                prop_assert_eq!(events.len(), usize::from(changed));
+                state = events.into_iter().fold(state, PostAggregate::apply_event);
+            }
+            prop_assert_eq!(state.unwrap().reactions, model);
+        }
+    }
+
+    #[test]
+    fn reactions_parse_by_name_and_comments_are_bounded() {
+        assert_eq!(Reaction::parse("type", " LIKE ").unwrap(), Reaction::Like);
+        assert!(Reaction::parse("type", "meh").is_err());
+        let p = created(PostKind::Post, content("hi"));
+        let comment = |text: String| PostCommand::Comment { comment_id: Uuid::nil(), author: u(3), text, now: Utc::now() };
+        assert!(run(&p, comment(" ".into())).is_err());
+        assert!(run(&p, comment("c".repeat(MAX_COMMENT_LEN + 1))).is_err());
+        assert_eq!(run(&p, comment("nice".into())).unwrap().len(), 1);
+    }
+}

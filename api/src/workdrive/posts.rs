@@ -161,6 +161,7 @@ const _: () = assert!(
         && MAX_COMMENT_LEN == 4000,
     "update the bounds stated in PostBody and CommentBody"
 );
+const _: () = assert!(read::MAX_REACTION_USERS == 10, "update the description of Post.reactionUsers");
 
 fn status(raw: Patch<String>) -> Result<(), ApiError> {
     match raw {

@@ -158,6 +158,27 @@ pub async fn update_post(
         .await
 }
 
+/// Decides `command` on the live post `id` (delete, reactions, comments: nothing else to load).
+async fn decide_on<R>(
+    store: &Store,
+    ctx: &CommandContext,
+    (org, kind, id): (OrgId, PostKind, Uuid),
+    result: R,
+    command: impl Fn() -> PostCommand,
+) -> Result<Committed<R>, CommandError>
+where
+    R: Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
+    store
+        .execute(ctx, || async {
+            let mut posts = Streams::<PostAggregate>::new();
+            existing(&mut posts, store, org, kind, id).await?;
+            posts.decide(id, command())?;
+            Ok(Plan { streams: posts.pending(org)?, ..Plan::new(result.clone()) })
+        })
+        .await
+}
+
 /// E14 / E18: deletes a post (its author or an org admin).
 pub async fn delete_post(
     store: &Store,
@@ -168,14 +189,7 @@ pub async fn delete_post(
     admin: bool,
 ) -> Result<Committed<PostRef>, CommandError> {
     let actor = ctx.actor.ok_or_else(|| DomainError::Forbidden("sign in first".into()))?;
-    store
-        .execute(ctx, || async {
-            let mut posts = Streams::<PostAggregate>::new();
-            existing(&mut posts, store, org, kind, id).await?;
-            posts.decide(id, PostCommand::Delete { actor, admin })?;
-            plan(&posts, org, id)
-        })
-        .await
+    decide_on(store, ctx, (org, kind, id), PostRef { post_id: id }, || PostCommand::Delete { actor, admin }).await
 }
 
 /// Roster: the caller adds (`add`) or takes back a reaction; repeating either changes nothing.
@@ -190,15 +204,14 @@ pub async fn set_reaction(
     reaction: Reaction,
     add: bool,
 ) -> Result<Committed<PostRef>, CommandError> {
-    store
-        .execute(ctx, || async {
-            let mut posts = Streams::<PostAggregate>::new();
-            existing(&mut posts, store, org, kind, id).await?;
-            let command = if add { PostCommand::React { user, reaction, now: ctx.now } } else { PostCommand::Unreact { user, reaction } };
-            posts.decide(id, command)?;
-            plan(&posts, org, id)
-        })
-        .await
+    decide_on(store, ctx, (org, kind, id), PostRef { post_id: id }, || {
+        if add {
+            PostCommand::React { user, reaction, now: ctx.now }
+        } else {
+            PostCommand::Unreact { user, reaction }
+        }
+    })
+    .await
 }
 
 /// Roster: the caller comments on a post.
@@ -212,12 +225,11 @@ pub async fn comment(
     text: String,
 ) -> Result<Committed<CommentRef>, CommandError> {
     let comment_id = Uuid::now_v7();
-    store
-        .execute(ctx, || async {
-            let mut posts = Streams::<PostAggregate>::new();
-            existing(&mut posts, store, org, kind, id).await?;
-            posts.decide(id, PostCommand::Comment { comment_id, author, text: text.clone(), now: ctx.now })?;
-            Ok(Plan { streams: posts.pending(org)?, ..Plan::new(CommentRef { post_id: id, comment_id }) })
-        })
-        .await
+    decide_on(store, ctx, (org, kind, id), CommentRef { post_id: id, comment_id }, || PostCommand::Comment {
+        comment_id,
+        author,
+        text: text.clone(),
+        now: ctx.now,
+    })
+    .await
 }
