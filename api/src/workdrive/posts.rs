@@ -98,7 +98,8 @@ pub struct PostBody {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "PUBLISHED")]
     pub status: Patch<String>,
-    /// Tags; a string is one tag; `null` and `[]` mean none. Repeats are dropped.
+    /// Tags (each non-blank, at most 100 characters); a string is one tag; `null` and `[]` mean
+    /// none. Repeats are dropped.
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
     pub tags: Patch<OneOrMany<String>>,
@@ -124,7 +125,8 @@ pub struct PostBody {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 2048)]
     pub gif: Patch<String>,
-    /// Links (a string is one link); `null` and `[]` mean none.
+    /// Links (each non-blank, at most 2048 characters; a string is one link); `null` and `[]` mean
+    /// none.
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
     pub links: Patch<OneOrMany<String>>,
