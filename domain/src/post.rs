@@ -162,6 +162,22 @@ fn opt(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, Dom
 }
 
 impl PostContent {
+    /// A public post saying `text` and nothing else.
+    pub fn text(text: impl Into<String>) -> Self {
+        PostContent {
+            post_text: text.into(),
+            tags: vec![],
+            mentions: vec![],
+            file_ids: vec![],
+            location: None,
+            gif: None,
+            links: vec![],
+            link_previews: vec![],
+            audience: Audience::public(),
+            news: None,
+        }
+    }
+
     /// Trims, bounds and de-duplicates every field, and applies the kind's rules: a post needs
     /// text, a file or a gif; a news item needs a title.
     pub fn checked(mut self, kind: PostKind) -> Result<Self, DomainError> {
@@ -490,18 +506,7 @@ mod tests {
     }
 
     fn content(text: &str) -> PostContent {
-        PostContent {
-            post_text: text.into(),
-            tags: vec![],
-            mentions: vec![],
-            file_ids: vec![],
-            location: None,
-            gif: None,
-            links: vec![],
-            link_previews: vec![],
-            audience: Audience::public(),
-            news: None,
-        }
+        PostContent::text(text)
     }
 
     fn created(kind: PostKind, c: PostContent) -> Option<Post> {

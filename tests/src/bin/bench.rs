@@ -379,18 +379,8 @@ async fn seed_posts(store: &Store, pool: &PgPool, org: OrgId, author: UserId, re
                     if i >= FEED_POSTS {
                         return Ok::<(), String>(());
                     }
-                    let content = PostContent {
-                        post_text: format!("post {i}"),
-                        tags: vec![],
-                        mentions: vec![],
-                        file_ids: vec![],
-                        location: None,
-                        gif: None,
-                        links: vec![],
-                        link_previews: vec![],
-                        audience: audiences[i % audiences.len()].clone(),
-                        news: None,
-                    };
+                    let content =
+                        PostContent { audience: audiences[i % audiences.len()].clone(), ..PostContent::text(format!("post {i}")) };
                     let new = NewPost { content, news: None, tagged_user_ids: vec![] };
                     create_post(&store, &bench_context(org), org, author, PostKind::Post, new).await.map_err(|e| e.to_string())?;
                 }
