@@ -122,3 +122,14 @@ pub struct FollowRef {
     pub follower: UserId,
     pub followee: UserId,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostRef {
+    pub post_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentRef {
+    pub post_id: Uuid,
+    pub comment_id: Uuid,
+}

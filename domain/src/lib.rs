@@ -18,6 +18,7 @@ pub mod org_unit;
 pub mod organization;
 pub mod patch;
 pub mod permission;
+pub mod post;
 pub mod profile_field;
 pub mod security_group;
 pub mod sso;

@@ -36,6 +36,7 @@ pub mod departments;
 pub mod locations;
 pub mod media;
 mod org_units;
+pub mod posts;
 pub mod security_groups;
 pub mod sso;
 
@@ -146,6 +147,7 @@ pub fn routes() -> Router<AppState> {
             post(security_groups::add_security_group_members).delete(security_groups::remove_security_group_members),
         )
         .merge(content::routes())
+        .merge(posts::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

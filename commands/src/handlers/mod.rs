@@ -12,6 +12,7 @@ pub(crate) mod membership;
 pub mod nexport;
 pub mod org_unit;
 pub mod organization;
+pub mod posts;
 pub mod security_group;
 pub mod sso;
 pub mod user;

@@ -8,6 +8,7 @@
 pub mod audience;
 pub mod categories;
 pub mod follows;
+pub mod posts;
 
 use domain::DomainEvent;
 use eventlog::Envelope;
@@ -24,6 +25,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
     match ev.stream_type.as_str() {
         "follow" => follows::apply(conn, ev, decode(ev)?).await,
         "category" => categories::apply(conn, ev, decode(ev)?).await,
+        "post" => posts::apply(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }

@@ -16,6 +16,9 @@
 //! * (b) end-to-end lag at about half the best HTTP rate: writes paced open-loop through the store
 //!   on the live Roster's database; for each, commit → visible in every read model (projection
 //!   checkpoints, woken by LISTEN) and commit → received by a plain NATS subscriber.
+//! * (g) the WorkDrive feed: HTTP `GET /api/posts` (10 per page) for a member of an org holding
+//!   `FEED_POSTS` posts whose audiences are mixed (public, followers, team, only-me, named users),
+//!   seeded through the store on the live Roster; every page asks the visibility question in SQL.
 //!
 //! Configuration (flags win over environment): `--secs N` / `BENCH_SECS` (per step, default 15),
 //! `--lag-secs N` / `BENCH_LAG_SECS` (default 10), `--clients 1,8,32` / `BENCH_CLIENTS`,
@@ -29,11 +32,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use commands::handlers::posts::{create_post, NewPost};
 use commands::handlers::user::{create_user, CreateUser};
 use commands::{CommandContext, Position, Store};
 use devstack::{free_port, nats_bin, NatsServer, PgCluster};
+use domain::audience::Audience;
+use domain::post::{PostContent, PostKind};
 use domain::user::{Profile, Role};
-use domain::OrgId;
+use domain::{OrgId, UserId};
 use futures::StreamExt;
 use projections::checkpoint::{self, CHECKPOINT_CHANNEL};
 use roster::{Config, Roles};
@@ -56,6 +62,10 @@ const BULK_ROWS: usize = domain::values::MAX_BULK_ITEMS;
 const BULK_CLIENTS: usize = 1;
 /// How long the lag step waits, after its last write, for the read model and NATS to catch up.
 const CATCH_UP: Duration = Duration::from_secs(30);
+/// Posts in the org of the feed step (g).
+const FEED_POSTS: usize = 5000;
+/// Concurrent writers seeding them.
+const SEED_WRITERS: usize = 16;
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -328,6 +338,83 @@ async fn store_add_user(store: Store, org: OrgId) -> Outcome {
             let detail = e.to_string();
             Outcome::Err { kind: truncate(&detail, 60), detail: truncate(&detail, 300) }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (g) the feed
+// ---------------------------------------------------------------------------------------------
+
+/// A new member of the org and a token of theirs.
+async fn http_member(client: &reqwest::Client, url: &str, admin_token: &str) -> Result<(UserId, Arc<str>), BoxError> {
+    let body = json!({ "email": next_email("feed"), "firstName": "Feed", "lastName": "Member" });
+    let v: Value = client.post(format!("{url}/api/users/add")).header("X-API-KEY", admin_token).json(&body).send().await?.json().await?;
+    let id: uuid::Uuid = v["id"].as_str().ok_or_else(|| format!("add member: {v}"))?.parse()?;
+    let body = json!({ "userId": id });
+    let t: Value =
+        client.post(format!("{url}/api/token/generate-access")).header("X-API-KEY", admin_token).json(&body).send().await?.json().await?;
+    let token = t["token"].as_str().ok_or_else(|| format!("token: {t}"))?;
+    Ok((UserId(id), token.into()))
+}
+
+/// `FEED_POSTS` posts by `author`, their audiences cycling through public, the author's followers
+/// (`reader` is one), the author's team, only-me and a named user; returns once the read model
+/// holds them all.
+async fn seed_posts(store: &Store, pool: &PgPool, org: OrgId, author: UserId, reader: UserId) -> Result<(), BoxError> {
+    let nobody = Audience { public: false, ..Audience::public() };
+    let audiences = Arc::new([
+        Audience::public(),
+        Audience { friends: true, ..nobody.clone() },
+        Audience { team: true, ..nobody.clone() },
+        Audience { only_me: true, ..nobody.clone() },
+        Audience { users: vec![reader], ..nobody },
+    ]);
+    let next = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..SEED_WRITERS)
+        .map(|_| {
+            let (store, next, audiences) = (store.clone(), next.clone(), audiences.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    if i >= FEED_POSTS {
+                        return Ok::<(), String>(());
+                    }
+                    let content =
+                        PostContent { audience: audiences[i % audiences.len()].clone(), ..PostContent::text(format!("post {i}")) };
+                    let new = NewPost { content, news: None, tagged_user_ids: vec![] };
+                    create_post(&store, &bench_context(org), org, author, PostKind::Post, new).await.map_err(|e| e.to_string())?;
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await??;
+    }
+    let deadline = Instant::now() + CATCH_UP;
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_content.posts WHERE org_id = $1").bind(org.0).fetch_one(pool).await?;
+        if n as usize >= FEED_POSTS {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("only {n} of {FEED_POSTS} posts reached the read model").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One page of the feed.
+async fn http_feed(client: reqwest::Client, url: Arc<str>, token: Arc<str>) -> Outcome {
+    match client.get(format!("{url}/api/posts?per_page=10")).header("X-API-KEY", &*token).send().await {
+        Ok(r) if r.status().is_success() => {
+            let _ = r.bytes().await;
+            Outcome::Ok { pending: false }
+        }
+        Ok(r) => {
+            let status = r.status();
+            Outcome::Err { kind: format!("HTTP {status}"), detail: truncate(&r.text().await.unwrap_or_default(), 300) }
+        }
+        Err(e) => Outcome::Err { kind: "request".into(), detail: truncate(&e.to_string(), 300) },
     }
 }
 
@@ -804,6 +891,27 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     let live_store = Store::new(eventlog::db::connect(&db_url, 32, projections::SEARCH_PATH).await?);
     let lag = lag_step(live_store, &db_url, &nats.url(), &prefix, org, lag_rate, Duration::from_secs(s.lag_secs)).await?;
 
+    // (g) the feed of a member, over posts of mixed audiences.
+    eprintln!("bench: (g) seeding {FEED_POSTS} posts");
+    let (author, _) = http_member(&client, &url, &token).await?;
+    let (reader, reader_token) = http_member(&client, &url, &token).await?;
+    let follow = client.post(format!("{url}/api/users/{}/follow", author.0)).header("X-API-KEY", &*reader_token).send().await?;
+    if !follow.status().is_success() {
+        return Err(format!("follow: HTTP {}", follow.status()).into());
+    }
+    seed_posts(&Store::new(admin_pool.clone()), &admin_pool, org, author, reader).await?;
+    let feed_op = {
+        let (client, url, token) = (client.clone(), url.clone(), reader_token.clone());
+        move || http_feed(client.clone(), url.clone(), token.clone())
+    };
+    closed_loop(8, WARMUP, feed_op.clone()).await;
+    let mut feed: BTreeMap<usize, Step> = BTreeMap::new();
+    for &n in &s.clients {
+        pg_checkpoint(&admin_pool).await;
+        eprintln!("bench: (g) HTTP GET /api/posts, {n} clients, {} s", s.secs);
+        feed.insert(n, closed_loop(n, step, feed_op.clone()).await);
+    }
+
     // Event sizes, to show the raw row is comparable with what Roster appends.
     let sizes: Option<(f64, f64)> = sqlx::query_as(
         "SELECT avg(octet_length(payload::text))::float8, avg(octet_length(metadata::text))::float8 FROM events WHERE event_type = 'UserCreated'",
@@ -894,6 +1002,15 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
         fmt_ms(lag.received.p50_ms),
         fmt_ms(lag.received.p99_ms)
     ));
+    for (n, st) in feed.iter_mut() {
+        let m = st.measured();
+        line(format!(
+            "| (g) HTTP GET /api/posts, 10 per page, a member's feed over {FEED_POSTS} posts of mixed audiences (pages/s) | {n} | {} | {} | {} | — |",
+            fmt_rate(m.rate),
+            fmt_ms(m.p50_ms),
+            fmt_ms(m.p99_ms)
+        ));
+    }
     line(String::new());
 
     // Targets.
@@ -924,7 +1041,9 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     line(String::new());
     let mut notes = Vec::new();
     let bulk_steps: BTreeMap<usize, Step> = [(BULK_CLIENTS, std::mem::take(&mut bulk_step))].into_iter().collect();
-    for (label, steps) in [("(a) HTTP", &http), ("(c) store", &store_steps), ("(f) HTTP bulk-create", &bulk_steps)] {
+    for (label, steps) in
+        [("(a) HTTP", &http), ("(c) store", &store_steps), ("(f) HTTP bulk-create", &bulk_steps), ("(g) HTTP feed", &feed)]
+    {
         for (n, st) in steps.iter() {
             if st.errors > 0 || st.pending > 0 {
                 let kinds: Vec<String> = st.error_kinds.iter().map(|(k, (c, d))| format!("{c}× {k}: {d}")).collect();

@@ -15,6 +15,7 @@ mod media;
 mod nexport;
 mod parking;
 mod portsip;
+mod posts;
 mod publisher;
 mod roster_api;
 mod security_groups;

@@ -199,6 +199,22 @@ async fn openapi_documents_every_route_with_schemas() {
         ("post", "/api/categories"),
         ("post", "/api/users/{id}/follow"),
         ("delete", "/api/users/{id}/follow"),
+        ("get", "/api/posts"),
+        ("post", "/api/posts"),
+        ("patch", "/api/posts/{id}"),
+        ("delete", "/api/posts/{id}"),
+        ("post", "/api/posts/{id}/reactions"),
+        ("delete", "/api/posts/{id}/reactions"),
+        ("get", "/api/posts/{id}/comments"),
+        ("post", "/api/posts/{id}/comments"),
+        ("get", "/api/news"),
+        ("post", "/api/news"),
+        ("patch", "/api/news/{id}"),
+        ("delete", "/api/news/{id}"),
+        ("post", "/api/news/{id}/reactions"),
+        ("delete", "/api/news/{id}/reactions"),
+        ("get", "/api/news/{id}/comments"),
+        ("post", "/api/news/{id}/comments"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];
