@@ -59,6 +59,7 @@ pub fn streams() -> Vec<StreamDoc> {
         typed::<profile_field::ProfileFieldEvent>(),
         typed::<follow::FollowEvent>(),
         typed::<category::CategoryEvent>(),
+        typed::<calendar::CalendarEventEvent>(),
     ]
 }
 

@@ -122,3 +122,8 @@ pub struct FollowRef {
     pub follower: UserId,
     pub followee: UserId,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRef {
+    pub event_id: Uuid,
+}
