@@ -298,47 +298,32 @@ impl EventPatch {
     pub fn apply(&self, d: &EventDetails) -> Result<EventDetails, DomainError> {
         let p = self.clone();
         let mut n = d.clone();
-        if let Some(t) = p.title {
-            n.title = t;
-        }
+        replace(p.title, &mut n.title);
         p.description.apply_to(&mut n.description);
-        if let Some(v) = p.external_links {
-            n.external_links = v;
-        }
-        if let Some(v) = p.invitees {
-            n.invitees = v;
-        }
+        replace(p.external_links, &mut n.external_links);
+        replace(p.invitees, &mut n.invitees);
         p.conference_link.apply_to(&mut n.conference_link);
         p.location.apply_to(&mut n.location);
         p.poster_id.apply_to(&mut n.poster_id);
-        if let Some(v) = p.is_virtual {
-            n.is_virtual = v;
-        }
-        if let Some(v) = p.tags {
-            n.tags = v;
-        }
-        if let Some(v) = p.external_user_emails {
-            n.external_user_emails = v;
-        }
+        replace(p.is_virtual, &mut n.is_virtual);
+        replace(p.tags, &mut n.tags);
+        replace(p.external_user_emails, &mut n.external_user_emails);
         p.category.apply_to(&mut n.category);
-        if let Some(v) = p.is_meeting {
-            n.is_meeting = v;
-        }
-        if let Some(v) = p.kind {
-            n.kind = v;
-        }
-        if let Some(v) = p.video_preview_ids {
-            n.video_preview_ids = v;
-        }
+        replace(p.is_meeting, &mut n.is_meeting);
+        replace(p.kind, &mut n.kind);
+        replace(p.video_preview_ids, &mut n.video_preview_ids);
         p.duration.apply_to(&mut n.duration);
         p.conversation_id.apply_to(&mut n.conversation_id);
-        if let Some(v) = p.time_zone {
-            n.time_zone = v;
-        }
-        if let Some(v) = p.audience {
-            n.audience = v;
-        }
+        replace(p.time_zone, &mut n.time_zone);
+        replace(p.audience, &mut n.audience);
         n.checked()
+    }
+}
+
+/// A present value replaces the field; an absent one keeps it.
+fn replace<T>(v: Option<T>, field: &mut T) {
+    if let Some(v) = v {
+        *field = v;
     }
 }
 

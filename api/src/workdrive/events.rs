@@ -486,7 +486,7 @@ async fn one(st: &AppState, reader: Reader, id: Uuid) -> Result<Event, ApiError>
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct EventsQuery {
+pub struct EventListQuery {
     pub time: Option<String>,
     #[serde(rename = "per_page")]
     pub per_page: Option<String>,
@@ -522,7 +522,7 @@ fn present(raw: &Option<String>) -> Option<&str> {
 pub async fn list_events(
     State(st): State<AppState>,
     dialect::Caller(caller, _): Caller,
-    dialect::Query(q, _): Query<EventsQuery>,
+    dialect::Query(q, _): Query<EventListQuery>,
 ) -> Result<Response, Error> {
     let reader = reader(&caller)?;
     let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;

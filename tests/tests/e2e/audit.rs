@@ -317,6 +317,7 @@ async fn asyncapi_documents_every_event_type_the_domain_defines() {
         ("RoleGrantEvent", "role_grant", event_types::<domain::permission::RoleGrantEvent>()),
         ("SubscriptionEvent", "subscription", event_types::<domain::subscription::SubscriptionEvent>()),
         ("ProfileFieldEvent", "profile_field", event_types::<domain::profile_field::ProfileFieldEvent>()),
+        ("CalendarEventEvent", "calendar_event", event_types::<domain::calendar::CalendarEventEvent>()),
     ];
     let mut listed: Vec<String> = by_enum.iter().map(|(n, _, _)| n.to_string()).collect();
     listed.sort();

@@ -261,6 +261,14 @@ async fn lists_filter_page_and_answer_only_what_the_reader_may_see() {
     let guest_ics = send_raw(app.wd(Method::GET, "/api/events.ics", &guest_token)).await.text().await.unwrap();
     assert!(guest_ics.contains(&format!("UID:{pid}")), "{guest_ics}");
     assert_eq!(send_raw(app.req(Method::GET, "/api/events.ics?token=wrong")).await.status(), StatusCode::UNAUTHORIZED);
+
+    // The org admin sees every event of the org, even one only its author may see.
+    let mut secret = ev("secret", "2031-03-15T09:00:00Z", "2031-03-15T10:00:00Z");
+    secret["permissions"] = json!({ "onlyMe": true });
+    create(&app, &guest_token, secret).await;
+    assert!(titles(&list(&app, &org.token, "").await).contains(&"secret".to_string()));
+    assert!(titles(&list(&app, &guest_token, "").await).contains(&"secret".to_string()));
+    assert!(!titles(&list(&app, &bystander, "").await).contains(&"secret".to_string()));
 }
 
 fn local_times(page: &Value, tz: Tz) -> Vec<NaiveTime> {
