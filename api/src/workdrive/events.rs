@@ -5,8 +5,9 @@
 //!   minutes (or the start itself). Both are ISO-8601 instants with an offset.
 //! - `null` in a create is the same as absent. In a PATCH, `null` clears an optional field
 //!   (description, links, poster, category, duration, ...), resets a list or flag to empty/false,
-//!   and is refused for `title` and the times; `repeat` cannot be changed by a PATCH (400 when set;
-//!   delete the series and create it anew), `null` leaves it.
+//!   `permissions: null` is public again, and `null` is refused for `title` and the times;
+//!   `repeat` cannot be changed by a PATCH (400 when set; delete the series and create it anew),
+//!   `null` leaves it.
 //! - `timeZone` defaults to UTC: organizations carry no zone yet.
 //! - `externalEvents`: Roster imports no external calendars, so every event has
 //!   `isExternalEvent: false` and the flag (checked as a boolean) changes nothing.

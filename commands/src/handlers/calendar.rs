@@ -8,7 +8,7 @@ use domain::calendar::{
     self, occurrence_id, CalendarAggregate, CalendarEvent, Editor, EventCategory, EventCommand, EventDetails, EventPatch, NewEvent, Repeat,
     Rsvp, Scope, SeriesRef,
 };
-use domain::category::ModuleCode;
+use domain::category::{CategoryAggregate, ModuleCode};
 use domain::patch::Patch;
 use domain::{DomainError, OrgId, UserId};
 use uuid::Uuid;
@@ -53,10 +53,12 @@ async fn check_references(
         check_files(b.store, org, &d.video_preview_ids, "videoPreviewIds").await?;
     }
     match category.map(str::trim).filter(|c| !c.is_empty()) {
-        Some(name) => Ok(Some(EventCategory {
-            id: existing_category(b.store, org, ModuleCode::Event, name, "category").await?,
-            name: name.to_string(),
-        })),
+        Some(name) => {
+            let id = existing_category(b.store, org, ModuleCode::Event, name, "category").await?;
+            // The category's own spelling, whatever case the request used.
+            let name = b.store.load::<CategoryAggregate>(id).await?.0.map_or_else(|| name.to_string(), |c| c.category);
+            Ok(Some(EventCategory { id, name }))
+        }
         None => Ok(None),
     }
 }

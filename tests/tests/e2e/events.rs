@@ -71,7 +71,7 @@ async fn create_update_delete_with_every_field_and_errors() {
     assert_eq!(e["title"], "All hands");
     assert_eq!(e["startDateTime"], "2030-05-01T07:00:00Z");
     assert_eq!(e["endDateTime"], "2030-05-01T08:30:00Z");
-    assert_eq!((e["type"].as_str(), e["category"].as_str(), e["isMeeting"].as_bool()), (Some("EVENT"), Some("town hall"), Some(true)));
+    assert_eq!((e["type"].as_str(), e["category"].as_str(), e["isMeeting"].as_bool()), (Some("EVENT"), Some("Town hall"), Some(true)));
     assert_eq!(e["poster"]["id"], poster.as_str());
     assert_eq!(e["creator"]["id"], org.admin_id.as_str());
     assert_eq!(e["userIds"], json!([guest]));
