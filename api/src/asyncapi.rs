@@ -60,6 +60,7 @@ pub fn streams() -> Vec<StreamDoc> {
         typed::<follow::FollowEvent>(),
         typed::<category::CategoryEvent>(),
         typed::<post::PostEvent>(),
+        typed::<calendar::CalendarEventEvent>(),
     ]
 }
 

@@ -133,3 +133,8 @@ pub struct CommentRef {
     pub post_id: Uuid,
     pub comment_id: Uuid,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRef {
+    pub event_id: Uuid,
+}

@@ -4,6 +4,7 @@
 //! replaying the same events always yields the same state.
 
 pub mod audience;
+pub mod calendar;
 pub mod category;
 pub mod department;
 pub mod error;

@@ -55,7 +55,7 @@ pub const DIRECTORY: Projection = Projection {
 pub const CONTENT: Projection = Projection {
     name: "content",
     schema: "rm_content",
-    tables: &["follows", "audience", "categories", "posts", "post_reactions", "post_comments"],
+    tables: &["follows", "audience", "categories", "posts", "post_reactions", "post_comments", "calendar_events", "calendar_rsvps"],
 };
 
 /// The schemas of the read models, searched before `public`: what every pool's sessions use

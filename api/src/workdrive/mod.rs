@@ -33,6 +33,7 @@ use crate::AppState;
 
 pub mod content;
 pub mod departments;
+pub mod events;
 pub mod locations;
 pub mod media;
 mod org_units;
@@ -148,6 +149,7 @@ pub fn routes() -> Router<AppState> {
         )
         .merge(content::routes())
         .merge(posts::routes())
+        .merge(events::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

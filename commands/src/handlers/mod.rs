@@ -3,6 +3,7 @@
 //! Ids and secrets are made before `Store::execute` so a conflict retry reuses them, and another
 //! tenant's entity is reported as not found, exactly like a missing one.
 
+pub mod calendar;
 pub mod content;
 pub mod department;
 pub mod group;

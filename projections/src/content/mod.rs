@@ -6,6 +6,7 @@
 //! same question with the reader's grants (see `audience::Reader`).
 
 pub mod audience;
+pub mod calendar;
 pub mod categories;
 pub mod follows;
 pub mod posts;
@@ -26,6 +27,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "follow" => follows::apply(conn, ev, decode(ev)?).await,
         "category" => categories::apply(conn, ev, decode(ev)?).await,
         "post" => posts::apply(conn, ev, decode(ev)?).await,
+        "calendar_event" => calendar::apply(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }

@@ -333,6 +333,8 @@ async fn asyncapi_documents_every_event_type_the_domain_defines() {
         ("ProfileFieldEvent", "profile_field", event_types::<domain::profile_field::ProfileFieldEvent>()),
         ("FollowEvent", "follow", event_types::<domain::follow::FollowEvent>()),
         ("CategoryEvent", "category", event_types::<domain::category::CategoryEvent>()),
+        ("PostEvent", "post", event_types::<domain::post::PostEvent>()),
+        ("CalendarEventEvent", "calendar_event", event_types::<domain::calendar::CalendarEventEvent>()),
     ];
     let mut listed: Vec<String> = by_enum.iter().map(|(n, _, _)| n.to_string()).collect();
     listed.sort();

@@ -7,6 +7,7 @@ mod content;
 mod contract;
 mod delivery;
 mod departments;
+mod events;
 mod faults;
 mod fuzz_findings;
 mod group_dialects;
