@@ -59,6 +59,10 @@ pub fn streams() -> Vec<StreamDoc> {
         typed::<profile_field::ProfileFieldEvent>(),
         typed::<follow::FollowEvent>(),
         typed::<category::CategoryEvent>(),
+        typed::<library::VideoEvent>(),
+        typed::<library::PhotoEvent>(),
+        typed::<library::KbDocumentEvent>(),
+        typed::<library::FaqKbEvent>(),
     ]
 }
 

@@ -141,5 +141,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
     // WorkDrive's content modules each carry their own list of paths.
     let mut doc = Doc::openapi();
     doc.merge(workdrive::content::Doc::openapi());
+    doc.merge(workdrive::library::Doc::openapi());
     doc
 }

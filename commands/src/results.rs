@@ -122,3 +122,9 @@ pub struct FollowRef {
     pub follower: UserId,
     pub followee: UserId,
 }
+
+/// A library item (video, photo, document, FAQ) after a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryRef {
+    pub id: Uuid,
+}

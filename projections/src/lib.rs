@@ -52,7 +52,11 @@ pub const DIRECTORY: Projection = Projection {
     ],
 };
 
-pub const CONTENT: Projection = Projection { name: "content", schema: "rm_content", tables: &["follows", "audience", "categories"] };
+pub const CONTENT: Projection = Projection {
+    name: "content",
+    schema: "rm_content",
+    tables: &["follows", "audience", "categories", "videos", "photos", "kb_documents", "faq_kbs", "faq_rows"],
+};
 
 /// The schemas of the read models, searched before `public`: what every pool's sessions use
 /// (`eventlog::db::connect`), so that projector SQL and queries find the live tables.

@@ -32,6 +32,7 @@ use crate::AppState;
 
 pub mod content;
 pub mod departments;
+pub mod library;
 pub mod locations;
 pub mod media;
 pub mod security_groups;
@@ -108,6 +109,7 @@ pub fn routes() -> Router<AppState> {
             post(security_groups::add_security_group_members).delete(security_groups::remove_security_group_members),
         )
         .merge(content::routes())
+        .merge(library::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

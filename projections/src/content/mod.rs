@@ -8,6 +8,7 @@
 pub mod audience;
 pub mod categories;
 pub mod follows;
+pub mod library;
 
 use domain::DomainEvent;
 use eventlog::Envelope;
@@ -24,6 +25,10 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
     match ev.stream_type.as_str() {
         "follow" => follows::apply(conn, ev, decode(ev)?).await,
         "category" => categories::apply(conn, ev, decode(ev)?).await,
+        "video" => library::apply_video(conn, ev, decode(ev)?).await,
+        "photo" => library::apply_photo(conn, ev, decode(ev)?).await,
+        "kb_document" => library::apply_document(conn, ev, decode(ev)?).await,
+        "faq_kb" => library::apply_faq(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }

@@ -10,6 +10,7 @@ mod departments;
 mod faults;
 mod fuzz_findings;
 mod group_dialects;
+mod library;
 mod locations;
 mod media;
 mod nexport;
