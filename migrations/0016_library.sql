@@ -81,3 +81,40 @@ create table rm_content.faq_rows (
     description  text,
     primary key (kb_id, id)
 );
+
+-- Courses (E43, E44): seen by the whole org; `categories` are COURSE category ids.
+create table rm_content.courses (
+    id           uuid primary key,
+    org_id       uuid        not null,
+    author       uuid        not null,
+    title        text        not null,
+    description  text,
+    categories   uuid[]      not null,
+    ord          integer     not null,
+    total_time   integer     not null,
+    due_date     timestamptz,
+    status       text        not null,
+    file_id      uuid,
+    form         jsonb,
+    tasks        jsonb       not null,
+    created_at   timestamptz not null,
+    updated_at   timestamptz not null,
+    updated_by   uuid        not null
+);
+create index courses_page_idx on rm_content.courses (org_id, created_at, id);
+
+-- Enforcement templates (E40); `reminders` as the domain keeps them.
+create table rm_content.enforcement_templates (
+    id            uuid primary key,
+    org_id        uuid        not null,
+    author        uuid        not null,
+    title         text        not null,
+    system_event  text,
+    kind          text,
+    sub_kind      text,
+    reminders     jsonb       not null,
+    created_at    timestamptz not null,
+    updated_at    timestamptz not null,
+    updated_by    uuid        not null
+);
+create index enforcement_templates_page_idx on rm_content.enforcement_templates (org_id, created_at, id);

@@ -63,6 +63,8 @@ pub fn streams() -> Vec<StreamDoc> {
         typed::<library::PhotoEvent>(),
         typed::<library::KbDocumentEvent>(),
         typed::<library::FaqKbEvent>(),
+        typed::<library::CourseEvent>(),
+        typed::<library::EnforcementTemplateEvent>(),
     ]
 }
 

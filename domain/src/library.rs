@@ -21,6 +21,8 @@ pub const MAX_DESCRIPTION_LEN: usize = 5000;
 pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_LEN: usize = 100;
+/// A short label: a template's system event, type and sub-type, a reminder's references.
+pub const MAX_LABEL_LEN: usize = 100;
 /// Owners of a document or FAQ.
 pub const MAX_OWNERS: usize = 100;
 /// Question/answer rows of one FAQ.
@@ -29,6 +31,15 @@ pub const MAX_QUESTION_LEN: usize = 1000;
 pub const MAX_ANSWER_LEN: usize = 10_000;
 /// A video's opaque `meta` object, serialized.
 pub const MAX_META_BYTES: usize = 4096;
+/// A course's opaque form.io `form`, serialized.
+pub const MAX_FORM_BYTES: usize = 65_536;
+/// A course's task list: entries, and all of them serialized.
+pub const MAX_COURSE_TASKS: usize = 200;
+pub const MAX_TASKS_BYTES: usize = 65_536;
+/// A course's categories.
+pub const MAX_COURSE_CATEGORIES: usize = 20;
+/// An enforcement template's reminders.
+pub const MAX_REMINDERS: usize = 50;
 
 /// Who asks for a change: only the author or an admin of the item's org may change it, and an
 /// item of another org is not found.
@@ -206,6 +217,28 @@ fn expiry(at: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>, DomainErro
     at.map(|at| check_instant("expiry", at)).transpose()
 }
 
+/// A client's opaque JSON value, stored as given: bounded in size, without NUL (jsonb cannot hold
+/// U+0000; see `values::bounded_text`).
+fn opaque_json(field: &str, v: serde_json::Value, max_bytes: usize) -> Result<serde_json::Value, DomainError> {
+    let text = v.to_string();
+    if text.len() > max_bytes {
+        return Err(DomainError::invalid(field, format!("must be at most {max_bytes} bytes of JSON")));
+    }
+    if text.contains("\\u0000") {
+        return Err(DomainError::invalid(field, "must not contain NUL (U+0000) characters"));
+    }
+    Ok(v)
+}
+
+/// An optional opaque JSON object (`null` is none).
+fn opaque_object(field: &str, v: Option<serde_json::Value>, max_bytes: usize) -> Result<Option<serde_json::Value>, DomainError> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(m @ serde_json::Value::Object(_)) => opaque_json(field, m, max_bytes).map(Some),
+        Some(_) => Err(DomainError::invalid(field, "must be an object")),
+    }
+}
+
 fn url(field: &str, v: Option<String>) -> Result<Option<String>, DomainError> {
     opt_text(field, v, MAX_URL_LEN)
 }
@@ -317,21 +350,7 @@ impl ItemData for Video {
     type Patch = VideoPatch;
 
     fn checked(self) -> Result<Self, DomainError> {
-        let meta = match self.meta {
-            None | Some(serde_json::Value::Null) => None,
-            Some(m @ serde_json::Value::Object(_)) => {
-                let text = m.to_string();
-                if text.len() > MAX_META_BYTES {
-                    return Err(DomainError::invalid("meta", format!("must be at most {MAX_META_BYTES} bytes of JSON")));
-                }
-                // jsonb cannot hold U+0000 (see values::bounded_text).
-                if text.contains("\\u0000") {
-                    return Err(DomainError::invalid("meta", "must not contain NUL (U+0000) characters"));
-                }
-                Some(m)
-            }
-            Some(_) => return Err(DomainError::invalid("meta", "must be an object")),
-        };
+        let meta = opaque_object("meta", self.meta, MAX_META_BYTES)?;
         let url = meta.as_ref().and_then(|m| m.get("url"));
         if self.source.is_upload() && self.video_file_id.is_none() {
             return Err(DomainError::invalid("videoFileId", "is required for a CUSTOM or RECORDING video"));
@@ -550,6 +569,162 @@ impl ItemData for FaqKb {
 }
 
 library_aggregate!(FaqKbAggregate, FaqKbEvent, FaqKb, "faq_kb", FaqKbCreated, FaqKbUpdated, FaqKbDeleted);
+
+// ----- courses (E43, E44, Roster's create) --------------------------------------------------------
+
+/// A course's status (the seed's task status; `published` is accepted as `publish` by the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CourseStatus {
+    Draft,
+    Publish,
+}
+
+/// A course (the seed's "task list"): seen by the whole org; created by its admins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Course {
+    pub title: String,
+    pub description: Option<String>,
+    /// Categories of the COURSE module.
+    pub categories: Vec<Uuid>,
+    #[schema(minimum = 0)]
+    pub order: i32,
+    /// The estimated duration, in minutes.
+    #[schema(minimum = 0)]
+    pub total_time: i32,
+    pub due_date: Option<DateTime<Utc>>,
+    pub status: CourseStatus,
+    pub file_id: Option<Uuid>,
+    /// The client's form.io form, stored as given.
+    #[schema(value_type = Option<Object>)]
+    pub form: Option<serde_json::Value>,
+    /// The course's tasks as the client sent them (titles or objects).
+    #[schema(value_type = Vec<Object>)]
+    pub tasks: Vec<serde_json::Value>,
+}
+
+/// Courses are never changed, only deleted (E44).
+#[derive(Debug, Clone, Default)]
+pub struct NoPatch;
+
+impl ItemData for Course {
+    type Patch = NoPatch;
+
+    fn checked(self) -> Result<Self, DomainError> {
+        for (field, n) in [("order", self.order), ("totalTime", self.total_time)] {
+            if n < 0 {
+                return Err(DomainError::invalid(field, "must be 0 or more"));
+            }
+        }
+        if self.categories.len() > MAX_COURSE_CATEGORIES {
+            return Err(DomainError::invalid("categories", format!("must have at most {MAX_COURSE_CATEGORIES} entries")));
+        }
+        if self.tasks.len() > MAX_COURSE_TASKS {
+            return Err(DomainError::invalid("tasks", format!("must have at most {MAX_COURSE_TASKS} entries")));
+        }
+        let tasks = opaque_json("tasks", serde_json::Value::Array(self.tasks), MAX_TASKS_BYTES)?;
+        Ok(Course {
+            title: required_text("title", &self.title, MAX_TITLE_LEN)?,
+            description: opt_text("description", self.description, MAX_DESCRIPTION_LEN)?,
+            due_date: self.due_date.map(|d| check_instant("dueDate", d)).transpose()?,
+            form: opaque_object("form", self.form, MAX_FORM_BYTES)?,
+            tasks: match tasks {
+                serde_json::Value::Array(t) => t,
+                _ => vec![],
+            },
+            ..self
+        })
+    }
+
+    fn patched(self, _: NoPatch) -> Result<Self, DomainError> {
+        Ok(self)
+    }
+}
+
+library_aggregate!(CourseAggregate, CourseEvent, Course, "course", CourseCreated, CourseUpdated, CourseDeleted);
+
+// ----- enforcement templates (E40, Roster's create) -----------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReminderType {
+    Email,
+    Push,
+    Text,
+    Restrict,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReminderTimeUnit {
+    Week,
+    Days,
+    Hours,
+    Minutes,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Reminder {
+    pub reminder_type: ReminderType,
+    pub reminder_time_unit: ReminderTimeUnit,
+    #[schema(minimum = 0)]
+    pub reminder_time: i32,
+    pub ref_id: Option<String>,
+    pub org_content_template_id: Option<String>,
+}
+
+/// An enforcement (notification) template: when to remind whom of what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EnforcementTemplate {
+    pub title: String,
+    pub system_event: Option<String>,
+    pub kind: Option<String>,
+    pub sub_kind: Option<String>,
+    pub reminders: Vec<Reminder>,
+}
+
+impl ItemData for EnforcementTemplate {
+    type Patch = NoPatch;
+
+    fn checked(self) -> Result<Self, DomainError> {
+        if self.reminders.len() > MAX_REMINDERS {
+            return Err(DomainError::invalid("reminders", format!("must have at most {MAX_REMINDERS} entries")));
+        }
+        let mut reminders = Vec::with_capacity(self.reminders.len());
+        for (i, r) in self.reminders.into_iter().enumerate() {
+            let f = |name: &str| format!("reminders[{i}].{name}");
+            if r.reminder_time < 0 {
+                return Err(DomainError::invalid(f("reminderTime"), "must be 0 or more"));
+            }
+            reminders.push(Reminder {
+                ref_id: opt_text(&f("refId"), r.ref_id, MAX_LABEL_LEN)?,
+                org_content_template_id: opt_text(&f("orgContentTemplateId"), r.org_content_template_id, MAX_LABEL_LEN)?,
+                ..r
+            });
+        }
+        Ok(EnforcementTemplate {
+            title: required_text("title", &self.title, MAX_TITLE_LEN)?,
+            system_event: opt_text("systemEvent", self.system_event, MAX_LABEL_LEN)?,
+            kind: opt_text("type", self.kind, MAX_LABEL_LEN)?,
+            sub_kind: opt_text("subType", self.sub_kind, MAX_LABEL_LEN)?,
+            reminders,
+        })
+    }
+
+    fn patched(self, _: NoPatch) -> Result<Self, DomainError> {
+        Ok(self)
+    }
+}
+
+library_aggregate!(
+    EnforcementTemplateAggregate,
+    EnforcementTemplateEvent,
+    EnforcementTemplate,
+    "enforcement_template",
+    EnforcementTemplateCreated,
+    EnforcementTemplateUpdated,
+    EnforcementTemplateDeleted
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use domain::{DomainError, DomainEvent, OrgId, UserId};
 use esrs::Aggregate;
 use uuid::Uuid;
 
-use super::content::{check_audience, ensure_category};
+use super::content::{check_audience, ensure_category, existing_category};
 use super::membership::{Batch, Streams};
 use crate::results::LibraryRef;
 use crate::store::Plan;
@@ -28,6 +28,17 @@ pub struct References {
     pub users: Vec<(UserId, String)>,
     /// A category of the module by name, ensured.
     pub category: Option<(ModuleCode, String)>,
+    /// Categories of a module by name, which must exist.
+    pub existing_categories: Vec<(ModuleCode, String, String)>,
+}
+
+/// The category ids a command's references resolved to.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// The ensured `category`.
+    pub category: Option<Uuid>,
+    /// The `existing_categories`, in order.
+    pub categories: Vec<Uuid>,
 }
 
 /// A library aggregate over content `D` (videos, photos, documents, FAQs).
@@ -45,7 +56,7 @@ where
 }
 
 /// Creates (`create`) or changes library item `id` of `org`: checks `refs`, ensures the category,
-/// then decides `command(category id)` on the item's stream.
+/// then decides `command(what they resolved to)` on the item's stream.
 pub async fn run<A, D>(
     store: &Store,
     ctx: &CommandContext,
@@ -53,7 +64,7 @@ pub async fn run<A, D>(
     id: Uuid,
     create: bool,
     refs: &References,
-    command: impl Fn(Option<Uuid>) -> ItemCommand<D>,
+    command: impl Fn(Resolved) -> ItemCommand<D>,
 ) -> Result<Committed<LibraryRef>, CommandError>
 where
     D: ItemData,
@@ -77,13 +88,17 @@ where
                 Some((module, name)) => Some(ensure_category(store, &mut categories, ctx, org, *module, name).await?),
                 None => None,
             };
+            let mut categories_ids = Vec::with_capacity(refs.existing_categories.len());
+            for (module, name, field) in &refs.existing_categories {
+                categories_ids.push(existing_category(store, org, *module, name, field).await?);
+            }
             let mut items = Streams::<A>::new();
             if create {
                 items.fresh(id);
             } else {
                 items.state(store, id).await?;
             }
-            items.decide(id, command(category))?;
+            items.decide(id, command(Resolved { category, categories: categories_ids }))?;
             let mut streams = categories.pending(org)?;
             streams.extend(items.pending(org)?);
             Ok(Plan { streams, ..Plan::new(LibraryRef { id }) })

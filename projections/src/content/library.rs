@@ -4,7 +4,11 @@
 //! its owners and the org's admins.
 
 use chrono::{DateTime, Utc};
-use domain::library::{FaqKbEvent, KbDocumentEvent, KbHead, PhotoEvent, Qa, VideoEvent};
+use domain::audience::Audience;
+use domain::library::{
+    CourseEvent, CourseStatus, EnforcementTemplateEvent, FaqKbEvent, KbDocumentEvent, KbHead, PhotoEvent, Qa, VideoEvent,
+};
+use domain::{OrgId, UserId};
 use eventlog::Envelope;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
@@ -15,6 +19,31 @@ use crate::ApplyError;
 
 fn ids<T: Copy>(v: &[T], f: impl Fn(T) -> Uuid) -> Vec<Uuid> {
     v.iter().map(|x| f(*x)).collect()
+}
+
+/// Forgets a deleted library item of any kind (ids are unique across kinds), with its grants
+/// and, for an FAQ, its rows.
+async fn forget(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "WITH v AS (DELETE FROM videos WHERE id = $1), p AS (DELETE FROM photos WHERE id = $1),
+              d AS (DELETE FROM kb_documents WHERE id = $1), f AS (DELETE FROM faq_kbs WHERE id = $1),
+              r AS (DELETE FROM faq_rows WHERE kb_id = $1), c AS (DELETE FROM courses WHERE id = $1),
+              t AS (DELETE FROM enforcement_templates WHERE id = $1)
+         DELETE FROM audience WHERE item_id = $1",
+        id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the grants of an updated item, found with its (org, author); an update of an item
+/// the projection does not hold changes nothing.
+async fn regrant(conn: &mut PgConnection, id: Uuid, found: Option<(Uuid, Uuid)>, a: &Audience) -> Result<(), sqlx::Error> {
+    match found {
+        Some((org, author)) => audience::replace(conn, id, &a.grants(OrgId(org), UserId(author))).await,
+        None => Ok(()),
+    }
 }
 
 pub(super) async fn apply_video(conn: &mut PgConnection, ev: &Envelope, event: VideoEvent) -> Result<(), ApplyError> {
@@ -52,13 +81,10 @@ pub(super) async fn apply_video(conn: &mut PgConnection, ev: &Envelope, event: V
             )
             .fetch_optional(&mut *conn)
             .await?;
-            if let Some(r) = row {
-                audience::replace(conn, id, &a.grants(domain::OrgId(r.org_id), domain::UserId(r.author))).await?;
-            }
+            regrant(conn, id, row.map(|r| (r.org_id, r.author)), &a).await?;
         }
         VideoEvent::VideoDeleted { id } => {
-            sqlx::query!("DELETE FROM videos WHERE id = $1", id).execute(&mut *conn).await?;
-            audience::remove(conn, id).await?;
+            forget(conn, id).await?;
         }
     }
     Ok(())
@@ -96,13 +122,10 @@ pub(super) async fn apply_photo(conn: &mut PgConnection, ev: &Envelope, event: P
             )
             .fetch_optional(&mut *conn)
             .await?;
-            if let Some(r) = row {
-                audience::replace(conn, id, &a.grants(domain::OrgId(r.org_id), domain::UserId(r.author))).await?;
-            }
+            regrant(conn, id, row.map(|r| (r.org_id, r.author)), &a).await?;
         }
         PhotoEvent::PhotoDeleted { id } => {
-            sqlx::query!("DELETE FROM photos WHERE id = $1", id).execute(&mut *conn).await?;
-            audience::remove(conn, id).await?;
+            forget(conn, id).await?;
         }
     }
     Ok(())
@@ -155,13 +178,10 @@ pub(super) async fn apply_document(conn: &mut PgConnection, ev: &Envelope, event
             )
             .fetch_optional(&mut *conn)
             .await?;
-            if let Some(r) = row {
-                audience::replace(conn, id, &a.grants(domain::OrgId(r.org_id), domain::UserId(r.author))).await?;
-            }
+            regrant(conn, id, row.map(|r| (r.org_id, r.author)), &a).await?;
         }
         KbDocumentEvent::KbDocumentDeleted { id } => {
-            sqlx::query!("DELETE FROM kb_documents WHERE id = $1", id).execute(&mut *conn).await?;
-            audience::remove(conn, id).await?;
+            forget(conn, id).await?;
         }
     }
     Ok(())
@@ -189,9 +209,8 @@ async fn replace_rows(conn: &mut PgConnection, kb: Uuid, qas: &[Qa]) -> Result<(
     Ok(())
 }
 
-fn audience_json(a: &domain::audience::Audience) -> Result<serde_json::Value, ApplyError> {
-    serde_json::to_value(a)
-        .map_err(|e| ApplyError::Decode { event_type: "audience".into(), source: domain::EventCodecError(e.to_string()) })
+fn json<T: serde::Serialize>(a: &T) -> Result<serde_json::Value, ApplyError> {
+    serde_json::to_value(a).map_err(|e| ApplyError::Decode { event_type: "json".into(), source: domain::EventCodecError(e.to_string()) })
 }
 
 pub(super) async fn apply_faq(conn: &mut PgConnection, ev: &Envelope, event: FaqKbEvent) -> Result<(), ApplyError> {
@@ -211,7 +230,7 @@ pub(super) async fn apply_faq(conn: &mut PgConnection, ev: &Envelope, event: Faq
                 &h.tags,
                 h.category_id,
                 h.published,
-                audience_json(&a)?,
+                json(&a)?,
                 ev.recorded_at,
             )
             .execute(&mut *conn)
@@ -234,21 +253,88 @@ pub(super) async fn apply_faq(conn: &mut PgConnection, ev: &Envelope, event: Faq
                 &h.tags,
                 h.category_id,
                 h.published,
-                audience_json(&a)?,
+                json(&a)?,
                 ev.recorded_at,
                 by.0,
             )
             .fetch_optional(&mut *conn)
             .await?;
-            if let Some(r) = row {
+            if row.is_some() {
                 replace_rows(conn, id, &f.qas).await?;
-                audience::replace(conn, id, &a.grants(domain::OrgId(r.org_id), domain::UserId(r.author))).await?;
             }
+            regrant(conn, id, row.map(|r| (r.org_id, r.author)), &a).await?;
         }
         FaqKbEvent::FaqKbDeleted { id } => {
-            sqlx::query!("DELETE FROM faq_rows WHERE kb_id = $1", id).execute(&mut *conn).await?;
-            sqlx::query!("DELETE FROM faq_kbs WHERE id = $1", id).execute(&mut *conn).await?;
-            audience::remove(conn, id).await?;
+            forget(conn, id).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn apply_course(conn: &mut PgConnection, ev: &Envelope, event: CourseEvent) -> Result<(), ApplyError> {
+    match event {
+        CourseEvent::CourseCreated { id, org_id, author, item: c, audience: a } => {
+            let status = match c.status {
+                CourseStatus::Draft => "draft",
+                CourseStatus::Publish => "publish",
+            };
+            sqlx::query!(
+                "INSERT INTO courses (id, org_id, author, title, description, categories, ord, total_time, due_date, status, file_id,
+                                      form, tasks, created_at, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $3) ON CONFLICT (id) DO NOTHING",
+                id,
+                org_id.0,
+                author.0,
+                c.title,
+                c.description,
+                &c.categories,
+                c.order,
+                c.total_time,
+                c.due_date,
+                status,
+                c.file_id,
+                c.form,
+                json(&c.tasks)?,
+                ev.recorded_at,
+            )
+            .execute(&mut *conn)
+            .await?;
+            audience::replace(conn, id, &a.grants(org_id, author)).await?;
+        }
+        // Courses are never changed (no endpoint changes one); their audience is the org.
+        CourseEvent::CourseUpdated { .. } => {}
+        CourseEvent::CourseDeleted { id } => {
+            forget(conn, id).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn apply_template(conn: &mut PgConnection, ev: &Envelope, event: EnforcementTemplateEvent) -> Result<(), ApplyError> {
+    match event {
+        EnforcementTemplateEvent::EnforcementTemplateCreated { id, org_id, author, item: t, audience: a } => {
+            sqlx::query!(
+                "INSERT INTO enforcement_templates (id, org_id, author, title, system_event, kind, sub_kind, reminders,
+                                                    created_at, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $3) ON CONFLICT (id) DO NOTHING",
+                id,
+                org_id.0,
+                author.0,
+                t.title,
+                t.system_event,
+                t.kind,
+                t.sub_kind,
+                json(&t.reminders)?,
+                ev.recorded_at,
+            )
+            .execute(&mut *conn)
+            .await?;
+            audience::replace(conn, id, &a.grants(org_id, author)).await?;
+        }
+        // Templates are never changed (no endpoint changes one).
+        EnforcementTemplateEvent::EnforcementTemplateUpdated { .. } => {}
+        EnforcementTemplateEvent::EnforcementTemplateDeleted { id } => {
+            forget(conn, id).await?;
         }
     }
     Ok(())
@@ -264,7 +350,8 @@ pub async fn visible(pool: &PgPool, reader: Reader, id: Uuid) -> Result<bool, sq
                SELECT org_id, true AS published, author, '{}'::uuid[] AS owners FROM videos WHERE id = $1
                UNION ALL SELECT org_id, true, author, '{}'::uuid[] FROM photos WHERE id = $1
                UNION ALL SELECT org_id, published, author, owners FROM kb_documents WHERE id = $1
-               UNION ALL SELECT org_id, published, author, owners FROM faq_kbs WHERE id = $1) x"#,
+               UNION ALL SELECT org_id, published, author, owners FROM faq_kbs WHERE id = $1
+               UNION ALL SELECT org_id, true, author, '{}'::uuid[] FROM courses WHERE id = $1) x"#,
         id
     )
     .fetch_optional(pool)
@@ -533,4 +620,77 @@ pub async fn faq(pool: &PgPool, reader: Reader, id: Uuid) -> Result<Option<(FaqK
     let Some(kb) = kbs.pop() else { return Ok(None) };
     let (rows, _) = faq_rows(pool, reader, &f, 0, i64::from(i32::MAX)).await?;
     Ok(Some((kb, rows)))
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CourseRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub author: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub categories: Vec<String>,
+    pub ord: i32,
+    pub total_time: i32,
+    pub due_date: Option<DateTime<Utc>>,
+    pub status: String,
+    pub file_id: Option<Uuid>,
+    pub form: Option<serde_json::Value>,
+    pub tasks: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The reader's courses (one, or all), by creation (`newest_first` or oldest first).
+pub async fn courses(
+    pool: &PgPool,
+    reader: Reader,
+    id: Option<Uuid>,
+    newest_first: bool,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<CourseRow>, i64), sqlx::Error> {
+    let where_ = |qb: &mut QueryBuilder<'_, Postgres>| {
+        push_readable(qb, reader, "c", false);
+        if let Some(id) = id {
+            qb.push(" AND c.id = ").push_bind(id);
+        }
+    };
+    let select = "c.id, c.org_id, c.author, c.title, c.description, c.ord, c.total_time, c.due_date, c.status, c.file_id, c.form,
+                  c.tasks, c.created_at, c.updated_at,
+                  ARRAY(SELECT k.category FROM unnest(c.categories) WITH ORDINALITY AS u(cid, n)
+                        JOIN categories k ON k.id = u.cid ORDER BY u.n) AS categories";
+    let order = if newest_first { "c.created_at DESC, c.id DESC" } else { "c.created_at, c.id" };
+    page(pool, select, "courses c", where_, order, offset, limit).await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TemplateRow {
+    pub id: Uuid,
+    pub title: String,
+    pub system_event: Option<String>,
+    pub kind: Option<String>,
+    pub sub_kind: Option<String>,
+    pub reminders: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The reader's enforcement templates (one, or all), by creation.
+pub async fn templates(
+    pool: &PgPool,
+    reader: Reader,
+    id: Option<Uuid>,
+    newest_first: bool,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<TemplateRow>, i64), sqlx::Error> {
+    let where_ = |qb: &mut QueryBuilder<'_, Postgres>| {
+        push_readable(qb, reader, "t", false);
+        if let Some(id) = id {
+            qb.push(" AND t.id = ").push_bind(id);
+        }
+    };
+    let select = "t.id, t.title, t.system_event, t.kind, t.sub_kind, t.reminders, t.created_at";
+    let order = if newest_first { "t.created_at DESC, t.id DESC" } else { "t.created_at, t.id" };
+    page(pool, select, "enforcement_templates t", where_, order, offset, limit).await
 }

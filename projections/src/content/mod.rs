@@ -29,6 +29,8 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "photo" => library::apply_photo(conn, ev, decode(ev)?).await,
         "kb_document" => library::apply_document(conn, ev, decode(ev)?).await,
         "faq_kb" => library::apply_faq(conn, ev, decode(ev)?).await,
+        "course" => library::apply_course(conn, ev, decode(ev)?).await,
+        "enforcement_template" => library::apply_template(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }

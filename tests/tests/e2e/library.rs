@@ -407,3 +407,108 @@ async fn photo_filters_follow_tags_teams_and_authors() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(events_of(&app, &mine).await, vec!["PhotoCreated", "PhotoUpdated", "PhotoDeleted"]);
 }
+
+#[tokio::test]
+async fn courses_are_made_by_admins_for_the_whole_org() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Courses").await;
+    let other = app.create_org("Other Courses").await;
+    let (_, ann_token) = member(&app, &org, "ann@courses.example.com", None).await;
+    let (status, _) = call(&app, Method::POST, "/api/categories", &org.token, Some(json!({ "moduleCode": 5, "category": "Safety" }))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let file = uploaded(&app, &org, "image/png", b"cover").await;
+    let body = json!({
+        "title": "Fire drill", "description": "d", "categories": ["safety"], "order": 2, "totalTime": 45,
+        "dueDate": "2030-05-01T00:00:00Z", "status": "published", "fileId": file,
+        "form": { "display": "form", "components": [{ "type": "textfield" }] }, "tasks": ["Read", { "title": "Watch" }],
+    });
+    let (status, c) = call(&app, Method::POST, "/api/courses", &org.token, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    assert_eq!((c["title"].as_str(), c["status"].as_str(), c["numberOfTasks"].as_i64()), (Some("Fire drill"), Some("publish"), Some(2)));
+    assert_eq!((c["categories"].clone(), c["order"].as_i64(), c["totalTime"].as_i64()), (json!(["Safety"]), Some(2), Some(45)));
+    assert_eq!((c["file"]["id"].as_str(), c["form"]["display"].as_str()), (Some(file.as_str()), Some("form")));
+    assert_eq!(c["taskItems"][1]["title"], "Watch");
+    let first = c["id"].as_str().unwrap().to_string();
+    let (status, c) = call(&app, Method::POST, "/api/courses", &org.token, Some(json!({ "title": "Second" }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    assert_eq!((c["status"].as_str(), c["numberOfTasks"].as_i64(), c["categories"].clone()), (Some("draft"), Some(0), json!([])));
+    let second = c["id"].as_str().unwrap().to_string();
+
+    // Members see every course; ASC by default.
+    let (status, v) = call(&app, Method::GET, "/api/courses?filter=ALL_COURSES", &ann_token, None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!((ids(&v["taskLists"]), v["meta"]["totalResults"].as_i64()), (vec![first.clone(), second.clone()], Some(2)));
+    let (_, v) = call(&app, Method::GET, "/api/courses?sort_direction=desc", &ann_token, None).await;
+    assert_eq!(ids(&v["taskLists"]), vec![second.clone(), first.clone()]);
+    let (_, v) = call(&app, Method::GET, "/api/courses", &other.token, None).await;
+    assert_eq!(v["meta"]["totalResults"], 0);
+    for (query, field) in [("?filter=MY_COURSES", "filter"), ("?sort_direction=up", "sort_direction")] {
+        let (status, e) = call(&app, Method::GET, &format!("/api/courses{query}"), &ann_token, None).await;
+        assert_bad(status, &e, field);
+    }
+
+    let (status, _) = call(&app, Method::POST, "/api/courses", &ann_token, Some(json!({ "title": "Mine" }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (body, field) in [
+        (json!({}), "title"),
+        (json!({ "title": "t", "categories": ["Nope"] }), "categories[0]"),
+        (json!({ "title": "t", "order": -1 }), "order"),
+        (json!({ "title": "t", "status": "done" }), "status"),
+        (json!({ "title": "t", "fileId": uuid::Uuid::new_v4() }), "fileId"),
+        (json!({ "title": "t", "form": [1] }), "form"),
+        (json!({ "title": "t", "form": { "x": "y".repeat(70_000) } }), "form"),
+    ] {
+        let (status, e) = call(&app, Method::POST, "/api/courses", &org.token, Some(body)).await;
+        assert_bad(status, &e, field);
+    }
+
+    let (status, _) = call(&app, Method::DELETE, &format!("/api/courses/{first}"), &ann_token, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&app, Method::DELETE, &format!("/api/courses/{first}"), &other.token, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(&app, Method::DELETE, &format!("/api/courses/{first}"), &org.token, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, v) = call(&app, Method::GET, "/api/courses", &ann_token, None).await;
+    assert_eq!(ids(&v["taskLists"]), vec![second]);
+    assert_eq!(events_of(&app, &first).await, vec!["CourseCreated", "CourseDeleted"]);
+}
+
+#[tokio::test]
+async fn enforcement_templates_validate_their_reminders_and_list_newest_first() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Templates").await;
+    let (_, ann_token) = member(&app, &org, "ann@templates.example.com", None).await;
+    let reminder =
+        json!({ "reminderType": "email", "reminderTimeUnit": "days", "reminderTime": 3, "refId": "r", "orgContentTemplateId": "t" });
+    let body = json!({ "title": "Overdue", "systemEvent": "TASK_DUE", "type": "task", "subType": "due", "reminders": [reminder] });
+    let (status, t) = call(&app, Method::POST, "/api/enforcement-templates", &org.token, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!((t["title"].as_str(), t["type"].as_str(), t["subType"].as_str()), (Some("Overdue"), Some("task"), Some("due")));
+    assert_eq!(t["reminders"][0], reminder);
+    let first = t["id"].as_str().unwrap().to_string();
+    let (status, t) = call(&app, Method::POST, "/api/enforcement-templates", &org.token, Some(json!({ "title": "Plain" }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let second = t["id"].as_str().unwrap().to_string();
+
+    let (status, v) = call(&app, Method::GET, "/api/enforcement-templates", &ann_token, None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(ids(&v["notificationTemplates"]), vec![second.clone(), first.clone()]);
+    let (_, v) = call(&app, Method::GET, "/api/enforcement-templates?sort_direction=ASC&per_page=1", &ann_token, None).await;
+    assert_eq!((ids(&v["notificationTemplates"]), v["meta"]["nextPage"].as_i64()), (vec![first.clone()], Some(2)));
+
+    let (status, _) = call(&app, Method::POST, "/api/enforcement-templates", &ann_token, Some(json!({ "title": "x" }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let with = |r: Value| json!({ "title": "t", "reminders": [reminder.clone(), r] });
+    for (body, field) in [
+        (json!({ "reminders": [] }), "title"),
+        (with(json!({ "reminderType": "fax", "reminderTimeUnit": "days", "reminderTime": 1 })), "reminders[1].reminderType"),
+        (with(json!({ "reminderType": "push", "reminderTimeUnit": "years", "reminderTime": 1 })), "reminders[1].reminderTimeUnit"),
+        (with(json!({ "reminderType": "push", "reminderTimeUnit": "week" })), "reminders[1].reminderTime"),
+        (with(json!({ "reminderType": "push", "reminderTimeUnit": "week", "reminderTime": -1 })), "reminders[1].reminderTime"),
+        (json!({ "title": "t", "systemEvent": "e".repeat(101) }), "systemEvent"),
+    ] {
+        let (status, e) = call(&app, Method::POST, "/api/enforcement-templates", &org.token, Some(body)).await;
+        assert_bad(status, &e, field);
+    }
+    assert_eq!(events_of(&app, &first).await, vec!["EnforcementTemplateCreated"]);
+}

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use commands::handlers::library::{run, References};
+use commands::handlers::library::{run, References, Resolved};
 use domain::category::ModuleCode;
 use domain::library::{ItemCommand, KbDocument, KbDocumentAggregate, KbDocumentPatch, KbHead, MAX_URL_LEN};
 use domain::patch::Patch;
@@ -160,12 +160,13 @@ pub async fn create_document(
         files: files(&[(body.doc_id, "docId")]),
         users: new.owners,
         category: new.category.map(|c| (ModuleCode::Document, c)),
+        ..Default::default()
     };
     let data = KbDocument { head: new.head, doc_url: body.doc_url, link: body.link, doc_id: body.doc_id };
     let ctx = ctx?;
     let (id, org, author) = (Uuid::new_v4(), domain::OrgId(reader.org), caller.user_id);
-    let command = |category_id| {
-        let data = KbDocument { head: KbHead { category_id, ..data.head.clone() }, ..data.clone() };
+    let command = |r: Resolved| {
+        let data = KbDocument { head: KbHead { category_id: r.category, ..data.head.clone() }, ..data.clone() };
         ItemCommand::Create { id, org_id: org, author, data, audience: audience.clone() }
     };
     let committed = run::<KbDocumentAggregate, KbDocument>(&st.store, &ctx, org, id, true, &refs, command).await?;
@@ -213,13 +214,14 @@ pub async fn update_document(
         files: files(&[(doc_file, "docId")]),
         users: change.owners,
         category: change.category.map(|c| (ModuleCode::Document, c)),
+        ..Default::default()
     };
     let patch = KbDocumentPatch { head: change.head, doc_url: body.doc_url, link: change.link, doc_id: body.doc_id };
     let (id, actor) = changeable(&st, &caller, &raw, "document").await?;
     let ctx = ctx?;
-    let command = |category_id: Option<Uuid>| {
+    let command = |r: Resolved| {
         let mut patch = patch.clone();
-        if let Some(c) = category_id {
+        if let Some(c) = r.category {
             patch.head.category_id = Patch::Set(c);
         }
         ItemCommand::Update { actor, patch, audience: change.audience.clone() }

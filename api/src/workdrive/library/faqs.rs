@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use commands::handlers::library::{run, References};
+use commands::handlers::library::{run, References, Resolved};
 use domain::audience::Audience;
 use domain::category::ModuleCode;
 use domain::library::{FaqKb, FaqKbAggregate, FaqKbPatch, ItemCommand, KbHead, Qa, QaChange, MAX_ANSWER_LEN, MAX_QAS, MAX_QUESTION_LEN};
@@ -239,8 +239,8 @@ pub async fn create_faq(
     };
     let ctx = ctx?;
     let (id, org, author) = (Uuid::new_v4(), domain::OrgId(reader.org), caller.user_id);
-    let command = |category_id| {
-        let data = FaqKb { head: KbHead { category_id, ..new.head.clone() }, qas: qas.clone() };
+    let command = |r: Resolved| {
+        let data = FaqKb { head: KbHead { category_id: r.category, ..new.head.clone() }, qas: qas.clone() };
         ItemCommand::Create { id, org_id: org, author, data, audience: audience.clone() }
     };
     let committed = run::<FaqKbAggregate, FaqKb>(&st.store, &ctx, org, id, true, &refs, command).await?;
@@ -318,9 +318,9 @@ pub async fn update_faq(
     };
     let (id, actor) = changeable(&st, &caller, &raw, "faq").await?;
     let ctx = ctx?;
-    let command = |category_id: Option<Uuid>| {
+    let command = |r: Resolved| {
         let mut patch = patch.clone();
-        if let Some(c) = category_id {
+        if let Some(c) = r.category {
             patch.head.category_id = Patch::Set(c);
         }
         ItemCommand::Update { actor, patch, audience: change.audience.clone() }

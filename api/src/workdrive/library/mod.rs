@@ -3,7 +3,9 @@
 //! change (an item the caller may not see is "not found", one they see but did not write is
 //! 403), the `publish` flag, and rendering the users and files items name.
 
+pub mod courses;
 pub mod documents;
+pub mod enforcement_templates;
 pub mod faqs;
 pub mod photos;
 pub mod videos;
@@ -12,7 +14,7 @@ use std::collections::HashMap;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
+use axum::routing::{self, get, patch};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use commands::handlers::library::{run, LibraryAggregate, References};
@@ -47,6 +49,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/documents/{id}", patch(documents::update_document).delete(documents::delete_document))
         .route("/api/faqs", get(faqs::list_faqs).post(faqs::create_faq))
         .route("/api/faqs/{id}", patch(faqs::update_faq).delete(faqs::delete_faq))
+        .route("/api/courses", get(courses::list_courses).post(courses::create_course))
+        .route("/api/courses/{id}", routing::delete(courses::delete_course))
+        .route("/api/enforcement-templates", get(enforcement_templates::list_templates).post(enforcement_templates::create_template))
 }
 
 #[derive(OpenApi)]
@@ -67,6 +72,11 @@ pub fn routes() -> Router<AppState> {
     faqs::create_faq,
     faqs::update_faq,
     faqs::delete_faq,
+    courses::list_courses,
+    courses::create_course,
+    courses::delete_course,
+    enforcement_templates::list_templates,
+    enforcement_templates::create_template,
 ))]
 pub struct Doc;
 
@@ -97,6 +107,16 @@ where
 /// The files a body names, with their fields (absent ids name nothing).
 fn files(pairs: &[(Option<Uuid>, &str)]) -> Vec<(Uuid, String)> {
     pairs.iter().filter_map(|(id, field)| id.map(|id| (id, field.to_string()))).collect()
+}
+
+/// `sort_direction` (`ASC` or `DESC`, any case) → whether newest come first; absent: `desc_default`.
+fn newest_first(raw: Option<&str>, desc_default: bool) -> Result<bool, ApiError> {
+    match raw.map(str::trim).unwrap_or("") {
+        "" => Ok(desc_default),
+        s if s.eq_ignore_ascii_case("desc") => Ok(true),
+        s if s.eq_ignore_ascii_case("asc") => Ok(false),
+        other => Err(ApiError::invalid("sort_direction", format!("'{other}' is not ASC or DESC"))),
+    }
 }
 
 /// The `publish` query flag of E32/E33/E36/E37 (absent: not given).
