@@ -7,6 +7,7 @@
 use domain::audience::Audience;
 use domain::category::{CategoryAggregate, ModuleCode};
 use domain::library::{Item, ItemCommand, ItemData};
+use domain::media::MediaAggregate;
 use domain::{DomainError, DomainEvent, OrgId, UserId};
 use esrs::Aggregate;
 use uuid::Uuid;
@@ -24,6 +25,8 @@ pub struct References {
     pub audience: Option<Audience>,
     /// Uploaded files of the org.
     pub files: Vec<(Uuid, String)>,
+    /// Uploaded images of the org (a photo's file).
+    pub images: Vec<(Uuid, String)>,
     /// Live users of the org.
     pub users: Vec<(UserId, String)>,
     /// A category of the module by name, ensured.
@@ -80,8 +83,14 @@ where
             for (user, field) in &refs.users {
                 b.user(*user, field).await?;
             }
-            for (file, field) in &refs.files {
+            for (file, field) in refs.files.iter().chain(&refs.images) {
                 super::media::check_file(store, org, *file, field).await?;
+            }
+            for (image, field) in &refs.images {
+                let (media, _) = store.load::<MediaAggregate>(*image).await?;
+                if !media.is_some_and(|m| m.mime.starts_with("image/")) {
+                    return Err(DomainError::invalid(field, "must be an uploaded image").into());
+                }
             }
             let mut categories = Streams::<CategoryAggregate>::new();
             let category = match &refs.category {

@@ -399,8 +399,11 @@ async fn photo_filters_follow_tags_teams_and_authors() {
         call(&app, Method::PATCH, &format!("/api/photos/{mine}"), &me_token, Some(json!({ "title": "  ", "description": "d" }))).await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!((p["title"].clone(), p["description"].as_str(), p["photo"]["id"].as_str()), (Value::Null, Some("d"), Some(file.as_str())));
-    let (status, e) = call(&app, Method::POST, "/api/photos", &me_token, Some(json!({ "title": "t" }))).await;
-    assert_bad(status, &e, "fileId");
+    let pdf = uploaded(&app, &org, "application/pdf", b"%PDF").await;
+    for body in [json!({ "title": "t" }), json!({ "fileId": pdf }), json!({ "fileId": uuid::Uuid::new_v4() })] {
+        let (status, e) = call(&app, Method::POST, "/api/photos", &me_token, Some(body)).await;
+        assert_bad(status, &e, "fileId");
+    }
     let (status, _) = call(&app, Method::DELETE, &format!("/api/photos/{mine}"), &mate_token, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = call(&app, Method::DELETE, &format!("/api/photos/{mine}"), &me_token, None).await;

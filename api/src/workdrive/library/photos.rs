@@ -141,7 +141,7 @@ pub async fn create_photo(
     let file_id = body.file_id.ok_or_else(|| ApiError::invalid("fileId", "is required"))?;
     let audience = audience(body.permissions)?;
     let data = PhotoData { title: body.title, description: body.description, file_id };
-    let refs = References { audience: Some(audience.clone()), files: vec![(file_id, "fileId".into())], ..Default::default() };
+    let refs = References { audience: Some(audience.clone()), images: vec![(file_id, "fileId".into())], ..Default::default() };
     let ctx = ctx?;
     let (id, org, author) = (Uuid::new_v4(), domain::OrgId(reader.org), caller.user_id);
     let command = |_| ItemCommand::Create { id, org_id: org, author, data: data.clone(), audience: audience.clone() };
