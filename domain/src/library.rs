@@ -798,4 +798,37 @@ mod tests {
         let empty = faq.patched(FaqKbPatch { removed: vec![id(1), id(2)], ..Default::default() }).unwrap().checked();
         assert!(matches!(empty, Err(DomainError::Invalid { field, .. }) if field == "qas"));
     }
+
+    #[test]
+    fn courses_and_templates_bound_what_they_store() {
+        let course = Course {
+            title: "c".into(),
+            description: None,
+            categories: vec![],
+            order: 0,
+            total_time: 0,
+            due_date: None,
+            status: CourseStatus::Draft,
+            file_id: None,
+            form: None,
+            tasks: vec![serde_json::json!("Read")],
+        };
+        assert!(course.clone().checked().is_ok());
+        let field = |r: Result<Course, DomainError>| match r {
+            Err(DomainError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(Course { total_time: -1, ..course.clone() }.checked()), "totalTime");
+        assert_eq!(field(Course { form: Some(serde_json::json!({ "k": "\u{0}" })), ..course.clone() }.checked()), "form");
+        assert_eq!(field(Course { tasks: vec![serde_json::json!("x".repeat(MAX_TASKS_BYTES))], ..course }.checked()), "tasks");
+        let reminder = Reminder {
+            reminder_type: ReminderType::Push,
+            reminder_time_unit: ReminderTimeUnit::Hours,
+            reminder_time: -1,
+            ref_id: None,
+            org_content_template_id: None,
+        };
+        let template = EnforcementTemplate { title: "t".into(), system_event: None, kind: None, sub_kind: None, reminders: vec![reminder] };
+        assert_eq!(template.checked().unwrap_err(), DomainError::invalid("reminders[0].reminderTime", "must be 0 or more"));
+    }
 }
