@@ -61,6 +61,12 @@ pub fn streams() -> Vec<StreamDoc> {
         typed::<category::CategoryEvent>(),
         typed::<post::PostEvent>(),
         typed::<calendar::CalendarEventEvent>(),
+        typed::<library::VideoEvent>(),
+        typed::<library::PhotoEvent>(),
+        typed::<library::KbDocumentEvent>(),
+        typed::<library::FaqKbEvent>(),
+        typed::<library::CourseEvent>(),
+        typed::<library::EnforcementTemplateEvent>(),
     ]
 }
 

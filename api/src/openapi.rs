@@ -166,6 +166,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Doc::openapi();
     // WorkDrive's content modules each carry their own list of paths.
     doc.merge(workdrive::content::Doc::openapi());
+    doc.merge(workdrive::library::Doc::openapi());
     doc.merge(workdrive::events::Doc::openapi());
     doc.merge(workdrive::posts::Doc::openapi());
     // Over the whole document, merged parts included.

@@ -138,3 +138,9 @@ pub struct CommentRef {
 pub struct EventRef {
     pub event_id: Uuid,
 }
+
+/// A library item (video, photo, document, FAQ) after a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryRef {
+    pub id: Uuid,
+}

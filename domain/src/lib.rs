@@ -13,6 +13,7 @@ pub mod follow;
 pub mod group;
 pub mod history;
 pub mod ids;
+pub mod library;
 pub mod location;
 pub mod media;
 pub mod org_unit;

@@ -55,7 +55,23 @@ pub const DIRECTORY: Projection = Projection {
 pub const CONTENT: Projection = Projection {
     name: "content",
     schema: "rm_content",
-    tables: &["follows", "audience", "categories", "posts", "post_reactions", "post_comments", "calendar_events", "calendar_rsvps"],
+    tables: &[
+        "follows",
+        "audience",
+        "categories",
+        "posts",
+        "post_reactions",
+        "post_comments",
+        "calendar_events",
+        "calendar_rsvps",
+        "videos",
+        "photos",
+        "kb_documents",
+        "faq_kbs",
+        "faq_rows",
+        "courses",
+        "enforcement_templates",
+    ],
 };
 
 /// The schemas of the read models, searched before `public`: what every pool's sessions use

@@ -34,6 +34,7 @@ use crate::AppState;
 pub mod content;
 pub mod departments;
 pub mod events;
+pub mod library;
 pub mod locations;
 pub mod media;
 mod org_units;
@@ -150,6 +151,7 @@ pub fn routes() -> Router<AppState> {
         .merge(content::routes())
         .merge(posts::routes())
         .merge(events::routes())
+        .merge(library::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

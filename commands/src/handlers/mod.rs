@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod content;
 pub mod department;
 pub mod group;
+pub mod library;
 pub mod location;
 pub mod media;
 pub(crate) mod membership;

@@ -9,6 +9,7 @@ pub mod audience;
 pub mod calendar;
 pub mod categories;
 pub mod follows;
+pub mod library;
 pub mod posts;
 
 use domain::DomainEvent;
@@ -28,6 +29,12 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "category" => categories::apply(conn, ev, decode(ev)?).await,
         "post" => posts::apply(conn, ev, decode(ev)?).await,
         "calendar_event" => calendar::apply(conn, ev, decode(ev)?).await,
+        "video" => library::apply_video(conn, ev, decode(ev)?).await,
+        "photo" => library::apply_photo(conn, ev, decode(ev)?).await,
+        "kb_document" => library::apply_document(conn, ev, decode(ev)?).await,
+        "faq_kb" => library::apply_faq(conn, ev, decode(ev)?).await,
+        "course" => library::apply_course(conn, ev, decode(ev)?).await,
+        "enforcement_template" => library::apply_template(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }

@@ -11,6 +11,7 @@ mod events;
 mod faults;
 mod fuzz_findings;
 mod group_dialects;
+mod library;
 mod locations;
 mod media;
 mod nexport;
