@@ -211,21 +211,21 @@ impl EventDetails {
     pub fn checked(mut self) -> Result<Self, DomainError> {
         self.title = required_text("title", &self.title, MAX_TITLE_LEN)?;
         self.description = opt("description", self.description, MAX_DESCRIPTION_LEN)?;
-        self.conference_link = opt("conferenceLink", self.conference_link, MAX_LINK_LEN)?;
+        self.conference_link = opt("conference_link", self.conference_link, MAX_LINK_LEN)?;
         self.location = opt("location", self.location, MAX_LOCATION_LEN)?;
-        self.conversation_id = opt("conversationId", self.conversation_id, MAX_CONVERSATION_ID_LEN)?;
-        self.external_links = list("externalLink", self.external_links)?;
+        self.conversation_id = opt("conversation_id", self.conversation_id, MAX_CONVERSATION_ID_LEN)?;
+        self.external_links = list("external_link", self.external_links)?;
         for (i, l) in self.external_links.iter_mut().enumerate() {
-            l.title = bounded_text(&format!("externalLink[{i}].title"), l.title.trim(), MAX_TITLE_LEN)?;
-            l.url = required_text(&format!("externalLink[{i}].url"), &l.url, MAX_LINK_LEN)?;
+            l.title = bounded_text(&format!("external_link[{i}].title"), l.title.trim(), MAX_TITLE_LEN)?;
+            l.url = required_text(&format!("external_link[{i}].url"), &l.url, MAX_LINK_LEN)?;
         }
         self.tags = list("tags", self.tags)?;
         for (i, t) in self.tags.iter_mut().enumerate() {
             *t = required_text(&format!("tags[{i}]"), t, MAX_TAG_LEN)?;
         }
-        self.external_user_emails = list("externalUserEmails", self.external_user_emails)?;
-        self.invitees = dedup(list("userIds", self.invitees)?);
-        self.video_preview_ids = dedup(list("videoPreviewIds", self.video_preview_ids)?);
+        self.external_user_emails = list("external_user_emails", self.external_user_emails)?;
+        self.invitees = dedup(list("user_ids", self.invitees)?);
+        self.video_preview_ids = dedup(list("video_preview_ids", self.video_preview_ids)?);
         if let Some(d) = self.duration {
             if !(0..=MAX_DURATION_MINUTES).contains(&d) {
                 return Err(DomainError::invalid("duration", format!("must be between 0 and {MAX_DURATION_MINUTES} minutes")));
@@ -234,7 +234,7 @@ impl EventDetails {
         if !matches!(self.kind, ModuleCode::Event | ModuleCode::Livestream) {
             return Err(DomainError::invalid("type", "must be EVENT (2) or LIVESTREAM (3)"));
         }
-        self.time_zone = parse_zone("timeZone", &self.time_zone)?.name().to_string();
+        self.time_zone = parse_zone("time_zone", &self.time_zone)?.name().to_string();
         self.audience = self.audience.checked("permissions")?;
         Ok(self)
     }
@@ -260,10 +260,10 @@ fn dedup<T: Ord + Copy>(v: Vec<T>) -> Vec<T> {
 
 /// Checks an event's times: years 1–9999, end not before start.
 pub fn check_times(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), DomainError> {
-    check_instant("startDateTime", start)?;
-    check_instant("endDateTime", end)?;
+    check_instant("start_date_time", start)?;
+    check_instant("end_date_time", end)?;
     if end < start {
-        return Err(DomainError::invalid("endDateTime", "must not be before startDateTime"));
+        return Err(DomainError::invalid("end_date_time", "must not be before startDateTime"));
     }
     Ok(())
 }

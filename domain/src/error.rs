@@ -130,7 +130,45 @@ pub mod fields {
     /// NexPort's grants, subscriptions and custom profile fields (also served by Roster's API).
     pub const DIRECTORY: &[&str] = &["grant", "key", "name", "subscription"];
     /// WorkDrive's content (DESIGN §11): audiences, categories, following.
-    pub const CONTENT: &[&str] = &["category", "color", "groups", "id", "locations", "tagged_users", "users"];
+    pub const CONTENT: &[&str] = &[
+        "category",
+        "color",
+        "conference_link",
+        "conversation_id",
+        "cover_image",
+        "doc_id",
+        "doc_url",
+        "due_date",
+        "end_date_time",
+        "external_link",
+        "external_user_emails",
+        "file_ids",
+        "groups",
+        "id",
+        "link_previews",
+        "locations",
+        "new_qas",
+        "news_title",
+        "org_content_template_id",
+        "owner_ids",
+        "post_text",
+        "poster_id",
+        "ref_id",
+        "reminder_time",
+        "remove_question_ids",
+        "start_date_time",
+        "sub_type",
+        "system_event",
+        "tagged_user_ids",
+        "tagged_users",
+        "time_zone",
+        "total_time",
+        "updated_qas",
+        "user_ids",
+        "users",
+        "video_file_id",
+        "video_preview_ids",
+    ];
 }
 
 /// All of [`fields`], area by area.

@@ -273,7 +273,7 @@ impl KbHead {
     fn checked(self) -> Result<Self, DomainError> {
         Ok(KbHead {
             name: required_text("name", &self.name, MAX_TITLE_LEN)?,
-            owners: owners("ownerIds", self.owners)?,
+            owners: owners("owner_ids", self.owners)?,
             expiry: expiry(self.expiry)?,
             tags: tags("tags", self.tags)?,
             ..self
@@ -353,7 +353,7 @@ impl ItemData for Video {
         let meta = opaque_object("meta", self.meta, MAX_META_BYTES)?;
         let url = meta.as_ref().and_then(|m| m.get("url"));
         if self.source.is_upload() && self.video_file_id.is_none() {
-            return Err(DomainError::invalid("videoFileId", "is required for a CUSTOM or RECORDING video"));
+            return Err(DomainError::invalid("video_file_id", "is required for a CUSTOM or RECORDING video"));
         }
         if !self.source.is_upload() {
             match url.and_then(|u| u.as_str()).map(str::trim) {
@@ -445,12 +445,12 @@ impl ItemData for KbDocument {
     fn checked(self) -> Result<Self, DomainError> {
         let doc = KbDocument {
             head: self.head.checked()?,
-            doc_url: url("docUrl", self.doc_url)?,
+            doc_url: url("doc_url", self.doc_url)?,
             link: url("link", self.link)?,
             doc_id: self.doc_id,
         };
         if doc.doc_url.is_none() && doc.link.is_none() && doc.doc_id.is_none() {
-            return Err(DomainError::invalid("docId", "a document needs one of docId, docUrl or link"));
+            return Err(DomainError::invalid("doc_id", "a document needs one of docId, docUrl or link"));
         }
         Ok(doc)
     }
@@ -541,12 +541,12 @@ impl ItemData for FaqKb {
         self.head = self.head.patched(p.head);
         for (i, id) in p.removed.iter().enumerate() {
             if !self.qas.iter().any(|qa| qa.id == *id) {
-                return Err(DomainError::invalid(format!("removeQuestionIds[{i}]"), format!("no question {id} in this FAQ")));
+                return Err(DomainError::invalid(format!("remove_question_ids[{i}]"), format!("no question {id} in this FAQ")));
             }
         }
         self.qas.retain(|qa| !p.removed.contains(&qa.id));
         for (i, c) in p.updated.into_iter().enumerate() {
-            let item = format!("updatedQAs[{i}]");
+            let item = format!("updated_qas[{i}]");
             let qa = self
                 .qas
                 .iter_mut()
@@ -562,7 +562,7 @@ impl ItemData for FaqKb {
             *qa = qa.clone().checked(&item)?;
         }
         for (i, qa) in p.added.into_iter().enumerate() {
-            self.qas.push(qa.checked(&format!("newQas[{i}]"))?);
+            self.qas.push(qa.checked(&format!("new_qas[{i}]"))?);
         }
         Ok(self)
     }
@@ -611,7 +611,7 @@ impl ItemData for Course {
     type Patch = NoPatch;
 
     fn checked(self) -> Result<Self, DomainError> {
-        for (field, n) in [("order", self.order), ("totalTime", self.total_time)] {
+        for (field, n) in [("order", self.order), ("total_time", self.total_time)] {
             if n < 0 {
                 return Err(DomainError::invalid(field, "must be 0 or more"));
             }
@@ -626,7 +626,7 @@ impl ItemData for Course {
         Ok(Course {
             title: required_text("title", &self.title, MAX_TITLE_LEN)?,
             description: opt_text("description", self.description, MAX_DESCRIPTION_LEN)?,
-            due_date: self.due_date.map(|d| check_instant("dueDate", d)).transpose()?,
+            due_date: self.due_date.map(|d| check_instant("due_date", d)).transpose()?,
             form: opaque_object("form", self.form, MAX_FORM_BYTES)?,
             tasks: match tasks {
                 serde_json::Value::Array(t) => t,
@@ -694,19 +694,19 @@ impl ItemData for EnforcementTemplate {
         for (i, r) in self.reminders.into_iter().enumerate() {
             let f = |name: &str| format!("reminders[{i}].{name}");
             if r.reminder_time < 0 {
-                return Err(DomainError::invalid(f("reminderTime"), "must be 0 or more"));
+                return Err(DomainError::invalid(f("reminder_time"), "must be 0 or more"));
             }
             reminders.push(Reminder {
-                ref_id: opt_text(&f("refId"), r.ref_id, MAX_LABEL_LEN)?,
-                org_content_template_id: opt_text(&f("orgContentTemplateId"), r.org_content_template_id, MAX_LABEL_LEN)?,
+                ref_id: opt_text(&f("ref_id"), r.ref_id, MAX_LABEL_LEN)?,
+                org_content_template_id: opt_text(&f("org_content_template_id"), r.org_content_template_id, MAX_LABEL_LEN)?,
                 ..r
             });
         }
         Ok(EnforcementTemplate {
             title: required_text("title", &self.title, MAX_TITLE_LEN)?,
-            system_event: opt_text("systemEvent", self.system_event, MAX_LABEL_LEN)?,
+            system_event: opt_text("system_event", self.system_event, MAX_LABEL_LEN)?,
             kind: opt_text("type", self.kind, MAX_LABEL_LEN)?,
-            sub_kind: opt_text("subType", self.sub_kind, MAX_LABEL_LEN)?,
+            sub_kind: opt_text("sub_type", self.sub_kind, MAX_LABEL_LEN)?,
             reminders,
         })
     }
@@ -771,7 +771,7 @@ mod tests {
             Err(DomainError::Invalid { field, .. }) => field,
             other => panic!("{other:?}"),
         };
-        assert_eq!(field(video(VideoSource::Custom, None, serde_json::json!({}))), "videoFileId");
+        assert_eq!(field(video(VideoSource::Custom, None, serde_json::json!({}))), "video_file_id");
         assert_eq!(field(video(VideoSource::Youtube, None, serde_json::json!({ "url": " " }))), "meta.url");
         assert_eq!(field(video(VideoSource::Vimeo, None, serde_json::json!([1]))), "meta");
         assert!(video(VideoSource::Youtube, Some(id(1)), serde_json::json!({ "url": "https://y" })).unwrap().video_file_id.is_none());
@@ -792,7 +792,7 @@ mod tests {
         let faq = FaqKb { head, qas: vec![qa(1), qa(2)] }.checked().unwrap();
         assert_eq!(faq.head.tags, vec!["a".to_string()]);
         let err = faq.clone().patched(FaqKbPatch { removed: vec![id(1), id(7)], ..Default::default() }).unwrap_err();
-        assert_eq!(err, DomainError::invalid("removeQuestionIds[1]", format!("no question {} in this FAQ", id(7))));
+        assert_eq!(err, DomainError::invalid("remove_question_ids[1]", format!("no question {} in this FAQ", id(7))));
         let left = faq.clone().patched(FaqKbPatch { removed: vec![id(1)], added: vec![qa(3)], ..Default::default() }).unwrap();
         assert_eq!(left.qas.iter().map(|q| q.id).collect::<Vec<_>>(), vec![id(2), id(3)]);
         let empty = faq.patched(FaqKbPatch { removed: vec![id(1), id(2)], ..Default::default() }).unwrap().checked();
@@ -818,7 +818,7 @@ mod tests {
             Err(DomainError::Invalid { field, .. }) => field,
             other => panic!("{other:?}"),
         };
-        assert_eq!(field(Course { total_time: -1, ..course.clone() }.checked()), "totalTime");
+        assert_eq!(field(Course { total_time: -1, ..course.clone() }.checked()), "total_time");
         assert_eq!(field(Course { form: Some(serde_json::json!({ "k": "\u{0}" })), ..course.clone() }.checked()), "form");
         assert_eq!(field(Course { tasks: vec![serde_json::json!("x".repeat(MAX_TASKS_BYTES))], ..course }.checked()), "tasks");
         let reminder = Reminder {
@@ -829,6 +829,6 @@ mod tests {
             org_content_template_id: None,
         };
         let template = EnforcementTemplate { title: "t".into(), system_event: None, kind: None, sub_kind: None, reminders: vec![reminder] };
-        assert_eq!(template.checked().unwrap_err(), DomainError::invalid("reminders[0].reminderTime", "must be 0 or more"));
+        assert_eq!(template.checked().unwrap_err(), DomainError::invalid("reminders[0].reminder_time", "must be 0 or more"));
     }
 }

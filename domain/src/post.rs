@@ -181,7 +181,7 @@ impl PostContent {
     /// Trims, bounds and de-duplicates every field, and applies the kind's rules: a post needs
     /// text, a file or a gif; a news item needs a title.
     pub fn checked(mut self, kind: PostKind) -> Result<Self, DomainError> {
-        self.post_text = bounded_text("postText", self.post_text.trim(), MAX_POST_TEXT_LEN)?;
+        self.post_text = bounded_text("post_text", self.post_text.trim(), MAX_POST_TEXT_LEN)?;
         bounded_list("tags", &self.tags, MAX_TAGS)?;
         let mut tags = Vec::with_capacity(self.tags.len());
         for (i, t) in self.tags.iter().enumerate() {
@@ -190,7 +190,7 @@ impl PostContent {
         self.tags = dedup(tags);
         bounded_list("mention", &self.mentions, MAX_MENTIONS)?;
         self.mentions = dedup(self.mentions);
-        bounded_list("fileIds", &self.file_ids, MAX_FILES)?;
+        bounded_list("file_ids", &self.file_ids, MAX_FILES)?;
         self.file_ids = dedup(self.file_ids);
         if let Some(loc) = self.location.take() {
             let text_address = bounded_text("location.textAddress", loc.text_address.trim(), MAX_ADDRESS_LEN)?;
@@ -214,9 +214,9 @@ impl PostContent {
             links.push(required_text(&format!("links[{i}]"), l, MAX_URL_LEN)?);
         }
         self.links = dedup(links);
-        bounded_list("linkPreviews", &self.link_previews, MAX_LINK_PREVIEWS)?;
+        bounded_list("link_previews", &self.link_previews, MAX_LINK_PREVIEWS)?;
         for (i, p) in std::mem::take(&mut self.link_previews).into_iter().enumerate() {
-            let f = |name: &str| format!("linkPreviews[{i}].{name}");
+            let f = |name: &str| format!("link_previews[{i}].{name}");
             self.link_previews.push(LinkPreview {
                 title: opt(&f("title"), p.title, MAX_PREVIEW_TEXT_LEN)?,
                 description: opt(&f("description"), p.description, MAX_PREVIEW_TEXT_LEN)?,
@@ -228,12 +228,12 @@ impl PostContent {
         match (kind, self.news.take()) {
             (PostKind::Post, _) => {
                 if self.post_text.is_empty() && self.file_ids.is_empty() && self.gif.is_none() {
-                    return Err(DomainError::invalid("postText", "a post needs text, a file (fileIds) or a gif"));
+                    return Err(DomainError::invalid("post_text", "a post needs text, a file (fileIds) or a gif"));
                 }
             }
-            (PostKind::News, None) => return Err(DomainError::invalid("newsTitle", "is required")),
+            (PostKind::News, None) => return Err(DomainError::invalid("news_title", "is required")),
             (PostKind::News, Some(n)) => {
-                let news_title = required_text("newsTitle", &n.news_title, MAX_NEWS_TITLE_LEN)?;
+                let news_title = required_text("news_title", &n.news_title, MAX_NEWS_TITLE_LEN)?;
                 self.news = Some(NewsFields { news_title, ..n });
             }
         }
@@ -529,11 +529,11 @@ mod tests {
     fn a_post_needs_text_a_file_or_a_gif_and_news_a_title() {
         assert_eq!(
             content("  ").checked(PostKind::Post).unwrap_err(),
-            DomainError::invalid("postText", "a post needs text, a file (fileIds) or a gif")
+            DomainError::invalid("post_text", "a post needs text, a file (fileIds) or a gif")
         );
         assert!(PostContent { gif: Some(" g ".into()), ..content("") }.checked(PostKind::Post).is_ok());
         assert!(PostContent { file_ids: vec![Uuid::from_u128(3)], ..content("") }.checked(PostKind::Post).is_ok());
-        assert_eq!(content("").checked(PostKind::News).unwrap_err(), DomainError::invalid("newsTitle", "is required"));
+        assert_eq!(content("").checked(PostKind::News).unwrap_err(), DomainError::invalid("news_title", "is required"));
         let news = NewsFields { news_title: " T ".into(), category: "c".into(), category_id: Uuid::nil(), cover_image: None };
         let checked = PostContent { news: Some(news), ..content("") }.checked(PostKind::News).unwrap();
         assert_eq!(checked.news.unwrap().news_title, "T", "news needs no text");

@@ -40,17 +40,17 @@ async fn check_references(
 ) -> Result<Option<EventCategory>, CommandError> {
     if changed.invitees {
         for (i, u) in d.invitees.iter().enumerate() {
-            b.user(*u, &format!("userIds[{i}]")).await?;
+            b.user(*u, &format!("user_ids[{i}]")).await?;
         }
     }
     if changed.audience {
         check_audience(b, &d.audience, "permissions").await?;
     }
     if changed.poster {
-        check_files(b.store, org, &d.poster_id.into_iter().collect::<Vec<_>>(), "posterId").await?;
+        check_files(b.store, org, &d.poster_id.into_iter().collect::<Vec<_>>(), "poster_id").await?;
     }
     if changed.previews {
-        check_files(b.store, org, &d.video_preview_ids, "videoPreviewIds").await?;
+        check_files(b.store, org, &d.video_preview_ids, "video_preview_ids").await?;
     }
     match category.map(str::trim).filter(|c| !c.is_empty()) {
         Some(name) => {
@@ -84,7 +84,7 @@ pub async fn create_event(
     let id = Uuid::now_v7();
     // Checked before any IO: the times and the series are pure.
     calendar::check_times(input.start, input.end)?;
-    let tz = calendar::parse_zone("timeZone", &input.details.time_zone)?;
+    let tz = calendar::parse_zone("time_zone", &input.details.time_zone)?;
     let times = match input.repeat {
         Some(r) => calendar::occurrences(input.start, input.end, tz, r)?,
         None => vec![(input.start, input.end)],
@@ -179,7 +179,7 @@ pub async fn update_event(
             let new_end = patch.end.unwrap_or(new_start + (target.end - target.start));
             calendar::check_times(new_start, new_end)?;
             let from = (target.details.zone(), target.start);
-            let to = (calendar::parse_zone("timeZone", &sample.time_zone)?, new_start);
+            let to = (calendar::parse_zone("time_zone", &sample.time_zone)?, new_start);
             for (occ, e) in reach(&mut events, store, org, &target, id, scope).await? {
                 let details = patch.apply(&e.details)?;
                 let (start, end) = if occ == id { (new_start, new_end) } else { calendar::shifted(e.start, from, to, new_end - new_start) };

@@ -1,5 +1,4 @@
 //! What every WorkDrive content command shares (DESIGN §11): an audience may only name users,
-#![allow(dead_code)] // The shared checks are used by the content types landing with issue #13; remove then.
 //! security groups and locations of the caller's org; categories are per org and module; and
 //! following, which gives `friends` audiences their members. The content types' own handlers
 //! (posts, events, ...) build on these.

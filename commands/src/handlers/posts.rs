@@ -86,16 +86,16 @@ pub async fn create_post(
             let mut content = new.content.clone();
             let mut b = Batch::new(store, org, ctx.actor);
             check_users(&mut b, &content.mentions, "mention").await?;
-            check_users(&mut b, &new.tagged_user_ids, "taggedUserIds").await?;
+            check_users(&mut b, &new.tagged_user_ids, "tagged_user_ids").await?;
             check_audience(&mut b, &content.audience, "permissions").await?;
-            check_files(store, org, &content.file_ids, "fileIds").await?;
+            check_files(store, org, &content.file_ids, "file_ids").await?;
             content.news = match (&new.news, kind) {
                 (Some(n), PostKind::News) => {
                     // The title is checked first: a missing title is the news item's first fault.
-                    domain::values::required_text("newsTitle", &n.news_title, domain::post::MAX_NEWS_TITLE_LEN)?;
+                    domain::values::required_text("news_title", &n.news_title, domain::post::MAX_NEWS_TITLE_LEN)?;
                     let category_id = news_category(store, org, &n.category).await?;
                     if let Some(cover) = n.cover_image {
-                        check_file(store, org, cover, "coverImage").await?;
+                        check_file(store, org, cover, "cover_image").await?;
                     }
                     Some(NewsFields {
                         news_title: n.news_title.clone(),
@@ -136,20 +136,20 @@ pub async fn update_post(
                 check_users(&mut b, m, "mention").await?;
             }
             if let Some(t) = &patch.tagged_users {
-                check_users(&mut b, t, "taggedUserIds").await?;
+                check_users(&mut b, t, "tagged_user_ids").await?;
             }
             if let Some(a) = &patch.audience {
                 check_audience(&mut b, a, "permissions").await?;
             }
             if let Some(f) = &patch.file_ids {
-                check_files(store, org, f, "fileIds").await?;
+                check_files(store, org, f, "file_ids").await?;
             }
             if kind == PostKind::News {
                 if let Some(name) = &change.category {
                     patch.category = Some((name.trim().to_string(), news_category(store, org, name).await?));
                 }
                 if let Some(Some(cover)) = patch.cover_image {
-                    check_file(store, org, cover, "coverImage").await?;
+                    check_file(store, org, cover, "cover_image").await?;
                 }
             }
             posts.decide(id, PostCommand::Update { actor, admin, now: ctx.now, patch: Box::new(patch) })?;
