@@ -1,6 +1,10 @@
 //! What WorkDrive's content endpoints share (DESIGN §11), over HTTP: module codes (E42),
 //! categories (E39 and Roster's create), following, and the `content` projection they feed.
 
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull};
+use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use roster_tests::{send, TestApp};
 use serde_json::{json, Value};
@@ -110,4 +114,77 @@ async fn following_is_a_set_of_pairs_within_the_org() {
         assert_eq!(status, StatusCode::OK, "{v}");
         assert_eq!(v, json!({ "userId": org.admin_id, "following": false, "followers": 0 }));
     }
+}
+
+/// Every content write puts its events on NATS (DESIGN §4): after one write of each content type,
+/// the test's JetStream stream holds exactly the log's content events, in log order, each on the
+/// subject `<prefix>.<org>.<stream type>.<stream id>.<event type>` with the event's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_content_write_puts_its_events_on_nats_in_log_order() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Content Nats").await;
+    let member = app.add_user(&org, "n@nats.example.com").await;
+    let member_id = member["id"].as_str().unwrap();
+    let write = |method: Method, path: &str, body: Value| {
+        let rb = app.wd(method, path, &org.token).json(&body);
+        async move {
+            let (status, v) = send(rb).await;
+            assert!(status.is_success(), "{status}: {v}");
+            v
+        }
+    };
+    write(Method::POST, "/api/categories", json!({ "moduleCode": "NEWS", "category": "Company" })).await;
+    write(Method::POST, &format!("/api/users/{member_id}/follow"), json!({})).await;
+    let post = write(Method::POST, "/api/posts", json!({ "postText": "hello", "permissions": { "friends": true } })).await;
+    let post_id = post["id"].as_str().unwrap();
+    write(Method::POST, &format!("/api/posts/{post_id}/reactions"), json!({ "type": "like" })).await;
+    write(Method::POST, &format!("/api/posts/{post_id}/comments"), json!({ "text": "first" })).await;
+    write(Method::POST, "/api/news", json!({ "newsTitle": "Launch", "category": "company" })).await;
+    let start = "2030-03-01T09:00:00Z";
+    write(Method::POST, "/api/events", json!({ "title": "Standup", "startDateTime": start, "endDateTime": "2030-03-01T09:15:00Z" })).await;
+    write(Method::POST, "/api/documents", json!({ "name": "Handbook", "link": "https://handbook.example.com" })).await;
+    write(Method::POST, "/api/faqs", json!({ "kb": { "name": "IT" }, "qas": [{ "question": "VPN?", "answer": "Yes" }] })).await;
+    write(Method::POST, "/api/courses", json!({ "title": "Safety" })).await;
+    write(Method::POST, "/api/enforcement-templates", json!({ "title": "Overdue" })).await;
+
+    let content_types = ["category", "follow", "post", "calendar_event", "kb_document", "faq_kb", "course", "enforcement_template"];
+    let rows: Vec<(uuid::Uuid, uuid::Uuid, String, uuid::Uuid, String)> = sqlx::query_as(
+        "SELECT event_id, org_id, stream_type, stream_id, event_type FROM events WHERE stream_type = ANY($1) ORDER BY tx, gid",
+    )
+    .bind(&content_types[..])
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let expected: Vec<(String, String)> = rows
+        .iter()
+        .map(|(id, org, st, sid, et)| (id.to_string(), format!("{}.{org}.{st}.{sid}.{et}", app.config.nats.subject_prefix)))
+        .collect();
+    let written: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.4.as_str()).collect();
+    for t in ["CategoryCreated", "UserFollowed", "PostCreated", "PostReacted", "PostCommented", "EventScheduled", "CourseCreated"] {
+        assert!(written.contains(t), "no {t} in the log: {written:?}");
+    }
+
+    // Wait for the relay to publish the whole log, then read the stream from its start.
+    let total = app.event_count().await as u64;
+    let js = jetstream::new(app.nats().await);
+    app.eventually("the relay publishes every event", Duration::from_secs(20), || async {
+        match js.get_stream(&app.config.nats.stream).await {
+            Ok(s) => s.get_info().await.map(|i| i.state.messages >= total).unwrap_or(false),
+            Err(_) => false,
+        }
+    })
+    .await;
+    let stream = js.get_stream(&app.config.nats.stream).await.unwrap();
+    let consumer =
+        stream.create_consumer(pull::Config { ack_policy: jetstream::consumer::AckPolicy::None, ..Default::default() }).await.unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut published = Vec::new();
+    for _ in 0..total {
+        let m = tokio::time::timeout(Duration::from_secs(20), messages.next()).await.unwrap().unwrap().unwrap();
+        let body: Value = serde_json::from_slice(&m.payload).unwrap();
+        if content_types.contains(&body["stream_type"].as_str().unwrap()) {
+            published.push((body["event_id"].as_str().unwrap().to_string(), m.subject.to_string()));
+        }
+    }
+    assert_eq!(published, expected, "the content events on NATS are the log's, in its order");
 }
