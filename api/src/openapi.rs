@@ -166,6 +166,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Doc::openapi();
     // WorkDrive's content modules each carry their own list of paths.
     doc.merge(workdrive::content::Doc::openapi());
+    doc.merge(crate::scim::Doc::openapi());
     // Over the whole document, merged parts included.
     SunbirdAliases.modify(&mut doc);
     OperationIds.modify(&mut doc);

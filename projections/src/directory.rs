@@ -22,6 +22,17 @@ fn decode<E: DomainEvent>(ev: &Envelope) -> Result<E, ApplyError> {
 }
 
 pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
+    // SCIM's ETags are the stream versions of users and groups (`crate::scim`).
+    if matches!(ev.stream_type.as_str(), "user" | "group") {
+        sqlx::query!(
+            "INSERT INTO stream_versions (stream_id, version) VALUES ($1, $2) \
+             ON CONFLICT (stream_id) DO UPDATE SET version = greatest(stream_versions.version, excluded.version)",
+            ev.stream_id,
+            ev.version,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     match ev.stream_type.as_str() {
         "organization" => organization(conn, ev, decode(ev)?).await,
         "user" => user(conn, ev, decode(ev)?).await,

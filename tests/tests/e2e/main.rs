@@ -17,6 +17,7 @@ mod parking;
 mod portsip;
 mod publisher;
 mod roster_api;
+mod scim;
 mod security_groups;
 mod sso;
 mod store;

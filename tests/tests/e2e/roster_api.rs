@@ -67,7 +67,7 @@ async fn docs_page_lists_every_dialects_operations_in_a_browser() {
     .unwrap()
     .expect("run chromium");
     let dom = String::from_utf8_lossy(&out.stdout);
-    for tag in ["WorkDrive", "PortSIP", "Sunbird", "Publisher", "NexPort", "Roster"] {
+    for tag in ["WorkDrive", "PortSIP", "Sunbird", "Publisher", "NexPort", "Roster", "SCIM"] {
         assert!(
             dom.contains(&format!("data-tag=\"{tag}\"")),
             "/docs shows no {tag} section; chromium said: {}",
@@ -199,6 +199,27 @@ async fn openapi_documents_every_route_with_schemas() {
         ("post", "/api/categories"),
         ("post", "/api/users/{id}/follow"),
         ("delete", "/api/users/{id}/follow"),
+        ("get", "/scim/v2/ServiceProviderConfig"),
+        ("get", "/scim/v2/ResourceTypes"),
+        ("get", "/scim/v2/ResourceTypes/{name}"),
+        ("get", "/scim/v2/Schemas"),
+        ("get", "/scim/v2/Schemas/{id}"),
+        ("get", "/scim/v2/Users"),
+        ("post", "/scim/v2/Users"),
+        ("post", "/scim/v2/Users/.search"),
+        ("get", "/scim/v2/Users/{id}"),
+        ("put", "/scim/v2/Users/{id}"),
+        ("patch", "/scim/v2/Users/{id}"),
+        ("delete", "/scim/v2/Users/{id}"),
+        ("get", "/scim/v2/Me"),
+        ("get", "/scim/v2/Groups"),
+        ("post", "/scim/v2/Groups"),
+        ("post", "/scim/v2/Groups/.search"),
+        ("get", "/scim/v2/Groups/{id}"),
+        ("put", "/scim/v2/Groups/{id}"),
+        ("patch", "/scim/v2/Groups/{id}"),
+        ("delete", "/scim/v2/Groups/{id}"),
+        ("post", "/scim/v2/.search"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];
