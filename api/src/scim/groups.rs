@@ -1,7 +1,8 @@
 //! `/scim/v2/Groups`: a SCIM group IS the directory's one group model, the same group PortSIP,
 //! Sunbird, Publisher and NexPort see. `displayName` ↔ the group name (not unique, DESIGN §7);
-//! `members` ↔ its active members, of type User (the model does not nest groups, so a member
-//! that is not a user of the org is `invalidValue`). `externalId` is not kept for groups: sent
+//! `members` ↔ its active members, users of the org (the model does not nest groups): a member
+//! `value` that names no user of the org is `invalidValue`; `type` and `display` are informational
+//! and ignored in requests. `externalId` is not kept for groups: sent
 //! values are ignored. Every write is one append: PUT and PATCH compute the resulting name and
 //! member set and store it with the group's replace command (Publisher's PUT).
 
@@ -92,11 +93,6 @@ async fn parse(st: &AppState, org: OrgId, body: &Value) -> Result<GroupDoc, Scim
     let mut members = vec![];
     for (i, item) in items.iter().enumerate() {
         let o = item.as_object().ok_or_else(|| ScimError::invalid_value(format!("members[{i}]: must be an object")))?;
-        if let Some(t) = get(o, "type").and_then(Value::as_str) {
-            if !t.eq_ignore_ascii_case("user") {
-                return Err(ScimError::invalid_value(format!("members[{i}].type: only User members (groups do not nest), got '{t}'")));
-            }
-        }
         let raw =
             get(o, "value").and_then(Value::as_str).ok_or_else(|| ScimError::invalid_value(format!("members[{i}].value: is required")))?;
         let id = Uuid::parse_str(raw.trim())

@@ -178,11 +178,15 @@ pub fn etag(version: i32) -> String {
     format!("W/\"{version}\"")
 }
 
-/// A resource answer with its `ETag`.
+/// A resource answer with its `ETag`, and on a create its `Location` (RFC 7644 §3.3).
 pub fn resource(status: StatusCode, body: Value, version: i32) -> Response {
+    let location = body.pointer("/meta/location").and_then(Value::as_str).and_then(|l| HeaderValue::from_str(l).ok());
     let mut resp = scim_json(status, body);
     if let Ok(v) = HeaderValue::from_str(&etag(version)) {
         resp.headers_mut().insert(header::ETAG, v);
+    }
+    if let (StatusCode::CREATED, Some(l)) = (status, location) {
+        resp.headers_mut().insert(header::LOCATION, l);
     }
     resp
 }
@@ -499,6 +503,13 @@ pub fn routes() -> Router<AppState> {
         .route("/scim/v2/Groups/{id}", get(groups::show).put(groups::replace).patch(groups::patch).delete(groups::delete))
         .route("/scim/v2/.search", post(root_search))
         .route("/scim/v2/Bulk", post(bulk::bulk))
+        .route("/scim/v2", axum::routing::any(unknown))
+        .route("/scim/v2/{*rest}", axum::routing::any(unknown))
+}
+
+/// Any other path under `/scim/v2`: a SCIM 404, so clients probing for endpoints get a body they parse.
+async fn unknown() -> ScimError {
+    ScimError::not_found("endpoint")
 }
 
 /// The SCIM operations in `/openapi.json`.

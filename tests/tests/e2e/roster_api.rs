@@ -220,6 +220,7 @@ async fn openapi_documents_every_route_with_schemas() {
         ("patch", "/scim/v2/Groups/{id}"),
         ("delete", "/scim/v2/Groups/{id}"),
         ("post", "/scim/v2/.search"),
+        ("post", "/scim/v2/Bulk"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];

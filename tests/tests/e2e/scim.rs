@@ -116,6 +116,7 @@ async fn user_lifecycle_etags_and_blocking() {
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(resp.headers()["content-type"], "application/scim+json");
     let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
     assert!(etag.starts_with("W/\""), "{etag}");
     let u: Value = resp.json().await.unwrap();
     let id = u["id"].as_str().unwrap().to_string();
@@ -130,6 +131,7 @@ async fn user_lifecycle_etags_and_blocking() {
     assert_eq!(u["meta"]["resourceType"], "User");
     assert_eq!(u["meta"]["version"], etag.as_str());
     assert!(u["meta"]["location"].as_str().unwrap().ends_with(&format!("/scim/v2/Users/{id}")));
+    assert_eq!(u["meta"]["location"], location.as_str());
     assert!(u[ENTERPRISE]["employeeNumber"].is_string());
 
     // The same user in WorkDrive.
@@ -451,4 +453,84 @@ async fn bulk_with_bulk_ids_fail_on_errors_and_limits() {
     scim_error(&v, "413", Some("tooMany"));
     let (_, v) = send(sc(&app, Method::GET, "/Users?filter=userName%20sw%20%22n%22", &org.token)).await;
     assert_eq!(v["totalResults"], 0);
+}
+
+/// A Python tool that scripts/install-deps installs (on PATH, or in `~/.local/bin`).
+fn tool(name: &str) -> String {
+    let home_bin = std::env::var("HOME").map(|h| format!("{h}/.local/bin/{name}")).unwrap_or_default();
+    if std::path::Path::new(&home_bin).exists() {
+        home_bin
+    } else {
+        name.to_string()
+    }
+}
+
+/// The one deviation the probes report, decided: a group of the one group model holds users of
+/// the organization (every other dialect shows members as users), so a member id that names no
+/// user is refused (`invalidValue`) rather than stored dangling. Clients create users first.
+const DECIDED_DEVIATIONS: [&str; 1] = ["PATCH /Groups/{id} add member"];
+
+/// The third-party conformance probe `scim-sanity` (PyPI, installed by scripts/install-deps)
+/// passes against the running stack, strict RFC mode and the Entra client profile, except for
+/// the decided deviation above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_sanity_probe_passes() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimSanity").await;
+    let base = format!("{}/scim/v2", app.url);
+    for profile in [None, Some("entra")] {
+        let mut cmd = tokio::process::Command::new(tool("scim-sanity"));
+        cmd.args(["probe", &base, "--token", &org.token, "--i-accept-side-effects", "--strict", "--json-output"]);
+        if let Some(p) = profile {
+            cmd.args(["--profile", p]);
+        }
+        let out = cmd.output().await.expect("scim-sanity (scripts/install-deps installs it)");
+        let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("scim-sanity ({profile:?}) said:\n{report}"));
+        let results = v["results"].as_array().unwrap_or_else(|| panic!("{report}"));
+        assert!(results.iter().filter(|r| r["status"] == "pass").count() >= 25, "{report}");
+        let failed: Vec<&str> =
+            results.iter().filter(|r| r["status"] != "pass" && r["status"] != "skip").map(|r| r["name"].as_str().unwrap_or("?")).collect();
+        assert!(failed.iter().all(|f| DECIDED_DEVIATIONS.contains(f)), "scim-sanity probe ({profile:?}) fails {failed:?}:\n{report}");
+    }
+}
+
+/// What the directory's model decides where scim2-tester's random resources expect otherwise
+/// (see `api::scim::users` and `groups`): a user needs an email address, a department must
+/// exist, a user is created active, groups keep no `externalId`, members are users of the org
+/// (as [`DECIDED_DEVIATIONS`]).
+const DECIDED_REFUSALS: [&str; 5] = [
+    "is not a user of this organization",
+    "emails: required",
+    "department: no department named",
+    "active: a user is created active",
+    "returned unexpected value for 'externalId'",
+];
+
+/// The third-party suite `scim2-tester` (PyPI, installed by scripts/install-deps; driven by
+/// scripts/scim2-tester-check) against the running stack: discovery, and create, read, query,
+/// replace, patch and delete of users and groups fail only where the model decides otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim2_tester_passes() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Scim2Tester").await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/scim2-tester-check");
+    let python = std::env::var("ROSTER_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = tokio::process::Command::new(python)
+        .arg(&script)
+        .args([format!("{}/scim/v2", app.url), org.token.clone()])
+        .output()
+        .await
+        .expect("python3 with scim2-tester (scripts/install-deps installs it)");
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "scim2-tester did not run:\n{report}");
+    let results: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(results.len() >= 10, "{report}");
+    let failed: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["status"] == "ERROR" || r["status"] == "CRITICAL")
+        .filter(|r| !DECIDED_REFUSALS.iter().any(|d| r["reason"].as_str().unwrap_or("").contains(d)))
+        .collect();
+    assert!(results.iter().filter(|r| r["status"] == "SUCCESS").count() >= 10, "{report}");
+    assert!(failed.is_empty(), "scim2-tester failures:\n{}", failed.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n"));
 }
