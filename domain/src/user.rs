@@ -201,6 +201,10 @@ pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     pub email: Option<Email>,
+    /// A new login (SCIM's `userName`) moves the user's login claim in the same transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub login: Option<Login>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
     pub middle_name: Patch<String>,
@@ -454,6 +458,9 @@ impl esrs::Aggregate for UserAggregate {
                         }
                         if let Some(email) = patch.email {
                             user.email = email;
+                        }
+                        if let Some(login) = patch.login {
+                            user.login = login;
                         }
                         patch.department.apply_to(&mut user.department);
                         patch.location.apply_to(&mut user.location);

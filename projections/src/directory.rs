@@ -215,6 +215,7 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
                 .set("location", patch.location)
                 .set("security_group", patch.security_group)
                 .set_value("email", patch.email.map(|e| e.as_str().to_string()))
+                .set_value("login", patch.login.map(|l| l.as_str().to_string()))
                 .set("middle_name", patch.middle_name)
                 .set("title_prefix", patch.title_prefix)
                 .set("nickname", patch.nickname);

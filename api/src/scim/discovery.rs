@@ -113,7 +113,7 @@ fn schemas_of(base: &str) -> Vec<Value> {
     let user = json!({
         "id": USER_URN, "name": "User", "description": "User Account",
         "attributes": [
-            attr("userName", "string", false, true, false, "immutable", "server"),
+            attr("userName", "string", false, true, false, "readWrite", "server"),
             attr("externalId", "string", false, false, true, "immutable", "none"),
             complex("name", false, "readWrite", vec![rw("formatted"), rw("familyName"), rw("givenName"), rw("middleName"), rw("honorificPrefix")]),
             rw("displayName"),

@@ -1,8 +1,8 @@
 //! `/scim/v2/Users`: a SCIM user IS the directory user (the same `user` stream every dialect
 //! writes). What each attribute means here:
 //!
-//! - `userName` ↔ the login (unique per org, case-insensitively → 409 `uniqueness`); set on
-//!   create, then immutable (the user model has no login change): a different one is `mutability`.
+//! - `userName` ↔ the login (unique per org, case-insensitively → 409 `uniqueness`); PUT and
+//!   PATCH may rename it (the login claim moves in the same append).
 //! - `name.givenName`/`familyName` ↔ first/last name (required by the model: on create an absent
 //!   one is taken from `displayName`'s words, else from `userName`'s local part); `middleName`,
 //!   `honorificPrefix` ↔ middle name, title prefix; `displayName` ↔ the nickname, shown as
@@ -29,7 +29,7 @@ use axum::response::Response;
 use commands::handlers::user as user_cmd;
 use domain::patch::Patch;
 use domain::user::{Profile, Role, UserPatch, UserStatus};
-use domain::values::Email;
+use domain::values::{Email, Login};
 use domain::{OrgId, UserId};
 use projections::scim::{self as q, Resource, ScimUser};
 use serde_json::{json, Map, Value};
@@ -264,12 +264,11 @@ fn set_or_clear<T: PartialEq>(want: Option<T>, have: Option<T>) -> Patch<T> {
 /// The change that makes the stored user `doc` (a full resource: PUT's body, or PATCH's result).
 pub async fn diff(st: &AppState, org: OrgId, row: &ScimUser, doc: &UserDoc) -> Result<UserPatch, ScimError> {
     let u = &row.user;
-    match &doc.user_name {
-        Some(n) if n.to_lowercase() != u.login.to_lowercase() => {
-            return Err(ScimError::bad("mutability", "userName: cannot be changed once the user exists"));
-        }
-        _ => {}
-    }
+    // A rename (Okta's userName follows the email) moves the login claim: a taken one is 409.
+    let login = match &doc.user_name {
+        Some(n) if *n != u.login => Some(Login::parse("login", n).map_err(|e| ScimError::from(crate::kernel::error::ApiError::from(e)))?),
+        _ => None,
+    };
     if doc.external_id.is_some() && doc.external_id != u.external_user_id {
         return Err(ScimError::bad("mutability", "externalId: is set when the user is created and cannot be changed"));
     }
@@ -290,6 +289,7 @@ pub async fn diff(st: &AppState, org: OrgId, row: &ScimUser, doc: &UserDoc) -> R
     let department = department_id(st, org, &doc.department).await?;
     let manager = manager_id(st, org, &doc.manager).await?;
     Ok(UserPatch {
+        login,
         first_name: changed(&doc.given, &u.first_name),
         last_name: changed(&doc.family, &u.last_name),
         email,

@@ -218,12 +218,22 @@ async fn user_lifecycle_etags_and_blocking() {
     assert!(u[ENTERPRISE].get("manager").is_none(), "{u}");
     assert_eq!(u["active"], true);
     assert_eq!(send(sc(&app, Method::GET, "/Me", &user_token)).await.0, StatusCode::OK);
-    // userName is immutable here.
+    // A rename moves the login (signing in with the new one works); a taken one is 409.
     let mut renamed = put.clone();
     renamed["userName"] = json!("barbara");
-    let (status, v) = send(sc(&app, Method::PUT, &format!("/Users/{id}"), &org.token).json(&renamed)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    scim_error(&v, "400", Some("mutability"));
+    let (status, u) = send(sc(&app, Method::PUT, &format!("/Users/{id}"), &org.token).json(&renamed)).await;
+    assert_eq!(status, StatusCode::OK, "{u}");
+    assert_eq!(u["userName"], "barbara");
+    let (status, login) = send(app.req(Method::POST, "/api/login").json(&json!({
+        "username": "barbara", "password": "password1", "domain": org.subdomain
+    })))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    create_user(&app, &org.token, json!({"userName": "bjensen@example.com", "emails": [{"value": "second@example.com"}]})).await;
+    let taken = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": "BJensen@example.com"}]});
+    let (status, v) = send(sc(&app, Method::PATCH, &format!("/Users/{id}"), &org.token).json(&taken)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    scim_error(&v, "409", Some("uniqueness"));
 
     // DELETE, then 404.
     assert_eq!(send(sc(&app, Method::DELETE, &format!("/Users/{id}"), &org.token)).await.0, StatusCode::NO_CONTENT);
