@@ -9,8 +9,7 @@
 //!   "given family" when there is none; `title` ↔ designation.
 //! - `emails` ↔ the one directory email: the `primary` value, else the first; on create with none,
 //!   `userName` when it is an email address. `phoneNumbers` ↔ the one phone likewise.
-//! - `active: false` ↔ BLOCKED (tokens refused at once); `true` lifts a block. A user is created
-//!   active (`active: false` on create is refused: the create and the block would be two writes).
+//! - `active: false` ↔ BLOCKED (tokens refused at once), on create too; `true` lifts a block.
 //! - `externalId` ↔ the external user id, set on create, then immutable.
 //! - enterprise `department` ↔ the directory department of that name (it must exist);
 //!   `manager.value` ↔ reportsTo (a user id of the org); `employeeNumber` ↔ the user's `number`
@@ -381,9 +380,6 @@ pub async fn me(State(st): State<AppState>, dialect::Caller(caller, _): Caller, 
 /// Create: the command the other dialects' creates use.
 pub async fn create_doc(st: &AppState, org: OrgId, doc: &UserDoc) -> Result<user_cmd::CreateUser, ScimError> {
     let user_name = doc.user_name.clone().ok_or_else(|| ScimError::invalid_value("userName: is required"))?;
-    if doc.active == Some(false) {
-        return Err(ScimError::invalid_value("active: a user is created active; deactivate with a PATCH or PUT afterwards"));
-    }
     if q::user_id_by_login(&st.pool, org.0, &user_name).await?.is_some() {
         return Err(ScimError::new(
             StatusCode::CONFLICT,
@@ -416,6 +412,7 @@ pub async fn create_doc(st: &AppState, org: OrgId, doc: &UserDoc) -> Result<user
         role: Role::Member,
         profile,
         password: doc.password.clone(),
+        blocked: doc.active == Some(false),
     })
 }
 

@@ -26,6 +26,8 @@ pub struct CreateUser {
     pub role: Role,
     pub profile: Profile,
     pub password: Option<String>,
+    /// Created BLOCKED (SCIM `active: false`).
+    pub blocked: bool,
 }
 
 /// Loads a live user of the caller's organization, for references like `reportsTo`.
@@ -132,6 +134,7 @@ pub(crate) fn decide_create(
         with_password,
         supervisor_email,
         default_security_group,
+        blocked: input.blocked,
     };
     let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
     let Some(UserEvent::UserCreated { email, login, .. }) = events.first() else {
@@ -353,6 +356,7 @@ pub async fn bootstrap_super_admin(
                 with_password: false,
                 supervisor_email: None,
                 default_security_group: None,
+                blocked: false,
             };
             let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
             Ok(Plan { streams: vec![PendingStream::new(SUPER_ADMIN_ID.0, None, 0, &events)?], ..Plan::default() })
