@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod portsip;
 pub mod publisher;
 pub mod roster;
+pub mod scim;
 pub mod state;
 pub mod sunbird;
 pub mod workdrive;
@@ -25,7 +26,9 @@ pub use state::AppState;
 /// The whole HTTP surface; buildable in a test without a port.
 pub fn router(state: AppState) -> Router {
     use crate::kernel::serve;
-    use crate::{nexport::NexPort, portsip::PortSip, publisher::Publisher, roster::Roster, sunbird::Sunbird, workdrive::WorkDrive};
+    use crate::{
+        nexport::NexPort, portsip::PortSip, publisher::Publisher, roster::Roster, scim::Scim, sunbird::Sunbird, workdrive::WorkDrive,
+    };
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(serve::<WorkDrive>(crate::workdrive::routes(), &state))
@@ -36,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(serve::<Roster>(crate::docs::routes(), &state))
         .merge(serve::<Sunbird>(crate::sunbird::routes(), &state))
         .merge(serve::<Publisher>(crate::publisher::routes(), &state))
+        .merge(serve::<Scim>(crate::scim::routes(), &state))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::kernel::bus::mark_away))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

@@ -168,6 +168,8 @@ pub struct NewUser {
     /// The group the user joins when `profile.security_group` is absent (the org's `Users`).
     /// The onboarding notice still counts `securityGroup` as missing: the client did not choose.
     pub default_security_group: Option<uuid::Uuid>,
+    /// Created BLOCKED (a provisioning client's inactive user): no sign-in until unblocked.
+    pub blocked: bool,
 }
 
 /// Who the onboarding notice of a new member is for (WorkDrive E03 side effect (a)).
@@ -201,6 +203,10 @@ pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     pub email: Option<Email>,
+    /// A new login (SCIM's `userName`) moves the user's login claim in the same transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub login: Option<Login>,
     #[serde(default, skip_serializing_if = "Patch::is_keep")]
     #[schema(value_type = Option<String>)]
     pub middle_name: Patch<String>,
@@ -455,6 +461,9 @@ impl esrs::Aggregate for UserAggregate {
                         if let Some(email) = patch.email {
                             user.email = email;
                         }
+                        if let Some(login) = patch.login {
+                            user.login = login;
+                        }
                         patch.department.apply_to(&mut user.department);
                         patch.location.apply_to(&mut user.location);
                         patch.security_group.apply_to(&mut user.security_group);
@@ -519,6 +528,7 @@ fn create(new: NewUser) -> Result<Vec<UserEvent>, DomainError> {
     let notice = (new.role == Role::Member)
         .then(|| onboarding_notice(new.id, &email, profile.reports_to, new.supervisor_email.clone(), missing_fields));
     let status = match new.role {
+        _ if new.blocked => UserStatus::Blocked,
         Role::SuperAdmin | Role::OrgAdmin => UserStatus::Active,
         Role::Member if complete => UserStatus::Invited,
         Role::Member => UserStatus::PreInvited,
@@ -644,6 +654,7 @@ mod tests {
             with_password: false,
             supervisor_email: None,
             default_security_group: None,
+            blocked: false,
         }
     }
 

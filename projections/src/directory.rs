@@ -22,6 +22,17 @@ fn decode<E: DomainEvent>(ev: &Envelope) -> Result<E, ApplyError> {
 }
 
 pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
+    // SCIM's ETags are the stream versions of users and groups (`crate::scim`).
+    if matches!(ev.stream_type.as_str(), "user" | "group") {
+        sqlx::query!(
+            "INSERT INTO stream_versions (stream_id, version) VALUES ($1, $2) \
+             ON CONFLICT (stream_id) DO UPDATE SET version = greatest(stream_versions.version, excluded.version)",
+            ev.stream_id,
+            ev.version,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     match ev.stream_type.as_str() {
         "organization" => organization(conn, ev, decode(ev)?).await,
         "user" => user(conn, ev, decode(ev)?).await,
@@ -204,6 +215,7 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
                 .set("location", patch.location)
                 .set("security_group", patch.security_group)
                 .set_value("email", patch.email.map(|e| e.as_str().to_string()))
+                .set_value("login", patch.login.map(|l| l.as_str().to_string()))
                 .set("middle_name", patch.middle_name)
                 .set("title_prefix", patch.title_prefix)
                 .set("nickname", patch.nickname);

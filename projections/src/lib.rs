@@ -15,6 +15,7 @@ pub mod parked;
 pub mod portsip;
 pub mod publisher;
 pub mod queries;
+pub mod scim;
 pub mod security_groups;
 pub mod sso;
 
@@ -49,6 +50,7 @@ pub const DIRECTORY: Projection = Projection {
         "subscriptions",
         "profile_fields",
         "subscription_field_values",
+        "stream_versions",
     ],
 };
 

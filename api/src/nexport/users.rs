@@ -239,6 +239,7 @@ pub(super) async fn create_user(st: AppState, call: Call) -> Result<Response, Nx
         user_cmd::CreateUser {
             login: Some(p.str("login")?),
             password: Some(p.str("password")?),
+            blocked: false,
             first_name: p.str("first_name")?,
             last_name: p.str("last_name")?,
             email: p.str("email")?,

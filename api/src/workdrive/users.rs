@@ -281,6 +281,7 @@ pub(super) fn create_input(body: AddUserBody, external_user_id: Option<String>) 
             ..Profile::default()
         },
         password: body.password,
+        blocked: false,
     })
 }
 

@@ -82,6 +82,7 @@ pub async fn create_organization(
                 with_password: password_hash.is_some(),
                 supervisor_email: None,
                 default_security_group: None,
+                blocked: false,
             };
             let mut user_events = UserAggregate::handle_command(&None, UserCommand::Create(new_admin)).map_err(admin_field)?;
             let state = user_events.iter().cloned().fold(None, UserAggregate::apply_event);

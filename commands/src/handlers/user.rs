@@ -26,6 +26,8 @@ pub struct CreateUser {
     pub role: Role,
     pub profile: Profile,
     pub password: Option<String>,
+    /// Created BLOCKED (SCIM `active: false`).
+    pub blocked: bool,
 }
 
 /// Loads a live user of the caller's organization, for references like `reportsTo`.
@@ -132,6 +134,7 @@ pub(crate) fn decide_create(
         with_password,
         supervisor_email,
         default_security_group,
+        blocked: input.blocked,
     };
     let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
     let Some(UserEvent::UserCreated { email, login, .. }) = events.first() else {
@@ -206,12 +209,18 @@ pub async fn update_user(
             let location = b.location_change(user, patch.location.clone(), "location").await?;
             let patch = UserPatch { department, is_department_head, location, ..patch.clone() };
             let events = UserAggregate::handle_command(&state, UserCommand::Update { actor, patch })?;
-            // A new email takes its claim and frees the old one in this same transaction.
+            // A new email or login takes its claim and frees the old one in this same transaction.
             let (mut claims, mut releases) = (vec![], vec![]);
             if let Some(UserEvent::UserUpdated { patch: UserPatch { email: Some(new_email), .. }, .. }) = events.first() {
                 if new_email.normalized() != user.email.normalized() {
                     claims.push(email_claim(org, new_email, id.0));
                     releases.push(email_claim(org, &user.email, id.0));
+                }
+            }
+            if let Some(UserEvent::UserUpdated { patch: UserPatch { login: Some(new_login), .. }, .. }) = events.first() {
+                if new_login.normalized() != user.login.normalized() {
+                    claims.push(login_claim(org, new_login, id.0));
+                    releases.push(login_claim(org, &user.login, id.0));
                 }
             }
             let mut streams = vec![PendingStream::new(id.0, Some(org.0), version, &events)?];
@@ -347,6 +356,7 @@ pub async fn bootstrap_super_admin(
                 with_password: false,
                 supervisor_email: None,
                 default_security_group: None,
+                blocked: false,
             };
             let events = UserAggregate::handle_command(&None, UserCommand::Create(new))?;
             Ok(Plan { streams: vec![PendingStream::new(SUPER_ADMIN_ID.0, None, 0, &events)?], ..Plan::default() })

@@ -328,6 +328,7 @@ fn new_user(tag: &str) -> CreateUser {
         role: Role::Member,
         profile: Profile::default(),
         password: None,
+        blocked: false,
     }
 }
 

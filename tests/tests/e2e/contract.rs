@@ -106,6 +106,7 @@ enum Dialect {
     Sunbird,
     NexPort,
     Roster,
+    Scim,
 }
 
 impl Dialect {
@@ -118,6 +119,9 @@ impl Dialect {
             Dialect::Sunbird => v["params"]["status"] == "failed" && v["params"]["err"].is_string(),
             Dialect::NexPort => v["api_error_entity"].is_object(),
             Dialect::Roster => v["error"].is_string() && v["message"].is_string(),
+            Dialect::Scim => {
+                v["schemas"][0] == "urn:ietf:params:scim:api:messages:2.0:Error" && v["status"].is_string() && v["detail"].is_string()
+            }
         }
     }
 }
@@ -198,6 +202,9 @@ const SUNBIRD_CREATE: &[&str] = &["name", "description", "membershipType", "memb
 const PROFILE_FIELD: &[&str] = &["key", "name", "type"];
 const ORG_UNIT_NAME: &[&str] = &["name"];
 const DEPARTMENT_MEMBERS: &[&str] = &["addMembers", "removeMembers"];
+const SCIM_USER: &[&str] = &["userName", "name", "displayName", "emails", "phoneNumbers", "title", "active", "externalId", "password"];
+const SCIM_GROUP: &[&str] = &["displayName", "members"];
+const SCIM_PATCH: &[&str] = &["schemas", "Operations"];
 
 /// The fixture every endpoint writes to: one org with a user, a group, a department, a location.
 struct Fixture {
@@ -331,6 +338,24 @@ fn endpoints(f: &Fixture) -> Vec<Endpoint> {
     ];
     let profile_field: Valid =
         vec![("key", "[a-z]{10}".prop_map(Value::String).boxed()), ("name", just(json!("Shoe size"))), ("type", just(json!("Number")))];
+    let scim_user = |user_name: BoxedStrategy<Value>| -> Valid {
+        vec![
+            ("userName", user_name),
+            ("name", just(json!({ "givenName": "Ann", "familyName": "Lee" }))),
+            ("displayName", just(json!("Ann Lee"))),
+            ("emails", email().prop_map(|e| json!([{ "value": e, "type": "work", "primary": true }])).boxed()),
+            ("phoneNumbers", just(json!([{ "value": "+1 555 0100", "type": "work" }]))),
+            ("title", just(json!("Engineer"))),
+            ("active", just(json!(true))),
+            ("password", just(json!("a long password"))),
+        ]
+    };
+    let scim_user_new = scim_user("[a-z]{10}@scim\\.example\\.com".prop_map(Value::String).boxed());
+    let scim_user_put = scim_user(just(json!("member@contract.example.com")));
+    let scim_group: Valid = vec![("displayName", just(json!("Team"))), ("members", just(json!([{ "value": f.user_id }])))];
+    let scim_patch = |op: Value| -> Valid {
+        vec![("schemas", just(json!(["urn:ietf:params:scim:api:messages:2.0:PatchOp"]))), ("Operations", just(json!([op])))]
+    };
     let ep = |name, dialect, method, path: String, fields, valid, fixed, wrap| Endpoint {
         name,
         dialect,
@@ -512,6 +537,53 @@ fn endpoints(f: &Fixture) -> Vec<Endpoint> {
                 plain,
             )
         },
+        Endpoint {
+            required: &["userName"],
+            ..ep("SCIM POST /scim/v2/Users", Dialect::Scim, Method::POST, "/scim/v2/Users".into(), SCIM_USER, scim_user_new, none(), plain)
+        },
+        Endpoint {
+            required: &["userName"],
+            ..ep(
+                "SCIM PUT /scim/v2/Users/{id}",
+                Dialect::Scim,
+                Method::PUT,
+                format!("/scim/v2/Users/{}", f.user_id),
+                SCIM_USER,
+                scim_user_put,
+                none(),
+                plain,
+            )
+        },
+        Endpoint {
+            required: &["Operations"],
+            ..ep(
+                "SCIM PATCH /scim/v2/Users/{id}",
+                Dialect::Scim,
+                Method::PATCH,
+                format!("/scim/v2/Users/{}", f.user_id),
+                SCIM_PATCH,
+                scim_patch(json!({ "op": "replace", "path": "title", "value": "Boss" })),
+                none(),
+                plain,
+            )
+        },
+        Endpoint {
+            required: &["displayName"],
+            ..ep("SCIM POST /scim/v2/Groups", Dialect::Scim, Method::POST, "/scim/v2/Groups".into(), SCIM_GROUP, scim_group, none(), plain)
+        },
+        Endpoint {
+            required: &["Operations"],
+            ..ep(
+                "SCIM PATCH /scim/v2/Groups/{id}",
+                Dialect::Scim,
+                Method::PATCH,
+                format!("/scim/v2/Groups/{}", f.group_uuid),
+                SCIM_PATCH,
+                scim_patch(json!({ "op": "add", "path": "members", "value": [{ "value": f.user_id }] })),
+                none(),
+                plain,
+            )
+        },
         ep(
             "NexPort EditUser",
             Dialect::NexPort,
@@ -530,7 +602,7 @@ fn authorized(app: &TestApp, e: &Endpoint, token: &str) -> reqwest::RequestBuild
     let rb = app.req(e.method.clone(), &e.path);
     match e.dialect {
         Dialect::WorkDrive => rb.header("X-API-KEY", token),
-        Dialect::PortSip | Dialect::Publisher | Dialect::Roster => rb.bearer_auth(token),
+        Dialect::PortSip | Dialect::Publisher | Dialect::Roster | Dialect::Scim => rb.bearer_auth(token),
         Dialect::Sunbird => rb.header("x-authenticated-user-token", token).bearer_auth(token),
         Dialect::NexPort => rb.query(&[("access_token", token)]),
     }

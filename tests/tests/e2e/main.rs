@@ -20,6 +20,7 @@ mod portsip;
 mod posts;
 mod publisher;
 mod roster_api;
+mod scim;
 mod security_groups;
 mod sso;
 mod store;

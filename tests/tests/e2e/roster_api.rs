@@ -55,7 +55,7 @@ async fn docs_page_lists_every_dialects_operations_in_a_browser() {
     let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| std::process::Command::new(c).arg("--version").output().is_ok());
     let chromium = chromium.expect("chromium (scripts/install-deps installs it)");
     let url = format!("{}/docs", app.url);
-    let tags = ["WorkDrive", "PortSIP", "Sunbird", "Publisher", "NexPort", "Roster"];
+    let tags = ["WorkDrive", "PortSIP", "Sunbird", "Publisher", "NexPort", "Roster", "SCIM"];
     // The page renders after it fetched and parsed the document; on a loaded machine that may
     // outlast one virtual-time budget, so a longer one is tried before giving up. Swagger UI
     // renders only the operations in view: the window is tall enough to hold them all.
@@ -219,6 +219,28 @@ async fn openapi_documents_every_route_with_schemas() {
         ("post", "/api/categories"),
         ("post", "/api/users/{id}/follow"),
         ("delete", "/api/users/{id}/follow"),
+        ("get", "/scim/v2/ServiceProviderConfig"),
+        ("get", "/scim/v2/ResourceTypes"),
+        ("get", "/scim/v2/ResourceTypes/{name}"),
+        ("get", "/scim/v2/Schemas"),
+        ("get", "/scim/v2/Schemas/{id}"),
+        ("get", "/scim/v2/Users"),
+        ("post", "/scim/v2/Users"),
+        ("post", "/scim/v2/Users/.search"),
+        ("get", "/scim/v2/Users/{id}"),
+        ("put", "/scim/v2/Users/{id}"),
+        ("patch", "/scim/v2/Users/{id}"),
+        ("delete", "/scim/v2/Users/{id}"),
+        ("get", "/scim/v2/Me"),
+        ("get", "/scim/v2/Groups"),
+        ("post", "/scim/v2/Groups"),
+        ("post", "/scim/v2/Groups/.search"),
+        ("get", "/scim/v2/Groups/{id}"),
+        ("put", "/scim/v2/Groups/{id}"),
+        ("patch", "/scim/v2/Groups/{id}"),
+        ("delete", "/scim/v2/Groups/{id}"),
+        ("post", "/scim/v2/.search"),
+        ("post", "/scim/v2/Bulk"),
         ("get", "/api/courses"),
         ("post", "/api/courses"),
         ("delete", "/api/courses/{id}"),

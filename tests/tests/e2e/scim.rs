@@ -1,0 +1,551 @@
+//! SCIM 2.0 (DESIGN §12): discovery, users, groups, filters, PATCH, ETags, cross-dialect
+//! identity, tenant isolation and the audit feed.
+
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, send_raw, TestApp};
+use serde_json::{json, Value};
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn sc(app: &TestApp, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+    app.req(method, &format!("/scim/v2{path}")).bearer_auth(token).header("content-type", "application/scim+json")
+}
+
+/// Percent-encodes a query parameter value.
+fn enc(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+fn scim_error(v: &Value, status: &str, scim_type: Option<&str>) {
+    assert_eq!(v["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]), "{v}");
+    assert_eq!(v["status"], status, "{v}");
+    if let Some(t) = scim_type {
+        assert_eq!(v["scimType"], t, "{v}");
+    }
+    assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "{v}");
+}
+
+async fn create_user(app: &TestApp, token: &str, body: Value) -> Value {
+    let (status, v) = send(sc(app, Method::POST, "/Users", token).json(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    v
+}
+
+/// The user as WorkDrive lists it.
+async fn wd_user(app: &TestApp, token: &str, id: &str) -> Value {
+    let (status, page) = send(app.wd(Method::GET, "/api/users?per_page=100", token)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["users"].as_array().unwrap().iter().find(|u| u["id"] == id).cloned().unwrap_or_else(|| panic!("{id} not in {page}"))
+}
+
+fn bjensen() -> Value {
+    json!({
+        "schemas": [USER, ENTERPRISE],
+        "userName": "bjensen@example.com",
+        "externalId": "okta-00u1",
+        "name": {"givenName": "Barbara", "familyName": "Jensen", "middleName": "Jane"},
+        "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}],
+        "phoneNumbers": [{"value": "+1 555 0100", "type": "work"}],
+        "title": "Tour Guide",
+        "active": true,
+        "password": "password1",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_auth_and_content_type() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimDisco").await;
+    let resp = send_raw(sc(&app, Method::GET, "/ServiceProviderConfig", &org.token)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/scim+json");
+    let cfg: Value = resp.json().await.unwrap();
+    assert_eq!(cfg["patch"]["supported"], true);
+    assert_eq!(cfg["etag"]["supported"], true);
+    assert_eq!(cfg["sort"]["supported"], true);
+    assert_eq!(cfg["changePassword"]["supported"], false);
+    assert!(cfg["filter"]["maxResults"].as_i64().unwrap() > 0);
+    assert!(cfg["bulk"]["maxOperations"].as_i64().unwrap() > 0);
+
+    let (status, rt) = send(sc(&app, Method::GET, "/ResourceTypes", &org.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = rt["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["User", "Group"]);
+    let (status, schemas) = send(sc(&app, Method::GET, "/Schemas", &org.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(schemas["totalResults"], 3);
+    let (status, _) = send(sc(&app, Method::GET, &format!("/Schemas/{ENTERPRISE}"), &org.token)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // No token, a bad token: 401; a member's token: 403, all as SCIM errors.
+    let (status, v) = send(app.req(Method::GET, "/scim/v2/Users")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    scim_error(&v, "401", None);
+    let (status, v) = send(sc(&app, Method::GET, "/Users", "not-a-token")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    scim_error(&v, "401", None);
+    let member = create_user(&app, &org.token, bjensen()).await;
+    let (status, login) = send(app.req(Method::POST, "/api/login").json(&json!({
+        "username": "bjensen@example.com", "password": "password1", "domain": org.subdomain
+    })))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let member_token = login["access_token"].as_str().unwrap();
+    let (status, v) = send(sc(&app, Method::GET, "/Users", member_token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    scim_error(&v, "403", None);
+    // /Me is the caller's own user.
+    let (status, me) = send(sc(&app, Method::GET, "/Me", member_token)).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["id"], member["id"]);
+
+    // A user provisioned inactive is created BLOCKED.
+    let (status, v) =
+        send(sc(&app, Method::POST, "/Users", &org.token).json(&json!({"userName": "off@example.com", "active": false}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["active"], false);
+
+    // application/json is accepted as well.
+    let (status, v) =
+        send(app.req(Method::POST, "/scim/v2/Users").bearer_auth(&org.token).json(&json!({"userName": "plain@example.com"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["name"]["givenName"], "plain");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_lifecycle_etags_and_blocking() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimUsers").await;
+    let resp = send_raw(sc(&app, Method::POST, "/Users", &org.token).json(&bjensen())).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(resp.headers()["content-type"], "application/scim+json");
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let u: Value = resp.json().await.unwrap();
+    let id = u["id"].as_str().unwrap().to_string();
+    assert_eq!(u["userName"], "bjensen@example.com");
+    assert_eq!(u["name"]["givenName"], "Barbara");
+    assert_eq!(u["name"]["middleName"], "Jane");
+    assert_eq!(u["externalId"], "okta-00u1");
+    assert_eq!(u["title"], "Tour Guide");
+    assert_eq!(u["active"], true);
+    assert_eq!(u["phoneNumbers"][0]["value"], "+1 555 0100");
+    assert!(u.get("password").is_none());
+    assert_eq!(u["meta"]["resourceType"], "User");
+    assert_eq!(u["meta"]["version"], etag.as_str());
+    assert!(u["meta"]["location"].as_str().unwrap().ends_with(&format!("/scim/v2/Users/{id}")));
+    assert_eq!(u["meta"]["location"], location.as_str());
+    assert!(u[ENTERPRISE]["employeeNumber"].is_string());
+
+    // The same user in WorkDrive.
+    assert_eq!(wd_user(&app, &org.token, &id).await["email"], "bjensen@example.com");
+
+    // Uniqueness of userName is case-insensitive: 409.
+    let mut dup = bjensen();
+    dup["userName"] = json!("BJENSEN@example.com");
+    dup["emails"] = json!([{"value": "other@example.com"}]);
+    let (status, v) = send(sc(&app, Method::POST, "/Users", &org.token).json(&dup)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    scim_error(&v, "409", Some("uniqueness"));
+    // userName is required.
+    let (status, v) = send(sc(&app, Method::POST, "/Users", &org.token).json(&json!({"emails": [{"value": "x@y.co"}]}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    scim_error(&v, "400", Some("invalidValue"));
+    assert!(v["detail"].as_str().unwrap().contains("userName"), "{v}");
+    // Malformed JSON: invalidSyntax.
+    let (status, v) = send(sc(&app, Method::POST, "/Users", &org.token).body("{not json")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    scim_error(&v, "400", Some("invalidSyntax"));
+
+    // GET with If-None-Match of the current version: 304; a stale one: 200.
+    let resp = send_raw(sc(&app, Method::GET, &format!("/Users/{id}"), &org.token).header("if-none-match", &etag)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    let resp = send_raw(sc(&app, Method::GET, &format!("/Users/{id}"), &org.token).header("if-none-match", "W/\"0\"")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    // Entra-style PATCH: PascalCase ops, "False" strings, a value-path on emails. If-Match stale → 412.
+    let ops = json!({"schemas": [PATCH], "Operations": [
+        {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "barbara@example.com"},
+        {"op": "Replace", "path": "name.familyName", "value": "Jensen-Smith"},
+        {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": {"value": org.admin_id}},
+    ]});
+    let (status, v) = send(sc(&app, Method::PATCH, &format!("/Users/{id}"), &org.token).header("if-match", "W/\"999\"").json(&ops)).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{v}");
+    scim_error(&v, "412", None);
+    let resp = send_raw(sc(&app, Method::PATCH, &format!("/Users/{id}"), &org.token).header("if-match", &etag).json(&ops)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let new_etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    let u: Value = resp.json().await.unwrap();
+    assert_eq!(u["emails"][0]["value"], "barbara@example.com");
+    assert_eq!(u["name"]["familyName"], "Jensen-Smith");
+    assert_eq!(u[ENTERPRISE]["manager"]["value"], org.admin_id.as_str());
+
+    // An atomic PATCH: the second operation is invalid, so the first is not applied.
+    let bad = json!({"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "title", "value": "Changed"},
+        {"op": "replace", "path": "id", "value": "x"},
+    ]});
+    let (status, v) = send(sc(&app, Method::PATCH, &format!("/Users/{id}"), &org.token).json(&bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    scim_error(&v, "400", Some("mutability"));
+    let (_, u) = send(sc(&app, Method::GET, &format!("/Users/{id}"), &org.token)).await;
+    assert_eq!(u["title"], "Tour Guide");
+    let bad_path = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "emails[type eq", "value": "x"}]});
+    let (status, v) = send(sc(&app, Method::PATCH, &format!("/Users/{id}"), &org.token).json(&bad_path)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    scim_error(&v, "400", Some("invalidPath"));
+
+    // Deactivation blocks the user: their token is refused at once; reactivation lifts it.
+    let (_, login) = send(app.req(Method::POST, "/api/login").json(&json!({
+        "username": "bjensen@example.com", "password": "password1", "domain": org.subdomain
+    })))
+    .await;
+    let user_token = login["access_token"].as_str().unwrap().to_string();
+    assert_eq!(send(sc(&app, Method::GET, "/Me", &user_token)).await.0, StatusCode::OK);
+    let off = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "value": {"active": "False"}}]});
+    let (status, u) = send(sc(&app, Method::PATCH, &format!("/Users/{id}"), &org.token).json(&off)).await;
+    assert_eq!(status, StatusCode::OK, "{u}");
+    assert_eq!(u["active"], false);
+    assert_eq!(send(sc(&app, Method::GET, "/Me", &user_token)).await.0, StatusCode::UNAUTHORIZED);
+    let wd = wd_user(&app, &org.token, &id).await;
+    assert_eq!(wd["status"], "BLOCKED", "{wd}");
+
+    // Okta-style full PUT: absent optional attributes are cleared; active true lifts the block.
+    let put = json!({"schemas": [USER], "userName": "bjensen@example.com", "externalId": "okta-00u1",
+        "name": {"givenName": "Barb", "familyName": "Jensen"}, "emails": [{"value": "barbara@example.com", "primary": true}], "active": true});
+    let (status, u) = send(sc(&app, Method::PUT, &format!("/Users/{id}"), &org.token).json(&put)).await;
+    assert_eq!(status, StatusCode::OK, "{u}");
+    assert_eq!(u["name"]["givenName"], "Barb");
+    assert!(u.get("title").is_none() && u.get("phoneNumbers").is_none() && u["name"].get("middleName").is_none(), "{u}");
+    assert!(u[ENTERPRISE].get("manager").is_none(), "{u}");
+    assert_eq!(u["active"], true);
+    assert_eq!(send(sc(&app, Method::GET, "/Me", &user_token)).await.0, StatusCode::OK);
+    // A rename moves the login (signing in with the new one works); a taken one is 409.
+    let mut renamed = put.clone();
+    renamed["userName"] = json!("barbara");
+    let (status, u) = send(sc(&app, Method::PUT, &format!("/Users/{id}"), &org.token).json(&renamed)).await;
+    assert_eq!(status, StatusCode::OK, "{u}");
+    assert_eq!(u["userName"], "barbara");
+    let (status, login) = send(app.req(Method::POST, "/api/login").json(&json!({
+        "username": "barbara", "password": "password1", "domain": org.subdomain
+    })))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    create_user(&app, &org.token, json!({"userName": "bjensen@example.com", "emails": [{"value": "second@example.com"}]})).await;
+    let taken = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": "BJensen@example.com"}]});
+    let (status, v) = send(sc(&app, Method::PATCH, &format!("/Users/{id}"), &org.token).json(&taken)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    scim_error(&v, "409", Some("uniqueness"));
+
+    // DELETE, then 404.
+    assert_eq!(send(sc(&app, Method::DELETE, &format!("/Users/{id}"), &org.token)).await.0, StatusCode::NO_CONTENT);
+    let (status, v) = send(sc(&app, Method::GET, &format!("/Users/{id}"), &org.token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    scim_error(&v, "404", None);
+
+    // Every SCIM write is an event of dialect scim.
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=UserUpdated", &org.token)).await;
+    let events = page["events"].as_array().unwrap();
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|e| e["metadata"]["dialect"] == "scim"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_sorting_paging_and_projection() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimFilter").await;
+    for (login, given, family, title) in [
+        ("alice@a.io", "Alice", "Zeta", Some("Engineer")),
+        ("bob@b.io", "Bob", "Young", None),
+        ("carol@a.io", "Carol", "Xu", Some("Manager")),
+    ] {
+        let mut body = json!({"userName": login, "name": {"givenName": given, "familyName": family}});
+        if let Some(t) = title {
+            body["title"] = json!(t);
+        }
+        create_user(&app, &org.token, body).await;
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["Resources"].as_array().unwrap_or_else(|| panic!("{v}")).iter().map(|r| r["userName"].as_str().unwrap().to_string()).collect()
+    };
+    let list = |q: &str| send(sc(&app, Method::GET, &format!("/Users?{q}"), &org.token));
+
+    // Okta's lookup before a create; userName compares case-insensitively.
+    let (status, v) = list(&format!("filter={}", enc(r#"userName eq "ALICE@a.io""#))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(names(&v), ["alice@a.io"]);
+    assert_eq!(v["totalResults"], 1);
+    let (_, v) = list(&format!("filter={}&sortBy=name.familyName", enc(r#"emails[type eq "work" and value ew "@a.io"]"#))).await;
+    assert_eq!(names(&v), ["carol@a.io", "alice@a.io"]);
+    let (_, v) = list(&format!("filter={}", enc(r#"title pr and not (title sw "eng")"#))).await;
+    assert_eq!(names(&v), ["carol@a.io"]);
+    let (_, v) = list(&format!("filter={}", enc(r#"(name.givenName co "o" or userName sw "ali") and active eq true"#))).await;
+    assert_eq!(v["totalResults"], 3);
+    let (_, v) = list(&format!("filter={}", enc(r#"urn:ietf:params:scim:schemas:core:2.0:User:name.familyName gt "Z""#))).await;
+    assert_eq!(names(&v), ["alice@a.io"]);
+    // Sorting, descending, and the paging edge rules (startIndex < 1 is 1, count < 0 is 0).
+    let (_, v) = list(&format!("filter={}&sortBy=userName&sortOrder=descending", enc(r#"userName ne "admin""#))).await;
+    assert_eq!(names(&v)[..3], ["carol@a.io", "bob@b.io", "alice@a.io"]);
+    let (_, v) = list("sortBy=userName&startIndex=2&count=1").await;
+    assert_eq!(v["startIndex"], 2);
+    assert_eq!(v["itemsPerPage"], 1);
+    assert_eq!(v["totalResults"], 4);
+    let (_, v) = list("startIndex=0&count=-3").await;
+    assert_eq!(v["startIndex"], 1);
+    assert_eq!(v["itemsPerPage"], 0);
+    assert_eq!(v["totalResults"], 4);
+    // attributes / excludedAttributes; id, schemas and meta are always returned.
+    let (_, v) = list(&format!("filter={}&attributes=userName,name.givenName", enc(r#"userName eq "bob@b.io""#))).await;
+    let r = &v["Resources"][0];
+    assert_eq!(r["name"], json!({"givenName": "Bob"}));
+    assert!(r.get("emails").is_none() && r.get("id").is_some() && r.get("meta").is_some(), "{r}");
+    let (_, v) = list(&format!("filter={}&excludedAttributes=emails,groups", enc(r#"userName eq "bob@b.io""#))).await;
+    assert!(v["Resources"][0].get("emails").is_none() && v["Resources"][0].get("userName").is_some());
+
+    // Bad filters: 400 invalidFilter naming the problem.
+    for bad in [r#"nickName eq "x""#, r#"userName eq"#, r#"userName eq "x" and"#, r#"active gt true"#, r#"(userName pr"#] {
+        let (status, v) = list(&format!("filter={}", enc(bad))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        scim_error(&v, "400", Some("invalidFilter"));
+    }
+
+    // POST .search, per resource and at the root.
+    let (status, v) = send(sc(&app, Method::POST, "/Users/.search", &org.token).json(&json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName sw \"c\"", "attributes": ["userName"]
+    })))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(names(&v), ["carol@a.io"]);
+    let (status, v) = send(sc(&app, Method::POST, "/.search", &org.token).json(&json!({"filter": "displayName pr", "count": 100}))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["totalResults"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_are_the_one_group_model() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimGroups").await;
+    let a = create_user(&app, &org.token, json!({"userName": "a@g.io"})).await;
+    let b = create_user(&app, &org.token, json!({"userName": "b@g.io"})).await;
+    let (a, b) = (a["id"].as_str().unwrap().to_string(), b["id"].as_str().unwrap().to_string());
+
+    let resp = send_raw(sc(&app, Method::POST, "/Groups", &org.token).json(&json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": [{"value": a, "type": "User"}]
+    })))
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    let g: Value = resp.json().await.unwrap();
+    let gid = g["id"].as_str().unwrap().to_string();
+    assert_eq!(g["members"][0]["value"], a.as_str());
+    assert_eq!(g["meta"]["version"], etag.as_str());
+
+    // The same group through PortSIP: find it by name, read it and its members.
+    let (_, list) = send(app.ps(Method::GET, "/api/groups?filter=name eq 'Sales'", &org.token)).await;
+    let ps_id = list["items"][0]["id"].as_str().unwrap_or_else(|| panic!("{list}")).to_string();
+    let (status, pg) = send(app.ps(Method::GET, &format!("/api/groups/{ps_id}"), &org.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pg["name"], "Sales");
+    let (_, members) = send(app.ps(Method::GET, &format!("/api/groups/{ps_id}/members"), &org.token)).await;
+    assert_eq!(members["items"].as_array().unwrap().len(), 1, "{members}");
+
+    // PATCH members: add b, remove a by a value filter; rename. One write.
+    let ops = json!({"schemas": [PATCH], "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": b}]},
+        {"op": "remove", "path": format!("members[value eq \"{a}\"]")},
+        {"op": "replace", "path": "displayName", "value": "Sales EU"},
+    ]});
+    let (status, g) = send(sc(&app, Method::PATCH, &format!("/Groups/{gid}"), &org.token).header("if-match", &etag).json(&ops)).await;
+    assert_eq!(status, StatusCode::OK, "{g}");
+    assert_eq!(g["displayName"], "Sales EU");
+    let ids: Vec<&str> = g["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap()).collect();
+    assert_eq!(ids, [b.as_str()]);
+    let (_, pg) = send(app.ps(Method::GET, &format!("/api/groups/{ps_id}"), &org.token)).await;
+    assert_eq!(pg["name"], "Sales EU");
+    // A member that is not a user of the org: invalidValue, nothing changes.
+    let bad = json!({"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "displayName", "value": "Nope"},
+        {"op": "add", "path": "members", "value": [{"value": uuid::Uuid::new_v4().to_string()}]},
+    ]});
+    let (status, v) = send(sc(&app, Method::PATCH, &format!("/Groups/{gid}"), &org.token).json(&bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    scim_error(&v, "400", Some("invalidValue"));
+    // The user shows the group (read-only `groups`); the group filter by member works.
+    let (_, u) = send(sc(&app, Method::GET, &format!("/Users/{b}"), &org.token)).await;
+    assert_eq!(u["groups"][0]["value"], gid.as_str());
+    let f = enc(&format!("members[value eq \"{b}\"]"));
+    let (_, v) = send(sc(&app, Method::GET, &format!("/Groups?filter={f}"), &org.token)).await;
+    assert_eq!(v["totalResults"], 1, "{v}");
+
+    // A group made through PortSIP is a SCIM group.
+    app.create_group(&org, "Support").await;
+    let f = enc(r#"displayName eq "support""#);
+    let (_, v) = send(sc(&app, Method::GET, &format!("/Groups?filter={f}"), &org.token)).await;
+    assert_eq!(v["totalResults"], 1, "{v}");
+    let support = v["Resources"][0]["id"].as_str().unwrap().to_string();
+
+    // PUT replaces name and members; DELETE removes it everywhere.
+    let (status, g) = send(
+        sc(&app, Method::PUT, &format!("/Groups/{support}"), &org.token)
+            .json(&json!({"displayName": "Support 2", "members": [{"value": a}, {"value": b}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{g}");
+    assert_eq!(g["members"].as_array().unwrap().len(), 2);
+    assert_eq!(send(sc(&app, Method::DELETE, &format!("/Groups/{gid}"), &org.token)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(send(app.ps(Method::GET, &format!("/api/groups/{ps_id}"), &org.token)).await.0, StatusCode::NOT_FOUND);
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=GroupCreated", &org.token)).await;
+    assert!(page["events"].as_array().unwrap().iter().any(|e| e["metadata"]["dialect"] == "scim"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenant_sees_nothing() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimTenantA").await;
+    let other = app.create_org("ScimTenantB").await;
+    let u = create_user(&app, &org.token, json!({"userName": "mine@t.io"})).await;
+    let id = u["id"].as_str().unwrap();
+    let (_, g) = send(sc(&app, Method::POST, "/Groups", &org.token).json(&json!({"displayName": "Mine"}))).await;
+    let gid = g["id"].as_str().unwrap();
+    for path in [format!("/Users/{id}"), format!("/Groups/{gid}")] {
+        let (status, v) = send(sc(&app, Method::GET, &path, &other.token)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        scim_error(&v, "404", None);
+        assert_eq!(send(sc(&app, Method::DELETE, &path, &other.token)).await.0, StatusCode::NOT_FOUND);
+    }
+    let (_, v) = send(sc(&app, Method::GET, "/Users?filter=userName%20eq%20%22mine%40t.io%22", &other.token)).await;
+    assert_eq!(v["totalResults"], 0);
+    // Adding another org's user as a member is refused.
+    let (status, _) =
+        send(sc(&app, Method::POST, "/Groups", &other.token).json(&json!({"displayName": "X", "members": [{"value": id}]}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_with_bulk_ids_fail_on_errors_and_limits() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimBulk").await;
+    let req = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "u1", "data": {"userName": "bulk1@x.io"}},
+        {"method": "POST", "path": "/Groups", "bulkId": "g1", "data": {"displayName": "Bulk", "members": [{"value": "bulkId:u1", "type": "User"}]}},
+        {"method": "PATCH", "path": "/Users/bulkId:u1", "data": {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "T"}]}},
+        {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"userName": "BULK1@x.io"}},
+        {"method": "POST", "path": "/Groups", "bulkId": "g2", "data": {"displayName": "Dangling", "members": [{"value": "bulkId:nope"}]}},
+    ]});
+    let (status, v) = send(sc(&app, Method::POST, "/Bulk", &org.token).json(&req)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let statuses: Vec<&str> = v["Operations"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["201", "201", "200", "409", "409"], "{v}");
+    assert_eq!(v["Operations"][3]["response"]["scimType"], "uniqueness");
+    let group_location = v["Operations"][1]["location"].as_str().unwrap();
+    let gid = group_location.rsplit('/').next().unwrap();
+    let (_, g) = send(sc(&app, Method::GET, &format!("/Groups/{gid}"), &org.token)).await;
+    let user_location = v["Operations"][0]["location"].as_str().unwrap();
+    assert_eq!(g["members"][0]["value"], user_location.rsplit('/').next().unwrap());
+    let (_, u) = send(sc(&app, Method::GET, &format!("/Users/{}", user_location.rsplit('/').next().unwrap()), &org.token)).await;
+    assert_eq!(u["title"], "T");
+
+    // failOnErrors: 1 stops at the first error.
+    let req = json!({"failOnErrors": 1, "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"emails": [{"value": "x@y.io"}]}},
+        {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "fine@y.io"}},
+    ]});
+    let (_, v) = send(sc(&app, Method::POST, "/Bulk", &org.token).json(&req)).await;
+    assert_eq!(v["Operations"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["Operations"][0]["status"], "400");
+
+    // Over maxOperations: 413 tooMany, nothing run.
+    let (_, cfg) = send(sc(&app, Method::GET, "/ServiceProviderConfig", &org.token)).await;
+    let max = cfg["bulk"]["maxOperations"].as_u64().unwrap() as usize;
+    let ops: Vec<Value> = (0..=max)
+        .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("n{i}"), "data": {"userName": format!("n{i}@y.io")}}))
+        .collect();
+    let (status, v) = send(sc(&app, Method::POST, "/Bulk", &org.token).json(&json!({"Operations": ops}))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    scim_error(&v, "413", Some("tooMany"));
+    let (_, v) = send(sc(&app, Method::GET, "/Users?filter=userName%20sw%20%22n%22", &org.token)).await;
+    assert_eq!(v["totalResults"], 0);
+}
+
+/// A Python tool that scripts/install-deps installs (on PATH, or in `~/.local/bin`).
+fn tool(name: &str) -> String {
+    let home_bin = std::env::var("HOME").map(|h| format!("{h}/.local/bin/{name}")).unwrap_or_default();
+    if std::path::Path::new(&home_bin).exists() {
+        home_bin
+    } else {
+        name.to_string()
+    }
+}
+
+/// The one deviation the probes report, decided: a group of the one group model holds users of
+/// the organization (every other dialect shows members as users), so a member id that names no
+/// user is refused (`invalidValue`) rather than stored dangling. Clients create users first.
+const DECIDED_DEVIATIONS: [&str; 1] = ["PATCH /Groups/{id} add member"];
+
+/// The third-party conformance probe `scim-sanity` (PyPI, installed by scripts/install-deps)
+/// passes against the running stack, strict RFC mode and the Entra client profile, except for
+/// the decided deviation above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_sanity_probe_passes() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimSanity").await;
+    let base = format!("{}/scim/v2", app.url);
+    for profile in [None, Some("entra")] {
+        let mut cmd = tokio::process::Command::new(tool("scim-sanity"));
+        cmd.args(["probe", &base, "--token", &org.token, "--i-accept-side-effects", "--strict", "--json-output"]);
+        if let Some(p) = profile {
+            cmd.args(["--profile", p]);
+        }
+        let out = cmd.output().await.expect("scim-sanity (scripts/install-deps installs it)");
+        let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("scim-sanity ({profile:?}) said:\n{report}"));
+        let results = v["results"].as_array().unwrap_or_else(|| panic!("{report}"));
+        assert!(results.iter().filter(|r| r["status"] == "pass").count() >= 25, "{report}");
+        let failed: Vec<&str> =
+            results.iter().filter(|r| r["status"] != "pass" && r["status"] != "skip").map(|r| r["name"].as_str().unwrap_or("?")).collect();
+        assert!(failed.iter().all(|f| DECIDED_DEVIATIONS.contains(f)), "scim-sanity probe ({profile:?}) fails {failed:?}:\n{report}");
+    }
+}
+
+/// What the directory's model decides where scim2-tester's random resources expect otherwise
+/// (see `api::scim::users` and `groups`): a user needs an email address, a department must
+/// exist, groups keep no `externalId`, members are users of the org
+/// (as [`DECIDED_DEVIATIONS`]).
+const DECIDED_REFUSALS: [&str; 4] = [
+    "is not a user of this organization",
+    "emails: required",
+    "department: no department named",
+    "returned unexpected value for 'externalId'",
+];
+
+/// The third-party suite `scim2-tester` (PyPI, installed by scripts/install-deps; driven by
+/// scripts/scim2-tester-check) against the running stack: discovery, and create, read, query,
+/// replace, patch and delete of users and groups fail only where the model decides otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim2_tester_passes() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Scim2Tester").await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/scim2-tester-check");
+    let python = std::env::var("ROSTER_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = tokio::process::Command::new(python)
+        .arg(&script)
+        .args([format!("{}/scim/v2", app.url), org.token.clone()])
+        .output()
+        .await
+        .expect("python3 with scim2-tester (scripts/install-deps installs it)");
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "scim2-tester did not run:\n{report}");
+    let results: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(results.len() >= 10, "{report}");
+    let failed: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["status"] == "ERROR" || r["status"] == "CRITICAL")
+        .filter(|r| !DECIDED_REFUSALS.iter().any(|d| r["reason"].as_str().unwrap_or("").contains(d)))
+        .collect();
+    assert!(results.iter().filter(|r| r["status"] == "SUCCESS").count() >= 10, "{report}");
+    assert!(failed.is_empty(), "scim2-tester failures:\n{}", failed.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n"));
+}
