@@ -10,16 +10,10 @@ use domain::patch::Patch;
 use domain::security_group::SecurityGroupEvent;
 use domain::sso::{SsoEvent, SsoLevel};
 use domain::user::UserEvent;
-use domain::DomainEvent;
 use eventlog::Envelope;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use crate::ApplyError;
-
-fn decode<E: DomainEvent>(ev: &Envelope) -> Result<E, ApplyError> {
-    E::from_parts(&ev.event_type, ev.schema_rev, ev.payload.clone())
-        .map_err(|source| ApplyError::Decode { event_type: ev.event_type.clone(), source })
-}
+use crate::{decode, ApplyError};
 
 pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
     // SCIM's ETags are the stream versions of users and groups (`crate::scim`).

@@ -95,6 +95,13 @@ pub enum ApplyError {
     Db(#[from] sqlx::Error),
 }
 
+/// The typed event of an envelope, upcast to its current shape; one that does not decode is the
+/// event's fault (the runner parks it), never the database's.
+pub(crate) fn decode<E: domain::DomainEvent>(ev: &Envelope) -> Result<E, ApplyError> {
+    E::from_parts(&ev.event_type, ev.schema_rev, ev.payload.clone())
+        .map_err(|source| ApplyError::Decode { event_type: ev.event_type.clone(), source })
+}
+
 impl Projection {
     /// Applies one event to this projection's tables on `conn` (inside the caller's transaction).
     #[tracing::instrument(name = "projection.apply", skip_all, fields(projection = self.name, event_type = %event.event_type, position = %event.position))]

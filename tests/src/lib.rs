@@ -315,6 +315,17 @@ impl TestApp {
 }
 
 /// Sends a request; returns the status and the JSON body (`Null` when empty or not JSON).
+/// A command-line tool that scripts/install-deps installs from PyPI: on `PATH`, or in
+/// `~/.local/bin` where pip puts it for a user without a writable site-packages.
+pub fn pypi_tool(name: &str) -> String {
+    let home_bin = std::env::var("HOME").map(|h| format!("{h}/.local/bin/{name}")).unwrap_or_default();
+    if std::path::Path::new(&home_bin).exists() {
+        home_bin
+    } else {
+        name.to_string()
+    }
+}
+
 pub async fn send(rb: RequestBuilder) -> (StatusCode, Value) {
     let resp = rb.send().await.expect("http request");
     let status = resp.status();

@@ -12,16 +12,10 @@ pub mod follows;
 pub mod library;
 pub mod posts;
 
-use domain::DomainEvent;
 use eventlog::Envelope;
 use sqlx::PgConnection;
 
-use crate::ApplyError;
-
-pub(crate) fn decode<E: DomainEvent>(ev: &Envelope) -> Result<E, ApplyError> {
-    E::from_parts(&ev.event_type, ev.schema_rev, ev.payload.clone())
-        .map_err(|source| ApplyError::Decode { event_type: ev.event_type.clone(), source })
-}
+use crate::{decode, ApplyError};
 
 pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
     match ev.stream_type.as_str() {

@@ -31,8 +31,7 @@ async fn openapi_document_passes_openapi_spec_validator() {
     assert_eq!(status, StatusCode::OK);
     let path = std::env::temp_dir().join(format!("roster-openapi-{}.json", uuid::Uuid::new_v4()));
     std::fs::write(&path, doc.to_string()).unwrap();
-    let home_bin = std::env::var("HOME").map(|h| format!("{h}/.local/bin/openapi-spec-validator")).unwrap_or_default();
-    let validator = if std::path::Path::new(&home_bin).exists() { home_bin } else { "openapi-spec-validator".to_string() };
+    let validator = roster_tests::pypi_tool("openapi-spec-validator");
     let out =
         std::process::Command::new(&validator).arg(&path).output().expect("openapi-spec-validator (scripts/install-deps installs it)");
     let _ = std::fs::remove_file(&path);
@@ -598,14 +597,6 @@ async fn a_generated_python_client_works() {
     let dir = std::env::temp_dir().join(format!("roster-client-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("openapi.json"), doc.to_string()).unwrap();
-    let tool = |name: &str| {
-        let local = std::env::var("HOME").map(|h| format!("{h}/.local/bin/{name}")).unwrap_or_default();
-        if std::path::Path::new(&local).exists() {
-            local
-        } else {
-            name.to_string()
-        }
-    };
     let run = |cmd: &mut std::process::Command| {
         let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/install-deps installs it)"));
         let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -614,7 +605,7 @@ async fn a_generated_python_client_works() {
     };
     let (d, url, token) = (dir.clone(), app.url.clone(), app.super_token.clone());
     let said = tokio::task::spawn_blocking(move || {
-        run(std::process::Command::new(tool("openapi-python-client"))
+        run(std::process::Command::new(roster_tests::pypi_tool("openapi-python-client"))
             .args(["generate", "--meta", "none", "--path"])
             .arg(d.join("openapi.json"))
             .arg("--output-path")

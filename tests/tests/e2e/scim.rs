@@ -471,16 +471,6 @@ async fn bulk_with_bulk_ids_fail_on_errors_and_limits() {
     assert_eq!(v["totalResults"], 0);
 }
 
-/// A Python tool that scripts/install-deps installs (on PATH, or in `~/.local/bin`).
-fn tool(name: &str) -> String {
-    let home_bin = std::env::var("HOME").map(|h| format!("{h}/.local/bin/{name}")).unwrap_or_default();
-    if std::path::Path::new(&home_bin).exists() {
-        home_bin
-    } else {
-        name.to_string()
-    }
-}
-
 /// The one deviation the probes report, decided: a group of the one group model holds users of
 /// the organization (every other dialect shows members as users), so a member id that names no
 /// user is refused (`invalidValue`) rather than stored dangling. Clients create users first.
@@ -495,7 +485,7 @@ async fn scim_sanity_probe_passes() {
     let org = app.create_org("ScimSanity").await;
     let base = format!("{}/scim/v2", app.url);
     for profile in [None, Some("entra")] {
-        let mut cmd = tokio::process::Command::new(tool("scim-sanity"));
+        let mut cmd = tokio::process::Command::new(roster_tests::pypi_tool("scim-sanity"));
         cmd.args(["probe", &base, "--token", &org.token, "--i-accept-side-effects", "--strict", "--json-output"]);
         if let Some(p) = profile {
             cmd.args(["--profile", p]);
