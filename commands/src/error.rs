@@ -37,6 +37,9 @@ pub enum CommandError {
     /// Still conflicting after one retry: answered 409.
     #[error("the entity was changed concurrently; retry")]
     Conflict,
+    /// A conditional write found the stream at another version (`current`): answered 412.
+    #[error("the entity is at version {current}, not the one the write was conditioned on")]
+    PreconditionFailed { current: i32 },
     /// The idempotency key was used before for a different request.
     #[error("idempotency key was already used for a different request")]
     IdempotencyMismatch,

@@ -11,4 +11,4 @@ pub mod throttle;
 pub use error::{CommandError, StoreError};
 // Re-exported so that the api and the tests, which name them through `commands`, need not change.
 pub use eventlog::{log, Envelope, Position};
-pub use store::{CommandContext, Committed, Store};
+pub use store::{CommandContext, Committed, Precondition, Store};

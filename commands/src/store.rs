@@ -30,6 +30,17 @@ pub struct CommandContext {
     pub dialect: &'static str,
     pub client_addr: Option<String>,
     pub now: DateTime<Utc>,
+    /// A conditional write (SCIM `If-Match`): the command applies only while the stream is at one
+    /// of these versions. Checked against the version the append itself expects, so a write that
+    /// lands between the check and the append is caught by the append's version constraint.
+    pub precondition: Option<Precondition>,
+}
+
+/// The stream versions a conditional write accepts (an `If-Match` list; `*` is no precondition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Precondition {
+    pub stream_id: Uuid,
+    pub versions: Vec<i32>,
 }
 
 impl CommandContext {
@@ -45,6 +56,7 @@ impl CommandContext {
             dialect,
             client_addr: None,
             now,
+            precondition: None,
         }
     }
 
@@ -230,6 +242,9 @@ impl Store {
         }
         for attempt in 0..2 {
             let plan = build().await?;
+            if let Some(pre) = &ctx.precondition {
+                self.check_precondition(pre, &plan).await?;
+            }
             let started = std::time::Instant::now();
             let appended = self.append(ctx, &plan).await;
             telemetry::observe(&telemetry::metrics().append_duration, started.elapsed());
@@ -251,6 +266,28 @@ impl Store {
             }
         }
         Err(CommandError::Conflict)
+    }
+
+    /// The version a conditional write is decided against: the one its plan appends after, or,
+    /// when the plan leaves the stream alone (nothing to change), the stream's current version.
+    /// After a version conflict the retry rebuilds the plan from the newer state and fails here.
+    async fn check_precondition<R>(&self, pre: &Precondition, plan: &Plan<R>) -> Result<(), CommandError> {
+        let version = match plan.streams.iter().find(|s| s.stream_id == pre.stream_id) {
+            Some(stream) => stream.expected_version,
+            None => self.stream_version(pre.stream_id).await?,
+        };
+        if pre.versions.contains(&version) {
+            Ok(())
+        } else {
+            Err(CommandError::PreconditionFailed { current: version })
+        }
+    }
+
+    /// The version of a stream's last event (0 for a stream with none).
+    pub async fn stream_version(&self, stream_id: Uuid) -> Result<i32, StoreError> {
+        Ok(sqlx::query_scalar!(r#"SELECT COALESCE(max(version), 0) AS "v!" FROM events WHERE stream_id = $1"#, stream_id)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn find_idempotent<R: DeserializeOwned>(&self, ctx: &CommandContext) -> Result<Option<Committed<R>>, CommandError> {

@@ -123,6 +123,8 @@ pub mod fields {
     /// Departments, locations and security groups.
     pub const ORG_UNIT: &[&str] = &["add", "add_members", "id", "members", "name", "remove", "remove_members"];
     pub const GROUP: &[&str] = &["activities", "description", "groups", "members", "name", "parent", "status", "tracking"];
+    /// A group's external id (set by a SCIM provisioning client).
+    pub const EXTERNAL_ID: &[&str] = &["external_id"];
     /// A group's short name (NexPort's groups have one).
     pub const SHORT_NAME: &[&str] = &["group_short_name", "short_name"];
     /// A group's outbound caller ids (PortSIP's user groups).
@@ -182,6 +184,7 @@ pub const FIELD_NAMES: &[&[&str]] = &[
     fields::ORG_UNIT,
     fields::GROUP,
     fields::SHORT_NAME,
+    fields::EXTERNAL_ID,
     fields::CALLER_ID,
     fields::DIRECTORY,
     fields::CONTENT,

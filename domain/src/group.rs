@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::DomainEvent;
 use crate::patch::Patch;
-use crate::values::{bounded_text, optional_text, required_text, MAX_CALLER_ID_LEN, MAX_GROUP_DESCRIPTION_LEN, MAX_GROUP_NAME_LEN};
+use crate::values::{
+    bounded_text, opt_text, optional_text, required_text, MAX_CALLER_ID_LEN, MAX_GROUP_DESCRIPTION_LEN, MAX_GROUP_NAME_LEN, MAX_TEXT_LEN,
+};
 use crate::{DomainError, GroupId, OrgId, UserId};
 
 pub const MAX_OUTBOUND_CALLER_IDS: usize = 100;
@@ -153,6 +155,7 @@ pub struct Group {
     pub members: BTreeMap<UserId, MemberRole>,
     pub activities: Vec<Activity>,
     pub short_name: Option<String>,
+    pub external_id: Option<String>,
 }
 
 impl Group {
@@ -187,6 +190,8 @@ pub struct NewGroup {
     pub short_name: Option<String>,
     pub tracking: Option<String>,
     pub activities: Vec<Activity>,
+    /// A provisioning client's id for the group (SCIM `externalId`).
+    pub external_id: Option<String>,
     /// Initial members; the creator, when listed, first.
     pub members: Vec<NewMember>,
     /// How many groups the creator already belongs to, when the dialect limits it (Sunbird).
@@ -223,6 +228,10 @@ pub struct GroupPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Vec<Activity>)]
     pub activities: Option<Vec<Activity>>,
+    /// A provisioning client's id for a group created without one; set once (SCIM `immutable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub external_id: Option<String>,
 }
 
 /// Sunbird's member changes of one update.
@@ -318,6 +327,8 @@ pub enum GroupCommand {
         actor: Option<UserId>,
         name: String,
         members: Vec<UserId>,
+        /// SCIM's `externalId`: may be given for a group that has none; never changed.
+        external_id: Option<String>,
     },
     /// Publisher add-users: a union with the present members.
     AddMembers {
@@ -355,6 +366,9 @@ pub enum GroupEvent {
         tracking: Option<String>,
         #[serde(default)]
         activities: Vec<Activity>,
+        /// The provisioning client's own id for the group (SCIM `externalId`), fixed at creation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_id: Option<String>,
     },
     GroupUpdated {
         #[serde(flatten)]
@@ -455,13 +469,20 @@ impl esrs::Aggregate for GroupAggregate {
                 }
                 Ok(vec![GroupEvent::GroupDeleted { deleted_by: Some(actor.user) }])
             }
-            GroupCommand::Replace { actor, name, members } => {
+            GroupCommand::Replace { actor, name, members, external_id } => {
                 let group = live(state)?;
                 let name = required_text("name", &name, MAX_GROUP_NAME_LEN)?;
                 let wanted = dedup(members);
                 check_member_count(wanted.len())?;
-                let mut events =
-                    vec![GroupEvent::GroupUpdated { patch: GroupPatch { name: Some(name), ..GroupPatch::default() }, updated_by: actor }];
+                let external_id = match (opt_text("external_id", external_id, MAX_TEXT_LEN)?, &group.external_id) {
+                    (Some(new), Some(old)) if new != *old => {
+                        return Err(DomainError::invalid("external_id", "is set once and cannot be changed"));
+                    }
+                    (Some(new), None) => Some(new),
+                    _ => None,
+                };
+                let patch = GroupPatch { name: Some(name), external_id, ..GroupPatch::default() };
+                let mut events = vec![GroupEvent::GroupUpdated { patch, updated_by: actor }];
                 for u in group.members.keys().filter(|u| !wanted.contains(u)) {
                     events.push(GroupEvent::GroupMemberRemoved { user_id: *u, removed_by: actor });
                 }
@@ -491,9 +512,17 @@ impl esrs::Aggregate for GroupAggregate {
 
     fn apply_event(state: Self::State, event: Self::Event) -> Self::State {
         match event {
-            GroupEvent::GroupCreated { id, org_id, created_by, status, activities, short_name, .. } => {
-                Some(Group { id, org_id, deleted: false, status, created_by, members: BTreeMap::new(), activities, short_name })
-            }
+            GroupEvent::GroupCreated { id, org_id, created_by, status, activities, short_name, external_id, .. } => Some(Group {
+                id,
+                org_id,
+                deleted: false,
+                status,
+                created_by,
+                members: BTreeMap::new(),
+                activities,
+                short_name,
+                external_id,
+            }),
             other => state.map(|mut g| {
                 match other {
                     GroupEvent::GroupCreated { .. } => {}
@@ -505,6 +534,9 @@ impl esrs::Aggregate for GroupAggregate {
                             g.activities = a;
                         }
                         patch.short_name.apply_to(&mut g.short_name);
+                        if patch.external_id.is_some() {
+                            g.external_id = patch.external_id;
+                        }
                     }
                     GroupEvent::GroupDeleted { .. } => g.deleted = true,
                     GroupEvent::GroupMemberAdded { user_id, role, .. } => {
@@ -574,6 +606,8 @@ fn validate_patch(patch: GroupPatch) -> Result<GroupPatch, DomainError> {
         },
         tracking: optional_text("tracking", patch.tracking, MAX_TRACKING_LEN)?,
         activities,
+        // Only a replace sets it (once); an update through any other path leaves it alone.
+        external_id: None,
     })
 }
 
@@ -623,6 +657,7 @@ pub fn decide_create(new: NewGroup) -> Result<(Vec<GroupEvent>, Vec<Issue>), Dom
         short_name: new.short_name.map(|s| validate_short_name(&s)).transpose()?,
         tracking: new.tracking.map(|t| bounded_text("tracking", &t, MAX_TRACKING_LEN)).transpose()?,
         activities,
+        external_id: opt_text("external_id", new.external_id, MAX_TEXT_LEN)?,
     }];
     events.extend(members.into_iter().map(|m| GroupEvent::GroupMemberAdded {
         user_id: m.user_id,
@@ -780,6 +815,7 @@ mod tests {
             short_name: None,
             tracking: None,
             activities: vec![],
+            external_id: None,
             members,
             creator_memberships: None,
             lenient_limits: true,
@@ -952,7 +988,7 @@ mod tests {
         let g = sunbird_group(2);
         let events = GroupAggregate::handle_command(
             &Some(g.clone()),
-            GroupCommand::Replace { actor: None, name: "New".into(), members: vec![uid(2), uid(3)] },
+            GroupCommand::Replace { actor: None, name: "New".into(), members: vec![uid(2), uid(3)], external_id: None },
         )
         .unwrap();
         let after = fold(Some(g), events).unwrap();

@@ -288,12 +288,13 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
             short_name,
             tracking,
             activities,
+            external_id,
         } => {
             let (parent_kind, parent_id) = parent_columns(parent);
             sqlx::query!(
                 "INSERT INTO groups (id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at, \
-                 status, membership_type, parent_kind, parent_id, short_name, tracking, activities) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 status, membership_type, parent_kind, parent_id, short_name, tracking, activities, external_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                 id.0,
                 org_id.0,
                 number,
@@ -309,6 +310,7 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
                 short_name,
                 tracking,
                 json(&activities),
+                external_id,
             )
             .execute(&mut *conn)
             .await?;
@@ -324,7 +326,8 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
                 .set_value("membership_type", patch.membership_type.map(|m| m.as_str()))
                 .set("short_name", patch.short_name)
                 .set("tracking", patch.tracking)
-                .set_value("activities", patch.activities.map(json));
+                .set_value("activities", patch.activities.map(json))
+                .set_value("external_id", patch.external_id);
             u.run(conn, ev.stream_id).await?;
         }
         GroupEvent::GroupDeleted { .. } => {

@@ -94,10 +94,13 @@ pub struct GroupRow {
     pub short_name: Option<String>,
     pub tracking: Option<String>,
     pub activities: serde_json::Value,
+    /// Set by a SCIM client; no other dialect shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 pub const GROUP_COLUMNS: &str = "g.id, g.org_id, g.number, g.name, g.description, g.outbound_caller_ids, g.status, g.created_by, \
-     g.created_at, g.updated_by, g.updated_at, g.membership_type, g.parent_kind, g.parent_id, g.short_name, g.tracking, g.activities";
+     g.created_at, g.updated_by, g.updated_at, g.membership_type, g.parent_kind, g.parent_id, g.short_name, g.tracking, g.activities, g.external_id";
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq)]
 pub struct MemberRow {

@@ -118,6 +118,10 @@ impl From<CommandError> for ApiError {
         match e {
             CommandError::Rejected(d) => d.into(),
             CommandError::Conflict => ApiError::Conflict("the entity was changed concurrently; retry".into()),
+            // Only SCIM writes carry a precondition, and SCIM answers it 412 before it gets here.
+            CommandError::PreconditionFailed { .. } => {
+                ApiError::Conflict("the entity was changed since the version the write named".into())
+            }
             CommandError::IdempotencyMismatch => ApiError::Conflict("Idempotency-Key was already used for a different request".into()),
             CommandError::Store(StoreError::Db(e)) if storage_unavailable(&e) => {
                 tracing::warn!(error = %e, "command not stored: the database is out of reach");

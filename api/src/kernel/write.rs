@@ -84,6 +84,7 @@ impl WriteMeta {
                 dialect: D::NAME,
                 client_addr: self.client_addr.clone(),
                 now: chrono::Utc::now(),
+                precondition: None,
             },
             PhantomData,
         ))

@@ -62,7 +62,7 @@ pub async fn replace_group(
     let name = required_name(&body)?;
     let users = resolve_users(&st, org, body.users.as_deref().unwrap_or_default(), false).await?;
     let ctx = meta.context::<Publisher>(Some(&who))?;
-    let committed = group_cmd::replace_group(&st.store, &ctx, org, GroupId(g.id), name, users).await?;
+    let committed = group_cmd::replace_group(&st.store, &ctx, org, GroupId(g.id), name, users, None).await?;
     let base = base_url(&headers);
     Ok(st
         .respond_or(

@@ -134,6 +134,7 @@ fn schemas_of(base: &str) -> Vec<Value> {
         "id": GROUP_URN, "name": "Group", "description": "Group",
         "attributes": [
             attr("displayName", "string", false, true, false, "readWrite", "none"),
+            attr("externalId", "string", false, false, true, "immutable", "none"),
             complex("members", true, "readWrite", vec![
                 attr("value", "string", false, false, false, "immutable", "none"),
                 attr("$ref", "reference", false, false, false, "immutable", "none"),

@@ -2,8 +2,8 @@
 //! Sunbird, Publisher and NexPort see. `displayName` ↔ the group name (not unique, DESIGN §7);
 //! `members` ↔ its active members, users of the org (the model does not nest groups): a member
 //! `value` that names no user of the org is `invalidValue`; `type` and `display` are informational
-//! and ignored in requests. `externalId` is not kept for groups: sent
-//! values are ignored. Every write is one append: PUT and PATCH compute the resulting name and
+//! and ignored in requests. `externalId` ↔ the group's external id, set on create, then immutable
+//! (as for users). Every write is one append: PUT and PATCH compute the resulting name and
 //! member set and store it with the group's replace command (Publisher's PUT).
 
 use std::collections::HashMap;
@@ -18,17 +18,17 @@ use projections::scim::{self as q, Resource, ScimGroup};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::users::get;
+use super::users::{get, text};
 use super::{
-    base_url, check_if_match, list_response, not_modified, org_of, project, resource, Caller, Ctx, Json, ListParams, Query, ScimError,
-    Write, GROUP_URN,
+    base_url, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx, Json, ListParams, Query, ScimError, Write,
+    GROUP_URN,
 };
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
 use crate::AppState;
 
 pub fn render(g: &ScimGroup, members: &[q::GroupMember], base: &str) -> Value {
-    json!({
+    let mut v = json!({
         "schemas": [GROUP_URN],
         "id": g.id.to_string(),
         "displayName": g.name,
@@ -42,7 +42,11 @@ pub fn render(g: &ScimGroup, members: &[q::GroupMember], base: &str) -> Value {
             "location": format!("{base}/Groups/{}", g.id),
             "version": super::etag(g.stream_version),
         }
-    })
+    });
+    if let Some(x) = &g.external_id {
+        v["externalId"] = json!(x);
+    }
+    v
 }
 
 /// Groups with their members, fetched in one query for the page.
@@ -74,6 +78,7 @@ fn internal(e: ScimError) -> ApiError {
 /// A Group body: its name and member ids, each checked to be a live user of the org.
 struct GroupDoc {
     name: Option<String>,
+    external_id: Option<String>,
     members: Vec<UserId>,
 }
 
@@ -106,7 +111,7 @@ async fn parse(st: &AppState, org: OrgId, body: &Value) -> Result<GroupDoc, Scim
     if let Some((i, u)) = members.iter().enumerate().find(|(_, u)| !found.iter().any(|f| f.id == u.0)) {
         return Err(ScimError::invalid_value(format!("members[{i}].value: '{}' is not a user of this organization", u.0)));
     }
-    Ok(GroupDoc { name, members })
+    Ok(GroupDoc { name, external_id: text(obj, "externalId", "externalId")?, members })
 }
 
 async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: &HeaderMap) -> Result<Response, ScimError> {
@@ -182,7 +187,7 @@ pub async fn create_core(st: &AppState, ctx: Ctx, org: OrgId, body: &Value, head
     let name = doc.name.ok_or_else(|| ScimError::invalid_value("displayName: is required"))?;
     let ctx = ctx?;
     let members = doc.members.into_iter().map(|user_id| NewMember { user_id, role: MemberRole::Member, visited: false }).collect();
-    let input = group_cmd::CreateGroup { name, members, ..Default::default() };
+    let input = group_cmd::CreateGroup { name, members, external_id: doc.external_id, ..Default::default() };
     let committed = group_cmd::create_group(&st.store, &ctx, org, input).await?;
     Ok(st
         .respond(&ctx, committed, |st, result| async move {
@@ -191,16 +196,25 @@ pub async fn create_core(st: &AppState, ctx: Ctx, org: OrgId, body: &Value, head
         .await?)
 }
 
+/// A PUT or PATCH may repeat the group's `externalId`, or give one to a group that has none, but
+/// not change it (`immutable`, RFC 7643 §2.2).
+fn check_external_id(g: &ScimGroup, doc: &GroupDoc) -> Result<(), ScimError> {
+    if g.external_id.is_some() && doc.external_id.is_some() && doc.external_id != g.external_id {
+        return Err(ScimError::bad("mutability", "externalId: is set when the group is created and cannot be changed"));
+    }
+    Ok(())
+}
+
 async fn store_replace(
     st: &AppState,
     ctx: crate::kernel::write::Ctx<super::Scim>,
     org: OrgId,
     id: Uuid,
     name: String,
-    members: Vec<UserId>,
+    doc: GroupDoc,
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
-    let committed = group_cmd::replace_group(&st.store, &ctx, org, GroupId(id), name, members).await?;
+    let committed = group_cmd::replace_group(&st.store, &ctx, org, GroupId(id), name, doc.members, doc.external_id).await?;
     Ok(st.respond(&ctx, committed, |st, _| async move { answer(&st, org, id, StatusCode::OK, &headers).await.map_err(internal) }).await?)
 }
 
@@ -220,11 +234,12 @@ pub async fn replace(
 
 pub async fn replace_core(st: &AppState, ctx: Ctx, org: OrgId, id: &str, body: &Value, headers: HeaderMap) -> Result<Response, ScimError> {
     let g = load(st, org, id).await?;
-    check_if_match(&headers, g.stream_version)?;
     let doc = parse(st, org, body).await?;
-    let name = doc.name.ok_or_else(|| ScimError::invalid_value("displayName: is required"))?;
-    let ctx = ctx?;
-    store_replace(st, ctx, org, g.id, name, doc.members, headers).await
+    check_external_id(&g, &doc)?;
+    let name = doc.name.clone().ok_or_else(|| ScimError::invalid_value("displayName: is required"))?;
+    let mut ctx = ctx?;
+    ctx.precondition = precondition(&headers, g.id);
+    store_replace(st, ctx, org, g.id, name, doc, headers).await
 }
 
 /// PATCH: operations applied to the group as a whole (`members[value eq "…"]` paths included),
@@ -244,15 +259,16 @@ pub async fn patch(
 
 pub async fn patch_core(st: &AppState, ctx: Ctx, org: OrgId, id: &str, body: &Value, headers: HeaderMap) -> Result<Response, ScimError> {
     let g = load(st, org, id).await?;
-    check_if_match(&headers, g.stream_version)?;
     let members = q::group_members(&st.pool, &[g.id]).await?;
     let current = render(&g, &members, &base_url(&headers));
     let ops = super::patch::parse_ops(body)?;
     let desired = super::patch::apply(current, &ops, super::patch::Kind::Group)?;
     let doc = parse(st, org, &desired).await?;
-    let name = doc.name.ok_or_else(|| ScimError::invalid_value("displayName: cannot be removed"))?;
-    let ctx = ctx?;
-    store_replace(st, ctx, org, g.id, name, doc.members, headers).await
+    check_external_id(&g, &doc)?;
+    let name = doc.name.clone().ok_or_else(|| ScimError::invalid_value("displayName: cannot be removed"))?;
+    let mut ctx = ctx?;
+    ctx.precondition = precondition(&headers, g.id);
+    store_replace(st, ctx, org, g.id, name, doc, headers).await
 }
 
 #[utoipa::path(delete, path = "/scim/v2/Groups/{id}", tag = "SCIM", params(("id" = String, Path)),
@@ -269,8 +285,8 @@ pub async fn delete(
 
 pub async fn delete_core(st: &AppState, ctx: Ctx, org: OrgId, id: &str, headers: HeaderMap) -> Result<Response, ScimError> {
     let g = load(st, org, id).await?;
-    check_if_match(&headers, g.stream_version)?;
-    let ctx = ctx?;
+    let mut ctx = ctx?;
+    ctx.precondition = precondition(&headers, g.id);
     let committed = group_cmd::delete_group(&st.store, &ctx, org, GroupId(g.id)).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)
 }

@@ -12,7 +12,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use commands::Precondition;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::kernel::dialect::{self, Dialect};
 use crate::kernel::error::ApiError;
@@ -53,6 +55,7 @@ impl Dialect for Scim {
         ("phone", "phoneNumbers"),
         ("reports_to", "manager"),
         ("external_user_id", "externalId"),
+        ("external_id", "externalId"),
         ("name", "displayName"),
         ("users", "members"),
     ];
@@ -130,7 +133,12 @@ impl From<ApiError> for ScimError {
 
 impl From<commands::CommandError> for ScimError {
     fn from(e: commands::CommandError) -> Self {
-        ScimError::from_api(&e.into())
+        match e {
+            commands::CommandError::PreconditionFailed { current } => {
+                ScimError::new(StatusCode::PRECONDITION_FAILED, None, format!("If-Match: the resource is at version {}", etag(current)))
+            }
+            e => ScimError::from_api(&e.into()),
+        }
     }
 }
 
@@ -197,13 +205,28 @@ pub fn etag_matches(header_value: &str, version: i32) -> bool {
     header_value.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == format!("\"{version}\""))
 }
 
-/// `If-Match` on a write: a mismatch is 412 and nothing changes.
-pub fn check_if_match(headers: &HeaderMap, version: i32) -> Result<(), ScimError> {
-    match headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
-        Some(v) if !etag_matches(v, version) => {
-            Err(ScimError::new(StatusCode::PRECONDITION_FAILED, None, format!("If-Match: the resource is at version {}", etag(version))))
-        }
-        _ => Ok(()),
+/// `If-Match` on a write, as the command's precondition: the write applies only while the
+/// resource's stream is at a version the header names. The store checks it against the version
+/// its append expects, so a write landing in between cannot slip past it (412, nothing changes).
+/// `*` is no condition; a tag that is not one of ours matches no version.
+pub fn precondition(headers: &HeaderMap, stream_id: Uuid) -> Option<Precondition> {
+    let value = headers.get(header::IF_MATCH)?.to_str().unwrap_or("");
+    if value.split(',').any(|t| t.trim() == "*") {
+        return None;
+    }
+    let versions =
+        value.split(',').filter_map(|t| t.trim().trim_start_matches("W/").strip_prefix('"')?.strip_suffix('"')?.parse().ok()).collect();
+    Some(Precondition { stream_id, versions })
+}
+
+/// A conditional write that changes nothing still answers 412 when its condition fails.
+pub async fn check_unchanged(st: &AppState, pre: Option<&Precondition>) -> Result<(), ScimError> {
+    let Some(pre) = pre else { return Ok(()) };
+    let current = st.store.stream_version(pre.stream_id).await.map_err(commands::CommandError::from)?;
+    if pre.versions.contains(&current) {
+        Ok(())
+    } else {
+        Err(commands::CommandError::PreconditionFailed { current }.into())
     }
 }
 

@@ -35,8 +35,8 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::{
-    base_url, check_if_match, list_response, not_modified, org_of, project, resource, Caller, Ctx, Json, ListParams, Query, ScimError,
-    Write, ENTERPRISE_URN, USER_URN,
+    base_url, check_unchanged, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx, Json, ListParams, Query,
+    ScimError, Write, ENTERPRISE_URN, USER_URN,
 };
 use crate::kernel::dialect;
 use crate::AppState;
@@ -131,7 +131,7 @@ pub fn get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
-fn text(obj: &Map<String, Value>, name: &str, path: &str) -> Result<Option<String>, ScimError> {
+pub(super) fn text(obj: &Map<String, Value>, name: &str, path: &str) -> Result<Option<String>, ScimError> {
     match get(obj, name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
@@ -452,6 +452,7 @@ async fn update(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     if patch.is_empty() {
+        check_unchanged(st, ctx.precondition.as_ref()).await?;
         return answer(st, org, id, StatusCode::OK, &headers).await;
     }
     let committed = user_cmd::update_user(&st.store, &ctx, org, UserId(id), patch).await?;
@@ -478,13 +479,13 @@ pub async fn replace(
 
 pub async fn replace_core(st: &AppState, ctx: Ctx, org: OrgId, id: &str, body: &Value, headers: HeaderMap) -> Result<Response, ScimError> {
     let row = load(st, org, id).await?;
-    check_if_match(&headers, row.stream_version)?;
     let doc = UserDoc::parse(body)?;
     if doc.user_name.is_none() {
         return Err(ScimError::invalid_value("userName: is required"));
     }
     let patch = diff(st, org, &row, &doc).await?;
-    let ctx = ctx?;
+    let mut ctx = ctx?;
+    ctx.precondition = precondition(&headers, row.user.id);
     update(st, ctx, org, row.user.id, patch, headers).await
 }
 
@@ -505,13 +506,13 @@ pub async fn patch(
 
 pub async fn patch_core(st: &AppState, ctx: Ctx, org: OrgId, id: &str, body: &Value, headers: HeaderMap) -> Result<Response, ScimError> {
     let row = load(st, org, id).await?;
-    check_if_match(&headers, row.stream_version)?;
     let groups = q::groups_of_user(&st.pool, row.user.id).await?;
     let current = render(&row, &groups, &base_url(&headers));
     let ops = super::patch::parse_ops(body)?;
     let desired = super::patch::apply(current, &ops, super::patch::Kind::User)?;
     let patch = diff(st, org, &row, &UserDoc::parse(&desired)?).await?;
-    let ctx = ctx?;
+    let mut ctx = ctx?;
+    ctx.precondition = precondition(&headers, row.user.id);
     update(st, ctx, org, row.user.id, patch, headers).await
 }
 
@@ -529,8 +530,8 @@ pub async fn delete(
 
 pub async fn delete_core(st: &AppState, ctx: Ctx, org: OrgId, id: &str, headers: HeaderMap) -> Result<Response, ScimError> {
     let row = load(st, org, id).await?;
-    check_if_match(&headers, row.stream_version)?;
-    let ctx = ctx?;
+    let mut ctx = ctx?;
+    ctx.precondition = precondition(&headers, row.user.id);
     let committed = user_cmd::delete_user(&st.store, &ctx, org, UserId(row.user.id)).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT)) }).await?)
 }

@@ -22,6 +22,8 @@ pub struct CreateGroup {
     pub short_name: Option<String>,
     pub tracking: Option<String>,
     pub activities: Vec<Activity>,
+    /// A provisioning client's id for the group (SCIM `externalId`).
+    pub external_id: Option<String>,
     /// Initial members (checked to be live users of the organization).
     pub members: Vec<NewMember>,
     /// Whether the creator joins the group (Sunbird's rule), and so counts against the
@@ -96,6 +98,7 @@ pub async fn create_group(
                 short_name: input.short_name.clone(),
                 tracking: input.tracking.clone(),
                 activities: input.activities.clone(),
+                external_id: input.external_id.clone(),
                 members: members.clone(),
                 creator_memberships,
                 lenient_limits: input.lenient_limits,
@@ -257,7 +260,8 @@ pub async fn change_group(
         .await
 }
 
-/// Publisher PUT: the name and exactly these members.
+/// Publisher and SCIM PUT: the name and exactly these members (and SCIM's `externalId`, which a
+/// group without one may be given).
 pub async fn replace_group(
     store: &Store,
     ctx: &CommandContext,
@@ -265,9 +269,16 @@ pub async fn replace_group(
     id: GroupId,
     name: String,
     members: Vec<UserId>,
+    external_id: Option<String>,
 ) -> Result<Committed<GroupRef>, CommandError> {
     check_users(store, org, &members, "users").await?;
-    on_group(store, ctx, org, id, || GroupCommand::Replace { actor: ctx.actor, name: name.clone(), members: members.clone() }).await
+    on_group(store, ctx, org, id, || GroupCommand::Replace {
+        actor: ctx.actor,
+        name: name.clone(),
+        members: members.clone(),
+        external_id: external_id.clone(),
+    })
+    .await
 }
 
 /// Publisher add-users: a union with the present members.

@@ -114,6 +114,7 @@ fn group_attr(key: &str) -> Option<Attr> {
     Some(match key {
         "id" => Attr { sql: "g.id::text", kind: EXACT },
         "displayname" => Attr { sql: "g.name", kind: CI },
+        "externalid" => Attr { sql: "g.external_id", kind: EXACT },
         "members" | "members.value" => Attr { sql: "", kind: Kind::Member },
         "meta.created" => Attr { sql: "g.created_at", kind: Kind::Time },
         "meta.lastmodified" => Attr { sql: "g.updated_at", kind: Kind::Time },
@@ -405,6 +406,7 @@ pub struct ScimUser {
 pub struct ScimGroup {
     pub id: Uuid,
     pub name: String,
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub stream_version: i32,
@@ -412,7 +414,7 @@ pub struct ScimGroup {
 
 const USER_SELECT: &str = "SELECT u.*, (SELECT d.name FROM departments d WHERE d.id = u.department) AS department_name, \
      coalesce((SELECT v.version FROM stream_versions v WHERE v.stream_id = u.id), 0) AS stream_version FROM users u";
-const GROUP_SELECT: &str = "SELECT g.id, g.name, g.created_at, g.updated_at, \
+const GROUP_SELECT: &str = "SELECT g.id, g.name, g.external_id, g.created_at, g.updated_at, \
      coalesce((SELECT v.version FROM stream_versions v WHERE v.stream_id = g.id), 0) AS stream_version FROM groups g";
 
 fn scoped<'a>(resource: Resource, select: &str, org: Uuid, filter: Option<&Compiled>) -> QueryBuilder<'a, Postgres> {

@@ -70,6 +70,7 @@ async fn a_stale_append_is_a_conflict_not_an_error() {
         short_name: None,
         tracking: None,
         activities: vec![],
+        external_id: None,
     };
     let plan = |v: i32| Plan {
         streams: vec![PendingStream::new(id.0, Some(org.0), v, std::slice::from_ref(&created)).unwrap()],
@@ -147,6 +148,7 @@ async fn bulk_groups(app: &TestApp, n: usize) -> Position {
                 short_name: None,
                 tracking: None,
                 activities: vec![],
+                external_id: None,
             };
             PendingStream::new(id.0, Some(org.0), 0, &[e]).unwrap()
         })
