@@ -169,6 +169,23 @@ pub mod fields {
         "video_file_id",
         "video_preview_ids",
     ];
+    /// Tasks (WorkDrive E45–E50).
+    pub const TASK: &[&str] = &[
+        "content",
+        "description",
+        "document_id",
+        "due_days",
+        "link",
+        "notification_template_id",
+        "remove_ids",
+        "status",
+        "task_type",
+        "time",
+        "title",
+        "training_course_task_list_id",
+        "user_ids",
+        "video_id",
+    ];
 }
 
 /// All of [`fields`], area by area.
@@ -185,6 +202,7 @@ pub const FIELD_NAMES: &[&[&str]] = &[
     fields::CALLER_ID,
     fields::DIRECTORY,
     fields::CONTENT,
+    fields::TASK,
 ];
 
 #[cfg(test)]
