@@ -139,9 +139,10 @@ impl TaskReminder {
         Some(TaskReminder { index: index as i32, reminder_type: r.reminder_type, before_minutes })
     }
 
-    /// When this reminder is due for a task due at `due`.
+    /// When this reminder is due for a task due at `due` (the earliest instant there is, for a
+    /// due date so early that the offset would leave the calendar).
     pub fn due_at(&self, due: DateTime<Utc>) -> DateTime<Utc> {
-        due - Duration::minutes(self.before_minutes.clamp(0, MAX_REMINDER_MINUTES))
+        due.checked_sub_signed(Duration::minutes(self.before_minutes.clamp(0, MAX_REMINDER_MINUTES))).unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 }
 
@@ -226,7 +227,7 @@ impl TaskContent {
         if self.notification_template_id.is_none() {
             self.reminders.clear();
         }
-        self.due_date = self.due_days.map(|d| created_at + Duration::days(i64::from(d)));
+        self.due_date = self.due_days.and_then(|d| created_at.checked_add_signed(Duration::days(i64::from(d))));
         Ok(self)
     }
 }
