@@ -396,7 +396,7 @@ fn dedup(v: Vec<UserId>) -> Vec<UserId> {
 }
 
 /// The task, if `actor` may change it: another org's is not found, someone else's forbidden.
-fn authorized<'a>(state: &'a Option<Task>, actor: &Actor) -> Result<&'a Task, DomainError> {
+pub fn authorized<'a>(state: &'a Option<Task>, actor: &Actor) -> Result<&'a Task, DomainError> {
     match state {
         Some(t) if t.org_id == actor.org => {
             if t.author == actor.user || actor.admin {
