@@ -41,6 +41,7 @@ mod org_units;
 pub mod posts;
 pub mod security_groups;
 pub mod sso;
+pub mod tasks;
 
 pub struct WorkDrive;
 
@@ -190,6 +191,7 @@ pub fn routes() -> Router<AppState> {
         .merge(posts::routes())
         .merge(events::routes())
         .merge(library::routes())
+        .merge(tasks::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------
