@@ -626,13 +626,20 @@ mod tests {
         let assign = TaskCommand::Assign { actor, add: vec![UserId(id(4))], remove: vec![] };
         assert_eq!(field(TaskAggregate::handle_command(&draft, assign)), "user_ids");
         let publish = TaskPatch { status: Some(TaskStatus::Publish), ..Default::default() };
-        let published = fold(draft.clone(), TaskAggregate::handle_command(&draft, TaskCommand::Update { actor, patch: Box::new(publish) }).unwrap());
+        let published =
+            fold(draft.clone(), TaskAggregate::handle_command(&draft, TaskCommand::Update { actor, patch: Box::new(publish) }).unwrap());
         let again = TaskCommand::Update { actor, patch: Box::new(TaskPatch::default()) };
         assert_eq!(field(TaskAggregate::handle_command(&published, again)), "status");
         let stranger = Actor { user: UserId(id(9)), ..actor };
-        assert!(matches!(TaskAggregate::handle_command(&published, TaskCommand::Delete { actor: stranger }), Err(DomainError::Forbidden(_))));
+        assert!(matches!(
+            TaskAggregate::handle_command(&published, TaskCommand::Delete { actor: stranger }),
+            Err(DomainError::Forbidden(_))
+        ));
         let other_org = Actor { org: OrgId(id(8)), ..actor };
-        assert_eq!(TaskAggregate::handle_command(&published, TaskCommand::Delete { actor: other_org }).unwrap_err(), DomainError::NotFound("task"));
+        assert_eq!(
+            TaskAggregate::handle_command(&published, TaskCommand::Delete { actor: other_org }).unwrap_err(),
+            DomainError::NotFound("task")
+        );
     }
 
     #[test]
@@ -654,9 +661,14 @@ mod tests {
         let task = fold(None, TaskAggregate::handle_command(&None, create).unwrap());
         assert_eq!(task.as_ref().unwrap().assignees, vec![a, b]);
         assert!(TaskAggregate::handle_command(&task, TaskCommand::Remind { index: 0, now: at(22) }).unwrap().is_empty());
-        let task = fold(task.clone(), TaskAggregate::handle_command(&task, TaskCommand::Complete { user: a, org: OrgId(id(2)), now: at(1) }).unwrap());
+        let task = fold(
+            task.clone(),
+            TaskAggregate::handle_command(&task, TaskCommand::Complete { user: a, org: OrgId(id(2)), now: at(1) }).unwrap(),
+        );
         let due = TaskAggregate::handle_command(&task, TaskCommand::Remind { index: 0, now: at(23) }).unwrap();
-        assert!(matches!(&due[..], [TaskEvent::TaskReminderDue { assignees, due_date, .. }] if *assignees == vec![b] && *due_date == at(24)));
+        assert!(
+            matches!(&due[..], [TaskEvent::TaskReminderDue { assignees, due_date, .. }] if *assignees == vec![b] && *due_date == at(24))
+        );
         let task = fold(task, due);
         assert!(TaskAggregate::handle_command(&task, TaskCommand::Remind { index: 0, now: at(30) }).unwrap().is_empty());
         let stranger = TaskCommand::Complete { user: UserId(id(9)), org: OrgId(id(2)), now: at(1) };

@@ -311,7 +311,7 @@ mod tests {
     fn domain_field_names_are_spelled_as_workdrive_documents_them() {
         assert_covers(
             WorkDrive::FIELD_NAMES,
-            &[fields::USER, fields::TOKEN, fields::ORGANIZATION, fields::SSO, fields::MEDIA, fields::ORG_UNIT, fields::CONTENT, fields::TASK],
+            &[fields::USER, fields::TOKEN, fields::ORGANIZATION, fields::SSO, fields::MEDIA, fields::ORG_UNIT, fields::CONTENT],
         );
         assert_eq!(spell(WorkDrive::FIELD_NAMES, "data[3].reports_to"), "data[3].reportsTo");
         assert_eq!(spell(WorkDrive::FIELD_NAMES, "contact_info.postal_code"), "contactInfo.postalCode");

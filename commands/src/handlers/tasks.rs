@@ -190,7 +190,13 @@ pub async fn assign_task(
 }
 
 /// Roster: assignee `user` marks task `id` done (again: nothing new).
-pub async fn complete_task(store: &Store, ctx: &CommandContext, org: OrgId, user: UserId, id: Uuid) -> Result<Committed<TaskRef>, CommandError> {
+pub async fn complete_task(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    user: UserId,
+    id: Uuid,
+) -> Result<Committed<TaskRef>, CommandError> {
     on_task(store, ctx, org, id, || TaskCommand::Complete { user, org, now: ctx.now }).await
 }
 

@@ -111,7 +111,8 @@ async fn a_task_needs_its_title_type_and_the_type_s_field_and_names_things_of_th
     }
 
     // E46: one of each type; a create without status publishes, `published` is `publish`.
-    let a = create(&app, &ann_token, json!({ "title": " Read ", "task_type": "Article", "content": "Text", "dueDays": 3, "time": 15 })).await;
+    let a =
+        create(&app, &ann_token, json!({ "title": " Read ", "task_type": "Article", "content": "Text", "dueDays": 3, "time": 15 })).await;
     assert_eq!((a["title"].as_str(), a["status"].as_str(), a["task_type"].as_str()), (Some("Read"), Some("publish"), Some("Article")));
     assert_eq!((a["createdBy"].as_str(), a["time"].as_i64(), a["dueDays"].as_i64()), (Some(ann.as_str()), Some(15), Some(3)));
     let created: chrono::DateTime<chrono::Utc> = a["createdAt"].as_str().unwrap().parse().unwrap();
@@ -148,7 +149,8 @@ async fn drafts_change_published_tasks_are_assigned_and_assignees_complete_them(
     let (bob, bob_token) = member(&app, &org, "bob@work.example.com").await;
     let (_carl, carl_token) = member(&app, &org, "carl@work.example.com").await;
 
-    let draft = create(&app, &ann_token, json!({ "title": "Draft", "task_type": "QuizLink", "link": "https://q", "status": "draft" })).await;
+    let draft =
+        create(&app, &ann_token, json!({ "title": "Draft", "task_type": "QuizLink", "link": "https://q", "status": "draft" })).await;
     let id = id_of(&draft);
     let update = |token: String, body: Value| {
         let (app, id) = (&app, id.clone());
@@ -270,8 +272,16 @@ async fn the_list_filters_by_creator_assignee_and_publication() {
     let (_, v) = call(&app, Method::GET, "/api/tasks?per_page=2&cur_page=1", &ann_token, None).await;
     assert_eq!((v["meta"]["nextPage"].as_i64(), v["meta"]["totalPages"].as_i64()), (Some(2), Some(2)), "{v}");
     // E45's createdBy is the user.
-    assert_eq!((v["tasks"][0]["createdBy"]["id"].as_str(), v["tasks"][0]["createdBy"]["firstName"].as_str()), (Some(ann.as_str()), Some("Mem")));
-    for (query, field) in [("?filter=ALL", "filter"), ("?published=maybe", "published"), ("?sort_direction=up", "sort_direction"), ("?per_page=0", "per_page")] {
+    assert_eq!(
+        (v["tasks"][0]["createdBy"]["id"].as_str(), v["tasks"][0]["createdBy"]["firstName"].as_str()),
+        (Some(ann.as_str()), Some("Mem"))
+    );
+    for (query, field) in [
+        ("?filter=ALL", "filter"),
+        ("?published=maybe", "published"),
+        ("?sort_direction=up", "sort_direction"),
+        ("?per_page=0", "per_page"),
+    ] {
         let (status, e) = call(&app, Method::GET, &format!("/api/tasks{query}"), &ann_token, None).await;
         assert_bad(status, &e, field);
     }
@@ -346,8 +356,11 @@ async fn reminders_of_the_template_fall_due_once_for_assignees_who_have_not_comp
     assert!(remind(later_id, 1).await.unwrap().position.is_none(), "restrict is no reminder");
     assert!(remind(later_id, 0).await.unwrap().position.is_some());
     assert!(remind(later_id, 0).await.unwrap().position.is_none(), "once per (task, reminder)");
-    let payload: Value =
-        sqlx::query_scalar("SELECT payload FROM events WHERE stream_id = $1 AND event_type = 'TaskReminderDue'").bind(later_id).fetch_one(&app.pool).await.unwrap();
+    let payload: Value = sqlx::query_scalar("SELECT payload FROM events WHERE stream_id = $1 AND event_type = 'TaskReminderDue'")
+        .bind(later_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(payload["assignees"], json!([carl]));
     assert!(!events_of(&app, &done).await.contains(&"TaskReminderDue".to_string()));
 }
