@@ -674,4 +674,40 @@ mod tests {
         let stranger = TaskCommand::Complete { user: UserId(id(9)), org: OrgId(id(2)), now: at(1) };
         assert!(matches!(TaskAggregate::handle_command(&task, stranger), Err(DomainError::Forbidden(_))));
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends, parsing answers a value or a 400 naming the field, and a
+        /// checked task is bounded, names its type's field and is due `due_days` after creation.
+        #[test]
+        fn any_input_is_a_bounded_task_or_a_named_field_error(
+            raw_type in ".{0,20}", raw_status in ".{0,12}", title in ".{0,210}", text in proptest::option::of(".{0,30}"),
+            due_days in proptest::option::of(-5i32..4000), type_index in 0usize..5,
+        ) {
+            if let Err(e) = TaskType::parse("task_type", &raw_type) {
+                let named = matches!(e, DomainError::Invalid { ref field, .. } if field == "task_type");
+                proptest::prop_assert!(named);
+            }
+            if let Err(e) = TaskStatus::parse("status", &raw_status) {
+                let named = matches!(e, DomainError::Invalid { ref field, .. } if field == "status");
+                proptest::prop_assert!(named);
+            }
+            let task_type = TaskType::ALL[type_index];
+            let mut c = content(task_type, TaskStatus::Draft);
+            c.title = title;
+            c.content = text.clone();
+            c.link = text;
+            c.due_days = due_days;
+            match c.checked(at(0)) {
+                Ok(t) => {
+                    proptest::prop_assert!(!t.title.is_empty() && t.title.chars().count() <= MAX_TITLE_LEN);
+                    proptest::prop_assert!(matches!(task_type, TaskType::Article | TaskType::QuizLink));
+                    proptest::prop_assert_eq!(t.due_date, t.due_days.map(|d| at(24 * i64::from(d))));
+                }
+                Err(DomainError::Invalid { field, .. }) => {
+                    proptest::prop_assert!(["title", "content", "link", "due_days", task_type.required_field()].contains(&field.as_str()));
+                }
+                Err(other) => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
 }
