@@ -25,6 +25,7 @@ pub mod profile_field;
 pub mod security_group;
 pub mod sso;
 pub mod subscription;
+pub mod task;
 pub mod user;
 pub mod values;
 

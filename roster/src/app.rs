@@ -44,6 +44,8 @@ pub struct Config {
     pub login_throttle: commands::throttle::ThrottlePolicy,
     /// How often the subscription expiry worker looks for subscriptions past their date.
     pub expiry_interval: Duration,
+    /// How often the task reminder worker looks for reminders that fell due.
+    pub task_reminder_interval: Duration,
 }
 
 impl Config {
@@ -59,6 +61,7 @@ impl Config {
             media: MediaConfig::default(),
             login_throttle: commands::throttle::ThrottlePolicy::default(),
             expiry_interval: Duration::from_secs(1),
+            task_reminder_interval: Duration::from_secs(1),
         }
     }
 }
@@ -120,6 +123,15 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         tasks.push(tokio::spawn(async move {
             if let Err(e) = workers::expiry::run(pool, interval, sd).await {
                 tracing::error!(error = %e, "subscription expiry worker stopped");
+            }
+        }));
+    }
+    // The task reminder worker appends events too: a singleton of the log side, like expiry.
+    if cfg.roles.relay {
+        let (pool, interval, sd) = (pool.clone(), cfg.task_reminder_interval, shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = workers::task_reminders::run(pool, interval, sd).await {
+                tracing::error!(error = %e, "task reminder worker stopped");
             }
         }));
     }

@@ -8,6 +8,7 @@ pub mod relay;
 pub mod runner;
 pub mod sealer;
 pub mod tail;
+pub mod task_reminders;
 
 use std::time::Duration;
 

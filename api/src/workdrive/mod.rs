@@ -41,6 +41,7 @@ mod org_units;
 pub mod posts;
 pub mod security_groups;
 pub mod sso;
+pub mod tasks;
 
 pub struct WorkDrive;
 
@@ -68,6 +69,8 @@ impl Dialect for WorkDrive {
         ("department_id", "departmentId"),
         ("doc_id", "docId"),
         ("doc_url", "docUrl"),
+        ("document_id", "documentId"),
+        ("due_days", "dueDays"),
         ("due_date", "dueDate"),
         ("end_date_time", "endDateTime"),
         ("external_link", "externalLink"),
@@ -86,6 +89,7 @@ impl Dialect for WorkDrive {
         ("middle_name", "middleName"),
         ("module_code", "moduleCode"),
         ("new_qas", "newQas"),
+        ("notification_template_id", "notificationTemplateId"),
         ("news_title", "newsTitle"),
         ("org_content_template_id", "orgContentTemplateId"),
         ("org_id", "orgId"),
@@ -97,6 +101,7 @@ impl Dialect for WorkDrive {
         ("ref_id", "refId"),
         ("refresh_uri", "refreshURI"),
         ("reminder_time", "reminderTime"),
+        ("remove_ids", "removeIds"),
         ("remove_members", "removeMembers"),
         ("remove_question_ids", "removeQuestionIds"),
         ("reports_to", "reportsTo"),
@@ -105,15 +110,19 @@ impl Dialect for WorkDrive {
         ("system_event", "systemEvent"),
         ("tagged_user_ids", "taggedUserIds"),
         ("tagged_users", "taggedUsers"),
+        // WorkDrive spells this one in snake_case (E46).
+        ("task_type", "task_type"),
         ("time_zone", "timeZone"),
         ("title_prefix", "titlePrefix"),
         ("token_uri", "tokenURI"),
         ("total_time", "totalTime"),
+        ("training_course_task_list_id", "trainingCourseTaskListId"),
         ("updated_qas", "updatedQAs"),
         ("user_id", "userId"),
         ("user_ids", "userIds"),
         ("user_name", "userName"),
         ("video_file_id", "videoFileId"),
+        ("video_id", "videoId"),
         ("video_preview_ids", "videoPreviewIds"),
     ];
 
@@ -182,6 +191,7 @@ pub fn routes() -> Router<AppState> {
         .merge(posts::routes())
         .merge(events::routes())
         .merge(library::routes())
+        .merge(tasks::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ pub mod organization;
 pub mod posts;
 pub mod security_group;
 pub mod sso;
+pub mod tasks;
 pub mod user;
 pub mod user_bulk;
 

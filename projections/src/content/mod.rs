@@ -11,6 +11,7 @@ pub mod categories;
 pub mod follows;
 pub mod library;
 pub mod posts;
+pub mod tasks;
 
 use eventlog::Envelope;
 use sqlx::PgConnection;
@@ -29,6 +30,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "faq_kb" => library::apply_faq(conn, ev, decode(ev)?).await,
         "course" => library::apply_course(conn, ev, decode(ev)?).await,
         "enforcement_template" => library::apply_template(conn, ev, decode(ev)?).await,
+        "task" => tasks::apply(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }

@@ -25,6 +25,7 @@ mod security_groups;
 mod sso;
 mod store;
 mod sunbird;
+mod tasks;
 mod tenancy;
 mod users_bulk;
 mod workdrive;

@@ -249,6 +249,12 @@ async fn openapi_documents_every_route_with_schemas() {
         ("delete", "/api/documents/{id}"),
         ("get", "/api/enforcement-templates"),
         ("post", "/api/enforcement-templates"),
+        ("get", "/api/tasks"),
+        ("post", "/api/tasks"),
+        ("patch", "/api/tasks/update/{id}"),
+        ("patch", "/api/tasks/assign/{id}"),
+        ("delete", "/api/tasks/{id}"),
+        ("post", "/api/tasks/{id}/complete"),
         ("get", "/api/faqs"),
         ("post", "/api/faqs"),
         ("patch", "/api/faqs/{id}"),
@@ -282,7 +288,8 @@ async fn openapi_documents_every_route_with_schemas() {
         let op = &doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} missing from /openapi.json");
         assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
-        let bodiless = path.ends_with("destroy") || path.contains("{extension_number}") || path.ends_with("/follow");
+        let bodiless =
+            path.ends_with("destroy") || path.contains("{extension_number}") || path.ends_with("/follow") || path.ends_with("/complete");
         if method != "get" && method != "delete" && !bodiless {
             assert!(op["requestBody"].is_object(), "{method} {path} has no request body schema");
         }
@@ -322,6 +329,10 @@ async fn openapi_documents_every_route_with_schemas() {
         "SignedRequest",
         "UploadFields",
         "UploadForm",
+        "Task",
+        "TasksPage",
+        "TaskBody",
+        "AssignBody",
         "SunbirdRequest",
         "SunbirdResponse",
         "SunbirdParams",
