@@ -67,6 +67,7 @@ pub fn streams() -> Vec<StreamDoc> {
         typed::<library::FaqKbEvent>(),
         typed::<library::CourseEvent>(),
         typed::<library::EnforcementTemplateEvent>(),
+        typed::<notification::NotificationEvent>(),
     ]
 }
 
