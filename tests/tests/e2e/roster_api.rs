@@ -432,7 +432,7 @@ async fn min_position_waits_for_the_read_models() {
     let first = TestApp::spawn().await;
     let org = first.create_org("Ryw").await;
     let mut opts = first.same_log();
-    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false };
+    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false };
     opts.consistency_timeout = std::time::Duration::from_millis(300);
     first.stop().await;
     let app = TestApp::spawn_with(opts).await;
@@ -457,7 +457,7 @@ async fn min_position_waits_for_the_read_models() {
 
     // Start a projector; now the same read waits and sees the write.
     let mut opts = app.same_log();
-    opts.roles = roster::Roles { api: false, relay: false, projector: true, sealer: false };
+    opts.roles = roster::Roles { api: false, relay: false, projector: true, sealer: false, notifier: false };
     let projector = TestApp::spawn_with(opts).await;
     let resp = send_raw(app.wd(Method::GET, "/api/users", &org.token).header("Roster-Min-Position", &position)).await;
     assert!(resp.headers().get("roster-consistency").is_none());
