@@ -350,6 +350,7 @@ async fn asyncapi_documents_every_event_type_the_domain_defines() {
         ("FaqKbEvent", "faq_kb", event_types::<domain::library::FaqKbEvent>()),
         ("CourseEvent", "course", event_types::<domain::library::CourseEvent>()),
         ("EnforcementTemplateEvent", "enforcement_template", event_types::<domain::library::EnforcementTemplateEvent>()),
+        ("NotificationEvent", "notification", event_types::<domain::notification::NotificationEvent>()),
     ];
     let mut listed: Vec<String> = by_enum.iter().map(|(n, _, _)| n.to_string()).collect();
     listed.sort();
