@@ -357,7 +357,8 @@ pub struct SmtpSink {
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
         let dir = stack().dir.join("smtp").join(uuid::Uuid::new_v4().simple().to_string());
-        std::fs::create_dir_all(&dir).expect("smtp sink dir");
+        // aiosmtpd's Maildir creates its cur/new/tmp only with the directory itself.
+        std::fs::create_dir_all(dir.parent().expect("parent")).expect("smtp sink dir");
         let mut sink = SmtpSink { port: free_port(), dir, child: None };
         sink.restart().await;
         sink
