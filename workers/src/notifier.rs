@@ -23,8 +23,9 @@
 //!   retried with exponential backoff up to `max_attempts`; a permanent one (5xx SMTP reply, a
 //!   webhook's 4xx, no address) is recorded at once. Either way the message is acked: the outcome
 //!   is in the log, and what to do about it is the audit feed's reader's decision.
-//! - An infrastructure failure (Postgres away, NATS away) is not an outcome: the message is nak'ed,
-//!   the worker backs off and resumes, and the redelivery goes through the same checks.
+//! - An infrastructure failure (Postgres away, a failed record) is not an outcome: the message is
+//!   nak'ed, redelivered after a backoff, and goes through the same checks. NATS away ends the
+//!   subscription; the worker re-enters and the unacked message comes again after `ack_wait`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -58,6 +59,7 @@ pub const TIMESTAMP_HEADER: &str = "Roster-Timestamp";
 /// The same for every attempt at one delivery: `<event id>.<recipient id>`.
 pub const DELIVERY_ID_HEADER: &str = "Roster-Delivery-Id";
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// How long the notifier waits for the directory to know a new recipient before asking anyway.
 const CATCH_UP: Duration = Duration::from_secs(10);
 const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -193,7 +195,7 @@ struct Notifier<'a> {
 }
 
 async fn active(pool: &PgPool, nats: &NatsConfig, cfg: &NotifierConfig, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
-    let Some(_leader) = crate::lead(pool, &format!("roster-notifier:{}", nats.stream), shutdown).await? else { return Ok(()) };
+    let Some(mut leader) = crate::lead(pool, &format!("roster-notifier:{}", nats.stream), shutdown).await? else { return Ok(()) };
     let smtp = cfg.smtp_url.as_deref().map(smtp_transport).transpose().map_err(WorkerError::Nats)?;
     let http = reqwest::Client::builder().timeout(TRANSPORT_TIMEOUT).build().map_err(|e| WorkerError::Nats(e.to_string()))?;
     let n = Notifier { pool, store: Store::new(pool.clone()), cfg, smtp, http };
@@ -219,6 +221,7 @@ async fn active(pool: &PgPool, nats: &NatsConfig, cfg: &NotifierConfig, shutdown
         .map_err(nats_err)?;
     let mut messages = consumer.messages().await.map_err(nats_err)?;
     tracing::info!(stream = %nats.stream, "notifier active");
+    let mut backoff = FIRST_BACKOFF;
     loop {
         let next = tokio::select! {
             m = messages.next() => m,
@@ -236,11 +239,22 @@ async fn active(pool: &PgPool, nats: &NatsConfig, cfg: &NotifierConfig, shutdown
             }
         };
         match n.handle(&event, shutdown).await {
-            Ok(true) => m.ack().await.map_err(nats_err)?,
+            Ok(true) => {
+                m.ack().await.map_err(nats_err)?;
+                backoff = FIRST_BACKOFF;
+            }
             Ok(false) => return Ok(()), // stopping; the message comes again
             Err(e) => {
-                let _ = m.ack_with(AckKind::Nak(Some(Duration::from_millis(200)))).await;
-                return Err(e);
+                // The message comes again after the backoff, to this same subscription: a new one
+                // would leave the old pull request to swallow it until `ack_wait` ran out.
+                tracing::warn!(event_id = %event.event_id, error = %e, ?backoff, "notifier interrupted; retrying the event");
+                let _ = m.ack_with(AckKind::Nak(Some(backoff))).await;
+                // Still the active notifier? (The lock goes with a lost Postgres session.)
+                leader.confirm().await?;
+                if !shutdown.sleep(backoff).await {
+                    return Ok(());
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
