@@ -149,21 +149,9 @@ pub enum NotificationEvent {
     },
     /// One recipient could not be reached (after `attempts` tries), or is no longer in the
     /// audience (`attempts` 0). Carries no secret: the reason is the transport's answer.
-    NotificationFailed {
-        id: Uuid,
-        event_id: Uuid,
-        recipient: UserId,
-        medium: Medium,
-        attempts: u32,
-        error: String,
-        at: DateTime<Utc>,
-    },
+    NotificationFailed { id: Uuid, event_id: Uuid, recipient: UserId, medium: Medium, attempts: u32, error: String, at: DateTime<Utc> },
     /// Roster: the recipient has read it in their inbox.
-    NotificationRead {
-        id: Uuid,
-        user: UserId,
-        at: DateTime<Utc>,
-    },
+    NotificationRead { id: Uuid, user: UserId, at: DateTime<Utc> },
 }
 
 impl DomainEvent for NotificationEvent {
@@ -334,10 +322,7 @@ mod tests {
     fn a_request_needs_a_title_and_recipients() {
         let s = Notification::default();
         assert_eq!(run(&s, send(" ", vec![u(3)])).unwrap_err(), DomainError::invalid("title", "must not be empty"));
-        assert_eq!(
-            run(&s, send("t", vec![])).unwrap_err(),
-            DomainError::invalid("receiver_user_ids", "is required when medium is INAPP")
-        );
+        assert_eq!(run(&s, send("t", vec![])).unwrap_err(), DomainError::invalid("receiver_user_ids", "is required when medium is INAPP"));
         let events = run(&s, send(" t ", vec![u(3), u(3), u(4)])).unwrap();
         let NotificationEvent::NotificationRequested { title, description, recipients, .. } = &events[0] else { panic!() };
         assert_eq!((title.as_str(), description.as_str(), recipients.len()), ("t", "d", 2));

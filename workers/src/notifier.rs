@@ -133,9 +133,8 @@ fn smtp_transport(url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, Strin
         return Err(format!("ROSTER_SMTP_URL: only plain smtp:// is supported (to a local relay), not {}://", parsed.scheme()));
     }
     let host = parsed.host_str().filter(|h| !h.is_empty()).ok_or("ROSTER_SMTP_URL: no host")?;
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(parsed.port().unwrap_or(25))
-        .timeout(Some(TRANSPORT_TIMEOUT));
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(parsed.port().unwrap_or(25)).timeout(Some(TRANSPORT_TIMEOUT));
     if !parsed.username().is_empty() {
         builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
             percent_decode(parsed.username()),
@@ -272,9 +271,17 @@ struct Job<'e> {
 }
 
 enum What {
-    Notice { title: String, description: String, notification_id: Uuid },
+    Notice {
+        title: String,
+        description: String,
+        notification_id: Uuid,
+    },
     /// The onboarding notice of `new_user`, for the user themselves or their supervisor.
-    Onboarding { new_user: Uuid, to: OnboardingRecipient, reason: String },
+    Onboarding {
+        new_user: Uuid,
+        to: OnboardingRecipient,
+        reason: String,
+    },
 }
 
 enum Failure {
@@ -385,8 +392,12 @@ impl Notifier<'_> {
     async fn record(&self, job: &Job<'_>, attempts: u32, result: Result<Option<String>, String>) -> Result<(), WorkerError> {
         let now = chrono::Utc::now();
         match &result {
-            Ok(_) => tracing::info!(event_id = %job.event.event_id, recipient = %job.recipient.0, medium = job.medium.as_str(), "notification delivered"),
-            Err(e) => tracing::warn!(event_id = %job.event.event_id, recipient = %job.recipient.0, medium = job.medium.as_str(), error = %e, "notification failed"),
+            Ok(_) => {
+                tracing::info!(event_id = %job.event.event_id, recipient = %job.recipient.0, medium = job.medium.as_str(), "notification delivered")
+            }
+            Err(e) => {
+                tracing::warn!(event_id = %job.event.event_id, recipient = %job.recipient.0, medium = job.medium.as_str(), error = %e, "notification failed")
+            }
         }
         let outcome = Outcome { event_id: job.event.event_id, recipient: job.recipient, medium: job.medium, attempts, at: now, result };
         let mut ctx = CommandContext::system("notifier", now);
@@ -410,13 +421,17 @@ impl Notifier<'_> {
             What::Notice { title, description, .. } => Ok((title.clone(), description.clone())),
             What::Onboarding { new_user, to, reason } => {
                 let who = addressee(self.pool, job.org.0, *new_user).await.map_err(|e| Failure::Transient(e.to_string()))?;
-                let name = who.as_ref().map(|u| format!("{} {} <{}>", u.first_name, u.last_name, u.email)).unwrap_or_else(|| new_user.to_string());
+                let name =
+                    who.as_ref().map(|u| format!("{} {} <{}>", u.first_name, u.last_name, u.email)).unwrap_or_else(|| new_user.to_string());
                 Ok(match to {
                     OnboardingRecipient::Supervisor => (
                         format!("Complete the onboarding of {name}"),
                         format!("{name} joined your team and is waiting for you to complete their profile ({reason})."),
                     ),
-                    _ => ("Welcome to Roster".to_string(), format!("Hello {name}, you have been invited to join your organization on Roster.")),
+                    _ => (
+                        "Welcome to Roster".to_string(),
+                        format!("Hello {name}, you have been invited to join your organization on Roster."),
+                    ),
                 })
             }
         }
@@ -445,7 +460,9 @@ impl Notifier<'_> {
                 Err(e) => Err(Failure::Transient(format!("SMTP: {e}"))),
             };
         }
-        let Some(dir) = &self.cfg.outbox_dir else { return Err(Failure::Permanent("no SMTP server is configured (ROSTER_SMTP_URL)".into())) };
+        let Some(dir) = &self.cfg.outbox_dir else {
+            return Err(Failure::Permanent("no SMTP server is configured (ROSTER_SMTP_URL)".into()));
+        };
         // Named by the delivery key: a resend overwrites the same file.
         let name = format!("{}-{}.eml", job.event.event_id, job.recipient.0);
         let write = async {

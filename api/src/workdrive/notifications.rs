@@ -104,10 +104,16 @@ fn non_empty(v: Option<Vec<String>>) -> Vec<String> {
 }
 
 /// The request's recipients as user ids of `org`, each with the field that named it.
-async fn recipients(st: &AppState, org: Uuid, medium: Medium, body: &SendNotificationBody) -> Result<(Vec<(UserId, String)>, String), ApiError> {
+async fn recipients(
+    st: &AppState,
+    org: Uuid,
+    medium: Medium,
+    body: &SendNotificationBody,
+) -> Result<(Vec<(UserId, String)>, String), ApiError> {
     let emails = non_empty(body.emails.clone());
     let ids = non_empty(body.receiver_user_ids.clone());
-    let (used, unused) = if medium == Medium::Email { ("emails", ("receiver_user_ids", &ids)) } else { ("receiver_user_ids", ("emails", &emails)) };
+    let (used, unused) =
+        if medium == Medium::Email { ("emails", ("receiver_user_ids", &ids)) } else { ("receiver_user_ids", ("emails", &emails)) };
     if !unused.1.is_empty() {
         let which = if medium == Medium::Email { "only with a medium other than EMAIL" } else { "only with medium EMAIL" };
         return Err(ApiError::invalid(unused.0, format!("is used {which}")));
@@ -210,7 +216,11 @@ pub async fn list_notifications(
 #[utoipa::path(post, path = "/api/notifications/{id}/read", tag = "WorkDrive", params(("id" = Uuid, Path)),
     responses((status = 200, body = Success), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
-pub async fn read_notification(State(st): State<AppState>, Write { caller, ctx }: Write, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn read_notification(
+    State(st): State<AppState>,
+    Write { caller, ctx }: Write,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
     let org = caller.org()?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| ApiError::NotFound("notification not found".into()))?;
     let ctx = ctx?;

@@ -93,7 +93,13 @@ pub async fn record_outcome(
 }
 
 /// Roster: `user` marks notification `id` of their inbox read; one not in their inbox is "not found".
-pub async fn mark_read(store: &Store, ctx: &CommandContext, org: OrgId, user: UserId, id: Uuid) -> Result<Committed<NotificationRef>, CommandError> {
+pub async fn mark_read(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    user: UserId,
+    id: Uuid,
+) -> Result<Committed<NotificationRef>, CommandError> {
     store
         .execute(ctx, || async {
             let mut streams = Streams::<NotificationAggregate>::new();

@@ -98,7 +98,14 @@ pub struct InboxRow {
 }
 
 /// One page of `user`'s inbox in `org`, newest first (ties by id), and how many it holds.
-pub async fn inbox(pool: &PgPool, org: Uuid, user: Uuid, unread_only: bool, offset: i64, limit: i64) -> Result<(Vec<InboxRow>, i64), sqlx::Error> {
+pub async fn inbox(
+    pool: &PgPool,
+    org: Uuid,
+    user: Uuid,
+    unread_only: bool,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<InboxRow>, i64), sqlx::Error> {
     let total = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM notification_inbox i JOIN notifications n ON n.id = i.notification_id
            WHERE i.user_id = $1 AND n.org_id = $2 AND (NOT $3 OR i.read_at IS NULL)"#,

@@ -56,11 +56,12 @@ async fn sent(app: &TestApp, token: &str, body: Value) -> (String, uuid::Uuid) {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}: {v}");
     assert_eq!(v["success"], true);
     let id = v["notificationId"].as_str().unwrap().to_string();
-    let event_id: uuid::Uuid = sqlx::query_scalar("SELECT event_id FROM events WHERE stream_id = $1::uuid AND event_type = 'NotificationRequested'")
-        .bind(&id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let event_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT event_id FROM events WHERE stream_id = $1::uuid AND event_type = 'NotificationRequested'")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     (id, event_id)
 }
 
@@ -171,11 +172,12 @@ async fn every_medium_is_delivered_once_to_its_audience_only() {
     let (status, newbie) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
     assert_eq!(status, StatusCode::CREATED, "{newbie}");
     let newbie = newbie["id"].as_str().unwrap().to_string();
-    let notice: uuid::Uuid = sqlx::query_scalar("SELECT event_id FROM events WHERE stream_id = $1::uuid AND event_type = 'UserOnboardingNoticeRecorded'")
-        .bind(&newbie)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let notice: uuid::Uuid =
+        sqlx::query_scalar("SELECT event_id FROM events WHERE stream_id = $1::uuid AND event_type = 'UserOnboardingNoticeRecorded'")
+            .bind(&newbie)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     let got = wait_outcomes(&app, notice, 1).await;
     assert_eq!(got[0].0, "NotificationDelivered", "{got:?}");
     let welcome = mails_to(&smtp, "newbie@deliveries.example.com");
@@ -184,7 +186,12 @@ async fn every_medium_is_delivered_once_to_its_audience_only() {
     assert_eq!(got[0].1["message_id"], format!("<{notice}.{newbie}@roster>"));
 
     // EMAIL by address: exactly one mail, its Message-ID derived from the request's event id.
-    let (_, mail_ev) = sent(&app, &org.token, json!({ "title": "Hello by mail", "description": "Body text", "medium": "EMAIL", "emails": ["m2@deliveries.example.com"] })).await;
+    let (_, mail_ev) = sent(
+        &app,
+        &org.token,
+        json!({ "title": "Hello by mail", "description": "Body text", "medium": "EMAIL", "emails": ["m2@deliveries.example.com"] }),
+    )
+    .await;
     wait_outcomes(&app, mail_ev, 1).await;
     let to_m2 = mails_to(&smtp, "m2@deliveries.example.com");
     assert_eq!(to_m2.len(), 1, "{to_m2:?}");
