@@ -83,7 +83,7 @@ fn message_id_of(mail: &str) -> Option<String> {
     })
 }
 
-fn mails_to<'a>(smtp: &'a SmtpSink, address: &str) -> Vec<String> {
+fn mails_to(smtp: &SmtpSink, address: &str) -> Vec<String> {
     smtp.mails().into_iter().filter(|m| m.lines().any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(address))).collect()
 }
 
