@@ -68,6 +68,7 @@ pub fn streams() -> Vec<StreamDoc> {
         typed::<library::CourseEvent>(),
         typed::<library::EnforcementTemplateEvent>(),
         typed::<task::TaskEvent>(),
+        typed::<notification::NotificationEvent>(),
     ]
 }
 

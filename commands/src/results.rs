@@ -144,3 +144,8 @@ pub struct EventRef {
 pub struct LibraryRef {
     pub id: Uuid,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRef {
+    pub notification_id: Uuid,
+}

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod library;
 pub mod location;
 pub mod media;
+pub mod notification;
 pub mod org_unit;
 pub mod organization;
 pub mod patch;

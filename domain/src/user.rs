@@ -318,8 +318,9 @@ pub enum UserEvent {
     AccessTokenRevoked {
         token_id: TokenId,
     },
-    /// Who would be emailed about a new member's onboarding, and why. No mail is sent: a NATS
-    /// subscriber may act on it. Carries no secret (no token, no password).
+    /// Who is emailed about a new member's onboarding, and why: the notifier delivers it (when
+    /// there is a recipient) and records the outcome on `notification::onboarding_stream_id` of
+    /// this event's id. Carries no secret (no token, no password).
     UserOnboardingNoticeRecorded {
         recipient: OnboardingRecipient,
         recipient_user_id: Option<UserId>,

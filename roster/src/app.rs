@@ -23,10 +23,12 @@ pub struct Roles {
     pub projector: bool,
     /// The tamper-evidence sealer (one active per database, the others stand by).
     pub sealer: bool,
+    /// Delivers notifications (one active per stream, the others stand by).
+    pub notifier: bool,
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles { api: true, relay: true, projector: true, sealer: true };
+    pub const ALL: Roles = Roles { api: true, relay: true, projector: true, sealer: true, notifier: true };
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,8 @@ pub struct Config {
     pub expiry_interval: Duration,
     /// How often the task reminder worker looks for reminders that fell due.
     pub task_reminder_interval: Duration,
+    /// Where the notifier delivers (SMTP or outbox, webhooks, retries).
+    pub notifier: workers::notifier::NotifierConfig,
 }
 
 impl Config {
@@ -62,6 +66,7 @@ impl Config {
             login_throttle: commands::throttle::ThrottlePolicy::default(),
             expiry_interval: Duration::from_secs(1),
             task_reminder_interval: Duration::from_secs(1),
+            notifier: workers::notifier::NotifierConfig::default(),
         }
     }
 }
@@ -98,12 +103,17 @@ pub enum StartError {
     Media(#[from] MediaSetupError),
     #[error("nats: {0}")]
     Nats(#[from] workers::WorkerError),
+    #[error("notifier: {0}")]
+    Notifier(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
 
 /// Migrates, bootstraps the super admin, and runs the configured roles until `shutdown`.
 pub async fn start(cfg: Config) -> Result<Running, StartError> {
+    if cfg.roles.notifier {
+        cfg.notifier.check().map_err(StartError::Notifier)?;
+    }
     let pool = eventlog::db::connect(&cfg.database_url, cfg.max_db_connections, projections::SEARCH_PATH).await?;
     eventlog::db::migrate(&cfg.database_url).await?;
     let (stop, shutdown) = Shutdown::new();
@@ -140,6 +150,14 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         tasks.push(tokio::spawn(async move {
             if let Err(e) = workers::sealer::run(pool, sd).await {
                 tracing::error!(error = %e, "sealer stopped");
+            }
+        }));
+    }
+    if cfg.roles.notifier {
+        let (pool, nats, notifier, sd) = (pool.clone(), cfg.nats.clone(), cfg.notifier.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = workers::notifier::run(pool, nats, notifier, sd).await {
+                tracing::error!(error = %e, "notifier stopped");
             }
         }));
     }

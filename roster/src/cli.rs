@@ -168,6 +168,26 @@ struct Common {
     media_s3_access_key_id: Option<String>,
     #[arg(long, env = "ROSTER_MEDIA_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
     media_s3_secret_access_key: Option<String>,
+    /// Where the notifier sends mail: `smtp://[user:password@]host[:port]`, plain SMTP to a local
+    /// relay. Unset: `roster dev` writes `.eml` files to `$ROSTER_DATA_DIR/outbox/`, `serve` records
+    /// EMAIL deliveries as failed.
+    #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The `From` of the notifier's mail.
+    #[arg(long, env = "ROSTER_MAIL_FROM", default_value = "Roster <roster@localhost>")]
+    mail_from: String,
+    /// SMS notifications are POSTed (signed JSON) to this URL.
+    #[arg(long, env = "ROSTER_SMS_WEBHOOK_URL")]
+    sms_webhook_url: Option<String>,
+    /// PUSH notifications are POSTed (signed JSON) to this URL.
+    #[arg(long, env = "ROSTER_PUSH_WEBHOOK_URL")]
+    push_webhook_url: Option<String>,
+    /// The key of the webhooks' HMAC-SHA256 `Roster-Signature` (required with a webhook URL).
+    #[arg(long, env = "ROSTER_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Attempts at one delivery before it is recorded as failed.
+    #[arg(long, env = "ROSTER_NOTIFY_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    notify_max_attempts: u32,
 }
 
 impl Common {
@@ -218,6 +238,7 @@ enum Role {
     Relay,
     Projector,
     Sealer,
+    Notifier,
     All,
 }
 
@@ -334,6 +355,12 @@ fn config(database_url: String, nats_url: String, common: &Common, roles: Roles)
     cfg.nats.max_messages = common.nats_max_msgs;
     cfg.nats.replicas = common.nats_replicas.into();
     cfg.media = common.media(None);
+    cfg.notifier.smtp_url = common.smtp_url.clone();
+    cfg.notifier.mail_from = common.mail_from.clone();
+    cfg.notifier.sms_webhook_url = common.sms_webhook_url.clone();
+    cfg.notifier.push_webhook_url = common.push_webhook_url.clone();
+    cfg.notifier.webhook_secret = common.webhook_secret.clone();
+    cfg.notifier.max_attempts = common.notify_max_attempts;
     cfg
 }
 
@@ -385,6 +412,9 @@ async fn dev(a: DevArgs, stop: impl std::future::Future<Output = ()>, out: &mut 
     };
     let mut cfg = config(database_url.clone(), nats_url.clone(), &a.common, Roles::ALL);
     cfg.media = a.common.media(Some(&a.data_dir));
+    if cfg.notifier.smtp_url.is_none() {
+        cfg.notifier.outbox_dir = Some(a.data_dir.join("outbox"));
+    }
     let running = app::start(cfg).await?;
     let api_url = running.addr.map(|addr| format!("http://{addr}")).unwrap_or_default();
     let endpoints = serde_json::json!({
@@ -424,10 +454,11 @@ async fn dev(a: DevArgs, stop: impl std::future::Future<Output = ()>, out: &mut 
 
 async fn serve(a: ServeArgs, stop: impl std::future::Future<Output = ()>, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let roles = match a.role {
-        Role::Api => Roles { api: true, relay: false, projector: false, sealer: false },
-        Role::Relay => Roles { api: false, relay: true, projector: false, sealer: false },
-        Role::Projector => Roles { api: false, relay: false, projector: true, sealer: false },
-        Role::Sealer => Roles { api: false, relay: false, projector: false, sealer: true },
+        Role::Api => Roles { api: true, relay: false, projector: false, sealer: false, notifier: false },
+        Role::Relay => Roles { api: false, relay: true, projector: false, sealer: false, notifier: false },
+        Role::Projector => Roles { api: false, relay: false, projector: true, sealer: false, notifier: false },
+        Role::Sealer => Roles { api: false, relay: false, projector: false, sealer: true, notifier: false },
+        Role::Notifier => Roles { api: false, relay: false, projector: false, sealer: false, notifier: true },
         Role::All => Roles::ALL,
     };
     let running = app::start(config(a.database_url, a.nats_url, &a.common, roles)).await?;

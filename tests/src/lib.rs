@@ -140,6 +140,9 @@ pub struct Options {
     pub login_lockout: Option<Duration>,
     /// Copies of the stream on a NATS cluster; default 1.
     pub nats_replicas: usize,
+    /// Run the notifier with this configuration; default none (it would append delivery outcomes
+    /// to every other test's log).
+    pub notifier: Option<workers::notifier::NotifierConfig>,
 }
 
 impl Default for Options {
@@ -153,6 +156,7 @@ impl Default for Options {
             media: None,
             login_lockout: None,
             nats_replicas: 1,
+            notifier: None,
         }
     }
 }
@@ -209,6 +213,10 @@ impl TestApp {
         let db_name = config.database_url.rsplit('/').next().unwrap_or("db").to_string();
         config.media.backend =
             opts.media.unwrap_or_else(|| api::workdrive::media::MediaBackend::Local(stack().dir.join("media").join(db_name)));
+        match opts.notifier {
+            Some(n) => config.notifier = n,
+            None => config.roles.notifier = false,
+        }
         let super_token = commands::secrets::new_token();
         config.bootstrap_token = Some(super_token.clone());
         let running = roster::start(config.clone()).await.expect("start roster");
@@ -336,4 +344,107 @@ pub async fn send(rb: RequestBuilder) -> (StatusCode, Value) {
 /// Sends a request; returns the whole response for header checks.
 pub async fn send_raw(rb: RequestBuilder) -> reqwest::Response {
     rb.send().await.expect("http request")
+}
+
+/// An SMTP server on loopback (PyPI `aiosmtpd`, installed by scripts/install-deps) that keeps every
+/// mail it accepts as a file of a Maildir. Killed when dropped.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+    child: Option<tokio::process::Child>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let dir = stack().dir.join("smtp").join(uuid::Uuid::new_v4().simple().to_string());
+        // aiosmtpd's Maildir creates its cur/new/tmp only with the directory itself.
+        std::fs::create_dir_all(dir.parent().expect("parent")).expect("smtp sink dir");
+        let mut sink = SmtpSink { port: free_port(), dir, child: None };
+        sink.restart().await;
+        sink
+    }
+
+    /// `smtp://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again, on the same port and Maildir) and waits until it accepts.
+    pub async fn restart(&mut self) {
+        let child = tokio::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{}", self.port), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 -m aiosmtpd (scripts/install-deps installs it)");
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "aiosmtpd did not start on port {}", self.port);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the server: the port refuses connections until `restart`.
+    pub async fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill().await;
+        }
+    }
+
+    /// Every mail received so far, raw.
+    pub fn mails(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("new")) else { return vec![] };
+        let mut mails: Vec<String> = entries.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect();
+        mails.sort();
+        mails
+    }
+}
+
+/// One request a [`WebhookSink`] received.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub headers: axum::http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+/// A webhook receiver on loopback: keeps every request and answers `status` (200 unless changed).
+pub struct WebhookSink {
+    pub url: String,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Hook>>>,
+    pub status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WebhookSink {
+    pub async fn start() -> WebhookSink {
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let (r, s) = (received.clone(), status.clone());
+        let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
+            let (r, s) = (r.clone(), s.clone());
+            async move {
+                r.lock().expect("hooks").push(Hook { headers, body });
+                StatusCode::from_u16(s.load(std::sync::atomic::Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind webhook sink");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        WebhookSink { url, received, status, task }
+    }
+
+    pub fn hooks(&self) -> Vec<Hook> {
+        self.received.lock().expect("hooks").clone()
+    }
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

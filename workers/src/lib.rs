@@ -2,6 +2,7 @@
 //! rebuild (log → fresh read models, swapped in).
 
 pub mod expiry;
+pub mod notifier;
 pub mod parked;
 pub mod rebuild;
 pub mod relay;

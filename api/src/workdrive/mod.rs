@@ -37,6 +37,7 @@ pub mod events;
 pub mod library;
 pub mod locations;
 pub mod media;
+pub mod notifications;
 mod org_units;
 pub mod posts;
 pub mod security_groups;
@@ -98,6 +99,7 @@ impl Dialect for WorkDrive {
         ("post_text", "postText"),
         ("postal_code", "postalCode"),
         ("poster_id", "posterId"),
+        ("receiver_user_ids", "receiverUserIds"),
         ("ref_id", "refId"),
         ("refresh_uri", "refreshURI"),
         ("reminder_time", "reminderTime"),
@@ -192,6 +194,7 @@ pub fn routes() -> Router<AppState> {
         .merge(events::routes())
         .merge(library::routes())
         .merge(tasks::routes())
+        .merge(notifications::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

@@ -285,9 +285,9 @@ pub(super) fn create_input(body: AddUserBody, external_user_id: Option<String>) 
     })
 }
 
-/// E03: onboard one user. Records who would get the onboarding email (the user, or the supervisor
+/// E03: onboard one user. Records who gets the onboarding email (the user, or the supervisor
 /// when securityGroup, designation or defaultVisibility is missing) as a
-/// `UserOnboardingNoticeRecorded` event; no mail is sent. `bulk` is accepted and has no effect
+/// `UserOnboardingNoticeRecorded` event, which the notifier delivers. `bulk` is accepted and has no effect
 /// until organizations have default onboarding settings.
 #[utoipa::path(post, path = "/api/users/add", tag = "WorkDrive",
     params(("bulk" = Option<bool>, Query)), request_body = AddUserBody,

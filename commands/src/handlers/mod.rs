@@ -12,6 +12,7 @@ pub mod location;
 pub mod media;
 pub(crate) mod membership;
 pub mod nexport;
+pub mod notification;
 pub mod org_unit;
 pub mod organization;
 pub mod posts;

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod categories;
 pub mod follows;
 pub mod library;
+pub mod notifications;
 pub mod posts;
 pub mod tasks;
 
@@ -31,6 +32,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "course" => library::apply_course(conn, ev, decode(ev)?).await,
         "enforcement_template" => library::apply_template(conn, ev, decode(ev)?).await,
         "task" => tasks::apply(conn, ev, decode(ev)?).await,
+        "notification" => notifications::apply(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }

@@ -351,6 +351,7 @@ async fn asyncapi_documents_every_event_type_the_domain_defines() {
         ("CourseEvent", "course", event_types::<domain::library::CourseEvent>()),
         ("EnforcementTemplateEvent", "enforcement_template", event_types::<domain::library::EnforcementTemplateEvent>()),
         ("TaskEvent", "task", event_types::<domain::task::TaskEvent>()),
+        ("NotificationEvent", "notification", event_types::<domain::notification::NotificationEvent>()),
     ];
     let mut listed: Vec<String> = by_enum.iter().map(|(n, _, _)| n.to_string()).collect();
     listed.sort();

@@ -15,6 +15,7 @@ mod library;
 mod locations;
 mod media;
 mod nexport;
+mod notifications;
 mod parking;
 mod portsip;
 mod posts;

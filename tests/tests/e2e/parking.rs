@@ -151,7 +151,7 @@ async fn without_projector() -> (TestApp, roster_tests::Org) {
     let first = TestApp::spawn().await;
     let org = first.create_org("Behind").await;
     let mut opts = first.same_log();
-    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false };
+    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false };
     opts.consistency_timeout = Duration::from_millis(300);
     first.stop().await;
     (TestApp::spawn_with(opts).await, org)
@@ -159,7 +159,7 @@ async fn without_projector() -> (TestApp, roster_tests::Org) {
 
 fn projector_only(app: &TestApp) -> Options {
     let mut opts = app.same_log();
-    opts.roles = roster::Roles { api: false, relay: false, projector: true, sealer: false };
+    opts.roles = roster::Roles { api: false, relay: false, projector: true, sealer: false, notifier: false };
     opts
 }
 
@@ -238,7 +238,7 @@ async fn past_the_timeout_every_write_answers_202_in_its_dialects_shape() {
     assert_eq!(status, StatusCode::OK, "{v}");
     let circle = v["result"]["groupId"].as_str().unwrap().to_string();
     let mut opts = first.same_log();
-    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false };
+    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false };
     opts.consistency_timeout = Duration::from_millis(300);
     first.stop().await;
     let app = TestApp::spawn_with(opts).await;

@@ -267,6 +267,9 @@ async fn openapi_documents_every_route_with_schemas() {
         ("post", "/api/videos"),
         ("patch", "/api/videos/{id}"),
         ("delete", "/api/videos/{id}"),
+        ("post", "/api/notifications/send"),
+        ("get", "/api/notifications"),
+        ("post", "/api/notifications/{id}/read"),
         ("get", "/api/posts"),
         ("post", "/api/posts"),
         ("patch", "/api/posts/{id}"),
@@ -289,7 +292,11 @@ async fn openapi_documents_every_route_with_schemas() {
         assert!(op.is_object(), "{method} {path} missing from /openapi.json");
         assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
         let bodiless =
-            path.ends_with("destroy") || path.contains("{extension_number}") || path.ends_with("/follow") || path.ends_with("/complete");
+            path.ends_with("destroy")
+                || path.contains("{extension_number}")
+                || path.ends_with("/follow")
+                || path.ends_with("/complete")
+                || path.ends_with("/read");
         if method != "get" && method != "delete" && !bodiless {
             assert!(op["requestBody"].is_object(), "{method} {path} has no request body schema");
         }
@@ -443,7 +450,7 @@ async fn min_position_waits_for_the_read_models() {
     let first = TestApp::spawn().await;
     let org = first.create_org("Ryw").await;
     let mut opts = first.same_log();
-    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false };
+    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false };
     opts.consistency_timeout = std::time::Duration::from_millis(300);
     first.stop().await;
     let app = TestApp::spawn_with(opts).await;
@@ -468,7 +475,7 @@ async fn min_position_waits_for_the_read_models() {
 
     // Start a projector; now the same read waits and sees the write.
     let mut opts = app.same_log();
-    opts.roles = roster::Roles { api: false, relay: false, projector: true, sealer: false };
+    opts.roles = roster::Roles { api: false, relay: false, projector: true, sealer: false, notifier: false };
     let projector = TestApp::spawn_with(opts).await;
     let resp = send_raw(app.wd(Method::GET, "/api/users", &org.token).header("Roster-Min-Position", &position)).await;
     assert!(resp.headers().get("roster-consistency").is_none());

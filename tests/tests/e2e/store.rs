@@ -164,8 +164,10 @@ async fn checkpoint(app: &TestApp) -> (Position, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
-    let opts =
-        roster_tests::Options { roles: roster::Roles { api: true, relay: true, projector: false, sealer: false }, ..Default::default() };
+    let opts = roster_tests::Options {
+        roles: roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false },
+        ..Default::default()
+    };
     let app = TestApp::spawn_with(opts).await;
     let head = bulk_groups(&app, 5000).await;
 

@@ -1,0 +1,303 @@
+//! Notifications (E41, the E03 onboarding notice, DESIGN §11) really delivered: mail to a real
+//! SMTP server (aiosmtpd), SMS and PUSH to local webhook receivers, INAPP into the inbox; each
+//! delivery once, its outcome in `/events`, and the crash window resending the same Message-ID.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode};
+use roster_tests::{send, Options, Org, SmtpSink, TestApp, WebhookSink};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use workers::notifier::NotifierConfig;
+
+const SECRET: &str = "webhook-secret";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn notifier(smtp: &SmtpSink, sms: &WebhookSink, push: &WebhookSink) -> NotifierConfig {
+    NotifierConfig {
+        smtp_url: Some(smtp.url()),
+        sms_webhook_url: Some(sms.url.clone()),
+        push_webhook_url: Some(push.url.clone()),
+        webhook_secret: Some(SECRET.into()),
+        max_attempts: 3,
+        first_retry: Duration::from_millis(50),
+        ..NotifierConfig::default()
+    }
+}
+
+async fn spawn(cfg: NotifierConfig) -> TestApp {
+    TestApp::spawn_with(Options { notifier: Some(cfg), ..Options::default() }).await
+}
+
+async fn token_of(app: &TestApp, org: &Org, user_id: &str) -> String {
+    let (status, t) = send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({ "userId": user_id }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    t["token"].as_str().unwrap().to_string()
+}
+
+/// A member of `org` (no onboarding mail: the profile is incomplete and there is no supervisor).
+async fn member(app: &TestApp, org: &Org, email: &str) -> (String, String) {
+    let u = app.add_user(org, email).await;
+    let id = u["id"].as_str().unwrap().to_string();
+    let token = token_of(app, org, &id).await;
+    (id, token)
+}
+
+async fn notify(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
+    send(app.wd(Method::POST, "/api/notifications/send", token).json(&body)).await
+}
+
+/// Sends and returns the id of the `NotificationRequested` event.
+async fn sent(app: &TestApp, token: &str, body: Value) -> (String, uuid::Uuid) {
+    let (status, v) = notify(app, token, body.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}: {v}");
+    assert_eq!(v["success"], true);
+    let id = v["notificationId"].as_str().unwrap().to_string();
+    let event_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT event_id FROM events WHERE stream_id = $1::uuid AND event_type = 'NotificationRequested'")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    (id, event_id)
+}
+
+/// The header's value, folded lines joined.
+fn message_id_of(mail: &str) -> Option<String> {
+    let mut unfolded: Vec<String> = Vec::new();
+    for line in mail.lines() {
+        if line.is_empty() {
+            break;
+        }
+        match unfolded.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => last.push_str(line.trim_start()),
+            _ => unfolded.push(line.to_string()),
+        }
+    }
+    unfolded.iter().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("message-id").then(|| value.trim().to_string())
+    })
+}
+
+fn mails_to(smtp: &SmtpSink, address: &str) -> Vec<String> {
+    smtp.mails().into_iter().filter(|m| m.lines().any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(address))).collect()
+}
+
+/// The outcome events recorded for `event_id` (event type, payload).
+async fn outcomes(app: &TestApp, event_id: uuid::Uuid) -> Vec<(String, Value)> {
+    sqlx::query_as(
+        "SELECT event_type, payload FROM events WHERE stream_type = 'notification'
+           AND event_type IN ('NotificationDelivered', 'NotificationFailed') AND payload->>'event_id' = $1 ORDER BY gid",
+    )
+    .bind(event_id.to_string())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+async fn wait_outcomes(app: &TestApp, event_id: uuid::Uuid, n: usize) -> Vec<(String, Value)> {
+    app.eventually("the notifier's outcomes", WAIT, || async { outcomes(app, event_id).await.len() >= n }).await;
+    outcomes(app, event_id).await
+}
+
+async fn inbox(app: &TestApp, token: &str) -> Value {
+    let (status, v) = send(app.wd(Method::GET, "/api/notifications", token)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e41_checks_its_fields_and_recipients_stay_in_the_org() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Notify Checks").await;
+    let other = app.create_org("Notify Elsewhere").await;
+    let (m1, m1_token) = member(&app, &org, "m1@checks.example.com").await;
+    let (stranger, _) = member(&app, &other, "stranger@elsewhere.example.com").await;
+
+    let bad = [
+        (json!({ "medium": "INAPP", "receiverUserIds": [m1] }), "title"),
+        (json!({ "title": "t", "receiverUserIds": [m1] }), "medium"),
+        (json!({ "title": "t", "medium": "FAX", "receiverUserIds": [m1] }), "medium"),
+        (json!({ "title": "t", "medium": "EMAIL" }), "emails"),
+        (json!({ "title": "t", "medium": "EMAIL", "emails": [] }), "emails"),
+        (json!({ "title": "t", "medium": "INAPP" }), "receiverUserIds"),
+        (json!({ "title": "t", "medium": "SMS", "receiverUserIds": null }), "receiverUserIds"),
+        (json!({ "title": "t", "medium": "INAPP", "receiverUserIds": ["nope"] }), "receiverUserIds[0]"),
+        (json!({ "title": "t", "medium": "INAPP", "receiverUserIds": [m1, stranger] }), "receiverUserIds[1]"),
+        (json!({ "title": "t", "medium": "INAPP", "recieverUserIds": [stranger] }), "recieverUserIds[0]"),
+        (json!({ "title": "t", "medium": "EMAIL", "emails": ["stranger@elsewhere.example.com"] }), "emails[0]"),
+        (json!({ "title": "t", "medium": "EMAIL", "emails": ["not an email"] }), "emails[0]"),
+        (json!({ "title": "t", "medium": "INAPP", "receiverUserIds": [m1], "emails": ["m1@checks.example.com"] }), "emails"),
+        (json!({ "title": "t".repeat(301), "medium": "INAPP", "receiverUserIds": [m1] }), "title"),
+    ];
+    for (body, field) in bad {
+        let (status, e) = notify(&app, &m1_token, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {e}");
+        let message = e["message"].as_str().unwrap();
+        // The alias is reported under the documented spelling.
+        let field = field.replace("recieverUserIds", "receiverUserIds");
+        assert!(message.starts_with(&format!("{field}:")) || message.starts_with(&format!("{field} ")), "{body}: want {field}, got {e}");
+    }
+    let before = app.event_count().await;
+    // Both spellings, case-insensitive media and emails, duplicates collapsed.
+    sent(&app, &m1_token, json!({ "title": "Alias", "medium": "inapp", "recieverUserIds": [m1, m1] })).await;
+    let (_, ev) = sent(&app, &org.token, json!({ "title": "Mail", "medium": "EMAIL", "emails": ["M1@Checks.example.com"] })).await;
+    let payload: Value = sqlx::query_scalar("SELECT payload FROM events WHERE event_id = $1").bind(ev).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(payload["recipients"], json!([m1]));
+    assert_eq!(app.event_count().await, before + 2, "no notifier here: the requests alone");
+    let (status, _) = send(app.wd(Method::POST, "/api/notifications/send", "wrong")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_medium_is_delivered_once_to_its_audience_only() {
+    let smtp = SmtpSink::start().await;
+    let (sms, push) = (WebhookSink::start().await, WebhookSink::start().await);
+    let app = spawn(notifier(&smtp, &sms, &push)).await;
+    let org = app.create_org("Notify Deliveries").await;
+    let (m1, m1_token) = member(&app, &org, "m1@deliveries.example.com").await;
+    let (m2, m2_token) = member(&app, &org, "m2@deliveries.example.com").await;
+
+    // E03 with a complete profile: the onboarding notice goes to the new user, by mail.
+    let (_, groups) = send(app.wd(Method::GET, "/api/security_groups", &org.token)).await;
+    let group = groups["groups"][0]["id"].as_str().unwrap().to_string();
+    let body = json!({
+        "email": "newbie@deliveries.example.com", "firstName": "New", "lastName": "Bie", "phone": "+15550100",
+        "designation": "Engineer", "defaultVisibility": "public", "securityGroup": group,
+    });
+    let (status, newbie) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{newbie}");
+    let newbie = newbie["id"].as_str().unwrap().to_string();
+    let notice: uuid::Uuid =
+        sqlx::query_scalar("SELECT event_id FROM events WHERE stream_id = $1::uuid AND event_type = 'UserOnboardingNoticeRecorded'")
+            .bind(&newbie)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let got = wait_outcomes(&app, notice, 1).await;
+    assert_eq!(got[0].0, "NotificationDelivered", "{got:?}");
+    let welcome = mails_to(&smtp, "newbie@deliveries.example.com");
+    assert_eq!(welcome.len(), 1, "{welcome:?}");
+    assert_eq!(message_id_of(&welcome[0]).unwrap(), format!("<{notice}.{newbie}@roster>"));
+    assert_eq!(got[0].1["message_id"], format!("<{notice}.{newbie}@roster>"));
+
+    // EMAIL by address: exactly one mail, its Message-ID derived from the request's event id.
+    let (_, mail_ev) = sent(
+        &app,
+        &org.token,
+        json!({ "title": "Hello by mail", "description": "Body text", "medium": "EMAIL", "emails": ["m2@deliveries.example.com"] }),
+    )
+    .await;
+    wait_outcomes(&app, mail_ev, 1).await;
+    let to_m2 = mails_to(&smtp, "m2@deliveries.example.com");
+    assert_eq!(to_m2.len(), 1, "{to_m2:?}");
+    assert_eq!(message_id_of(&to_m2[0]).unwrap(), format!("<{mail_ev}.{m2}@roster>"));
+    assert!(to_m2[0].contains("Hello by mail") && to_m2[0].contains("Body text"));
+
+    // INAPP: in m1's inbox, nobody else's; read once.
+    let (inapp_id, inapp_ev) = sent(&app, &m2_token, json!({ "title": "In the app", "medium": "INAPP", "receiverUserIds": [m1] })).await;
+    wait_outcomes(&app, inapp_ev, 1).await;
+    app.eventually("the inbox", WAIT, || async { inbox(&app, &m1_token).await["meta"]["totalResults"] == 1 }).await;
+    let page = inbox(&app, &m1_token).await;
+    assert_eq!(page["notifications"][0]["id"], inapp_id.as_str());
+    assert_eq!(page["notifications"][0]["title"], "In the app");
+    assert_eq!(page["notifications"][0]["read"], false);
+    assert_eq!(inbox(&app, &m2_token).await["meta"]["totalResults"], 0, "the sender is not a recipient");
+    assert_eq!(inbox(&app, &org.token).await["meta"]["totalResults"], 0);
+    let read = |token: &str| app.wd(Method::POST, &format!("/api/notifications/{inapp_id}/read"), token);
+    assert_eq!(send(read(&m2_token)).await.0, StatusCode::NOT_FOUND, "not in m2's inbox");
+    assert_eq!(send(read(&m1_token)).await.0, StatusCode::OK);
+    assert_eq!(send(read(&m1_token)).await.0, StatusCode::OK);
+    let page = inbox(&app, &m1_token).await;
+    assert_eq!(page["notifications"][0]["read"], true);
+    let (_, unread) = send(app.wd(Method::GET, "/api/notifications?unread=true", &m1_token)).await;
+    assert_eq!(unread["meta"]["totalResults"], 0);
+
+    // SMS and PUSH: one signed POST each, the signature checkable with the shared secret.
+    let (_, sms_ev) = sent(&app, &org.token, json!({ "title": "Text me", "medium": "SMS", "receiverUserIds": [newbie] })).await;
+    let (_, push_ev) = sent(&app, &org.token, json!({ "title": "Push me", "medium": "PUSH", "receiverUserIds": [m1, m2] })).await;
+    wait_outcomes(&app, sms_ev, 1).await;
+    wait_outcomes(&app, push_ev, 2).await;
+    assert_eq!(sms.hooks().len(), 1);
+    assert_eq!(push.hooks().len(), 2);
+    for hook in sms.hooks().iter().chain(push.hooks().iter()) {
+        let ts = hook.headers["roster-timestamp"].to_str().unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(format!("{ts}.").as_bytes());
+        mac.update(&hook.body);
+        let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(hook.headers["roster-signature"].to_str().unwrap(), want);
+    }
+    let sms_body: Value = serde_json::from_slice(&sms.hooks()[0].body).unwrap();
+    assert_eq!(sms_body["recipient"]["phone"], "+15550100");
+    assert_eq!(sms_body["title"], "Text me");
+    assert_eq!(sms_body["eventId"], sms_ev.to_string());
+
+    // Every outcome is in the audit feed.
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=NotificationDelivered&limit=100", &org.token)).await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 6, "{page}");
+
+    // A redelivery sends nothing: reset the notifier's consumer, so it reads the whole stream
+    // again; a later notification proves it did, and nothing earlier went out twice.
+    let js = async_nats::jetstream::new(app.nats().await);
+    let stream = js.get_stream(&app.config.nats.stream).await.unwrap();
+    stream.delete_consumer(workers::notifier::CONSUMER).await.unwrap();
+    let (_, later) = sent(&app, &org.token, json!({ "title": "Later", "medium": "EMAIL", "emails": ["m1@deliveries.example.com"] })).await;
+    wait_outcomes(&app, later, 1).await;
+    assert_eq!(mails_to(&smtp, "m1@deliveries.example.com").len(), 1);
+    assert_eq!(smtp.mails().len(), 3, "welcome, m2, later");
+    assert_eq!((sms.hooks().len(), push.hooks().len()), (1, 2));
+    for ev in [notice, mail_ev, inapp_ev, sms_ev] {
+        assert_eq!(outcomes(&app, ev).await.len(), 1, "one outcome per delivery");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_smtp_server_accepted_resends_the_same_message_id_and_an_outage_fails_after_retries() {
+    let mut smtp = SmtpSink::start().await;
+    let (sms, push) = (WebhookSink::start().await, WebhookSink::start().await);
+    let crash = Arc::new(AtomicU32::new(0));
+    let app = spawn(NotifierConfig { crash_after_send: crash.clone(), ..notifier(&smtp, &sms, &push) }).await;
+    let org = app.create_org("Notify Crash").await;
+    let (m1, _) = member(&app, &org, "m1@crash.example.com").await;
+
+    // Crash once after the server accepted and before the record: the resend has the same id.
+    crash.store(1, Ordering::SeqCst);
+    let (_, ev) = sent(&app, &org.token, json!({ "title": "Twice?", "medium": "EMAIL", "emails": ["m1@crash.example.com"] })).await;
+    let got = wait_outcomes(&app, ev, 1).await;
+    assert_eq!(got[0].0, "NotificationDelivered");
+    assert_eq!(crash.load(Ordering::SeqCst), 0, "the failpoint fired");
+    let mails = mails_to(&smtp, "m1@crash.example.com");
+    assert_eq!(mails.len(), 2, "the window: sent, crashed, sent again");
+    let want = format!("<{ev}.{m1}@roster>");
+    assert_eq!(message_id_of(&mails[0]).unwrap(), want);
+    assert_eq!(message_id_of(&mails[1]).unwrap(), want, "a mail system drops the duplicate by its Message-ID");
+
+    // The SMTP server is down: a few attempts, then NotificationFailed; nothing arrives later.
+    smtp.stop().await;
+    let (_, down) = sent(&app, &org.token, json!({ "title": "Nobody home", "medium": "EMAIL", "emails": ["m1@crash.example.com"] })).await;
+    let got = wait_outcomes(&app, down, 1).await;
+    assert_eq!(got[0].0, "NotificationFailed", "{got:?}");
+    assert_eq!(got[0].1["attempts"], 3);
+    assert!(got[0].1["error"].as_str().unwrap().contains("SMTP"), "{got:?}");
+    let (_, page) = send(app.ps(Method::GET, "/events?event_type=NotificationFailed", &org.token)).await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1, "{page}");
+    // A webhook that refuses (4xx) is a permanent failure: one attempt.
+    push.status.store(410, Ordering::SeqCst);
+    let (_, refused) = sent(&app, &org.token, json!({ "title": "Gone", "medium": "PUSH", "receiverUserIds": [m1] })).await;
+    let got = wait_outcomes(&app, refused, 1).await;
+    assert_eq!(got[0].0, "NotificationFailed", "{got:?}");
+    assert_eq!(got[0].1["attempts"], 1);
+    assert_eq!(push.hooks().len(), 1);
+    let (_, sms_refused) = sent(&app, &org.token, json!({ "title": "Gone", "medium": "SMS", "receiverUserIds": [m1] })).await;
+    let got = wait_outcomes(&app, sms_refused, 1).await;
+    assert_eq!(got[0].0, "NotificationFailed", "{got:?}");
+    assert_eq!(got[0].1["error"], "the recipient has no phone number", "checked before any POST");
+    assert!(sms.hooks().is_empty());
+    smtp.restart().await;
+    assert_eq!(mails_to(&smtp, "m1@crash.example.com").len(), 2, "a failed delivery is not retried later");
+}
