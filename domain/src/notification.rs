@@ -67,6 +67,11 @@ pub fn onboarding_stream_id(event_id: Uuid) -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("roster:onboarding-notice:{event_id}").as_bytes())
 }
 
+/// The notification stream holding the outcomes of the task reminder recorded by `event_id`.
+pub fn reminder_stream_id(event_id: Uuid) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("roster:task-reminder:{event_id}").as_bytes())
+}
+
 /// What a delivery attempt came to, as the notifier reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {

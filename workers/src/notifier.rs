@@ -1,10 +1,11 @@
 //! The notifier (DESIGN §11): delivers what the log asks to be told — E41's
-//! `NotificationRequested` and E03's `UserOnboardingNoticeRecorded` — by EMAIL (SMTP, or `.eml`
+//! `NotificationRequested`, E03's `UserOnboardingNoticeRecorded` and the task reminder worker's
+//! `TaskReminderDue` — by EMAIL (SMTP, or `.eml`
 //! files in an outbox for `roster dev`), SMS and PUSH (HMAC-signed JSON POSTs to webhooks) and
 //! INAPP (the inbox is the projection of the recorded delivery), and records every outcome as an
 //! event (`NotificationDelivered` / `NotificationFailed`) through the command path.
 //!
-//! It reads its own durable JetStream pull consumer (filtered to those two event types); one
+//! It reads its own durable JetStream pull consumer (filtered to those event types); one
 //! instance is active at a time (an advisory lock), the others stand by. Why nobody is told twice:
 //! - A delivery is keyed by (event id, recipient, medium). Its outcome is an event on the
 //!   notification's stream, and the aggregate refuses a second outcome for the same key, so the
@@ -35,7 +36,9 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use commands::handlers::notification as cmd;
 use commands::{CommandContext, Store};
-use domain::notification::{onboarding_stream_id, Medium, NotificationEvent, Outcome};
+use domain::library::ReminderType;
+use domain::notification::{onboarding_stream_id, reminder_stream_id, Medium, NotificationEvent, Outcome};
+use domain::task::TaskEvent;
 use domain::user::{OnboardingRecipient, UserEvent};
 use domain::{DomainEvent, OrgId, UserId};
 use eventlog::Envelope;
@@ -124,7 +127,11 @@ impl NotifierConfig {
 
 /// The subjects the notifier reads under `prefix`.
 pub fn subjects(prefix: &str) -> Vec<String> {
-    vec![format!("{prefix}.*.notification.*.NotificationRequested"), format!("{prefix}.*.user.*.UserOnboardingNoticeRecorded")]
+    vec![
+        format!("{prefix}.*.notification.*.NotificationRequested"),
+        format!("{prefix}.*.user.*.UserOnboardingNoticeRecorded"),
+        format!("{prefix}.*.task.*.TaskReminderDue"),
+    ]
 }
 
 fn smtp_transport(url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
@@ -282,6 +289,11 @@ enum What {
         to: OnboardingRecipient,
         reason: String,
     },
+    /// A reminder of the enforcement template of an assigned task the recipient has not done.
+    Reminder {
+        title: String,
+        due_date: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 enum Failure {
@@ -331,6 +343,31 @@ impl Notifier<'_> {
                     medium: Medium::Email,
                     what: What::Onboarding { new_user: event.stream_id, to: recipient, reason },
                 }]
+            }
+            TaskEvent::STREAM_TYPE => {
+                let Ok(TaskEvent::TaskReminderDue { assignees, reminder_type, title, due_date, .. }) =
+                    TaskEvent::from_parts(&event.event_type, event.schema_rev, event.payload.clone())
+                else {
+                    return Ok(true);
+                };
+                // The template's reminder kinds; `restrict` is an access rule, never copied into a task.
+                let medium = match reminder_type {
+                    ReminderType::Email => Medium::Email,
+                    ReminderType::Push => Medium::Push,
+                    ReminderType::Text => Medium::Sms,
+                    ReminderType::Restrict => return Ok(true),
+                };
+                assignees
+                    .into_iter()
+                    .map(|recipient| Job {
+                        stream: reminder_stream_id(event.event_id),
+                        org,
+                        event,
+                        recipient,
+                        medium,
+                        what: What::Reminder { title: title.clone(), due_date },
+                    })
+                    .collect()
             }
             _ => return Ok(true),
         };
@@ -434,6 +471,10 @@ impl Notifier<'_> {
                     ),
                 })
             }
+            What::Reminder { title, due_date } => Ok((
+                format!("Reminder: {title}"),
+                format!("The task \"{title}\" assigned to you is due on {}.", due_date.format("%Y-%m-%d %H:%M UTC")),
+            )),
         }
     }
 
@@ -483,7 +524,7 @@ impl Notifier<'_> {
         let (title, description) = self.content(job).await?;
         let notification_id = match &job.what {
             What::Notice { notification_id, .. } => *notification_id,
-            What::Onboarding { .. } => job.stream,
+            What::Onboarding { .. } | What::Reminder { .. } => job.stream,
         };
         let delivery_id = format!("{}.{}", job.event.event_id, job.recipient.0);
         let body = serde_json::to_vec(&serde_json::json!({

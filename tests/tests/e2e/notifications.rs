@@ -301,3 +301,53 @@ async fn a_crash_after_the_smtp_server_accepted_resends_the_same_message_id_and_
     smtp.restart().await;
     assert_eq!(mails_to(&smtp, "m1@crash.example.com").len(), 2, "a failed delivery is not retried later");
 }
+
+/// The task reminder worker's `TaskReminderDue` reaches its assignees by the template's kind
+/// (email → mail, push → the PUSH webhook), once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_reminders_reach_the_assignees() {
+    let smtp = SmtpSink::start().await;
+    let (sms, push) = (WebhookSink::start().await, WebhookSink::start().await);
+    let app = spawn(notifier(&smtp, &sms, &push)).await;
+    let org = app.create_org("Notify Reminders").await;
+    let (bob, _) = member(&app, &org, "bob@remind.example.com").await;
+    let (carl, _) = member(&app, &org, "carl@remind.example.com").await;
+    let reminders = json!([
+        { "reminderType": "email", "reminderTimeUnit": "minutes", "reminderTime": 0 },
+        { "reminderType": "push", "reminderTimeUnit": "week", "reminderTime": 1 },
+    ]);
+    let (status, template) =
+        send(app.wd(Method::POST, "/api/enforcement-templates", &org.token).json(&json!({ "title": "Due", "reminders": reminders }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{template}");
+    // Due at once: both reminders (0 minutes and a week before) fall due. That an assignee who has
+    // completed the task is left out is the reminder worker's rule (tests/e2e/tasks.rs).
+    let task = json!({ "title": "Fire drill", "task_type": "Article", "content": "c", "dueDays": 0,
+                       "notificationTemplateId": template["id"], "userIds": [bob, carl] });
+    let (status, created) = send(app.wd(Method::POST, "/api/tasks", &org.token).json(&task)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let task_id = created["id"].as_str().unwrap().to_string();
+    let due_events = || async {
+        sqlx::query_scalar::<_, uuid::Uuid>("SELECT event_id FROM events WHERE stream_id = $1::uuid AND event_type = 'TaskReminderDue'")
+            .bind(&task_id)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap()
+    };
+    app.eventually("both reminders due", WAIT, || async { due_events().await.len() == 2 }).await;
+    for event in due_events().await {
+        let got = wait_outcomes(&app, event, 2).await;
+        assert!(got.iter().all(|(t, _)| t == "NotificationDelivered"), "{got:?}");
+    }
+    for address in ["bob@remind.example.com", "carl@remind.example.com"] {
+        let mails = mails_to(&smtp, address);
+        assert_eq!(mails.len(), 1, "{address}: {mails:?}");
+        assert!(mails[0].contains("Reminder: Fire drill"), "{}", mails[0]);
+    }
+    let pushed: Vec<Value> = push.hooks().iter().map(|h| serde_json::from_slice(&h.body).unwrap()).collect();
+    let mut to: Vec<&str> = pushed.iter().map(|p| p["recipient"]["userId"].as_str().unwrap()).collect();
+    to.sort_unstable();
+    let mut want = vec![bob.as_str(), carl.as_str()];
+    want.sort_unstable();
+    assert_eq!(to, want, "{pushed:?}");
+    assert!(sms.hooks().is_empty());
+}

@@ -291,12 +291,11 @@ async fn openapi_documents_every_route_with_schemas() {
         let op = &doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} missing from /openapi.json");
         assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
-        let bodiless =
-            path.ends_with("destroy")
-                || path.contains("{extension_number}")
-                || path.ends_with("/follow")
-                || path.ends_with("/complete")
-                || path.ends_with("/read");
+        let bodiless = path.ends_with("destroy")
+            || path.contains("{extension_number}")
+            || path.ends_with("/follow")
+            || path.ends_with("/complete")
+            || path.ends_with("/read");
         if method != "get" && method != "delete" && !bodiless {
             assert!(op["requestBody"].is_object(), "{method} {path} has no request body schema");
         }
