@@ -8,6 +8,7 @@
 pub mod audience;
 pub mod calendar;
 pub mod categories;
+pub mod conversations;
 pub mod follows;
 pub mod library;
 pub mod posts;
@@ -29,6 +30,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "faq_kb" => library::apply_faq(conn, ev, decode(ev)?).await,
         "course" => library::apply_course(conn, ev, decode(ev)?).await,
         "enforcement_template" => library::apply_template(conn, ev, decode(ev)?).await,
+        "conversation" => conversations::apply(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }
