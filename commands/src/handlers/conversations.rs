@@ -3,6 +3,7 @@
 //! the caller's org; whether the caller may *see* the conversation is the API's question (404
 //! before anything here).
 
+use domain::audience::Audience;
 use domain::category::ModuleCode;
 use domain::conversation::{
     Conversation, ConversationAggregate, ConversationCommand, ConversationEvent, ConversationInfo, ConversationPatch, GroupType, Member,
@@ -259,6 +260,7 @@ pub async fn post_message(
 
 /// E56: a participant creates a meeting (E20's command, `isMeeting`, `conversationId` set) and
 /// announces it in the conversation with a message of the event kind, in one append.
+/// `audience_given`: the request set `permissions` (otherwise see below).
 pub async fn create_meeting(
     store: &Store,
     ctx: &CommandContext,
@@ -266,6 +268,7 @@ pub async fn create_meeting(
     author: UserId,
     id: Uuid,
     mut input: EventInput,
+    audience_given: bool,
 ) -> Result<Committed<MeetingRef>, CommandError> {
     let event_id = Uuid::now_v7();
     let message_id = Uuid::now_v7();
@@ -275,8 +278,16 @@ pub async fn create_meeting(
     store
         .execute(ctx, || async {
             let mut c = load(store, id).await?;
-            if !c.live(org)?.is_participant(author) {
+            let conversation = c.live(org)?;
+            if !conversation.is_participant(author) {
                 return Err(DomainError::Forbidden("only participants may create a meeting in this group chat".into()).into());
+            }
+            let mut input = input.clone();
+            // A private chat's meeting is its participants' (as of now) unless the request said
+            // who may see it; a public chat's is the org's, like any event's default.
+            if conversation.info.is_private && !audience_given {
+                input.details.audience =
+                    Audience { public: false, users: conversation.participants.iter().copied().collect(), ..Audience::public() };
             }
             let mut streams = new_event_streams(store, ctx, org, author, &input, event_id, &times).await?;
             let message = MessageBody { kind: MessageKind::Event, event_id: Some(event_id), ..MessageBody::text("") };
