@@ -34,6 +34,7 @@ use crate::AppState;
 pub mod content;
 pub mod departments;
 pub mod events;
+pub mod group_chats;
 pub mod library;
 pub mod locations;
 pub mod media;
@@ -59,6 +60,7 @@ impl Dialect for WorkDrive {
         ("address_line1", "addressLine1"),
         ("address_line2", "addressLine2"),
         ("authorization_uri", "authorizationURI"),
+        ("by_request", "byRequest"),
         ("conference_link", "conferenceLink"),
         ("contact_info", "contactInfo"),
         ("content_type", "Content-Type"),
@@ -70,13 +72,16 @@ impl Dialect for WorkDrive {
         ("doc_url", "docUrl"),
         ("due_date", "dueDate"),
         ("end_date_time", "endDateTime"),
+        ("event_id", "eventId"),
         ("external_link", "externalLink"),
         ("external_user_emails", "externalUserEmails"),
         ("external_user_id", "externalUserId"),
         ("file_id", "fileId"),
         ("file_ids", "fileIds"),
         ("first_name", "firstName"),
+        ("group_type", "groupType"),
         ("is_department_head", "isDepartmentHead"),
+        ("is_private", "isPrivate"),
         ("key", "Key"),
         ("last_name", "lastName"),
         ("legal_name", "legalName"),
@@ -85,6 +90,7 @@ impl Dialect for WorkDrive {
         ("login_url", "loginURL"),
         ("middle_name", "middleName"),
         ("module_code", "moduleCode"),
+        ("new_admins", "newAdmins"),
         ("new_qas", "newQas"),
         ("news_title", "newsTitle"),
         ("org_content_template_id", "orgContentTemplateId"),
@@ -99,6 +105,8 @@ impl Dialect for WorkDrive {
         ("reminder_time", "reminderTime"),
         ("remove_members", "removeMembers"),
         ("remove_question_ids", "removeQuestionIds"),
+        ("removed_admins", "removedAdmins"),
+        ("reply_of_msg_id", "replyOfMsgId"),
         ("reports_to", "reportsTo"),
         ("start_date_time", "startDateTime"),
         ("sub_type", "subType"),
@@ -182,6 +190,7 @@ pub fn routes() -> Router<AppState> {
         .merge(posts::routes())
         .merge(events::routes())
         .merge(library::routes())
+        .merge(group_chats::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------
