@@ -52,7 +52,7 @@ async fn join(conn: &mut PgConnection, id: Uuid, users: &[Uuid], admins: &[Uuid]
     // A user named again keeps their joining position (and gains admin when named so).
     sqlx::query!(
         "INSERT INTO conversation_participants (conversation_id, user_id, is_admin, joined_tx, joined_gid)
-         SELECT $1, u, u = ANY($3), $4, $5 FROM UNNEST($2::uuid[]) AS t(u)
+         SELECT $1, u, u = ANY($3), $4, $5 FROM (SELECT DISTINCT u FROM UNNEST($2::uuid[]) AS t(u)) d
          ON CONFLICT (conversation_id, user_id) DO UPDATE SET is_admin = conversation_participants.is_admin OR EXCLUDED.is_admin",
         id,
         users,
