@@ -613,7 +613,7 @@ pub async fn create_group_chat(
 ) -> Result<Response, Error> {
     let reader = reader(&caller)?;
     let raw_type = body.group_type.ok_or_else(|| ApiError::invalid("groupType", "is required: CHAT_GROUP or ROOM"))?;
-    let group_type = GroupType::parse("group_type", &raw_type).map_err(ApiError::from)?;
+    let group_type = GroupType::parse("groupType", &raw_type).map_err(ApiError::from)?;
     let info = ConversationInfo {
         title: body.title,
         description: body.description,

@@ -79,7 +79,6 @@ impl Dialect for WorkDrive {
         ("file_id", "fileId"),
         ("file_ids", "fileIds"),
         ("first_name", "firstName"),
-        ("group_type", "groupType"),
         ("is_department_head", "isDepartmentHead"),
         ("is_private", "isPrivate"),
         ("key", "Key"),
