@@ -388,7 +388,10 @@ impl esrs::Aggregate for ConversationAggregate {
                 let mut admins = c.admins.clone();
                 for (i, u) in p.new_admins.iter().enumerate() {
                     if !c.participants.contains(u) {
-                        return Err(DomainError::invalid(format!("new_admins[{i}]"), format!("{u} is not a participant of this group chat")));
+                        return Err(DomainError::invalid(
+                            format!("new_admins[{i}]"),
+                            format!("{u} is not a participant of this group chat"),
+                        ));
                     }
                     admins.insert(*u);
                 }
@@ -527,7 +530,10 @@ mod tests {
         let c = created(vec![Member { user: u(2), is_admin: false }]).unwrap();
         assert!(c.participants.contains(&u(1)) && c.admins.contains(&u(1)) && !c.admins.contains(&u(2)));
         let untitled = ConversationInfo { title: Some("  ".into()), ..Default::default() };
-        assert_eq!(untitled.clone().checked(GroupType::ChatGroup).unwrap_err(), DomainError::invalid("title", "is required for a CHAT_GROUP"));
+        assert_eq!(
+            untitled.clone().checked(GroupType::ChatGroup).unwrap_err(),
+            DomainError::invalid("title", "is required for a CHAT_GROUP")
+        );
         assert!(untitled.checked(GroupType::Room).is_ok());
     }
 
@@ -535,7 +541,10 @@ mod tests {
     fn the_last_admin_stays() {
         let c = created(vec![Member { user: u(2), is_admin: false }]);
         let patch = ConversationPatch { removed_admins: vec![u(1)], ..Default::default() };
-        assert!(matches!(run(&c, ConversationCommand::Update { actor: u(1), now: Utc::now(), patch: Box::new(patch) }), Err(DomainError::Invalid { .. })));
+        assert!(matches!(
+            run(&c, ConversationCommand::Update { actor: u(1), now: Utc::now(), patch: Box::new(patch) }),
+            Err(DomainError::Invalid { .. })
+        ));
         assert!(run(&c, ConversationCommand::RemoveMembers { actor: u(1), now: Utc::now(), users: vec![u(1)] }).is_err());
         let patch = ConversationPatch { new_admins: vec![u(2)], removed_admins: vec![u(1)], ..Default::default() };
         assert_eq!(run(&c, ConversationCommand::Update { actor: u(1), now: Utc::now(), patch: Box::new(patch) }).unwrap().len(), 1);
@@ -549,7 +558,8 @@ mod tests {
     #[test]
     fn only_participants_post_and_a_message_needs_text_or_files() {
         let c = created(vec![]);
-        let post = |sender, m: MessageBody| ConversationCommand::Post { sender, message_id: Uuid::nil(), now: Utc::now(), message: Box::new(m) };
+        let post =
+            |sender, m: MessageBody| ConversationCommand::Post { sender, message_id: Uuid::nil(), now: Utc::now(), message: Box::new(m) };
         assert!(matches!(run(&c, post(u(9), MessageBody::text("hi"))), Err(DomainError::Forbidden(_))));
         assert!(run(&c, post(u(1), MessageBody::text("  "))).is_err());
         assert!(run(&c, post(u(1), MessageBody { file_ids: vec![Uuid::nil()], ..MessageBody::text("") })).is_ok());

@@ -435,9 +435,12 @@ impl From<MessageRow> for Posted {
 }
 
 async fn render_messages(st: &AppState, reader: Reader, posted: Vec<Posted>) -> Result<Vec<Message>, ApiError> {
-    let people =
-        summaries(st, reader.org, posted.iter().flat_map(|p| std::iter::once(p.sender).chain(p.body.mentions.iter().map(|u| u.0))).collect())
-            .await?;
+    let people = summaries(
+        st,
+        reader.org,
+        posted.iter().flat_map(|p| std::iter::once(p.sender).chain(p.body.mentions.iter().map(|u| u.0))).collect(),
+    )
+    .await?;
     let file_ids: Vec<Uuid> = posted.iter().flat_map(|p| p.body.file_ids.iter().copied()).collect();
     let files = files_by_id(st, reader.org, &file_ids).await?;
     let mut events = HashMap::new();
@@ -576,7 +579,11 @@ pub async fn list_group_chats(
         None => None,
     };
     let filter = ConversationFilter {
-        group_type: group_type.map(|g| GroupType::parse("group_type", g)).transpose().map_err(ApiError::from)?.map(|g| g.as_str().to_string()),
+        group_type: group_type
+            .map(|g| GroupType::parse("group_type", g))
+            .transpose()
+            .map_err(ApiError::from)?
+            .map(|g| g.as_str().to_string()),
         mine: bool_param("my_group_chats", q.my_group_chats.as_deref())?,
         time,
     };
@@ -625,9 +632,7 @@ pub async fn create_group_chat(
     let members = members("members", body.members.unwrap_or_default())?;
     let ctx = ctx?;
     let committed = cmd::create_conversation(&st.store, &ctx, caller.org()?, caller.user_id, group_type, info, members).await?;
-    Ok(st
-        .respond(&ctx, committed, |st, r| async move { answer_one(&st, reader, r.conversation_id, StatusCode::CREATED).await })
-        .await?)
+    Ok(st.respond(&ctx, committed, |st, r| async move { answer_one(&st, reader, r.conversation_id, StatusCode::CREATED).await }).await?)
 }
 
 /// E53: changes a group chat (its admins; 403 for other readers). Answers it with `admins`.
@@ -826,7 +831,8 @@ async fn push(st: AppState, reader: Reader, conversation: Uuid, e: Envelope) -> 
                 Some(_) => {
                     let posted = Posted { id: message_id, conversation_id: id, sender: sender.0, at, replies: 0, body: message };
                     let one = render_messages(&st, reader, vec![posted]).await?.pop().ok_or(ApiError::Internal)?;
-                    let item = SseEvent::default().id(e.position.to_string()).event("message").json_data(&one).map_err(|_| ApiError::Internal)?;
+                    let item =
+                        SseEvent::default().id(e.position.to_string()).event("message").json_data(&one).map_err(|_| ApiError::Internal)?;
                     Ok(Verdict::Send(item))
                 }
             }

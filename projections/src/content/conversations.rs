@@ -20,9 +20,8 @@ async fn regrant(conn: &mut PgConnection, id: Uuid) -> Result<(), ApplyError> {
     let Some(row) = sqlx::query!("SELECT org_id, is_private FROM conversations WHERE id = $1", id).fetch_optional(&mut *conn).await? else {
         return Ok(());
     };
-    let users = sqlx::query_scalar!("SELECT user_id FROM conversation_participants WHERE conversation_id = $1", id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let users =
+        sqlx::query_scalar!("SELECT user_id FROM conversation_participants WHERE conversation_id = $1", id).fetch_all(&mut *conn).await?;
     let mut grants: Vec<Grant> = users.into_iter().map(|u| Grant::User(UserId(u))).collect();
     if !row.is_private {
         grants.push(Grant::Org(OrgId(row.org_id)));

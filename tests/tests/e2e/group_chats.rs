@@ -78,7 +78,8 @@ async fn group_chats_are_created_listed_changed_and_deleted_by_their_admins() {
     rejected(wd(Method::POST, "/api/group-chats", &a_token).json(&json!({ "groupType": "CHANNEL", "title": "T" })), "groupType").await;
     rejected(wd(Method::POST, "/api/group-chats", &a_token).json(&json!({ "groupType": "CHAT_GROUP", "title": "  " })), "title").await;
     rejected(
-        wd(Method::POST, "/api/group-chats", &a_token).json(&json!({ "groupType": "CHAT_GROUP", "title": "T", "members": [{ "id": stranger }] })),
+        wd(Method::POST, "/api/group-chats", &a_token)
+            .json(&json!({ "groupType": "CHAT_GROUP", "title": "T", "members": [{ "id": stranger }] })),
         "members[0].id",
     )
     .await;
@@ -243,7 +244,8 @@ async fn messages_are_for_participants_newest_first_with_replies_and_mentions() 
     assert_eq!(first["type"], 1);
     assert_eq!(first["kind"], "text");
     let (status, second) =
-        send(messages(Method::POST, &chat, &b_token).json(&json!({ "message": " second ", "mention": b, "replyOfMsgId": first["id"] }))).await;
+        send(messages(Method::POST, &chat, &b_token).json(&json!({ "message": " second ", "mention": b, "replyOfMsgId": first["id"] })))
+            .await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     assert_eq!(second["message"], "second");
     assert_eq!(second["sender"]["id"], json!(b));
@@ -409,7 +411,8 @@ async fn a_meeting_in_a_conversation_is_an_event_and_a_message() {
     let (b, b_token) = member(&app, &org, "b@meetings.example.com").await;
     let (_c, c_token) = member(&app, &org, "c@meetings.example.com").await;
     let chat = id_of(
-        &create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "Mt", "isPrivate": true, "members": [{ "id": b }] })).await,
+        &create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "Mt", "isPrivate": true, "members": [{ "id": b }] }))
+            .await,
     );
     let public = id_of(&create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "Open" })).await);
     let body = json!({ "title": "Sync", "userIds": [b], "startDateTime": "2031-03-01T10:00:00Z", "endDateTime": "2031-03-01T11:00:00Z",
@@ -441,7 +444,8 @@ async fn a_meeting_in_a_conversation_is_an_event_and_a_message() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     rejected(meetings(&chat, &a_token).json(&json!({ "title": "No time" })), "startDateTime").await;
     rejected(
-        meetings(&chat, &a_token).json(&json!({ "title": "Bad", "startDateTime": "2031-03-01T10:00:00Z", "endDateTime": "2031-03-01T09:00:00Z" })),
+        meetings(&chat, &a_token)
+            .json(&json!({ "title": "Bad", "startDateTime": "2031-03-01T10:00:00Z", "endDateTime": "2031-03-01T09:00:00Z" })),
         "endDateTime",
     )
     .await;
