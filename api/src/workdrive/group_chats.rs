@@ -442,7 +442,8 @@ async fn render_messages(st: &AppState, reader: Reader, posted: Vec<Posted>) -> 
     )
     .await?;
     let file_ids: Vec<Uuid> = posted.iter().flat_map(|p| p.body.file_ids.iter().copied()).collect();
-    let files = files_by_id(st, reader.org, &file_ids).await?;
+    // Most messages carry no file: no read for them (the live stream renders once per participant).
+    let files = if file_ids.is_empty() { HashMap::new() } else { files_by_id(st, reader.org, &file_ids).await? };
     let mut events = HashMap::new();
     for id in posted.iter().filter_map(|p| p.body.event_id) {
         if let Some(e) = projections::content::calendar::visible(&st.pool, reader, id).await? {
