@@ -60,6 +60,7 @@ pub fn streams() -> Vec<StreamDoc> {
         typed::<follow::FollowEvent>(),
         typed::<category::CategoryEvent>(),
         typed::<post::PostEvent>(),
+        typed::<conversation::ConversationEvent>(),
         typed::<calendar::CalendarEventEvent>(),
         typed::<library::VideoEvent>(),
         typed::<library::PhotoEvent>(),

@@ -171,6 +171,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(workdrive::posts::Doc::openapi());
     doc.merge(workdrive::tasks::Doc::openapi());
     doc.merge(workdrive::notifications::Doc::openapi());
+    doc.merge(workdrive::group_chats::Doc::openapi());
     doc.merge(crate::scim::Doc::openapi());
     // Over the whole document, merged parts included.
     SunbirdAliases.modify(&mut doc);

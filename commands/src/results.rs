@@ -149,3 +149,27 @@ pub struct LibraryRef {
 pub struct NotificationRef {
     pub notification_id: Uuid,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationRef {
+    pub conversation_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationsRef {
+    pub conversation_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub conversation_id: Uuid,
+    pub message_id: Uuid,
+}
+
+/// A meeting created in a conversation (E56): the event and the message announcing it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingRef {
+    pub conversation_id: Uuid,
+    pub event_id: Uuid,
+    pub message_id: Uuid,
+}

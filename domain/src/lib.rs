@@ -6,6 +6,7 @@
 pub mod audience;
 pub mod calendar;
 pub mod category;
+pub mod conversation;
 pub mod department;
 pub mod error;
 pub mod event;

@@ -73,6 +73,9 @@ pub const CONTENT: Projection = Projection {
         "faq_rows",
         "courses",
         "enforcement_templates",
+        "conversations",
+        "conversation_participants",
+        "messages",
     ],
 };
 

@@ -186,7 +186,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }
         let media = Arc::new(Media::open(&cfg.media)?);
-        let bus = api::kernel::bus::Bus::connect(&cfg.nats).await?;
+        let bus = api::kernel::bus::Bus::connect(&cfg.nats).await?.until(shutdown.clone());
         let state = AppState {
             pool: pool.clone(),
             store,

@@ -23,13 +23,18 @@ const POLL: Duration = Duration::from_millis(10);
 #[derive(Clone)]
 pub struct Bus {
     client: async_nats::Client,
+    /// The JetStream stream events are published to (`ROSTER_EVENTS`), for live readers.
+    stream: String,
+    /// Ends live readers (`super::live`) when the process stops, so that no open stream holds
+    /// the server's graceful shutdown.
+    shutdown: Option<workers::Shutdown>,
 }
 
 impl Bus {
     /// Connects, waiting [`FIRST_CONNECT_WAIT`] at most for the first connection; a NATS that is
     /// not up yet is not an error (it is "away"), and the client keeps trying in the background.
     pub async fn connect(cfg: &NatsConfig) -> Result<Bus, WorkerError> {
-        let bus = Bus { client: workers::client(cfg).await? };
+        let bus = Bus { client: workers::client(cfg).await?, stream: cfg.stream.clone(), shutdown: None };
         let deadline = Instant::now() + FIRST_CONNECT_WAIT;
         while !bus.reachable() && Instant::now() < deadline {
             tokio::time::sleep(POLL).await;
@@ -38,6 +43,24 @@ impl Bus {
             tracing::warn!("NATS is not reachable yet; writes answer 503 until it is");
         }
         Ok(bus)
+    }
+
+    /// Live readers end when `shutdown` is given.
+    pub fn until(mut self, shutdown: workers::Shutdown) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    pub(crate) fn jetstream(&self) -> async_nats::jetstream::Context {
+        async_nats::jetstream::new(self.client.clone())
+    }
+
+    pub(crate) fn stream_name(&self) -> &str {
+        &self.stream
+    }
+
+    pub(crate) fn shutdown(&self) -> Option<workers::Shutdown> {
+        self.shutdown.clone()
     }
 
     /// Connected to a server of the cluster now.

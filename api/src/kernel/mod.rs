@@ -10,6 +10,7 @@ pub mod error;
 pub mod fields;
 pub mod idempotency;
 pub mod limits;
+pub mod live;
 pub mod metrics;
 pub mod request_id;
 pub mod write;

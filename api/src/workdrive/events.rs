@@ -252,7 +252,7 @@ fn set<T>(p: Patch<T>) -> Option<T> {
 }
 
 impl EventBody {
-    fn into_input(self) -> Result<EventInput, ApiError> {
+    pub(crate) fn into_input(self) -> Result<EventInput, ApiError> {
         let title = set(self.title).ok_or_else(|| ApiError::invalid("title", "is required"))?;
         let start = instant("startDateTime", &set(self.start_date_time).ok_or_else(|| ApiError::invalid("startDateTime", "is required"))?)?;
         let duration = set(self.duration);
@@ -478,7 +478,7 @@ async fn render(st: &AppState, reader: Reader, rows: Vec<EventRow>, recent: bool
 }
 
 /// The occurrence `id` as `reader` sees it: another org's, a deleted or an invisible one is 404.
-async fn one(st: &AppState, reader: Reader, id: Uuid) -> Result<Event, ApiError> {
+pub(crate) async fn one(st: &AppState, reader: Reader, id: Uuid) -> Result<Event, ApiError> {
     let row = read::visible(&st.pool, reader, id).await?.ok_or_else(|| ApiError::NotFound("event not found".into()))?;
     render(st, reader, vec![row], true).await?.pop().ok_or(ApiError::Internal)
 }

@@ -34,6 +34,7 @@ use crate::AppState;
 pub mod content;
 pub mod departments;
 pub mod events;
+pub mod group_chats;
 pub mod library;
 pub mod locations;
 pub mod media;
@@ -61,6 +62,7 @@ impl Dialect for WorkDrive {
         ("address_line1", "addressLine1"),
         ("address_line2", "addressLine2"),
         ("authorization_uri", "authorizationURI"),
+        ("by_request", "byRequest"),
         ("conference_link", "conferenceLink"),
         ("contact_info", "contactInfo"),
         ("content_type", "Content-Type"),
@@ -74,6 +76,7 @@ impl Dialect for WorkDrive {
         ("due_days", "dueDays"),
         ("due_date", "dueDate"),
         ("end_date_time", "endDateTime"),
+        ("event_id", "eventId"),
         ("external_link", "externalLink"),
         ("external_user_emails", "externalUserEmails"),
         ("external_user_id", "externalUserId"),
@@ -81,6 +84,7 @@ impl Dialect for WorkDrive {
         ("file_ids", "fileIds"),
         ("first_name", "firstName"),
         ("is_department_head", "isDepartmentHead"),
+        ("is_private", "isPrivate"),
         ("key", "Key"),
         ("last_name", "lastName"),
         ("legal_name", "legalName"),
@@ -89,6 +93,7 @@ impl Dialect for WorkDrive {
         ("login_url", "loginURL"),
         ("middle_name", "middleName"),
         ("module_code", "moduleCode"),
+        ("new_admins", "newAdmins"),
         ("new_qas", "newQas"),
         ("notification_template_id", "notificationTemplateId"),
         ("news_title", "newsTitle"),
@@ -106,6 +111,8 @@ impl Dialect for WorkDrive {
         ("remove_ids", "removeIds"),
         ("remove_members", "removeMembers"),
         ("remove_question_ids", "removeQuestionIds"),
+        ("removed_admins", "removedAdmins"),
+        ("reply_of_msg_id", "replyOfMsgId"),
         ("reports_to", "reportsTo"),
         ("start_date_time", "startDateTime"),
         ("sub_type", "subType"),
@@ -195,6 +202,7 @@ pub fn routes() -> Router<AppState> {
         .merge(library::routes())
         .merge(tasks::routes())
         .merge(notifications::routes())
+        .merge(group_chats::routes())
 }
 
 // ----- shapes -----------------------------------------------------------------------------------

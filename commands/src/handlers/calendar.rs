@@ -82,31 +82,50 @@ pub async fn create_event(
     input: EventInput,
 ) -> Result<Committed<EventRef>, CommandError> {
     let id = Uuid::now_v7();
-    // Checked before any IO: the times and the series are pure.
-    calendar::check_times(input.start, input.end)?;
-    let tz = calendar::parse_zone("time_zone", &input.details.time_zone)?;
-    let times = match input.repeat {
-        Some(r) => calendar::occurrences(input.start, input.end, tz, r)?,
-        None => vec![(input.start, input.end)],
-    };
+    let times = occurrence_times(&input)?;
     store
         .execute(ctx, || async {
-            let mut b = Batch::new(store, org, ctx.actor);
-            let mut details = input.details.clone().checked()?;
-            let all = Changed { invitees: true, audience: true, poster: true, previews: true };
-            details.category = check_references(&mut b, org, &details, all, input.category.as_deref()).await?;
-            let mut events = Streams::<CalendarAggregate>::new();
-            for (i, (start, end)) in times.iter().enumerate() {
-                let index = i as u32;
-                let series = input.repeat.map(|repeat| SeriesRef { repeat_id: id, index, count: times.len() as u32, repeat });
-                let occ = occurrence_id(id, index);
-                events.fresh(occ);
-                let new = NewEvent { id: occ, org_id: org, created_by: author, details: details.clone(), start: *start, end: *end, series };
-                events.decide(occ, EventCommand::Create(new))?;
-            }
-            Ok(Plan { streams: events.pending(org)?, ..Plan::new(EventRef { event_id: id }) })
+            let streams = new_event_streams(store, ctx, org, author, &input, id, &times).await?;
+            Ok(Plan { streams, ..Plan::new(EventRef { event_id: id }) })
         })
         .await
+}
+
+/// The occurrences of a new event, checked before any IO (the times and the series are pure).
+pub(crate) fn occurrence_times(input: &EventInput) -> Result<Vec<calendar::Span>, CommandError> {
+    calendar::check_times(input.start, input.end)?;
+    let tz = calendar::parse_zone("time_zone", &input.details.time_zone)?;
+    Ok(match input.repeat {
+        Some(r) => calendar::occurrences(input.start, input.end, tz, r)?,
+        None => vec![(input.start, input.end)],
+    })
+}
+
+/// E20's decision, for any command that creates an event in its own append (E56's meeting in a
+/// conversation): the new event `id`'s streams, its references checked.
+pub(crate) async fn new_event_streams(
+    store: &Store,
+    ctx: &CommandContext,
+    org: OrgId,
+    author: UserId,
+    input: &EventInput,
+    id: Uuid,
+    times: &[calendar::Span],
+) -> Result<Vec<crate::store::PendingStream>, CommandError> {
+    let mut b = Batch::new(store, org, ctx.actor);
+    let mut details = input.details.clone().checked()?;
+    let all = Changed { invitees: true, audience: true, poster: true, previews: true };
+    details.category = check_references(&mut b, org, &details, all, input.category.as_deref()).await?;
+    let mut events = Streams::<CalendarAggregate>::new();
+    for (i, (start, end)) in times.iter().enumerate() {
+        let index = i as u32;
+        let series = input.repeat.map(|repeat| SeriesRef { repeat_id: id, index, count: times.len() as u32, repeat });
+        let occ = occurrence_id(id, index);
+        events.fresh(occ);
+        let new = NewEvent { id: occ, org_id: org, created_by: author, details: details.clone(), start: *start, end: *end, series };
+        events.decide(occ, EventCommand::Create(new))?;
+    }
+    Ok(events.pending(org)?)
 }
 
 /// The live occurrence `id` of `org`; another org's or a deleted one is not found.

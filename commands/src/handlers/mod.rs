@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod content;
+pub mod conversations;
 pub mod department;
 pub mod group;
 pub mod library;

@@ -8,6 +8,7 @@
 pub mod audience;
 pub mod calendar;
 pub mod categories;
+pub mod conversations;
 pub mod follows;
 pub mod library;
 pub mod notifications;
@@ -33,6 +34,7 @@ pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyEr
         "enforcement_template" => library::apply_template(conn, ev, decode(ev)?).await,
         "task" => tasks::apply(conn, ev, decode(ev)?).await,
         "notification" => notifications::apply(conn, ev, decode(ev)?).await,
+        "conversation" => conversations::apply(conn, ev, decode(ev)?).await,
         _ => Ok(()),
     }
 }

@@ -19,6 +19,10 @@
 //! * (g) the WorkDrive feed: HTTP `GET /api/posts` (10 per page) for a member of an org holding
 //!   `FEED_POSTS` posts whose audiences are mixed (public, followers, team, only-me, named users),
 //!   seeded through the store on the live Roster; every page asks the visibility question in SQL.
+//! * (h) message fan-out: `FANOUT_PARTICIPANTS` participants of one group chat each hold its live
+//!   stream (`GET /api/group-chats/{id}/stream`, Server-Sent Events) while one of them posts
+//!   (`POST /api/{id}/messages`, one at a time); latency from sending the POST to each
+//!   participant's receipt of the message, over every (message, participant) pair.
 //!
 //! Configuration (flags win over environment): `--secs N` / `BENCH_SECS` (per step, default 15),
 //! `--lag-secs N` / `BENCH_LAG_SECS` (default 10), `--clients 1,8,32` / `BENCH_CLIENTS`,
@@ -64,6 +68,10 @@ const BULK_CLIENTS: usize = 1;
 const CATCH_UP: Duration = Duration::from_secs(30);
 /// Posts in the org of the feed step (g).
 const FEED_POSTS: usize = 5000;
+/// Participants holding a group chat's live stream in (h).
+const FANOUT_PARTICIPANTS: usize = 50;
+/// How long (h) waits for the last messages to reach every participant.
+const FANOUT_DRAIN: Duration = Duration::from_secs(2);
 /// Concurrent writers seeding them.
 const SEED_WRITERS: usize = 16;
 
@@ -417,6 +425,97 @@ async fn http_feed(client: reqwest::Client, url: Arc<str>, token: Arc<str>) -> O
         }
         Err(e) => Outcome::Err { kind: "request".into(), detail: truncate(&e.to_string(), 300) },
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (h) message fan-out
+// ---------------------------------------------------------------------------------------------
+
+/// What (h) measured: messages/s posted and post → receipt latency; `missing` receipts never came.
+struct Fanout {
+    measured: Measured,
+    messages: u64,
+    missing: usize,
+}
+
+/// One participant's live stream: records, for every message it receives, the time since its POST
+/// was sent (messages say `fanout <n>`).
+fn fanout_reader(
+    mut resp: reqwest::Response,
+    sent: Arc<Mutex<HashMap<u64, Instant>>>,
+    lat: Arc<Mutex<Vec<u64>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = String::new();
+        while let Ok(Some(bytes)) = resp.chunk().await {
+            let now = Instant::now();
+            buf.push_str(&String::from_utf8_lossy(&bytes));
+            while let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
+                let Ok(m) = serde_json::from_str::<Value>(data) else { continue };
+                let seq = m["message"].as_str().and_then(|t| t.strip_prefix("fanout ")).and_then(|n| n.parse::<u64>().ok());
+                let t0 = seq.and_then(|n| sent.lock().ok()?.get(&n).copied());
+                if let (Some(t0), Ok(mut lat)) = (t0, lat.lock()) {
+                    lat.push(now.duration_since(t0).as_micros() as u64);
+                }
+            }
+        }
+    })
+}
+
+async fn fanout_step(client: &reqwest::Client, url: &str, admin_token: &str, dur: Duration) -> Result<Fanout, BoxError> {
+    let mut members = Vec::with_capacity(FANOUT_PARTICIPANTS);
+    for _ in 0..FANOUT_PARTICIPANTS {
+        members.push(http_member(client, url, admin_token).await?);
+    }
+    let poster_token = members[0].1.clone();
+    let others: Vec<Value> = members[1..].iter().map(|(id, _)| json!({ "id": id.0 })).collect();
+    let body = json!({ "groupType": "CHAT_GROUP", "title": "Fan-out", "members": others });
+    let v: Value =
+        client.post(format!("{url}/api/group-chats")).header("X-API-KEY", &*poster_token).json(&body).send().await?.json().await?;
+    let chat = v["id"].as_str().ok_or_else(|| format!("create group chat: {v}"))?.to_string();
+    let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let lat: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let mut readers = Vec::with_capacity(FANOUT_PARTICIPANTS);
+    for (_, token) in &members {
+        let resp = client.get(format!("{url}/api/group-chats/{chat}/stream")).header("X-API-KEY", &**token).send().await?;
+        if !resp.status().is_success() {
+            return Err(format!("stream: HTTP {}", resp.status()).into());
+        }
+        readers.push(fanout_reader(resp, sent.clone(), lat.clone()));
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < dur {
+        if let Ok(mut s) = sent.lock() {
+            s.insert(n, Instant::now());
+        }
+        let r = client
+            .post(format!("{url}/api/{chat}/messages"))
+            .header("X-API-KEY", &*poster_token)
+            .json(&json!({ "message": format!("fanout {n}") }))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            return Err(format!("post message: HTTP {}", r.status()).into());
+        }
+        let _ = r.bytes().await;
+        n += 1;
+    }
+    let elapsed = start.elapsed();
+    tokio::time::sleep(FANOUT_DRAIN).await;
+    for r in readers {
+        r.abort();
+    }
+    let mut lat = lat.lock().map(|l| l.clone()).unwrap_or_default();
+    lat.sort_unstable();
+    let missing = (n as usize * FANOUT_PARTICIPANTS).saturating_sub(lat.len());
+    Ok(Fanout {
+        measured: Measured { rate: n as f64 / elapsed.as_secs_f64(), p50_ms: percentile_ms(&lat, 0.50), p99_ms: percentile_ms(&lat, 0.99) },
+        messages: n,
+        missing,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -913,6 +1012,10 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
         feed.insert(n, closed_loop(n, step, feed_op.clone()).await);
     }
 
+    // (h) message fan-out to participants holding the live stream.
+    eprintln!("bench: (h) message fan-out to {FANOUT_PARTICIPANTS} live streams, {} s", s.secs);
+    let fanout = fanout_step(&client, &url, &token, step).await?;
+
     // Event sizes, to show the raw row is comparable with what Roster appends.
     let sizes: Option<(f64, f64)> = sqlx::query_as(
         "SELECT avg(octet_length(payload::text))::float8, avg(octet_length(metadata::text))::float8 FROM events WHERE event_type = 'UserCreated'",
@@ -1012,6 +1115,12 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
             fmt_ms(m.p99_ms)
         ));
     }
+    line(format!(
+        "| (h) message fan-out, POST /api/{{id}}/messages → SSE receipt at each of {FANOUT_PARTICIPANTS} participants (messages/s) | 1 | {} | {} | {} | — |",
+        fmt_rate(fanout.measured.rate),
+        fmt_ms(fanout.measured.p50_ms),
+        fmt_ms(fanout.measured.p99_ms)
+    ));
     line(String::new());
 
     // Targets.
@@ -1036,6 +1145,15 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
         fmt_ms(lag.visible.p99_ms),
         fmt_ms(lag.received.p99_ms),
         if lag_ok { "met" } else { "not met" }
+    ));
+
+    let fan_ok = fanout.measured.p99_ms.is_finite() && fanout.measured.p99_ms < 50.0 && fanout.missing == 0;
+    line(format!(
+        "- Target: message fan-out p99 < 50 ms at {FANOUT_PARTICIPANTS} participants: {} ms over {} messages, {} receipts missing — **{}**",
+        fmt_ms(fanout.measured.p99_ms),
+        fanout.messages,
+        fanout.missing,
+        if fan_ok { "met" } else { "not met" }
     ));
 
     // Anything that went wrong, precisely.

@@ -343,6 +343,7 @@ async fn asyncapi_documents_every_event_type_the_domain_defines() {
         ("FollowEvent", "follow", event_types::<domain::follow::FollowEvent>()),
         ("CategoryEvent", "category", event_types::<domain::category::CategoryEvent>()),
         ("PostEvent", "post", event_types::<domain::post::PostEvent>()),
+        ("ConversationEvent", "conversation", event_types::<domain::conversation::ConversationEvent>()),
         ("CalendarEventEvent", "calendar_event", event_types::<domain::calendar::CalendarEventEvent>()),
         ("VideoEvent", "video", event_types::<domain::library::VideoEvent>()),
         ("PhotoEvent", "photo", event_types::<domain::library::PhotoEvent>()),

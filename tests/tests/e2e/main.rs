@@ -10,6 +10,7 @@ mod departments;
 mod events;
 mod faults;
 mod fuzz_findings;
+mod group_chats;
 mod group_dialects;
 mod library;
 mod locations;

@@ -286,6 +286,17 @@ async fn openapi_documents_every_route_with_schemas() {
         ("delete", "/api/news/{id}/reactions"),
         ("get", "/api/news/{id}/comments"),
         ("post", "/api/news/{id}/comments"),
+        ("get", "/api/group-chats"),
+        ("post", "/api/group-chats"),
+        ("delete", "/api/group-chats"),
+        ("patch", "/api/group-chats/{id}"),
+        ("delete", "/api/group-chats/{id}"),
+        ("post", "/api/group-chats/{id}/members"),
+        ("delete", "/api/group-chats/{id}/members"),
+        ("get", "/api/group-chats/{id}/stream"),
+        ("post", "/api/group-chats/{id}/meetings"),
+        ("get", "/api/{conversationId}/messages"),
+        ("post", "/api/{conversationId}/messages"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];
