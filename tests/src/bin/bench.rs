@@ -17,8 +17,9 @@
 //!   on the live Roster's database; for each, commit → visible in every read model (projection
 //!   checkpoints, woken by LISTEN) and commit → received by a plain NATS subscriber.
 //! * (g) the WorkDrive feed: HTTP `GET /api/posts` (10 per page) for a member of an org holding
-//!   `FEED_POSTS` posts whose audiences are mixed (public, followers, team, only-me, named users),
-//!   seeded through the store on the live Roster; every page asks the visibility question in SQL.
+//!   `--feed-posts` posts (default 100,000) whose audiences are mixed (public, followers, team,
+//!   only-me, named users), appended through the store in batches of `SEED_BATCH` posts (one
+//!   transaction each) on the live Roster; every page asks the visibility question in SQL.
 //! * (h) message fan-out: `FANOUT_PARTICIPANTS` participants of one group chat each hold its live
 //!   stream (`GET /api/group-chats/{id}/stream`, Server-Sent Events) while one of them posts
 //!   (`POST /api/{id}/messages`, one at a time); latency from sending the POST to each
@@ -26,7 +27,8 @@
 //!
 //! Configuration (flags win over environment): `--secs N` / `BENCH_SECS` (per step, default 15),
 //! `--lag-secs N` / `BENCH_LAG_SECS` (default 10), `--clients 1,8,32` / `BENCH_CLIENTS`,
-//! `--fast-pg` / `BENCH_PG_FAST=1` (fsync off, as in tests). Progress goes to stderr, the report
+//! `--fast-pg` / `BENCH_PG_FAST=1` (fsync off, as in tests), `--feed-posts N` / `BENCH_FEED_POSTS`,
+//! `--only-feed` / `BENCH_ONLY=feed` (step (g) alone, e.g. to measure a read-path change). Progress goes to stderr, the report
 //! to stdout. Must run as root or as a user that may run Postgres (devstack handles `runuser`).
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,12 +38,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use commands::handlers::posts::{create_post, NewPost};
 use commands::handlers::user::{create_user, CreateUser};
+use commands::store::{PendingStream, Plan};
 use commands::{CommandContext, Position, Store};
 use devstack::{free_port, nats_bin, NatsServer, PgCluster};
 use domain::audience::Audience;
-use domain::post::{PostContent, PostKind};
+use domain::post::{PostContent, PostEvent, PostKind};
 use domain::user::{Profile, Role};
 use domain::{OrgId, UserId};
 use futures::StreamExt;
@@ -66,14 +68,16 @@ const BULK_ROWS: usize = domain::values::MAX_BULK_ITEMS;
 const BULK_CLIENTS: usize = 1;
 /// How long the lag step waits, after its last write, for the read model and NATS to catch up.
 const CATCH_UP: Duration = Duration::from_secs(30);
-/// Posts in the org of the feed step (g).
-const FEED_POSTS: usize = 5000;
+/// Posts in the org of the feed step (g), unless `--feed-posts` says otherwise.
+const FEED_POSTS: usize = 100_000;
+/// Posts per seeding transaction (one store append each).
+const SEED_BATCH: usize = 1000;
+/// How long the read model may go without progress while it catches up with the seeded posts.
+const SEED_STALL: Duration = Duration::from_secs(60);
 /// Participants holding a group chat's live stream in (h).
 const FANOUT_PARTICIPANTS: usize = 50;
 /// How long (h) waits for the last messages to reach every participant.
 const FANOUT_DRAIN: Duration = Duration::from_secs(2);
-/// Concurrent writers seeding them.
-const SEED_WRITERS: usize = 16;
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -85,13 +89,15 @@ struct Settings {
     lag_secs: u64,
     clients: Vec<usize>,
     fast_pg: bool,
+    feed_posts: usize,
+    only_feed: bool,
     /// The command line to print at the top of the report.
     command: String,
 }
 
 fn usage() -> &'static str {
-    "usage: scripts/bench [--secs N] [--lag-secs N] [--clients 1,8,32] [--fast-pg]\n\
-     env: BENCH_SECS (15), BENCH_LAG_SECS (10), BENCH_CLIENTS (1,8,32), BENCH_PG_FAST=1"
+    "usage: scripts/bench [--secs N] [--lag-secs N] [--clients 1,8,32] [--fast-pg] [--feed-posts N] [--only-feed]\n\
+     env: BENCH_SECS (15), BENCH_LAG_SECS (10), BENCH_CLIENTS (1,8,32), BENCH_PG_FAST=1, BENCH_FEED_POSTS (100000), BENCH_ONLY=feed"
 }
 
 fn parse_clients(s: &str) -> Result<Vec<usize>, String> {
@@ -118,6 +124,8 @@ fn settings() -> Result<Settings, String> {
             _ => vec![1, 8, 32],
         },
         fast_pg: matches!(std::env::var("BENCH_PG_FAST").as_deref(), Ok("1" | "true" | "yes")),
+        feed_posts: env_u64("BENCH_FEED_POSTS", FEED_POSTS as u64)? as usize,
+        only_feed: matches!(std::env::var("BENCH_ONLY").as_deref(), Ok("feed" | "g")),
         command: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -129,6 +137,8 @@ fn settings() -> Result<Settings, String> {
             "--lag-secs" => s.lag_secs = value("--lag-secs")?.parse().map_err(|_| "--lag-secs: not a number".to_string())?,
             "--clients" => s.clients = parse_clients(&value("--clients")?)?,
             "--fast-pg" => s.fast_pg = true,
+            "--feed-posts" => s.feed_posts = value("--feed-posts")?.parse().map_err(|_| "--feed-posts: not a number".to_string())?,
+            "--only-feed" => s.only_feed = true,
             "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
@@ -366,50 +376,81 @@ async fn http_member(client: &reqwest::Client, url: &str, admin_token: &str) -> 
     Ok((UserId(id), token.into()))
 }
 
-/// `FEED_POSTS` posts by `author`, their audiences cycling through public, the author's followers
-/// (`reader` is one), the author's team, only-me and a named user; returns once the read model
-/// holds them all.
-async fn seed_posts(store: &Store, pool: &PgPool, org: OrgId, author: UserId, reader: UserId) -> Result<(), BoxError> {
+/// `n` posts by `author`, their audiences cycling through public, the author's followers (`reader`
+/// is one), the author's team, only-me and a named user; returns once the read model holds them
+/// all. They are appended straight through the store, `SEED_BATCH` streams per transaction (the
+/// events a `create_post` would append; the command path's one-post transactions would make the
+/// seeding dominate the run). Two posts share each millisecond, so pages meet ties on time.
+async fn seed_posts(store: &Store, pool: &PgPool, org: OrgId, author: UserId, reader: UserId, n: usize) -> Result<(), BoxError> {
     let nobody = Audience { public: false, ..Audience::public() };
-    let audiences = Arc::new([
+    let audiences = [
         Audience::public(),
         Audience { friends: true, ..nobody.clone() },
         Audience { team: true, ..nobody.clone() },
         Audience { only_me: true, ..nobody.clone() },
         Audience { users: vec![reader], ..nobody },
-    ]);
-    let next = Arc::new(AtomicU64::new(0));
-    let writers: Vec<_> = (0..SEED_WRITERS)
-        .map(|_| {
-            let (store, next, audiences) = (store.clone(), next.clone(), audiences.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    if i >= FEED_POSTS {
-                        return Ok::<(), String>(());
-                    }
-                    let content =
-                        PostContent { audience: audiences[i % audiences.len()].clone(), ..PostContent::text(format!("post {i}")) };
-                    let new = NewPost { content, news: None, tagged_user_ids: vec![] };
-                    create_post(&store, &bench_context(org), org, author, PostKind::Post, new).await.map_err(|e| e.to_string())?;
-                }
-            })
-        })
-        .collect();
-    for w in writers {
-        w.await??;
+    ];
+    let now = chrono::Utc::now();
+    let first = now - chrono::Duration::milliseconds((n / 2) as i64 + 1000);
+    let mut i = 0;
+    while i < n {
+        let mut plan = Plan::new(());
+        for j in i..(i + SEED_BATCH).min(n) {
+            let id = uuid::Uuid::now_v7();
+            let content = PostContent { audience: audiences[j % audiences.len()].clone(), ..PostContent::text(format!("post {j}")) };
+            let posted_at = first + chrono::Duration::milliseconds((j / 2) as i64);
+            let created = PostEvent::PostCreated { id, org_id: org, kind: PostKind::Post, author, posted_at, content };
+            plan.streams.push(PendingStream::new(id, Some(org.0), 0, &[created])?);
+        }
+        i += plan.streams.len();
+        store.append(&bench_context(org), &plan).await?;
     }
-    let deadline = Instant::now() + CATCH_UP;
+    let (mut last, mut progressed) = (-1i64, Instant::now());
     loop {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_content.posts WHERE org_id = $1").bind(org.0).fetch_one(pool).await?;
-        if n as usize >= FEED_POSTS {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_content.posts WHERE org_id = $1").bind(org.0).fetch_one(pool).await?;
+        if count as usize >= n {
             return Ok(());
         }
-        if Instant::now() > deadline {
-            return Err(format!("only {n} of {FEED_POSTS} posts reached the read model").into());
+        if count > last {
+            (last, progressed) = (count, Instant::now());
+        } else if progressed.elapsed() > SEED_STALL {
+            return Err(format!("only {count} of {n} posts reached the read model").into());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Step (g): seeds the posts, then measures a member's first feed page at each client count.
+async fn feed_step(
+    s: &Settings,
+    client: &reqwest::Client,
+    url: &Arc<str>,
+    token: &str,
+    admin_pool: &PgPool,
+    org: OrgId,
+) -> Result<BTreeMap<usize, Step>, BoxError> {
+    eprintln!("bench: (g) seeding {} posts", s.feed_posts);
+    let (author, _) = http_member(client, url, token).await?;
+    let (reader, reader_token) = http_member(client, url, token).await?;
+    let follow = client.post(format!("{url}/api/users/{}/follow", author.0)).header("X-API-KEY", &*reader_token).send().await?;
+    if !follow.status().is_success() {
+        return Err(format!("follow: HTTP {}", follow.status()).into());
+    }
+    let t = Instant::now();
+    seed_posts(&Store::new(admin_pool.clone()), admin_pool, org, author, reader, s.feed_posts).await?;
+    eprintln!("bench: (g) seeded in {:.1} s", t.elapsed().as_secs_f64());
+    let feed_op = {
+        let (client, url, token) = (client.clone(), url.clone(), reader_token.clone());
+        move || http_feed(client.clone(), url.clone(), token.clone())
+    };
+    closed_loop(8, WARMUP, feed_op.clone()).await;
+    let mut feed: BTreeMap<usize, Step> = BTreeMap::new();
+    for &n in &s.clients {
+        pg_checkpoint(admin_pool).await;
+        eprintln!("bench: (g) HTTP GET /api/posts, {n} clients, {} s", s.secs);
+        feed.insert(n, closed_loop(n, Duration::from_secs(s.secs), feed_op.clone()).await);
+    }
+    Ok(feed)
 }
 
 /// One page of the feed.
@@ -909,6 +950,31 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     let token: Arc<str> = token.into();
     let admin_pool = eventlog::db::connect(&db_url, 4, projections::SEARCH_PATH).await?;
 
+    if s.only_feed {
+        let mut feed = feed_step(s, &client, &url, &token, &admin_pool, org).await?;
+        println!("# Roster feed benchmark (step (g) alone)\n\nCommand: `{}`\nMachine: nproc {nproc} ({}); {pg_version} ({}); Roster in-process.\n", s.command, cpu_model(), if s.fast_pg { "fsync off" } else { "durable" });
+        println!("| measurement | clients | rate (ops/s) | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|");
+        for (n, st) in feed.iter_mut() {
+            let m = st.measured();
+            println!(
+                "| (g) HTTP GET /api/posts, 10 per page, over {} posts | {n} | {} | {} | {} |",
+                s.feed_posts,
+                fmt_rate(m.rate),
+                fmt_ms(m.p50_ms),
+                fmt_ms(m.p99_ms)
+            );
+            if st.errors > 0 {
+                println!("- Problem: {} errors: {:?}", st.errors, st.error_kinds);
+            }
+        }
+        eprintln!("bench: stopping");
+        running.shutdown().await;
+        admin_pool.close().await;
+        drop(nats);
+        pg.stop().await?;
+        return Ok(());
+    }
+
     // (d) raw Postgres: the table and script live next to Roster's events, in the same database
     // (schema-qualified: Roster's sessions put the read-model schema first in search_path).
     sqlx::query(RAW_TABLE).execute(&admin_pool).await?;
@@ -992,25 +1058,7 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     let lag = lag_step(live_store, &db_url, &nats.url(), &prefix, org, lag_rate, Duration::from_secs(s.lag_secs)).await?;
 
     // (g) the feed of a member, over posts of mixed audiences.
-    eprintln!("bench: (g) seeding {FEED_POSTS} posts");
-    let (author, _) = http_member(&client, &url, &token).await?;
-    let (reader, reader_token) = http_member(&client, &url, &token).await?;
-    let follow = client.post(format!("{url}/api/users/{}/follow", author.0)).header("X-API-KEY", &*reader_token).send().await?;
-    if !follow.status().is_success() {
-        return Err(format!("follow: HTTP {}", follow.status()).into());
-    }
-    seed_posts(&Store::new(admin_pool.clone()), &admin_pool, org, author, reader).await?;
-    let feed_op = {
-        let (client, url, token) = (client.clone(), url.clone(), reader_token.clone());
-        move || http_feed(client.clone(), url.clone(), token.clone())
-    };
-    closed_loop(8, WARMUP, feed_op.clone()).await;
-    let mut feed: BTreeMap<usize, Step> = BTreeMap::new();
-    for &n in &s.clients {
-        pg_checkpoint(&admin_pool).await;
-        eprintln!("bench: (g) HTTP GET /api/posts, {n} clients, {} s", s.secs);
-        feed.insert(n, closed_loop(n, step, feed_op.clone()).await);
-    }
+    let mut feed = feed_step(s, &client, &url, &token, &admin_pool, org).await?;
 
     // (h) message fan-out to participants holding the live stream.
     eprintln!("bench: (h) message fan-out to {FANOUT_PARTICIPANTS} live streams, {} s", s.secs);
@@ -1109,7 +1157,8 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     for (n, st) in feed.iter_mut() {
         let m = st.measured();
         line(format!(
-            "| (g) HTTP GET /api/posts, 10 per page, a member's feed over {FEED_POSTS} posts of mixed audiences (pages/s) | {n} | {} | {} | {} | — |",
+            "| (g) HTTP GET /api/posts, 10 per page, a member's feed over {} posts of mixed audiences (pages/s) | {n} | {} | {} | {} | — |",
+            s.feed_posts,
             fmt_rate(m.rate),
             fmt_ms(m.p50_ms),
             fmt_ms(m.p99_ms)

@@ -360,7 +360,7 @@ async fn feeds_order_page_and_snapshot_without_skipping_or_repeating() {
         made.push(create(&app, &org.token, "/api/posts", json!({ "postText": format!("same time {i}") })).await);
     }
     let shared = chrono::DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
-    sqlx::query("UPDATE rm_content.posts SET posted_at = $1").bind(shared).execute(&app.pool).await.unwrap();
+    pin_posted_at(&app, "UPDATE rm_content.posts SET posted_at = $1", shared).await;
     let mut seen = Vec::new();
     for page in 1..=5 {
         let (_, v) = send(feed(&format!("per_page=3&cur_page={page}&time=2030-01-01T00:00:00Z"))).await;
@@ -534,4 +534,146 @@ async fn the_visibility_matrix_agrees_in_feed_count_and_direct_access() {
             }
         }
     }
+}
+
+/// The feed's `meta` is kept per audience (issue #13): it must follow every change of a post's
+/// audience, deletes, and readers' own relations, and count a post reached through several of a
+/// reader's grants once; pages of a member walk each grant's index, so they must still merge into
+/// one order without skipping or repeating a post, whatever the order and however ties fall.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_meta_follows_audience_changes_and_pages_merge_grants_exactly() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Feed Meta").await;
+    let (author, author_token) = member(&app, &org, "author@feedmeta.example.com").await;
+    let (reader, reader_token) = member(&app, &org, "reader@feedmeta.example.com").await;
+    let total = |token: String, path: &'static str| {
+        let app = &app;
+        async move {
+            let (status, v) = send(app.wd(Method::GET, &format!("{path}?per_page=1000"), &token)).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            let listed = v[&path["/api/".len()..]].as_array().unwrap().len();
+            assert_eq!(v["meta"]["totalResults"], listed, "meta counts exactly what is listed: {v}");
+            listed
+        }
+    };
+    let reader_sees = || total(reader_token.clone(), "/api/posts");
+    let admin_sees = || total(org.token.clone(), "/api/posts");
+
+    // Public and named: reached through two of the reader's grants, one post.
+    let both =
+        create(&app, &author_token, "/api/posts", json!({ "postText": "both", "permissions": { "public": true, "users": [reader] } }))
+            .await;
+    let both = both["id"].as_str().unwrap().to_string();
+    let mine = create(&app, &author_token, "/api/posts", json!({ "postText": "mine", "permissions": { "onlyMe": true } })).await;
+    let mine = mine["id"].as_str().unwrap().to_string();
+    let friends = create(&app, &author_token, "/api/posts", json!({ "postText": "friends", "permissions": { "friends": true } })).await;
+    assert_eq!((reader_sees().await, admin_sees().await, total(author_token.clone(), "/api/posts").await), (1, 3, 3));
+
+    // The reader's own relation changes what they see, at once.
+    let (status, v) = send(app.wd(Method::POST, &format!("/api/users/{author}/follow"), &reader_token)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(reader_sees().await, 2);
+    // Audience changes move the post between audiences.
+    let (status, v) =
+        send(app.wd(Method::PATCH, &format!("/api/posts/{mine}"), &author_token).json(&json!({ "permissions": { "public": true } }))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!((reader_sees().await, admin_sees().await), (3, 3));
+    let (status, v) =
+        send(app.wd(Method::PATCH, &format!("/api/posts/{both}"), &author_token).json(&json!({ "permissions": { "onlyMe": true } }))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(reader_sees().await, 2);
+    let (status, _) = send(app.wd(Method::DELETE, &format!("/api/posts/{}", friends["id"].as_str().unwrap()), &author_token)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!((reader_sees().await, admin_sees().await), (1, 2));
+    // News are counted apart from posts.
+    assert_eq!(total(reader_token.clone(), "/api/news").await, 0);
+
+    // Many posts over several audiences the reader holds (public, named, followers, and theirs),
+    // reactions and comments tied in groups, times tied in pairs: every order pages through each
+    // visible post once, in that order, at every page size.
+    let mut visible = vec![mine.clone()];
+    for i in 0..14 {
+        let permissions = match i % 4 {
+            0 => json!({ "public": true }),
+            1 => json!({ "users": [reader] }),
+            2 => json!({ "friends": true, "users": [reader] }),
+            _ => json!({ "onlyMe": true }),
+        };
+        let p = create(&app, &author_token, "/api/posts", json!({ "postText": format!("p{i}"), "permissions": permissions })).await;
+        let id = p["id"].as_str().unwrap().to_string();
+        if i % 4 != 3 {
+            visible.push(id.clone());
+        }
+        for r in 0..(i % 3) {
+            let kind = ["like", "wow"][r];
+            let (status, v) =
+                send(app.wd(Method::POST, &format!("/api/posts/{id}/reactions"), &author_token).json(&json!({ "type": kind }))).await;
+            assert!(status.is_success(), "{v}");
+        }
+        for _ in 0..(i % 2) {
+            create(&app, &author_token, &format!("/api/posts/{id}/comments"), json!({ "text": "hi" })).await;
+        }
+    }
+    // Pairs of posts share a timestamp (set in the read model; the feed must follow it).
+    pin_posted_at(
+        &app,
+        "UPDATE rm_content.posts p SET posted_at = '2030-01-01'::timestamptz + (s.n / 2) * interval '1 second'
+         FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM rm_content.posts WHERE org_id = $1) s WHERE p.id = s.id",
+        uuid::Uuid::parse_str(&org.id).unwrap(),
+    )
+    .await;
+    let (_, all) = send(app.wd(Method::GET, "/api/posts?per_page=1000&time=2031-01-01T00:00:00Z", &org.token)).await;
+    let all: Vec<Value> = all["posts"].as_array().unwrap().clone();
+    for key in ["a", "b", "c"] {
+        let mut want: Vec<&Value> = all.iter().filter(|p| visible.contains(&p["id"].as_str().unwrap().to_string())).collect();
+        let lead = |p: &Value| match key {
+            "a" => 0,
+            "b" => p["reactions"].as_array().unwrap().iter().map(|r| r["count"].as_i64().unwrap()).sum::<i64>(),
+            _ => p["commentsCount"].as_i64().unwrap(),
+        };
+        want.sort_by(|x, y| {
+            let k = |p: &Value| {
+                (lead(p), p["postedAt"].as_str().unwrap().to_string(), uuid::Uuid::parse_str(p["id"].as_str().unwrap()).unwrap())
+            };
+            k(y).cmp(&k(x))
+        });
+        let want: Vec<String> = want.iter().map(|p| p["id"].as_str().unwrap().to_string()).collect();
+        for per_page in [1, 2, 3, 4, 7] {
+            let mut seen = Vec::new();
+            for page in 1..=(want.len() / per_page + 2) {
+                let q = format!("/api/posts?sort_key={key}&per_page={per_page}&cur_page={page}&time=2031-01-01T00:00:00Z");
+                let (status, v) = send(app.wd(Method::GET, &q, &reader_token)).await;
+                assert_eq!(status, StatusCode::OK, "{v}");
+                assert_eq!(v["meta"]["totalResults"], want.len(), "{q}");
+                seen.extend(ids(&v, "posts"));
+            }
+            assert_eq!(seen, want, "sort_key={key}, per_page={per_page}");
+        }
+    }
+    // The snapshot cuts the count too: exactly the visible posts at or before it.
+    let (_, v) = send(app.wd(Method::GET, "/api/posts?per_page=1000&time=2030-01-01T00:00:03Z", &reader_token)).await;
+    assert_eq!(v["meta"]["totalResults"], v["posts"].as_array().unwrap().len(), "{v}");
+    let cut = chrono::DateTime::parse_from_rfc3339("2030-01-01T00:00:03Z").unwrap();
+    let at = |p: &Value| chrono::DateTime::parse_from_rfc3339(p["postedAt"].as_str().unwrap()).unwrap();
+    let listed = v["posts"].as_array().unwrap();
+    assert!(listed.iter().all(|p| at(p) <= cut), "{v}");
+    let (_, everything) = send(app.wd(Method::GET, "/api/posts?per_page=1000&time=2031-01-01T00:00:00Z", &reader_token)).await;
+    let before = everything["posts"].as_array().unwrap().iter().filter(|p| at(p) <= cut).count();
+    assert_eq!(listed.len(), before, "{v}");
+}
+
+/// Pins posts' `posted_at` in the read model (`update` binds `arg` as `$1`): the clock of a write
+/// is the server's, so ties on time are made here. The feed's per-grant index rows carry the post's
+/// sort keys; they get the same values, as the projector would have written them.
+async fn pin_posted_at<T>(app: &TestApp, update: &str, arg: T)
+where
+    T: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+{
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query(update).bind(arg).execute(&mut *tx).await.unwrap();
+    sqlx::query("UPDATE rm_content.post_grants g SET posted_at = p.posted_at FROM rm_content.posts p WHERE p.id = g.post_id")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
 }
