@@ -448,3 +448,69 @@ impl Drop for WebhookSink {
         self.task.abort();
     }
 }
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+pub struct SseItem {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: String,
+}
+
+/// A plain HTTP client reading `text/event-stream` (Roster's live streams).
+pub struct SseStream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl SseStream {
+    /// Sends `rb` (with `Last-Event-ID` when given) and checks it answered a stream.
+    pub async fn open(mut rb: RequestBuilder, last_event_id: Option<&str>) -> SseStream {
+        if let Some(id) = last_event_id {
+            rb = rb.header("Last-Event-ID", id);
+        }
+        let resp = rb.send().await.expect("the stream request");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        SseStream { resp, buf: String::new() }
+    }
+
+    /// The next event; `None` when the server ended the stream. Panics after 15 s of silence.
+    pub async fn next(&mut self) -> Option<SseItem> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut item = SseItem { id: None, event: "message".into(), data: String::new() };
+                let mut any = false;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        item.id = Some(v.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        item.event = v.trim().to_string();
+                        any = true;
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        item.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                        any = true;
+                    }
+                }
+                if any {
+                    return Some(item);
+                }
+                continue; // a keep-alive comment
+            }
+            match tokio::time::timeout(Duration::from_secs(15), self.resp.chunk()).await {
+                Ok(Ok(Some(bytes))) => self.buf.push_str(std::str::from_utf8(&bytes).unwrap()),
+                Ok(Ok(None)) => return None,
+                Ok(Err(e)) => panic!("stream failed: {e}"),
+                Err(_) => panic!("no event within 15 s"),
+            }
+        }
+    }
+
+    /// The next event, which must be an `event` with an id and JSON data: (id, data).
+    pub async fn expect(&mut self, event: &str) -> (String, Value) {
+        let item = self.next().await.unwrap_or_else(|| panic!("a {event}"));
+        assert_eq!(item.event, event, "{item:?}");
+        (item.id.expect("an id"), serde_json::from_str(&item.data).unwrap())
+    }
+}

@@ -1,22 +1,28 @@
 //! Notifications: E41 `POST /api/notifications/send` (DESIGN §11), the caller's in-app inbox
-//! `GET /api/notifications` and `POST /api/notifications/{id}/read` (Roster).
+//! `GET /api/notifications`, `POST /api/notifications/{id}/read` and its live form
+//! `GET /api/notifications/stream` (Roster; Server-Sent Events, resumable with `Last-Event-ID`).
 //!
 //! E41 only records the request (`NotificationRequested`) and answers 202: the `notifier` worker
 //! delivers it and records each outcome. Recipients are named by email (medium EMAIL) or by user id
 //! (every other medium); each must be a live user of the caller's org, else 400 naming the entry.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use commands::handlers::notification::{self as cmd, NewNotification};
-use domain::notification::{Medium, MAX_DESCRIPTION_LEN, MAX_RECIPIENTS, MAX_TITLE_LEN};
+use commands::Envelope;
+use domain::notification::{Medium, NotificationEvent, MAX_DESCRIPTION_LEN, MAX_RECIPIENTS, MAX_TITLE_LEN};
 use domain::values::Email;
+use domain::DomainEvent;
 use domain::UserId;
+use futures::StreamExt;
 use projections::content::notifications as read;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -25,6 +31,7 @@ use uuid::Uuid;
 use super::{bool_param, paging, Caller, Error, ErrorBody, Json, PageMeta, Query, Write};
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
+use crate::kernel::live::{self, Selector, Verdict};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -32,10 +39,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/notifications/send", post(send_notification))
         .route("/api/notifications", get(list_notifications))
         .route("/api/notifications/{id}/read", post(read_notification))
+        .route("/api/notifications/stream", get(stream_notifications))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(send_notification, list_notifications, read_notification))]
+#[openapi(paths(send_notification, list_notifications, read_notification, stream_notifications))]
 pub struct Doc;
 
 /// E41's body. `null` and absent mean the same everywhere: no description, no list.
@@ -78,6 +86,20 @@ pub struct InboxItem {
     pub delivered_at: DateTime<Utc>,
     pub read: bool,
     pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<read::InboxRow> for InboxItem {
+    fn from(r: read::InboxRow) -> Self {
+        InboxItem {
+            id: r.id,
+            title: r.title,
+            description: r.description,
+            sender: r.sender,
+            delivered_at: r.delivered_at,
+            read: r.read_at.is_some(),
+            read_at: r.read_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -196,18 +218,7 @@ pub async fn list_notifications(
     let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let unread = bool_param("unread", q.unread.as_deref())?;
     let (rows, total) = read::inbox(&st.pool, org.0, caller.user_id.0, unread, offset, per_page).await?;
-    let notifications = rows
-        .into_iter()
-        .map(|r| InboxItem {
-            id: r.id,
-            title: r.title,
-            description: r.description,
-            sender: r.sender,
-            delivered_at: r.delivered_at,
-            read: r.read_at.is_some(),
-            read_at: r.read_at,
-        })
-        .collect();
+    let notifications = rows.into_iter().map(InboxItem::from).collect();
     Ok(axum::Json(InboxPage { notifications, meta: PageMeta::new(cur_page, per_page, total) }).into_response())
 }
 
@@ -226,4 +237,53 @@ pub async fn read_notification(
     let ctx = ctx?;
     let committed = cmd::mark_read(&st.store, &ctx, org, caller.user_id, id).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(axum::Json(Success { success: true }).into_response()) }).await?)
+}
+
+/// What the inbox stream makes of one delivery: the caller's in-app ones only, rendered from the
+/// inbox once the read models have it (the SSE push and `GET /api/notifications` show the same).
+async fn push(st: AppState, org: Uuid, user: Uuid, e: Envelope) -> Result<Verdict<SseEvent>, ApiError> {
+    let Ok(NotificationEvent::NotificationDelivered { id, recipient, medium: Medium::Inapp, .. }) =
+        NotificationEvent::from_parts(&e.event_type, e.schema_rev, e.payload)
+    else {
+        return Ok(Verdict::Skip);
+    };
+    if recipient.0 != user {
+        return Ok(Verdict::Skip);
+    }
+    // The stream may see the event before the content projection has applied it.
+    st.consistency.wait(e.position, st.consistency_timeout).await;
+    let Some(row) = read::inbox_item(&st.pool, org, user, id).await? else { return Ok(Verdict::Skip) };
+    let item = SseEvent::default()
+        .id(e.position.to_string())
+        .event("notification")
+        .json_data(InboxItem::from(row))
+        .map_err(|_| ApiError::Internal)?;
+    Ok(Verdict::Send(item))
+}
+
+/// Roster (DESIGN §11): the caller's in-app notifications as Server-Sent Events, as they are
+/// delivered (`event: notification`, `data:` the inbox item, `id:` its log position); with
+/// `Last-Event-ID`, first every delivery after it, however old, then the live ones.
+#[utoipa::path(get, path = "/api/notifications/stream", tag = "WorkDrive",
+    params(("Last-Event-ID" = Option<String>, Header, description = "the id of the last event received")),
+    responses((status = 200, content_type = "text/event-stream", body = String, description = "event: notification, data: InboxItem"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn stream_notifications(
+    State(st): State<AppState>,
+    dialect::Caller(caller, _): Caller,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Error> {
+    let org = caller.org()?.0;
+    let user = caller.user_id.0;
+    let after = live::last_event_id(&headers)?;
+    let selector = Selector {
+        org,
+        stream_type: Some(NotificationEvent::STREAM_TYPE.into()),
+        stream_id: None,
+        event_type: Some("NotificationDelivered".into()),
+    };
+    let state = st.clone();
+    let items = live::follow(&st, selector, after, move |e| push(state.clone(), org, user, e)).await?;
+    Ok(Sse::new(items.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::default()).into_response())
 }

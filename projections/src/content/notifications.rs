@@ -132,6 +132,21 @@ pub async fn inbox(
     Ok((rows, total))
 }
 
+/// One notification of `user`'s inbox in `org`, if it is there.
+pub async fn inbox_item(pool: &PgPool, org: Uuid, user: Uuid, notification: Uuid) -> Result<Option<InboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        InboxRow,
+        "SELECT n.id, n.title, n.description, n.sender, i.delivered_at, i.read_at
+         FROM notification_inbox i JOIN notifications n ON n.id = i.notification_id
+         WHERE i.user_id = $1 AND n.org_id = $2 AND n.id = $3",
+        user,
+        org,
+        notification,
+    )
+    .fetch_optional(pool)
+    .await
+}
+
 /// A recipient as the notifier sees them at delivery time: a live user of `org`, or nobody.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Addressee {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use roster_tests::{send, Org, TestApp};
+use roster_tests::{send, Org, SseItem, SseStream, TestApp};
 use serde_json::{json, Value};
 
 async fn token_of(app: &TestApp, org: &Org, user_id: &str) -> String {
@@ -275,68 +275,20 @@ async fn messages_are_for_participants_newest_first_with_replies_and_mentions() 
     rejected(messages(Method::GET, &chat, &b_token).query(&[("cursor", "nope")]), "cursor").await;
 }
 
-/// One Server-Sent Event.
-#[derive(Debug, Clone)]
-struct Item {
-    id: Option<String>,
-    event: String,
-    data: String,
-}
-
-/// A plain HTTP client reading `text/event-stream`.
-struct Stream {
-    resp: reqwest::Response,
-    buf: String,
-}
+/// A conversation's live stream, read by the harness' SSE client.
+struct Stream(SseStream);
 
 impl Stream {
     async fn open(app: &TestApp, token: &str, chat: &str, last_event_id: Option<&str>) -> Stream {
-        let mut rb = app.wd(Method::GET, &format!("/api/group-chats/{chat}/stream"), token);
-        if let Some(id) = last_event_id {
-            rb = rb.header("Last-Event-ID", id);
-        }
-        let resp = rb.send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-        Stream { resp, buf: String::new() }
+        Stream(SseStream::open(app.wd(Method::GET, &format!("/api/group-chats/{chat}/stream"), token), last_event_id).await)
     }
 
-    /// The next event; `None` when the server ended the stream.
-    async fn next(&mut self) -> Option<Item> {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let mut item = Item { id: None, event: "message".into(), data: String::new() };
-                let mut any = false;
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        item.id = Some(v.trim().to_string());
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        item.event = v.trim().to_string();
-                        any = true;
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        item.data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                        any = true;
-                    }
-                }
-                if any {
-                    return Some(item);
-                }
-                continue; // a keep-alive comment
-            }
-            match tokio::time::timeout(Duration::from_secs(15), self.resp.chunk()).await {
-                Ok(Ok(Some(bytes))) => self.buf.push_str(std::str::from_utf8(&bytes).unwrap()),
-                Ok(Ok(None)) => return None,
-                Ok(Err(e)) => panic!("stream failed: {e}"),
-                Err(_) => panic!("no event within 15 s"),
-            }
-        }
+    async fn next(&mut self) -> Option<SseItem> {
+        self.0.next().await
     }
 
     async fn message(&mut self) -> (String, Value) {
-        let item = self.next().await.expect("a message");
-        assert_eq!(item.event, "message", "{item:?}");
-        (item.id.expect("an id"), serde_json::from_str(&item.data).unwrap())
+        self.0.expect("message").await
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
-use roster_tests::{send, Options, Org, SmtpSink, TestApp, WebhookSink};
+use roster_tests::{send, Options, Org, SmtpSink, SseStream, TestApp, WebhookSink};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use workers::notifier::NotifierConfig;
@@ -350,4 +350,46 @@ async fn task_reminders_reach_the_assignees() {
     want.sort_unstable();
     assert_eq!(to, want, "{pushed:?}");
     assert!(sms.hooks().is_empty());
+}
+
+/// The inbox as Server-Sent Events: a delivery made after the client connects reaches it; a
+/// reconnect with `Last-Event-ID` gets every later one, once, in order; nobody else's arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_streams_and_resumes_without_gap_or_duplicate() {
+    let smtp = SmtpSink::start().await;
+    let (sms, push) = (WebhookSink::start().await, WebhookSink::start().await);
+    let app = spawn(notifier(&smtp, &sms, &push)).await;
+    let org = app.create_org("Notify Stream").await;
+    let (m1, m1_token) = member(&app, &org, "m1@stream.example.com").await;
+    let (m2, _) = member(&app, &org, "m2@stream.example.com").await;
+    let open = |last: Option<String>| {
+        let rb = app.wd(Method::GET, "/api/notifications/stream", &m1_token);
+        async move { SseStream::open(rb, last.as_deref()).await }
+    };
+    let inapp = |to: &str, title: &str| json!({ "title": title, "medium": "INAPP", "receiverUserIds": [to] });
+
+    let mut s = open(None).await;
+    sent(&app, &org.token, inapp(&m2, "not for m1")).await;
+    let (first, _) = sent(&app, &org.token, inapp(&m1, "one")).await;
+    let (p1, item) = s.expect("notification").await;
+    assert_eq!(item["id"], first.as_str(), "{item}");
+    assert_eq!(item["title"], "one");
+    drop(s);
+
+    // Away: two more for m1 (and one for m2); the resume gets exactly m1's, in order, then live.
+    let (second, second_ev) = sent(&app, &org.token, inapp(&m1, "two")).await;
+    sent(&app, &org.token, inapp(&m2, "not for m1 either")).await;
+    let (third, third_ev) = sent(&app, &org.token, inapp(&m1, "three")).await;
+    wait_outcomes(&app, second_ev, 1).await;
+    wait_outcomes(&app, third_ev, 1).await;
+    let mut s = open(Some(p1)).await;
+    let (_, a) = s.expect("notification").await;
+    let (_, b) = s.expect("notification").await;
+    assert_eq!((a["id"].as_str().unwrap(), b["id"].as_str().unwrap()), (second.as_str(), third.as_str()));
+    let (fourth, _) = sent(&app, &org.token, inapp(&m1, "four")).await;
+    let (_, c) = s.expect("notification").await;
+    assert_eq!(c["id"], fourth.as_str(), "live after the replay, nothing repeated: {c}");
+
+    let (status, v) = send(app.wd(Method::GET, "/api/notifications/stream", &m1_token).header("Last-Event-ID", "nope")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
 }

@@ -270,6 +270,7 @@ async fn openapi_documents_every_route_with_schemas() {
         ("post", "/api/notifications/send"),
         ("get", "/api/notifications"),
         ("post", "/api/notifications/{id}/read"),
+        ("get", "/api/notifications/stream"),
         ("get", "/api/posts"),
         ("post", "/api/posts"),
         ("patch", "/api/posts/{id}"),
