@@ -1,7 +1,12 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
+
+use crate::kernel::dialect::Dialect;
+use crate::kernel::error::ApiError;
 
 use crate::{grants, nexport, portsip, publisher, roster, sunbird, workdrive};
 
@@ -162,6 +167,128 @@ impl Modify for OperationIds {
     }
 }
 
+/// NexPort's operations answer GET and POST alike (its clients use both; the parameters come from
+/// the query string and the body either way): both methods are documented, so the `Allow` header
+/// and the document agree.
+struct NexPortMethods;
+
+impl Modify for NexPortMethods {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/AdminApi/") {
+                continue;
+            }
+            let twin = |op: &Operation, method: &str| {
+                let mut op = op.clone();
+                op.operation_id = op.operation_id.map(|id| format!("{id}_{method}"));
+                op
+            };
+            match (&item.get, &item.post) {
+                (Some(get), None) => item.post = Some(twin(get, "post")),
+                (None, Some(post)) => item.get = Some(twin(post, "get")),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Every refusal an operation can meet, documented with the status and error body its dialect
+/// really answers. The statuses are read from each dialect's own renderer (`Dialect::render`), so
+/// the document cannot drift from the server: bad input (every operation: query, headers, body),
+/// Postgres or NATS away (every operation), a missing or refused token and a role that may not
+/// (operations that take a token), an unknown id (operations with a path parameter), an
+/// `Idempotency-Key` reused for another request (writes), a body over the limit (operations with
+/// a body) and, for Publisher, a body in a format it does not read.
+struct Refusals;
+
+impl Modify for Refusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        document_refusals::<workdrive::WorkDrive>(openapi);
+        document_refusals::<portsip::PortSip>(openapi);
+        document_refusals::<publisher::Publisher>(openapi);
+        document_refusals::<sunbird::Sunbird>(openapi);
+        document_refusals::<nexport::NexPort>(openapi);
+        document_refusals::<crate::scim::Scim>(openapi);
+        document_refusals::<roster::Roster>(openapi);
+    }
+}
+
+/// The parameters by which Sunbird and NexPort clients send their token.
+const TOKEN_PARAMETERS: [&str; 2] = ["x-authenticated-user-token", "access_token"];
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    [("get", &mut item.get), ("put", &mut item.put), ("post", &mut item.post), ("delete", &mut item.delete), ("patch", &mut item.patch)]
+        .into_iter()
+        .filter_map(|(m, op)| op.as_mut().map(|op| (m, op)))
+}
+
+fn document_refusals<D: Dialect>(openapi: &mut utoipa::openapi::OpenApi) {
+    let status = |e: &ApiError| D::render(e).status();
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        for (method, op) in operations_mut(item) {
+            if !op.tags.iter().flatten().any(|t| t == D::TAG) {
+                continue;
+            }
+            let token = op.security.as_ref().is_some_and(|s| !s.is_empty())
+                || op.parameters.iter().flatten().any(|p| TOKEN_PARAMETERS.contains(&p.name.as_str()));
+            let body = op.request_body.is_some();
+            let mut refusals = vec![
+                (ApiError::invalid("field", "why"), "The request is invalid; the message names the field."),
+                (ApiError::Unavailable, "Postgres or NATS is out of reach; retry after `Retry-After` seconds."),
+            ];
+            if token {
+                refusals.push((ApiError::Unauthorized(String::new()), "The token is missing, invalid, expired or revoked."));
+                refusals.push((ApiError::Forbidden(String::new()), "The token's role may not do this."));
+            }
+            if path.contains('{') {
+                refusals.push((ApiError::NotFound(String::new()), "No such item in the caller's organization (or one it may not see)."));
+            }
+            if method != "get" {
+                refusals.push((
+                    ApiError::Conflict(String::new()),
+                    "The `Idempotency-Key` was used for another request, or a concurrent write won.",
+                ));
+            }
+            if body {
+                refusals.push((ApiError::TooLarge(String::new()), "The body is over the size limit."));
+            }
+            // The error body this operation already documents (Sunbird's activity aggregate has
+            // its own envelope), else the dialect's.
+            let content = op
+                .responses
+                .responses
+                .iter()
+                .filter(|(code, _)| code.starts_with('4'))
+                .find_map(|(_, r)| match r {
+                    RefOr::T(r) if !r.content.is_empty() => Some(r.content.clone()),
+                    _ => None,
+                })
+                .or_else(|| {
+                    D::ERROR_SCHEMA.map(|name| {
+                        [("application/json".to_string(), ContentBuilder::new().schema(Some(Ref::from_schema_name(name))).build())]
+                            .into_iter()
+                            .collect()
+                    })
+                });
+            let mut add = |code: String, description: &str| {
+                op.responses.responses.entry(code).or_insert_with(|| {
+                    let mut r: Response = ResponseBuilder::new().description(description).build();
+                    if let Some(c) = &content {
+                        r.content = c.clone();
+                    }
+                    RefOr::T(r)
+                });
+            };
+            for (err, description) in &refusals {
+                add(status(err).as_u16().to_string(), description);
+            }
+            if body && D::TAG == publisher::Publisher::TAG {
+                add(publisher::UNSUPPORTED_MEDIA_TYPE.as_u16().to_string(), "The body is neither JSON nor XML.");
+            }
+        }
+    }
+}
+
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Doc::openapi();
     // WorkDrive's content modules each carry their own list of paths.
@@ -174,6 +301,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(workdrive::group_chats::Doc::openapi());
     doc.merge(crate::scim::Doc::openapi());
     // Over the whole document, merged parts included.
+    NexPortMethods.modify(&mut doc);
+    Refusals.modify(&mut doc);
     SunbirdAliases.modify(&mut doc);
     OperationIds.modify(&mut doc);
     doc

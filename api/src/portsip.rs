@@ -29,6 +29,8 @@ pub struct PortSip;
 
 impl Dialect for PortSip {
     const NAME: &'static str = "portsip";
+    const TAG: &'static str = "PortSIP";
+    const ERROR_SCHEMA: Option<&'static str> = Some("ErrorList");
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         crate::kernel::auth::bearer(parts)

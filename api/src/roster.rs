@@ -19,6 +19,8 @@ pub struct Roster;
 
 impl Dialect for Roster {
     const NAME: &'static str = "roster";
+    const TAG: &'static str = "Roster";
+    const ERROR_SCHEMA: Option<&'static str> = Some("RosterError");
 
     /// Bearer, or WorkDrive's header: a token is valid everywhere.
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {

@@ -19,6 +19,11 @@ use crate::AppState;
 pub trait Dialect: Send + Sync + 'static {
     /// Recorded in every event's metadata.
     const NAME: &'static str;
+    /// The tag of this dialect's operations in `/openapi.json`.
+    const TAG: &'static str;
+    /// The components schema of the dialect's error body, documented for every refusal an
+    /// operation can meet (`crate::openapi`); None where the document leaves the body open.
+    const ERROR_SCHEMA: Option<&'static str>;
     /// Where this dialect's clients put their token.
     fn token(parts: &Parts) -> Option<&str>;
     /// How this dialect's clients spell the domain's neutral field names (see

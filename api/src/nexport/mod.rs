@@ -39,6 +39,8 @@ pub struct NexPort;
 
 impl Dialect for NexPort {
     const NAME: &'static str = "nexport";
+    const TAG: &'static str = "NexPort";
+    const ERROR_SCHEMA: Option<&'static str> = Some("ApiResponseBase");
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         query_token(parts.uri.query()).or_else(|| crate::kernel::auth::bearer(parts))

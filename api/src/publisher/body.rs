@@ -44,9 +44,12 @@ pub(super) struct Parsed {
     pub(super) users: Option<Vec<String>>,
 }
 
+/// Publisher's answer to a body in a format it does not read (also in `/openapi.json`).
+pub const UNSUPPORTED_MEDIA_TYPE: StatusCode = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+
 pub(super) fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Parsed, Failure> {
     let Some(input) = content_type(headers) else {
-        return Err(Failure::Status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json or application/xml".into()));
+        return Err(Failure::Status(UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json or application/xml".into()));
     };
     let bad = |m: String| Failure::Status(StatusCode::BAD_REQUEST, m);
     match input {

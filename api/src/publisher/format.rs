@@ -46,6 +46,8 @@ pub struct Publisher;
 
 impl Dialect for Publisher {
     const NAME: &'static str = "publisher";
+    const TAG: &'static str = "Publisher";
+    const ERROR_SCHEMA: Option<&'static str> = Some("PublisherError");
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         crate::kernel::auth::bearer(parts)

@@ -37,6 +37,8 @@ pub const MAX_RESULTS: i64 = 200;
 
 impl Dialect for Scim {
     const NAME: &'static str = "scim";
+    const TAG: &'static str = "SCIM";
+    const ERROR_SCHEMA: Option<&'static str> = None;
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         crate::kernel::auth::bearer(parts)

@@ -58,6 +58,8 @@ pub struct Sunbird;
 
 impl Dialect for Sunbird {
     const NAME: &'static str = "sunbird";
+    const TAG: &'static str = "Sunbird";
+    const ERROR_SCHEMA: Option<&'static str> = Some("SunbirdResponse");
 
     fn token(parts: &Parts) -> Option<&str> {
         header(&parts.headers, "x-authenticated-user-token")

@@ -49,6 +49,8 @@ pub struct WorkDrive;
 
 impl Dialect for WorkDrive {
     const NAME: &'static str = "workdrive";
+    const TAG: &'static str = "WorkDrive";
+    const ERROR_SCHEMA: Option<&'static str> = Some("ErrorBody");
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         crate::kernel::auth::api_key(parts)
