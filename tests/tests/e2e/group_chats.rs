@@ -1,7 +1,6 @@
 //! Group chats (E51–E54), their members (Roster), messages (E55, Roster's read), the live stream
 //! of a conversation (Roster, Server-Sent Events) and meetings in a conversation (E56), over HTTP.
 
-
 use reqwest::{Method, StatusCode};
 use roster_tests::{send, Org, SseItem, SseStream, TestApp};
 use serde_json::{json, Value};
