@@ -28,7 +28,8 @@
 //! Configuration (flags win over environment): `--secs N` / `BENCH_SECS` (per step, default 15),
 //! `--lag-secs N` / `BENCH_LAG_SECS` (default 10), `--clients 1,8,32` / `BENCH_CLIENTS`,
 //! `--fast-pg` / `BENCH_PG_FAST=1` (fsync off, as in tests), `--feed-posts N` / `BENCH_FEED_POSTS`,
-//! `--only-feed` / `BENCH_ONLY=feed` (step (g) alone, e.g. to measure a read-path change). Progress goes to stderr, the report
+//! `--only-feed` / `BENCH_ONLY=feed` (step (g) alone, e.g. to measure a read-path change),
+//! `--only-fanout` / `BENCH_ONLY=fanout` (step (h) alone). Progress goes to stderr, the report
 //! to stdout. Must run as root or as a user that may run Postgres (devstack handles `runuser`).
 
 use std::collections::{BTreeMap, HashMap};
@@ -91,13 +92,14 @@ struct Settings {
     fast_pg: bool,
     feed_posts: usize,
     only_feed: bool,
+    only_fanout: bool,
     /// The command line to print at the top of the report.
     command: String,
 }
 
 fn usage() -> &'static str {
-    "usage: scripts/bench [--secs N] [--lag-secs N] [--clients 1,8,32] [--fast-pg] [--feed-posts N] [--only-feed]\n\
-     env: BENCH_SECS (15), BENCH_LAG_SECS (10), BENCH_CLIENTS (1,8,32), BENCH_PG_FAST=1, BENCH_FEED_POSTS (100000), BENCH_ONLY=feed"
+    "usage: scripts/bench [--secs N] [--lag-secs N] [--clients 1,8,32] [--fast-pg] [--feed-posts N] [--only-feed] [--only-fanout]\n\
+     env: BENCH_SECS (15), BENCH_LAG_SECS (10), BENCH_CLIENTS (1,8,32), BENCH_PG_FAST=1, BENCH_FEED_POSTS (100000), BENCH_ONLY=feed|fanout"
 }
 
 fn parse_clients(s: &str) -> Result<Vec<usize>, String> {
@@ -126,6 +128,7 @@ fn settings() -> Result<Settings, String> {
         fast_pg: matches!(std::env::var("BENCH_PG_FAST").as_deref(), Ok("1" | "true" | "yes")),
         feed_posts: env_u64("BENCH_FEED_POSTS", FEED_POSTS as u64)? as usize,
         only_feed: matches!(std::env::var("BENCH_ONLY").as_deref(), Ok("feed" | "g")),
+        only_fanout: matches!(std::env::var("BENCH_ONLY").as_deref(), Ok("fanout" | "h")),
         command: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -139,6 +142,7 @@ fn settings() -> Result<Settings, String> {
             "--fast-pg" => s.fast_pg = true,
             "--feed-posts" => s.feed_posts = value("--feed-posts")?.parse().map_err(|_| "--feed-posts: not a number".to_string())?,
             "--only-feed" => s.only_feed = true,
+            "--only-fanout" => s.only_fanout = true,
             "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
@@ -950,6 +954,26 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     let token: Arc<str> = token.into();
     let admin_pool = eventlog::db::connect(&db_url, 4, projections::SEARCH_PATH).await?;
 
+    if s.only_fanout {
+        eprintln!("bench: (h) message fan-out to {FANOUT_PARTICIPANTS} live streams, {} s", s.secs);
+        let fanout = fanout_step(&client, &url, &token, Duration::from_secs(s.secs)).await?;
+        println!("# Roster fan-out benchmark (step (h) alone)\n\nCommand: `{}`\nMachine: nproc {nproc} ({}); {pg_version} ({}); Roster in-process.\n", s.command, cpu_model(), if s.fast_pg { "fsync off" } else { "durable" });
+        println!("| measurement | messages | rate (messages/s) | p50 ms | p99 ms | receipts missing |\n|---|---:|---:|---:|---:|---:|");
+        println!(
+            "| (h) POST /api/{{id}}/messages → SSE receipt at each of {FANOUT_PARTICIPANTS} participants | {} | {} | {} | {} | {} |",
+            fanout.messages,
+            fmt_rate(fanout.measured.rate),
+            fmt_ms(fanout.measured.p50_ms),
+            fmt_ms(fanout.measured.p99_ms),
+            fanout.missing
+        );
+        eprintln!("bench: stopping");
+        running.shutdown().await;
+        admin_pool.close().await;
+        drop(nats);
+        pg.stop().await?;
+        return Ok(());
+    }
     if s.only_feed {
         let mut feed = feed_step(s, &client, &url, &token, &admin_pool, org).await?;
         println!("# Roster feed benchmark (step (g) alone)\n\nCommand: `{}`\nMachine: nproc {nproc} ({}); {pg_version} ({}); Roster in-process.\n", s.command, cpu_model(), if s.fast_pg { "fsync off" } else { "durable" });
