@@ -129,14 +129,18 @@ struct SunbirdAliases;
 impl Modify for SunbirdAliases {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (public, aliases) in sunbird::ALIASES {
-            let Some(item) = openapi.paths.paths.get(*public).cloned() else { continue };
+            let Some(item) = openapi.paths.paths.get_mut(*public) else { continue };
+            // The membership update answers the documented POST and the backend's PATCH on
+            // every one of its paths (`sunbird::MEMBERSHIP_PATHS`).
+            if sunbird::MEMBERSHIP_PATHS.contains(public) {
+                item.patch = item.post.clone().map(|mut op| {
+                    op.operation_id = op.operation_id.map(|id| format!("{id}_patch"));
+                    op
+                });
+            }
+            let item = item.clone();
             for alias in *aliases {
-                let mut item = item.clone();
-                // The backend membership route is PATCH; the documented public one is POST.
-                if alias.starts_with("/v1/group/membership") {
-                    item.patch = item.post.take();
-                }
-                openapi.paths.paths.insert((*alias).to_string(), item);
+                openapi.paths.paths.insert((*alias).to_string(), item.clone());
             }
         }
     }

@@ -86,7 +86,7 @@ pub const TS_FORMAT: &str = "%Y-%m-%d %H:%M:%S:%3f%z";
 /// The path prefixes Sunbird is served under (open question 1): public, OpenAPI-server-relative, backend.
 const GROUP_PREFIXES: [&str; 2] = ["/api/group/v1", "/group/v1"];
 const AGG_PATHS: [&str; 3] = ["/api/data/v1/group/activity/agg", "/data/v1/group/activity/agg", "/v1/group/activity/agg"];
-const MEMBERSHIP_PATHS: [&str; 3] = ["/api/group/membership/v1/update", "/group/membership/v1/update", "/v1/group/membership/update"];
+pub const MEMBERSHIP_PATHS: [&str; 3] = ["/api/group/membership/v1/update", "/group/membership/v1/update", "/v1/group/membership/update"];
 
 pub fn routes() -> Router<AppState> {
     let mut r = Router::new();
