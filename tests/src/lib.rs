@@ -288,6 +288,21 @@ impl TestApp {
         v
     }
 
+    /// An access token for `user_id` of `org`, minted by the org's admin (WorkDrive).
+    pub async fn token_for(&self, org: &Org, user_id: &str) -> String {
+        let (status, t) = send(self.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({ "userId": user_id }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{t}");
+        t["token"].as_str().expect("token").to_string()
+    }
+
+    /// A new member of `org` ([`TestApp::add_user`]: an incomplete profile and no supervisor, so no
+    /// onboarding notice is mailed) and their token: (id, token).
+    pub async fn member(&self, org: &Org, email: &str) -> (String, String) {
+        let id = self.add_user(org, email).await["id"].as_str().expect("user id").to_string();
+        let token = self.token_for(org, &id).await;
+        (id, token)
+    }
+
     /// Creates a group through PortSIP; returns its PortSIP id.
     pub async fn create_group(&self, org: &Org, name: &str) -> String {
         let (status, v) = send(self.ps(Method::POST, "/api/groups", &org.token).json(&json!({ "name": name }))).await;

@@ -926,6 +926,18 @@ fn fmt_ratio(x: f64, raw: Option<&Measured>) -> String {
 // The run
 // ---------------------------------------------------------------------------------------------
 
+/// Stops Roster, then closes the bench's own pools and the servers under it.
+async fn stop(running: roster::Running, pools: &[&PgPool], nats: NatsServer, pg: &mut PgCluster) -> Result<(), BoxError> {
+    eprintln!("bench: stopping");
+    running.shutdown().await;
+    for pool in pools {
+        pool.close().await;
+    }
+    drop(nats);
+    pg.stop().await?;
+    Ok(())
+}
+
 async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     let step = Duration::from_secs(s.secs);
     eprintln!("bench: starting Postgres ({}) and nats-server under {}", if s.fast_pg { "fsync off" } else { "durable" }, dir.display());
@@ -967,12 +979,7 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
             fmt_ms(fanout.measured.p99_ms),
             fanout.missing
         );
-        eprintln!("bench: stopping");
-        running.shutdown().await;
-        admin_pool.close().await;
-        drop(nats);
-        pg.stop().await?;
-        return Ok(());
+        return stop(running, &[&admin_pool], nats, &mut pg).await;
     }
     if s.only_feed {
         let mut feed = feed_step(s, &client, &url, &token, &admin_pool, org).await?;
@@ -991,12 +998,7 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
                 println!("- Problem: {} errors: {:?}", st.errors, st.error_kinds);
             }
         }
-        eprintln!("bench: stopping");
-        running.shutdown().await;
-        admin_pool.close().await;
-        drop(nats);
-        pg.stop().await?;
-        return Ok(());
+        return stop(running, &[&admin_pool], nats, &mut pg).await;
     }
 
     // (d) raw Postgres: the table and script live next to Roster's events, in the same database
@@ -1277,12 +1279,7 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     print!("{out}");
 
     // Orderly stop: Roster first (it holds connections), then the servers.
-    eprintln!("bench: stopping");
-    running.shutdown().await;
-    admin_pool.close().await;
-    store_pool.close().await;
-    drop(nats);
-    pg.stop().await?;
+    stop(running, &[&admin_pool, &store_pool], nats, &mut pg).await?;
     Ok(())
 }
 

@@ -3,17 +3,8 @@
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use domain::calendar::Tz;
 use reqwest::{Method, StatusCode};
-use roster_tests::{send, send_raw, Org, TestApp};
+use roster_tests::{send, send_raw, TestApp};
 use serde_json::{json, Value};
-
-/// A new member of `org` and their token.
-async fn member(app: &TestApp, org: &Org, email: &str) -> (String, String) {
-    let user = app.add_user(org, email).await;
-    let id = user["id"].as_str().unwrap().to_string();
-    let (status, t) = send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({ "userId": id }))).await;
-    assert_eq!(status, StatusCode::CREATED, "{t}");
-    (id, t["token"].as_str().unwrap().to_string())
-}
 
 async fn create(app: &TestApp, token: &str, body: Value) -> Value {
     let (status, e) = send(app.wd(Method::POST, "/api/events/meeting", token).json(&body)).await;
@@ -48,8 +39,8 @@ async fn log_types(app: &TestApp, stream: &str) -> Vec<String> {
 async fn create_update_delete_with_every_field_and_errors() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Events").await;
-    let (guest, _) = member(&app, &org, "guest@events.example.com").await;
-    let (_, other_token) = member(&app, &org, "other@events.example.com").await;
+    let (guest, _) = app.member(&org, "guest@events.example.com").await;
+    let (_, other_token) = app.member(&org, "other@events.example.com").await;
     let (status, c) =
         send(app.wd(Method::POST, "/api/categories", &org.token).json(&json!({ "moduleCode": 2, "category": "Town hall" }))).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
@@ -161,8 +152,8 @@ async fn lists_filter_page_and_answer_only_what_the_reader_may_see() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Lists").await;
     let other = app.create_org("Other Lists").await;
-    let (guest, guest_token) = member(&app, &org, "guest@lists.example.com").await;
-    let (_, bystander) = member(&app, &org, "by@lists.example.com").await;
+    let (guest, guest_token) = app.member(&org, "guest@lists.example.com").await;
+    let (_, bystander) = app.member(&org, "by@lists.example.com").await;
     send(app.wd(Method::POST, "/api/categories", &org.token).json(&json!({ "moduleCode": "EVENT", "category": "Sales" }))).await;
     let ev = |title: &str, start: &str, end: &str| json!({ "title": title, "startDateTime": start, "endDateTime": end });
     create(&app, &org.token, ev("past", "2020-01-01T09:00:00Z", "2020-01-01T10:00:00Z")).await;

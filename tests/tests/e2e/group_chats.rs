@@ -2,22 +2,8 @@
 //! of a conversation (Roster, Server-Sent Events) and meetings in a conversation (E56), over HTTP.
 
 use reqwest::{Method, StatusCode};
-use roster_tests::{send, Org, SseItem, SseStream, TestApp};
+use roster_tests::{send, SseItem, SseStream, TestApp};
 use serde_json::{json, Value};
-
-async fn token_of(app: &TestApp, org: &Org, user_id: &str) -> String {
-    let (status, t) = send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({ "userId": user_id }))).await;
-    assert_eq!(status, StatusCode::CREATED, "{t}");
-    t["token"].as_str().unwrap().to_string()
-}
-
-/// A member of `org` and their token.
-async fn member(app: &TestApp, org: &Org, email: &str) -> (String, String) {
-    let u = app.add_user(org, email).await;
-    let id = u["id"].as_str().unwrap().to_string();
-    let token = token_of(app, org, &id).await;
-    (id, token)
-}
 
 /// A 400 whose message names `field` first.
 async fn rejected(rb: reqwest::RequestBuilder, field: &str) {
@@ -63,10 +49,10 @@ async fn group_chats_are_created_listed_changed_and_deleted_by_their_admins() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Chats").await;
     let other = app.create_org("Other Chats").await;
-    let (a, a_token) = member(&app, &org, "a@chats.example.com").await;
-    let (b, b_token) = member(&app, &org, "b@chats.example.com").await;
-    let (c, c_token) = member(&app, &org, "c@chats.example.com").await;
-    let (stranger, _) = member(&app, &other, "s@other.example.com").await;
+    let (a, a_token) = app.member(&org, "a@chats.example.com").await;
+    let (b, b_token) = app.member(&org, "b@chats.example.com").await;
+    let (c, c_token) = app.member(&org, "c@chats.example.com").await;
+    let (stranger, _) = app.member(&other, "s@other.example.com").await;
     let (status, _) =
         send(app.wd(Method::POST, "/api/categories", &org.token).json(&json!({ "moduleCode": 10, "category": "Teams" }))).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -169,9 +155,9 @@ async fn group_chats_are_created_listed_changed_and_deleted_by_their_admins() {
 async fn admins_add_and_remove_members_and_the_last_admin_stays() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Members").await;
-    let (a, a_token) = member(&app, &org, "a@members.example.com").await;
-    let (b, b_token) = member(&app, &org, "b@members.example.com").await;
-    let (c, c_token) = member(&app, &org, "c@members.example.com").await;
+    let (a, a_token) = app.member(&org, "a@members.example.com").await;
+    let (b, b_token) = app.member(&org, "b@members.example.com").await;
+    let (c, c_token) = app.member(&org, "c@members.example.com").await;
     let chat = id_of(&create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "M", "members": [{ "id": b }] })).await);
     let members = |m: Method, token: &str, body: Value| app.wd(m, &format!("/api/group-chats/{chat}/members"), token).json(&body);
 
@@ -202,10 +188,10 @@ async fn messages_are_for_participants_newest_first_with_replies_and_mentions() 
     let app = TestApp::spawn().await;
     let org = app.create_org("Messages").await;
     let other = app.create_org("Other Messages").await;
-    let (_a, a_token) = member(&app, &org, "a@messages.example.com").await;
-    let (b, b_token) = member(&app, &org, "b@messages.example.com").await;
-    let (_c, c_token) = member(&app, &org, "c@messages.example.com").await;
-    let (stranger, _) = member(&app, &other, "s@othermessages.example.com").await;
+    let (_a, a_token) = app.member(&org, "a@messages.example.com").await;
+    let (b, b_token) = app.member(&org, "b@messages.example.com").await;
+    let (_c, c_token) = app.member(&org, "c@messages.example.com").await;
+    let (stranger, _) = app.member(&other, "s@othermessages.example.com").await;
     let chat = id_of(&create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "M", "members": [{ "id": b }] })).await);
     let private = id_of(&create_chat(&app, &a_token, json!({ "groupType": "ROOM", "isPrivate": true })).await);
     let messages = |m: Method, chat: &str, token: &str| app.wd(m, &format!("/api/{chat}/messages"), token);
@@ -294,8 +280,8 @@ impl Stream {
 async fn the_stream_delivers_resumes_without_gap_or_duplicate_and_closes_on_removal() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Stream").await;
-    let (_a, a_token) = member(&app, &org, "a@stream.example.com").await;
-    let (b, b_token) = member(&app, &org, "b@stream.example.com").await;
+    let (_a, a_token) = app.member(&org, "a@stream.example.com").await;
+    let (b, b_token) = app.member(&org, "b@stream.example.com").await;
     let chat = id_of(&create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "S", "members": [{ "id": b }] })).await);
     post(&app, &a_token, &chat, "before").await;
 
@@ -357,9 +343,9 @@ async fn the_stream_delivers_resumes_without_gap_or_duplicate_and_closes_on_remo
 async fn a_meeting_in_a_conversation_is_an_event_and_a_message() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Meetings").await;
-    let (_a, a_token) = member(&app, &org, "a@meetings.example.com").await;
-    let (b, b_token) = member(&app, &org, "b@meetings.example.com").await;
-    let (_c, c_token) = member(&app, &org, "c@meetings.example.com").await;
+    let (_a, a_token) = app.member(&org, "a@meetings.example.com").await;
+    let (b, b_token) = app.member(&org, "b@meetings.example.com").await;
+    let (_c, c_token) = app.member(&org, "c@meetings.example.com").await;
     let chat = id_of(
         &create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "Mt", "isPrivate": true, "members": [{ "id": b }] }))
             .await,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
-use roster_tests::{send, Options, Org, SmtpSink, SseStream, TestApp, WebhookSink};
+use roster_tests::{send, Options, SmtpSink, SseStream, TestApp, WebhookSink};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use workers::notifier::NotifierConfig;
@@ -30,20 +30,6 @@ fn notifier(smtp: &SmtpSink, sms: &WebhookSink, push: &WebhookSink) -> NotifierC
 
 async fn spawn(cfg: NotifierConfig) -> TestApp {
     TestApp::spawn_with(Options { notifier: Some(cfg), ..Options::default() }).await
-}
-
-async fn token_of(app: &TestApp, org: &Org, user_id: &str) -> String {
-    let (status, t) = send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({ "userId": user_id }))).await;
-    assert_eq!(status, StatusCode::CREATED, "{t}");
-    t["token"].as_str().unwrap().to_string()
-}
-
-/// A member of `org` (no onboarding mail: the profile is incomplete and there is no supervisor).
-async fn member(app: &TestApp, org: &Org, email: &str) -> (String, String) {
-    let u = app.add_user(org, email).await;
-    let id = u["id"].as_str().unwrap().to_string();
-    let token = token_of(app, org, &id).await;
-    (id, token)
 }
 
 async fn notify(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
@@ -115,8 +101,8 @@ async fn e41_checks_its_fields_and_recipients_stay_in_the_org() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Notify Checks").await;
     let other = app.create_org("Notify Elsewhere").await;
-    let (m1, m1_token) = member(&app, &org, "m1@checks.example.com").await;
-    let (stranger, _) = member(&app, &other, "stranger@elsewhere.example.com").await;
+    let (m1, m1_token) = app.member(&org, "m1@checks.example.com").await;
+    let (stranger, _) = app.member(&other, "stranger@elsewhere.example.com").await;
 
     let bad = [
         (json!({ "medium": "INAPP", "receiverUserIds": [m1] }), "title"),
@@ -159,8 +145,8 @@ async fn every_medium_is_delivered_once_to_its_audience_only() {
     let (sms, push) = (WebhookSink::start().await, WebhookSink::start().await);
     let app = spawn(notifier(&smtp, &sms, &push)).await;
     let org = app.create_org("Notify Deliveries").await;
-    let (m1, m1_token) = member(&app, &org, "m1@deliveries.example.com").await;
-    let (m2, m2_token) = member(&app, &org, "m2@deliveries.example.com").await;
+    let (m1, m1_token) = app.member(&org, "m1@deliveries.example.com").await;
+    let (m2, m2_token) = app.member(&org, "m2@deliveries.example.com").await;
 
     // E03 with a complete profile: the onboarding notice goes to the new user, by mail.
     let (_, groups) = send(app.wd(Method::GET, "/api/security_groups", &org.token)).await;
@@ -263,7 +249,7 @@ async fn a_crash_after_the_smtp_server_accepted_resends_the_same_message_id_and_
     let crash = Arc::new(AtomicU32::new(0));
     let app = spawn(NotifierConfig { crash_after_send: crash.clone(), ..notifier(&smtp, &sms, &push) }).await;
     let org = app.create_org("Notify Crash").await;
-    let (m1, _) = member(&app, &org, "m1@crash.example.com").await;
+    let (m1, _) = app.member(&org, "m1@crash.example.com").await;
 
     // Crash once after the server accepted and before the record: the resend has the same id.
     crash.store(1, Ordering::SeqCst);
@@ -310,8 +296,8 @@ async fn task_reminders_reach_the_assignees() {
     let (sms, push) = (WebhookSink::start().await, WebhookSink::start().await);
     let app = spawn(notifier(&smtp, &sms, &push)).await;
     let org = app.create_org("Notify Reminders").await;
-    let (bob, _) = member(&app, &org, "bob@remind.example.com").await;
-    let (carl, _) = member(&app, &org, "carl@remind.example.com").await;
+    let (bob, _) = app.member(&org, "bob@remind.example.com").await;
+    let (carl, _) = app.member(&org, "carl@remind.example.com").await;
     let reminders = json!([
         { "reminderType": "email", "reminderTimeUnit": "minutes", "reminderTime": 0 },
         { "reminderType": "push", "reminderTimeUnit": "week", "reminderTime": 1 },
@@ -360,8 +346,8 @@ async fn the_inbox_streams_and_resumes_without_gap_or_duplicate() {
     let (sms, push) = (WebhookSink::start().await, WebhookSink::start().await);
     let app = spawn(notifier(&smtp, &sms, &push)).await;
     let org = app.create_org("Notify Stream").await;
-    let (m1, m1_token) = member(&app, &org, "m1@stream.example.com").await;
-    let (m2, _) = member(&app, &org, "m2@stream.example.com").await;
+    let (m1, m1_token) = app.member(&org, "m1@stream.example.com").await;
+    let (m2, _) = app.member(&org, "m2@stream.example.com").await;
     let open = |last: Option<String>| {
         let rb = app.wd(Method::GET, "/api/notifications/stream", &m1_token);
         async move { SseStream::open(rb, last.as_deref()).await }

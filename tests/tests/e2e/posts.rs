@@ -8,22 +8,8 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use reqwest::{Method, StatusCode};
-use roster_tests::{send, Org, TestApp};
+use roster_tests::{send, TestApp};
 use serde_json::{json, Value};
-
-async fn token_of(app: &TestApp, org: &Org, user_id: &str) -> String {
-    let (status, t) = send(app.wd(Method::POST, "/api/token/generate-access", &org.token).json(&json!({ "userId": user_id }))).await;
-    assert_eq!(status, StatusCode::CREATED, "{t}");
-    t["token"].as_str().unwrap().to_string()
-}
-
-/// A member of `org` and their token.
-async fn member(app: &TestApp, org: &Org, email: &str) -> (String, String) {
-    let u = app.add_user(org, email).await;
-    let id = u["id"].as_str().unwrap().to_string();
-    let token = token_of(app, org, &id).await;
-    (id, token)
-}
 
 async fn create(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
     let (status, v) = send(app.wd(Method::POST, path, token).json(&body)).await;
@@ -56,8 +42,8 @@ async fn a_post_is_created_changed_and_deleted_by_its_author_or_an_admin() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Posts").await;
     let other = app.create_org("Other Posts").await;
-    let (author, author_token) = member(&app, &org, "author@posts.example.com").await;
-    let (reader, reader_token) = member(&app, &org, "reader@posts.example.com").await;
+    let (author, author_token) = app.member(&org, "author@posts.example.com").await;
+    let (reader, reader_token) = app.member(&org, "reader@posts.example.com").await;
     let file = crate::media::uploaded(&app, &org, "image/png", b"\x89PNG...").await;
     let foreign_file = crate::media::uploaded(&app, &other, "image/png", b"\x89PNG...").await;
 
@@ -174,7 +160,7 @@ async fn a_post_is_created_changed_and_deleted_by_its_author_or_an_admin() {
 async fn news_needs_a_title_and_a_news_category() {
     let app = TestApp::spawn().await;
     let org = app.create_org("News").await;
-    let (_, token) = member(&app, &org, "writer@news.example.com").await;
+    let (_, token) = app.member(&org, "writer@news.example.com").await;
     for (code, name) in [(6, "Company"), (7, "Handbooks")] {
         create(&app, &org.token, "/api/categories", json!({ "moduleCode": code, "category": name })).await;
     }
@@ -235,8 +221,8 @@ async fn reactions_and_comments_are_for_readers_who_see_the_item() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Reacts").await;
     let other = app.create_org("Other Reacts").await;
-    let (author, author_token) = member(&app, &org, "author@reacts.example.com").await;
-    let (reader, reader_token) = member(&app, &org, "reader@reacts.example.com").await;
+    let (author, author_token) = app.member(&org, "author@reacts.example.com").await;
+    let (reader, reader_token) = app.member(&org, "reader@reacts.example.com").await;
     let p = create(&app, &author_token, "/api/posts", json!({ "postText": "react to me" })).await;
     let id = p["id"].as_str().unwrap().to_string();
     let reactions = format!("/api/posts/{id}/reactions");
@@ -300,7 +286,7 @@ async fn reactions_and_comments_are_for_readers_who_see_the_item() {
 async fn feeds_order_page_and_snapshot_without_skipping_or_repeating() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Feeds").await;
-    let (_, token) = member(&app, &org, "reader@feeds.example.com").await;
+    let (_, token) = app.member(&org, "reader@feeds.example.com").await;
     let mut made = Vec::new();
     for i in 0..4 {
         made.push(create(&app, &org.token, "/api/posts", json!({ "postText": format!("post {i}") })).await);
@@ -459,10 +445,10 @@ async fn the_visibility_matrix_agrees_in_feed_count_and_direct_access() {
     let other = app.create_org("Matrix Other").await;
     let mut people: BTreeMap<Who, (String, String)> = BTreeMap::new();
     people.insert(Who::OrgAdmin, (org.admin_id.clone(), org.token.clone()));
-    let (stranger, stranger_token) = member(&app, &other, "stranger@matrixother.example.com").await;
+    let (stranger, stranger_token) = app.member(&other, "stranger@matrixother.example.com").await;
     people.insert(Who::Stranger, (stranger, stranger_token));
     for w in std::iter::once(Who::Author).chain(MEMBERS) {
-        people.insert(w, member(&app, &org, &format!("{w:?}@matrix.example.com").to_lowercase()).await);
+        people.insert(w, app.member(&org, &format!("{w:?}@matrix.example.com").to_lowercase()).await);
     }
     let id = |w: Who| people[&w].0.clone();
     let patch_user = |w: Who, body: Value| {
@@ -544,8 +530,8 @@ async fn the_visibility_matrix_agrees_in_feed_count_and_direct_access() {
 async fn feed_meta_follows_audience_changes_and_pages_merge_grants_exactly() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Feed Meta").await;
-    let (author, author_token) = member(&app, &org, "author@feedmeta.example.com").await;
-    let (reader, reader_token) = member(&app, &org, "reader@feedmeta.example.com").await;
+    let (author, author_token) = app.member(&org, "author@feedmeta.example.com").await;
+    let (reader, reader_token) = app.member(&org, "reader@feedmeta.example.com").await;
     let total = |token: String, path: &'static str| {
         let app = &app;
         async move {
