@@ -287,6 +287,9 @@ pub async fn files_by_id(st: &AppState, org: Uuid, ids: &[Uuid]) -> Result<HashM
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows = projections::media::files(&st.pool, org, &ids).await?;
     if rows.is_empty() {
         return Ok(HashMap::new());

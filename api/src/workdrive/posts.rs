@@ -476,25 +476,40 @@ async fn summaries(st: &AppState, org: Uuid, ids: Vec<Uuid>) -> Result<HashMap<U
     Ok(queries::users_by_ids(&st.pool, org, &ids).await?.iter().map(|u| (u.id, UserSummary::from(u))).collect())
 }
 
-/// Renders rows of one kind with everything they reference, in a handful of queries.
+/// Renders rows of one kind with everything they reference. The lookups do not depend on each
+/// other, so they run at once on separate connections: a page costs the latency of its slowest
+/// lookup, plus one more only when a reactor is nobody the rows already name.
 async fn render(st: &AppState, org: Uuid, kind: PostKind, rows: Vec<PostRow>) -> Result<Items, ApiError> {
+    if rows.is_empty() {
+        return Ok(match kind {
+            PostKind::Post => Items::Posts(Vec::new()),
+            PostKind::News => Items::News(Vec::new()),
+        });
+    }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let named_people: Vec<Uuid> = rows
+        .iter()
+        .flat_map(|r| std::iter::once(r.author).chain(r.mentions.iter().copied()).chain(r.tagged_users.iter().copied()))
+        .collect();
+    let file_ids: Vec<Uuid> = rows.iter().flat_map(|r| r.file_ids.iter().copied().chain(r.cover_image)).collect();
+    let (reaction_counts, reaction_users, mut people, files) = tokio::try_join!(
+        async { read::reaction_counts(&st.pool, &ids).await.map_err(ApiError::from) },
+        async { read::reaction_users(&st.pool, &ids).await.map_err(ApiError::from) },
+        summaries(st, org, named_people),
+        files_by_id(st, org, &file_ids),
+    )?;
     let mut counts: HashMap<Uuid, Vec<ReactionCount>> = HashMap::new();
-    for c in read::reaction_counts(&st.pool, &ids).await? {
+    for c in reaction_counts {
         counts.entry(c.post_id).or_default().push(ReactionCount { reaction: c.reaction, count: c.count });
     }
     let mut reactors: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (post, user) in read::reaction_users(&st.pool, &ids).await? {
+    for (post, user) in reaction_users {
         reactors.entry(post).or_default().push(user);
     }
-    let people: Vec<Uuid> = rows
-        .iter()
-        .flat_map(|r| std::iter::once(r.author).chain(r.mentions.iter().copied()).chain(r.tagged_users.iter().copied()))
-        .chain(reactors.values().flatten().copied())
-        .collect();
-    let people = summaries(st, org, people).await?;
-    let file_ids: Vec<Uuid> = rows.iter().flat_map(|r| r.file_ids.iter().copied().chain(r.cover_image)).collect();
-    let files = files_by_id(st, org, &file_ids).await?;
+    let unknown: Vec<Uuid> = reactors.values().flatten().copied().filter(|u| !people.contains_key(u)).collect();
+    if !unknown.is_empty() {
+        people.extend(summaries(st, org, unknown).await?);
+    }
     let named = |ids: &[Uuid]| ids.iter().filter_map(|u| people.get(u).cloned()).collect::<Vec<_>>();
     let mut posts = Vec::with_capacity(rows.len());
     let mut news = Vec::new();
