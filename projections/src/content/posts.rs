@@ -290,8 +290,9 @@ pub async fn feed(
     if reader.admin {
         page.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
     }
-    // The count and the page are independent reads of the same snapshot bound `time`: asking
-    // both at once on two connections makes the page cost one round trip, not two.
+    // The count and the page are independent statements bounded by the same `time` (they were
+    // two statements before too, never one database snapshot); asking both at once on two
+    // connections makes the page cost one round trip, not two.
     let (total, rows) = tokio::try_join!(feed_count(pool, reader, kind, time), page.build_query_as::<PostRow>().fetch_all(pool))?;
     Ok((rows, total))
 }
