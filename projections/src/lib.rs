@@ -79,6 +79,11 @@ pub const CONTENT: Projection = Projection {
         "conversations",
         "conversation_participants",
         "messages",
+        "tasks",
+        "task_reminders",
+        "notifications",
+        "notification_deliveries",
+        "notification_inbox",
     ],
 };
 

@@ -337,6 +337,34 @@ impl TestApp {
     }
 }
 
+/// Every projection has applied every event of the log.
+pub async fn projections_caught_up(pool: &PgPool) -> bool {
+    let head = match eventlog::log::head(pool).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return true,
+        Err(_) => return false,
+    };
+    matches!(projections::checkpoint::slowest(pool).await, Ok(p) if p >= head)
+}
+
+/// Every row of every read-model table (`projections::ALL`), each table's rows as sorted JSON
+/// text: two calls compare equal exactly when the read models hold the same rows, which is what
+/// a rebuild from the log must reproduce.
+pub async fn read_model_rows(pool: &PgPool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for p in projections::ALL {
+        for table in p.tables {
+            let sql = format!(
+                "SELECT coalesce(jsonb_agg(x ORDER BY x::text), '[]'::jsonb)::text FROM (SELECT to_jsonb(t) AS x FROM {}.{table} t) s",
+                p.schema
+            );
+            let rows: String = sqlx::query_scalar(&sql).fetch_one(pool).await.expect("read a read-model table");
+            out.push((format!("{}.{table}", p.schema), rows));
+        }
+    }
+    out
+}
+
 /// Sends a request; returns the status and the JSON body (`Null` when empty or not JSON).
 /// A command-line tool that scripts/install-deps installs from PyPI: on `PATH`, or in
 /// `~/.local/bin` where pip puts it for a user without a writable site-packages.

@@ -589,6 +589,26 @@ async fn an_old_shape_event_reads_as_the_new_shape_everywhere() {
     assert!(names().await.contains(&("Old shape".to_string(), json!("QUICK_LINK"))));
 }
 
+/// A rebuild copies and swaps exactly the tables a `Projection` lists: a read-model table the
+/// list forgets would make the rebuild's projector write to a table its fresh schema lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_table_of_a_read_model_schema_is_one_its_projection_rebuilds() {
+    let app = TestApp::spawn().await;
+    for p in projections::ALL {
+        let mut in_schema: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY 1",
+        )
+        .bind(p.schema)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        in_schema.sort();
+        let mut listed: Vec<String> = p.tables.iter().map(|t| t.to_string()).collect();
+        listed.sort();
+        assert_eq!(in_schema, listed, "the tables of {} and those projection `{}` rebuilds", p.schema, p.name);
+    }
+}
+
 /// Every row of every table of the directory projection, in a stable order.
 async fn read_models(app: &TestApp) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();

@@ -334,16 +334,6 @@ async fn healthy(http: &reqwest::Client, base: &str) -> bool {
     matches!(http.get(format!("{base}/healthz")).send().await, Ok(r) if r.status() == StatusCode::OK)
 }
 
-/// Every projection has applied every event of the log.
-async fn caught_up(pool: &PgPool) -> bool {
-    let head = match eventlog::log::head(pool).await {
-        Ok(Some(h)) => h,
-        Ok(None) => return true,
-        Err(_) => return false,
-    };
-    matches!(projections::checkpoint::slowest(pool).await, Ok(p) if p >= head)
-}
-
 /// Creates an organization through WorkDrive (once the stack is up and caught up: its answer
 /// carries the admin's token, which a replay would not).
 async fn create_org(http: &reqwest::Client, base: &str, super_token: &str) -> OrgInfo {
@@ -493,22 +483,6 @@ async fn assert_nothing_lost_or_doubled(pool: &PgPool, tally: &Tally) -> (usize,
     (acked.len(), lost.len(), doubled.len())
 }
 
-/// Every read-model table's rows, as sorted JSON text.
-async fn read_models(pool: &PgPool) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for p in projections::ALL {
-        for table in p.tables {
-            let sql = format!(
-                "SELECT coalesce(jsonb_agg(x ORDER BY x::text), '[]'::jsonb)::text FROM (SELECT to_jsonb(t) AS x FROM {}.{table} t) s",
-                p.schema
-            );
-            let rows: String = sqlx::query_scalar(&sql).fetch_one(pool).await.expect("read a read-model table");
-            out.push((format!("{}.{table}", p.schema), rows));
-        }
-    }
-    out
-}
-
 async fn roster(args: &[&str]) -> Result<String, String> {
     let out = Command::new(ROSTER).args(args).env("RUST_LOG", "warn").output().await.map_err(|e| e.to_string())?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -578,7 +552,7 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     }
     until("api-2 to answer", || healthy(&http, &bases[1])).await;
     let pool = eventlog::db::connect(&db, 4, projections::SEARCH_PATH).await.expect("connect");
-    until("the read models to follow the log", || caught_up(&pool)).await;
+    until("the read models to follow the log", || roster_tests::projections_caught_up(&pool)).await;
     let org = Arc::new(create_org(&http, &bases[0], &super_token).await);
 
     let tally = Arc::new(Tally::default());
@@ -601,7 +575,7 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
         if let Some(base) = proc.serves.clone() {
             until(&format!("{name} to answer again"), || healthy(&http, &base)).await;
         }
-        until(&format!("the read models to catch up after {name} restarted"), || caught_up(&pool)).await;
+        until(&format!("the read models to catch up after {name} restarted"), || roster_tests::projections_caught_up(&pool)).await;
         faults.push(format!("SIGKILL {name}"));
     }
 
@@ -611,7 +585,7 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     probe_every_dialect(&http, &bases[0], &org, "nats").await;
     until("a 503 to the load while NATS is away", || async { tally.unavailable() > before }).await;
     nats.restart().await.expect("restart nats-server");
-    until("the read models to catch up after NATS restarted", || caught_up(&pool)).await;
+    until("the read models to catch up after NATS restarted", || roster_tests::projections_caught_up(&pool)).await;
     faults.push("SIGKILL nats-server".into());
     let during_nats = tally.unavailable() - before;
 
@@ -629,7 +603,7 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     tokio::join!(probe_every_dialect(&http, &bases[0], &org, "postgres"), roster_own);
     until("a 503 to the load while Postgres is away", || async { tally.unavailable() > before }).await;
     pg.start_again().await.expect("start postgres");
-    until("the read models to catch up after Postgres restarted", || caught_up(&pool)).await;
+    until("the read models to catch up after Postgres restarted", || roster_tests::projections_caught_up(&pool)).await;
     faults.push("pg_ctl stop -m immediate, probes, start".into());
     let during_pg = tally.unavailable() - before;
 
@@ -639,7 +613,7 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     pg.stop_immediate().await.expect("stop postgres");
     pg.start_again().await.expect("start postgres");
     until("writes acknowledged after a quick Postgres restart", || async { tally.acked() >= before + WRITES_WHILE_DOWN }).await;
-    until("the read models to catch up after a quick Postgres restart", || caught_up(&pool)).await;
+    until("the read models to catch up after a quick Postgres restart", || roster_tests::projections_caught_up(&pool)).await;
     faults.push("pg_ctl restart -m immediate".into());
 
     let before = tally.fresh();
@@ -652,7 +626,7 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     for p in &mut procs {
         p.assert_running();
     }
-    until("the read models to catch up with the last write", || caught_up(&pool)).await;
+    until("the read models to catch up with the last write", || roster_tests::projections_caught_up(&pool)).await;
 
     let failures = tally.failures.lock().unwrap().clone();
     assert!(failures.is_empty(), "{} failures, first: {:?}", failures.len(), &failures[..failures.len().min(5)]);
@@ -663,9 +637,9 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     assert_stream_is_the_log(&log, &in_stream);
 
     roster(&["verify", "--quiet", "--database-url", &db]).await.expect("roster verify");
-    let live = read_models(&pool).await;
+    let live = roster_tests::read_model_rows(&pool).await;
     roster(&["rebuild", "all", "--quiet", "--database-url", &db]).await.expect("roster rebuild all");
-    let rebuilt = read_models(&pool).await;
+    let rebuilt = roster_tests::read_model_rows(&pool).await;
     for ((table, a), (_, b)) in live.iter().zip(&rebuilt) {
         assert_eq!(a, b, "{table} differs after `roster rebuild all`");
     }
@@ -707,7 +681,7 @@ async fn a_three_node_nats_cluster_loses_a_node_under_load_and_nothing_is_lost()
     .await;
     let pool = app.pool.clone();
     // The cluster elects its JetStream leader, then the relay creates the R3 stream.
-    until("the read models to follow the log over the cluster", || caught_up(&pool)).await;
+    until("the read models to follow the log over the cluster", || roster_tests::projections_caught_up(&pool)).await;
     let http = reqwest::Client::new();
     let org = Arc::new(create_org(&http, &app.url, &app.super_token).await);
 
@@ -748,7 +722,7 @@ async fn a_three_node_nats_cluster_loses_a_node_under_load_and_nothing_is_lost()
     for c in clients {
         c.await.expect("load client");
     }
-    until("the read models to catch up with the last write", || caught_up(&pool)).await;
+    until("the read models to catch up with the last write", || roster_tests::projections_caught_up(&pool)).await;
 
     let failures = tally.failures.lock().unwrap().clone();
     assert!(failures.is_empty(), "{} failures, first: {:?}", failures.len(), &failures[..failures.len().min(5)]);

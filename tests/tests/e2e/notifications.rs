@@ -96,6 +96,20 @@ async fn inbox(app: &TestApp, token: &str) -> Value {
     v
 }
 
+/// `roster rebuild all` replays notifications, their deliveries, the inbox, tasks and their
+/// reminders into exactly the rows the live projector wrote.
+async fn a_rebuild_reproduces_the_read_models(app: &TestApp) {
+    app.eventually("the projections to apply every event", WAIT, || roster_tests::projections_caught_up(&app.pool)).await;
+    let live = roster_tests::read_model_rows(&app.pool).await;
+    for p in projections::ALL {
+        workers::rebuild::rebuild(&app.pool, *p, false).await.unwrap_or_else(|e| panic!("rebuild {}: {e}", p.name));
+    }
+    let rebuilt = roster_tests::read_model_rows(&app.pool).await;
+    for ((table, a), (_, b)) in live.iter().zip(&rebuilt) {
+        assert_eq!(a, b, "{table} differs after a rebuild");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e41_checks_its_fields_and_recipients_stay_in_the_org() {
     let app = TestApp::spawn().await;
@@ -240,6 +254,7 @@ async fn every_medium_is_delivered_once_to_its_audience_only() {
     for ev in [notice, mail_ev, inapp_ev, sms_ev] {
         assert_eq!(outcomes(&app, ev).await.len(), 1, "one outcome per delivery");
     }
+    a_rebuild_reproduces_the_read_models(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,6 +351,7 @@ async fn task_reminders_reach_the_assignees() {
     want.sort_unstable();
     assert_eq!(to, want, "{pushed:?}");
     assert!(sms.hooks().is_empty());
+    a_rebuild_reproduces_the_read_models(&app).await;
 }
 
 /// The inbox as Server-Sent Events: a delivery made after the client connects reaches it; a
