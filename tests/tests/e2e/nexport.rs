@@ -195,6 +195,21 @@ async fn users_are_created_found_searched_and_edited() {
     // The org admin (Ada Admin, login = email) matches "a" too.
     assert_eq!(logins, vec!["bob", "zed", "admin@school.example.com", "amy"]);
     assert_eq!(total, 4);
+    // Short terms and longer ones (answered by different plans: see `search_users`) match the
+    // same way: a substring, any case, `_` and `%` literal.
+    for (term, want) in [
+        ("ADA", vec!["bob", "zed", "admin@school.example.com"]),
+        ("dA", vec!["bob", "zed", "admin@school.example.com"]),
+        ("a_m", vec![]),
+        ("_", vec![]),
+        ("%", vec![]),
+        ("ker", vec!["amy"]),
+    ] {
+        let (status, v) = send(app.nx("GetUsers", t).json(&json!({ "search_term": term }))).await;
+        assert_eq!(status, StatusCode::OK, "{term}: {v}");
+        let got: Vec<&str> = v.as_array().unwrap().iter().map(|u| u["login"].as_str().unwrap()).collect();
+        assert_eq!(got, want, "search_term {term:?}");
+    }
 
     // Edit: names, email and contact information; a taken login/email is a duplicate (404).
     let edit = json!({ "user_id": zed, "first_name": "Zedd", "email": "zedd@example.com", "nickname": "Z",
