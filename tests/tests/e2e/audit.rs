@@ -596,7 +596,7 @@ async fn every_table_of_a_read_model_schema_is_one_its_projection_rebuilds() {
     let app = TestApp::spawn().await;
     for p in projections::ALL {
         let mut in_schema: Vec<String> = sqlx::query_scalar(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY 1",
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
         )
         .bind(p.schema)
         .fetch_all(&app.pool)

@@ -96,8 +96,8 @@ async fn inbox(app: &TestApp, token: &str) -> Value {
     v
 }
 
-/// `roster rebuild all` replays notifications, their deliveries, the inbox, tasks and their
-/// reminders into exactly the rows the live projector wrote.
+/// A rebuild of every projection (what `roster rebuild all` runs) replays notifications, their
+/// deliveries, the inbox, tasks and their reminders into exactly the rows the live projector wrote.
 async fn a_rebuild_reproduces_the_read_models(app: &TestApp) {
     app.eventually("the projections to apply every event", WAIT, || roster_tests::projections_caught_up(&app.pool)).await;
     let live = roster_tests::read_model_rows(&app.pool).await;
