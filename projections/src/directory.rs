@@ -186,8 +186,16 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
                 profile.contact.country,
                 profile.contact.postal_code,
             )
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
+            if let Some(org) = org_id {
+                sqlx::query!(
+                    "INSERT INTO org_user_counts (org_id, live) VALUES ($1, 1) ON CONFLICT (org_id) DO UPDATE SET live = org_user_counts.live + 1",
+                    org.0,
+                )
+                .execute(conn)
+                .await?;
+            }
         }
         UserEvent::UserUpdated { patch, updated_by } => {
             let (add_teams, remove_teams, add_locations) =
@@ -239,8 +247,12 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
             u.run(conn, ev.stream_id).await?;
         }
         UserEvent::UserDeleted { deleted_by } => {
+            // The count falls only when a live user is deleted: the CTE's update returns no row
+            // for a user who already was.
             sqlx::query!(
-                "UPDATE users SET deleted = true, status = 'ARCHIVE', updated_at = $2, updated_by = $3 WHERE id = $1",
+                "WITH gone AS (UPDATE users SET deleted = true, status = 'ARCHIVE', updated_at = $2, updated_by = $3 \
+                 WHERE id = $1 AND NOT deleted RETURNING org_id) \
+                 UPDATE org_user_counts c SET live = c.live - 1 FROM gone WHERE c.org_id = gone.org_id",
                 ev.stream_id,
                 ev.recorded_at,
                 deleted_by.0,

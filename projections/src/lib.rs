@@ -16,6 +16,7 @@ pub mod portsip;
 pub mod publisher;
 pub mod queries;
 pub mod scim;
+pub mod search;
 pub mod security_groups;
 pub mod sso;
 
@@ -36,6 +37,7 @@ pub const DIRECTORY: Projection = Projection {
     tables: &[
         "organizations",
         "users",
+        "org_user_counts",
         "groups",
         "group_members",
         "departments",

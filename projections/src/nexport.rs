@@ -9,7 +9,7 @@ use eventlog::Envelope;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::ApplyError;
+use crate::{search, ApplyError};
 
 /// Adds `node` under `parent` (or as a root): itself at depth 0, then every ancestor of the parent
 /// one level further away.
@@ -293,22 +293,15 @@ pub async fn user_by_login(pool: &PgPool, tenant_org: Uuid, login: &str) -> Resu
     .await
 }
 
-/// The shortest term the trigram indexes (migration 0023) can narrow: a pattern with fewer
-/// characters has no whole trigram, so every indexed row matches it.
-pub const TRIGRAM_MIN_TERM: usize = 3;
-
 /// Users of the given orgs, or subscribed to one of them, matching `term` in login, names or
 /// email; sorted last name, first name, login.
 ///
-/// A term of at least `TRIGRAM_MIN_TERM` characters is answered from the trigram indexes. A
-/// shorter one must not be: Postgres soon reuses a generic plan for a prepared statement, and
-/// that plan would scan all four indexes whole (5 s at a million users, against 3.4 s reading
-/// the table). The short form matches `(column || '')`, the same comparison on an expression no
-/// index covers, so its plan reads the table whatever the plan cache decides. Each statement is
+/// A term `search::uses_trigrams` accepts is answered from the trigram indexes; a shorter one
+/// matches `(column || '')`, which keeps them out of the plan (see there why). Each statement is
 /// written out twice because sqlx checks only literal SQL.
 pub async fn search_users(pool: &PgPool, orgs: &[Uuid], term: &str, limit: i64, offset: i64) -> Result<(Vec<NxUser>, i64), sqlx::Error> {
-    let pattern = format!("%{}%", term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    if term.chars().count() >= TRIGRAM_MIN_TERM {
+    let pattern = search::contains_pattern(term);
+    if search::uses_trigrams(term) {
         let total = sqlx::query_scalar!(
             r#"SELECT count(*) AS "n!" FROM users u WHERE NOT u.deleted
                  AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
@@ -641,7 +634,6 @@ pub async fn search_directory(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<DirectoryItem>, sqlx::Error> {
-    let like = |s: &str| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     sqlx::query_as!(
         DirectoryItem,
         r#"WITH nodes AS (
@@ -655,8 +647,8 @@ pub async fn search_directory(
                       ELSE ($2::text IS NULL AND $3::text IS NULL) OR name ILIKE $2 OR short_name ILIKE $3 END
            ORDER BY lower(name), lower(short_name) NULLS FIRST, id LIMIT $5 OFFSET $6"#,
         base,
-        name.map(like),
-        short_name.map(like),
+        name.map(search::contains_pattern),
+        short_name.map(search::contains_pattern),
         all,
         limit,
         offset,

@@ -458,18 +458,6 @@ fn lookup<'f>(fields: &'f [Field], name: &str, ctx: &str) -> Result<&'f Field, Q
     Ok(f)
 }
 
-/// Escapes LIKE metacharacters so a client searching for `50%` matches the literal text.
-fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 struct Compiler<'f> {
     fields: &'f [Field],
     first: usize,
@@ -502,7 +490,7 @@ impl Compiler<'_> {
                 if f.ty != FieldType::Text {
                     return err("filter", format!("{}() needs a text field, but '{}' is {}", func.name(), f.name, type_name(f.ty)));
                 }
-                let v = like_escape(value);
+                let v = crate::search::like_escape(value);
                 let pattern = match func {
                     StrFunc::StartsWith => format!("{v}%"),
                     StrFunc::EndsWith => format!("%{v}"),

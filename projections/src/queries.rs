@@ -6,6 +6,7 @@ use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::odata::Param;
+use crate::search;
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq)]
 pub struct OrgRow {
@@ -142,6 +143,12 @@ pub struct UserFilter {
 }
 
 /// One page of an organization's live users, oldest first, and the total that match.
+///
+/// Only the filters given are written into the SQL: the one-statement form `($2 IS NULL OR
+/// department = $2)` leaves a generic plan no index to use. The page's ids are found in the index
+/// alone before any row is read (`= ANY(ARRAY(...))` keeps the planner from joining the whole
+/// table against a limit it does not know), so a deep page walks index entries, not rows. The
+/// unfiltered total is the count the projector keeps (`org_user_counts`), not a count of rows.
 pub async fn users_page(
     pool: &PgPool,
     org: Uuid,
@@ -149,29 +156,35 @@ pub async fn users_page(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM users
-           WHERE org_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR department = $2) AND ($3::uuid IS NULL OR location = $3)"#,
-        org,
-        filter.department,
-        filter.location,
-    )
-    .fetch_one(pool)
-    .await?;
-    let rows = sqlx::query_as!(
-        UserRow,
-        "SELECT * FROM users
-         WHERE org_id = $1 AND NOT deleted AND ($2::uuid IS NULL OR department = $2) AND ($3::uuid IS NULL OR location = $3)
-         ORDER BY created_at, id LIMIT $4 OFFSET $5",
-        org,
-        filter.department,
-        filter.location,
-        limit,
-        offset,
-    )
-    .fetch_all(pool)
-    .await?;
+    let mut where_sql = String::from("org_id = $1 AND NOT deleted");
+    let mut values = vec![org];
+    for (column, value) in [("department", filter.department), ("location", filter.location)] {
+        if let Some(value) = value {
+            values.push(value);
+            where_sql.push_str(&format!(" AND {column} = ${}", values.len()));
+        }
+    }
+    let total = if values.len() == 1 {
+        live_user_count(pool, org).await?
+    } else {
+        let count_sql = format!("SELECT count(*) FROM users WHERE {where_sql}");
+        let (n,): (i64,) = values.iter().fold(sqlx::query_as(&count_sql), |q, v| q.bind(v)).fetch_one(pool).await?;
+        n
+    };
+    let n = values.len() + 1;
+    let page_sql = format!(
+        "SELECT * FROM users WHERE id = ANY(ARRAY(SELECT id FROM users WHERE {where_sql} ORDER BY created_at, id LIMIT ${n} OFFSET ${})) \
+         ORDER BY created_at, id",
+        n + 1
+    );
+    let rows = values.iter().fold(sqlx::query_as(&page_sql), |q, v| q.bind(v)).bind(limit).bind(offset).fetch_all(pool).await?;
     Ok((rows, total))
+}
+
+/// How many live users `org` has.
+pub async fn live_user_count(pool: &PgPool, org: Uuid) -> Result<i64, sqlx::Error> {
+    let n = sqlx::query_scalar!("SELECT live FROM org_user_counts WHERE org_id = $1", org).fetch_optional(pool).await?;
+    Ok(n.unwrap_or(0))
 }
 
 pub async fn group(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<GroupRow>, sqlx::Error> {
@@ -182,8 +195,9 @@ pub async fn group_by_number(pool: &PgPool, org: Uuid, number: i64) -> Result<Op
     sqlx::query_as!(GroupRow, "SELECT * FROM groups WHERE number = $1 AND org_id = $2", number, org).fetch_optional(pool).await
 }
 
-/// A compiled list query: a WHERE fragment with `$n` placeholders (numbered from 3: `$1` is the
-/// org and `$2` the free-text search) and its parameters, plus an ORDER BY list.
+/// A compiled list query: a WHERE fragment with `$n` placeholders (numbered from
+/// `GROUP_FILTER_FIRST_PLACEHOLDER`: `$1` is the org) and its parameters, plus an ORDER BY list
+/// and a free-text search.
 #[derive(Debug, Clone, Default)]
 pub struct GroupListQuery {
     pub filter: Option<(String, Vec<Param>)>,
@@ -194,7 +208,7 @@ pub struct GroupListQuery {
 }
 
 /// The first placeholder a compiled group filter may use.
-pub const GROUP_FILTER_FIRST_PLACEHOLDER: usize = 3;
+pub const GROUP_FILTER_FIRST_PLACEHOLDER: usize = 2;
 
 fn bind_params<'q, O>(
     mut q: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
@@ -211,26 +225,29 @@ fn bind_params<'q, O>(
 }
 
 /// Groups of `org` matching a compiled filter and search, one page, and the total that match.
+///
+/// The search is written into the SQL only when there is one, in the form `search::any_contains`
+/// chooses for its length: so that a generic plan of either statement still fits its search.
 pub async fn groups_page(pool: &PgPool, org: Uuid, q: &GroupListQuery) -> Result<(Vec<GroupRow>, i64), sqlx::Error> {
-    let (filter_sql, params) = match &q.filter {
-        Some((sql, params)) => (format!(" AND ({sql})"), params.as_slice()),
-        None => (String::new(), &[][..]),
-    };
-    let search = q.search.as_ref().map(|s| format!("%{}%", escape_like(s)));
-    let where_sql =
-        format!("g.org_id = $1 AND ($2::text IS NULL OR g.name ILIKE $2 ESCAPE '\\' OR g.description ILIKE $2 ESCAPE '\\'){filter_sql}");
+    let mut where_sql = String::from("g.org_id = $1");
+    let mut params = Vec::new();
+    if let Some((sql, filter_params)) = &q.filter {
+        where_sql.push_str(&format!(" AND ({sql})"));
+        params.extend(filter_params.iter().cloned());
+    }
+    if let Some(term) = &q.search {
+        let placeholder = GROUP_FILTER_FIRST_PLACEHOLDER + params.len();
+        where_sql.push_str(&format!(" AND {}", search::any_contains(&["g.name", "g.description"], placeholder, term)));
+        params.push(Param::Text(search::contains_pattern(term)));
+    }
     let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");
-    let (total,): (i64,) = bind_params(sqlx::query_as(&count_sql).bind(org).bind(&search), params).fetch_one(pool).await?;
+    let (total,): (i64,) = bind_params(sqlx::query_as(&count_sql).bind(org), &params).fetch_one(pool).await?;
     let n = GROUP_FILTER_FIRST_PLACEHOLDER + params.len();
     let order = if q.order_by.is_empty() { "g.name ASC".to_string() } else { q.order_by.clone() };
     let list_sql =
         format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE {where_sql} ORDER BY {order}, g.id ASC LIMIT ${} OFFSET ${}", n, n + 1);
-    let rows = bind_params(sqlx::query_as(&list_sql).bind(org).bind(&search), params).bind(q.top).bind(q.skip).fetch_all(pool).await?;
+    let rows = bind_params(sqlx::query_as(&list_sql).bind(org), &params).bind(q.top).bind(q.skip).fetch_all(pool).await?;
     Ok((rows, total))
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// Live members of a group, by number.
@@ -365,31 +382,48 @@ pub struct PublisherListQuery {
     pub limit: i64,
 }
 
+/// Publisher groups of `org`, one page, and the total that match.
+///
+/// Only the conditions given are written into the SQL (see `users_page` for why). A search
+/// matches the name, or the number when the term is all digits: no other term can be inside a
+/// number, and leaving that arm out spares a scan of its index.
 pub async fn publisher_groups_page(pool: &PgPool, org: Uuid, q: &PublisherListQuery) -> Result<(Vec<GroupRow>, i64), sqlx::Error> {
-    let search = q.search.as_ref().map(|s| format!("%{}%", escape_like(s)));
-    let where_sql = "g.org_id = $1 AND ($2::text IS NULL OR g.name ILIKE $2 ESCAPE '\\' OR g.number::text ILIKE $2 ESCAPE '\\') \
-         AND ($3::timestamptz IS NULL OR g.created_at >= $3) AND ($4::timestamptz IS NULL OR g.created_at < $4) \
-         AND ($5::timestamptz IS NULL OR g.updated_at >= $5) AND ($6::timestamptz IS NULL OR g.updated_at < $6)";
-    let bounds = |r: Option<(DateTime<Utc>, DateTime<Utc>)>| (r.map(|r| r.0), r.map(|r| r.1));
-    let (c0, c1) = bounds(q.created);
-    let (m0, m1) = bounds(q.modified);
-    let (total,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM groups g WHERE {where_sql}"))
-        .bind(org)
-        .bind(&search)
-        .bind(c0)
-        .bind(c1)
-        .bind(m0)
-        .bind(m1)
-        .fetch_one(pool)
-        .await?;
+    let mut where_sql = String::from("g.org_id = $1");
+    let mut pattern = None;
+    if let Some(term) = &q.search {
+        let mut columns = vec!["g.name"];
+        if !term.is_empty() && term.bytes().all(|b| b.is_ascii_digit()) {
+            columns.push("g.number::text");
+        }
+        where_sql.push_str(&format!(" AND {}", search::any_contains(&columns, 2, term)));
+        pattern = Some(search::contains_pattern(term));
+    }
+    let mut times = Vec::new();
+    let bounds = [
+        ("g.created_at >=", q.created.map(|r| r.0)),
+        ("g.created_at <", q.created.map(|r| r.1)),
+        ("g.updated_at >=", q.modified.map(|r| r.0)),
+        ("g.updated_at <", q.modified.map(|r| r.1)),
+    ];
+    for (condition, value) in bounds {
+        if let Some(value) = value {
+            times.push(value);
+            where_sql.push_str(&format!(" AND {condition} ${}", 1 + usize::from(pattern.is_some()) + times.len()));
+        }
+    }
+    let mut params = vec![];
+    if let Some(pattern) = pattern {
+        params.push(Param::Text(pattern));
+    }
+    let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");
+    let (total,): (i64,) =
+        times.iter().fold(bind_params(sqlx::query_as(&count_sql).bind(org), &params), |q, t| q.bind(*t)).fetch_one(pool).await?;
+    let n = 2 + params.len() + times.len();
     let order = if q.order_by.is_empty() { "g.number ASC".to_string() } else { format!("{}, g.number ASC", q.order_by) };
-    let rows = sqlx::query_as(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE {where_sql} ORDER BY {order} LIMIT $7 OFFSET $8"))
-        .bind(org)
-        .bind(&search)
-        .bind(c0)
-        .bind(c1)
-        .bind(m0)
-        .bind(m1)
+    let list_sql = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}", n + 1);
+    let rows = times
+        .iter()
+        .fold(bind_params(sqlx::query_as(&list_sql).bind(org), &params), |q, t| q.bind(*t))
         .bind(q.limit)
         .bind(q.offset)
         .fetch_all(pool)

@@ -394,12 +394,6 @@ fn push_readable(qb: &mut QueryBuilder<'_, Postgres>, reader: Reader, x: &str, p
     }
 }
 
-/// `%`, `_` and `\` match themselves in a search (LIKE's default escape is `\`).
-fn like_pattern(search: &str) -> String {
-    let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 #[derive(Debug, Clone, FromRow)]
 pub struct VideoRow {
     pub id: Uuid,
@@ -440,7 +434,7 @@ pub async fn videos(pool: &PgPool, reader: Reader, f: &VideoFilter, offset: i64,
             qb.push(" AND v.author = ").push_bind(a);
         }
         if let Some(s) = &f.search {
-            let p = like_pattern(s);
+            let p = crate::search::contains_pattern(s);
             qb.push(" AND (v.title ILIKE ").push_bind(p.clone()).push(" OR v.description ILIKE ").push_bind(p).push(")");
         }
     };

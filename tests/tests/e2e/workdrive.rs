@@ -2,7 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use roster_tests::{send, send_raw, TestApp};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn super_admin_creates_an_organization_with_an_admin_and_a_working_token() {
@@ -283,6 +283,32 @@ async fn list_users_pages_and_filters() {
     let row = list["users"].as_array().unwrap().iter().find(|u| u["id"] == v["id"]).unwrap().clone();
     assert_eq!(row["reportsToObj"]["id"], org.admin_id.as_str());
     assert_eq!(row["reportsToObj"]["firstName"], "Ada");
+
+    // Pages of any size walk the same order, oldest first, with and without a filter.
+    let ids = |v: &Value| v["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let all = ids(&list);
+    assert_eq!(all.len(), 11);
+    assert_eq!(all[0], org.admin_id, "the admin came first");
+    let mut paged = Vec::new();
+    for cur in 1..=4 {
+        paged.extend(ids(&send(page(&format!("cur_page={cur}&per_page=3"))).await.1));
+    }
+    assert_eq!(paged, all);
+    let (_, v) = send(page(&format!("location={loc}&per_page=1&cur_page=2"))).await;
+    assert_eq!((v["meta"]["totalResults"].clone(), ids(&v)), (json!(2), vec![all[2].clone()]), "the second of the two at L");
+
+    // Deleted users leave the list and its total; another organization's users never count.
+    let other = app.create_org("Elsewhere").await;
+    app.add_user(&other, "x@elsewhere.io").await;
+    let (status, _) = send(app.wd(Method::DELETE, &format!("/api/users/{}", all[1]), &org.token)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(app.wd(Method::DELETE, &format!("/api/users/{}", all[1]), &org.token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "deleted once");
+    let (_, v) = send(page("per_page=100")).await;
+    assert_eq!(v["meta"]["totalResults"], 10);
+    assert_eq!(ids(&v), [&all[..1], &all[2..]].concat());
+    let (_, v) = send(page(&format!("location={loc}"))).await;
+    assert_eq!(v["meta"]["totalResults"], 1, "u0 was deleted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
