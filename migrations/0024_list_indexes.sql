@@ -2,9 +2,20 @@
 -- and counted. These partial indexes hold exactly the rows such a list shows, in its order, so a
 -- page is an index range and a count or a deep page reads index entries without visiting rows.
 -- They replace the (org_id, department) and (org_id, location) indexes, which every query of
--- theirs also restricted to live users and then had to sort.
-drop index rm_directory.users_org_department_idx;
-drop index rm_directory.users_org_location_idx;
+-- theirs also restricted to live users and then had to sort. Those are found by definition, not
+-- name: a rebuild's copy of the tables (`LIKE ... INCLUDING ALL`) names its indexes anew.
+do $$
+declare
+    old regclass;
+begin
+    for old in
+        select i.indexrelid::regclass from pg_index i
+        where i.indrelid = 'rm_directory.users'::regclass and i.indpred is null and not i.indisunique
+          and pg_get_indexdef(i.indexrelid) ~ 'USING btree \(org_id, (department|location)\)$'
+    loop
+        execute format('drop index %s', old);
+    end loop;
+end $$;
 create index users_live_idx on rm_directory.users (org_id, created_at, id) where not deleted;
 create index users_live_department_idx on rm_directory.users (org_id, department, created_at, id) where not deleted;
 create index users_live_location_idx on rm_directory.users (org_id, location, created_at, id) where not deleted;

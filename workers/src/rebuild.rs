@@ -28,12 +28,12 @@ fn staging_schema(p: &Projection) -> String {
 /// Rebuilds one projection. `progress` draws a bar (events/s, ETA) on stderr.
 pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> Result<RebuildReport, WorkerError> {
     let staging = staging_schema(&projection);
-    create_staging(pool, &projection, &staging).await?;
+    let deferred = create_staging(pool, &projection, &staging).await?;
 
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
     let bar = if progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}")
+        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
@@ -53,6 +53,13 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
         if n == 0 {
             break;
         }
+    }
+
+    // The search indexes left out of the replay, built over the filled tables before the live
+    // projector is held.
+    for definition in &deferred {
+        bar.set_message("building search indexes");
+        sqlx::query(definition).execute(pool).await?;
     }
 
     // Phase 2: hold the live checkpoint (the projector waits), catch up to it, swap the schemas.
@@ -90,8 +97,11 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     Ok(RebuildReport { projection: projection.name, events: applied, position: at })
 }
 
-/// A fresh, empty copy of the projection's tables (columns, defaults, indexes, constraints).
-async fn create_staging(pool: &PgPool, projection: &Projection, staging: &str) -> Result<(), WorkerError> {
+/// A fresh, empty copy of the projection's tables (columns, defaults, indexes, constraints), but
+/// for its trigram search indexes, whose definitions it returns to be built after the replay. No
+/// projector statement reads those indexes, and kept up row by row they cost more than the row
+/// (about 90 µs per user for the four on `users`) where one build at the end is a sort.
+async fn create_staging(pool: &PgPool, projection: &Projection, staging: &str) -> Result<Vec<String>, WorkerError> {
     let mut tx = pool.begin().await?;
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {staging} CASCADE")).execute(&mut *tx).await?;
     sqlx::query(&format!("CREATE SCHEMA {staging}")).execute(&mut *tx).await?;
@@ -100,8 +110,16 @@ async fn create_staging(pool: &PgPool, projection: &Projection, staging: &str) -
             .execute(&mut *tx)
             .await?;
     }
+    let deferred: Vec<(String, String)> =
+        sqlx::query_as("SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '%gin_trgm_ops%'")
+            .bind(staging)
+            .fetch_all(&mut *tx)
+            .await?;
+    for (name, _) in &deferred {
+        sqlx::query(&format!("DROP INDEX {staging}.{name}")).execute(&mut *tx).await?;
+    }
     tx.commit().await?;
-    Ok(())
+    Ok(deferred.into_iter().map(|(_, definition)| definition).collect())
 }
 
 /// What a rebuild does with the events the live projection parked: it tries each again (the

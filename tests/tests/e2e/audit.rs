@@ -609,6 +609,22 @@ async fn every_table_of_a_read_model_schema_is_one_its_projection_rebuilds() {
     }
 }
 
+/// What every index of the read models covers, without its name (a rebuild's copy names its
+/// indexes anew), sorted.
+async fn index_definitions(app: &TestApp) -> Vec<String> {
+    let schemas: Vec<&str> = projections::ALL.iter().map(|p| p.schema).collect();
+    let mut defs: Vec<String> = sqlx::query_scalar(
+        r"SELECT regexp_replace(indexdef, '^CREATE (UNIQUE )?INDEX \S+ ON ', 'CREATE \1INDEX ON ') FROM pg_indexes WHERE schemaname = ANY($1)",
+    )
+    .bind(&schemas)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    defs.sort();
+    assert!(defs.iter().any(|d| d.contains("gin_trgm_ops")), "the search indexes are among them: {defs:?}");
+    defs
+}
+
 /// Every row of every table of the directory projection, in a stable order.
 async fn read_models(app: &TestApp) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
@@ -679,11 +695,13 @@ async fn rebuild_under_concurrent_writes_fails_no_request_and_matches_a_fresh_pr
             >= 3
     })
     .await;
+    let indexes = index_definitions(&app).await;
     for _ in 0..2 {
         for p in projections::ALL {
             workers::rebuild::rebuild(&app.pool, *p, false).await.expect("rebuild under load");
         }
     }
+    assert_eq!(index_definitions(&app).await, indexes, "a rebuild keeps every index (it builds the search indexes last)");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut users = 1;
     for w in writers {
