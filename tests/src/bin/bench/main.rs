@@ -29,8 +29,10 @@
 //! `--lag-secs N` / `BENCH_LAG_SECS` (default 10), `--clients 1,8,32` / `BENCH_CLIENTS`,
 //! `--fast-pg` / `BENCH_PG_FAST=1` (fsync off, as in tests), `--feed-posts N` / `BENCH_FEED_POSTS`,
 //! `--only-feed` / `BENCH_ONLY=feed` (step (g) alone, e.g. to measure a read-path change),
-//! `--only-fanout` / `BENCH_ONLY=fanout` (step (h) alone). Progress goes to stderr, the report
-//! to stdout. Must run as root or as a user that may run Postgres (devstack handles `runuser`).
+//! `--only-fanout` / `BENCH_ONLY=fanout` (step (h) alone), `--scale` / `BENCH_ONLY=scale` (the
+//! reads, the rebuild and the memory at a million users instead of the steps above: see `scale`;
+//! `--scale-users N`, `--scale-groups N`, `--scale-reads N` or `BENCH_SCALE_*` to resize it).
+//! Progress goes to stderr, the report to stdout. Must run as root or as a user that may run Postgres (devstack handles `runuser`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -54,6 +56,8 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::time::Instant;
+
+mod scale;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -79,6 +83,10 @@ const SEED_STALL: Duration = Duration::from_secs(60);
 const FANOUT_PARTICIPANTS: usize = 50;
 /// How long (h) waits for the last messages to reach every participant.
 const FANOUT_DRAIN: Duration = Duration::from_secs(2);
+/// The scale run's org (issue #16's table): users, groups, and measured requests per read.
+const SCALE_USERS: usize = 1_000_000;
+const SCALE_GROUPS: usize = 100_000;
+const SCALE_READS: usize = 200;
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -93,13 +101,20 @@ struct Settings {
     feed_posts: usize,
     only_feed: bool,
     only_fanout: bool,
+    scale: bool,
+    scale_users: usize,
+    scale_groups: usize,
+    /// Measured requests per read at scale.
+    scale_reads: usize,
     /// The command line to print at the top of the report.
     command: String,
 }
 
 fn usage() -> &'static str {
     "usage: scripts/bench [--secs N] [--lag-secs N] [--clients 1,8,32] [--fast-pg] [--feed-posts N] [--only-feed] [--only-fanout]\n\
-     env: BENCH_SECS (15), BENCH_LAG_SECS (10), BENCH_CLIENTS (1,8,32), BENCH_PG_FAST=1, BENCH_FEED_POSTS (100000), BENCH_ONLY=feed|fanout"
+     \x20      scripts/bench --scale [--scale-users N] [--scale-groups N] [--scale-reads N] [--fast-pg]\n\
+     env: BENCH_SECS (15), BENCH_LAG_SECS (10), BENCH_CLIENTS (1,8,32), BENCH_PG_FAST=1, BENCH_FEED_POSTS (100000), BENCH_ONLY=feed|fanout|scale,\n\
+     \x20    BENCH_SCALE_USERS (1000000), BENCH_SCALE_GROUPS (100000), BENCH_SCALE_READS (200)"
 }
 
 fn parse_clients(s: &str) -> Result<Vec<usize>, String> {
@@ -129,6 +144,10 @@ fn settings() -> Result<Settings, String> {
         feed_posts: env_u64("BENCH_FEED_POSTS", FEED_POSTS as u64)? as usize,
         only_feed: matches!(std::env::var("BENCH_ONLY").as_deref(), Ok("feed" | "g")),
         only_fanout: matches!(std::env::var("BENCH_ONLY").as_deref(), Ok("fanout" | "h")),
+        scale: matches!(std::env::var("BENCH_ONLY").as_deref(), Ok("scale")),
+        scale_users: env_u64("BENCH_SCALE_USERS", SCALE_USERS as u64)? as usize,
+        scale_groups: env_u64("BENCH_SCALE_GROUPS", SCALE_GROUPS as u64)? as usize,
+        scale_reads: env_u64("BENCH_SCALE_READS", SCALE_READS as u64)? as usize,
         command: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -143,12 +162,21 @@ fn settings() -> Result<Settings, String> {
             "--feed-posts" => s.feed_posts = value("--feed-posts")?.parse().map_err(|_| "--feed-posts: not a number".to_string())?,
             "--only-feed" => s.only_feed = true,
             "--only-fanout" => s.only_fanout = true,
+            "--scale" => s.scale = true,
+            "--scale-users" => s.scale_users = value("--scale-users")?.parse().map_err(|_| "--scale-users: not a number".to_string())?,
+            "--scale-groups" => {
+                s.scale_groups = value("--scale-groups")?.parse().map_err(|_| "--scale-groups: not a number".to_string())?
+            }
+            "--scale-reads" => s.scale_reads = value("--scale-reads")?.parse().map_err(|_| "--scale-reads: not a number".to_string())?,
             "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
     }
     if s.secs == 0 || s.lag_secs == 0 {
         return Err("durations must be at least 1 s".into());
+    }
+    if s.scale_users == 0 || s.scale_reads == 0 {
+        return Err("--scale-users and --scale-reads must be at least 1".into());
     }
     // scripts/bench passes its own command line; otherwise show how this binary was called. The
     // BENCH_* variables change what runs, so they are part of the command.
@@ -962,7 +990,9 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     cfg.bind = "127.0.0.1:0".parse()?;
     let super_token = commands::secrets::new_token();
     cfg.bootstrap_token = Some(super_token.clone());
-    cfg.roles = Roles::ALL;
+    // At scale every created user is owed an onboarding notice, which the notifier would be
+    // delivering (and failing: no SMTP here) through the whole measurement.
+    cfg.roles = if s.scale { Roles { notifier: false, ..Roles::ALL } } else { Roles::ALL };
     let prefix = cfg.nats.subject_prefix.clone();
     let running = roster::start(cfg).await?;
     let url: Arc<str> = format!("http://{}", running.addr.ok_or("roster started without an API address")?).into();
@@ -984,6 +1014,17 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
             fmt_ms(fanout.measured.p99_ms),
             fanout.missing
         );
+        return stop(running, &[&admin_pool], nats, &mut pg).await;
+    }
+    if s.scale {
+        let report = scale::run(s, &client, &url, &token, &admin_pool, org).await?;
+        println!(
+            "# Roster at scale\n\nCommand: `{}`\nMachine: nproc {nproc} ({}); {pg_version} ({}); Roster in-process.\n",
+            s.command,
+            cpu_model(),
+            if s.fast_pg { "fsync off" } else { "durable" }
+        );
+        print!("{report}");
         return stop(running, &[&admin_pool], nats, &mut pg).await;
     }
     if s.only_feed {

@@ -1,0 +1,383 @@
+//! `scripts/bench --scale`: the reads of every dialect, the rebuild and the memory at a million
+//! users.
+//!
+//! Loads `--scale-users` users (default 1,000,000) into one org through WorkDrive bulk create
+//! (`BULK_ROWS` per call, spread over departments and locations) and `--scale-groups` groups
+//! (default 100,000) appended through the store in batches (the events a create appends: a
+//! hundred thousand HTTP creates would make the load the run), waits for the read models, then
+//! measures each read one request at a time, then `roster rebuild all`, and reports the process's
+//! peak RSS (Roster in-process with the load generator: an upper bound for the server alone).
+//! Roster runs without its notifier here; its sealer keeps sealing the loaded log in the
+//! background while the reads are measured, as it would on a live server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use commands::store::{PendingStream, Plan};
+use commands::{Position, Store};
+use domain::group::{GroupEvent, GroupStatus, MembershipType};
+use domain::{GroupId, OrgId};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::time::Instant;
+
+use super::{bench_context, fmt_ms, fmt_rate, percentile_ms, BoxError, Settings, BULK_ROWS};
+
+/// Departments and locations the users are spread over (a department filter matches 1 in 20).
+const DEPARTMENTS: usize = 20;
+const LOCATIONS: usize = 10;
+/// Unmeasured requests before each read: more than the five after which Postgres may switch a
+/// prepared statement to its generic plan, so the measured plan is the one a live server keeps.
+const WARMUP_READS: usize = 8;
+/// Groups per store append while loading.
+const GROUP_BATCH: usize = 1000;
+/// How long the read models may go without progress while they catch up with the load.
+const CATCH_UP_STALL: Duration = Duration::from_secs(120);
+/// The target of every read at this scale (issue #16).
+const READ_TARGET_MS: f64 = 10.0;
+const FIRST_NAMES: [&str; 8] = ["Ada", "Carla", "Dmitri", "Eve", "Bob", "Lin", "Mo", "Zoe"];
+const TEAMS: [&str; 5] = ["Sales", "Ops", "Dev", "Support", "Legal"];
+
+/// A spread of hex digits per index, for names no two users share.
+fn tag(i: usize) -> String {
+    format!("{:08x}", ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32)
+}
+
+/// One request of a read, ready to send.
+type Read = Box<dyn Fn(usize) -> reqwest::RequestBuilder + Send + Sync>;
+
+struct ReadResult {
+    label: String,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: Vec<String>,
+}
+
+pub(super) async fn run(
+    s: &Settings,
+    client: &reqwest::Client,
+    url: &Arc<str>,
+    token: &str,
+    pool: &PgPool,
+    org: OrgId,
+) -> Result<String, BoxError> {
+    let started = Instant::now();
+    let (departments, locations) = units(client, url, token).await?;
+    load_users(s, client, url, token, &departments, &locations).await?;
+    load_groups(s, pool, org).await?;
+    wait_for_read_models(pool).await?;
+    sqlx::query("VACUUM (ANALYZE) rm_directory.users, rm_directory.groups, rm_directory.org_user_counts, events").execute(pool).await?;
+    let load_secs = started.elapsed().as_secs_f64();
+
+    let reads = reads(s, client, url, token, pool, org, &departments).await?;
+    let mut results = Vec::new();
+    for (label, read) in reads {
+        eprintln!("bench: scale: {label}, {} requests", s.scale_reads);
+        results.push(measure(&label, &read, s.scale_reads).await);
+    }
+
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
+    eprintln!("bench: scale: roster rebuild all over {events} events");
+    let rebuild_started = Instant::now();
+    let mut replayed = 0u64;
+    for p in projections::ALL {
+        replayed += workers::rebuild::rebuild(pool, *p, true).await?.events;
+    }
+    let rebuild_secs = rebuild_started.elapsed().as_secs_f64();
+    let rebuild_rate = replayed as f64 / rebuild_secs.max(1e-9);
+    let peak_rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
+
+    let mut out = String::new();
+    let mut line = |l: String| {
+        out.push_str(&l);
+        out.push('\n');
+    };
+    line(format!(
+        "Scale: {} users in one org ({DEPARTMENTS} departments, {LOCATIONS} locations), {} groups, {events} events; loaded in {load_secs:.0} s. \
+         Reads one at a time, {} measured after {WARMUP_READS} unmeasured.",
+        s.scale_users, s.scale_groups, s.scale_reads
+    ));
+    line(String::new());
+    line(format!("| read at scale | p50 ms | p99 ms | target p99 < {READ_TARGET_MS:.0} ms |"));
+    line("|---|---:|---:|---|".into());
+    for r in &results {
+        let met = r.errors.is_empty() && r.p99_ms < READ_TARGET_MS;
+        line(format!("| {} | {} | {} | {} |", r.label, fmt_ms(r.p50_ms), fmt_ms(r.p99_ms), if met { "met" } else { "**not met**" }));
+    }
+    line(format!(
+        "| `roster rebuild all` (events replayed/s, target ≥ 50,000) | {} events in {rebuild_secs:.1} s | {} /s | {} |",
+        replayed,
+        fmt_rate(rebuild_rate),
+        if rebuild_rate >= 50_000.0 { "met" } else { "**not met**" }
+    ));
+    match peak_rss_mib {
+        Some(m) => line(format!(
+            "| peak RSS of the bench process (Roster in-process + load generator; target < 512 MiB) | | {m:.0} MiB | {} |",
+            if m < 512.0 { "met" } else { "**not met**" }
+        )),
+        None => line("| peak RSS | | not available (no /proc/self/status) | |".into()),
+    }
+    for r in results.iter().filter(|r| !r.errors.is_empty()) {
+        line(format!("- Problem: {}: {} failed requests, e.g. {}", r.label, r.errors.len(), r.errors[0]));
+    }
+    Ok(out)
+}
+
+/// The org's departments, each headed by a user of its own (a department needs a head, and a
+/// user heads one department at most), and its locations.
+async fn units(client: &reqwest::Client, url: &str, token: &str) -> Result<(Vec<String>, Vec<String>), BoxError> {
+    let mut departments = Vec::new();
+    for i in 0..DEPARTMENTS {
+        let head = json!({"email": format!("head{i}@example.com"), "firstName": "Head", "lastName": format!("Of{i}")});
+        let head = created_id(client.post(format!("{url}/api/users/add")).header("X-API-KEY", token).json(&head)).await?;
+        let body = json!({"name": format!("Department {i}"), "members": [{"id": head, "isAdmin": true}]});
+        departments.push(created_id(client.post(format!("{url}/api/departments")).header("X-API-KEY", token).json(&body)).await?);
+    }
+    let mut locations = Vec::new();
+    for i in 0..LOCATIONS {
+        let body = json!({"name": format!("Location {i}")});
+        locations.push(created_id(client.post(format!("{url}/api/locations")).header("X-API-KEY", token).json(&body)).await?);
+    }
+    Ok((departments, locations))
+}
+
+async fn created_id(req: reqwest::RequestBuilder) -> Result<String, BoxError> {
+    let resp = req.send().await?;
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    match v["id"].as_str() {
+        Some(id) if status.is_success() => Ok(id.to_string()),
+        _ => Err(format!("create: HTTP {status}: {v}").into()),
+    }
+}
+
+/// The users, through WorkDrive bulk create, with a progress line every 20 calls.
+async fn load_users(
+    s: &Settings,
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    departments: &[String],
+    locations: &[String],
+) -> Result<(), BoxError> {
+    let started = Instant::now();
+    let mut done = 0;
+    while done < s.scale_users {
+        let rows: Vec<Value> = (done..(done + BULK_ROWS).min(s.scale_users))
+            .map(|i| {
+                json!({
+                    "email": format!("user{i}@example{}.com", i % 97),
+                    "firstName": format!("{}{}", FIRST_NAMES[i % FIRST_NAMES.len()], i % 100),
+                    "lastName": format!("Garcia{}", tag(i)),
+                    "department": departments[i % departments.len()],
+                    "location": locations[i % locations.len()],
+                })
+            })
+            .collect();
+        let n = rows.len();
+        let resp =
+            client.post(format!("{url}/api/users/bulk-create")).header("X-API-KEY", token).json(&json!({"data": rows})).send().await?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!("bulk create at user {done}: HTTP {status}: {}", resp.text().await.unwrap_or_default()).into());
+        }
+        let _ = resp.bytes().await;
+        done += n;
+        if (done / BULK_ROWS).is_multiple_of(20) || done == s.scale_users {
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let eta = (s.scale_users - done) as f64 / rate.max(1e-9);
+            eprintln!("bench: scale: {done}/{} users, {rate:.0} users/s, ETA {eta:.0} s", s.scale_users);
+        }
+    }
+    Ok(())
+}
+
+/// The groups, as the events a create appends, `GROUP_BATCH` per transaction.
+async fn load_groups(s: &Settings, pool: &PgPool, org: OrgId) -> Result<(), BoxError> {
+    let store = Store::new(pool.clone());
+    let numbers: Vec<i64> = sqlx::query_scalar("SELECT nextval('entity_number_seq') FROM generate_series(1, $1)")
+        .bind(s.scale_groups as i64)
+        .fetch_all(pool)
+        .await?;
+    for (batch, chunk) in numbers.chunks(GROUP_BATCH).enumerate() {
+        let mut plan = Plan::new(());
+        for (j, number) in chunk.iter().enumerate() {
+            let i = batch * GROUP_BATCH + j;
+            let id = uuid::Uuid::now_v7();
+            let created = GroupEvent::GroupCreated {
+                id: GroupId(id),
+                org_id: org,
+                number: *number,
+                name: format!("Group {} {i}", TEAMS[i % TEAMS.len()]),
+                description: Some(format!("about team {}", tag(i))),
+                outbound_caller_ids: vec![],
+                created_by: None,
+                status: GroupStatus::default(),
+                membership_type: MembershipType::default(),
+                parent: None,
+                short_name: None,
+                tracking: None,
+                activities: vec![],
+                external_id: None,
+            };
+            plan.streams.push(PendingStream::new(id, Some(org.0), 0, &[created])?);
+        }
+        store.append(&bench_context(org), &plan).await?;
+    }
+    eprintln!("bench: scale: {} groups appended", s.scale_groups);
+    Ok(())
+}
+
+async fn wait_for_read_models(pool: &PgPool) -> Result<(), BoxError> {
+    let mut last = None;
+    let mut progressed = Instant::now();
+    loop {
+        if roster_tests::projections_caught_up(pool).await {
+            return Ok(());
+        }
+        let at = projections::checkpoint::slowest(pool).await.ok();
+        if at != last {
+            (last, progressed) = (at, Instant::now());
+        } else if progressed.elapsed() > CATCH_UP_STALL {
+            return Err(format!("the read models stopped at {at:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The reads of the issue's table, each varying its term or page per request so no two in a row
+/// are the same query.
+async fn reads(
+    s: &Settings,
+    client: &reqwest::Client,
+    url: &Arc<str>,
+    token: &str,
+    pool: &PgPool,
+    org: OrgId,
+    departments: &[String],
+) -> Result<Vec<(String, Read)>, BoxError> {
+    let wd = {
+        let (client, url, token) = (client.clone(), url.clone(), token.to_string());
+        move |path: String| client.get(format!("{url}{path}")).header("X-API-KEY", token.as_str())
+    };
+    let bearer = {
+        let (client, url, token) = (client.clone(), url.clone(), token.to_string());
+        move |path: String| client.get(format!("{url}{path}")).bearer_auth(token.as_str())
+    };
+    let nexport = {
+        let (client, url, token) = (client.clone(), url.clone(), token.to_string());
+        move |body: Value| client.post(format!("{url}/api/v1/AdminApi/GetUsers?access_token={token}")).json(&body)
+    };
+    let last_page = (s.scale_users / 20).max(1);
+    let depts = departments.to_vec();
+    // Cursors spread over the org's log, from its middle to near its end.
+    let positions: Vec<String> =
+        sqlx::query_as::<_, (i64, i64)>("SELECT tx::text::bigint, gid FROM events WHERE org_id = $1 ORDER BY tx, gid OFFSET $2 LIMIT 1")
+            .bind(org.0)
+            .bind((s.scale_users / 2) as i64)
+            .fetch_optional(pool)
+            .await?
+            .map(|(tx, gid)| vec![Position::new(tx, gid).to_string()])
+            .unwrap_or_else(|| vec![Position::START.to_string()]);
+    let reads: Vec<(String, Read)> = vec![
+        (
+            "WorkDrive GET /api/users, first page of 20".into(),
+            Box::new({
+                let wd = wd.clone();
+                move |_| wd("/api/users?per_page=20".into())
+            }),
+        ),
+        (
+            "WorkDrive GET /api/users, a page near the end".into(),
+            Box::new({
+                let wd = wd.clone();
+                move |i| wd(format!("/api/users?per_page=20&cur_page={}", last_page - i % 50))
+            }),
+        ),
+        (
+            "WorkDrive GET /api/users?department=…, first page".into(),
+            Box::new({
+                let wd = wd.clone();
+                move |i| wd(format!("/api/users?per_page=20&department={}", depts[i % depts.len()]))
+            }),
+        ),
+        (
+            "PortSIP GET /api/groups?filter=startswith(name,…)".into(),
+            Box::new({
+                let bearer = bearer.clone();
+                move |i| bearer(format!("/api/groups?top=20&filter=startswith(name,'Group {} {}')", TEAMS[i % TEAMS.len()], 10 + i % 90))
+            }),
+        ),
+        (
+            "PortSIP GET /api/groups?orderby=name desc".into(),
+            Box::new({
+                let bearer = bearer.clone();
+                move |i| bearer(format!("/api/groups?top=20&skip={}&orderby=name desc", (i % 10) * 20))
+            }),
+        ),
+        (
+            "PortSIP GET /api/groups?search=…".into(),
+            Box::new({
+                let bearer = bearer.clone();
+                move |i| bearer(format!("/api/groups?top=20&search={}", tag(i * 7919).get(..4).unwrap_or("abcd")))
+            }),
+        ),
+        (
+            "Publisher GET /api/2/groups?search=…&sort=-name".into(),
+            Box::new({
+                let bearer = bearer.clone();
+                move |i| bearer(format!("/api/2/groups?limit=20&sort=-name&search={} {}", TEAMS[i % TEAMS.len()], 100 + i % 900))
+            }),
+        ),
+        (
+            "NexPort GetUsers, partial match".into(),
+            Box::new({
+                let nexport = nexport.clone();
+                move |i| {
+                    nexport(
+                        json!({"search_term": format!("{}{}", FIRST_NAMES[i % FIRST_NAMES.len()].to_lowercase(), 10 + i % 90), "per_page": 20, "page": 0}),
+                    )
+                }
+            }),
+        ),
+        (
+            "GET /events, a deep cursor, 100 events".into(),
+            Box::new({
+                let wd = wd.clone();
+                move |i| wd(format!("/events?limit=100&after={}", positions[i % positions.len()]))
+            }),
+        ),
+    ];
+    Ok(reads)
+}
+
+/// Sends `n` requests of a read, one at a time, after `WARMUP_READS` unmeasured ones.
+async fn measure(label: &str, read: &Read, n: usize) -> ReadResult {
+    let mut lat_us = Vec::with_capacity(n);
+    let mut errors = Vec::new();
+    for i in 0..WARMUP_READS + n {
+        let t = Instant::now();
+        let outcome = match read(i).send().await {
+            Ok(resp) if resp.status().is_success() => resp.bytes().await.map(|_| ()).map_err(|e| e.to_string()),
+            Ok(resp) => {
+                Err(format!("HTTP {}: {}", resp.status(), resp.text().await.unwrap_or_default().chars().take(200).collect::<String>()))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if i < WARMUP_READS {
+            continue;
+        }
+        match outcome {
+            Ok(()) => lat_us.push(t.elapsed().as_micros() as u64),
+            Err(e) => errors.push(e),
+        }
+    }
+    lat_us.sort_unstable();
+    ReadResult { label: label.to_string(), p50_ms: percentile_ms(&lat_us, 0.5), p99_ms: percentile_ms(&lat_us, 0.99), errors }
+}
+
+/// The process's peak resident set (VmHWM), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
