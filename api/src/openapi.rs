@@ -231,18 +231,21 @@ pub(crate) const NOT_BLANK: &str = r"\S";
 /// Body texts the server requires, with the longest each takes: (component schema, property,
 /// format, the constant the domain checks). The Rust bodies keep them `Option` so that the server
 /// names a missing field in its dialect's words; the document says what it takes.
-const REQUIRED_TEXTS: &[(&str, &str, Option<&str>, usize)] = {
+const REQUIRED_TEXTS: &[(&str, &str, Option<&str>, Option<usize>)] = {
     use domain::values::{MAX_DEPARTMENT_NAME_LEN, MAX_EMAIL_LEN, MAX_LOCATION_NAME_LEN, MAX_PERSON_NAME_LEN};
     // One rename body serves departments and locations.
     const _: () = assert!(MAX_DEPARTMENT_NAME_LEN == MAX_LOCATION_NAME_LEN);
     &[
-        ("CreateDepartmentBody", "name", None, MAX_DEPARTMENT_NAME_LEN),
-        ("CreateLocationBody", "name", None, MAX_LOCATION_NAME_LEN),
-        ("RenameBody", "name", None, MAX_DEPARTMENT_NAME_LEN),
-        ("AddUserBody", "email", Some("email"), MAX_EMAIL_LEN),
-        ("AddUserBody", "firstName", None, MAX_PERSON_NAME_LEN),
-        ("AddUserBody", "lastName", None, MAX_PERSON_NAME_LEN),
-        ("SendNotificationBody", "title", None, domain::notification::MAX_TITLE_LEN),
+        ("CreateDepartmentBody", "name", None, Some(MAX_DEPARTMENT_NAME_LEN)),
+        ("CreateLocationBody", "name", None, Some(MAX_LOCATION_NAME_LEN)),
+        ("RenameBody", "name", None, Some(MAX_DEPARTMENT_NAME_LEN)),
+        ("AddUserBody", "email", Some("email"), Some(MAX_EMAIL_LEN)),
+        ("AddUserBody", "firstName", None, Some(MAX_PERSON_NAME_LEN)),
+        ("AddUserBody", "lastName", None, Some(MAX_PERSON_NAME_LEN)),
+        ("SendNotificationBody", "title", None, Some(domain::notification::MAX_TITLE_LEN)),
+        // PortSIP's login looks the name up; it bounds neither.
+        ("LoginBody", "username", None, None),
+        ("LoginBody", "password", None, None),
     ]
 };
 
@@ -374,7 +377,7 @@ impl Modify for RequiredTexts {
                 .description(old.description.clone())
                 .format(format.map(|f| SchemaFormat::Custom(f.to_string())))
                 .min_length(Some(1))
-                .max_length(Some(*max))
+                .max_length(*max)
                 .pattern(Some(NOT_BLANK))
                 .build();
             body.properties.insert(property.to_string(), RefOr::T(Schema::Object(text)));
@@ -406,11 +409,24 @@ fn query_rules() -> Vec<(&'static str, &'static str, utoipa::openapi::Schema)> {
     // The values these handlers match (any case); empty means the default.
     let one_of = |values: &[&'static str]| Schema::Object(names_schema(values.iter().copied()));
     let directions = || one_of(&["", "ASC", "DESC"]);
+    let formatted = |format: KnownFormat| {
+        Schema::Object(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(format))).build())
+    };
     vec![
         ("/api/enforcement-templates", "sort_direction", directions()),
         ("/api/courses", "sort_direction", directions()),
         ("/api/tasks", "sort_direction", directions()),
         ("/api/courses", "filter", one_of(&["", "ALL_COURSES"])),
+        // Times and dates the handlers parse (RFC 3339; YYYY-MM-DD).
+        ("/api/news", "time", formatted(KnownFormat::DateTime)),
+        ("/api/posts", "time", formatted(KnownFormat::DateTime)),
+        ("/api/events", "fromDate", formatted(KnownFormat::Date)),
+        ("/api/events", "toDate", formatted(KnownFormat::Date)),
+        ("/events", "from", formatted(KnownFormat::DateTime)),
+        ("/events", "to", formatted(KnownFormat::DateTime)),
+        ("/streams/{stream_type}/{stream_id}", "as_of", formatted(KnownFormat::DateTime)),
+        ("/streams/{stream_type}/{stream_id}/diff", "from", formatted(KnownFormat::DateTime)),
+        ("/streams/{stream_type}/{stream_id}/diff", "to", formatted(KnownFormat::DateTime)),
         ("/api/photos", "filter", one_of(&["", "all_photos", "friends_photos", "only_me_photos", "tagged_photos", "team_photos"])),
         ("/api/group-chats", "group_type", one_of(&["", "CHAT_GROUP", "ROOM"])),
         ("/api/v1/AdminApi/GetCustomProfileFieldValues", "key", Schema::Object(text())),

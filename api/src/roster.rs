@@ -155,14 +155,14 @@ fn uuid_param(field: &str, raw: Option<&str>) -> Result<Option<Uuid>, ApiError> 
     raw.map(|s| Uuid::parse_str(s).map_err(|_| ApiError::invalid(field, "must be a UUID"))).transpose()
 }
 
+/// Absent is none; sent, it must be an RFC 3339 time (empty is not one).
 fn time_param(field: &str, raw: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
-    raw.filter(|s| !s.is_empty())
-        .map(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|_| ApiError::invalid(field, format!("must be an RFC 3339 time like 2026-01-31T12:00:00Z, got '{s}'")))
-        })
-        .transpose()
+    raw.map(|s| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| ApiError::invalid(field, format!("must be an RFC 3339 time like 2026-01-31T12:00:00Z, got '{s}'")))
+    })
+    .transpose()
 }
 
 /// The NATS envelope of one event (DESIGN §4).

@@ -532,8 +532,8 @@ pub async fn list_events(
     let happening_now = bool_param("include_happening_now", q.include_happening_now.as_deref())?;
     // A date-time sent empty is not one (the document says date-time), unlike the text filters.
     let time = q.time.as_deref().map(|t| instant("time", t.trim())).transpose()?.unwrap_or_else(Utc::now);
-    let from = present(&q.from_date).map(|d| date("fromDate", d)).transpose()?;
-    let to = present(&q.to_date).map(|d| date("toDate", d)).transpose()?;
+    let from = q.from_date.as_deref().map(|d| date("fromDate", d)).transpose()?;
+    let to = q.to_date.as_deref().map(|d| date("toDate", d)).transpose()?;
     let window = if from.is_some() || to.is_some() { Window::Dates { from, to } } else { Window::At { time, past, happening_now } };
     let filter = EventFilter {
         window,
