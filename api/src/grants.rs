@@ -56,6 +56,7 @@ pub struct GrantBody {
     /// An organization or group; the grant holds there and on every descendant.
     pub node_id: Uuid,
     /// Administrator, UserManager, GroupManager, SubscriptionManager or Viewer.
+    #[schema(schema_with = grant_role_schema)]
     pub role: String,
 }
 
@@ -146,7 +147,16 @@ pub struct ProfileFieldBody {
     pub name: String,
     /// Text, Number, Boolean or DateTime.
     #[serde(rename = "type")]
+    #[schema(schema_with = field_type_schema)]
     pub field_type: String,
+}
+
+fn grant_role_schema() -> utoipa::openapi::Object {
+    crate::openapi::names_schema(GrantRole::ALL.iter().map(GrantRole::as_str))
+}
+
+fn field_type_schema() -> utoipa::openapi::Object {
+    crate::openapi::names_schema(FieldType::ALL.iter().map(FieldType::as_str))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -217,6 +217,318 @@ impl Modify for Refusals {
     }
 }
 
+/// A string schema of exactly these values: the names a parser accepts (`GrantRole::ALL`,
+/// `Permission::ALL`, ...), so the document lists what the server takes.
+pub(crate) fn names_schema(names: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).build()
+}
+
+/// A text the server requires: not absent, not null, not blank (the domain trims it first:
+/// `domain::values::required_text`).
+pub(crate) const NOT_BLANK: &str = r"\S";
+
+/// Body texts the server requires, with the longest each takes: (component schema, property,
+/// format, the constant the domain checks). The Rust bodies keep them `Option` so that the server
+/// names a missing field in its dialect's words; the document says what it takes.
+const REQUIRED_TEXTS: &[(&str, &str, Option<&str>, Option<usize>)] = {
+    use domain::values::{MAX_DEPARTMENT_NAME_LEN, MAX_EMAIL_LEN, MAX_LOCATION_NAME_LEN, MAX_PERSON_NAME_LEN};
+    // One rename body serves departments and locations.
+    const _: () = assert!(MAX_DEPARTMENT_NAME_LEN == MAX_LOCATION_NAME_LEN);
+    &[
+        ("CreateDepartmentBody", "name", None, Some(MAX_DEPARTMENT_NAME_LEN)),
+        ("CreateLocationBody", "name", None, Some(MAX_LOCATION_NAME_LEN)),
+        ("RenameBody", "name", None, Some(MAX_DEPARTMENT_NAME_LEN)),
+        ("AddUserBody", "email", Some("email"), Some(MAX_EMAIL_LEN)),
+        ("AddUserBody", "firstName", None, Some(MAX_PERSON_NAME_LEN)),
+        ("AddUserBody", "lastName", None, Some(MAX_PERSON_NAME_LEN)),
+        ("SendNotificationBody", "title", None, Some(domain::notification::MAX_TITLE_LEN)),
+        // PortSIP's login looks the name up; it bounds neither.
+        ("LoginBody", "username", None, None),
+        ("LoginBody", "password", None, None),
+    ]
+};
+
+/// Bulk lists (`commands::handlers::user_bulk::check_count`): at least one item, at most
+/// `MAX_BULK_ITEMS`; (component schema, property, whether the items are user ids).
+const BULK_LISTS: &[(&str, &str, bool)] =
+    &[("SecurityGroupMembersBody", "ids", true), ("BulkDeleteBody", "id", true), ("BulkCreateBody", "data", false)];
+
+struct BulkLists;
+
+impl Modify for BulkLists {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ArrayItems, KnownFormat, SchemaFormat};
+        use utoipa::openapi::Schema;
+        let Some(components) = openapi.components.as_mut() else { return };
+        for (name, property, ids) in BULK_LISTS {
+            let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(*name) else {
+                panic!("BULK_LISTS names {name}, which the document does not hold")
+            };
+            let Some(RefOr::T(Schema::Array(list))) = body.properties.get_mut(*property) else {
+                panic!("BULK_LISTS names {name}.{property}, which is not an array there")
+            };
+            list.min_items = Some(1);
+            list.max_items = Some(domain::values::MAX_BULK_ITEMS);
+            if *ids {
+                if let ArrayItems::RefOrSchema(item) = &mut list.items {
+                    if let RefOr::T(Schema::Object(item)) = item.as_mut() {
+                        item.format = Some(SchemaFormat::KnownFormat(KnownFormat::Uuid));
+                    }
+                }
+            }
+            if !body.required.iter().any(|r| r == property) {
+                body.required.push(property.to_string());
+            }
+        }
+    }
+}
+
+/// WorkDrive's media answers: a download carries its file's own type (one of
+/// `ALLOWED_MIME_TYPES`), and `POST /api/media` answers a `File` (an upload) or a `SignedUpload`
+/// (a reservation), by what the request holds.
+struct MediaAnswers;
+
+impl Modify for MediaAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        let bytes = ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))).build();
+        answer(openapi, "/api/media/{id}", "get", "200").content = domain::media::ALLOWED_MIME_TYPES
+            .iter()
+            .map(|m| (m.to_string(), ContentBuilder::new().schema(Some(bytes.clone())).build()))
+            .collect();
+        let either = OneOfBuilder::new().item(Ref::from_schema_name("File")).item(Ref::from_schema_name("SignedUpload")).build();
+        answer(openapi, "/api/media", "post", "201").content =
+            [("application/json".to_string(), ContentBuilder::new().schema(Some(utoipa::openapi::Schema::OneOf(either))).build())]
+                .into_iter()
+                .collect();
+    }
+}
+
+/// One documented answer of an operation, which must exist.
+fn answer<'a>(openapi: &'a mut utoipa::openapi::OpenApi, path: &str, method: &str, status: &str) -> &'a mut Response {
+    let item = openapi.paths.paths.get_mut(path).unwrap_or_else(|| panic!("{path} is not in the document"));
+    let op = operations_mut(item).find(|(m, _)| *m == method).map(|(_, op)| op);
+    let op = op.unwrap_or_else(|| panic!("{method} {path} is not in the document"));
+    match op.responses.responses.get_mut(status) {
+        Some(RefOr::T(r)) => r,
+        _ => panic!("{method} {path} documents no {status}"),
+    }
+}
+
+/// A nullable text with a format (`Option<Uuid>`: `type: [string, null], format: uuid`) is
+/// spelled `oneOf: [{type: string, format}, {type: null}]`: the same values, but schemathesis'
+/// generator drops a `format` that sits beside a list of types and draws `""` for a uuid.
+struct NullableFormats;
+
+impl Modify for NullableFormats {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.schemas.values_mut().for_each(split_nullable_format);
+        }
+    }
+}
+
+fn split_nullable_format(schema: &mut RefOr<utoipa::openapi::Schema>) {
+    use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, OneOfBuilder, SchemaType, Type};
+    use utoipa::openapi::Schema;
+    let RefOr::T(inner) = schema else { return };
+    match inner {
+        Schema::Object(o) => {
+            o.properties.values_mut().for_each(split_nullable_format);
+            let nullable_text = matches!(&o.schema_type, SchemaType::Array(types)
+                if types.len() == 2 && types.contains(&Type::String) && types.contains(&Type::Null));
+            if nullable_text && o.format.is_some() {
+                let description = o.description.take();
+                let mut text = o.clone();
+                text.schema_type = SchemaType::Type(Type::String);
+                let null = ObjectBuilder::new().schema_type(Type::Null).build();
+                *inner = Schema::OneOf(OneOfBuilder::new().item(text).item(null).description(description).build());
+            }
+        }
+        Schema::Array(a) => {
+            if let ArrayItems::RefOrSchema(item) = &mut a.items {
+                split_nullable_format(item);
+            }
+        }
+        Schema::OneOf(o) => o.items.iter_mut().for_each(split_nullable_format),
+        Schema::AnyOf(o) => o.items.iter_mut().for_each(split_nullable_format),
+        Schema::AllOf(o) => o.items.iter_mut().for_each(split_nullable_format),
+        _ => {}
+    }
+}
+
+struct RequiredTexts;
+
+impl Modify for RequiredTexts {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+        use utoipa::openapi::Schema;
+        let Some(components) = openapi.components.as_mut() else { return };
+        for (name, property, format, max) in REQUIRED_TEXTS {
+            let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(*name) else {
+                panic!("REQUIRED_TEXTS names {name}, which the document does not hold")
+            };
+            let Some(RefOr::T(Schema::Object(old))) = body.properties.get(*property) else {
+                panic!("REQUIRED_TEXTS names {name}.{property}, which the document does not hold")
+            };
+            let text = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(old.description.clone())
+                .format(format.map(|f| SchemaFormat::Custom(f.to_string())))
+                .min_length(Some(1))
+                .max_length(*max)
+                .pattern(Some(NOT_BLANK))
+                .build();
+            body.properties.insert(property.to_string(), RefOr::T(Schema::Object(text)));
+            if !body.required.iter().any(|r| r == property) {
+                body.required.push(property.to_string());
+            }
+        }
+    }
+}
+
+/// Query parameters whose values the server takes from a named list or range: (path, parameter,
+/// schema), every method of the path alike.
+fn query_rules() -> Vec<(&'static str, &'static str, utoipa::openapi::Schema)> {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::Schema;
+    let text = || ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).pattern(Some(NOT_BLANK)).build();
+    // A module by its code or its name (`ModuleCode::parse`).
+    let modules = || {
+        let names = domain::category::ModuleCode::ALL.iter().map(|m| m.name().to_string());
+        let codes = domain::category::ModuleCode::ALL.iter().map(|m| m.code().to_string());
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names.chain(codes))).build()
+    };
+    // An id, or empty for none (the SSO list reads `?location=&department=` as neither).
+    let id_or_empty = || {
+        let id = ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))).build();
+        let empty = ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)).build();
+        Schema::AnyOf(AnyOfBuilder::new().item(id).item(empty).build())
+    };
+    // The values these handlers match (any case); empty means the default.
+    let one_of = |values: &[&'static str]| Schema::Object(names_schema(values.iter().copied()));
+    let directions = || one_of(&["", "ASC", "DESC"]);
+    let formatted = |format: KnownFormat| {
+        Schema::Object(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(format))).build())
+    };
+    vec![
+        ("/api/enforcement-templates", "sort_direction", directions()),
+        ("/api/courses", "sort_direction", directions()),
+        ("/api/tasks", "sort_direction", directions()),
+        ("/api/courses", "filter", one_of(&["", "ALL_COURSES"])),
+        // Times and dates the handlers parse (RFC 3339; YYYY-MM-DD).
+        ("/api/news", "time", formatted(KnownFormat::DateTime)),
+        ("/api/posts", "time", formatted(KnownFormat::DateTime)),
+        ("/api/events", "fromDate", formatted(KnownFormat::Date)),
+        ("/api/events", "toDate", formatted(KnownFormat::Date)),
+        ("/events", "from", formatted(KnownFormat::DateTime)),
+        ("/events", "to", formatted(KnownFormat::DateTime)),
+        ("/streams/{stream_type}/{stream_id}", "as_of", formatted(KnownFormat::DateTime)),
+        ("/streams/{stream_type}/{stream_id}/diff", "from", formatted(KnownFormat::DateTime)),
+        ("/streams/{stream_type}/{stream_id}/diff", "to", formatted(KnownFormat::DateTime)),
+        ("/api/photos", "filter", one_of(&["", "all_photos", "friends_photos", "only_me_photos", "tagged_photos", "team_photos"])),
+        ("/api/group-chats", "group_type", one_of(&["", "CHAT_GROUP", "ROOM"])),
+        ("/api/v1/AdminApi/GetCustomProfileFieldValues", "key", Schema::Object(text())),
+        // A position a write answered, or empty for the start of the log.
+        ("/events", "after", {
+            let position = ObjectBuilder::new().schema_type(Type::String).pattern(Some(commands::Position::PATTERN)).build();
+            let empty = ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)).build();
+            Schema::AnyOf(AnyOfBuilder::new().item(position).item(empty).build())
+        }),
+        ("/api/sso", "location", id_or_empty()),
+        ("/api/sso", "department", id_or_empty()),
+        ("/api/categories", "moduleCode", Schema::Object(modules())),
+        ("/api/media", "mime", Schema::Object(names_schema(domain::media::ALLOWED_MIME_TYPES.iter().copied()))),
+        ("/api/media", "name", Schema::Object(text())),
+        // Any positive code (`MediaCommand::Reserve`).
+        ("/api/media", "moduleCode", Schema::Object(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).build())),
+    ]
+}
+
+struct QueryRules;
+
+impl Modify for QueryRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for (path, name, schema) in query_rules() {
+            let Some(item) = openapi.paths.paths.get_mut(path) else { panic!("query_rules names {path}, not in the document") };
+            let mut found = false;
+            for (_, op) in operations_mut(item) {
+                for p in op.parameters.iter_mut().flatten().filter(|p| p.parameter_in == ParameterIn::Query && p.name == name) {
+                    p.schema = Some(RefOr::T(schema.clone()));
+                    found = true;
+                }
+            }
+            assert!(found, "query_rules names {path} {name}, not a query parameter there");
+        }
+    }
+}
+
+/// The range of every integer query parameter, from the values the handlers check
+/// (`Dialect::QUERY_INTS`): a generated client or a fuzzer then sends what the server takes.
+struct QueryBounds;
+
+impl Modify for QueryBounds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        document_query_bounds::<workdrive::WorkDrive>(openapi);
+        document_query_bounds::<portsip::PortSip>(openapi);
+        document_query_bounds::<publisher::Publisher>(openapi);
+        document_query_bounds::<sunbird::Sunbird>(openapi);
+        document_query_bounds::<nexport::NexPort>(openapi);
+        document_query_bounds::<crate::scim::Scim>(openapi);
+        document_query_bounds::<roster::Roster>(openapi);
+        // NexPort reads a parameter from the query string or the body alike.
+        document_body_bounds::<nexport::NexPort>(openapi);
+    }
+}
+
+fn document_body_bounds<D: Dialect>(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::Schema;
+    let mut bodies = std::collections::BTreeSet::new();
+    for item in openapi.paths.paths.values_mut() {
+        for (_, op) in operations_mut(item) {
+            if !op.tags.iter().flatten().any(|t| t == D::TAG) {
+                continue;
+            }
+            for content in op.request_body.iter().flat_map(|b| b.content.values()) {
+                if let Some(RefOr::Ref(r)) = &content.schema {
+                    bodies.insert(r.ref_location.trim_start_matches("#/components/schemas/").to_string());
+                }
+            }
+        }
+    }
+    let Some(components) = openapi.components.as_mut() else { return };
+    for name in bodies {
+        let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(&name) else { continue };
+        for bounds in D::QUERY_INTS {
+            if let Some(RefOr::T(Schema::Object(p))) = body.properties.get_mut(bounds.name) {
+                p.minimum = Some(bounds.min.into());
+                p.maximum = Some(bounds.max.into());
+            }
+        }
+    }
+}
+
+fn document_query_bounds<D: Dialect>(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::Schema;
+    for item in openapi.paths.paths.values_mut() {
+        for (_, op) in operations_mut(item) {
+            if !op.tags.iter().flatten().any(|t| t == D::TAG) {
+                continue;
+            }
+            for p in op.parameters.iter_mut().flatten().filter(|p| p.parameter_in == ParameterIn::Query) {
+                let Some(bounds) = D::QUERY_INTS.iter().find(|b| b.name == p.name) else { continue };
+                if let Some(RefOr::T(Schema::Object(schema))) = &mut p.schema {
+                    schema.minimum = Some(bounds.min.into());
+                    schema.maximum = Some(bounds.max.into());
+                }
+            }
+        }
+    }
+}
+
 /// The parameters by which Sunbird and NexPort clients send their token.
 const TOKEN_PARAMETERS: [&str; 2] = ["x-authenticated-user-token", "access_token"];
 
@@ -289,6 +601,22 @@ fn document_refusals<D: Dialect>(openapi: &mut utoipa::openapi::OpenApi) {
             if body && D::TAG == publisher::Publisher::TAG {
                 add(publisher::UNSUPPORTED_MEDIA_TYPE.as_u16().to_string(), "The body is neither JSON nor XML.");
             }
+            // A write the read models do not show within the consistency wait (DESIGN §5) is
+            // answered "accepted" (`Dialect::accepted`) instead of its usual answer. NexPort's
+            // methods do not tell its writes from its reads (both take GET and POST): left out.
+            if method != "get" && D::TAG != nexport::NexPort::TAG {
+                let accepted = D::accepted(crate::kernel::write::Accepted { position: None, result: serde_json::Value::Null });
+                op.responses.responses.entry(accepted.status().as_u16().to_string()).or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(
+                                "Accepted: the write is in the log, but the read models did not show it within the wait \
+                                 (`Roster-Consistency: pending`); the body holds its position.",
+                            )
+                            .build(),
+                    )
+                });
+            }
         }
     }
 }
@@ -307,6 +635,12 @@ pub fn document() -> utoipa::openapi::OpenApi {
     // Over the whole document, merged parts included.
     NexPortMethods.modify(&mut doc);
     Refusals.modify(&mut doc);
+    QueryBounds.modify(&mut doc);
+    RequiredTexts.modify(&mut doc);
+    BulkLists.modify(&mut doc);
+    MediaAnswers.modify(&mut doc);
+    NullableFormats.modify(&mut doc);
+    QueryRules.modify(&mut doc);
     SunbirdAliases.modify(&mut doc);
     OperationIds.modify(&mut doc);
     doc

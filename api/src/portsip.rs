@@ -19,7 +19,7 @@ use projections::queries::{self, GroupListQuery, GroupRow, MemberRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::dialect::{self, Dialect, IntBounds};
 use crate::kernel::error::ApiError;
 use crate::kernel::fields::FieldNames;
 use crate::kernel::write::{SecretBearing, WriteMeta};
@@ -31,6 +31,7 @@ impl Dialect for PortSip {
     const NAME: &'static str = "portsip";
     const TAG: &'static str = "PortSIP";
     const ERROR_SCHEMA: Option<&'static str> = Some("ErrorList");
+    const QUERY_INTS: &'static [IntBounds] = &[SKIP, TOP];
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         crate::kernel::auth::bearer(parts)
@@ -71,6 +72,8 @@ type Query<T> = dialect::Query<T, PortSip>;
 
 pub const DEFAULT_TOP: i64 = 100;
 pub const MAX_TOP: i64 = 100;
+const SKIP: IntBounds = IntBounds { name: "skip", min: 0, max: dialect::MAX_OFFSET };
+const TOP: IntBounds = IntBounds { name: "top", min: 1, max: MAX_TOP };
 /// Lifetime of a token from `POST /api/login`.
 pub const LOGIN_TOKEN_SECONDS: i64 = 3600;
 
@@ -262,8 +265,8 @@ fn list_query(q: &HashMap<String, String>) -> Result<GroupListQuery, ApiError> {
         filter,
         order_by,
         search: param(q, "search").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
-        skip: dialect::int_param("skip", param(q, "skip"), 0, 0, i64::from(i32::MAX))?,
-        top: dialect::int_param("top", param(q, "top"), DEFAULT_TOP, 1, MAX_TOP)?,
+        skip: dialect::int_param(SKIP, param(q, "skip"), 0)?,
+        top: dialect::int_param(TOP, param(q, "top"), DEFAULT_TOP)?,
     })
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::kernel::dialect::{self, Dialect};
+use crate::kernel::dialect::{self, Dialect, IntBounds};
 use crate::kernel::error::ApiError;
 use crate::AppState;
 
@@ -21,6 +21,7 @@ impl Dialect for Roster {
     const NAME: &'static str = "roster";
     const TAG: &'static str = "Roster";
     const ERROR_SCHEMA: Option<&'static str> = Some("RosterError");
+    const QUERY_INTS: &'static [IntBounds] = &[EVENTS_LIMIT];
 
     /// Bearer, or WorkDrive's header: a token is valid everywhere.
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
@@ -48,6 +49,7 @@ type Query<T> = dialect::Query<T, Roster>;
 
 pub const DEFAULT_EVENTS_LIMIT: i64 = 100;
 pub const MAX_EVENTS_LIMIT: i64 = 1000;
+const EVENTS_LIMIT: IntBounds = IntBounds { name: "limit", min: 1, max: MAX_EVENTS_LIMIT };
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -148,18 +150,19 @@ pub struct EventsQuery {
     pub to: Option<String>,
 }
 
+/// Absent is none; sent, it must be a UUID (empty is not one).
 fn uuid_param(field: &str, raw: Option<&str>) -> Result<Option<Uuid>, ApiError> {
-    raw.filter(|s| !s.is_empty()).map(|s| Uuid::parse_str(s).map_err(|_| ApiError::invalid(field, "must be a UUID"))).transpose()
+    raw.map(|s| Uuid::parse_str(s).map_err(|_| ApiError::invalid(field, "must be a UUID"))).transpose()
 }
 
+/// Absent is none; sent, it must be an RFC 3339 time (empty is not one).
 fn time_param(field: &str, raw: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
-    raw.filter(|s| !s.is_empty())
-        .map(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|_| ApiError::invalid(field, format!("must be an RFC 3339 time like 2026-01-31T12:00:00Z, got '{s}'")))
-        })
-        .transpose()
+    raw.map(|s| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| ApiError::invalid(field, format!("must be an RFC 3339 time like 2026-01-31T12:00:00Z, got '{s}'")))
+    })
+    .transpose()
 }
 
 /// The NATS envelope of one event (DESIGN §4).
@@ -208,7 +211,7 @@ pub async fn events(
         Some(s) => s.parse::<Position>().map_err(|e| ApiError::invalid("after", e.to_string()))?,
         None => Position::START,
     };
-    let limit = dialect::int_param("limit", q.limit.as_deref(), DEFAULT_EVENTS_LIMIT, 1, MAX_EVENTS_LIMIT)?;
+    let limit = dialect::int_param(EVENTS_LIMIT, q.limit.as_deref(), DEFAULT_EVENTS_LIMIT)?;
     let filter = log::LogFilter {
         stream_type: q.stream_type.filter(|s| !s.is_empty()),
         stream_id: uuid_param("stream_id", q.stream_id.as_deref())?,

@@ -351,6 +351,8 @@ pub enum Rsvp {
 }
 
 impl Rsvp {
+    pub const ALL: [Rsvp; 3] = [Rsvp::Going, Rsvp::Maybe, Rsvp::Declined];
+
     pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
         match raw.trim().to_ascii_lowercase().as_str() {
             "going" => Ok(Rsvp::Going),

@@ -14,6 +14,9 @@ pub struct Position {
 
 impl Position {
     pub const START: Position = Position { tx: 0, gid: 0 };
+    /// What `from_str` reads, as a regular expression for documents: two non-negative `i64`s in
+    /// 16 hex digits each.
+    pub const PATTERN: &'static str = "^[0-7][0-9a-fA-F]{15}[0-7][0-9a-fA-F]{15}$";
 
     pub fn new(tx: i64, gid: i64) -> Self {
         Position { tx, gid }

@@ -29,6 +29,10 @@ pub trait Dialect: Send + Sync + 'static {
     /// How this dialect's clients spell the domain's neutral field names (see
     /// [`crate::kernel::fields`]); a dialect whose clients meet only one-word names needs none.
     const FIELD_NAMES: FieldNames = &[];
+    /// The integer query parameters this dialect's operations read, with the range each accepts:
+    /// the handlers check them (`int_param`) and the OpenAPI document states them
+    /// (`crate::openapi`) from these same values.
+    const QUERY_INTS: &'static [IntBounds] = &[];
     /// The dialect's documented error body and status, for an error already spelled in the
     /// dialect's field names. Answer errors with [`respond`], which spells them first.
     fn render(err: &ApiError) -> Response;
@@ -221,10 +225,25 @@ pub fn uuid_path(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("{what} not found")))
 }
 
-/// Parses an optional numeric query parameter that clients may send as a string.
-pub fn int_param(field: &str, raw: Option<&str>, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(default) };
-    let n: i64 = raw.parse().map_err(|_| ApiError::invalid(field, format!("must be an integer, got '{raw}'")))?;
+/// An integer query parameter and the range it accepts (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntBounds {
+    pub name: &'static str,
+    pub min: i64,
+    pub max: i64,
+}
+
+/// A page number or offset: `i32::MAX` keeps `page * per_page` far inside `i64` and Postgres'
+/// `OFFSET`.
+pub const MAX_OFFSET: i64 = i32::MAX as i64;
+
+/// Parses an optional integer query parameter. Absent means `default`; present, it must be an
+/// integer within `bounds` (an empty value is not one: the document says integer, and a client
+/// that sends `per_page=` has a bug worth telling).
+pub fn int_param(bounds: IntBounds, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
+    let IntBounds { name: field, min, max } = bounds;
+    let Some(raw) = raw else { return Ok(default) };
+    let n: i64 = raw.trim().parse().map_err(|_| ApiError::invalid(field, format!("must be an integer, got '{raw}'")))?;
     if n < min || n > max {
         return Err(ApiError::invalid(field, format!("must be between {min} and {max}, got {n}")));
     }
@@ -237,6 +256,17 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
+
+    #[test]
+    fn an_integer_parameter_is_absent_or_an_integer_in_range() {
+        let b = IntBounds { name: "per_page", min: 1, max: 10 };
+        assert_eq!(int_param(b, None, 7), Ok(7));
+        assert_eq!(int_param(b, Some(" 10 "), 7), Ok(10));
+        // Sent empty, it is no integer (the document says integer): not the default.
+        for bad in ["", " ", "0", "11", "x", "1.5"] {
+            assert!(matches!(int_param(b, Some(bad), 7), Err(ApiError::Invalid { field, .. }) if field == "per_page"), "{bad:?}");
+        }
+    }
 
     /// Arbitrary JSON with strings that may hold U+0000 (in values and keys).
     fn any_json() -> impl Strategy<Value = Value> {

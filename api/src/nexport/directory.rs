@@ -255,10 +255,13 @@ pub(super) mod doc {
     use super::super::ApiResponseBase;
     use super::{CreateGroupResponse, CreateMembershipResponse, DirectoryResponseItem, HasGroupPermissionResponse};
 
+    // A required text below is not blank: the server reads a blank value as absent.
     #[derive(Debug, Deserialize, ToSchema)]
     pub struct CreateGroupRequest {
+        #[schema(min_length = 1, pattern = r"\S")]
         pub name: String,
         /// Unique system-wide.
+        #[schema(min_length = 1, pattern = r"\S")]
         pub short_name: String,
         /// Any text to find the group by later.
         pub tracking_number: Option<String>,
@@ -269,6 +272,7 @@ pub(super) mod doc {
 
     #[derive(Debug, Deserialize, ToSchema)]
     pub struct CreateMembershipRequest {
+        #[schema(min_items = 1)]
         pub group_ids: Vec<Uuid>,
         pub user_id: Uuid,
     }
@@ -286,6 +290,7 @@ pub(super) mod doc {
         pub user_id: Uuid,
         pub group_id: Uuid,
         /// A permission name, e.g. `AddMembership`.
+        #[schema(schema_with = permission_schema)]
         pub permission: String,
     }
 
@@ -293,9 +298,14 @@ pub(super) mod doc {
     pub struct SearchGroupsForPermissionRequest {
         pub user_id: Uuid,
         pub org_id: Uuid,
+        #[schema(schema_with = permission_schema)]
         pub permission: String,
         pub page: Option<i64>,
         pub per_page: Option<i64>,
+    }
+
+    fn permission_schema() -> utoipa::openapi::Object {
+        crate::openapi::names_schema(domain::permission::Permission::ALL.iter().map(|p| p.as_str()))
     }
 
     /// Creates a group under an organization or group (AddGroup permission there).
@@ -321,7 +331,7 @@ pub(super) mod doc {
 
     /// Organizations and groups under `base_org_id` by name and/or short name.
     #[utoipa::path(get, path = "/api/v1/AdminApi/SearchDirectory", tag = "NexPort",
-        params(("access_token" = String, Query), ("search_mode" = i32, Query, description = "0 = either matches, 1 = both match"),
+        params(("access_token" = String, Query), ("search_mode" = Option<i32>, Query, minimum = 0, maximum = 1, description = "0 = either matches (the default), 1 = both match"),
                ("base_org_id" = Uuid, Query), ("name" = Option<String>, Query), ("short_name" = Option<String>, Query),
                ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query)),
         responses((status = 200, body = Vec<DirectoryResponseItem>), (status = 404, body = ApiResponseBase), (status = 422, body = ApiResponseBase)))]
@@ -337,6 +347,7 @@ pub(super) mod doc {
     /// The groups under an organization where a user holds a permission, paged.
     #[utoipa::path(post, path = "/api/v1/AdminApi/SearchGroupsForPermission", tag = "NexPort", request_body = SearchGroupsForPermissionRequest,
         params(("access_token" = String, Query)),
-        responses((status = 200, body = Vec<DirectoryResponseItem>), (status = 403, body = ApiResponseBase), (status = 422, body = ApiResponseBase)))]
+        responses((status = 200, body = Vec<DirectoryResponseItem>), (status = 403, body = ApiResponseBase), (status = 404, body = ApiResponseBase),
+                  (status = 422, body = ApiResponseBase)))]
     pub fn search_groups_for_permission() {}
 }

@@ -29,7 +29,7 @@ use uuid::Uuid;
 pub use params::Params;
 
 use crate::kernel::auth::{authenticate, Principal};
-use crate::kernel::dialect::Dialect;
+use crate::kernel::dialect::{Dialect, IntBounds};
 use crate::kernel::error::ApiError;
 use crate::kernel::fields::FieldNames;
 use crate::kernel::write::WriteMeta;
@@ -41,6 +41,7 @@ impl Dialect for NexPort {
     const NAME: &'static str = "nexport";
     const TAG: &'static str = "NexPort";
     const ERROR_SCHEMA: Option<&'static str> = Some("ApiResponseBase");
+    const QUERY_INTS: &'static [IntBounds] = &[PAGE, PER_PAGE];
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         query_token(parts.uri.query()).or_else(|| crate::kernel::auth::bearer(parts))
@@ -89,6 +90,8 @@ pub const DEFAULT_PER_PAGE: i64 = 30;
 pub const MAX_PER_PAGE: i64 = 100;
 /// The highest `page`: an offset (`page * per_page`) stays far inside `i64` and Postgres' `OFFSET`.
 pub const MAX_PAGE: i64 = i32::MAX as i64;
+pub const PAGE: IntBounds = IntBounds { name: "page", min: 0, max: MAX_PAGE };
+pub const PER_PAGE: IntBounds = IntBounds { name: "per_page", min: 1, max: MAX_PER_PAGE };
 
 /// `ApiErrorEntity.error_code` (spec open question 3: only `NoError = 0` is known; the rest are
 /// defined here, in one table).

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE};
+use super::{DEFAULT_PER_PAGE, PAGE, PER_PAGE};
+use crate::kernel::dialect::IntBounds;
 use crate::kernel::error::ApiError;
 
 #[derive(Debug, Default)]
@@ -141,6 +142,14 @@ impl Params {
     }
 
     fn opt_int(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        // JSON Schema counts `5.0` as an integer, and so do JSON clients that hold numbers as
+        // doubles.
+        if let Some(Value::Number(n)) = self.raw(name) {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && n.as_i64().is_none() && n.as_u64().is_none()) {
+                // Past i64 (or -2^63 and below) it is simply out of every range: saturate.
+                return Ok(Some(f as i64));
+            }
+        }
         match self.opt_str(name)? {
             None => Ok(None),
             Some(s) => s.trim().parse().map(Some).map_err(|_| ApiError::invalid(name, format!("must be an integer, got '{s}'"))),
@@ -149,15 +158,14 @@ impl Params {
 
     /// `page` (0 to `MAX_PAGE`) and `per_page` (1 to `MAX_PER_PAGE`, default `DEFAULT_PER_PAGE`).
     pub fn paging(&self) -> Result<(i64, i64), ApiError> {
-        let page = self.opt_int("page")?.unwrap_or(0);
-        if !(0..=MAX_PAGE).contains(&page) {
-            return Err(ApiError::invalid("page", format!("must be between 0 and {MAX_PAGE}")));
-        }
-        let per_page = self.opt_int("per_page")?.unwrap_or(DEFAULT_PER_PAGE);
-        if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(ApiError::invalid("per_page", format!("must be between 1 and {MAX_PER_PAGE}")));
-        }
-        Ok((page, per_page))
+        let bounded = |b: IntBounds, default: i64| -> Result<i64, ApiError> {
+            let n = self.opt_int(b.name)?.unwrap_or(default);
+            if !(b.min..=b.max).contains(&n) {
+                return Err(ApiError::invalid(b.name, format!("must be between {} and {}", b.min, b.max)));
+            }
+            Ok(n)
+        };
+        Ok((bounded(PAGE, 0)?, bounded(PER_PAGE, DEFAULT_PER_PAGE)?))
     }
 
     /// A list of GUIDs: a JSON array, a repeated parameter, or one comma-separated value.
@@ -245,6 +253,17 @@ mod tests {
         assert_eq!(p.paging().unwrap(), (2, 5));
         let f = params("/x", "application/x-www-form-urlencoded", "username=ada&password=p%40ss").unwrap();
         assert_eq!(f.str("password").unwrap(), "p@ss");
+    }
+
+    /// JSON Schema (and a client holding numbers as doubles) counts `5.0` as an integer.
+    #[test]
+    fn an_integral_double_is_an_integer() {
+        let p = params("/x", "application/json", r#"{"page": 3.0, "per_page": 5.0}"#).unwrap();
+        assert_eq!(p.paging().unwrap(), (3, 5));
+        let p = params("/x", "application/json", r#"{"per_page": 39176114444.0}"#).unwrap();
+        assert!(matches!(p.paging().unwrap_err(), ApiError::Invalid { field, .. } if field == "per_page"));
+        let p = params("/x", "application/json", r#"{"per_page": 5.5}"#).unwrap();
+        assert!(matches!(p.paging().unwrap_err(), ApiError::Invalid { field, .. } if field == "per_page"));
     }
 
     #[test]

@@ -371,7 +371,7 @@ pub(super) mod doc {
     pub fn get_subscriptions() {}
 
     /// Subscriptions by users, orgs, expiry and creation dates, paged.
-    #[utoipa::path(post, path = "/api/v1/AdminApi/SearchSubscriptions", tag = "NexPort", request_body = SearchSubscriptionsRequest,
+    #[utoipa::path(post, path = "/api/v1/AdminApi/SearchSubscriptions", tag = "NexPort", request_body = Option<SearchSubscriptionsRequest>,
         params(("access_token" = String, Query)),
         responses((status = 200, body = Vec<SubscriptionResponse>), (status = 403, body = ApiResponseBase), (status = 422, body = ApiResponseBase)))]
     pub fn search_subscriptions() {}

@@ -372,11 +372,15 @@ pub(super) mod doc {
         ValidateAccessTokenResponse,
     };
 
+    // A required text below is not blank: the server reads a blank value as absent.
     #[derive(Debug, Deserialize, ToSchema)]
     pub struct AuthenticationTokenRequest {
+        #[schema(min_length = 1, pattern = r"\S")]
         pub username: String,
+        #[schema(min_length = 1, pattern = r"\S")]
         pub password: String,
         /// Only `password`.
+        #[schema(schema_with = grant_type_schema)]
         pub grant_type: String,
         pub scope: Option<String>,
         /// Absent: one hour; `null`: never expires.
@@ -397,11 +401,16 @@ pub(super) mod doc {
     #[derive(Debug, Deserialize, ToSchema)]
     pub struct CreateUserRequest {
         pub owner_org_id: Uuid,
+        #[schema(min_length = 1, pattern = r"\S")]
         pub login: String,
+        #[schema(min_length = 1, pattern = r"\S")]
         pub password: String,
+        #[schema(min_length = 1, pattern = r"\S")]
         pub first_name: String,
         pub middle_name: Option<String>,
+        #[schema(min_length = 1, pattern = r"\S")]
         pub last_name: String,
+        #[schema(min_length = 1, pattern = r"\S")]
         pub email: String,
         pub title_prefix: Option<String>,
         pub nickname: Option<String>,
@@ -410,8 +419,14 @@ pub(super) mod doc {
 
     #[derive(Debug, Deserialize, ToSchema)]
     pub struct AuthenticateUserRequest {
+        #[schema(min_length = 1, pattern = r"\S")]
         pub login: String,
+        #[schema(min_length = 1, pattern = r"\S")]
         pub password: String,
+    }
+
+    fn grant_type_schema() -> utoipa::openapi::Object {
+        crate::openapi::names_schema(["password"])
     }
 
     #[derive(Debug, Deserialize, ToSchema)]

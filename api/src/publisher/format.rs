@@ -48,6 +48,7 @@ impl Dialect for Publisher {
     const NAME: &'static str = "publisher";
     const TAG: &'static str = "Publisher";
     const ERROR_SCHEMA: Option<&'static str> = Some("PublisherError");
+    const QUERY_INTS: &'static [crate::kernel::dialect::IntBounds] = &[super::LIMIT, super::OFFSET];
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         crate::kernel::auth::bearer(parts)

@@ -42,8 +42,8 @@ pub(super) fn order_by(raw: &str) -> Result<String, ApiError> {
 
 pub(super) fn list_query(q: &HashMap<String, String>, now: DateTime<Utc>) -> Result<(PublisherListQuery, Vec<&'static str>), ApiError> {
     let get = |names: &[&str]| names.iter().find_map(|n| q.get(*n)).map(String::as_str).filter(|s| !s.trim().is_empty());
-    let limit = crate::kernel::dialect::int_param("limit", get(&["limit"]), DEFAULT_LIMIT, 0, MAX_LIMIT)?;
-    let offset = crate::kernel::dialect::int_param("offset", get(&["offset"]), 0, 0, i64::from(i32::MAX))?;
+    let limit = crate::kernel::dialect::int_param(super::LIMIT, get(&["limit"]), DEFAULT_LIMIT)?;
+    let offset = crate::kernel::dialect::int_param(super::OFFSET, get(&["offset"]), 0)?;
     let created = get(&["createddate", "createddatetime"]).map(|r| date_range("createdDate", r, now)).transpose()?;
     let modified = get(&["modifieddate", "modifieddatetime"]).map(|r| date_range("modifiedDate", r, now)).transpose()?;
     let fields: Vec<&'static str> = match get(&["fields"]) {

@@ -35,6 +35,7 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::kernel::auth::{authenticate, bearer_header, Principal};
+use crate::kernel::dialect::IntBounds;
 use crate::kernel::dialect::{self, Dialect};
 use crate::kernel::error::ApiError;
 use crate::kernel::write::{Accepted, WriteMeta};
@@ -42,6 +43,8 @@ use crate::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 200;
 pub const MAX_LIMIT: i64 = 1000;
+pub const LIMIT: IntBounds = IntBounds { name: "limit", min: 0, max: MAX_LIMIT };
+pub const OFFSET: IntBounds = IntBounds { name: "offset", min: 0, max: crate::kernel::dialect::MAX_OFFSET };
 /// `createddate` as the v5.0 example shows it.
 pub const DATE_FORMAT: &str = "%d-%m-%Y %H:%M:%S:%3f";
 /// The fields `fields=` may name; `all` means every one of them.

@@ -530,9 +530,10 @@ pub async fn list_events(
     bool_param("externalEvents", q.external_events.as_deref())?;
     let past = bool_param("onlyPast", q.only_past.as_deref())?;
     let happening_now = bool_param("include_happening_now", q.include_happening_now.as_deref())?;
-    let time = present(&q.time).map(|t| instant("time", t)).transpose()?.unwrap_or_else(Utc::now);
-    let from = present(&q.from_date).map(|d| date("fromDate", d)).transpose()?;
-    let to = present(&q.to_date).map(|d| date("toDate", d)).transpose()?;
+    // A date-time sent empty is not one (the document says date-time), unlike the text filters.
+    let time = q.time.as_deref().map(|t| instant("time", t.trim())).transpose()?.unwrap_or_else(Utc::now);
+    let from = q.from_date.as_deref().map(|d| date("fromDate", d)).transpose()?;
+    let to = q.to_date.as_deref().map(|d| date("toDate", d)).transpose()?;
     let window = if from.is_some() || to.is_some() { Window::Dates { from, to } } else { Window::At { time, past, happening_now } };
     let filter = EventFilter {
         window,
@@ -632,7 +633,12 @@ pub async fn delete_event(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RsvpBody {
     /// `going` | `maybe` | `declined`.
+    #[schema(schema_with = rsvp_schema, required = true)]
     pub rsvp: Option<String>,
+}
+
+fn rsvp_schema() -> utoipa::openapi::Object {
+    crate::openapi::names_schema(Rsvp::ALL.iter().map(|r| r.as_str()))
 }
 
 /// Roster (DESIGN §11): the caller answers one occurrence they may see; a new answer replaces the

@@ -571,7 +571,8 @@ pub async fn list_group_chats(
     let reader = reader(&caller)?;
     let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let group_type = q.group_type.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let time = match q.time.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    // Sent empty, it is not a date-time (what the document says it is), so it is refused.
+    let time = match q.time.as_deref().map(str::trim) {
         Some(raw) => {
             let at = DateTime::parse_from_rfc3339(raw)
                 .map_err(|_| ApiError::invalid("time", format!("must be an ISO-8601 date-time with an offset, got '{raw}'")))?;

@@ -405,7 +405,8 @@ fn too_large() -> ApiError {
 /// `moduleCode` in the query, `X-API-KEY`), answered 201 with a `SignedUpload` like the GET.
 #[utoipa::path(post, path = "/api/media", tag = "WorkDrive",
     params(("mime" = Option<String>, Query), ("name" = Option<String>, Query), ("moduleCode" = Option<i64>, Query)),
-    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    // Optional: without a body the request is a reservation.
+    request_body(content = Option<UploadForm>, content_type = "multipart/form-data"),
     responses((status = 201, body = File, description = "the uploaded file (a reservation answers a SignedUpload)"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security((), ("api_key" = [])))]

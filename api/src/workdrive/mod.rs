@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::kernel::dialect::{self, int_param, Dialect};
+use crate::kernel::dialect::{self, int_param, Dialect, IntBounds};
 use crate::kernel::error::ApiError;
 use crate::kernel::fields::FieldNames;
 use crate::kernel::write::SecretBearing;
@@ -51,6 +51,7 @@ impl Dialect for WorkDrive {
     const NAME: &'static str = "workdrive";
     const TAG: &'static str = "WorkDrive";
     const ERROR_SCHEMA: Option<&'static str> = Some("ErrorBody");
+    const QUERY_INTS: &'static [IntBounds] = &[CUR_PAGE, PER_PAGE];
 
     fn token(parts: &axum::http::request::Parts) -> Option<&str> {
         crate::kernel::auth::api_key(parts)
@@ -156,6 +157,8 @@ type Query<T> = dialect::Query<T, WorkDrive>;
 
 pub const DEFAULT_PER_PAGE: i64 = 10;
 pub const MAX_PER_PAGE: i64 = 1000;
+const CUR_PAGE: IntBounds = IntBounds { name: "cur_page", min: 1, max: dialect::MAX_OFFSET };
+const PER_PAGE: IntBounds = IntBounds { name: "per_page", min: 1, max: MAX_PER_PAGE };
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -243,8 +246,8 @@ pub struct PageQuery {
 
 /// Checks P1 paging parameters → (page, per page, offset). Shared by every paged list.
 pub(super) fn paging(cur_page: Option<&str>, per_page: Option<&str>) -> Result<(i64, i64, i64), ApiError> {
-    let cur_page = int_param("cur_page", cur_page, 1, 1, i64::from(i32::MAX))?;
-    let per_page = int_param("per_page", per_page, DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)?;
+    let cur_page = int_param(CUR_PAGE, cur_page, 1)?;
+    let per_page = int_param(PER_PAGE, per_page, DEFAULT_PER_PAGE)?;
     Ok((cur_page, per_page, (cur_page - 1) * per_page))
 }
 

@@ -46,6 +46,10 @@ pub fn routes() -> Router<AppState> {
 #[openapi(paths(send_notification, list_notifications, read_notification, stream_notifications))]
 pub struct Doc;
 
+fn medium_schema() -> utoipa::openapi::Object {
+    crate::openapi::names_schema(Medium::ALL.iter().map(|m| m.as_str()))
+}
+
 /// E41's body. `null` and absent mean the same everywhere: no description, no list.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -57,6 +61,7 @@ pub struct SendNotificationBody {
     #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// `EMAIL`, `SMS`, `PUSH` or `INAPP`; required.
+    #[schema(schema_with = medium_schema, required = true)]
     pub medium: Option<String>,
     /// Medium EMAIL only, and then required: the emails of users of the caller's organization.
     #[schema(max_items = 1000)]
@@ -64,7 +69,7 @@ pub struct SendNotificationBody {
     /// Every other medium, and then required: user ids of the caller's organization. The seed's
     /// table spells it `recieverUserIds`; both spellings are accepted.
     #[serde(alias = "recieverUserIds")]
-    #[schema(max_items = 1000)]
+    #[schema(value_type = Option<Vec<uuid::Uuid>>, max_items = 1000)]
     pub receiver_user_ids: Option<Vec<String>>,
 }
 

@@ -121,6 +121,7 @@ pub struct UpdateOrganizationBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateAccessBody {
+    #[schema(format = Uuid)]
     pub user_id: String,
 }
 

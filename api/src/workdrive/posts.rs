@@ -333,7 +333,8 @@ fn feed_order(raw: Option<&str>) -> Result<FeedOrder, ApiError> {
 }
 
 fn snapshot(raw: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(Utc::now()) };
+    // Absent: now. Sent, it must be a date-time (empty is not one).
+    let Some(raw) = raw.map(str::trim) else { return Ok(Utc::now()) };
     let at = DateTime::parse_from_rfc3339(raw)
         .map_err(|_| ApiError::invalid("time", format!("must be an ISO-8601 date-time such as 2022-12-16T06:47:09.531Z, got '{raw}'")))?;
     Ok(domain::values::check_instant("time", at.with_timezone(&Utc))?)

@@ -220,8 +220,9 @@ pub async fn list_users(
     let org = caller.org()?;
     let (cur_page, per_page, offset) = paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
     let filter = UserFilter {
-        department: q.department.as_deref().filter(|s| !s.is_empty()).map(|s| parse_id(s, "department")).transpose()?,
-        location: q.location.as_deref().filter(|s| !s.is_empty()).map(|s| parse_id(s, "location")).transpose()?,
+        // Sent, an id must be a UUID; empty is not one.
+        department: q.department.as_deref().map(|s| parse_id(s, "department")).transpose()?,
+        location: q.location.as_deref().map(|s| parse_id(s, "location")).transpose()?,
     };
     let (rows, total) = queries::users_page(&st.pool, org.0, &filter, offset, per_page).await?;
     let users = full_users(&st, org.0, &rows).await?;
@@ -291,7 +292,8 @@ pub(super) fn create_input(body: AddUserBody, external_user_id: Option<String>) 
 /// until organizations have default onboarding settings.
 #[utoipa::path(post, path = "/api/users/add", tag = "WorkDrive",
     params(("bulk" = Option<bool>, Query)), request_body = AddUserBody,
-    responses((status = 201, body = UserFull), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    // 404: `reportsTo` or another id the body names is not in the organization.
+    responses((status = 201, body = UserFull), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn add_user(
     State(st): State<AppState>,

@@ -63,7 +63,7 @@ pub async fn list_supervisors(
 ) -> Result<Response, Error> {
     let org = caller.org()?;
     let (cur_page, per_page, offset) = super::paging(q.cur_page.as_deref(), q.per_page.as_deref())?;
-    let of = q.user_id.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| parse_id(s, "userId")).transpose()?;
+    let of = q.user_id.as_deref().map(|s| parse_id(s.trim(), "userId")).transpose()?;
     if let Some(user) = of {
         queries::user(&st.pool, org.0, user).await?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
     }

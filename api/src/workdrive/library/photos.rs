@@ -73,7 +73,10 @@ pub struct PhotosQuery {
     /// caller's), tagged_photos (tagging the caller), team_photos (authors sharing a team with the caller).
     pub filter: Option<String>,
     pub user_id: Option<String>,
+    // WorkDrive's paging keeps its snake_case names (P1) beside the camelCase filters.
+    #[serde(rename = "cur_page")]
     pub cur_page: Option<String>,
+    #[serde(rename = "per_page")]
     pub per_page: Option<String>,
 }
 
@@ -108,7 +111,7 @@ pub async fn list_photos(
     let filter = PhotoFilter {
         id: None,
         scope: scope(q.filter.as_deref())?,
-        author: q.user_id.as_deref().filter(|s| !s.trim().is_empty()).map(|s| parse_id(s, "userId")).transpose()?,
+        author: q.user_id.as_deref().map(|s| parse_id(s, "userId")).transpose()?,
     };
     let (rows, total) = read::photos(&st.pool, reader, &filter, offset, per_page).await?;
     let photos = render(&st, reader, rows).await?;

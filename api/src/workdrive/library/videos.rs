@@ -93,7 +93,10 @@ pub struct VideosQuery {
     pub user_id: Option<String>,
     /// Words matched, case-insensitively and literally, in the title or the description.
     pub search: Option<String>,
+    // WorkDrive's paging keeps its snake_case names (P1) beside the camelCase filters.
+    #[serde(rename = "cur_page")]
     pub cur_page: Option<String>,
+    #[serde(rename = "per_page")]
     pub per_page: Option<String>,
 }
 
@@ -113,7 +116,7 @@ pub async fn list_videos(
     let filter = VideoFilter {
         id: None,
         following: bool_param("isFollowing", q.is_following.as_deref())?,
-        author: q.user_id.as_deref().filter(|s| !s.trim().is_empty()).map(|s| parse_id(s, "userId")).transpose()?,
+        author: q.user_id.as_deref().map(|s| parse_id(s, "userId")).transpose()?,
         search: q.search.filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_string()),
     };
     let (rows, total) = read::videos(&st.pool, reader, &filter, offset, per_page).await?;
