@@ -389,14 +389,15 @@ pub struct PublisherListQuery {
 /// number, and leaving that arm out spares a scan of its index.
 pub async fn publisher_groups_page(pool: &PgPool, org: Uuid, q: &PublisherListQuery) -> Result<(Vec<GroupRow>, i64), sqlx::Error> {
     let mut where_sql = String::from("g.org_id = $1");
-    let mut pattern = None;
+    // Bound after the org, in this order: the search pattern, then the time bounds.
+    let mut params = Vec::new();
     if let Some(term) = &q.search {
         let mut columns = vec!["g.name"];
         if !term.is_empty() && term.bytes().all(|b| b.is_ascii_digit()) {
             columns.push("g.number::text");
         }
         where_sql.push_str(&format!(" AND {}", search::any_contains(&columns, 2, term)));
-        pattern = Some(search::contains_pattern(term));
+        params.push(Param::Text(search::contains_pattern(term)));
     }
     let mut times = Vec::new();
     let bounds = [
@@ -408,12 +409,8 @@ pub async fn publisher_groups_page(pool: &PgPool, org: Uuid, q: &PublisherListQu
     for (condition, value) in bounds {
         if let Some(value) = value {
             times.push(value);
-            where_sql.push_str(&format!(" AND {condition} ${}", 1 + usize::from(pattern.is_some()) + times.len()));
+            where_sql.push_str(&format!(" AND {condition} ${}", 1 + params.len() + times.len()));
         }
-    }
-    let mut params = vec![];
-    if let Some(pattern) = pattern {
-        params.push(Param::Text(pattern));
     }
     let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");
     let (total,): (i64,) =

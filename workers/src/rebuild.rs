@@ -57,8 +57,10 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
 
     // The search indexes left out of the replay, built over the filled tables before the live
     // projector is held.
-    for definition in &deferred {
+    if !deferred.is_empty() {
         bar.set_message("building search indexes");
+    }
+    for definition in &deferred {
         sqlx::query(definition).execute(pool).await?;
     }
 
