@@ -2,7 +2,9 @@
 //! unique claims, credential rows and the idempotency record; and the command loop that retries a
 //! version conflict once.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::event::Metadata;
@@ -186,14 +188,20 @@ pub struct Committed<R = ()> {
     pub is_replay: bool,
 }
 
+/// How many `number`s one round trip to the sequence reserves for a process (see `next_number`).
+pub const NUMBER_BLOCK: usize = 64;
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    /// Numbers taken from the sequence and not handed out yet, in sequence order.
+    numbers: Arc<tokio::sync::Mutex<VecDeque<i64>>>,
+    relay_wake: RelayWake,
 }
 
 impl Store {
     pub fn new(pool: PgPool) -> Self {
-        Store { pool }
+        Store { relay_wake: RelayWake::start(pool.clone()), pool, numbers: Arc::default() }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -223,9 +231,28 @@ impl Store {
         Ok((state, version))
     }
 
-    /// The next `number` for a user or group (DESIGN §7); gaps are harmless.
+    /// The next `number` for a user or group (DESIGN §7). Numbers are reserved from the sequence
+    /// `NUMBER_BLOCK` at a time and handed out from memory, so a create costs no round trip for
+    /// its number. They stay unique (the sequence never repeats a value) and rise in the order one
+    /// store hands them out (one fetch at a time, under the lock); what a process reserved and
+    /// never handed out becomes a gap, which DESIGN §7 allows, and two processes' numbers
+    /// interleave, so across processes a number tells identity, not creation order.
     pub async fn next_number(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar!(r#"SELECT nextval('entity_number_seq') AS "n!""#).fetch_one(&self.pool).await?)
+        let mut reserved = self.numbers.lock().await;
+        if reserved.is_empty() {
+            let mut block = self.next_numbers(NUMBER_BLOCK).await?;
+            block.sort_unstable();
+            reserved.extend(block);
+        }
+        Ok(reserved.pop_front().ok_or(sqlx::Error::RowNotFound)?)
+    }
+
+    /// `n` fresh numbers straight from the sequence, in one round trip (a bulk create's rows).
+    pub async fn next_numbers(&self, n: usize) -> Result<Vec<i64>, StoreError> {
+        // Callers ask for at most a bulk call's rows (`domain::values::MAX_BULK_ITEMS`).
+        Ok(sqlx::query_scalar!(r#"SELECT nextval('entity_number_seq') AS "n!" FROM generate_series(1, $1::int)"#, n as i32)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Runs a command: answers a known idempotency key from its record; otherwise builds the plan
@@ -334,99 +361,195 @@ impl Store {
         Ok(())
     }
 
-    /// Appends a plan in one transaction. Returns the position of its last event.
+    /// Appends a plan atomically and returns the position of its last event. The events, claims
+    /// and idempotency record go in one call of `roster_append` (migration 0025): one round trip,
+    /// atomic as one statement. Credential rows, which few commands write, join it in a
+    /// transaction.
     pub async fn append<R: Serialize>(&self, ctx: &CommandContext, plan: &Plan<R>) -> Result<Option<Position>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let position = append_events(&mut tx, ctx, plan).await?;
-        write_claims(&mut tx, plan).await?;
-        write_credentials(&mut tx, ctx, plan).await?;
-        if let Some(key) = &ctx.idempotency_key {
-            let inserted = sqlx::query!(
-                "INSERT INTO idempotency (scope, key, fingerprint, position_tx, position_gid, result) VALUES ($1, $2, $3, $4, $5, $6)",
-                ctx.idempotency_scope(),
-                key,
-                ctx.fingerprint,
-                position.map(|p| p.tx),
-                position.map(|p| p.gid),
-                serde_json::to_value(&plan.result).map_err(|e| StoreError::StoredResult(e.to_string()))?,
-            )
-            .execute(&mut *tx)
-            .await;
-            if let Err(e) = inserted {
-                return Err(match unique_violation(&e) {
-                    Some("idempotency_pkey") => StoreError::IdempotencyRace,
-                    _ => e.into(),
-                });
-            }
-        }
-        tx.commit().await?;
+        let call = AppendCall::new(ctx, plan)?;
+        let position = if plan.credentials.is_empty() {
+            call.run(&self.pool).await?
+        } else {
+            let mut tx = self.pool.begin().await?;
+            let position = call.run(&mut *tx).await?;
+            write_credentials(&mut tx, ctx, plan).await?;
+            tx.commit().await?;
+            position
+        };
         if position.is_some() {
-            // Wakes the relay. After the commit, not inside it: a NOTIFY in a transaction takes a
-            // database-wide lock held through the commit's fsync, which makes every append wait
-            // for the one before. Here it is only a hint; the relay also polls.
-            if let Err(e) = sqlx::query!("SELECT pg_notify('roster_events', '')").execute(&self.pool).await {
-                tracing::warn!(error = %e, "could not notify the relay; it will poll");
-            }
+            self.relay_wake.commit();
         }
         Ok(position)
     }
 }
 
-async fn append_events<R>(
-    tx: &mut Transaction<'_, Postgres>,
-    ctx: &CommandContext,
-    plan: &Plan<R>,
-) -> Result<Option<Position>, StoreError> {
-    let n: usize = plan.streams.iter().map(|s| s.events.len()).sum();
-    if n == 0 {
-        return Ok(None);
+/// Wakes the relay after appends: a NOTIFY on `roster_events`, sent by a task of its own after
+/// the commit, never inside it (a NOTIFY in a transaction takes a database-wide lock held through
+/// the commit's fsync, which makes every append wait for the one before) and never on the
+/// request's path. Wakes coalesce: commits that land while a NOTIFY is being sent are covered by
+/// the next one, which is sent after them, so each commit is followed by at least one NOTIFY.
+/// Only a hint either way: the relay also polls.
+#[derive(Clone)]
+struct RelayWake {
+    /// Holds at most one pending wake; `None` outside a Tokio runtime (the relay then polls).
+    pending: Option<tokio::sync::mpsc::Sender<()>>,
+}
+
+impl RelayWake {
+    fn start(pool: PgPool) -> Self {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return RelayWake { pending: None } };
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+        // Ends when the last clone of its store is dropped.
+        runtime.spawn(async move {
+            while rx.recv().await.is_some() {
+                if let Err(e) = sqlx::query!("SELECT pg_notify('roster_events', '')").execute(&pool).await {
+                    tracing::warn!(error = %e, "could not notify the relay; it will poll");
+                }
+            }
+        });
+        RelayWake { pending: Some(tx) }
     }
-    let mut event_ids = Vec::with_capacity(n);
-    let mut org_ids = Vec::with_capacity(n);
-    let mut stream_types = Vec::with_capacity(n);
-    let mut stream_ids = Vec::with_capacity(n);
-    let mut versions = Vec::with_capacity(n);
-    let mut event_types = Vec::with_capacity(n);
-    let mut revs = Vec::with_capacity(n);
-    let mut payloads = Vec::with_capacity(n);
-    for stream in &plan.streams {
-        for (i, (event_type, payload)) in stream.events.iter().enumerate() {
-            event_ids.push(event_id(ctx, event_ids.len()));
-            org_ids.push(stream.org_id);
-            stream_types.push(stream.stream_type);
-            stream_ids.push(stream.stream_id);
-            versions.push(stream.expected_version + 1 + i as i32);
-            event_types.push(*event_type);
-            revs.push(stream.schema_rev);
-            payloads.push(payload.clone());
+
+    fn commit(&self) {
+        // Full: a wake is pending already and will be sent after this commit.
+        if let Some(tx) = &self.pending {
+            let _ = tx.try_send(());
         }
     }
-    let rows = sqlx::query!(
-        r#"INSERT INTO events (event_id, org_id, stream_type, stream_id, version, event_type, schema_rev, payload, metadata, recorded_at)
-           SELECT e, o, st, si, v, et, sr, p, $9, $10
-           FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::text[], $7::int2[], $8::jsonb[])
-                AS t(e, o, st, si, v, et, sr, p)
-           RETURNING tx::text::bigint AS "tx!", gid"#,
-        &event_ids,
-        &org_ids as &[Option<Uuid>],
-        &stream_types as &[&str],
-        &stream_ids,
-        &versions,
-        &event_types as &[&str],
-        &revs,
-        &payloads,
-        ctx.metadata(),
-        ctx.now,
-    )
-    .fetch_all(&mut **tx)
-    .await;
-    let rows = rows.map_err(|e| match unique_violation(&e) {
-        Some("events_stream_version_key") => StoreError::VersionConflict,
-        // The same request id was appended before: a retry racing its first attempt.
-        Some("events_event_id_key") => StoreError::IdempotencyRace,
-        _ => e.into(),
-    })?;
-    Ok(rows.into_iter().map(|r| Position::new(r.tx, r.gid)).max())
+}
+
+/// The arguments of one `roster_append` call, column by column.
+struct AppendCall<'a> {
+    event_ids: Vec<Uuid>,
+    org_ids: Vec<Option<Uuid>>,
+    stream_types: Vec<&'a str>,
+    stream_ids: Vec<Uuid>,
+    versions: Vec<i32>,
+    event_types: Vec<&'a str>,
+    revs: Vec<i16>,
+    payloads: Vec<Value>,
+    metadata: Value,
+    now: DateTime<Utc>,
+    releases: ClaimColumns<'a>,
+    claims: ClaimColumns<'a>,
+    /// scope, key, fingerprint and result of the idempotency record.
+    idempotency: Option<(Uuid, &'a str, &'a str, Value)>,
+}
+
+struct ClaimColumns<'a> {
+    scopes: Vec<Uuid>,
+    kinds: Vec<&'a str>,
+    values: Vec<&'a str>,
+    owners: Vec<Uuid>,
+}
+
+impl<'a> ClaimColumns<'a> {
+    fn of(claims: &'a [Claim]) -> Self {
+        ClaimColumns {
+            scopes: claims.iter().map(|c| c.scope).collect(),
+            kinds: claims.iter().map(|c| c.kind).collect(),
+            values: claims.iter().map(|c| c.value.as_str()).collect(),
+            owners: claims.iter().map(|c| c.owner).collect(),
+        }
+    }
+}
+
+impl<'a> AppendCall<'a> {
+    fn new<R: Serialize>(ctx: &'a CommandContext, plan: &'a Plan<R>) -> Result<Self, StoreError> {
+        // A value claimed twice within one command (two rows of a bulk create) is taken too.
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = plan.claims.iter().find(|c| !seen.insert((c.scope, c.kind, c.value.as_str()))) {
+            return Err(StoreError::ClaimTaken { kind: twice.kind.to_string() });
+        }
+        let idempotency = match &ctx.idempotency_key {
+            Some(key) => {
+                let result = serde_json::to_value(&plan.result).map_err(|e| StoreError::StoredResult(e.to_string()))?;
+                Some((ctx.idempotency_scope(), key.as_str(), ctx.fingerprint.as_str(), result))
+            }
+            None => None,
+        };
+        let n: usize = plan.streams.iter().map(|s| s.events.len()).sum();
+        let mut call = AppendCall {
+            event_ids: Vec::with_capacity(n),
+            org_ids: Vec::with_capacity(n),
+            stream_types: Vec::with_capacity(n),
+            stream_ids: Vec::with_capacity(n),
+            versions: Vec::with_capacity(n),
+            event_types: Vec::with_capacity(n),
+            revs: Vec::with_capacity(n),
+            payloads: Vec::with_capacity(n),
+            metadata: ctx.metadata(),
+            now: ctx.now,
+            releases: ClaimColumns::of(&plan.releases),
+            claims: ClaimColumns::of(&plan.claims),
+            idempotency,
+        };
+        for stream in &plan.streams {
+            for (i, (event_type, payload)) in stream.events.iter().enumerate() {
+                call.event_ids.push(event_id(ctx, call.event_ids.len()));
+                call.org_ids.push(stream.org_id);
+                call.stream_types.push(stream.stream_type);
+                call.stream_ids.push(stream.stream_id);
+                call.versions.push(stream.expected_version + 1 + i as i32);
+                call.event_types.push(event_type);
+                call.revs.push(stream.schema_rev);
+                call.payloads.push(payload.clone());
+            }
+        }
+        Ok(call)
+    }
+
+    async fn run(self, db: impl sqlx::PgExecutor<'_>) -> Result<Option<Position>, StoreError> {
+        let (scope, key, fingerprint, result) = match self.idempotency {
+            Some((scope, key, fingerprint, result)) => (Some(scope), Some(key), Some(fingerprint), Some(result)),
+            None => (None, None, None, None),
+        };
+        let row = sqlx::query!(
+            "SELECT last_tx, last_gid FROM roster_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+            &self.event_ids,
+            &self.org_ids as &[Option<Uuid>],
+            &self.stream_types as &[&str],
+            &self.stream_ids,
+            &self.versions,
+            &self.event_types as &[&str],
+            &self.revs,
+            &self.payloads,
+            self.metadata,
+            self.now,
+            &self.releases.scopes,
+            &self.releases.kinds as &[&str],
+            &self.releases.values as &[&str],
+            &self.releases.owners,
+            &self.claims.scopes,
+            &self.claims.kinds as &[&str],
+            &self.claims.values as &[&str],
+            &self.claims.owners,
+            scope,
+            key,
+            fingerprint,
+            result,
+        )
+        .fetch_one(db)
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some("events_stream_version_key") => StoreError::VersionConflict,
+            // The same key's events or record are there already: a retry racing its first attempt
+            // (event ids derive from the key).
+            Some("events_event_id_key" | "idempotency_pkey") => StoreError::IdempotencyRace,
+            Some("unique_claims_pkey") => StoreError::ClaimTaken { kind: taken_kind(&e).unwrap_or("value").to_string() },
+            _ => e.into(),
+        })?;
+        Ok(row.last_tx.zip(row.last_gid).map(|(tx, gid)| Position::new(tx, gid)))
+    }
+}
+
+/// The kind of the claim `roster_append` found taken: it says so in the error's DETAIL.
+fn taken_kind(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) => db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?.detail(),
+        _ => None,
+    }
 }
 
 /// Event ids derive from the idempotency key when there is one, so a retry could never append a
@@ -439,52 +562,6 @@ fn event_id(ctx: &CommandContext, index: usize) -> Uuid {
         }
         None => Uuid::now_v7(),
     }
-}
-
-async fn write_claims<R>(tx: &mut Transaction<'_, Postgres>, plan: &Plan<R>) -> Result<(), StoreError> {
-    for r in &plan.releases {
-        sqlx::query!(
-            "DELETE FROM unique_claims WHERE scope = $1 AND kind = $2 AND value = $3 AND owner_id = $4",
-            r.scope,
-            r.kind,
-            r.value,
-            r.owner,
-        )
-        .execute(&mut **tx)
-        .await?;
-    }
-    if plan.claims.is_empty() {
-        return Ok(());
-    }
-    // A value claimed twice within one command (two rows of a bulk create) is taken too.
-    let mut seen = std::collections::HashSet::new();
-    for c in &plan.claims {
-        if !seen.insert((c.scope, c.kind, c.value.as_str())) {
-            return Err(StoreError::ClaimTaken { kind: c.kind.to_string() });
-        }
-    }
-    let scopes: Vec<Uuid> = plan.claims.iter().map(|c| c.scope).collect();
-    let kinds: Vec<&str> = plan.claims.iter().map(|c| c.kind).collect();
-    let values: Vec<&str> = plan.claims.iter().map(|c| c.value.as_str()).collect();
-    let owners: Vec<Uuid> = plan.claims.iter().map(|c| c.owner).collect();
-    let inserted = sqlx::query!(
-        "INSERT INTO unique_claims (scope, kind, value, owner_id) \
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[]) \
-         ON CONFLICT DO NOTHING RETURNING scope, kind, value",
-        &scopes,
-        &kinds as &[&str],
-        &values as &[&str],
-        &owners,
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    if inserted.len() != plan.claims.len() {
-        let got: std::collections::HashSet<(Uuid, &str, &str)> =
-            inserted.iter().map(|r| (r.scope, r.kind.as_str(), r.value.as_str())).collect();
-        let taken = plan.claims.iter().find(|c| !got.contains(&(c.scope, c.kind, c.value.as_str()))).map(|c| c.kind).unwrap_or("value");
-        return Err(StoreError::ClaimTaken { kind: taken.to_string() });
-    }
-    Ok(())
 }
 
 async fn write_credentials<R>(tx: &mut Transaction<'_, Postgres>, ctx: &CommandContext, plan: &Plan<R>) -> Result<(), StoreError> {

@@ -16,11 +16,19 @@ pub struct Checkpoint {
 /// Locks and reads a projection's checkpoint: whoever holds the lock is the only one changing the
 /// projection's tables (the projector's batch, or a rebuild's swap).
 pub async fn lock(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sqlx::Error> {
-    sqlx::query!("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", name).execute(&mut *conn).await?;
-    let r = sqlx::query!("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE", name)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(Checkpoint { position: Position::new(r.tx, r.gid), status: r.status, stream_seq: r.stream_seq as u64 })
+    // The row exists after a projection's first batch: one statement from then on.
+    for _ in 0..2 {
+        let row = sqlx::query!("SELECT tx, gid, status, stream_seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE", name)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(r) = row {
+            return Ok(Checkpoint { position: Position::new(r.tx, r.gid), status: r.status, stream_seq: r.stream_seq as u64 });
+        }
+        sqlx::query!("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", name)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Err(sqlx::Error::RowNotFound)
 }
 
 /// Reads a projection's checkpoint without locking it (a missing row reads as the start).

@@ -15,21 +15,105 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::{decode, ApplyError};
 
-pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
-    // SCIM's ETags are the stream versions of users and groups (`crate::scim`).
-    if matches!(ev.stream_type.as_str(), "user" | "group") {
-        sqlx::query!(
-            "INSERT INTO stream_versions (stream_id, version) VALUES ($1, $2) \
-             ON CONFLICT (stream_id) DO UPDATE SET version = greatest(stream_versions.version, excluded.version)",
-            ev.stream_id,
-            ev.version,
-        )
-        .execute(&mut *conn)
-        .await?;
+/// Applies `events` in log order, with the effect of applying them one by one, in fewer
+/// statements: every stream version in one upsert, and each run of user creations (or deletions)
+/// in one statement. A run is a sequence of consecutive user events that are each a creation (a
+/// deletion), or that the directory keeps nothing of (`changes_nothing`): a bulk create appends
+/// `UserCreated`, `UserOnboardingNoticeRecorded` per user, so its users form one run. Rows of
+/// different users never depend on each other, so inserting a run at once is the same as in turn.
+/// On failure: the index of the event (for a run, its first event) it failed at; the runner then
+/// goes event by event to find the one at fault.
+pub async fn apply_all(conn: &mut PgConnection, events: &[&Envelope]) -> Result<(), (usize, ApplyError)> {
+    record_stream_versions(conn, events).await.map_err(|e| (0, e.into()))?;
+    let mut i = 0;
+    while i < events.len() {
+        let ev = events[i];
+        if ev.stream_type != "user" {
+            not_user(conn, ev).await.map_err(|e| (i, e))?;
+            i += 1;
+            continue;
+        }
+        let event: UserEvent = decode(ev).map_err(|e| (i, e))?;
+        let Some(kind) = RunKind::of(&event) else {
+            user(conn, ev, event).await.map_err(|e| (i, e))?;
+            i += 1;
+            continue;
+        };
+        let mut run = vec![(ev, event)];
+        let mut next = i + 1;
+        while let Some(&candidate) = events.get(next).filter(|e| e.stream_type == "user") {
+            let event: UserEvent = decode(candidate).map_err(|e| (next, e))?;
+            if RunKind::of(&event) == Some(kind) {
+                run.push((candidate, event));
+            } else if !changes_nothing(&event) {
+                break;
+            }
+            next += 1;
+        }
+        match kind {
+            RunKind::Created => users_created(conn, run).await,
+            RunKind::Deleted => users_deleted(conn, run).await,
+        }
+        .map_err(|e| (i, e))?;
+        i = next;
     }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunKind {
+    Created,
+    Deleted,
+}
+
+impl RunKind {
+    fn of(event: &UserEvent) -> Option<Self> {
+        match event {
+            UserEvent::UserCreated { .. } => Some(RunKind::Created),
+            UserEvent::UserDeleted { .. } => Some(RunKind::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// User events the directory keeps nothing of (their stream version aside); `user()` has an empty
+/// arm for exactly these.
+fn changes_nothing(event: &UserEvent) -> bool {
+    matches!(
+        event,
+        UserEvent::UserPasswordSet { .. }
+            | UserEvent::AccessTokenIssued { .. }
+            | UserEvent::AccessTokenRevoked { .. }
+            | UserEvent::UserOnboardingNoticeRecorded { .. }
+    )
+}
+
+/// SCIM's ETags are the stream versions of users and groups (`crate::scim`): the highest version
+/// of each such stream among `events`, in one upsert.
+async fn record_stream_versions(conn: &mut PgConnection, events: &[&Envelope]) -> Result<(), sqlx::Error> {
+    let mut highest: std::collections::BTreeMap<uuid::Uuid, i32> = std::collections::BTreeMap::new();
+    for ev in events.iter().filter(|e| matches!(e.stream_type.as_str(), "user" | "group")) {
+        let v = highest.entry(ev.stream_id).or_insert(ev.version);
+        *v = (*v).max(ev.version);
+    }
+    if highest.is_empty() {
+        return Ok(());
+    }
+    let (ids, versions): (Vec<uuid::Uuid>, Vec<i32>) = highest.into_iter().unzip();
+    sqlx::query!(
+        "INSERT INTO stream_versions (stream_id, version) SELECT * FROM UNNEST($1::uuid[], $2::int[]) \
+         ON CONFLICT (stream_id) DO UPDATE SET version = greatest(stream_versions.version, excluded.version)",
+        &ids,
+        &versions,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn not_user(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
     match ev.stream_type.as_str() {
         "organization" => organization(conn, ev, decode(ev)?).await,
-        "user" => user(conn, ev, decode(ev)?).await,
         "group" => group(conn, ev, decode(ev)?).await,
         "department" => department(conn, ev, decode(ev)?).await,
         "location" => location(conn, ev, decode(ev)?).await,
@@ -145,58 +229,7 @@ async fn organization(conn: &mut PgConnection, ev: &Envelope, event: Organizatio
 
 async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Result<(), ApplyError> {
     match event {
-        UserEvent::UserCreated { id, org_id, number, email, login, first_name, last_name, role, status, profile, created_by } => {
-            sqlx::query!(
-                "INSERT INTO users (id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
-                 department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
-                 additional_teams, additional_locations, external_user_id, created_by, created_at, updated_at, \
-                 middle_name, title_prefix, nickname, address_line1, address_line2, city, state, country, postal_code) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23, \
-                 $24, $25, $26, $27, $28, $29, $30, $31, $32)",
-                id.0,
-                org_id.map(|o| o.0),
-                number,
-                email.as_str(),
-                login.as_str(),
-                first_name,
-                last_name,
-                role.as_str(),
-                status.as_str(),
-                profile.phone,
-                profile.designation,
-                profile.department,
-                profile.location,
-                profile.reports_to.map(|r| r.0),
-                profile.is_department_head,
-                json(&profile.skills),
-                profile.default_visibility.map(|v| json(v).as_str().unwrap_or_default().to_string()),
-                profile.security_group,
-                json(&profile.additional_teams),
-                json(&profile.additional_locations),
-                profile.external_user_id,
-                created_by.map(|c| c.0),
-                ev.recorded_at,
-                profile.middle_name,
-                profile.title_prefix,
-                profile.nickname,
-                profile.contact.address_line1,
-                profile.contact.address_line2,
-                profile.contact.city,
-                profile.contact.state,
-                profile.contact.country,
-                profile.contact.postal_code,
-            )
-            .execute(&mut *conn)
-            .await?;
-            if let Some(org) = org_id {
-                sqlx::query!(
-                    "INSERT INTO org_user_counts (org_id, live) VALUES ($1, 1) ON CONFLICT (org_id) DO UPDATE SET live = org_user_counts.live + 1",
-                    org.0,
-                )
-                .execute(conn)
-                .await?;
-            }
-        }
+        UserEvent::UserCreated { .. } => users_created(conn, vec![(ev, event)]).await?,
         UserEvent::UserUpdated { patch, updated_by } => {
             let (add_teams, remove_teams, add_locations) =
                 (patch.add_additional_teams, patch.remove_additional_teams, patch.add_additional_locations);
@@ -246,20 +279,8 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
             }
             u.run(conn, ev.stream_id).await?;
         }
-        UserEvent::UserDeleted { deleted_by } => {
-            // The count falls only when a live user is deleted: the CTE's update returns no row
-            // for a user who already was.
-            sqlx::query!(
-                "WITH gone AS (UPDATE users SET deleted = true, status = 'ARCHIVE', updated_at = $2, updated_by = $3 \
-                 WHERE id = $1 AND NOT deleted RETURNING org_id) \
-                 UPDATE org_user_counts c SET live = c.live - 1 FROM gone WHERE c.org_id = gone.org_id",
-                ev.stream_id,
-                ev.recorded_at,
-                deleted_by.0,
-            )
-            .execute(conn)
-            .await?;
-        }
+        UserEvent::UserDeleted { .. } => users_deleted(conn, vec![(ev, event)]).await?,
+        // Exactly the events of `changes_nothing`.
         UserEvent::UserPasswordSet { .. }
         | UserEvent::AccessTokenIssued { .. }
         | UserEvent::AccessTokenRevoked { .. }
@@ -281,6 +302,110 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Inserts the users of `run` (its `UserCreated` events) in one statement, and adds them to their
+/// organizations' live counts in another.
+async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>) -> Result<(), ApplyError> {
+    let mut rows = Vec::with_capacity(run.len());
+    let mut per_org: std::collections::BTreeMap<uuid::Uuid, i64> = std::collections::BTreeMap::new();
+    for (ev, event) in run {
+        let UserEvent::UserCreated { id, org_id, number, email, login, first_name, last_name, role, status, profile, created_by } = event
+        else {
+            continue;
+        };
+        if let Some(org) = org_id {
+            *per_org.entry(org.0).or_default() += 1;
+        }
+        // Keys are the `users` columns; `jsonb_populate_recordset` casts each to its column's type.
+        rows.push(serde_json::json!({
+            "id": id.0,
+            "org_id": org_id.map(|o| o.0),
+            "number": number,
+            "email": email.as_str(),
+            "login": login.as_str(),
+            "first_name": first_name,
+            "last_name": last_name,
+            "role": role.as_str(),
+            "status": status.as_str(),
+            "phone": profile.phone,
+            "designation": profile.designation,
+            "department": profile.department,
+            "location": profile.location,
+            "reports_to": profile.reports_to.map(|r| r.0),
+            "is_department_head": profile.is_department_head,
+            "skills": json(&profile.skills),
+            "default_visibility": profile.default_visibility.map(|v| json(v).as_str().unwrap_or_default().to_string()),
+            "security_group": profile.security_group,
+            "additional_teams": json(&profile.additional_teams),
+            "additional_locations": json(&profile.additional_locations),
+            "external_user_id": profile.external_user_id,
+            "created_by": created_by.map(|c| c.0),
+            "created_at": ev.recorded_at,
+            "updated_at": ev.recorded_at,
+            "middle_name": profile.middle_name,
+            "title_prefix": profile.title_prefix,
+            "nickname": profile.nickname,
+            "address_line1": profile.contact.address_line1,
+            "address_line2": profile.contact.address_line2,
+            "city": profile.contact.city,
+            "state": profile.contact.state,
+            "country": profile.contact.country,
+            "postal_code": profile.contact.postal_code,
+        }));
+    }
+    sqlx::query!(
+        "INSERT INTO users (id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
+         department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
+         additional_teams, additional_locations, external_user_id, created_by, created_at, updated_at, \
+         middle_name, title_prefix, nickname, address_line1, address_line2, city, state, country, postal_code) \
+         SELECT id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
+         department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
+         additional_teams, additional_locations, external_user_id, created_by, created_at, updated_at, \
+         middle_name, title_prefix, nickname, address_line1, address_line2, city, state, country, postal_code \
+         FROM jsonb_populate_recordset(NULL::users, $1)",
+        serde_json::Value::Array(rows),
+    )
+    .execute(&mut *conn)
+    .await?;
+    if !per_org.is_empty() {
+        let (orgs, added): (Vec<uuid::Uuid>, Vec<i64>) = per_org.into_iter().unzip();
+        sqlx::query!(
+            "INSERT INTO org_user_counts (org_id, live) SELECT * FROM UNNEST($1::uuid[], $2::bigint[]) \
+             ON CONFLICT (org_id) DO UPDATE SET live = org_user_counts.live + excluded.live",
+            &orgs,
+            &added,
+        )
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks the users of `run` (its `UserDeleted` events) deleted in one statement. Each live count
+/// falls by the users who were live: the update returns no row for one already deleted.
+async fn users_deleted(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>) -> Result<(), ApplyError> {
+    let (mut ids, mut at, mut by) = (Vec::new(), Vec::new(), Vec::new());
+    for (ev, event) in run {
+        if let UserEvent::UserDeleted { deleted_by } = event {
+            ids.push(ev.stream_id);
+            at.push(ev.recorded_at);
+            by.push(deleted_by.0);
+        }
+    }
+    sqlx::query!(
+        "WITH gone AS (UPDATE users u SET deleted = true, status = 'ARCHIVE', updated_at = d.at, updated_by = d.by \
+         FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[]) AS d(id, at, by) \
+         WHERE u.id = d.id AND NOT u.deleted RETURNING u.org_id), \
+         fell AS (SELECT org_id, count(*) AS n FROM gone GROUP BY org_id) \
+         UPDATE org_user_counts c SET live = c.live - fell.n FROM fell WHERE c.org_id = fell.org_id",
+        &ids,
+        &at,
+        &by,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

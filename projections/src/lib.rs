@@ -117,11 +117,23 @@ pub(crate) fn decode<E: domain::DomainEvent>(ev: &Envelope) -> Result<E, ApplyEr
 
 impl Projection {
     /// Applies one event to this projection's tables on `conn` (inside the caller's transaction).
-    #[tracing::instrument(name = "projection.apply", skip_all, fields(projection = self.name, event_type = %event.event_type, position = %event.position))]
     pub async fn apply(&self, conn: &mut PgConnection, event: &Envelope) -> Result<(), ApplyError> {
+        self.apply_all(conn, &[event]).await.map_err(|(_, e)| e)
+    }
+
+    /// Applies `events` in log order on `conn` (inside the caller's transaction), with the effect
+    /// of applying them one by one; a projection may apply runs of them set-based. On failure: the
+    /// index of the event it failed at (for a set-based run, the run's first event) and why.
+    #[tracing::instrument(name = "projection.apply", skip_all, fields(projection = self.name, events = events.len()))]
+    pub async fn apply_all(&self, conn: &mut PgConnection, events: &[&Envelope]) -> Result<(), (usize, ApplyError)> {
         match self.name {
-            "directory" => directory::apply(conn, event).await,
-            "content" => content::apply(conn, event).await,
+            "directory" => directory::apply_all(conn, events).await,
+            "content" => {
+                for (i, event) in events.iter().enumerate() {
+                    content::apply(conn, event).await.map_err(|e| (i, e))?;
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

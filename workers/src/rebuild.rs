@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use eventlog::{log, Position};
+use eventlog::{log, Envelope, Position};
 use indicatif::{ProgressBar, ProgressStyle};
 use projections::{checkpoint, parked, ApplyError, Projection};
 use sqlx::{Acquire, PgConnection, PgPool};
@@ -143,6 +143,21 @@ impl Parking {
     }
 }
 
+/// Applies (and empties) `plain`: events no parked event holds back, which the live projector
+/// applied too, so a refusal here is a replay that diverges from the live run: the rebuild stops.
+async fn apply_plain(conn: &mut PgConnection, projection: &Projection, plain: &mut Vec<&Envelope>) -> Result<(), WorkerError> {
+    if plain.is_empty() {
+        return Ok(());
+    }
+    projection.apply_all(conn, plain).await.map_err(|(i, e)| WorkerError::Poisoned {
+        projection: projection.name.into(),
+        event_id: plain[i].event_id.to_string(),
+        error: e.to_string(),
+    })?;
+    plain.clear();
+    Ok(())
+}
+
 /// Applies the next batch after `cursor` (up to `until`, inclusive) into the staging schema.
 async fn apply_range(
     conn: &mut PgConnection,
@@ -154,19 +169,25 @@ async fn apply_range(
 ) -> Result<u64, WorkerError> {
     sqlx::query(&format!("SET LOCAL search_path = {staging}, public")).execute(&mut *conn).await?;
     let events = log::read_after(&mut *conn, *cursor, BATCH).await?;
-    let mut n = 0;
-    for event in events {
-        if until.is_some_and(|u| event.position > u) {
-            break;
+    let events: Vec<&Envelope> = events.iter().take_while(|e| until.is_none_or(|u| e.position <= u)).collect();
+    // Events that are neither parked nor behind a parked one are applied together (set-based
+    // where the projection can), up to the next that is: in log order either way.
+    let mut plain: Vec<&Envelope> = Vec::new();
+    for &event in &events {
+        let blocked = parking.blocked.get(&event.stream_id).copied();
+        if blocked.is_none() && !parking.parked.contains(&event.event_id) {
+            plain.push(event);
+            continue;
         }
-        if let Some(head) = parking.blocked.get(&event.stream_id) {
+        apply_plain(conn, projection, &mut plain).await?;
+        if let Some(head) = blocked {
             // Parked already, or (ahead of the live projection) parked now: the projector skips
             // it once the checkpoint moves past it with the swap.
-            parked::park(conn, projection.name, &event, 0, &parked::behind(*head), 0).await?;
+            parked::park(conn, projection.name, event, 0, &parked::behind(head), 0).await?;
             parking.kept.push(event.event_id);
-        } else if parking.parked.contains(&event.event_id) {
+        } else {
             let mut savepoint = conn.begin().await?;
-            match projection.apply(&mut savepoint, &event).await {
+            match projection.apply(&mut savepoint, event).await {
                 Ok(()) => savepoint.commit().await?,
                 Err(ApplyError::Db(db)) if !crate::runner::refused_by_database(&db) => return Err(db.into()),
                 Err(e) => {
@@ -176,16 +197,13 @@ async fn apply_range(
                     parking.kept.push(event.event_id);
                 }
             }
-        } else {
-            projection.apply(conn, &event).await.map_err(|e| WorkerError::Poisoned {
-                projection: projection.name.into(),
-                event_id: event.event_id.to_string(),
-                error: e.to_string(),
-            })?;
         }
-        *cursor = event.position;
-        n += 1;
     }
+    apply_plain(conn, projection, &mut plain).await?;
+    if let Some(last) = events.last() {
+        *cursor = last.position;
+    }
+    let n = events.len() as u64;
     sqlx::query(&format!("SET LOCAL search_path = {}", projections::SEARCH_PATH)).execute(&mut *conn).await?;
     Ok(n)
 }

@@ -210,6 +210,10 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
     let streams: Vec<uuid::Uuid> = batch.iter().map(|d| d.event.stream_id).collect();
     let heads = parked::heads(&mut tx, projection.name, &streams).await?;
     let mut at = cp.position;
+    // Parking touches only the parked set, applying only the read model, and a stream's events are
+    // either all parked or all applied here: so parking first and then applying the rest in one
+    // go (set-based where the projection can) has the effect of going event by event.
+    let mut apply = Vec::with_capacity(batch.len());
     for one in batch {
         // At or below the checkpoint: already applied or parked (a redelivery, or a rebuild got
         // there first).
@@ -219,10 +223,11 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
         if let Some(head) = heads.get(&one.event.stream_id) {
             parked::park(&mut tx, projection.name, &one.event, one.stream_seq, &parked::behind(*head), 0).await?;
         } else {
-            projection.apply(&mut tx, &one.event).await.map_err(|e| refused_or_transient(projection, &one.event, e))?;
+            apply.push(&one.event);
         }
         at = one.event.position;
     }
+    projection.apply_all(&mut tx, &apply).await.map_err(|(i, e)| refused_or_transient(projection, apply[i], e))?;
     let seq = batch.last().map(|d| d.stream_seq as i64).unwrap_or(cp.stream_seq as i64);
     checkpoint::advance(&mut tx, projection.name, at, seq).await?;
     tx.commit().await?;

@@ -52,9 +52,14 @@ impl Consistency {
             loop {
                 tokio::select! {
                     r = listener.recv() => {
-                        if let Err(e) = r {
-                            tracing::warn!(error = %e, "checkpoint listener lost; polling until it reconnects");
-                            if !shutdown.sleep(FALLBACK_POLL).await { return; }
+                        match r {
+                            // One read answers every notification already here: under load the
+                            // projectors notify faster than one query per notification.
+                            Ok(_) => while listener.next_buffered().is_some() {},
+                            Err(e) => {
+                                tracing::warn!(error = %e, "checkpoint listener lost; polling until it reconnects");
+                                if !shutdown.sleep(FALLBACK_POLL).await { return; }
+                            }
                         }
                     }
                     _ = tokio::time::sleep(FALLBACK_POLL) => {}

@@ -342,10 +342,16 @@ impl<'a> Batch<'a> {
     /// `domain::user::default_supervisors`. Location admins are the location's members who are in
     /// the org's `Administrators` group; a department's admins are its heads.
     pub(crate) async fn default_supervisors(&mut self, profile: &mut Profile) -> Result<(), CommandError> {
+        // Only location admins need the Administrators group: a user joining no location costs
+        // no read of it.
         let admins_id = domain::security_group::builtin_id(self.org, domain::security_group::SecurityGroupKind::Administrators);
-        let admins: BTreeSet<UserId> = match self.security_groups.state(self.store, admins_id).await? {
-            Some(g) => g.members.clone(),
-            None => BTreeSet::new(),
+        let admins: BTreeSet<UserId> = if profile.location.is_none() && profile.additional_locations.is_empty() {
+            BTreeSet::new()
+        } else {
+            match self.security_groups.state(self.store, admins_id).await? {
+                Some(g) => g.members.clone(),
+                None => BTreeSet::new(),
+            }
         };
         let at_location = location_members_admins(self, profile.location, &admins).await?;
         let heads: Vec<UserId> = match profile.department {

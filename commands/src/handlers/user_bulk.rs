@@ -45,13 +45,6 @@ pub fn check_count(field: &str, n: usize, what: &str) -> Result<(), DomainError>
     Ok(())
 }
 
-/// `n` fresh `number`s in one round trip (gaps are harmless, DESIGN §7).
-async fn next_numbers(store: &Store, n: usize) -> Result<Vec<i64>, StoreError> {
-    Ok(sqlx::query_scalar!(r#"SELECT nextval('entity_number_seq') AS "n!" FROM generate_series(1, $1::int)"#, n as i32)
-        .fetch_all(store.pool())
-        .await?)
-}
-
 /// The claims among `claims` already held by someone, as `(kind, value)`.
 async fn taken_claims(store: &Store, org: OrgId, claims: &[Claim]) -> Result<HashSet<(String, String)>, StoreError> {
     let kinds: Vec<&str> = claims.iter().map(|c| c.kind).collect();
@@ -95,7 +88,7 @@ pub async fn bulk_create_users(
         .into());
     }
     let ids: Vec<UserId> = rows.iter().map(|_| UserId(Uuid::now_v7())).collect();
-    let numbers = next_numbers(store, rows.len()).await?;
+    let numbers = store.next_numbers(rows.len()).await?;
     if numbers.len() != rows.len() {
         return Err(CommandError::Store(StoreError::Codec(domain::EventCodecError("the number sequence answered short".into()))));
     }

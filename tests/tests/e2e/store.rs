@@ -324,3 +324,137 @@ async fn concurrent_creates_of_different_users_never_conflict() {
     let (_, users) = send(app.wd(Method::GET, "/api/users?per_page=100", &org.token)).await;
     assert_eq!(users["meta"]["totalResults"], 25);
 }
+
+/// A user's creation, as the store appends it: `UserCreated`, then an event the directory keeps
+/// nothing of, so that a run of creations has something to pass over.
+fn created(org: OrgId, i: usize, profile: domain::user::Profile) -> (domain::UserId, PendingStream) {
+    use domain::user::{Role, UserEvent, UserStatus};
+    use domain::values::{Email, Login};
+    let id = domain::UserId(uuid::Uuid::now_v7());
+    let email = format!("run{i}@{}.io", org.0.simple());
+    let events = [
+        UserEvent::UserCreated {
+            id,
+            org_id: Some(org),
+            number: 1_000_000 + i as i64,
+            email: Email::parse("email", &email).unwrap(),
+            login: Login::parse("login", &email).unwrap(),
+            first_name: format!("First{i}"),
+            last_name: "Run".into(),
+            role: Role::Member,
+            status: UserStatus::Active,
+            profile,
+            created_by: None,
+        },
+        UserEvent::UserPasswordSet { set_by: None },
+    ];
+    (id, PendingStream::new(id.0, Some(org.0), 0, &events).unwrap())
+}
+
+/// (rows, live users, live count kept by the projector) of an org's users.
+async fn users_of(app: &TestApp, org: OrgId) -> (i64, i64, Option<i64>) {
+    let (rows, live): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE NOT deleted) FROM rm_directory.users WHERE org_id = $1")
+            .bind(org.0)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let kept: Option<i64> = sqlx::query_scalar("SELECT live FROM rm_directory.org_user_counts WHERE org_id = $1")
+        .bind(org.0)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap();
+    (rows, live, kept)
+}
+
+/// The directory applies runs of user creations and deletions set-based (one statement per run);
+/// the outcome must be that of going event by event: every row with its fields, each org's live
+/// count, and a user deleted twice counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_of_user_creations_and_deletions_apply_as_one_by_one() {
+    use domain::user::{Profile, UserEvent};
+    let app = TestApp::spawn().await;
+    let store = commands::Store::new(app.pool.clone());
+    let ctx = CommandContext::system("test", chrono::Utc::now());
+    let (a, b) = (OrgId(uuid::Uuid::now_v7()), OrgId(uuid::Uuid::now_v7()));
+    // One append: creations of two orgs interleaved, one with every stored profile field.
+    let full = Profile {
+        phone: Some("+1 555".into()),
+        designation: Some("Lead".into()),
+        skills: vec!["rust".into(), "sql".into()],
+        external_user_id: Some("ext-7".into()),
+        middle_name: Some("M".into()),
+        nickname: Some("Nick".into()),
+        ..Profile::default()
+    };
+    let mut users = Vec::new();
+    let mut streams = Vec::new();
+    for i in 0..10 {
+        let org = if i % 3 == 0 { b } else { a };
+        let (id, stream) = created(org, i, if i == 4 { full.clone() } else { Profile::default() });
+        users.push((id, org));
+        streams.push(stream);
+    }
+    store.append(&ctx, &Plan { streams, ..Plan::default() }).await.unwrap().unwrap();
+    app.eventually("the read models to catch up", Duration::from_secs(20), || roster_tests::projections_caught_up(&app.pool)).await;
+    assert_eq!(users_of(&app, a).await, (6, 6, Some(6)));
+    assert_eq!(users_of(&app, b).await, (4, 4, Some(4)));
+    let row: Value = sqlx::query_scalar(
+        "SELECT jsonb_build_object('first_name', first_name, 'phone', phone, 'designation', designation, 'skills', skills, \
+         'external_user_id', external_user_id, 'nickname', nickname, 'middle_name', middle_name, 'number', number, \
+         'created_is_updated', created_at = updated_at) FROM rm_directory.users WHERE id = $1",
+    )
+    .bind(users[4].0 .0)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        json!({"first_name": "First4", "phone": "+1 555", "designation": "Lead", "skills": ["rust", "sql"], "external_user_id": "ext-7",
+               "nickname": "Nick", "middle_name": "M", "number": 1_000_004, "created_is_updated": true})
+    );
+
+    // One append deleting three of org A's users, one of them twice (a replayed log may hold
+    // that; only a live user lowers the count).
+    let by = users[0].0;
+    let deleted = |n: i32| vec![UserEvent::UserDeleted { deleted_by: by }; n as usize];
+    let streams = vec![
+        PendingStream::new(users[1].0 .0, Some(a.0), 2, &deleted(2)).unwrap(),
+        PendingStream::new(users[2].0 .0, Some(a.0), 2, &deleted(1)).unwrap(),
+        PendingStream::new(users[4].0 .0, Some(a.0), 2, &deleted(1)).unwrap(),
+    ];
+    store.append(&ctx, &Plan { streams, ..Plan::default() }).await.unwrap().unwrap();
+    app.eventually("the read models to catch up", Duration::from_secs(20), || roster_tests::projections_caught_up(&app.pool)).await;
+    assert_eq!(users_of(&app, a).await, (6, 3, Some(3)));
+    assert_eq!(users_of(&app, b).await, (4, 4, Some(4)), "another org's count is untouched");
+}
+
+/// `number`s are handed out from blocks reserved per store: never twice, however many stores
+/// (processes) take them at once, and rising within one store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn numbers_from_blocks_are_unique_across_stores() {
+    let app = TestApp::spawn().await;
+    let stores = [commands::Store::new(app.pool.clone()), commands::Store::new(app.pool.clone())];
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let store = stores[t % 2].clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..(commands::store::NUMBER_BLOCK + 7) {
+                    got.push(store.next_number().await.unwrap());
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        let got = t.await.unwrap();
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "one caller's numbers rise: {got:?}");
+        all.extend(got);
+    }
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "no number handed out twice");
+}
