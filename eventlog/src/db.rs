@@ -11,9 +11,20 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// A pool whose sessions search `search_path` (the read models' schemas before `public`:
 /// `projections::SEARCH_PATH`, which only the read side knows) and never sit idle inside a
 /// transaction: an open transaction holds every log reader back (DESIGN §3).
+///
+/// A connection is not pinged before each use (`test_before_acquire`): that ping was a round trip
+/// per query, as many as the queries themselves on the write path. A connection that died
+/// meanwhile (a Postgres restart) fails its next query with an I/O error, which every caller
+/// already treats as Postgres being away (503 with `Retry-After`, a runner's retry), and the pool
+/// drops it.
 pub async fn connect(url: &str, max_connections: u32, search_path: &str) -> Result<PgPool, sqlx::Error> {
     let opts = PgConnectOptions::from_str(url)?.options([("search_path", search_path), ("idle_in_transaction_session_timeout", "15s")]);
-    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .connect_with(opts)
+        .await
 }
 
 /// Migrates on a session of its own whose search_path is only `public`: the migrator's bookkeeping
