@@ -10,6 +10,8 @@ use crate::kernel::error::ApiError;
 
 use crate::{grants, nexport, portsip, publisher, roster, sunbird, workdrive};
 
+mod rules;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Roster", description = "One event-sourced directory, many dialects."),
@@ -492,7 +494,20 @@ fn document_body_bounds<D: Dialect>(openapi: &mut utoipa::openapi::OpenApi) {
                 continue;
             }
             for content in op.request_body.iter().flat_map(|b| b.content.values()) {
-                if let Some(RefOr::Ref(r)) = &content.schema {
+                // The body's schema, or each alternative of it (an optional body: `oneOf: [null, $ref]`).
+                let refs: Vec<&Ref> = match &content.schema {
+                    Some(RefOr::Ref(r)) => vec![r],
+                    Some(RefOr::T(Schema::OneOf(one))) => one
+                        .items
+                        .iter()
+                        .filter_map(|i| match i {
+                            RefOr::Ref(r) => Some(r),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => vec![],
+                };
+                for r in refs {
                     bodies.insert(r.ref_location.trim_start_matches("#/components/schemas/").to_string());
                 }
             }
@@ -621,7 +636,7 @@ fn document_refusals<D: Dialect>(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-pub fn document() -> utoipa::openapi::OpenApi {
+pub fn document() -> serde_json::Value {
     let mut doc = Doc::openapi();
     // WorkDrive's content modules each carry their own list of paths.
     doc.merge(workdrive::content::Doc::openapi());
@@ -643,7 +658,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
     QueryRules.modify(&mut doc);
     SunbirdAliases.modify(&mut doc);
     OperationIds.modify(&mut doc);
-    doc
+    // The rules edit the JSON: some of what they state (a `oneOf` beside an object's
+    // properties, XML names) has no place in utoipa's types.
+    let mut json = serde_json::to_value(&doc).expect("the document is JSON");
+    rules::apply(&mut json);
+    json
 }
 
 #[cfg(test)]

@@ -235,11 +235,21 @@ async fn find_group(st: &AppState, org: OrgId, id: &str) -> Result<GroupRow, Api
     queries::group_by_number(&st.pool, org.0, number).await?.ok_or_else(not_found)
 }
 
-/// Extension numbers are 3 to 64 digits; ours are the user's `number`.
+/// The fewest and the most digits of an extension number.
+const EXTENSION_DIGITS: (usize, usize) = (3, 64);
+
+/// An extension number as the document states it (`EXTENSION_DIGITS`).
+pub fn extension_pattern() -> String {
+    let (min, max) = EXTENSION_DIGITS;
+    format!("^[0-9]{{{min},{max}}}$")
+}
+
+/// Extension numbers are 3 to 64 digits (`EXTENSION_DIGITS`); ours are the user's `number`.
 async fn find_extension(st: &AppState, org: OrgId, ext: &str) -> Result<queries::UserRow, ApiError> {
     let not_found = || ApiError::NotFound(format!("extension {ext} not found"));
-    if ext.len() < 3 || ext.len() > 64 || !ext.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid("extension_number", "must be 3 to 64 digits"));
+    let (min, max) = EXTENSION_DIGITS;
+    if ext.len() < min || ext.len() > max || !ext.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid("extension_number", format!("must be {min} to {max} digits")));
     }
     let number: i64 = ext.parse().map_err(|_| not_found())?;
     queries::user_by_number(&st.pool, org.0, number).await?.ok_or_else(not_found)

@@ -13,7 +13,7 @@ sys.path.insert(0, sys.argv[1])
 from roster_client import AuthenticatedClient  # noqa: E402
 from roster_client.api.port_sip import portsip_create_group, portsip_list_groups  # noqa: E402
 from roster_client.api.work_drive import workdrive_add_user, workdrive_create_organization, workdrive_list_users  # noqa: E402
-from roster_client.models import AddUserBody, AdminBody, AuthBody, CreateOrganizationBody, GroupBody  # noqa: E402
+from roster_client.models import AddUserBody, AdminBody, AuthBody, AuthBodyMethod, CreateOrganizationBody, GroupBody  # noqa: E402
 
 base_url, super_token = sys.argv[2], sys.argv[3]
 tag = uuid.uuid4().hex[:8]
@@ -39,7 +39,7 @@ org = expect(
         body=CreateOrganizationBody(
             name=f"Client {tag}",
             admin=AdminBody(email=f"admin-{tag}@client.example.com", first_name="Ada", last_name="Admin"),
-            auth=AuthBody(method="internal"),
+            auth=AuthBody(method=AuthBodyMethod.INTERNAL),  # the document lists the methods
         ),
     ),
     201,

@@ -114,13 +114,63 @@ impl<T: DeserializeOwned, D: Dialect> FromRequest<AppState> for Json<T, D> {
             Err(rejection) => return Err(Error::new(ApiError::invalid("body", rejection.body_text()))),
         };
         refuse_nul_in_json_bytes(&bytes)?;
-        let mut req = Request::new(axum::body::Body::from(bytes));
+        // Every dialect's bodies are objects; serde would read a struct from an array by position.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(Error::new(ApiError::invalid("body", "must be a JSON object")));
+        }
+        let mut req = Request::new(axum::body::Body::from(bytes.clone()));
         *req.headers_mut() = headers;
         match axum::Json::<T>::from_request(req, st).await {
             Ok(axum::Json(v)) => Ok(Json(v, PhantomData)),
-            Err(rejection) => Err(Error::new(ApiError::invalid("body", rejection.body_text()))),
+            Err(rejection) => {
+                // JSON has one number type: `338.0` is the integer 338 (JSON Schema's `integer`
+                // takes it), which serde refuses for an integer field. Read such a body again with
+                // its integral numbers written as integers.
+                if let axum::extract::rejection::JsonRejection::JsonDataError(_) = rejection {
+                    if let Some(v) = integral_floats_as_integers(&bytes).and_then(|v| serde_json::from_value::<T>(v).ok()) {
+                        return Ok(Json(v, PhantomData));
+                    }
+                }
+                Err(Error::new(ApiError::invalid("body", rejection.body_text())))
+            }
         }
     }
+}
+
+/// The body with every integral float (`338.0`, `1e3`) written as an integer, when it holds one.
+fn integral_floats_as_integers(bytes: &[u8]) -> Option<serde_json::Value> {
+    fn walk(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                // Within i64's range (2^63 is not, and is the first float past it).
+                if f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+                    *v = serde_json::Value::from(f as i64);
+                    true
+                } else {
+                    false
+                }
+            }
+            serde_json::Value::Array(items) => {
+                // Every item, not only up to the first change.
+                let mut changed = false;
+                for item in items {
+                    changed |= walk(item);
+                }
+                changed
+            }
+            serde_json::Value::Object(map) => {
+                let mut changed = false;
+                for item in map.values_mut() {
+                    changed |= walk(item);
+                }
+                changed
+            }
+            _ => false,
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    walk(&mut v).then_some(v)
 }
 
 /// Query parameters; a malformed one is a 400 in the dialect's shape.

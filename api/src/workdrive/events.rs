@@ -212,11 +212,15 @@ fn kind(field: &str, raw: &serde_json::Value) -> Result<ModuleCode, ApiError> {
         serde_json::Value::String(s) => ModuleCode::parse(field, s)?,
         _ => return Err(ApiError::invalid(field, "must be a module code number or name")),
     };
-    match m {
-        ModuleCode::Event | ModuleCode::Livestream => Ok(m),
-        _ => Err(ApiError::invalid(field, "must be EVENT (2) or LIVESTREAM (3)")),
+    if EVENT_KINDS.contains(&m) {
+        Ok(m)
+    } else {
+        Err(ApiError::invalid(field, "must be EVENT (2) or LIVESTREAM (3)"))
     }
 }
+
+/// The module codes an event is of (its `type`, a list's `filter`), by code or name.
+pub(crate) const EVENT_KINDS: [ModuleCode; 2] = [ModuleCode::Event, ModuleCode::Livestream];
 
 fn repeat(body: RepeatBody) -> Result<Repeat, ApiError> {
     let config = body.config.ok_or_else(|| ApiError::invalid("repeat.config", "is required"))?;

@@ -302,12 +302,14 @@ impl From<&UserRow> for UserSummary {
     }
 }
 
-/// A boolean query flag as clients send it: `true`/`false`, `1`/`0`, or empty (absent).
+/// A boolean query flag (the spec types each one `bool`): `true` or `false` (any case); absent is
+/// false. Anything else, empty, `1` and `0` included, is refused naming the flag, so that a client
+/// that means something else learns it instead of getting `false`.
 fn bool_param(field: &str, raw: Option<&str>) -> Result<bool, ApiError> {
     match raw.map(str::trim) {
-        None | Some("") => Ok(false),
-        Some(s) if s.eq_ignore_ascii_case("true") || s == "1" => Ok(true),
-        Some(s) if s.eq_ignore_ascii_case("false") || s == "0" => Ok(false),
+        None => Ok(false),
+        Some(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(s) if s.eq_ignore_ascii_case("false") => Ok(false),
         Some(other) => Err(ApiError::invalid(field, format!("must be true or false, got '{other}'"))),
     }
 }

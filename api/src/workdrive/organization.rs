@@ -71,7 +71,7 @@ pub struct AdminBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AuthBody {
-    #[schema(value_type = String, example = "internal")]
+    #[schema(inline, example = "internal")]
     pub method: AuthMethod,
 }
 

@@ -186,11 +186,13 @@ pub async fn list_sso(
     dialect::Query(q, _): Query<SsoQuery>,
 ) -> Result<Response, Error> {
     let org = caller.org()?.0;
+    // Parsed first: a malformed flag is refused even where a location or department wins over it.
+    let manage = bool_param("manage", q.manage.as_deref())?;
     let scope = if let Some(l) = opt_id(q.location.as_deref(), "location")? {
         SsoScope::Location(l)
     } else if let Some(d) = opt_id(q.department.as_deref(), "department")? {
         SsoScope::Department(d)
-    } else if bool_param("manage", q.manage.as_deref())? {
+    } else if manage {
         if !caller.is_org_admin() {
             return Err(ApiError::Forbidden("only an organization admin may list admin-level SSO entries".into()).into());
         }

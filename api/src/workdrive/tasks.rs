@@ -183,6 +183,9 @@ pub struct TasksQuery {
     pub per_page: Option<String>,
 }
 
+/// The scopes of E45's `filter` (any case; empty or absent: every task the caller may see).
+pub(crate) const TASK_FILTERS: [&str; 2] = ["INDEPENDENT_TASKS_CREATED_BY_ME", "INDEPENDENT_TASKS_ASSIGNED_TO_ME"];
+
 /// E45: one page of the caller's tasks (created by them, assigned to them, or, for an org admin,
 /// all of the org's).
 #[utoipa::path(get, path = "/api/tasks", tag = "WorkDrive",
@@ -196,10 +199,11 @@ pub async fn list_tasks(
     dialect::Query(q, _): Query<TasksQuery>,
 ) -> Result<Response, Error> {
     let reader = reader(&caller)?;
+    let [created_by_me, assigned_to_me] = TASK_FILTERS;
     let scope = match q.filter.as_deref().map(str::trim) {
         None | Some("") => TaskScope::All,
-        Some(f) if f.eq_ignore_ascii_case("INDEPENDENT_TASKS_CREATED_BY_ME") => TaskScope::CreatedByMe,
-        Some(f) if f.eq_ignore_ascii_case("INDEPENDENT_TASKS_ASSIGNED_TO_ME") => TaskScope::AssignedToMe,
+        Some(f) if f.eq_ignore_ascii_case(created_by_me) => TaskScope::CreatedByMe,
+        Some(f) if f.eq_ignore_ascii_case(assigned_to_me) => TaskScope::AssignedToMe,
         Some(other) => {
             return Err(ApiError::invalid(
                 "filter",
@@ -208,10 +212,7 @@ pub async fn list_tasks(
             .into())
         }
     };
-    let published = match q.published.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        some => Some(super::bool_param("published", some)?),
-    };
+    let published = q.published.as_deref().map(|flag| super::bool_param("published", Some(flag))).transpose()?;
     let newest_first = match q.sort_direction.as_deref().map(str::trim).unwrap_or("") {
         "" => false,
         s if s.eq_ignore_ascii_case("asc") => false,

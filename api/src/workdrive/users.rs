@@ -397,10 +397,13 @@ pub async fn delete_user(
     State(st): State<AppState>,
     Write { caller, ctx }: Write,
     Path(id): Path<String>,
-    dialect::Query(_q, _): Query<DeleteUserQuery>,
+    dialect::Query(q, _): Query<DeleteUserQuery>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
     let id = parse_id(&id, "id")?;
+    // The org's offboarding defaults do not exist yet (spec resolution 57): `bulk=true` reassigns
+    // nothing, but a malformed flag is still refused.
+    let _reassign_to_org_defaults = bool_param("bulk", q.bulk.as_deref())?;
     let ctx = ctx?;
     let committed = user_cmd::delete_user(&st.store, &ctx, org, UserId(id)).await?;
     Ok(st.respond(&ctx, committed, |_, _| async move { Ok(StatusCode::NO_CONTENT.into_response()) }).await?)

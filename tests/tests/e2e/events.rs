@@ -181,7 +181,7 @@ async fn lists_filter_page_and_answer_only_what_the_reader_may_see() {
     let page2 = list(&app, &org.token, "per_page=2&cur_page=2").await;
     assert_eq!((titles(&page2), page2["meta"]["totalPages"].as_i64()), (vec!["stream".to_string()], Some(2)));
     assert_eq!(titles(&list(&app, &org.token, "include_happening_now=true").await), ["now", "sales", "meeting", "stream"]);
-    assert_eq!(titles(&list(&app, &org.token, "onlyPast=1").await), ["past"]);
+    assert_eq!(titles(&list(&app, &org.token, "onlyPast=TRUE").await), ["past"]);
     assert_eq!(titles(&list(&app, &org.token, "onlyMeeting=true").await), ["meeting"]);
     assert_eq!(titles(&list(&app, &org.token, "filter=LIVESTREAM").await), ["stream"]);
     assert_eq!(titles(&list(&app, &org.token, "filter=2&category=sales").await), ["sales"]);
@@ -193,6 +193,10 @@ async fn lists_filter_page_and_answer_only_what_the_reader_may_see() {
     for (q, field) in [
         ("per_page=1001", "per_page"),
         ("onlyPast=maybe", "onlyPast"),
+        // The flags are booleans (spec: `bool`): not 1 or 0, not empty.
+        ("onlyPast=1", "onlyPast"),
+        ("onlyMeeting=0", "onlyMeeting"),
+        ("include_happening_now=", "include_happening_now"),
         ("filter=POST", "filter"),
         ("fromDate=2031-13-01", "fromDate"),
         ("toDate=x", "toDate"),

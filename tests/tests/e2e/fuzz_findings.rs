@@ -90,3 +90,32 @@ async fn nexport_pages_past_the_limit_are_refused_not_a_dropped_connection() {
     let (status, v) = send(app.nx("SearchSubscriptions", &org.token).json(&json!({"page": i64::from(i32::MAX), "per_page": 100}))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
 }
+
+/// What the conformance run (schemathesis' positive and negative data) found in WorkDrive's
+/// bodies: an array where an object belongs was read as the object's fields by position (and a
+/// change applied), and an integral float (`2.0`, an integer to JSON Schema) was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_objects_and_integral_floats_are_integers() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Shapes Org").await;
+    let t = &org.token;
+    let (status, post) = send(app.wd(Method::POST, "/api/posts", t).json(&json!({"postText": "hello"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{post}");
+    let id = post["id"].as_str().unwrap().to_string();
+    let before = app.event_count().await;
+    for body in [json!([null, null]), json!(["changed"]), json!([])] {
+        let (status, v) = send(app.wd(Method::PATCH, &format!("/api/posts/{id}"), t).json(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert!(v["message"].as_str().unwrap_or_default().starts_with("body: must be a JSON object"), "{v}");
+    }
+    assert_eq!(app.event_count().await, before, "a refused body appended events");
+
+    // `duration` is an integer; 30.0 is one, 30.5 is not.
+    let meeting =
+        |duration: Value| json!({"title": "Standup", "startDateTime": "2031-03-10T09:00:00Z", "duration": duration, "isMeeting": true});
+    let (status, v) = send(app.wd(Method::POST, "/api/events", t).json(&meeting(json!(30.0)))).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let (status, v) = send(app.wd(Method::POST, "/api/events", t).json(&meeting(json!(30.5)))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap_or_default().contains("duration"), "{v}");
+}

@@ -209,7 +209,13 @@ async fn listing_takes_one_parameter_by_priority_and_orders_entries() {
     }
     // Ordered by order, then creation.
     assert_eq!(names(&app, &org.token, "?manage=true").await, ["admin-1", "admin-2", "admin-2b"]);
-    assert_eq!(names(&app, &org.token, "?manage=1").await, ["admin-1", "admin-2", "admin-2b"]);
+    // `manage` is a boolean (spec: `bool`): 1, a number or empty is refused naming it, even where a
+    // location wins over it.
+    for q in ["?manage=1".to_string(), "?manage=-3.4e38".into(), "?manage=".into(), format!("?location={loc}&manage=5")] {
+        let (status, v) = list(&app, &org.token, &q).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "GET /api/sso{q}: {v}");
+        assert!(v["message"].as_str().unwrap_or_default().starts_with("manage"), "GET /api/sso{q}: {v}");
+    }
     // location > department > manage.
     let both = format!("?location={loc}&department={dept}&manage=true");
     assert_eq!(names(&app, &org.token, &both).await, ["loc"]);

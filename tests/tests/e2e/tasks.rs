@@ -104,6 +104,8 @@ async fn a_task_needs_its_title_type_and_the_type_s_field_and_names_things_of_th
         (json!({ "title": "t", "task_type": "Article", "content": "c", "status": "draft", "userIds": [ann] }), "status"),
         (json!({ "title": "t", "task_type": "Article", "content": "c", "status": "done" }), "status"),
         (json!({ "title": "t", "task_type": "Article", "content": "c", "dueDays": -1 }), "dueDays"),
+        // An integral float is an integer (JSON Schema's `integer`); a fraction is not.
+        (json!({ "title": "t", "task_type": "Article", "content": "c", "dueDays": 2.5 }), "body"),
         (json!({ "title": "t".repeat(201), "task_type": "Article", "content": "c" }), "title"),
     ] {
         let (status, e) = call(&app, Method::POST, "/api/tasks", &ann_token, Some(body.clone())).await;
@@ -171,7 +173,7 @@ async fn drafts_change_published_tasks_are_assigned_and_assignees_complete_them(
     assert_bad(status, &e, "title");
     let (status, e) = update(ann_token.clone(), json!({ "documentId": uuid::Uuid::new_v4() })).await;
     assert_bad(status, &e, "documentId");
-    let (status, t) = update(ann_token.clone(), json!({ "title": "Quiz", "description": "d", "dueDays": 2 })).await;
+    let (status, t) = update(ann_token.clone(), json!({ "title": "Quiz", "description": "d", "dueDays": 2.0 })).await;
     assert_eq!(status, StatusCode::OK, "{t}");
     assert_eq!((t["title"].as_str(), t["description"].as_str(), t["status"].as_str()), (Some("Quiz"), Some("d"), Some("draft")));
     assert!(t["dueDate"].is_string(), "{t}");

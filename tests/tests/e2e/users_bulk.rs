@@ -274,8 +274,15 @@ async fn bulk_delete_is_all_or_nothing_within_the_callers_org() {
     assert_eq!(status, StatusCode::CREATED, "{v}");
     let (status, _) = send(del(json!({ "id": [ids[0]] }))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    // The single-user route still works next to the static one.
-    let (status, _) = send(app.wd(Method::DELETE, &format!("/api/users/{}", v[0]["id"].as_str().unwrap()), &org.token)).await;
+    // The single-user route still works next to the static one. Its `bulk` flag is a boolean:
+    // anything else is refused naming it, before anything is deleted.
+    let one = format!("/api/users/{}", v[0]["id"].as_str().unwrap());
+    for flag in ["1", "1.3e308", ""] {
+        let (status, e) = send(app.wd(Method::DELETE, &format!("{one}?bulk={flag}"), &org.token)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "bulk={flag}: {e}");
+        assert!(e["message"].as_str().unwrap_or_default().starts_with("bulk:"), "{e}");
+    }
+    let (status, _) = send(app.wd(Method::DELETE, &format!("{one}?bulk=false"), &org.token)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
 

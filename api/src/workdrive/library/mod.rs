@@ -121,10 +121,7 @@ fn newest_first(raw: Option<&str>, desc_default: bool) -> Result<bool, ApiError>
 
 /// The `publish` query flag of E32/E33/E36/E37 (absent: not given).
 fn publish_flag(raw: Option<&str>) -> Result<Option<bool>, ApiError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        some => super::bool_param("publish", some).map(Some),
-    }
+    raw.map(|flag| super::bool_param("publish", Some(flag))).transpose()
 }
 
 /// The users and files a page of items names, each read once.
