@@ -161,12 +161,14 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             }
         }));
     }
+    // The runners of this process wake its read-your-writes waiters directly.
+    let advances = projections::checkpoint::Advances::new();
     if cfg.roles.projector {
         for projection in projections::ALL {
-            let (pool, nats, sd) = (pool.clone(), cfg.nats.clone(), shutdown.clone());
+            let (pool, nats, advances, sd) = (pool.clone(), cfg.nats.clone(), advances.clone(), shutdown.clone());
             tasks.push(tokio::spawn(async move {
                 // A poison event is logged and recorded by the runner itself.
-                let _ = workers::runner::run(pool, nats, *projection, sd).await;
+                let _ = workers::runner::run(pool, nats, *projection, advances, sd).await;
             }));
         }
     }
@@ -178,7 +180,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         let (token, position) =
             commands::handlers::user::bootstrap_super_admin(&store, chrono::Utc::now(), cfg.bootstrap_token.clone()).await?;
         generated_token = token;
-        let consistency = Consistency::start(pool.clone(), shutdown.clone()).await?;
+        let consistency = Consistency::start(pool.clone(), &advances, shutdown.clone()).await?;
         // The super admin's token authenticates through the read model: be ready before serving.
         if let Some(p) = position {
             if !consistency.wait(p, cfg.consistency_timeout).await {

@@ -44,11 +44,19 @@ pub fn consumer_name(projection: &Projection) -> String {
 }
 
 /// Runs until shutdown, or until a message that is not an event at all stops the projection (that
-/// error is returned); a refused event is parked instead (see the module's comment).
-pub async fn run(pool: PgPool, cfg: NatsConfig, projection: Projection, mut shutdown: Shutdown) -> Result<(), WorkerError> {
+/// error is returned); a refused event is parked instead (see the module's comment). Each advance
+/// of the checkpoint goes to `advances` (read-your-writes in this process) and to a NOTIFY (in
+/// others).
+pub async fn run(
+    pool: PgPool,
+    cfg: NatsConfig,
+    projection: Projection,
+    advances: checkpoint::Advances,
+    mut shutdown: Shutdown,
+) -> Result<(), WorkerError> {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_set() {
-        match consume(&pool, &cfg, projection, &mut shutdown).await {
+        match consume(&pool, &cfg, projection, &advances, &mut shutdown).await {
             Ok(()) => return Ok(()),
             Err(e @ WorkerError::Poisoned { .. }) => {
                 tracing::error!(error = %e, "projection stopped");
@@ -77,7 +85,13 @@ pub struct Delivered {
     pub stream_seq: u64,
 }
 
-async fn consume(pool: &PgPool, cfg: &NatsConfig, projection: Projection, shutdown: &mut Shutdown) -> Result<(), WorkerError> {
+async fn consume(
+    pool: &PgPool,
+    cfg: &NatsConfig,
+    projection: Projection,
+    advances: &checkpoint::Advances,
+    shutdown: &mut Shutdown,
+) -> Result<(), WorkerError> {
     // One active runner per projection; another instance waits here as a standby.
     let Some(_leader) = crate::lead(pool, &format!("roster-projection:{}", projection.name), shutdown).await? else { return Ok(()) };
     let js = crate::connect(cfg).await?;
@@ -139,7 +153,7 @@ async fn consume(pool: &PgPool, cfg: &NatsConfig, projection: Projection, shutdo
             delivered.push(Delivered { event, stream_seq: seq });
             expected += 1;
         }
-        if !delivered.is_empty() && !apply_or_park(pool, projection, &delivered, shutdown).await? {
+        if !delivered.is_empty() && !apply_or_park(pool, projection, advances, &delivered, shutdown).await? {
             return Ok(()); // stopping; nothing unapplied is acked
         }
         for m in &batch {
@@ -158,8 +172,14 @@ async fn consume(pool: &PgPool, cfg: &NatsConfig, projection: Projection, shutdo
 /// by event, retrying a refused one a few times before parking it. Returns false when told to stop
 /// before the batch was through. A failure that is not the events' fault is returned as is: the
 /// caller resumes from the checkpoint.
-async fn apply_or_park(pool: &PgPool, projection: Projection, batch: &[Delivered], shutdown: &mut Shutdown) -> Result<bool, WorkerError> {
-    match apply_batch(pool, projection, batch).await {
+async fn apply_or_park(
+    pool: &PgPool,
+    projection: Projection,
+    advances: &checkpoint::Advances,
+    batch: &[Delivered],
+    shutdown: &mut Shutdown,
+) -> Result<bool, WorkerError> {
+    match apply_batch(pool, projection, advances, batch).await {
         Ok(_) => return Ok(true),
         Err(WorkerError::Refused { event_id, error, .. }) => {
             tracing::debug!(projection = projection.name, %event_id, %error, "batch refused; applying its events one by one");
@@ -169,7 +189,7 @@ async fn apply_or_park(pool: &PgPool, projection: Projection, batch: &[Delivered
     for one in batch {
         let mut attempt = 1;
         loop {
-            match apply_batch(pool, projection, std::slice::from_ref(one)).await {
+            match apply_batch(pool, projection, advances, std::slice::from_ref(one)).await {
                 Ok(_) => break,
                 Err(WorkerError::Refused { error, .. }) if attempt < MAX_ATTEMPTS => {
                     tracing::warn!(projection = projection.name, event_id = %one.event.event_id, attempt, %error, "projection refused an event; retrying");
@@ -181,7 +201,7 @@ async fn apply_or_park(pool: &PgPool, projection: Projection, batch: &[Delivered
                 Err(WorkerError::Refused { error, .. }) => {
                     tracing::error!(projection = projection.name, event_id = %one.event.event_id, stream_id = %one.event.stream_id, attempts = attempt, %error,
                         "parking the event and its stream; the projection goes on with other streams");
-                    park_refused(pool, projection, one, &error, attempt).await?;
+                    park_refused(pool, projection, advances, one, &error, attempt).await?;
                     break;
                 }
                 Err(e) => return Err(e),
@@ -195,7 +215,12 @@ async fn apply_or_park(pool: &PgPool, projection: Projection, batch: &[Delivered
 /// has a parked event), advance it. Returns the new checkpoint. A refused event is
 /// `WorkerError::Refused` and nothing of the batch is kept.
 #[tracing::instrument(name = "runner.apply_batch", skip_all, fields(projection = projection.name, events = batch.len()))]
-pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Delivered]) -> Result<Position, WorkerError> {
+pub async fn apply_batch(
+    pool: &PgPool,
+    projection: Projection,
+    advances: &checkpoint::Advances,
+    batch: &[Delivered],
+) -> Result<Position, WorkerError> {
     let started = std::time::Instant::now();
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
@@ -207,8 +232,15 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
             error: "projection is stopped; see projection_failures".into(),
         });
     }
-    let streams: Vec<uuid::Uuid> = batch.iter().map(|d| d.event.stream_id).collect();
-    let heads = parked::heads(&mut tx, projection.name, &streams).await?;
+    // The checkpoint row counts the parked events: only when there are any can a stream of the
+    // batch be among theirs.
+    let heads = if cp.parked > 0 {
+        let streams: Vec<uuid::Uuid> = batch.iter().map(|d| d.event.stream_id).collect();
+        parked::heads(&mut tx, projection.name, &streams).await?
+    } else {
+        Default::default()
+    };
+    let mut parked_now = cp.parked;
     let mut at = cp.position;
     // Parking touches only the parked set, applying only the read model, and a stream's events are
     // either all parked or all applied here: so parking first and then applying the rest in one
@@ -222,6 +254,7 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
         }
         if let Some(head) = heads.get(&one.event.stream_id) {
             parked::park(&mut tx, projection.name, &one.event, one.stream_seq, &parked::behind(*head), 0).await?;
+            parked_now += 1;
         } else {
             apply.push(&one.event);
         }
@@ -231,7 +264,10 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
     let seq = batch.last().map(|d| d.stream_seq as i64).unwrap_or(cp.stream_seq as i64);
     checkpoint::advance(&mut tx, projection.name, at, seq).await?;
     tx.commit().await?;
-    checkpoint::notify(pool, projection.name).await;
+    // A park that found the event parked already counted nothing: `parked_now` may be one high,
+    // which only costs a waiter the check whether its own write was parked.
+    let advanced = checkpoint::Advanced { projection: projection.name.into(), position: at, parked: parked_now > 0 };
+    checkpoint::notify_advanced(pool, advances, advanced).await;
     let m = telemetry::metrics();
     let labels = telemetry::ProjectionLabels { projection: projection.name };
     telemetry::observe(&m.projection_apply_duration.get_or_create(&labels), started.elapsed());
@@ -241,17 +277,26 @@ pub async fn apply_batch(pool: &PgPool, projection: Projection, batch: &[Deliver
 
 /// Parks a refused event and moves the checkpoint past it, in one transaction.
 #[tracing::instrument(name = "runner.park", skip_all, fields(projection = projection.name, event_id = %one.event.event_id))]
-async fn park_refused(pool: &PgPool, projection: Projection, one: &Delivered, error: &str, attempts: u32) -> Result<(), WorkerError> {
+async fn park_refused(
+    pool: &PgPool,
+    projection: Projection,
+    advances: &checkpoint::Advances,
+    one: &Delivered,
+    error: &str,
+    attempts: u32,
+) -> Result<(), WorkerError> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     let cp = checkpoint::lock(&mut tx, projection.name).await?;
     // A rebuild may have got past it meanwhile (and then it applied after all).
-    if one.event.position > cp.position {
-        parked::park(&mut tx, projection.name, &one.event, one.stream_seq, error, attempts).await?;
-        checkpoint::advance(&mut tx, projection.name, one.event.position, one.stream_seq as i64).await?;
+    if one.event.position <= cp.position {
+        return Ok(());
     }
+    parked::park(&mut tx, projection.name, &one.event, one.stream_seq, error, attempts).await?;
+    checkpoint::advance(&mut tx, projection.name, one.event.position, one.stream_seq as i64).await?;
     tx.commit().await?;
-    checkpoint::notify(pool, projection.name).await;
+    let advanced = checkpoint::Advanced { projection: projection.name.into(), position: one.event.position, parked: true };
+    checkpoint::notify_advanced(pool, advances, advanced).await;
     Ok(())
 }
 

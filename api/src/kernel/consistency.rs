@@ -12,7 +12,7 @@ use commands::Position;
 use projections::checkpoint::{self, Progress};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use workers::Shutdown;
 
 use super::dialect::Dialect;
@@ -22,11 +22,11 @@ use crate::AppState;
 pub const POSITION_HEADER: &str = "roster-position";
 pub const MIN_POSITION_HEADER: &str = "roster-min-position";
 pub const CONSISTENCY_HEADER: &str = "roster-consistency";
-/// Re-reads the checkpoints this often even without a notification.
+/// Re-reads the checkpoints after this long without news of them.
 const FALLBACK_POLL: Duration = Duration::from_millis(250);
 
 /// Where the read models stand (the slowest checkpoint, and whether anything is parked), kept
-/// current from NOTIFYs on the checkpoint channel.
+/// current from the runners' advances (see `start`).
 pub struct Consistency {
     reached: watch::Receiver<Progress>,
 }
@@ -44,37 +44,65 @@ pub enum Settled {
 }
 
 impl Consistency {
-    pub async fn start(pool: PgPool, mut shutdown: Shutdown) -> Result<Arc<Self>, sqlx::Error> {
-        let (tx, rx) = watch::channel(checkpoint::progress(&pool).await?);
+    /// Follows the checkpoints: from the advances of the runners in this process (`local`), from
+    /// the positions the NOTIFYs of other processes carry, and by reading the table only when a
+    /// notification carries none (a rebuild, a replay), when this process fell behind, or after
+    /// `FALLBACK_POLL` of silence.
+    pub async fn start(pool: PgPool, local: &checkpoint::Advances, mut shutdown: Shutdown) -> Result<Arc<Self>, sqlx::Error> {
+        let mut known = checkpoint::positions(&pool).await?;
+        let (tx, rx) = watch::channel(known.progress());
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(checkpoint::CHECKPOINT_CHANNEL).await?;
+        let mut local = Some(local.subscribe());
         tokio::spawn(async move {
             loop {
-                tokio::select! {
-                    r = listener.recv() => {
-                        match r {
-                            // One read answers every notification already here: under load the
-                            // projectors notify faster than one query per notification.
-                            Ok(_) => while listener.next_buffered().is_some() {},
-                            Err(e) => {
-                                tracing::warn!(error = %e, "checkpoint listener lost; polling until it reconnects");
-                                if !shutdown.sleep(FALLBACK_POLL).await { return; }
-                            }
+                let read = tokio::select! {
+                    a = recv_local(&mut local) => match a {
+                        Ok(a) => {
+                            known.advance(a);
+                            false
                         }
-                    }
-                    _ = tokio::time::sleep(FALLBACK_POLL) => {}
+                        Err(broadcast::error::RecvError::Lagged(_)) => true,
+                        // No runner in this process: only NOTIFYs from here on.
+                        Err(broadcast::error::RecvError::Closed) => {
+                            local = None;
+                            false
+                        }
+                    },
+                    r = listener.recv() => match r {
+                        Ok(first) => {
+                            // Every notification already here in one go: under load the
+                            // projectors notify faster than one wake-up each.
+                            let mut read = false;
+                            for n in std::iter::once(first).chain(std::iter::from_fn(|| listener.next_buffered())) {
+                                match checkpoint::Advanced::parse(n.payload()) {
+                                    Some(a) => known.advance(a),
+                                    None => read = true,
+                                }
+                            }
+                            read
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "checkpoint listener lost; polling until it reconnects");
+                            if !shutdown.sleep(FALLBACK_POLL).await { return; }
+                            true
+                        }
+                    },
+                    _ = tokio::time::sleep(FALLBACK_POLL) => true,
                     _ = shutdown.wait() => return,
-                }
-                match checkpoint::progress(&pool).await {
-                    Ok(p) => {
-                        tx.send_if_modified(|cur| {
-                            let changed = *cur != p;
-                            *cur = p;
-                            changed
-                        });
+                };
+                if read {
+                    match checkpoint::positions(&pool).await {
+                        Ok(p) => known.merge(p),
+                        Err(e) => tracing::warn!(error = %e, "reading checkpoints failed"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "reading checkpoints failed"),
                 }
+                let p = known.progress();
+                tx.send_if_modified(|cur| {
+                    let changed = *cur != p;
+                    *cur = p;
+                    changed
+                });
             }
         });
         Ok(Arc::new(Consistency { reached: rx }))
@@ -103,6 +131,16 @@ impl Consistency {
             Some(p) if p.any_parked && projections::parked::write_parked(pool, position.tx).await? => Ok(Settled::Failed),
             Some(_) => Ok(Settled::CaughtUp),
         }
+    }
+}
+
+/// The next advance from this process's runners; never, once there are none.
+async fn recv_local(
+    local: &mut Option<broadcast::Receiver<checkpoint::Advanced>>,
+) -> Result<checkpoint::Advanced, broadcast::error::RecvError> {
+    match local {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
     }
 }
 

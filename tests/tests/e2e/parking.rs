@@ -93,6 +93,8 @@ async fn a_refused_event_parks_its_stream_and_every_other_stream_goes_on() {
     assert_eq!(directory["status"], "running");
     assert_eq!(directory["parked_events"], 2);
     assert_eq!(metric(&app, "roster_projection_parked_events{projection=\"directory\"}").await, Some(2.0));
+    // The checkpoint row's count, which spares the runner a look-up per batch while it is 0.
+    assert_eq!(projections::checkpoint::read(&app.pool, "directory").await.unwrap().parked, 2);
 
     // The list: the refused event (tried, with the read model's error), then the one behind it.
     let parked = workers::parked::list(&app.pool, None, None).await.unwrap();
@@ -134,6 +136,7 @@ async fn a_refused_event_parks_its_stream_and_every_other_stream_goes_on() {
     assert_eq!(group_description(&app, &a.token, &doomed).await, "fine");
     assert!(workers::parked::list(&app.pool, None, None).await.unwrap().is_empty());
     assert_eq!(metric(&app, "roster_projection_parked_events{projection=\"directory\"}").await, Some(0.0));
+    assert_eq!(projections::checkpoint::read(&app.pool, "directory").await.unwrap().parked, 0);
     // The stream is free again: its next write answers plainly.
     let resp = send_raw(app.ps(Method::POST, &format!("/api/groups/{doomed}"), &a.token).json(&json!({"description": "after"}))).await;
     assert_eq!(resp.status(), StatusCode::OK);

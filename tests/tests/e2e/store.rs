@@ -172,7 +172,8 @@ async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
     let head = bulk_groups(&app, 5000).await;
 
     let (stop, shutdown) = workers::Shutdown::new();
-    let runner = tokio::spawn(workers::runner::run(app.pool.clone(), app.config.nats.clone(), projections::DIRECTORY, shutdown));
+    let runner =
+        tokio::spawn(workers::runner::run(app.pool.clone(), app.config.nats.clone(), projections::DIRECTORY, Default::default(), shutdown));
     // Kill it as soon as it has committed something, long before it is through.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let at_kill = loop {
@@ -189,7 +190,13 @@ async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
     assert!(at_kill < head, "killed in the middle");
 
     let (stop2, shutdown2) = workers::Shutdown::new();
-    let runner = tokio::spawn(workers::runner::run(app.pool.clone(), app.config.nats.clone(), projections::DIRECTORY, shutdown2));
+    let runner = tokio::spawn(workers::runner::run(
+        app.pool.clone(),
+        app.config.nats.clone(),
+        projections::DIRECTORY,
+        Default::default(),
+        shutdown2,
+    ));
     app.eventually("the projector to reach the head", Duration::from_secs(60), || async { checkpoint(&app).await.0 >= head }).await;
     let (_, status) = checkpoint(&app).await;
     assert_eq!(status, "running", "no event failed (a second apply of a creation would)");
