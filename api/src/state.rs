@@ -14,6 +14,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub store: Store,
     pub consistency: Arc<Consistency>,
+    /// Principals of tokens in use (`kernel::auth::TokenCache`).
+    pub tokens: Arc<crate::kernel::auth::TokenCache>,
     pub consistency_timeout: Duration,
     /// The media object store (local filesystem or S3-compatible).
     pub media: Arc<crate::workdrive::media::Media>,

@@ -73,11 +73,15 @@ pub struct Advanced {
     pub position: Position,
     /// Whether the projection has any event parked once there (its row's count after the batch).
     pub parked: bool,
+    /// Whether the batch held an event that may change who a token is
+    /// (`queries::may_change_principals`): waiters drop the principals they cached.
+    pub principals: bool,
 }
 
 impl Advanced {
     fn payload(&self) -> String {
-        format!("{} {} {} {}", self.projection, self.position.tx, self.position.gid, u8::from(self.parked))
+        let (parked, principals) = (u8::from(self.parked), u8::from(self.principals));
+        format!("{} {} {} {parked} {principals}", self.projection, self.position.tx, self.position.gid)
     }
 
     /// An advance back from a NOTIFY payload; `None` for anything else, such as the bare
@@ -87,12 +91,13 @@ impl Advanced {
         let projection = parts.next().filter(|p| !p.is_empty())?.to_owned();
         let tx = parts.next()?.parse().ok()?;
         let gid = parts.next()?.parse().ok()?;
-        let parked = match parts.next()? {
-            "0" => false,
-            "1" => true,
-            _ => return None,
+        let mut flag = || match parts.next()? {
+            "0" => Some(false),
+            "1" => Some(true),
+            _ => None,
         };
-        parts.next().is_none().then_some(Advanced { projection, position: Position::new(tx, gid), parked })
+        let (parked, principals) = (flag()?, flag()?);
+        parts.next().is_none().then_some(Advanced { projection, position: Position::new(tx, gid), parked, principals })
     }
 }
 
@@ -233,9 +238,13 @@ mod tests {
 
     #[test]
     fn an_advance_survives_its_notify_payload_and_a_bare_name_reads_again() {
-        let a = Advanced { projection: "directory".into(), position: Position::new(41, 7), parked: true };
-        assert_eq!(Advanced::parse(&a.payload()), Some(a));
-        for other in ["directory", "", "directory 1 2", "directory 1 2 3", "directory x 2 0", "directory 1 2 0 extra"] {
+        for (parked, principals) in [(true, false), (false, true)] {
+            let a = Advanced { projection: "directory".into(), position: Position::new(41, 7), parked, principals };
+            assert_eq!(Advanced::parse(&a.payload()), Some(a));
+        }
+        for other in
+            ["directory", "", "directory 1 2", "directory 1 2 0", "directory 1 2 3 0", "directory x 2 0 0", "directory 1 2 0 0 extra"]
+        {
             assert_eq!(Advanced::parse(other), None, "{other:?}");
         }
     }
@@ -280,7 +289,7 @@ mod tests {
                     let p = usize::from(which);
                     let (name, commits) = history[p];
                     let k = i.index(commits.len());
-                    known.advance(Advanced { projection: name.into(), position: commits[k].0, parked: commits[k].1 });
+                    known.advance(Advanced { projection: name.into(), position: commits[k].0, parked: commits[k].1, principals: false });
                     latest[p] = Some(latest[p].map_or(k, |l| l.max(k)));
                 }
                 for (p, (name, commits)) in history.iter().enumerate() {

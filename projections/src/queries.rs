@@ -458,7 +458,30 @@ pub struct Principal {
     pub org_id: Option<Uuid>,
     pub role: String,
     pub status: String,
+    /// When the token stops working (never when `None`): a cached principal stops with it.
+    pub expires_at: Option<DateTime<Utc>>,
 }
+
+/// Whether an event may change what `principal_by_token_hash` answers for a token already in use.
+/// That query reads `access_tokens` (a revocation, written with the event's append), `users` (a
+/// deletion; a status, role or security group change) and `security_groups`. The API caches
+/// principals until the projections apply such an event (`api::kernel::auth`), so the answer errs
+/// towards yes: every user event but those known to leave principals alone, and every event of a
+/// security group or an organization.
+pub fn may_change_principals(stream_type: &str, event_type: &str) -> bool {
+    use domain::{organization::OrganizationEvent, security_group::SecurityGroupEvent, user::UserEvent, DomainEvent};
+    if stream_type == UserEvent::STREAM_TYPE {
+        return !PRINCIPAL_NEUTRAL_USER_EVENTS.contains(&event_type);
+    }
+    // Only user events write `users` (`directory::user`); of the other streams only these two
+    // reach the tables above or the users in them.
+    stream_type == SecurityGroupEvent::STREAM_TYPE || stream_type == OrganizationEvent::STREAM_TYPE
+}
+
+/// User events that change no live token's principal: a new user has no token yet, a new token is
+/// not cached yet, a password is not a token.
+const PRINCIPAL_NEUTRAL_USER_EVENTS: &[&str] =
+    &["UserCreated", "UserPasswordSet", "AccessTokenIssued", "UserOnboardingNoticeRecorded", "UserActivityProgressRecorded"];
 
 pub async fn principal_by_token_hash(pool: &PgPool, hash: &[u8], now: DateTime<Utc>) -> Result<Option<Principal>, sqlx::Error> {
     sqlx::query_as!(
@@ -467,7 +490,7 @@ pub async fn principal_by_token_hash(pool: &PgPool, hash: &[u8], now: DateTime<U
                   CASE WHEN u.role = 'super_admin' THEN 'super_admin'
                        WHEN sg.kind = 'administrators' THEN 'org_admin'
                        ELSE 'member' END AS "role!",
-                  u.status
+                  u.status, t.expires_at
            FROM access_tokens t JOIN users u ON u.id = t.user_id
            LEFT JOIN security_groups sg ON sg.id = u.security_group AND sg.org_id = u.org_id
            WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)
@@ -560,4 +583,25 @@ pub async fn supervisors_page(
     .fetch_all(pool)
     .await?;
     Ok((rows, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_events_change_principals_unless_known_not_to() {
+        let user_events = domain::event::event_types::<domain::user::UserEvent>();
+        for neutral in PRINCIPAL_NEUTRAL_USER_EVENTS {
+            assert!(user_events.iter().any(|e| e == neutral), "{neutral} is no user event: {user_events:?}");
+            assert!(!may_change_principals("user", neutral));
+        }
+        for changes in ["UserUpdated", "UserDeleted", "AccessTokenRevoked"] {
+            assert!(user_events.iter().any(|e| e == changes), "{changes}");
+            assert!(may_change_principals("user", changes), "{changes}");
+        }
+        assert!(may_change_principals("security_group", "SecurityGroupMemberAdded"));
+        assert!(may_change_principals("organization", "OrganizationUpdated"));
+        assert!(!may_change_principals("group", "GroupCreated"));
+    }
 }

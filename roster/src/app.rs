@@ -193,6 +193,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             pool: pool.clone(),
             store,
             consistency,
+            tokens: Default::default(),
             consistency_timeout: cfg.consistency_timeout,
             media,
             login_throttle: cfg.login_throttle,

@@ -241,6 +241,7 @@ pub async fn apply_batch(
         Default::default()
     };
     let mut parked_now = cp.parked;
+    let mut principals = false;
     let mut at = cp.position;
     // Parking touches only the parked set, applying only the read model, and a stream's events are
     // either all parked or all applied here: so parking first and then applying the rest in one
@@ -252,6 +253,7 @@ pub async fn apply_batch(
         if one.event.position <= at {
             continue;
         }
+        principals |= projections::queries::may_change_principals(&one.event.stream_type, &one.event.event_type);
         if let Some(head) = heads.get(&one.event.stream_id) {
             parked::park(&mut tx, projection.name, &one.event, one.stream_seq, &parked::behind(*head), 0).await?;
             parked_now += 1;
@@ -266,7 +268,7 @@ pub async fn apply_batch(
     tx.commit().await?;
     // A park that found the event parked already counted nothing: `parked_now` may be one high,
     // which only costs a waiter the check whether its own write was parked.
-    let advanced = checkpoint::Advanced { projection: projection.name.into(), position: at, parked: parked_now > 0 };
+    let advanced = checkpoint::Advanced { projection: projection.name.into(), position: at, parked: parked_now > 0, principals };
     checkpoint::notify_advanced(pool, advances, advanced).await;
     let m = telemetry::metrics();
     let labels = telemetry::ProjectionLabels { projection: projection.name };
@@ -295,7 +297,8 @@ async fn park_refused(
     parked::park(&mut tx, projection.name, &one.event, one.stream_seq, error, attempts).await?;
     checkpoint::advance(&mut tx, projection.name, one.event.position, one.stream_seq as i64).await?;
     tx.commit().await?;
-    let advanced = checkpoint::Advanced { projection: projection.name.into(), position: one.event.position, parked: true };
+    let principals = projections::queries::may_change_principals(&one.event.stream_type, &one.event.event_type);
+    let advanced = checkpoint::Advanced { projection: projection.name.into(), position: one.event.position, parked: true, principals };
     checkpoint::notify_advanced(pool, advances, advanced).await;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Read-your-writes (DESIGN §5): a write answers once every projection has reached its position;
 //! any read may ask to wait for a position with `Roster-Min-Position`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ const FALLBACK_POLL: Duration = Duration::from_millis(250);
 /// current from the runners' advances (see `start`).
 pub struct Consistency {
     reached: watch::Receiver<Progress>,
+    /// Counts the times the projections may have changed who a token is (`principals_generation`).
+    principals: Arc<AtomicU64>,
 }
 
 /// How a write's position fared against the read models.
@@ -54,11 +57,17 @@ impl Consistency {
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(checkpoint::CHECKPOINT_CHANNEL).await?;
         let mut local = Some(local.subscribe());
+        let principals = Arc::new(AtomicU64::new(0));
+        let generation = principals.clone();
         tokio::spawn(async move {
             loop {
+                // Whether a token's principal may have changed, before waking anyone: a write that
+                // revoked a token answers only once its process has stopped trusting its cache.
+                let mut principals_changed = false;
                 let read = tokio::select! {
                     a = recv_local(&mut local) => match a {
                         Ok(a) => {
+                            principals_changed |= a.principals;
                             known.advance(a);
                             false
                         }
@@ -76,7 +85,10 @@ impl Consistency {
                             let mut read = false;
                             for n in std::iter::once(first).chain(std::iter::from_fn(|| listener.next_buffered())) {
                                 match checkpoint::Advanced::parse(n.payload()) {
-                                    Some(a) => known.advance(a),
+                                    Some(a) => {
+                                        principals_changed |= a.principals;
+                                        known.advance(a);
+                                    }
                                     None => read = true,
                                 }
                             }
@@ -92,10 +104,15 @@ impl Consistency {
                     _ = shutdown.wait() => return,
                 };
                 if read {
+                    // Whatever moved unseen may have changed a principal too.
+                    principals_changed = true;
                     match checkpoint::positions(&pool).await {
                         Ok(p) => known.merge(p),
                         Err(e) => tracing::warn!(error = %e, "reading checkpoints failed"),
                     }
+                }
+                if principals_changed {
+                    generation.fetch_add(1, Ordering::SeqCst);
                 }
                 let p = known.progress();
                 tx.send_if_modified(|cur| {
@@ -105,7 +122,14 @@ impl Consistency {
                 });
             }
         });
-        Ok(Arc::new(Consistency { reached: rx }))
+        Ok(Arc::new(Consistency { reached: rx, principals }))
+    }
+
+    /// Changes whenever the projections may have changed who a token is: after an event of
+    /// `queries::may_change_principals`, a rebuild or replay, or news missed. A principal read
+    /// from the database is good while this stays what it was before the read.
+    pub fn principals_generation(&self) -> u64 {
+        self.principals.load(Ordering::SeqCst)
     }
 
     /// Waits until every projection has reached `position`; false if `timeout` passed first.

@@ -50,6 +50,28 @@ async fn sign_in(app: &TestApp, login: &str, password: &str) -> (StatusCode, Val
     send(app.nx("Authenticate", "").json(&json!({ "username": login, "password": password, "grant_type": "password" }))).await
 }
 
+/// The API keeps the principal of a token it has seen, with the token's expiry: a token in use
+/// stops at its expiry as one never seen does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_token_is_refused_once_it_expires() {
+    let app = TestApp::spawn().await;
+    app.create_org("Expiry").await;
+    let expires = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let body = json!({ "username": "admin@expiry.example.com", "password": "password1", "grant_type": "password",
+                       "utc_expiration_date": expires.to_rfc3339() });
+    let (status, v) = send(app.nx("Authenticate", "").json(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let token = v["access_token"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        assert_eq!(send(app.wd(Method::GET, "/api/users", &token)).await.0, StatusCode::OK);
+    }
+    let left = (expires - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(100)).await;
+    assert_eq!(send(app.wd(Method::GET, "/api/users", &token)).await.0, StatusCode::UNAUTHORIZED);
+    let (_, v) = send(app.req(Method::GET, &format!("/api/v1/AdminApi/ValidateAccessToken?access_token={token}"))).await;
+    assert_ne!(v["api_error_entity"]["error_code"], 0, "{v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authenticate_issues_tokens_with_the_documented_lifetimes() {
     let app = TestApp::spawn().await;
