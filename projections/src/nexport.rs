@@ -293,19 +293,26 @@ pub async fn user_by_login(pool: &PgPool, tenant_org: Uuid, login: &str) -> Resu
     .await
 }
 
+/// Joins the fields a user search matches in the text migration 0027 indexes; no term that
+/// contains it is answered from that index (see `search_users`).
+pub const SEARCH_SEPARATOR: char = '\u{1f}';
+
 /// Users of the given orgs, or subscribed to one of them, matching `term` in login, names or
 /// email; sorted last name, first name, login.
 ///
-/// A term `search::uses_trigrams` accepts is answered from the trigram indexes; a shorter one
-/// matches `(column || '')`, which keeps them out of the plan (see there why). Each statement is
-/// written out twice because sqlx checks only literal SQL.
+/// A term `search::uses_trigrams` accepts is matched against the four fields joined by
+/// `SEARCH_SEPARATOR`, the expression of one trigram index (migration 0027): a substring without
+/// the separator lies inside one field, so that is the same match as field by field, read from one
+/// index scan instead of four. A shorter term, or one holding the separator, matches each
+/// `(column || '')`, which keeps the index out of the plan (see `search::uses_trigrams` why).
+/// Each statement is written out twice because sqlx checks only literal SQL.
 pub async fn search_users(pool: &PgPool, orgs: &[Uuid], term: &str, limit: i64, offset: i64) -> Result<(Vec<NxUser>, i64), sqlx::Error> {
     let pattern = search::contains_pattern(term);
-    if search::uses_trigrams(term) {
+    if search::uses_trigrams(term) && !term.contains(SEARCH_SEPARATOR) {
         let total = sqlx::query_scalar!(
             r#"SELECT count(*) AS "n!" FROM users u WHERE NOT u.deleted
                  AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
-                 AND (u.login ILIKE $2 OR u.first_name ILIKE $2 OR u.last_name ILIKE $2 OR u.email ILIKE $2)"#,
+                 AND (u.login || E'\x1f' || u.first_name || E'\x1f' || u.last_name || E'\x1f' || u.email) ILIKE $2"#,
             orgs,
             pattern,
         )
@@ -313,11 +320,11 @@ pub async fn search_users(pool: &PgPool, orgs: &[Uuid], term: &str, limit: i64, 
         .await?;
         let rows = sqlx::query_as!(
             NxUser,
-            "SELECT u.id, u.org_id, u.login, u.email, u.first_name, u.middle_name, u.last_name, u.title_prefix, u.nickname, u.phone, \
-             u.address_line1, u.address_line2, u.city, u.state, u.country, u.postal_code FROM users u WHERE NOT u.deleted \
-               AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1))) \
-               AND (u.login ILIKE $2 OR u.first_name ILIKE $2 OR u.last_name ILIKE $2 OR u.email ILIKE $2) \
-             ORDER BY lower(u.last_name), lower(u.first_name), lower(u.login), u.id LIMIT $3 OFFSET $4",
+            r#"SELECT u.id, u.org_id, u.login, u.email, u.first_name, u.middle_name, u.last_name, u.title_prefix, u.nickname, u.phone,
+                 u.address_line1, u.address_line2, u.city, u.state, u.country, u.postal_code FROM users u WHERE NOT u.deleted
+                 AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
+                 AND (u.login || E'\x1f' || u.first_name || E'\x1f' || u.last_name || E'\x1f' || u.email) ILIKE $2
+               ORDER BY lower(u.last_name), lower(u.first_name), lower(u.login), u.id LIMIT $3 OFFSET $4"#,
             orgs,
             pattern,
             limit,

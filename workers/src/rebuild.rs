@@ -102,7 +102,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
 /// A fresh, empty copy of the projection's tables (columns, defaults, indexes, constraints), but
 /// for its trigram search indexes, whose definitions it returns to be built after the replay. No
 /// projector statement reads those indexes, and kept up row by row they cost more than the row
-/// (about 90 µs per user for the four on `users`) where one build at the end is a sort.
+/// (tens of µs per user for the one on `users`) where one build at the end is a sort.
 async fn create_staging(pool: &PgPool, projection: &Projection, staging: &str) -> Result<Vec<String>, WorkerError> {
     let mut tx = pool.begin().await?;
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {staging} CASCADE")).execute(&mut *tx).await?;

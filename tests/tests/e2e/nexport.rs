@@ -226,6 +226,12 @@ async fn users_are_created_found_searched_and_edited() {
         ("_", vec![]),
         ("%", vec![]),
         ("ker", vec!["amy"]),
+        // Login, names and email are searched one by one: nothing matches across two of them,
+        // whether the term runs them together or holds the separator the index joins them with.
+        ("edze", vec![]),
+        ("zed\u{1f}zed", vec![]),
+        ("ams\u{1f}", vec![]),
+        ("\u{1f}", vec![]),
     ] {
         let (status, v) = send(app.nx("GetUsers", t).json(&json!({ "search_term": term }))).await;
         assert_eq!(status, StatusCode::OK, "{term}: {v}");
