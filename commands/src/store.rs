@@ -2,12 +2,13 @@
 //! unique claims, credential rows and the idempotency record; and the command loop that retries a
 //! version conflict once.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::event::Metadata;
+use domain::security_group::SecurityGroupKind;
 use domain::{DomainEvent, OrgId, TokenId, UserId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -197,11 +198,23 @@ pub struct Store {
     /// Numbers taken from the sequence and not handed out yet, in sequence order.
     numbers: Arc<tokio::sync::Mutex<VecDeque<i64>>>,
     relay_wake: RelayWake,
+    /// Security groups seen, with their organization and kind, which never change
+    /// (`handlers::membership`). A few per organization.
+    security_groups: Arc<std::sync::Mutex<HashMap<Uuid, (OrgId, SecurityGroupKind)>>>,
 }
 
 impl Store {
     pub fn new(pool: PgPool) -> Self {
-        Store { relay_wake: RelayWake::start(pool.clone()), pool, numbers: Arc::default() }
+        Store { relay_wake: RelayWake::start(pool.clone()), pool, numbers: Arc::default(), security_groups: Arc::default() }
+    }
+
+    /// The organization and kind of security group `id`, if this store has seen it.
+    pub(crate) fn security_group_facts(&self, id: Uuid) -> Option<(OrgId, SecurityGroupKind)> {
+        self.security_groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&id).copied()
+    }
+
+    pub(crate) fn remember_security_group(&self, id: Uuid, facts: (OrgId, SecurityGroupKind)) {
+        self.security_groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(id, facts);
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use domain::department::{DepartmentAggregate, DepartmentCommand};
 use domain::location::{LocationAggregate, LocationCommand};
 use domain::patch::Patch;
-use domain::security_group::{SecurityGroupAggregate, SecurityGroupCommand};
+use domain::security_group::{SecurityGroupAggregate, SecurityGroupCommand, SecurityGroupKind};
 use domain::user::{Profile, User, UserAggregate, UserCommand, UserEvent, UserPatch};
 use domain::{DomainError, DomainEvent, OrgId, UserId};
 use esrs::Aggregate;
@@ -132,7 +132,21 @@ impl<'a> Batch<'a> {
     /// Whether `id` is a security group of the org.
     pub(crate) async fn security_group_live(&mut self, id: Uuid) -> Result<bool, CommandError> {
         let org = self.org;
-        Ok(matches!(self.security_groups.state(self.store, id).await?, Some(g) if g.org_id == org))
+        Ok(matches!(self.security_group_facts(id).await?, Some((o, _)) if o == org))
+    }
+
+    /// A security group's organization and kind. Both are fixed when it is created, and no event
+    /// deletes a group (`security_group_facts_never_change` holds that), so the store remembers
+    /// them once seen: joining `Users`, which every new member does, reads no stream.
+    async fn security_group_facts(&mut self, id: Uuid) -> Result<Option<(OrgId, SecurityGroupKind)>, CommandError> {
+        if let Some(facts) = self.store.security_group_facts(id) {
+            return Ok(Some(facts));
+        }
+        let facts = self.security_groups.state(self.store, id).await?.as_ref().map(|g| (g.org_id, g.kind));
+        if let Some(facts) = facts {
+            self.store.remember_security_group(id, facts);
+        }
+        Ok(facts)
     }
 
     /// The security group stream's side of a user changing group (leaving the previous one);
@@ -178,10 +192,12 @@ impl<'a> Batch<'a> {
     /// in one decision. Every other group's members are just the users naming it, so joining
     /// `Users` (every new member does) never contends on one hot stream.
     async fn mirrors_members(&mut self, group: Uuid) -> Result<bool, CommandError> {
-        Ok(matches!(
-            self.security_groups.state(self.store, group).await?,
-            Some(g) if g.kind == domain::security_group::SecurityGroupKind::Administrators
-        ))
+        let mirrors = matches!(self.security_group_facts(group).await?, Some((_, SecurityGroupKind::Administrators)));
+        if mirrors {
+            // Its members decide: the stream itself, at its version.
+            self.security_groups.state(self.store, group).await?;
+        }
+        Ok(mirrors)
     }
 
     /// Moves a user of this batch into or out of a security group, on both streams.
@@ -391,4 +407,18 @@ async fn location_members_admins(
         Some(loc) if !loc.deleted && loc.org_id == Some(org) => loc.members.intersection(admins).copied().collect(),
         _ => Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The store remembers a security group's organization and kind for good
+    /// (`Batch::security_group_facts`): that holds only while no event can change either or
+    /// delete the group. An event added here must be checked against that cache.
+    #[test]
+    fn security_group_facts_never_change() {
+        assert_eq!(
+            domain::event::event_types::<domain::security_group::SecurityGroupEvent>(),
+            ["SecurityGroupCreated", "SecurityGroupMemberAdded", "SecurityGroupMemberRemoved"]
+        );
+    }
 }
