@@ -689,4 +689,37 @@ mod tests {
         }
         assert!(ids.contains("portsip_create_group") && ids.contains("sunbird_create_group"), "{ids:?}");
     }
+
+    /// What the conformance run found next on `POST /api/posts` (ST201, 201 for `"links": "AAA"`):
+    /// a list the handler takes as one string (`content::OneOrMany`) was documented as a list only.
+    #[test]
+    fn a_list_that_takes_one_string_says_so() {
+        use serde_json::{json, Value};
+
+        use crate::kernel::strict_json::from_value;
+        use crate::workdrive::{group_chats::MessageBody, library::courses::CreateCourseBody, posts::PostBody};
+        let doc = serde_json::to_value(document()).unwrap();
+        let id = "0194a6c5-7f3e-7000-8000-000000000001";
+        let cases: [(&str, &str, Value, bool); 7] = [
+            ("PostBody", "links", json!("https://example.io"), from_value::<PostBody>(json!({"links": "https://example.io"})).is_ok()),
+            ("CreatePostBody", "links", json!("https://example.io"), true),
+            ("CreateNewsBody", "mention", json!(id), from_value::<PostBody>(json!({"mention": id})).is_ok()),
+            ("NewsPatchBody", "tags", json!("news"), from_value::<PostBody>(json!({"tags": "news"})).is_ok()),
+            ("MessageBody", "mention", json!(id), from_value::<MessageBody>(json!({"mention": id})).is_ok()),
+            ("MessageBody", "fileId", json!(id), from_value::<MessageBody>(json!({"fileId": id})).is_ok()),
+            (
+                "CreateCourseBody",
+                "categories",
+                json!("Onboarding"),
+                from_value::<CreateCourseBody>(json!({"categories": "Onboarding"})).is_ok(),
+            ),
+        ];
+        for (schema, property, one, taken) in cases {
+            assert!(taken, "{schema}.{property}: the handler's type does not take {one}");
+            let documented = &doc["components"]["schemas"][schema]["properties"][property];
+            let alternatives = documented["anyOf"].as_array().unwrap_or_else(|| panic!("{schema}.{property}: {documented}"));
+            assert!(alternatives.iter().any(|a| a["type"] == "string"), "{schema}.{property}: {documented}");
+            assert!(alternatives.iter().any(|a| a["type"] == "array"), "{schema}.{property}: {documented}");
+        }
+    }
 }

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::kernel::auth::{authenticate, Principal};
 use crate::kernel::error::ApiError;
 use crate::kernel::fields::{spell_error, FieldNames};
+use crate::kernel::strict_json;
 use crate::kernel::write::Accepted;
 use crate::AppState;
 
@@ -114,27 +115,53 @@ impl<T: DeserializeOwned, D: Dialect> FromRequest<AppState> for Json<T, D> {
             Err(rejection) => return Err(Error::new(ApiError::invalid("body", rejection.body_text()))),
         };
         refuse_nul_in_json_bytes(&bytes)?;
-        // Every dialect's bodies are objects; serde would read a struct from an array by position.
+        // Every dialect's bodies are objects (a `Value` body too); deeper down, `strict_json`
+        // keeps serde from reading a struct from an array by position.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Err(Error::new(ApiError::invalid("body", "must be a JSON object")));
         }
-        let mut req = Request::new(axum::body::Body::from(bytes.clone()));
-        *req.headers_mut() = headers;
-        match axum::Json::<T>::from_request(req, st).await {
-            Ok(axum::Json(v)) => Ok(Json(v, PhantomData)),
-            Err(rejection) => {
+        if !json_content_type(&headers) {
+            return Err(Error::new(ApiError::invalid("body", "Expected request with `Content-Type: application/json`")));
+        }
+        match strict_json::from_slice::<T>(&bytes) {
+            Ok(v) => Ok(Json(v, PhantomData)),
+            Err(e) => {
                 // JSON has one number type: `338.0` is the integer 338 (JSON Schema's `integer`
                 // takes it), which serde refuses for an integer field. Read such a body again with
                 // its integral numbers written as integers.
-                if let axum::extract::rejection::JsonRejection::JsonDataError(_) = rejection {
-                    if let Some(v) = integral_floats_as_integers(&bytes).and_then(|v| serde_json::from_value::<T>(v).ok()) {
+                if e.inner().is_data() {
+                    if let Some(v) = integral_floats_as_integers(&bytes).and_then(|v| strict_json::from_value::<T>(v).ok()) {
                         return Ok(Json(v, PhantomData));
                     }
                 }
-                Err(Error::new(ApiError::invalid("body", rejection.body_text())))
+                Err(Error::new(ApiError::invalid("body", body_error_text(&e))))
             }
         }
     }
+}
+
+/// A body that cannot be read, said as `axum::Json` says it (the text clients met before bodies
+/// were read through [`strict_json`]): what went wrong, the path of the bad value, where.
+fn body_error_text(e: &strict_json::BodyError) -> String {
+    if e.inner().is_data() {
+        format!("Failed to deserialize the JSON body into the target type: {e}")
+    } else {
+        format!("Failed to parse the request body as JSON: {e}")
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json`, `application/*+json`): the
+/// `Content-Type` that `axum::Json` requires, checked the same way.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    kind.eq_ignore_ascii_case("application") && (subtype == "json" || subtype.ends_with("+json"))
 }
 
 /// The body with every integral float (`338.0`, `1e3`) written as an integer, when it holds one.
@@ -316,6 +343,22 @@ mod tests {
         for bad in ["", " ", "0", "11", "x", "1.5"] {
             assert!(matches!(int_param(b, Some(bad), 7), Err(ApiError::Invalid { field, .. }) if field == "per_page"), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_json_body_is_one_whose_content_type_says_json() {
+        let with = |ct: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(axum::http::header::CONTENT_TYPE, ct.parse().unwrap());
+            json_content_type(&h)
+        };
+        for ct in ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/scim+json"] {
+            assert!(with(ct), "{ct}");
+        }
+        for ct in ["text/json", "application/xml", "application/jsonx", "json", ""] {
+            assert!(!with(ct), "{ct}");
+        }
+        assert!(!json_content_type(&axum::http::HeaderMap::new()));
     }
 
     /// Arbitrary JSON with strings that may hold U+0000 (in values and keys).

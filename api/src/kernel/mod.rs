@@ -13,6 +13,7 @@ pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod request_id;
+pub mod strict_json;
 pub mod write;
 
 use axum::middleware::{from_fn, from_fn_with_state};

@@ -35,6 +35,12 @@ fn text(max: usize) -> Value {
     json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": NOT_BLANK})
 }
 
+/// A list that takes one item as itself (`content::OneOrMany`: `"tags": "a"` is `["a"]`), or
+/// `null` for none.
+fn one_or_many(item: Value, max: usize) -> Value {
+    json!({"anyOf": [{"type": "array", "maxItems": max, "items": item}, item, {"type": "null"}]})
+}
+
 /// A string of one of these values.
 fn names<S: ToString>(values: impl IntoIterator<Item = S>) -> Value {
     json!({"type": "string", "enum": values.into_iter().map(|v| v.to_string()).collect::<Vec<_>>()})
@@ -105,14 +111,9 @@ fn fields() -> Vec<Field> {
     let reactions = || names(domain::post::Reaction::ALL.iter().map(|r| r.as_str()));
     let task_types = || names(domain::task::TaskType::ALL.iter().map(|t| t.as_str()));
     use domain::library::{ReminderTimeUnit, ReminderType};
-    let tags = || {
-        let max = domain::library::MAX_TAGS;
-        json!({"anyOf": [{"type": "array", "maxItems": max, "items": {"type": "string"}}, {"type": "string"}, {"type": "null"}]})
-    };
-    let post_tags = || {
-        use domain::post::{MAX_TAGS, MAX_TAG_LEN};
-        json!({"anyOf": [{"type": "array", "maxItems": MAX_TAGS, "items": text(MAX_TAG_LEN)}, text(MAX_TAG_LEN), {"type": "null"}]})
-    };
+    let tags = || one_or_many(json!({"type": "string"}), domain::library::MAX_TAGS);
+    let post_tags = || one_or_many(text(domain::post::MAX_TAG_LEN), domain::post::MAX_TAGS);
+    let uuid = || json!({"type": "string", "format": "uuid"});
     let nexport_instant =
         || json!({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "maxLength": 0}, {"type": "null"}]});
     let group_types = || {
@@ -209,6 +210,19 @@ fn fields() -> Vec<Field> {
         not_null("CreatePostBody", "tags", post_tags()),
         not_null("CreateNewsBody", "tags", post_tags()),
         not_null("NewsPatchBody", "tags", post_tags()),
+        // Its links (non-blank URLs) and mentions: a string is one too.
+        not_null("PostBody", "links", one_or_many(text(domain::post::MAX_URL_LEN), domain::post::MAX_LINKS)),
+        not_null("CreatePostBody", "links", one_or_many(text(domain::post::MAX_URL_LEN), domain::post::MAX_LINKS)),
+        not_null("CreateNewsBody", "links", one_or_many(text(domain::post::MAX_URL_LEN), domain::post::MAX_LINKS)),
+        not_null("NewsPatchBody", "links", one_or_many(text(domain::post::MAX_URL_LEN), domain::post::MAX_LINKS)),
+        not_null("PostBody", "mention", one_or_many(uuid(), domain::post::MAX_MENTIONS)),
+        not_null("CreatePostBody", "mention", one_or_many(uuid(), domain::post::MAX_MENTIONS)),
+        not_null("CreateNewsBody", "mention", one_or_many(uuid(), domain::post::MAX_MENTIONS)),
+        not_null("NewsPatchBody", "mention", one_or_many(uuid(), domain::post::MAX_MENTIONS)),
+        // A message's mentions and files, a course's categories: a string is one.
+        not_null("MessageBody", "mention", one_or_many(uuid(), domain::conversation::MAX_MENTIONS)),
+        not_null("MessageBody", "fileId", one_or_many(uuid(), domain::conversation::MAX_MESSAGE_FILES)),
+        not_null("CreateCourseBody", "categories", one_or_many(json!({"type": "string"}), domain::library::MAX_COURSE_CATEGORIES)),
         // An SSO entry's file: an id, or empty for none.
         not_null(
             "CreateSsoBody",

@@ -55,7 +55,7 @@ pub(super) fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Parsed, Fa
     match input {
         Format::Json => {
             crate::kernel::dialect::refuse_nul_in_json_bytes(bytes).map_err(|e| bad(e.message()))?;
-            let env: GroupEnvelopeIn = serde_json::from_slice(bytes).map_err(|e| bad(format!("body: {e}")))?;
+            let env: GroupEnvelopeIn = crate::kernel::strict_json::from_slice(bytes).map_err(|e| bad(format!("body: {e}")))?;
             let g = env.group;
             let scalar = |v: &Value| match v {
                 Value::String(s) => Some(s.clone()),

@@ -186,7 +186,8 @@ pub struct MessageBody {
     pub mention: Option<OneOrMany<Uuid>>,
     /// A message of this conversation.
     pub reply_of_msg_id: Option<Uuid>,
-    /// Uploaded files of the organization (the name is singular, the value a list).
+    /// Uploaded files of the organization (the name is singular, the value a list; a string is
+    /// one id).
     #[serde(default)]
     #[schema(value_type = Option<Vec<Uuid>>, max_items = 50)]
     pub file_id: Option<OneOrMany<Uuid>>,

@@ -20,6 +20,7 @@ use super::{paging, PageQuery};
 use super::{parse_id, Caller, Error, ErrorBody, Json, PageMeta, Query, Write};
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
+use crate::kernel::strict_json;
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,7 +120,7 @@ pub async fn remove_security_group_members(
     let id = dialect::uuid_path(&id, "security group")?;
     let mut raw: Vec<String> = Vec::new();
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let parsed: SecurityGroupMembersBody = serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+        let parsed: SecurityGroupMembersBody = strict_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
         raw.extend(parsed.ids);
     }
     for (k, v) in query {

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::{create_input, full_users, parse_id, AddUserBody, Caller, Error, Json, PageMeta, Query, UserFull, Write};
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
+use crate::kernel::strict_json;
 use crate::AppState;
 
 /// Largest bulk-create body: 1,000 rows of generous profiles.
@@ -76,7 +77,7 @@ pub async fn list_supervisors(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkUserRow {
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::kernel::strict_json::flattened")]
     pub user: AddUserBody,
     pub external_user_id: Option<String>,
 }
@@ -166,7 +167,7 @@ pub async fn bulk_delete(
     let org = caller.require_org_admin()?;
     let mut raw: Vec<String> = Vec::new();
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let parsed: BulkDeleteBody = serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+        let parsed: BulkDeleteBody = strict_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
         raw.extend(parsed.id);
     }
     for (k, v) in query {

@@ -119,3 +119,62 @@ async fn bodies_are_objects_and_integral_floats_are_integers() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["message"].as_str().unwrap_or_default().contains("duration"), "{v}");
 }
+
+/// What the conformance run found one level down (ST201 on `POST /api/posts`, 201 for
+/// `"location": [null, null]`): serde read a nested struct from an array by position. Every
+/// dialect's bodies are read through `strict_json`, so an array where an object belongs is a 400
+/// naming the field, at any depth, and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_objects_are_objects_in_every_dialect() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Nested Org").await;
+    let t = &org.token;
+    let group = app.create_group(&org, "Nested Group").await;
+    let before = app.event_count().await;
+    let expected = "invalid type: sequence, expected a JSON object";
+
+    // WorkDrive: its error shape, the message naming the path inside the body.
+    for (body, field) in [
+        (json!({"postText": "hello", "location": [null, null]}), "location"),
+        (json!({"postText": "hello", "location": {"textAddress": "HQ", "coordinates": [51.5, -0.1]}}), "location.coordinates"),
+        (json!({"postText": "hello", "permissions": [true]}), "permissions"),
+    ] {
+        let (status, v) = send(app.wd(Method::POST, "/api/posts", t).json(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert_eq!(v["statusCode"], 400, "{v}");
+        assert_eq!(v["error"], "Bad Request", "{v}");
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("body: ") && message.contains(&format!(": {field}: {expected}")), "{body}: {v}");
+    }
+    let (status, v) = send(app.wd(Method::GET, "/api/posts", t)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["posts"], json!([]), "{v}");
+
+    // PortSIP: a caller id (an object in a list) sent by position.
+    let caller_id = json!(["trunk-1", "5551234", "main"]);
+    for (method, path) in [(Method::POST, "/api/groups".to_string()), (Method::POST, format!("/api/groups/{group}"))] {
+        let body = json!({"name": "Positional", "outbound_caller_ids": [caller_id]});
+        let (status, v) = send(app.ps(method, &path, t).json(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert_eq!(v["errors"][0]["code"], "VALIDATE_FAILED", "{v}");
+        let reason = v["errors"][0]["detail"]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(&format!("outbound_caller_ids[0]: {expected}")), "{path}: {v}");
+    }
+
+    // Publisher (read outside `dialect::Json`): the group itself by position.
+    let (status, v) = send(app.ps(Method::POST, "/api/2/groups", t).json(&json!({"group": [null, "Positional", null]}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or_default().contains(&format!("group: {expected}")), "{v}");
+
+    assert_eq!(app.event_count().await, before, "a refused body appended events");
+
+    // The same bodies as objects are still taken.
+    let body = json!({"postText": "hello", "location": {"textAddress": "HQ", "coordinates": {"lat": 51.5, "lng": -0.1}}});
+    let (status, v) = send(app.wd(Method::POST, "/api/posts", t).json(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let body =
+        json!({"name": "Objects", "outbound_caller_ids": [{"provider_id": "trunk-1", "caller_id": "5551234", "description": "main"}]});
+    let (status, v) = send(app.ps(Method::POST, "/api/groups", t).json(&body)).await;
+    assert!(status.is_success(), "{v}");
+}

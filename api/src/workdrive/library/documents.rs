@@ -128,7 +128,7 @@ pub struct PublishQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateDocumentBody {
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::kernel::strict_json::flattened")]
     pub head: KbHeadInput,
     /// An external URL (alias `docURL`). One of `docId`, `docUrl` or `link` is required.
     #[schema(max_length = 2048)]
@@ -178,7 +178,7 @@ pub async fn create_document(
 pub struct UpdateDocumentBody {
     /// The nested form; each member it holds wins over the same flat member.
     pub kb: Option<KbPatchInput>,
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "crate::kernel::strict_json::flattened")]
     pub flat: KbPatchInput,
     /// Absent keeps; `null` clears.
     #[schema(value_type = Option<Uuid>)]
