@@ -230,12 +230,16 @@ pub async fn reason(pool: &PgPool, who: Asker, node: Uuid, roles: &[String]) -> 
     Ok(Some(Reason { grant_id: found.grant_id, role: found.role, granted_on: found.node_id, path }))
 }
 
-/// Every node where the caller holds one of `roles` (an org admin: their whole subtree).
-pub async fn permitted_nodes(pool: &PgPool, who: Asker, roles: &[String]) -> Result<Vec<Uuid>, sqlx::Error> {
+/// Every organization where the caller holds one of `roles` (an org admin: every organization
+/// of their subtree). Only organizations: users and subscriptions belong to them, and the
+/// subtree's groups would make the list (and every search bound to it) as long as the groups
+/// (10,001 ids for an org of 10,000 groups, 24 ms of a user search at 20,000 users).
+pub async fn permitted_orgs(pool: &PgPool, who: Asker, roles: &[String]) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT c.descendant_id AS "id!" FROM role_grants g JOIN node_closure c ON c.ancestor_id = g.node_id
+             JOIN organizations o ON o.id = c.descendant_id
            WHERE g.user_id = $1 AND g.role = ANY($2)
-           UNION SELECT descendant_id FROM node_closure WHERE ancestor_id = $3"#,
+           UNION SELECT c.descendant_id FROM node_closure c JOIN organizations o ON o.id = c.descendant_id WHERE c.ancestor_id = $3"#,
         who.user_id,
         roles,
         who.admin_of,

@@ -295,9 +295,9 @@ pub async fn require_on_user(
     Err(ApiError::Forbidden(format!("Not authorized: the {} permission is required", perm.as_str())).into())
 }
 
-/// Every node where the caller holds `perm` (lists are limited to these).
+/// Every organization where the caller holds `perm` (lists of users and subscriptions are limited to these).
 pub async fn permitted(st: &AppState, caller: &Principal, perm: Permission) -> Result<Vec<Uuid>, NxError> {
-    Ok(nx::permitted_nodes(&st.pool, asker(caller)?, &role_names(perm)).await?)
+    Ok(nx::permitted_orgs(&st.pool, asker(caller)?, &role_names(perm)).await?)
 }
 
 /// A 200 with a JSON body.
