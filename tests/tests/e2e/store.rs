@@ -212,7 +212,9 @@ async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
 async fn a_message_that_is_no_event_stops_its_projection_and_is_recorded() {
     // A refused event is parked (see `parking`); only a message on the stream that is not an
     // event at all leaves nothing to park or order by, and stops the projection.
-    let opts = roster_tests::Options { consistency_timeout: Duration::from_millis(300), ..Default::default() };
+    // Short, so the last write answers soon; long enough for the org created first to be read
+    // back under a loaded CI machine.
+    let opts = roster_tests::Options { consistency_timeout: Duration::from_secs(2), ..Default::default() };
     let app = TestApp::spawn_with(opts).await;
     let org = app.create_org("Poison").await;
     let js = async_nats::jetstream::new(app.nats().await);
