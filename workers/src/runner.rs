@@ -266,7 +266,7 @@ pub async fn apply_batch(
     let seq = batch.last().map(|d| d.stream_seq as i64).unwrap_or(cp.stream_seq as i64);
     checkpoint::advance(&mut tx, projection.name, at, seq).await?;
     tx.commit().await?;
-    // A park that found the event parked already counted nothing: `parked_now` may be one high,
+    // A park that found the event parked already counted nothing: `parked_now` may be too high,
     // which only costs a waiter the check whether its own write was parked.
     let advanced = checkpoint::Advanced { projection: projection.name.into(), position: at, parked: parked_now > 0, principals };
     checkpoint::notify_advanced(pool, advances, advanced).await;

@@ -52,11 +52,13 @@ impl Consistency {
     /// notification carries none (a rebuild, a replay), when this process fell behind, or after
     /// `FALLBACK_POLL` of silence.
     pub async fn start(pool: PgPool, local: &checkpoint::Advances, mut shutdown: Shutdown) -> Result<Arc<Self>, sqlx::Error> {
-        let mut known = checkpoint::positions(&pool).await?;
-        let (tx, rx) = watch::channel(known.progress());
+        // Subscribed and listening before the read: an advance committed meanwhile arrives
+        // afterwards as well, and `Positions` takes it whatever the order.
+        let mut local = Some(local.subscribe());
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(checkpoint::CHECKPOINT_CHANNEL).await?;
-        let mut local = Some(local.subscribe());
+        let mut known = checkpoint::positions(&pool).await?;
+        let (tx, rx) = watch::channel(known.progress());
         let principals = Arc::new(AtomicU64::new(0));
         let generation = principals.clone();
         tokio::spawn(async move {
