@@ -429,11 +429,12 @@ DEVIATION_KINDS = ("accepted", "to fix")
 
 
 def load_deviations(path=DEVIATIONS_FILE):
-    """{(operation, code): (kind, reason)} from the table `| operation | check | kind | reason |`.
+    """{(operation, code): (kind, reason)} from the table `| operations | check | kind | reason |`.
 
-    A row must name one operation as schemathesis does (`GET /api/users`, or `Stateful tests`),
-    one failure code of an enabled check, a kind (accepted, to fix) and a reason: a malformed row
-    fails the run rather than tolerating more than it says."""
+    A row gives one reason for one or more operations, each in backticks and named as
+    schemathesis names it (`GET /api/users`, or `Stateful tests`), separated by commas; one
+    failure code of an enabled check; a kind (accepted, to fix). A malformed row fails the run
+    rather than tolerating more than it says."""
     with open(path) as f:
         text = f.read()
     try:
@@ -445,20 +446,24 @@ def load_deviations(path=DEVIATIONS_FILE):
         line = line.strip()
         if not line.startswith("|") or re.fullmatch(r"\|[\s:|-]*\|", line):
             continue
-        cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
-        if cells[:2] == ["Operation", "Check"]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[:2] == ["Operations", "Check"]:
             continue
         if len(cells) != 4 or not all(cells):
-            raise SystemExit(f"fuzz: {path}: a deviation row needs operation, check, kind and reason: {line}")
-        operation, code, kind, reason = cells
+            raise SystemExit(f"fuzz: {path}: a deviation row needs operations, check, kind and reason: {line}")
+        listed, code, kind, reason = cells
+        operations = [op.strip() for op in listed.split(",")]
+        if not all(re.fullmatch(r"`[^`]+`", op) for op in operations):
+            raise SystemExit(f"fuzz: {path}: operations are a comma-separated list of `METHOD /path`: {line}")
         code = code.split()[0]
         if code not in CHECK_CODES or code in SERVER_ERROR_CODES:
             raise SystemExit(f"fuzz: {path}: {code} is not a failure code a deviation may name: {line}")
         if kind not in DEVIATION_KINDS:
             raise SystemExit(f"fuzz: {path}: kind must be one of {DEVIATION_KINDS}: {line}")
-        if (operation, code) in deviations:
-            raise SystemExit(f"fuzz: {path}: {operation} {code} listed twice")
-        deviations[(operation, code)] = (kind, reason)
+        for operation in (op.strip("`") for op in operations):
+            if (operation, code) in deviations:
+                raise SystemExit(f"fuzz: {path}: {operation} {code} listed twice")
+            deviations[(operation, code)] = (kind, reason)
     return deviations
 
 
