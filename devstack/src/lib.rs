@@ -533,6 +533,14 @@ impl PgCluster {
             opts.push(("synchronous_commit", "off".into()));
             opts.push(("full_page_writes", "off".into()));
         }
+        // Extra settings for profiling, e.g. ROSTER_PG_SETTINGS=shared_preload_libraries=pg_stat_statements
+        // (comma-separated `name=value` pairs; a value cannot hold a comma).
+        let extra = std::env::var("ROSTER_PG_SETTINGS").unwrap_or_default();
+        for pair in extra.split(',').filter(|p| !p.trim().is_empty()) {
+            if let Some((k, v)) = pair.split_once('=') {
+                opts.push((k.trim(), v.trim().to_string()));
+            }
+        }
         // pg_ctl hands this string to /bin/sh.
         opts.iter().map(|(k, v)| format!("-c {}", sh_quote(&format!("{k}={v}")))).collect::<Vec<_>>().join(" ")
     }

@@ -38,6 +38,19 @@ pub async fn lock(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sql
     Err(sqlx::Error::RowNotFound)
 }
 
+/// Lets the current transaction commit without waiting for its WAL to reach the disk
+/// (`synchronous_commit = off`, for this transaction only). For a transaction that only writes
+/// what the log can rebuild: a read model together with its checkpoint. A crash of Postgres may
+/// lose the last such commits (milliseconds' worth), but it loses them whole, the read model
+/// with its checkpoint, and the runner resumes from the checkpoint that survived: the events are
+/// applied again, never skipped. The events themselves are always appended with a flush. Others
+/// see the commit at once either way, so read-your-writes is unchanged; what a commit saves is
+/// the wait for the flush, once per batch.
+pub async fn commit_without_flush(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!("SELECT set_config('synchronous_commit', 'off', true)").fetch_one(conn).await?;
+    Ok(())
+}
+
 /// Reads a projection's checkpoint without locking it (a missing row reads as the start).
 pub async fn read(db: impl PgExecutor<'_>, name: &str) -> Result<Checkpoint, sqlx::Error> {
     let row = sqlx::query!("SELECT tx, gid, status, stream_seq, parked FROM projection_checkpoints WHERE name = $1", name)

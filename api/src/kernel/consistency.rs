@@ -62,6 +62,8 @@ impl Consistency {
         let principals = Arc::new(AtomicU64::new(0));
         let generation = principals.clone();
         tokio::spawn(async move {
+            // Set when the listener's connection was lost: the next read of the table is the truth.
+            let mut resync = false;
             loop {
                 // Whether a token's principal may have changed, before waking anyone: a write that
                 // revoked a token answers only once its process has stopped trusting its cache.
@@ -80,8 +82,10 @@ impl Consistency {
                             false
                         }
                     },
-                    r = listener.recv() => match r {
-                        Ok(first) => {
+                    // `try_recv`, not `recv`: `recv` reconnects silently, and a lost connection must
+                    // be seen (below).
+                    r = listener.try_recv() => match r {
+                        Ok(Some(first)) => {
                             // Every notification already here in one go: under load the
                             // projectors notify faster than one wake-up each.
                             let mut read = false;
@@ -96,8 +100,18 @@ impl Consistency {
                             }
                             read
                         }
+                        // The connection was lost (it reconnects at the next call). Postgres may have
+                        // restarted, and projection commits are not flushed before they are
+                        // announced (`checkpoint::commit_without_flush`): a crash can take back an
+                        // advance heard of. So the next read of the table replaces what is known.
+                        Ok(None) => {
+                            tracing::warn!("checkpoint listener lost; re-reading the checkpoints");
+                            resync = true;
+                            true
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "checkpoint listener lost; polling until it reconnects");
+                            resync = true;
                             if !shutdown.sleep(FALLBACK_POLL).await { return; }
                             true
                         }
@@ -109,6 +123,10 @@ impl Consistency {
                     // Whatever moved unseen may have changed a principal too.
                     principals_changed = true;
                     match checkpoint::positions(&pool).await {
+                        Ok(p) if resync => {
+                            known = p;
+                            resync = false;
+                        }
                         Ok(p) => known.merge(p),
                         Err(e) => tracing::warn!(error = %e, "reading checkpoints failed"),
                     }

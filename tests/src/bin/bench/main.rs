@@ -32,6 +32,8 @@
 //! `--only-fanout` / `BENCH_ONLY=fanout` (step (h) alone), `--scale` / `BENCH_ONLY=scale` (the
 //! reads, the rebuild and the memory at a million users instead of the steps above: see `scale`;
 //! `--scale-users N`, `--scale-groups N`, `--scale-reads N` or `BENCH_SCALE_*` to resize it).
+//! `ROSTER_PG_SETTINGS=name=value,...` adds Postgres settings to the cluster (e.g.
+//! `shared_preload_libraries=pg_stat_statements`, to see which statements a step spends its time in).
 //! Progress goes to stderr, the report to stdout. Must run as root or as a user that may run Postgres (devstack handles `runuser`).
 
 use std::collections::{BTreeMap, HashMap};
@@ -58,6 +60,10 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 
 mod scale;
+
+// The allocator `roster` runs with (roster/src/main.rs), since Roster runs in this process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
