@@ -1,6 +1,7 @@
 //! The projection runner: one durable pull consumer per projection. A batch of events is applied
 //! in one Postgres transaction together with the checkpoint; messages are acked only after it
-//! commits (the last of a batch, which acks all before it). Events at or below the checkpoint are acked and skipped, so redelivery is harmless.
+//! commits (the batch's last, which acks all before it). Events at or below the checkpoint are
+//! acked and skipped, so redelivery is harmless.
 //!
 //! An event the read model refuses (DESIGN §4) does not stop the projection: the batch is retried
 //! event by event, the refused event is tried `MAX_ATTEMPTS` times and then **parked**
