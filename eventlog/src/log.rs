@@ -74,16 +74,29 @@ impl From<Row> for Envelope {
 /// Events after `after`, in log order, only from transactions older than every running one: a row
 /// committed later can never appear behind the cursor (DESIGN §3).
 pub async fn read_after<'e>(db: impl PgExecutor<'e>, after: Position, limit: i64) -> Result<Vec<Envelope>, sqlx::Error> {
+    read_after_of(db, after, None, limit).await
+}
+
+/// As [`read_after`], but with `stream_types` only those streams' events (the others are passed
+/// over in Postgres, never sent): what a rebuild of a projection that applies only those reads.
+pub async fn read_after_of<'e>(
+    db: impl PgExecutor<'e>,
+    after: Position,
+    stream_types: Option<&[&str]>,
+    limit: i64,
+) -> Result<Vec<Envelope>, sqlx::Error> {
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
                   recorded_at, metadata, payload
            FROM events
            WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+             AND ($4::text[] IS NULL OR stream_type = ANY($4))
            ORDER BY tx, gid LIMIT $3"#,
         after.tx.to_string(),
         after.gid,
         limit,
+        stream_types as Option<&[&str]>,
     )
     .fetch_all(db)
     .await?;

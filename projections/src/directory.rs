@@ -16,11 +16,12 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use crate::{decode, ApplyError};
 
 /// Applies `events` in log order, with the effect of applying them one by one, in fewer
-/// statements: every stream version in one upsert, and each run of user creations (or deletions)
-/// in one statement. A run is a sequence of consecutive user events that are each a creation (a
-/// deletion), or that the directory keeps nothing of (`changes_nothing`): a bulk create appends
-/// `UserCreated`, `UserOnboardingNoticeRecorded` per user, so its users form one run. Rows of
-/// different users never depend on each other, so inserting a run at once is the same as in turn.
+/// statements: every stream version in one upsert, each run of user creations (or deletions) in
+/// one statement, and each run of group creations in two (`groups`). A run of users is a sequence
+/// of consecutive user events that are each a creation (a deletion), or that the directory keeps
+/// nothing of (`changes_nothing`): a bulk create appends `UserCreated`,
+/// `UserOnboardingNoticeRecorded` per user, so its users form one run. Rows of different users
+/// never depend on each other, so inserting a run at once is the same as in turn.
 /// On failure: the index of the event (for a run, its first event) it failed at; the runner then
 /// goes event by event to find the one at fault.
 pub async fn apply_all(conn: &mut PgConnection, events: &[&Envelope]) -> Result<(), (usize, ApplyError)> {
@@ -28,6 +29,10 @@ pub async fn apply_all(conn: &mut PgConnection, events: &[&Envelope]) -> Result<
     let mut i = 0;
     while i < events.len() {
         let ev = events[i];
+        if ev.stream_type == "group" {
+            i = groups(conn, events, i).await?;
+            continue;
+        }
         if ev.stream_type != "user" {
             not_user(conn, ev).await.map_err(|e| (i, e))?;
             i += 1;
@@ -58,6 +63,96 @@ pub async fn apply_all(conn: &mut PgConnection, events: &[&Envelope]) -> Result<
         i = next;
     }
     Ok(())
+}
+
+/// Applies the group event at `i`, and with it, if it is a creation, the creations that follow it
+/// in one run (one statement per table): returns the index after the last it applied. A group
+/// whose parent is created in the same run ends it, since its closure rows are read from its
+/// parent's, which must be written first.
+async fn groups(conn: &mut PgConnection, events: &[&Envelope], i: usize) -> Result<usize, (usize, ApplyError)> {
+    let event: GroupEvent = decode(events[i]).map_err(|e| (i, e))?;
+    if !matches!(event, GroupEvent::GroupCreated { .. }) {
+        group(conn, events[i], event).await.map_err(|e| (i, e))?;
+        return Ok(i + 1);
+    }
+    let mut run = vec![(events[i], event)];
+    let mut ids: std::collections::HashSet<uuid::Uuid> = std::collections::HashSet::from([events[i].stream_id]);
+    let mut next = i + 1;
+    while let Some(&candidate) = events.get(next).filter(|e| e.stream_type == "group") {
+        let event: GroupEvent = decode(candidate).map_err(|e| (next, e))?;
+        match &event {
+            GroupEvent::GroupCreated { parent, .. } if !parent_columns(*parent).1.is_some_and(|p| ids.contains(&p)) => {
+                ids.insert(candidate.stream_id);
+                run.push((candidate, event));
+                next += 1;
+            }
+            _ => break,
+        }
+    }
+    groups_created(conn, run).await.map_err(|e| (i, e))?;
+    Ok(next)
+}
+
+/// Inserts the groups of `run` (its `GroupCreated` events) and their places in the org/group tree,
+/// one statement each, as `group()` does for one.
+async fn groups_created(conn: &mut PgConnection, run: Vec<(&Envelope, GroupEvent)>) -> Result<(), ApplyError> {
+    let mut rows = Vec::with_capacity(run.len());
+    let (mut nodes, mut parents) = (Vec::with_capacity(run.len()), Vec::with_capacity(run.len()));
+    for (ev, event) in run {
+        let GroupEvent::GroupCreated {
+            id,
+            org_id,
+            number,
+            name,
+            description,
+            outbound_caller_ids,
+            created_by,
+            status,
+            membership_type,
+            parent,
+            short_name,
+            tracking,
+            activities,
+            external_id,
+        } = event
+        else {
+            continue;
+        };
+        let (parent_kind, parent_id) = parent_columns(parent);
+        nodes.push(id.0);
+        parents.push(parent_id.unwrap_or(org_id.0));
+        // Keys are the `groups` columns; `jsonb_populate_recordset` casts each to its column's type.
+        rows.push(serde_json::json!({
+            "id": id.0,
+            "org_id": org_id.0,
+            "number": number,
+            "name": name,
+            "description": description,
+            "outbound_caller_ids": json(&outbound_caller_ids),
+            "created_by": created_by.map(|c| c.0),
+            "created_at": ev.recorded_at,
+            "updated_at": ev.recorded_at,
+            "status": status.as_str(),
+            "membership_type": membership_type.as_str(),
+            "parent_kind": parent_kind,
+            "parent_id": parent_id,
+            "short_name": short_name,
+            "tracking": tracking,
+            "activities": json(&activities),
+            "external_id": external_id,
+        }));
+    }
+    sqlx::query!(
+        "INSERT INTO groups (id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at, \
+         status, membership_type, parent_kind, parent_id, short_name, tracking, activities, external_id) \
+         SELECT id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at, \
+         status, membership_type, parent_kind, parent_id, short_name, tracking, activities, external_id \
+         FROM jsonb_populate_recordset(NULL::groups, $1)",
+        serde_json::Value::Array(rows),
+    )
+    .execute(&mut *conn)
+    .await?;
+    crate::nexport::add_nodes(conn, &nodes, &parents).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -411,49 +506,7 @@ async fn users_deleted(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
 
 async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Result<(), ApplyError> {
     match event {
-        GroupEvent::GroupCreated {
-            id,
-            org_id,
-            number,
-            name,
-            description,
-            outbound_caller_ids,
-            created_by,
-            status,
-            membership_type,
-            parent,
-            short_name,
-            tracking,
-            activities,
-            external_id,
-        } => {
-            let (parent_kind, parent_id) = parent_columns(parent);
-            sqlx::query!(
-                "INSERT INTO groups (id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at, \
-                 status, membership_type, parent_kind, parent_id, short_name, tracking, activities, external_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                id.0,
-                org_id.0,
-                number,
-                name,
-                description,
-                json(&outbound_caller_ids),
-                created_by.map(|c| c.0),
-                ev.recorded_at,
-                status.as_str(),
-                membership_type.as_str(),
-                parent_kind,
-                parent_id,
-                short_name,
-                tracking,
-                json(&activities),
-                external_id,
-            )
-            .execute(&mut *conn)
-            .await?;
-            // In the org/group tree: under its parent, or directly under its organization.
-            crate::nexport::add_node(conn, id.0, Some(parent_id.unwrap_or(org_id.0))).await?;
-        }
+        created @ GroupEvent::GroupCreated { .. } => groups_created(conn, vec![(ev, created)]).await?,
         GroupEvent::GroupUpdated { patch, updated_by } => {
             let mut u = Update::new("groups", ev, updated_by.map(|u| u.0));
             u.set_value("name", patch.name)

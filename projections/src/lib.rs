@@ -29,6 +29,9 @@ pub struct Projection {
     pub name: &'static str,
     pub schema: &'static str,
     pub tables: &'static [&'static str],
+    /// The stream types whose events it applies, when it passes over all others: a rebuild reads
+    /// only those. `None`: it reads every event.
+    pub stream_types: Option<&'static [&'static str]>,
 }
 
 pub const DIRECTORY: Projection = Projection {
@@ -54,6 +57,7 @@ pub const DIRECTORY: Projection = Projection {
         "subscription_field_values",
         "stream_versions",
     ],
+    stream_types: None,
 };
 
 pub const CONTENT: Projection = Projection {
@@ -87,6 +91,7 @@ pub const CONTENT: Projection = Projection {
         "notification_deliveries",
         "notification_inbox",
     ],
+    stream_types: Some(content::STREAM_TYPES),
 };
 
 /// The schemas of the read models, searched before `public`: what every pool's sessions use

@@ -26,6 +26,23 @@ pub async fn add_node(conn: &mut PgConnection, node: uuid::Uuid, parent: Option<
     Ok(())
 }
 
+/// [`add_node`] for many nodes at once, `nodes[i]` under `parents[i]`; no parent may be among the
+/// nodes (its closure rows would not be there to read yet).
+pub async fn add_nodes(conn: &mut PgConnection, nodes: &[uuid::Uuid], parents: &[uuid::Uuid]) -> Result<(), ApplyError> {
+    sqlx::query!(
+        "INSERT INTO node_closure (ancestor_id, descendant_id, depth) \
+         SELECT node, node, 0 FROM UNNEST($1::uuid[]) AS n(node) \
+         UNION ALL SELECT c.ancestor_id, r.node, c.depth + 1 \
+         FROM UNNEST($1::uuid[], $2::uuid[]) AS r(node, parent) JOIN node_closure c ON c.descendant_id = r.parent \
+         ON CONFLICT DO NOTHING",
+        nodes,
+        parents,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A deleted node stops being a descendant of anything; grants on it go with it.
 pub async fn remove_node(conn: &mut PgConnection, node: uuid::Uuid) -> Result<(), ApplyError> {
     sqlx::query!("DELETE FROM node_closure WHERE descendant_id = $1", node).execute(&mut *conn).await?;

@@ -17,6 +17,7 @@ const BATCH: i64 = 2_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildReport {
     pub projection: &'static str,
+    /// The events it read and applied: those of its stream types (`Projection::stream_types`).
     pub events: u64,
     pub position: Position,
 }
@@ -30,7 +31,10 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     let staging = staging_schema(&projection);
     let deferred = create_staging(pool, &projection, &staging).await?;
 
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE $1::text[] IS NULL OR stream_type = ANY($1)")
+        .bind(projection.stream_types)
+        .fetch_one(pool)
+        .await?;
     let bar = if progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}  {msg}")
@@ -41,18 +45,28 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
 
     let mut parking = Parking::load(pool, &projection).await?;
     // Phase 1: replay everything visible now, in batches, without blocking the live projector.
+    // Each batch is applied while the next is read, on another connection: the read (Postgres
+    // sending rows, Roster decoding them) and the apply (Postgres writing) overlap.
     let mut cursor = Position::START;
     let mut applied = 0u64;
-    loop {
-        let mut conn = pool.acquire().await?;
-        let mut tx = conn.begin().await?;
-        let n = apply_range(&mut tx, &projection, &staging, &mut cursor, None, &mut parking).await?;
-        tx.commit().await?;
-        applied += n;
-        bar.inc(n);
-        if n == 0 {
-            break;
-        }
+    let mut batch = log::read_after_of(pool, cursor, projection.stream_types, BATCH).await?;
+    while let Some(last) = batch.last() {
+        cursor = last.position;
+        let apply = async {
+            let mut tx = pool.begin().await?;
+            // Staging tables are nobody's read model yet: a crash loses only this rebuild, which
+            // starts over, so its batches need not wait for the WAL flush.
+            checkpoint::commit_without_flush(&mut tx).await?;
+            let events: Vec<&Envelope> = batch.iter().collect();
+            apply_events(&mut tx, &projection, &staging, &events, &mut parking).await?;
+            tx.commit().await?;
+            Ok::<_, WorkerError>(())
+        };
+        let read = async { Ok(log::read_after_of(pool, cursor, projection.stream_types, BATCH).await?) };
+        let ((), next) = tokio::try_join!(apply, read)?;
+        applied += batch.len() as u64;
+        bar.inc(batch.len() as u64);
+        batch = next;
     }
 
     // The search indexes left out of the replay, built over the filled tables before the live
@@ -69,12 +83,13 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     let mut tx = conn.begin().await?;
     let live = checkpoint::lock(&mut tx, projection.name).await?;
     loop {
-        let n = apply_range(&mut tx, &projection, &staging, &mut cursor, Some(live.position), &mut parking).await?;
-        applied += n;
-        bar.inc(n);
-        if n == 0 {
-            break;
-        }
+        let events = log::read_after_of(&mut *tx, cursor, projection.stream_types, BATCH).await?;
+        let events: Vec<&Envelope> = events.iter().take_while(|e| e.position <= live.position).collect();
+        let Some(last) = events.last() else { break };
+        cursor = last.position;
+        apply_events(&mut tx, &projection, &staging, &events, &mut parking).await?;
+        applied += events.len() as u64;
+        bar.inc(events.len() as u64);
     }
     // If the rebuild got ahead of a lagging projector, the new tables already hold those events:
     // the checkpoint moves with them so the projector skips them.
@@ -158,22 +173,19 @@ async fn apply_plain(conn: &mut PgConnection, projection: &Projection, plain: &m
     Ok(())
 }
 
-/// Applies the next batch after `cursor` (up to `until`, inclusive) into the staging schema.
-async fn apply_range(
+/// Applies `events` (in log order) into the staging schema.
+async fn apply_events(
     conn: &mut PgConnection,
     projection: &Projection,
     staging: &str,
-    cursor: &mut Position,
-    until: Option<Position>,
+    events: &[&Envelope],
     parking: &mut Parking,
-) -> Result<u64, WorkerError> {
+) -> Result<(), WorkerError> {
     sqlx::query(&format!("SET LOCAL search_path = {staging}, public")).execute(&mut *conn).await?;
-    let events = log::read_after(&mut *conn, *cursor, BATCH).await?;
-    let events: Vec<&Envelope> = events.iter().take_while(|e| until.is_none_or(|u| e.position <= u)).collect();
     // Events that are neither parked nor behind a parked one are applied together (set-based
     // where the projection can), up to the next that is: in log order either way.
     let mut plain: Vec<&Envelope> = Vec::new();
-    for &event in &events {
+    for &event in events {
         let blocked = parking.blocked.get(&event.stream_id).copied();
         if blocked.is_none() && !parking.parked.contains(&event.event_id) {
             plain.push(event);
@@ -200,10 +212,6 @@ async fn apply_range(
         }
     }
     apply_plain(conn, projection, &mut plain).await?;
-    if let Some(last) = events.last() {
-        *cursor = last.position;
-    }
-    let n = events.len() as u64;
     sqlx::query(&format!("SET LOCAL search_path = {}", projections::SEARCH_PATH)).execute(&mut *conn).await?;
-    Ok(n)
+    Ok(())
 }

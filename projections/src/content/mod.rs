@@ -20,8 +20,28 @@ use sqlx::PgConnection;
 
 use crate::{decode, ApplyError};
 
+/// The stream types whose events this projection applies: the live projector passes over every
+/// other event, and a rebuild reads only these from the log (most of a directory's log is users
+/// and groups, which content keeps nothing of). One list for both, so they cannot disagree.
+pub const STREAM_TYPES: &[&str] = &[
+    "follow",
+    "category",
+    "post",
+    "calendar_event",
+    "video",
+    "photo",
+    "kb_document",
+    "faq_kb",
+    "course",
+    "enforcement_template",
+    "task",
+    "notification",
+    "conversation",
+];
+
 pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
     match ev.stream_type.as_str() {
+        other if !STREAM_TYPES.contains(&other) => Ok(()),
         "follow" => follows::apply(conn, ev, decode(ev)?).await,
         "category" => categories::apply(conn, ev, decode(ev)?).await,
         "post" => posts::apply(conn, ev, decode(ev)?).await,

@@ -438,6 +438,102 @@ async fn runs_of_user_creations_and_deletions_apply_as_one_by_one() {
     assert_eq!(users_of(&app, b).await, (4, 4, Some(4)), "another org's count is untouched");
 }
 
+/// The directory applies runs of group creations set-based too. A group created under another
+/// created in the same append needs its parent's place in the tree first; every field must land
+/// as creating the groups one by one would store it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_of_group_creations_apply_as_one_by_one_nested_groups_included() {
+    use domain::group::{Activity, GroupParent, GroupStatus, MembershipType, OutboundCallerId};
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Grouped").await;
+    let org_id = OrgId(org.id.parse().unwrap());
+    let store = commands::Store::new(app.pool.clone());
+    let ctx = CommandContext::system("test", chrono::Utc::now());
+    let ids: Vec<GroupId> = (0..4).map(|_| GroupId(uuid::Uuid::now_v7())).collect();
+    let group = |i: usize, parent: Option<GroupParent>| GroupEvent::GroupCreated {
+        id: ids[i],
+        org_id,
+        number: 7_000 + i as i64,
+        name: format!("g{i}"),
+        description: None,
+        outbound_caller_ids: vec![],
+        created_by: None,
+        status: GroupStatus::default(),
+        membership_type: MembershipType::default(),
+        parent,
+        short_name: None,
+        tracking: None,
+        activities: vec![],
+        external_id: None,
+    };
+    let full = GroupEvent::GroupCreated {
+        id: ids[3],
+        org_id,
+        number: 7_003,
+        name: "g3".into(),
+        description: Some("all fields".into()),
+        outbound_caller_ids: vec![OutboundCallerId {
+            provider_id: "p1".into(),
+            caller_id: "+1 555".into(),
+            description: None,
+            display_name: Some("Desk".into()),
+        }],
+        created_by: None,
+        status: GroupStatus::Suspended,
+        membership_type: MembershipType::Moderated,
+        parent: Some(GroupParent::Organization(org_id)),
+        short_name: Some("G3".into()),
+        tracking: Some("track".into()),
+        activities: vec![Activity { id: "a1".into(), kind: "course".into() }],
+        external_id: Some("ext-3".into()),
+    };
+    // g1 under g0, g2 under g1: each parent is created earlier in the same append.
+    let events = [group(0, None), group(1, Some(GroupParent::Group(ids[0]))), group(2, Some(GroupParent::Group(ids[1]))), full];
+    let streams = events.iter().enumerate().map(|(i, e)| PendingStream::new(ids[i].0, Some(org_id.0), 0, std::slice::from_ref(e)).unwrap());
+    store.append(&ctx, &Plan { streams: streams.collect(), ..Plan::default() }).await.unwrap().unwrap();
+    app.eventually("the read models to catch up", Duration::from_secs(20), || roster_tests::projections_caught_up(&app.pool)).await;
+
+    let ancestors = |i: usize| {
+        let pool = app.pool.clone();
+        let id = ids[i].0;
+        async move {
+            sqlx::query_as::<_, (uuid::Uuid, i32)>(
+                "SELECT ancestor_id, depth FROM rm_directory.node_closure WHERE descendant_id = $1 ORDER BY depth",
+            )
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let o = org_id.0;
+    assert_eq!(ancestors(0).await, vec![(ids[0].0, 0), (o, 1)]);
+    assert_eq!(ancestors(1).await, vec![(ids[1].0, 0), (ids[0].0, 1), (o, 2)]);
+    assert_eq!(ancestors(2).await, vec![(ids[2].0, 0), (ids[1].0, 1), (ids[0].0, 2), (o, 3)]);
+    assert_eq!(ancestors(3).await, vec![(ids[3].0, 0), (o, 1)]);
+
+    let row: Value = sqlx::query_scalar(
+        "SELECT to_jsonb(g) - 'id' - 'org_id' - 'created_at' - 'updated_at' || jsonb_build_object('created_is_updated', created_at = updated_at) \
+         FROM rm_directory.groups g WHERE id = $1",
+    )
+    .bind(ids[3].0)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        json!({"number": 7003, "name": "g3", "description": "all fields",
+               "outbound_caller_ids": [{"provider_id": "p1", "caller_id": "+1 555", "description": null, "display_name": "Desk"}],
+               "status": "suspended", "membership_type": "moderated", "parent_kind": "organization", "parent_id": o,
+               "short_name": "G3", "tracking": "track", "activities": [{"id": "a1", "type": "course"}], "external_id": "ext-3",
+               "created_by": null, "updated_by": null, "created_is_updated": true})
+    );
+    // And a dialect serves them.
+    let (status, g1) = send(app.ps(Method::GET, &format!("/api/groups/{}", api::portsip::encode_id(7_001)), &org.token)).await;
+    assert_eq!(status, StatusCode::OK, "{g1}");
+    assert_eq!(g1["name"], "g1");
+}
+
 /// `number`s are handed out from blocks reserved per store: never twice, however many stores
 /// (processes) take them at once, and rising within one store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

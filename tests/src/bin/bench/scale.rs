@@ -84,7 +84,9 @@ pub(super) async fn run(
         replayed += workers::rebuild::rebuild(pool, *p, true).await?.events;
     }
     let rebuild_secs = rebuild_started.elapsed().as_secs_f64();
-    let rebuild_rate = replayed as f64 / rebuild_secs.max(1e-9);
+    // The log's events per second of the whole `rebuild all`, however many projections read
+    // each of them.
+    let rebuild_rate = events as f64 / rebuild_secs.max(1e-9);
     let peak_rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
 
     let mut out = String::new();
@@ -105,8 +107,7 @@ pub(super) async fn run(
         line(format!("| {} | {} | {} | {} |", r.label, fmt_ms(r.p50_ms), fmt_ms(r.p99_ms), if met { "met" } else { "**not met**" }));
     }
     line(format!(
-        "| `roster rebuild all` (events replayed/s, target ≥ 50,000) | {} events in {rebuild_secs:.1} s | {} /s | {} |",
-        replayed,
+        "| `roster rebuild all` (the log's events/s, target ≥ 50,000) | {events} events ({replayed} applied by a projection) in {rebuild_secs:.1} s | {} /s | {} |",
         fmt_rate(rebuild_rate),
         if rebuild_rate >= 50_000.0 { "met" } else { "**not met**" }
     ));
