@@ -488,10 +488,13 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
         let started = std::time::Instant::now();
         let report = workers::rebuild::rebuild(&pool, p, !a.quiet).await?;
         eprintln!(
-            "rebuilt {}: {} events in {:.1}s, now at {}",
+            "rebuilt {}: {} events in {:.1}s (replay {:.1}s, search indexes {:.1}s, catch-up and swap {:.1}s), now at {}",
             report.projection,
             report.events,
             started.elapsed().as_secs_f64(),
+            report.replay.as_secs_f64(),
+            report.indexes.as_secs_f64(),
+            report.swap.as_secs_f64(),
             report.position
         );
     }

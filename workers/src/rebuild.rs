@@ -3,6 +3,7 @@
 //! parked are tried again; those still refused stay parked (see `Parking`).
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use eventlog::{log, Envelope, Position};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,6 +21,11 @@ pub struct RebuildReport {
     /// The events it read and applied: those of its stream types (`Projection::stream_types`).
     pub events: u64,
     pub position: Position,
+    /// Time spent replaying the log (phase 1), building the deferred search indexes, and catching
+    /// up under the lock and swapping the schemas (phase 2): where a slow rebuild spends it.
+    pub replay: Duration,
+    pub indexes: Duration,
+    pub swap: Duration,
 }
 
 fn staging_schema(p: &Projection) -> String {
@@ -47,6 +53,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     // Phase 1: replay everything visible now, in batches, without blocking the live projector.
     // Each batch is applied while the next is read, on another connection: the read (Postgres
     // sending rows, Roster decoding them) and the apply (Postgres writing) overlap.
+    let started = Instant::now();
     let mut cursor = Position::START;
     let mut applied = 0u64;
     let mut batch = log::read_after_of(pool, cursor, projection.stream_types, BATCH).await?;
@@ -69,8 +76,11 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
         batch = next;
     }
 
+    let replay = started.elapsed();
+
     // The search indexes left out of the replay, built over the filled tables before the live
     // projector is held.
+    let started = Instant::now();
     if !deferred.is_empty() {
         bar.set_message("building search indexes");
     }
@@ -78,7 +88,10 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
         sqlx::query(definition).execute(pool).await?;
     }
 
+    let indexes = started.elapsed();
+
     // Phase 2: hold the live checkpoint (the projector waits), catch up to it, swap the schemas.
+    let started = Instant::now();
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     let live = checkpoint::lock(&mut tx, projection.name).await?;
@@ -111,7 +124,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     tx.commit().await?;
     checkpoint::notify(pool, projection.name).await;
     bar.finish();
-    Ok(RebuildReport { projection: projection.name, events: applied, position: at })
+    Ok(RebuildReport { projection: projection.name, events: applied, position: at, replay, indexes, swap: started.elapsed() })
 }
 
 /// A fresh, empty copy of the projection's tables (columns, defaults, indexes, constraints), but

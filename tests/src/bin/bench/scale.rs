@@ -78,10 +78,26 @@ pub(super) async fn run(
 
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
     eprintln!("bench: scale: roster rebuild all over {events} events");
+    let mix: Vec<(String, i64)> =
+        sqlx::query_as("SELECT stream_type || '/' || event_type, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC LIMIT 6")
+            .fetch_all(pool)
+            .await?;
+    eprintln!("bench: scale: the log's commonest events: {mix:?}");
     let rebuild_started = Instant::now();
     let mut replayed = 0u64;
     for p in projections::ALL {
-        replayed += workers::rebuild::rebuild(pool, *p, true).await?.events;
+        let started = Instant::now();
+        let report = workers::rebuild::rebuild(pool, *p, true).await?;
+        eprintln!(
+            "bench: scale: rebuilt {}: {} events in {:.2} s (replay {:.2} s, search indexes {:.2} s, catch-up and swap {:.2} s)",
+            p.name,
+            report.events,
+            started.elapsed().as_secs_f64(),
+            report.replay.as_secs_f64(),
+            report.indexes.as_secs_f64(),
+            report.swap.as_secs_f64()
+        );
+        replayed += report.events;
     }
     let rebuild_secs = rebuild_started.elapsed().as_secs_f64();
     // The log's events per second of the whole `rebuild all`, however many projections read
