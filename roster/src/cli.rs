@@ -485,18 +485,8 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
     let pool = eventlog::db::connect(&a.database_url, 4, projections::SEARCH_PATH).await?;
     eventlog::db::migrate(&a.database_url).await?;
     for p in targets {
-        let started = std::time::Instant::now();
         let report = workers::rebuild::rebuild(&pool, p, !a.quiet).await?;
-        eprintln!(
-            "rebuilt {}: {} events in {:.1}s (replay {:.1}s, search indexes {:.1}s, catch-up and swap {:.1}s), now at {}",
-            report.projection,
-            report.events,
-            started.elapsed().as_secs_f64(),
-            report.replay.as_secs_f64(),
-            report.indexes.as_secs_f64(),
-            report.swap.as_secs_f64(),
-            report.position
-        );
+        eprintln!("rebuilt {report}");
     }
     Ok(())
 }

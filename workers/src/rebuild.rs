@@ -26,6 +26,24 @@ pub struct RebuildReport {
     pub replay: Duration,
     pub indexes: Duration,
     pub swap: Duration,
+    /// The whole rebuild, the staging schema's creation included.
+    pub took: Duration,
+}
+
+impl std::fmt::Display for RebuildReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} events in {:.1} s (replay {:.1} s, search indexes {:.1} s, catch-up and swap {:.1} s), now at {}",
+            self.projection,
+            self.events,
+            self.took.as_secs_f64(),
+            self.replay.as_secs_f64(),
+            self.indexes.as_secs_f64(),
+            self.swap.as_secs_f64(),
+            self.position
+        )
+    }
 }
 
 fn staging_schema(p: &Projection) -> String {
@@ -34,6 +52,7 @@ fn staging_schema(p: &Projection) -> String {
 
 /// Rebuilds one projection. `progress` draws a bar (events/s, ETA) on stderr.
 pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> Result<RebuildReport, WorkerError> {
+    let began = Instant::now();
     let staging = staging_schema(&projection);
     let deferred = create_staging(pool, &projection, &staging).await?;
 
@@ -124,7 +143,15 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     tx.commit().await?;
     checkpoint::notify(pool, projection.name).await;
     bar.finish();
-    Ok(RebuildReport { projection: projection.name, events: applied, position: at, replay, indexes, swap: started.elapsed() })
+    Ok(RebuildReport {
+        projection: projection.name,
+        events: applied,
+        position: at,
+        replay,
+        indexes,
+        swap: started.elapsed(),
+        took: began.elapsed(),
+    })
 }
 
 /// A fresh, empty copy of the projection's tables (columns, defaults, indexes, constraints), but

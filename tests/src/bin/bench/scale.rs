@@ -86,17 +86,8 @@ pub(super) async fn run(
     let rebuild_started = Instant::now();
     let mut replayed = 0u64;
     for p in projections::ALL {
-        let started = Instant::now();
         let report = workers::rebuild::rebuild(pool, *p, true).await?;
-        eprintln!(
-            "bench: scale: rebuilt {}: {} events in {:.2} s (replay {:.2} s, search indexes {:.2} s, catch-up and swap {:.2} s)",
-            p.name,
-            report.events,
-            started.elapsed().as_secs_f64(),
-            report.replay.as_secs_f64(),
-            report.indexes.as_secs_f64(),
-            report.swap.as_secs_f64()
-        );
+        eprintln!("bench: scale: rebuilt {report}");
         replayed += report.events;
     }
     let rebuild_secs = rebuild_started.elapsed().as_secs_f64();
