@@ -120,7 +120,7 @@ async fn groups_created(conn: &mut PgConnection, run: Vec<(&Envelope, GroupEvent
         };
         let (parent_kind, parent_id) = parent_columns(parent);
         nodes.push(id.0);
-        parents.push(parent_id.unwrap_or(org_id.0));
+        parents.push(Some(parent_id.unwrap_or(org_id.0)));
         // Keys are the `groups` columns; `jsonb_populate_recordset` casts each to its column's type.
         rows.push(serde_json::json!({
             "id": id.0,

@@ -14,21 +14,12 @@ use crate::{search, ApplyError};
 /// Adds `node` under `parent` (or as a root): itself at depth 0, then every ancestor of the parent
 /// one level further away.
 pub async fn add_node(conn: &mut PgConnection, node: uuid::Uuid, parent: Option<uuid::Uuid>) -> Result<(), ApplyError> {
-    sqlx::query!(
-        "INSERT INTO node_closure (ancestor_id, descendant_id, depth) VALUES ($1::uuid, $1::uuid, 0) \
-         UNION ALL SELECT ancestor_id, $1::uuid, depth + 1 FROM node_closure WHERE descendant_id = $2 \
-         ON CONFLICT DO NOTHING",
-        node,
-        parent,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
+    add_nodes(conn, &[node], &[parent]).await
 }
 
 /// [`add_node`] for many nodes at once, `nodes[i]` under `parents[i]`; no parent may be among the
 /// nodes (its closure rows would not be there to read yet).
-pub async fn add_nodes(conn: &mut PgConnection, nodes: &[uuid::Uuid], parents: &[uuid::Uuid]) -> Result<(), ApplyError> {
+pub async fn add_nodes(conn: &mut PgConnection, nodes: &[uuid::Uuid], parents: &[Option<uuid::Uuid>]) -> Result<(), ApplyError> {
     sqlx::query!(
         "INSERT INTO node_closure (ancestor_id, descendant_id, depth) \
          SELECT node, node, 0 FROM UNNEST($1::uuid[]) AS n(node) \
@@ -36,7 +27,7 @@ pub async fn add_nodes(conn: &mut PgConnection, nodes: &[uuid::Uuid], parents: &
          FROM UNNEST($1::uuid[], $2::uuid[]) AS r(node, parent) JOIN node_closure c ON c.descendant_id = r.parent \
          ON CONFLICT DO NOTHING",
         nodes,
-        parents,
+        parents as &[Option<uuid::Uuid>],
     )
     .execute(conn)
     .await?;
