@@ -74,15 +74,29 @@ impl From<Row> for Envelope {
 /// Events after `after`, in log order, only from transactions older than every running one: a row
 /// committed later can never appear behind the cursor (DESIGN §3).
 pub async fn read_after<'e>(db: impl PgExecutor<'e>, after: Position, limit: i64) -> Result<Vec<Envelope>, sqlx::Error> {
-    read_after_of(db, after, None, limit).await
+    read_after_of(db, after, &Selection::ALL, limit).await
 }
 
-/// As [`read_after`], but with `stream_types` only those streams' events (the others are passed
-/// over in Postgres, never sent): what a rebuild of a projection that applies only those reads.
+/// Which of the log's events a reader wants: what a rebuild of a projection reads. The others
+/// are passed over in Postgres, never sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection<'a> {
+    /// Only these streams' events; `None`: every stream type.
+    pub stream_types: Option<&'a [&'a str]>,
+    /// Not these event types, unless their stream is one of `but_in_streams`.
+    pub except_event_types: &'a [&'a str],
+    pub but_in_streams: &'a [Uuid],
+}
+
+impl Selection<'_> {
+    pub const ALL: Selection<'static> = Selection { stream_types: None, except_event_types: &[], but_in_streams: &[] };
+}
+
+/// As [`read_after`], but only the events `selection` names.
 pub async fn read_after_of<'e>(
     db: impl PgExecutor<'e>,
     after: Position,
-    stream_types: Option<&[&str]>,
+    selection: &Selection<'_>,
     limit: i64,
 ) -> Result<Vec<Envelope>, sqlx::Error> {
     let rows = sqlx::query_as!(
@@ -92,15 +106,32 @@ pub async fn read_after_of<'e>(
            FROM events
            WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
              AND ($4::text[] IS NULL OR stream_type = ANY($4))
+             AND (event_type <> ALL($5::text[]) OR stream_id = ANY($6::uuid[]))
            ORDER BY tx, gid LIMIT $3"#,
         after.tx.to_string(),
         after.gid,
         limit,
-        stream_types as Option<&[&str]>,
+        selection.stream_types as Option<&[&str]>,
+        selection.except_event_types as &[&str],
+        selection.but_in_streams,
     )
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Envelope::from).collect())
+}
+
+/// How many of the log's events `selection` names (a rebuild's progress bar).
+pub async fn count_of<'e>(db: impl PgExecutor<'e>, selection: &Selection<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM events
+           WHERE ($1::text[] IS NULL OR stream_type = ANY($1))
+             AND (event_type <> ALL($2::text[]) OR stream_id = ANY($3::uuid[]))"#,
+        selection.stream_types as Option<&[&str]>,
+        selection.except_event_types as &[&str],
+        selection.but_in_streams,
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// The log's rows with these event ids (in no particular order), as stored.

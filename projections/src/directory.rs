@@ -10,18 +10,56 @@ use domain::patch::Patch;
 use domain::security_group::SecurityGroupEvent;
 use domain::sso::{SsoEvent, SsoLevel};
 use domain::user::UserEvent;
-use eventlog::Envelope;
+use eventlog::{Envelope, Position};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::{decode, ApplyError};
 
+/// The stream types whose events this projection applies; the live projector passes over every
+/// other event, and a rebuild reads only these (as `content::STREAM_TYPES`).
+pub const STREAM_TYPES: &[&str] = &[
+    "organization",
+    "user",
+    "group",
+    "department",
+    "location",
+    "sso",
+    "security_group",
+    "media",
+    "role_grant",
+    "subscription",
+    "profile_field",
+];
+
+/// Event types of those streams the directory keeps nothing of but, for a user's, the stream
+/// version (`stream_versions`). The live projector passes over them undecoded, and a rebuild does
+/// not read them at all and takes the versions from the log in one statement
+/// (`record_versions`): most of a directory's log is these (every new user is recorded as
+/// onboarded and added to a department and a location). Their arms in `user()`, `department()`,
+/// `location()` and `security_group()` are empty.
+pub const PASSES_OVER: &[&str] = &[
+    "UserPasswordSet",
+    "AccessTokenIssued",
+    "AccessTokenRevoked",
+    "UserOnboardingNoticeRecorded",
+    "DepartmentMemberAdded",
+    "LocationMemberAdded",
+    "LocationMemberRemoved",
+    "SecurityGroupMemberAdded",
+    "SecurityGroupMemberRemoved",
+];
+
+fn passed_over(ev: &Envelope) -> bool {
+    !STREAM_TYPES.contains(&ev.stream_type.as_str()) || PASSES_OVER.contains(&ev.event_type.as_str())
+}
+
 /// Applies `events` in log order, with the effect of applying them one by one, in fewer
 /// statements: every stream version in one upsert, each run of user creations (or deletions) in
 /// one statement, and each run of group creations in two (`groups`). A run of users is a sequence
-/// of consecutive user events that are each a creation (a deletion), or that the directory keeps
-/// nothing of (`changes_nothing`): a bulk create appends `UserCreated`,
-/// `UserOnboardingNoticeRecorded` per user, so its users form one run. Rows of different users
-/// never depend on each other, so inserting a run at once is the same as in turn.
+/// of user events that are each a creation (a deletion), with only events the directory passes
+/// over between them: a bulk create appends `UserCreated`, `UserOnboardingNoticeRecorded` per
+/// user, so its users form one run. Rows of different users never depend on each other, so
+/// inserting a run at once is the same as in turn.
 /// On failure: the index of the event (for a run, its first event) it failed at; the runner then
 /// goes event by event to find the one at fault.
 pub async fn apply_all(conn: &mut PgConnection, events: &[&Envelope]) -> Result<(), (usize, ApplyError)> {
@@ -29,6 +67,10 @@ pub async fn apply_all(conn: &mut PgConnection, events: &[&Envelope]) -> Result<
     let mut i = 0;
     while i < events.len() {
         let ev = events[i];
+        if passed_over(ev) {
+            i += 1;
+            continue;
+        }
         if ev.stream_type == "group" {
             i = groups(conn, events, i).await?;
             continue;
@@ -46,13 +88,19 @@ pub async fn apply_all(conn: &mut PgConnection, events: &[&Envelope]) -> Result<
         };
         let mut run = vec![(ev, event)];
         let mut next = i + 1;
-        while let Some(&candidate) = events.get(next).filter(|e| e.stream_type == "user") {
-            let event: UserEvent = decode(candidate).map_err(|e| (next, e))?;
-            if RunKind::of(&event) == Some(kind) {
-                run.push((candidate, event));
-            } else if !changes_nothing(&event) {
+        while let Some(&candidate) = events.get(next) {
+            if passed_over(candidate) {
+                next += 1;
+                continue;
+            }
+            if candidate.stream_type != "user" {
                 break;
             }
+            let event: UserEvent = decode(candidate).map_err(|e| (next, e))?;
+            if RunKind::of(&event) != Some(kind) {
+                break;
+            }
+            run.push((candidate, event));
             next += 1;
         }
         match kind {
@@ -171,18 +219,6 @@ impl RunKind {
     }
 }
 
-/// User events the directory keeps nothing of (their stream version aside); `user()` has an empty
-/// arm for exactly these.
-fn changes_nothing(event: &UserEvent) -> bool {
-    matches!(
-        event,
-        UserEvent::UserPasswordSet { .. }
-            | UserEvent::AccessTokenIssued { .. }
-            | UserEvent::AccessTokenRevoked { .. }
-            | UserEvent::UserOnboardingNoticeRecorded { .. }
-    )
-}
-
 /// SCIM's ETags are the stream versions of users and groups (`crate::scim`): the highest version
 /// of each such stream among `events`, in one upsert.
 async fn record_stream_versions(conn: &mut PgConnection, events: &[&Envelope]) -> Result<(), sqlx::Error> {
@@ -206,6 +242,35 @@ async fn record_stream_versions(conn: &mut PgConnection, events: &[&Envelope]) -
     Ok(())
 }
 
+/// The stream versions of users and groups that applying the log's events after `after` up to
+/// `through` records, but for the events of `except` (left parked, so not applied): what a
+/// rebuild, which does not read the events of `PASSES_OVER`, takes from the log in one statement.
+/// The upsert keeps the higher version, as `record_stream_versions` does, so it may run before or
+/// after the events it covers are applied.
+pub async fn record_versions(
+    conn: &mut PgConnection,
+    after: Position,
+    through: Position,
+    except: &[uuid::Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO stream_versions (stream_id, version) \
+         SELECT stream_id, max(version) FROM events \
+         WHERE stream_type IN ('user', 'group') AND (tx, gid) > ($1::text::xid8, $2) AND (tx, gid) <= ($3::text::xid8, $4) \
+           AND event_id <> ALL($5) \
+         GROUP BY stream_id \
+         ON CONFLICT (stream_id) DO UPDATE SET version = greatest(stream_versions.version, excluded.version)",
+        after.tx.to_string(),
+        after.gid,
+        through.tx.to_string(),
+        through.gid,
+        except,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 async fn not_user(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
     match ev.stream_type.as_str() {
         "organization" => organization(conn, ev, decode(ev)?).await,
@@ -218,6 +283,7 @@ async fn not_user(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyErr
         "role_grant" => crate::nexport::role_grant(conn, ev, decode(ev)?).await,
         "subscription" => crate::nexport::subscription(conn, ev, decode(ev)?).await,
         "profile_field" => crate::nexport::profile_field(conn, ev, decode(ev)?).await,
+        // Not in `STREAM_TYPES`: `apply_all` passed over it.
         _ => Ok(()),
     }
 }
@@ -375,7 +441,7 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
             u.run(conn, ev.stream_id).await?;
         }
         UserEvent::UserDeleted { .. } => users_deleted(conn, vec![(ev, event)]).await?,
-        // Exactly the events of `changes_nothing`.
+        // In `PASSES_OVER`: `apply_all` never hands these over.
         UserEvent::UserPasswordSet { .. }
         | UserEvent::AccessTokenIssued { .. }
         | UserEvent::AccessTokenRevoked { .. }
@@ -622,6 +688,7 @@ async fn department(conn: &mut PgConnection, ev: &Envelope, event: DepartmentEve
                 .execute(conn)
                 .await?;
         }
+        // In `PASSES_OVER`: `apply_all` never hands it over.
         DepartmentEvent::DepartmentMemberAdded { .. } => {}
         DepartmentEvent::DepartmentDeleted { .. } => {
             sqlx::query!("DELETE FROM department_heads WHERE department_id = $1", ev.stream_id).execute(&mut *conn).await?;
@@ -657,6 +724,7 @@ async fn location(conn: &mut PgConnection, ev: &Envelope, event: LocationEvent) 
             .execute(conn)
             .await?;
         }
+        // In `PASSES_OVER`: `apply_all` never hands these over.
         LocationEvent::LocationMemberAdded { .. } | LocationEvent::LocationMemberRemoved { .. } => {}
         LocationEvent::LocationDeleted { .. } => {
             sqlx::query!("DELETE FROM locations WHERE id = $1", ev.stream_id).execute(conn).await?;
@@ -734,6 +802,7 @@ async fn security_group(conn: &mut PgConnection, ev: &Envelope, event: SecurityG
             .execute(conn)
             .await?;
         }
+        // In `PASSES_OVER`: `apply_all` never hands these over.
         SecurityGroupEvent::SecurityGroupMemberAdded { .. } | SecurityGroupEvent::SecurityGroupMemberRemoved { .. } => {}
     }
     Ok(())
@@ -770,4 +839,25 @@ async fn media(conn: &mut PgConnection, ev: &Envelope, event: MediaEvent) -> Res
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::event::event_types;
+
+    /// A misspelt name would pass over nothing: the rebuild would read and decode those events.
+    #[test]
+    fn what_the_directory_passes_over_are_event_types_of_its_streams() {
+        let known = [
+            event_types::<UserEvent>(),
+            event_types::<DepartmentEvent>(),
+            event_types::<LocationEvent>(),
+            event_types::<SecurityGroupEvent>(),
+        ]
+        .concat();
+        for name in PASSES_OVER {
+            assert!(known.iter().any(|k| k == name), "{name} is no event type of the directory's streams");
+        }
+    }
 }

@@ -20,8 +20,10 @@ pub mod search;
 pub mod security_groups;
 pub mod sso;
 
-use eventlog::Envelope;
+use eventlog::log::Selection;
+use eventlog::{Envelope, Position};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 /// A projection: its name (checkpoint row, NATS consumer), its schema and the tables it owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,9 @@ pub struct Projection {
     /// The stream types whose events it applies, when it passes over all others: a rebuild reads
     /// only those. `None`: it reads every event.
     pub stream_types: Option<&'static [&'static str]>,
+    /// Event types of those streams it keeps nothing of (but what `after_replay` takes from the
+    /// log): a rebuild does not read them.
+    pub passes_over: &'static [&'static str],
 }
 
 pub const DIRECTORY: Projection = Projection {
@@ -57,7 +62,8 @@ pub const DIRECTORY: Projection = Projection {
         "subscription_field_values",
         "stream_versions",
     ],
-    stream_types: None,
+    stream_types: Some(directory::STREAM_TYPES),
+    passes_over: directory::PASSES_OVER,
 };
 
 pub const CONTENT: Projection = Projection {
@@ -92,6 +98,7 @@ pub const CONTENT: Projection = Projection {
         "notification_inbox",
     ],
     stream_types: Some(content::STREAM_TYPES),
+    passes_over: &[],
 };
 
 /// The schemas of the read models, searched before `public`: what every pool's sessions use
@@ -116,11 +123,34 @@ pub enum ApplyError {
 /// The typed event of an envelope, upcast to its current shape; one that does not decode is the
 /// event's fault (the runner parks it), never the database's.
 pub(crate) fn decode<E: domain::DomainEvent>(ev: &Envelope) -> Result<E, ApplyError> {
-    E::from_parts(&ev.event_type, ev.schema_rev, ev.payload.clone())
+    E::from_parts_ref(&ev.event_type, ev.schema_rev, &ev.payload)
         .map_err(|source| ApplyError::Decode { event_type: ev.event_type.clone(), source })
 }
 
 impl Projection {
+    /// The events a rebuild reads: those of its stream types but the ones it passes over, which
+    /// it reads all the same in `parked_streams` (streams with a parked event), where the rebuild
+    /// parks every event behind one still refused.
+    pub fn selection<'a>(&self, parked_streams: &'a [Uuid]) -> Selection<'a> {
+        Selection { stream_types: self.stream_types, except_event_types: self.passes_over, but_in_streams: parked_streams }
+    }
+
+    /// What a rebuild that read `selection`'s events after `after` up to `through` (and left
+    /// `kept` parked) does for the events it did not read, on `conn` (inside its transaction, on
+    /// its tables).
+    pub async fn after_replay(
+        &self,
+        conn: &mut PgConnection,
+        after: Position,
+        through: Position,
+        kept: &[Uuid],
+    ) -> Result<(), sqlx::Error> {
+        match self.name {
+            "directory" => directory::record_versions(conn, after, through, kept).await,
+            _ => Ok(()),
+        }
+    }
+
     /// Applies one event to this projection's tables on `conn` (inside the caller's transaction).
     pub async fn apply(&self, conn: &mut PgConnection, event: &Envelope) -> Result<(), ApplyError> {
         self.apply_all(conn, &[event]).await.map_err(|(_, e)| e)

@@ -18,7 +18,8 @@ const BATCH: i64 = 2_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildReport {
     pub projection: &'static str,
-    /// The events it read and applied: those of its stream types (`Projection::stream_types`).
+    /// The events it read and applied: those of its stream types but the ones it passes over
+    /// (`Projection::selection`).
     pub events: u64,
     pub position: Position,
     /// Time spent replaying the log (phase 1), building the deferred search indexes, and catching
@@ -56,10 +57,10 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     let staging = staging_schema(&projection);
     let deferred = create_staging(pool, &projection, &staging).await?;
 
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE $1::text[] IS NULL OR stream_type = ANY($1)")
-        .bind(projection.stream_types)
-        .fetch_one(pool)
-        .await?;
+    let mut parking = Parking::load(pool, &projection).await?;
+    let parked_streams = parking.streams.clone();
+    let selection = projection.selection(&parked_streams);
+    let total = log::count_of(pool, &selection).await?;
     let bar = if progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}  {msg}")
@@ -68,14 +69,13 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     );
     bar.set_prefix(projection.name);
 
-    let mut parking = Parking::load(pool, &projection).await?;
     // Phase 1: replay everything visible now, in batches, without blocking the live projector.
     // Each batch is applied while the next is read, on another connection: the read (Postgres
     // sending rows, Roster decoding them) and the apply (Postgres writing) overlap.
     let started = Instant::now();
     let mut cursor = Position::START;
     let mut applied = 0u64;
-    let mut batch = log::read_after_of(pool, cursor, projection.stream_types, BATCH).await?;
+    let mut batch = log::read_after_of(pool, cursor, &selection, BATCH).await?;
     while let Some(last) = batch.last() {
         cursor = last.position;
         let apply = async {
@@ -88,12 +88,17 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
             tx.commit().await?;
             Ok::<_, WorkerError>(())
         };
-        let read = async { Ok(log::read_after_of(pool, cursor, projection.stream_types, BATCH).await?) };
+        let read = async { Ok(log::read_after_of(pool, cursor, &selection, BATCH).await?) };
         let ((), next) = tokio::try_join!(apply, read)?;
         applied += batch.len() as u64;
         bar.inc(batch.len() as u64);
         batch = next;
     }
+    // What the events passed over leave in the read model, up to where the replay got.
+    let mut tx = pool.begin().await?;
+    after_replay(&mut tx, &projection, &staging, Position::START, cursor, &parking.kept).await?;
+    tx.commit().await?;
+    let replayed = cursor;
 
     let replay = started.elapsed();
 
@@ -115,7 +120,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     let mut tx = conn.begin().await?;
     let live = checkpoint::lock(&mut tx, projection.name).await?;
     loop {
-        let events = log::read_after_of(&mut *tx, cursor, projection.stream_types, BATCH).await?;
+        let events = log::read_after_of(&mut *tx, cursor, &selection, BATCH).await?;
         let events: Vec<&Envelope> = events.iter().take_while(|e| e.position <= live.position).collect();
         let Some(last) = events.last() else { break };
         cursor = last.position;
@@ -126,6 +131,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     // If the rebuild got ahead of a lagging projector, the new tables already hold those events:
     // the checkpoint moves with them so the projector skips them.
     let at = cursor.max(live.position);
+    after_replay(&mut tx, &projection, &staging, replayed, at, &parking.kept).await?;
     let old = format!("{}_old", projection.schema);
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {old} CASCADE")).execute(&mut *tx).await?;
     sqlx::query(&format!("ALTER SCHEMA {} RENAME TO {old}", projection.schema)).execute(&mut *tx).await?;
@@ -185,6 +191,8 @@ async fn create_staging(pool: &PgPool, projection: &Projection, staging: &str) -
 struct Parking {
     /// Parked when the rebuild started.
     parked: HashSet<Uuid>,
+    /// Their streams.
+    streams: Vec<Uuid>,
     /// Streams whose parked event is still refused, with that event.
     blocked: HashMap<Uuid, Uuid>,
     /// Events that stay parked after the swap.
@@ -193,8 +201,9 @@ struct Parking {
 
 impl Parking {
     async fn load(pool: &PgPool, projection: &Projection) -> Result<Self, WorkerError> {
-        let parked = parked::list(pool, Some(projection.name), None).await?.into_iter().map(|p| p.event_id).collect();
-        Ok(Parking { parked, blocked: HashMap::new(), kept: Vec::new() })
+        let list = parked::list(pool, Some(projection.name), None).await?;
+        let streams = list.iter().map(|p| p.stream_id).collect::<HashSet<_>>().into_iter().collect();
+        Ok(Parking { parked: list.into_iter().map(|p| p.event_id).collect(), streams, blocked: HashMap::new(), kept: Vec::new() })
     }
 }
 
@@ -210,6 +219,21 @@ async fn apply_plain(conn: &mut PgConnection, projection: &Projection, plain: &m
         error: e.to_string(),
     })?;
     plain.clear();
+    Ok(())
+}
+
+/// `Projection::after_replay` on the staging schema for the events after `after` up to `through`.
+async fn after_replay(
+    conn: &mut PgConnection,
+    projection: &Projection,
+    staging: &str,
+    after: Position,
+    through: Position,
+    kept: &[Uuid],
+) -> Result<(), WorkerError> {
+    sqlx::query(&format!("SET LOCAL search_path = {staging}, public")).execute(&mut *conn).await?;
+    projection.after_replay(conn, after, through, kept).await?;
+    sqlx::query(&format!("SET LOCAL search_path = {}", projections::SEARCH_PATH)).execute(&mut *conn).await?;
     Ok(())
 }
 
