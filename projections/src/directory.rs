@@ -64,6 +64,12 @@ fn passed_over(ev: &Envelope) -> bool {
 /// goes event by event to find the one at fault.
 pub async fn apply_all(conn: &mut PgConnection, events: &[&Envelope]) -> Result<(), (usize, ApplyError)> {
     record_stream_versions(conn, events).await.map_err(|e| (0, e.into()))?;
+    replay_all(conn, events).await
+}
+
+/// As `apply_all`, but for the stream versions, which a rebuild takes from the log afterwards
+/// (`record_versions`).
+pub async fn replay_all(conn: &mut PgConnection, events: &[&Envelope]) -> Result<(), (usize, ApplyError)> {
     let mut i = 0;
     while i < events.len() {
         let ev = events[i];
@@ -244,9 +250,10 @@ async fn record_stream_versions(conn: &mut PgConnection, events: &[&Envelope]) -
 
 /// The stream versions of users and groups that applying the log's events after `after` up to
 /// `through` records, but for the events of `except` (left parked, so not applied): what a
-/// rebuild, which does not read the events of `PASSES_OVER`, takes from the log in one statement.
-/// The upsert keeps the higher version, as `record_stream_versions` does, so it may run before or
-/// after the events it covers are applied.
+/// rebuild, which replays without them (`replay_all`) and does not read the events of
+/// `PASSES_OVER` at all, takes from the log in one statement. The upsert keeps the higher version,
+/// as `record_stream_versions` does, so a version recorded already (a parked event the rebuild
+/// applied) is no conflict.
 pub async fn record_versions(
     conn: &mut PgConnection,
     after: Position,
@@ -469,7 +476,10 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
 /// Inserts the users of `run` (its `UserCreated` events) in one statement, and adds them to their
 /// organizations' live counts in another.
 async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>) -> Result<(), ApplyError> {
-    let mut rows = Vec::with_capacity(run.len());
+    // Column by column, one array each for UNNEST: Postgres reads typed arrays in binary, where a
+    // JSON array of row objects had to be parsed and looked up key by key (the replay's largest
+    // cost after the indexes).
+    let mut c = UserColumns::default();
     let mut per_org: std::collections::BTreeMap<uuid::Uuid, i64> = std::collections::BTreeMap::new();
     for (ev, event) in run {
         let UserEvent::UserCreated { id, org_id, number, email, login, first_name, last_name, role, status, profile, created_by } = event
@@ -479,42 +489,38 @@ async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
         if let Some(org) = org_id {
             *per_org.entry(org.0).or_default() += 1;
         }
-        // Keys are the `users` columns; `jsonb_populate_recordset` casts each to its column's type.
-        rows.push(serde_json::json!({
-            "id": id.0,
-            "org_id": org_id.map(|o| o.0),
-            "number": number,
-            "email": email.as_str(),
-            "login": login.as_str(),
-            "first_name": first_name,
-            "last_name": last_name,
-            "role": role.as_str(),
-            "status": status.as_str(),
-            "phone": profile.phone,
-            "designation": profile.designation,
-            "department": profile.department,
-            "location": profile.location,
-            "reports_to": profile.reports_to.map(|r| r.0),
-            "is_department_head": profile.is_department_head,
-            "skills": json(&profile.skills),
-            "default_visibility": profile.default_visibility.map(|v| json(v).as_str().unwrap_or_default().to_string()),
-            "security_group": profile.security_group,
-            "additional_teams": json(&profile.additional_teams),
-            "additional_locations": json(&profile.additional_locations),
-            "external_user_id": profile.external_user_id,
-            "created_by": created_by.map(|c| c.0),
-            "created_at": ev.recorded_at,
-            "updated_at": ev.recorded_at,
-            "middle_name": profile.middle_name,
-            "title_prefix": profile.title_prefix,
-            "nickname": profile.nickname,
-            "address_line1": profile.contact.address_line1,
-            "address_line2": profile.contact.address_line2,
-            "city": profile.contact.city,
-            "state": profile.contact.state,
-            "country": profile.contact.country,
-            "postal_code": profile.contact.postal_code,
-        }));
+        c.id.push(id.0);
+        c.org_id.push(org_id.map(|o| o.0));
+        c.number.push(number);
+        c.email.push(email.as_str().to_string());
+        c.login.push(login.as_str().to_string());
+        c.first_name.push(first_name);
+        c.last_name.push(last_name);
+        c.role.push(role.as_str());
+        c.status.push(status.as_str());
+        c.phone.push(profile.phone);
+        c.designation.push(profile.designation);
+        c.department.push(profile.department);
+        c.location.push(profile.location);
+        c.reports_to.push(profile.reports_to.map(|r| r.0));
+        c.is_department_head.push(profile.is_department_head);
+        c.skills.push(json(&profile.skills));
+        c.default_visibility.push(profile.default_visibility.map(|v| json(v).as_str().unwrap_or_default().to_string()));
+        c.security_group.push(profile.security_group);
+        c.additional_teams.push(json(&profile.additional_teams));
+        c.additional_locations.push(json(&profile.additional_locations));
+        c.external_user_id.push(profile.external_user_id);
+        c.created_by.push(created_by.map(|c| c.0));
+        c.at.push(ev.recorded_at);
+        c.middle_name.push(profile.middle_name);
+        c.title_prefix.push(profile.title_prefix);
+        c.nickname.push(profile.nickname);
+        c.address_line1.push(profile.contact.address_line1);
+        c.address_line2.push(profile.contact.address_line2);
+        c.city.push(profile.contact.city);
+        c.state.push(profile.contact.state);
+        c.country.push(profile.contact.country);
+        c.postal_code.push(profile.contact.postal_code);
     }
     sqlx::query!(
         "INSERT INTO users (id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
@@ -523,10 +529,48 @@ async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
          middle_name, title_prefix, nickname, address_line1, address_line2, city, state, country, postal_code) \
          SELECT id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
          department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
-         additional_teams, additional_locations, external_user_id, created_by, created_at, updated_at, \
+         additional_teams, additional_locations, external_user_id, created_by, at, at, \
          middle_name, title_prefix, nickname, address_line1, address_line2, city, state, country, postal_code \
-         FROM jsonb_populate_recordset(NULL::users, $1)",
-        serde_json::Value::Array(rows),
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+         $9::text[], $10::text[], $11::text[], $12::uuid[], $13::uuid[], $14::uuid[], $15::bool[], $16::jsonb[], $17::text[], \
+         $18::uuid[], $19::jsonb[], $20::jsonb[], $21::text[], $22::uuid[], $23::timestamptz[], $24::text[], $25::text[], \
+         $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[]) \
+         AS t(id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, department, \
+         location, reports_to, is_department_head, skills, default_visibility, security_group, additional_teams, \
+         additional_locations, external_user_id, created_by, at, middle_name, title_prefix, nickname, address_line1, \
+         address_line2, city, state, country, postal_code)",
+        &c.id,
+        &c.org_id as &[Option<uuid::Uuid>],
+        &c.number,
+        &c.email,
+        &c.login,
+        &c.first_name,
+        &c.last_name,
+        &c.role as &[&str],
+        &c.status as &[&str],
+        &c.phone as &[Option<String>],
+        &c.designation as &[Option<String>],
+        &c.department as &[Option<uuid::Uuid>],
+        &c.location as &[Option<uuid::Uuid>],
+        &c.reports_to as &[Option<uuid::Uuid>],
+        &c.is_department_head,
+        &c.skills,
+        &c.default_visibility as &[Option<String>],
+        &c.security_group as &[Option<uuid::Uuid>],
+        &c.additional_teams,
+        &c.additional_locations,
+        &c.external_user_id as &[Option<String>],
+        &c.created_by as &[Option<uuid::Uuid>],
+        &c.at,
+        &c.middle_name as &[Option<String>],
+        &c.title_prefix as &[Option<String>],
+        &c.nickname as &[Option<String>],
+        &c.address_line1 as &[Option<String>],
+        &c.address_line2 as &[Option<String>],
+        &c.city as &[Option<String>],
+        &c.state as &[Option<String>],
+        &c.country as &[Option<String>],
+        &c.postal_code as &[Option<String>],
     )
     .execute(&mut *conn)
     .await?;
@@ -542,6 +586,44 @@ async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
         .await?;
     }
     Ok(())
+}
+
+/// The `users` columns a creation writes, one array each (`users_created`).
+#[derive(Default)]
+struct UserColumns {
+    id: Vec<uuid::Uuid>,
+    org_id: Vec<Option<uuid::Uuid>>,
+    number: Vec<i64>,
+    email: Vec<String>,
+    login: Vec<String>,
+    first_name: Vec<String>,
+    last_name: Vec<String>,
+    role: Vec<&'static str>,
+    status: Vec<&'static str>,
+    phone: Vec<Option<String>>,
+    designation: Vec<Option<String>>,
+    department: Vec<Option<uuid::Uuid>>,
+    location: Vec<Option<uuid::Uuid>>,
+    reports_to: Vec<Option<uuid::Uuid>>,
+    is_department_head: Vec<bool>,
+    skills: Vec<serde_json::Value>,
+    default_visibility: Vec<Option<String>>,
+    security_group: Vec<Option<uuid::Uuid>>,
+    additional_teams: Vec<serde_json::Value>,
+    additional_locations: Vec<serde_json::Value>,
+    external_user_id: Vec<Option<String>>,
+    created_by: Vec<Option<uuid::Uuid>>,
+    /// `created_at` and `updated_at`: the event's time.
+    at: Vec<chrono::DateTime<chrono::Utc>>,
+    middle_name: Vec<Option<String>>,
+    title_prefix: Vec<Option<String>>,
+    nickname: Vec<Option<String>>,
+    address_line1: Vec<Option<String>>,
+    address_line2: Vec<Option<String>>,
+    city: Vec<Option<String>>,
+    state: Vec<Option<String>>,
+    country: Vec<Option<String>>,
+    postal_code: Vec<Option<String>>,
 }
 
 /// Marks the users of `run` (its `UserDeleted` events) deleted in one statement. Each live count

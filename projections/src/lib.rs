@@ -135,9 +135,18 @@ impl Projection {
         Selection { stream_types: self.stream_types, except_event_types: self.passes_over, but_in_streams: parked_streams }
     }
 
-    /// What a rebuild that read `selection`'s events after `after` up to `through` (and left
-    /// `kept` parked) does for the events it did not read, on `conn` (inside its transaction, on
-    /// its tables).
+    /// As `apply_all`, for a rebuild: it leaves to `after_replay` what that takes from the log
+    /// in one statement instead.
+    pub async fn replay_all(&self, conn: &mut PgConnection, events: &[&Envelope]) -> Result<(), (usize, ApplyError)> {
+        match self.name {
+            "directory" => directory::replay_all(conn, events).await,
+            _ => self.apply_all(conn, events).await,
+        }
+    }
+
+    /// What a rebuild that replayed (`replay_all`) `selection`'s events after `after` up to
+    /// `through` and left `kept` parked does for the rest, on `conn` (inside its transaction, on
+    /// its tables): for the directory, the stream versions of all those events.
     pub async fn after_replay(
         &self,
         conn: &mut PgConnection,

@@ -391,15 +391,33 @@ async fn runs_of_user_creations_and_deletions_apply_as_one_by_one() {
     let store = commands::Store::new(app.pool.clone());
     let ctx = CommandContext::system("test", chrono::Utc::now());
     let (a, b) = (OrgId(uuid::Uuid::now_v7()), OrgId(uuid::Uuid::now_v7()));
-    // One append: creations of two orgs interleaved, one with every stored profile field.
+    // One append: creations of two orgs interleaved, one with every stored profile field, each
+    // distinct, so that no two columns can be swapped unseen.
+    let u = |n: u128| uuid::Uuid::from_u128(n);
     let full = Profile {
         phone: Some("+1 555".into()),
         designation: Some("Lead".into()),
+        department: Some(u(11)),
+        location: Some(u(12)),
+        reports_to: Some(domain::UserId(u(13))),
+        is_department_head: true,
         skills: vec!["rust".into(), "sql".into()],
+        default_visibility: Some(domain::user::Visibility::Restricted),
+        security_group: Some(u(14)),
+        additional_teams: vec![domain::UserId(u(15))],
+        additional_locations: vec![u(16)],
         external_user_id: Some("ext-7".into()),
         middle_name: Some("M".into()),
+        title_prefix: Some("Dr".into()),
         nickname: Some("Nick".into()),
-        ..Profile::default()
+        contact: domain::user::ContactInfo {
+            address_line1: Some("1 Main St".into()),
+            address_line2: Some("Floor 2".into()),
+            city: Some("Springfield".into()),
+            state: Some("IL".into()),
+            country: Some("US".into()),
+            postal_code: Some("62701".into()),
+        },
     };
     let mut users = Vec::new();
     let mut streams = Vec::new();
@@ -414,18 +432,26 @@ async fn runs_of_user_creations_and_deletions_apply_as_one_by_one() {
     assert_eq!(users_of(&app, a).await, (6, 6, Some(6)));
     assert_eq!(users_of(&app, b).await, (4, 4, Some(4)));
     let row: Value = sqlx::query_scalar(
-        "SELECT jsonb_build_object('first_name', first_name, 'phone', phone, 'designation', designation, 'skills', skills, \
-         'external_user_id', external_user_id, 'nickname', nickname, 'middle_name', middle_name, 'number', number, \
-         'created_is_updated', created_at = updated_at) FROM rm_directory.users WHERE id = $1",
+        "SELECT to_jsonb(u) - 'id' - 'org_id' - 'email' - 'login' - 'created_at' - 'updated_at' \
+         || jsonb_build_object('org_is', org_id = $2, 'created_is_updated', created_at = updated_at) \
+         FROM rm_directory.users u WHERE id = $1",
     )
     .bind(users[4].0 .0)
+    .bind(a.0)
     .fetch_one(&app.pool)
     .await
     .unwrap();
     assert_eq!(
         row,
-        json!({"first_name": "First4", "phone": "+1 555", "designation": "Lead", "skills": ["rust", "sql"], "external_user_id": "ext-7",
-               "nickname": "Nick", "middle_name": "M", "number": 1_000_004, "created_is_updated": true})
+        json!({"number": 1_000_004, "first_name": "First4", "last_name": "Run", "role": "member", "status": "ACTIVE",
+               "phone": "+1 555", "designation": "Lead", "department": u(11), "location": u(12), "reports_to": u(13),
+               "is_department_head": true, "is_expert": false, "availability": 1, "bio": null, "color": null,
+               "skills": ["rust", "sql"], "default_visibility": "restricted", "security_group": u(14),
+               "additional_teams": [u(15)], "additional_locations": [u(16)], "external_user_id": "ext-7",
+               "file_id": null, "cover_file_id": null, "deleted": false, "created_by": null, "updated_by": null,
+               "middle_name": "M", "title_prefix": "Dr", "nickname": "Nick", "address_line1": "1 Main St",
+               "address_line2": "Floor 2", "city": "Springfield", "state": "IL", "country": "US", "postal_code": "62701",
+               "org_is": true, "created_is_updated": true})
     );
 
     // One append deleting three of org A's users, one of them twice (a replayed log may hold
