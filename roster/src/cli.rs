@@ -482,10 +482,10 @@ async fn rebuild(a: RebuildArgs) -> Result<(), BoxError> {
         vec![projections::by_name(&a.projection)
             .ok_or_else(|| format!("unknown projection '{}' (known: {}, or all)", a.projection, known.join(", ")))?]
     };
-    let pool = eventlog::db::connect(&a.database_url, 4, projections::SEARCH_PATH).await?;
+    // Two connections per projection while it replays (reading the next batch, applying this one).
+    let pool = eventlog::db::connect(&a.database_url, 2 * targets.len() as u32 + 2, projections::SEARCH_PATH).await?;
     eventlog::db::migrate(&a.database_url).await?;
-    for p in targets {
-        let report = workers::rebuild::rebuild(&pool, p, !a.quiet).await?;
+    for report in workers::rebuild::rebuild_all(&pool, &targets, !a.quiet).await? {
         eprintln!("rebuilt {report}");
     }
     Ok(())

@@ -14,8 +14,6 @@ use uuid::Uuid;
 use crate::WorkerError;
 
 const BATCH: i64 = 2_000;
-/// Memory for building each deferred search index (Postgres `maintenance_work_mem`).
-const INDEX_BUILD_MEMORY: &str = "512MB";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildReport {
@@ -24,10 +22,11 @@ pub struct RebuildReport {
     /// (`Projection::selection`).
     pub events: u64,
     pub position: Position,
-    /// Time spent replaying the log (phase 1), building the deferred search indexes, and catching
-    /// up under the lock and swapping the schemas (phase 2): where a slow rebuild spends it.
+    /// Time spent replaying the log (phase 1), on what the replay deferred (the search indexes
+    /// and `Projection::after_replay`), and catching up under the lock and swapping the schemas
+    /// (phase 2): where a slow rebuild spends it.
     pub replay: Duration,
-    pub indexes: Duration,
+    pub deferred: Duration,
     pub swap: Duration,
     /// The whole rebuild, the staging schema's creation included.
     pub took: Duration,
@@ -37,12 +36,12 @@ impl std::fmt::Display for RebuildReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: {} events in {:.1} s (replay {:.1} s, search indexes {:.1} s, catch-up and swap {:.1} s), now at {}",
+            "{}: {} events in {:.1} s (replay {:.1} s, deferred indexes and versions {:.1} s, catch-up and swap {:.1} s), now at {}",
             self.projection,
             self.events,
             self.took.as_secs_f64(),
             self.replay.as_secs_f64(),
-            self.indexes.as_secs_f64(),
+            self.deferred.as_secs_f64(),
             self.swap.as_secs_f64(),
             self.position
         )
@@ -55,6 +54,23 @@ fn staging_schema(p: &Projection) -> String {
 
 /// Rebuilds one projection. `progress` draws a bar (events/s, ETA) on stderr.
 pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> Result<RebuildReport, WorkerError> {
+    let bar = if progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
+    rebuild_with(pool, projection, bar).await
+}
+
+/// Rebuilds `projections` side by side (`roster rebuild all`): each has its own schema and
+/// checkpoint, so nothing one does waits for another, and a small one is done while a large one
+/// replays. `progress` draws a bar per projection. The reports are in the order of `projections`.
+pub async fn rebuild_all(pool: &PgPool, projections: &[Projection], progress: bool) -> Result<Vec<RebuildReport>, WorkerError> {
+    let bars = indicatif::MultiProgress::new();
+    futures::future::try_join_all(projections.iter().map(|p| {
+        let bar = if progress { bars.add(ProgressBar::new(0)) } else { ProgressBar::hidden() };
+        rebuild_with(pool, *p, bar)
+    }))
+    .await
+}
+
+async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -> Result<RebuildReport, WorkerError> {
     let began = Instant::now();
     let staging = staging_schema(&projection);
     let deferred = create_staging(pool, &projection, &staging).await?;
@@ -62,8 +78,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
     let mut parking = Parking::load(pool, &projection).await?;
     let parked_streams = parking.streams.clone();
     let selection = projection.selection(&parked_streams);
-    let total = log::count_of(pool, &selection).await?;
-    let bar = if progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
+    bar.set_length(log::count_of(pool, &selection).await? as u64);
     bar.set_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} events  {per_sec}  ETA {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -96,30 +111,31 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
         bar.inc(batch.len() as u64);
         batch = next;
     }
-    // What the replay left out (the stream versions, the events passed over), up to where it got.
-    let mut tx = pool.begin().await?;
-    after_replay(&mut tx, &projection, &staging, Position::START, cursor, &parking.kept).await?;
-    tx.commit().await?;
     let replayed = cursor;
-
     let replay = started.elapsed();
 
-    // The search indexes left out of the replay, built over the filled tables before the live
-    // projector is held.
+    // What the replay left out, up to where it got: the search indexes, built over the filled
+    // tables, and what the projection takes from the log in one go (`Projection::after_replay`),
+    // side by side on two connections, before the live projector is held.
     let started = Instant::now();
     if !deferred.is_empty() {
         bar.set_message("building search indexes");
     }
-    let mut tx = pool.begin().await?;
-    // A GIN index is built in memory and merged each time this fills: the default (64 MB) made the
-    // users' search index take several merges at 100,000 users.
-    sqlx::query(&format!("SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")).execute(&mut *tx).await?;
-    for definition in &deferred {
-        sqlx::query(definition).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-
-    let indexes = started.elapsed();
+    let indexes = async {
+        for definition in &deferred {
+            sqlx::query(definition).execute(pool).await?;
+        }
+        Ok::<_, WorkerError>(())
+    };
+    let rest = async {
+        let mut tx = pool.begin().await?;
+        checkpoint::commit_without_flush(&mut tx).await?;
+        after_replay(&mut tx, &projection, &staging, Position::START, replayed, &parking.kept).await?;
+        tx.commit().await?;
+        Ok::<_, WorkerError>(())
+    };
+    tokio::try_join!(indexes, rest)?;
+    let deferred = started.elapsed();
 
     // Phase 2: hold the live checkpoint (the projector waits), catch up to it, swap the schemas.
     let started = Instant::now();
@@ -161,7 +177,7 @@ pub async fn rebuild(pool: &PgPool, projection: Projection, progress: bool) -> R
         events: applied,
         position: at,
         replay,
-        indexes,
+        deferred,
         swap: started.elapsed(),
         took: began.elapsed(),
     })

@@ -1005,7 +1005,8 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     let client = reqwest::Client::builder().tcp_nodelay(true).pool_max_idle_per_host(256).build()?;
     let (org, token) = create_org(&client, &url, &super_token).await?;
     let token: Arc<str> = token.into();
-    let admin_pool = eventlog::db::connect(&db_url, 4, projections::SEARCH_PATH).await?;
+    // Six: the scale step's `rebuild all` replays both projections at once, two connections each.
+    let admin_pool = eventlog::db::connect(&db_url, 6, projections::SEARCH_PATH).await?;
 
     if s.only_fanout {
         eprintln!("bench: (h) message fan-out to {FANOUT_PARTICIPANTS} live streams, {} s", s.secs);

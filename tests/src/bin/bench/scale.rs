@@ -85,8 +85,7 @@ pub(super) async fn run(
     eprintln!("bench: scale: the log's commonest events: {mix:?}");
     let rebuild_started = Instant::now();
     let mut replayed = 0u64;
-    for p in projections::ALL {
-        let report = workers::rebuild::rebuild(pool, *p, true).await?;
+    for report in workers::rebuild::rebuild_all(pool, projections::ALL, true).await? {
         eprintln!("bench: scale: rebuilt {report}");
         replayed += report.events;
     }
