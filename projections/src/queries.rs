@@ -2,7 +2,7 @@
 //! match nothing.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgExecutor, PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::odata::Param;
@@ -147,8 +147,10 @@ pub struct UserFilter {
 /// Only the filters given are written into the SQL: the one-statement form `($2 IS NULL OR
 /// department = $2)` leaves a generic plan no index to use. The page's ids are found in the index
 /// alone before any row is read (`= ANY(ARRAY(...))` keeps the planner from joining the whole
-/// table against a limit it does not know), so a deep page walks index entries, not rows. The
-/// unfiltered total is the count the projector keeps (`org_user_counts`), not a count of rows.
+/// table against a limit it does not know), so a deep page walks index entries, not rows; and a
+/// page in the back half is counted from the end (the index walked backwards), so the walk is the
+/// shorter of the two. The unfiltered total is the count the projector keeps (`org_user_counts`),
+/// not a count of rows.
 pub async fn users_page(
     pool: &PgPool,
     org: Uuid,
@@ -164,27 +166,55 @@ pub async fn users_page(
             where_sql.push_str(&format!(" AND {column} = ${}", values.len()));
         }
     }
-    let total = if values.len() == 1 {
-        live_user_count(pool, org).await?
+    let total = users_total(pool, &where_sql, &values).await?;
+    if offset.saturating_mul(2) <= total {
+        let rows = users_window(pool, &where_sql, &values, "ASC", limit, offset).await?;
+        return Ok((rows, total));
+    }
+    // Counted from the end, the page depends on the total: both are read in one snapshot, so a
+    // user created in between cannot shift the page by one.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let total = users_total(&mut *tx, &where_sql, &values).await?;
+    let remaining = total.saturating_sub(offset);
+    let rows = if remaining <= 0 {
+        Vec::new()
     } else {
-        let count_sql = format!("SELECT count(*) FROM users WHERE {where_sql}");
-        let (n,): (i64,) = values.iter().fold(sqlx::query_as(&count_sql), |q, v| q.bind(v)).fetch_one(pool).await?;
-        n
+        let take = limit.min(remaining);
+        users_window(&mut *tx, &where_sql, &values, "DESC", take, remaining - take).await?
     };
-    let n = values.len() + 1;
-    let page_sql = format!(
-        "SELECT * FROM users WHERE id = ANY(ARRAY(SELECT id FROM users WHERE {where_sql} ORDER BY created_at, id LIMIT ${n} OFFSET ${})) \
-         ORDER BY created_at, id",
-        n + 1
-    );
-    let rows = values.iter().fold(sqlx::query_as(&page_sql), |q, v| q.bind(v)).bind(limit).bind(offset).fetch_all(pool).await?;
+    tx.commit().await?;
     Ok((rows, total))
 }
 
-/// How many live users `org` has.
-pub async fn live_user_count(pool: &PgPool, org: Uuid) -> Result<i64, sqlx::Error> {
-    let n = sqlx::query_scalar!("SELECT live FROM org_user_counts WHERE org_id = $1", org).fetch_optional(pool).await?;
-    Ok(n.unwrap_or(0))
+/// How many live users match `where_sql` (the org's kept count when it is the org alone).
+async fn users_total<'e>(db: impl PgExecutor<'e>, where_sql: &str, values: &[Uuid]) -> Result<i64, sqlx::Error> {
+    if values.len() == 1 {
+        let n = sqlx::query_scalar!("SELECT live FROM org_user_counts WHERE org_id = $1", values[0]).fetch_optional(db).await?;
+        return Ok(n.unwrap_or(0));
+    }
+    let count_sql = format!("SELECT count(*) FROM users WHERE {where_sql}");
+    let (n,): (i64,) = values.iter().fold(sqlx::query_as(&count_sql), |q, v| q.bind(v)).fetch_one(db).await?;
+    Ok(n)
+}
+
+/// The users matching `where_sql` at `offset` in `direction` (`ASC` from the oldest, `DESC` from
+/// the newest), at most `limit`, oldest first.
+async fn users_window<'e>(
+    db: impl PgExecutor<'e>,
+    where_sql: &str,
+    values: &[Uuid],
+    direction: &'static str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<UserRow>, sqlx::Error> {
+    let n = values.len() + 1;
+    let page_sql = format!(
+        "SELECT * FROM users WHERE id = ANY(ARRAY(SELECT id FROM users WHERE {where_sql} \
+         ORDER BY created_at {direction}, id {direction} LIMIT ${n} OFFSET ${})) ORDER BY created_at, id",
+        n + 1
+    );
+    values.iter().fold(sqlx::query_as(&page_sql), |q, v| q.bind(v)).bind(limit).bind(offset).fetch_all(db).await
 }
 
 pub async fn group(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<GroupRow>, sqlx::Error> {

@@ -296,6 +296,20 @@ async fn list_users_pages_and_filters() {
     assert_eq!(paged, all);
     let (_, v) = send(page(&format!("location={loc}&per_page=1&cur_page=2"))).await;
     assert_eq!((v["meta"]["totalResults"].clone(), ids(&v)), (json!(2), vec![all[2].clone()]), "the second of the two at L");
+    // Pages in the back half are counted from the end: the same pages, filtered or not.
+    for per_page in [1, 2, 4] {
+        let mut paged = Vec::new();
+        for cur in 1..=(11 / per_page + 1) {
+            paged.extend(ids(&send(page(&format!("cur_page={cur}&per_page={per_page}"))).await.1));
+        }
+        assert_eq!(paged, all, "{per_page} per page");
+    }
+    let in_dept = ids(&send(page(&format!("department={dept}&per_page=100"))).await.1);
+    let mut paged = Vec::new();
+    for cur in 1..=5 {
+        paged.extend(ids(&send(page(&format!("department={dept}&per_page=1&cur_page={cur}"))).await.1));
+    }
+    assert_eq!((in_dept.len(), paged), (4, in_dept.clone()), "one per page through the department");
 
     // Deleted users leave the list and its total; another organization's users never count.
     let other = app.create_org("Elsewhere").await;
