@@ -5,6 +5,7 @@ pub mod error;
 pub mod handlers;
 pub mod results;
 pub mod secrets;
+pub mod snapshots;
 pub mod store;
 pub mod throttle;
 

@@ -17,6 +17,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::unique_violation;
+use crate::snapshots::{self, Snapshot, Snapshots};
 use crate::{CommandError, Position, StoreError};
 
 /// Who asks, through what, and when. Every command carries one.
@@ -201,11 +202,28 @@ pub struct Store {
     /// Security groups seen, with their organization and kind, which never change
     /// (`handlers::membership`). A few per organization.
     security_groups: Arc<std::sync::Mutex<HashMap<Uuid, (OrgId, SecurityGroupKind)>>>,
+    /// Folded states of long streams (`crate::snapshots`).
+    snapshots: Snapshots,
+}
+
+/// One event of a stream, as `Store::load` folds it.
+struct StreamRow {
+    version: i32,
+    gid: i64,
+    event_type: String,
+    schema_rev: i16,
+    payload: Value,
 }
 
 impl Store {
     pub fn new(pool: PgPool) -> Self {
-        Store { relay_wake: RelayWake::start(pool.clone()), pool, numbers: Arc::default(), security_groups: Arc::default() }
+        Store {
+            relay_wake: RelayWake::start(pool.clone()),
+            pool,
+            numbers: Arc::default(),
+            security_groups: Arc::default(),
+            snapshots: Snapshots::default(),
+        }
     }
 
     /// The organization and kind of security group `id`, if this store has seen it.
@@ -221,25 +239,63 @@ impl Store {
         &self.pool
     }
 
-    /// Folds a stream into its aggregate state; returns the state and the stream's version.
+    /// How many events the snapshots this store keeps have folded, all together (`snapshots`).
+    pub fn kept_snapshot_events(&self) -> i64 {
+        self.snapshots.events()
+    }
+
+    /// Folds a stream into its aggregate state; returns the state and the stream's version. A long
+    /// stream is folded on from its kept snapshot (`snapshots`): only the events after it are read.
     pub async fn load<A>(&self, stream_id: Uuid) -> Result<(A::State, i32), StoreError>
     where
         A: esrs::Aggregate,
         A::Event: DomainEvent,
+        A::State: Clone + Send + Sync + 'static,
     {
-        let rows = sqlx::query!(
-            "SELECT version, event_type, schema_rev, payload FROM events WHERE stream_id = $1 AND stream_type = $2 ORDER BY version",
+        let stream_type = <A::Event as DomainEvent>::STREAM_TYPE;
+        let kept = self.snapshots.get(stream_type, stream_id).and_then(|s| Some((s.version, s.gid, s.state::<A::State>()?)));
+        if let Some((version, gid, state)) = kept {
+            let rows = self.events_from(stream_id, stream_type, version).await?;
+            // The snapshot's last event must still be the first row; otherwise the log is not the
+            // one it was folded from, and the stream is read whole.
+            if rows.first().is_some_and(|r| r.version == version && r.gid == gid) {
+                return self.fold::<A>(stream_id, state, version, gid, &rows[1..]);
+            }
+            self.snapshots.forget(stream_type, stream_id);
+        }
+        let rows = self.events_from(stream_id, stream_type, 1).await?;
+        self.fold::<A>(stream_id, A::State::default(), 0, 0, &rows)
+    }
+
+    /// A stream's events from version `from` on, in order.
+    async fn events_from(&self, stream_id: Uuid, stream_type: &str, from: i32) -> Result<Vec<StreamRow>, StoreError> {
+        Ok(sqlx::query_as!(
+            StreamRow,
+            "SELECT version, gid, event_type, schema_rev, payload FROM events \
+             WHERE stream_id = $1 AND stream_type = $2 AND version >= $3 ORDER BY version",
             stream_id,
-            <A::Event as DomainEvent>::STREAM_TYPE,
+            stream_type,
+            from,
         )
         .fetch_all(&self.pool)
-        .await?;
-        let mut state = A::State::default();
-        let mut version = 0;
+        .await?)
+    }
+
+    /// Folds `rows` into `state` (at `version`, last event `gid`) and keeps the result when it
+    /// moved on and the stream is long enough to be worth it.
+    fn fold<A>(&self, stream_id: Uuid, mut state: A::State, mut version: i32, mut gid: i64, rows: &[StreamRow]) -> Result<(A::State, i32), StoreError>
+    where
+        A: esrs::Aggregate,
+        A::Event: DomainEvent,
+        A::State: Clone + Send + Sync + 'static,
+    {
         for row in rows {
-            let event = <A::Event as DomainEvent>::from_parts(&row.event_type, row.schema_rev, row.payload)?;
+            let event = <A::Event as DomainEvent>::from_parts_ref(&row.event_type, row.schema_rev, &row.payload)?;
             state = A::apply_event(state, event);
-            version = row.version;
+            (version, gid) = (row.version, row.gid);
+        }
+        if !rows.is_empty() && version >= snapshots::MIN_EVENTS {
+            self.snapshots.put(<A::Event as DomainEvent>::STREAM_TYPE, stream_id, Snapshot::new(version, gid, state.clone()));
         }
         Ok((state, version))
     }

@@ -61,7 +61,7 @@ pub struct Item<D> {
 }
 
 /// What a kind of library item is: its content checked, and a patch applied to it.
-pub trait ItemData: Clone + std::fmt::Debug + PartialEq {
+pub trait ItemData: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
     type Patch: Clone + std::fmt::Debug;
     /// The content, trimmed and bounded (every event carries checked content only).
     fn checked(self) -> Result<Self, DomainError>;

@@ -39,7 +39,7 @@ pub struct Streams<A: Aggregate> {
 impl<A> Streams<A>
 where
     A: Aggregate<Error = DomainError>,
-    A::State: Default + Clone,
+    A::State: Default + Clone + Send + Sync + 'static,
     A::Event: DomainEvent,
 {
     pub(crate) fn new() -> Self {

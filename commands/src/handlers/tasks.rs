@@ -29,6 +29,7 @@ pub struct TaskRef {
 /// The library item `id` of `org`, loaded as aggregate `A`, exists.
 async fn live_in_org<A, D>(store: &Store, org: OrgId, id: Uuid) -> Result<bool, CommandError>
 where
+    D: domain::library::ItemData,
     A: esrs::Aggregate<State = Option<domain::library::Item<D>>>,
     A::Event: domain::DomainEvent,
 {

@@ -45,14 +45,15 @@ pub fn check_count(field: &str, n: usize, what: &str) -> Result<(), DomainError>
     Ok(())
 }
 
-/// The claims among `claims` already held by someone, as `(kind, value)`.
+/// The claims among `claims` already held by someone, as `(kind, value)`: one primary-key probe
+/// per claim (the `LIMIT` keeps the probe a nested loop; a hash join would read every claim of
+/// the org).
 async fn taken_claims(store: &Store, org: OrgId, claims: &[Claim]) -> Result<HashSet<(String, String)>, StoreError> {
     let kinds: Vec<&str> = claims.iter().map(|c| c.kind).collect();
     let values: Vec<&str> = claims.iter().map(|c| c.value.as_str()).collect();
     let rows = sqlx::query!(
-        "SELECT uc.kind, uc.value FROM unique_claims uc \
-         JOIN UNNEST($2::text[], $3::text[]) AS t(kind, value) ON uc.kind = t.kind AND uc.value = t.value \
-         WHERE uc.scope = $1",
+        "SELECT t.kind AS \"kind!\", t.value AS \"value!\" FROM UNNEST($2::text[], $3::text[]) AS t(kind, value) \
+         CROSS JOIN LATERAL (SELECT 1 FROM unique_claims uc WHERE uc.scope = $1 AND uc.kind = t.kind AND uc.value = t.value LIMIT 1) AS held",
         org.0,
         &kinds as &[&str],
         &values as &[&str],
@@ -126,20 +127,16 @@ pub async fn bulk_create_users(
         }
         streams.extend(units.pending()?);
         let only_claims: Vec<Claim> = claims.iter().map(|(_, c)| c.clone()).collect();
-        if let Some(e) = first_taken(&rows, &claims, &taken_claims(store, org, &only_claims).await?) {
-            return Err(e);
-        }
-        Ok((Plan { streams, claims: only_claims, ..Plan::new(UserIds { user_ids: ids.clone() }) }, claims))
+        Ok((Plan { streams, claims: only_claims, ..Plan::new(UserIds { user_ids: ids.clone() }) }, claims, rows))
     };
-    let result = store.execute(ctx, || async { plan().await.map(|(p, _)| p) }).await;
+    // The append refuses a taken value by itself (`unique_claims_pkey`), so the claims are looked
+    // up only then, to name the first row holding one: a call that succeeds costs no lookup.
+    let result = store.execute(ctx, || async { plan().await.map(|(p, _, _)| p) }).await;
     match result {
-        // A concurrent request took a value between the check and the append: name its row.
         Err(CommandError::Rejected(DomainError::Taken { field })) => {
-            let named = match plan().await {
-                Err(e) => e,
-                Ok(_) => CommandError::Rejected(DomainError::Taken { field }),
-            };
-            Err(named)
+            let (plan, claims, rows) = plan().await?;
+            Err(first_taken(&rows, &claims, &taken_claims(store, org, &plan.claims).await?)
+                .unwrap_or(CommandError::Rejected(DomainError::Taken { field })))
         }
         other => other,
     }

@@ -594,3 +594,59 @@ async fn numbers_from_blocks_are_unique_across_stores() {
     all.dedup();
     assert_eq!(all.len(), n, "no number handed out twice");
 }
+
+/// A store (a process) keeps the folded state of a long stream and reads only what was appended
+/// after it; what another store appended meanwhile, and a log replaced under it, are both seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_stream_loads_from_its_snapshot_and_misses_nothing_appended_after() {
+    use domain::department::{DepartmentAggregate, DepartmentEvent};
+    use domain::UserId;
+
+    let url = roster_tests::fresh_database().await;
+    eventlog::db::migrate(&url).await.unwrap();
+    let pool = eventlog::db::connect(&url, 4, projections::SEARCH_PATH).await.unwrap();
+    let (a, b) = (commands::Store::new(pool.clone()), commands::Store::new(pool.clone()));
+    let ctx = CommandContext::system("test", chrono::Utc::now());
+    let org = OrgId(uuid::Uuid::now_v7());
+    let user = |n: u128| UserId(uuid::Uuid::from_u128(n));
+    let append = |store: &commands::Store, id: uuid::Uuid, version: i32, events: Vec<DepartmentEvent>| {
+        let plan = Plan { streams: vec![PendingStream::new(id, Some(org.0), version, &events).unwrap()], ..Plan::default() };
+        let (store, ctx) = (store.clone(), ctx.clone());
+        async move { store.append(&ctx, &plan).await.unwrap() }
+    };
+    let history = |id: uuid::Uuid, name: &str, members: std::ops::Range<u128>| {
+        let created = DepartmentEvent::DepartmentCreated { id, org_id: org, name: name.into(), created_by: None };
+        std::iter::once(created)
+            .chain(members.map(|n| DepartmentEvent::DepartmentMemberAdded { user_id: user(n), added_by: None }))
+            .collect::<Vec<_>>()
+    };
+    let fresh = || commands::Store::new(pool.clone());
+    let long = commands::snapshots::MIN_EVENTS as u128 * 2;
+
+    let id = uuid::Uuid::now_v7();
+    append(&a, id, 0, history(id, "Sales", 0..long)).await;
+    let (first, version) = a.load::<DepartmentAggregate>(id).await.unwrap();
+    assert_eq!((first.as_ref().unwrap().members.len() as u128, version as u128), (long, long + 1));
+    assert!(a.kept_snapshot_events() > 0, "a stream this long is kept");
+
+    // Another process appends: the next load folds the new events onto the snapshot.
+    let more = vec![
+        DepartmentEvent::DepartmentMemberAdded { user_id: user(1000), added_by: None },
+        DepartmentEvent::DepartmentMemberRemoved { user_id: user(3), removed_by: None },
+        DepartmentEvent::DepartmentHeadAdded { user_id: user(1000), added_by: None },
+    ];
+    append(&b, id, version, more).await;
+    let (state, v) = a.load::<DepartmentAggregate>(id).await.unwrap();
+    assert_eq!((state.clone(), v), fresh().load::<DepartmentAggregate>(id).await.unwrap());
+    let d = state.unwrap();
+    assert!(d.heads.contains(&user(1000)) && !d.members.contains(&user(3)), "{d:?}");
+
+    // The log replaced under the running process (a restore): the snapshot's last event is not
+    // there any more, so the stream is read whole rather than folded onto a state it never had.
+    sqlx::query("DELETE FROM events WHERE stream_id = $1").bind(id).execute(&pool).await.unwrap();
+    append(&b, id, 0, history(id, "Support", 5000..5000 + long + 10)).await;
+    let (state, v) = a.load::<DepartmentAggregate>(id).await.unwrap();
+    assert_eq!((state.clone(), v), fresh().load::<DepartmentAggregate>(id).await.unwrap());
+    let d = state.unwrap();
+    assert!(d.members.contains(&user(5000)) && !d.members.contains(&user(0)) && d.heads.is_empty(), "{d:?}");
+}
