@@ -197,11 +197,13 @@ async fn groups_created(conn: &mut PgConnection, run: Vec<(&Envelope, GroupEvent
         }));
     }
     sqlx::query!(
-        "INSERT INTO groups (id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at, \
+        "WITH added AS (INSERT INTO groups (id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at, \
          status, membership_type, parent_kind, parent_id, short_name, tracking, activities, external_id) \
          SELECT id, org_id, number, name, description, outbound_caller_ids, created_by, created_at, updated_at, \
          status, membership_type, parent_kind, parent_id, short_name, tracking, activities, external_id \
-         FROM jsonb_populate_recordset(NULL::groups, $1)",
+         FROM jsonb_populate_recordset(NULL::groups, $1) RETURNING org_id) \
+         INSERT INTO org_group_counts (org_id, live) SELECT org_id, count(*) FROM added GROUP BY org_id \
+         ON CONFLICT (org_id) DO UPDATE SET live = org_group_counts.live + excluded.live",
         serde_json::Value::Array(rows),
     )
     .execute(&mut *conn)
@@ -401,6 +403,7 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
         UserEvent::UserUpdated { patch, updated_by } => {
             let (add_teams, remove_teams, add_locations) =
                 (patch.add_additional_teams, patch.remove_additional_teams, patch.add_additional_locations);
+            unit_counts_moved(conn, ev.stream_id, patch.department.clone(), patch.location.clone()).await?;
             let mut u = Update::new("users", ev, Some(updated_by.0));
             u.set_value("first_name", patch.first_name)
                 .set_value("last_name", patch.last_name)
@@ -481,6 +484,7 @@ async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
     // cost after the indexes).
     let mut c = UserColumns::default();
     let mut per_org: std::collections::BTreeMap<uuid::Uuid, i64> = std::collections::BTreeMap::new();
+    let mut per_unit: std::collections::BTreeMap<(uuid::Uuid, uuid::Uuid), i64> = std::collections::BTreeMap::new();
     for (ev, event) in run {
         let UserEvent::UserCreated { id, org_id, number, email, login, first_name, last_name, role, status, profile, created_by } = event
         else {
@@ -488,6 +492,9 @@ async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
         };
         if let Some(org) = org_id {
             *per_org.entry(org.0).or_default() += 1;
+            for unit in profile.department.iter().chain(&profile.location) {
+                *per_unit.entry((org.0, *unit)).or_default() += 1;
+            }
         }
         c.id.push(id.0);
         c.org_id.push(org_id.map(|o| o.0));
@@ -582,6 +589,19 @@ async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
             &orgs,
             &added,
         )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !per_unit.is_empty() {
+        let (keys, added): (Vec<(uuid::Uuid, uuid::Uuid)>, Vec<i64>) = per_unit.into_iter().unzip();
+        let (orgs, units): (Vec<uuid::Uuid>, Vec<uuid::Uuid>) = keys.into_iter().unzip();
+        sqlx::query!(
+            "INSERT INTO unit_user_counts (org_id, unit_id, live) SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) \
+             ON CONFLICT (org_id, unit_id) DO UPDATE SET live = unit_user_counts.live + excluded.live",
+            &orgs,
+            &units,
+            &added,
+        )
         .execute(conn)
         .await?;
     }
@@ -626,8 +646,42 @@ struct UserColumns {
     postal_code: Vec<Option<String>>,
 }
 
+/// Before a live user's department or location changes: their unit's counts move with them
+/// (`unit_user_counts`), computed from the row as it still is. A deleted user counts nowhere.
+/// The unit left is updated, never upserted: an upsert's row is checked (`live >= 0`) before
+/// its conflict is found.
+async fn unit_counts_moved(conn: &mut PgConnection, user: uuid::Uuid, department: Patch<uuid::Uuid>, location: Patch<uuid::Uuid>) -> Result<(), sqlx::Error> {
+    if department.is_keep() && location.is_keep() {
+        return Ok(());
+    }
+    let new = |p: Patch<uuid::Uuid>| match p {
+        Patch::Set(u) => Some(u),
+        _ => None,
+    };
+    sqlx::query!(
+        "WITH old AS (SELECT org_id, department, location FROM users WHERE id = $1 AND NOT deleted AND org_id IS NOT NULL), \
+         moved AS (SELECT old.org_id, v.unit, v.delta FROM old, LATERAL (VALUES (old.department, -1), (old.location, -1), \
+                   (CASE WHEN $2 THEN old.department ELSE $3 END, 1), (CASE WHEN $4 THEN old.location ELSE $5 END, 1)) AS v(unit, delta) \
+                   WHERE v.unit IS NOT NULL), \
+         net AS (SELECT org_id, unit, sum(delta)::bigint AS n FROM moved GROUP BY org_id, unit HAVING sum(delta) <> 0), \
+         left_unit AS (UPDATE unit_user_counts c SET live = c.live + net.n FROM net \
+                       WHERE net.n < 0 AND c.org_id = net.org_id AND c.unit_id = net.unit) \
+         INSERT INTO unit_user_counts (org_id, unit_id, live) SELECT org_id, unit, n FROM net WHERE n > 0 \
+         ON CONFLICT (org_id, unit_id) DO UPDATE SET live = unit_user_counts.live + excluded.live",
+        user,
+        department.is_keep(),
+        new(department),
+        location.is_keep(),
+        new(location),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Marks the users of `run` (its `UserDeleted` events) deleted in one statement. Each live count
-/// falls by the users who were live: the update returns no row for one already deleted.
+/// (the org's, the department's and the location's) falls by the users who were live: the update
+/// returns no row for one already deleted.
 async fn users_deleted(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>) -> Result<(), ApplyError> {
     let (mut ids, mut at, mut by) = (Vec::new(), Vec::new(), Vec::new());
     for (ev, event) in run {
@@ -640,9 +694,12 @@ async fn users_deleted(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
     sqlx::query!(
         "WITH gone AS (UPDATE users u SET deleted = true, status = 'ARCHIVE', updated_at = d.at, updated_by = d.by \
          FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[]) AS d(id, at, by) \
-         WHERE u.id = d.id AND NOT u.deleted RETURNING u.org_id), \
-         fell AS (SELECT org_id, count(*) AS n FROM gone GROUP BY org_id) \
-         UPDATE org_user_counts c SET live = c.live - fell.n FROM fell WHERE c.org_id = fell.org_id",
+         WHERE u.id = d.id AND NOT u.deleted RETURNING u.org_id, u.department, u.location), \
+         fell AS (SELECT org_id, count(*) AS n FROM gone GROUP BY org_id), \
+         units AS (SELECT gone.org_id, v.unit, count(*) AS n FROM gone, LATERAL (VALUES (gone.department), (gone.location)) AS v(unit) \
+                   WHERE v.unit IS NOT NULL GROUP BY gone.org_id, v.unit), \
+         orgs AS (UPDATE org_user_counts c SET live = c.live - fell.n FROM fell WHERE c.org_id = fell.org_id) \
+         UPDATE unit_user_counts c SET live = c.live - units.n FROM units WHERE c.org_id = units.org_id AND c.unit_id = units.unit",
         &ids,
         &at,
         &by,
@@ -670,7 +727,13 @@ async fn group(conn: &mut PgConnection, ev: &Envelope, event: GroupEvent) -> Res
         }
         GroupEvent::GroupDeleted { .. } => {
             sqlx::query!("DELETE FROM group_members WHERE group_id = $1", ev.stream_id).execute(&mut *conn).await?;
-            sqlx::query!("DELETE FROM groups WHERE id = $1", ev.stream_id).execute(&mut *conn).await?;
+            sqlx::query!(
+                "WITH gone AS (DELETE FROM groups WHERE id = $1 RETURNING org_id) \
+                 UPDATE org_group_counts c SET live = c.live - 1 FROM gone WHERE c.org_id = gone.org_id",
+                ev.stream_id
+            )
+            .execute(&mut *conn)
+            .await?;
             crate::nexport::remove_node(conn, ev.stream_id).await?;
         }
         GroupEvent::GroupMemberAdded { user_id, role, added_by, visited } => {

@@ -46,6 +46,8 @@ pub const DIRECTORY: Projection = Projection {
         "organizations",
         "users",
         "org_user_counts",
+        "unit_user_counts",
+        "org_group_counts",
         "groups",
         "group_members",
         "departments",

@@ -317,23 +317,18 @@ pub const SEARCH_SEPARATOR: char = '\u{1f}';
 /// the separator lies inside one field, so that is the same match as field by field, read from one
 /// index scan instead of four. A shorter term, or one holding the separator, matches each
 /// `(column || '')`, which keeps the index out of the plan (see `search::uses_trigrams` why).
+/// The page carries the total (`count(*) OVER ()`), so the matches are found once, not once to
+/// count and again to page; only a page past the end, which has no row to carry it, counts apart.
 /// Each statement is written out twice because sqlx checks only literal SQL.
 pub async fn search_users(pool: &PgPool, orgs: &[Uuid], term: &str, limit: i64, offset: i64) -> Result<(Vec<NxUser>, i64), sqlx::Error> {
     let pattern = search::contains_pattern(term);
-    if search::uses_trigrams(term) && !term.contains(SEARCH_SEPARATOR) {
-        let total = sqlx::query_scalar!(
-            r#"SELECT count(*) AS "n!" FROM users u WHERE NOT u.deleted
-                 AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
-                 AND (u.login || E'\x1f' || u.first_name || E'\x1f' || u.last_name || E'\x1f' || u.email) ILIKE $2"#,
-            orgs,
-            pattern,
-        )
-        .fetch_one(pool)
-        .await?;
-        let rows = sqlx::query_as!(
-            NxUser,
+    let joined = search::uses_trigrams(term) && !term.contains(SEARCH_SEPARATOR);
+    let hits = if joined {
+        sqlx::query_as!(
+            NxUserHit,
             r#"SELECT u.id, u.org_id, u.login, u.email, u.first_name, u.middle_name, u.last_name, u.title_prefix, u.nickname, u.phone,
-                 u.address_line1, u.address_line2, u.city, u.state, u.country, u.postal_code FROM users u WHERE NOT u.deleted
+                 u.address_line1, u.address_line2, u.city, u.state, u.country, u.postal_code, count(*) OVER () AS "total!"
+               FROM users u WHERE NOT u.deleted
                  AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
                  AND (u.login || E'\x1f' || u.first_name || E'\x1f' || u.last_name || E'\x1f' || u.email) ILIKE $2
                ORDER BY lower(u.last_name), lower(u.first_name), lower(u.login), u.id LIMIT $3 OFFSET $4"#,
@@ -343,33 +338,96 @@ pub async fn search_users(pool: &PgPool, orgs: &[Uuid], term: &str, limit: i64, 
             offset,
         )
         .fetch_all(pool)
-        .await?;
-        return Ok((rows, total));
+        .await?
+    } else {
+        sqlx::query_as!(
+            NxUserHit,
+            r#"SELECT u.id, u.org_id, u.login, u.email, u.first_name, u.middle_name, u.last_name, u.title_prefix, u.nickname, u.phone,
+                 u.address_line1, u.address_line2, u.city, u.state, u.country, u.postal_code, count(*) OVER () AS "total!"
+               FROM users u WHERE NOT u.deleted
+                 AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
+                 AND ((u.login || '') ILIKE $2 OR (u.first_name || '') ILIKE $2 OR (u.last_name || '') ILIKE $2 OR (u.email || '') ILIKE $2)
+               ORDER BY lower(u.last_name), lower(u.first_name), lower(u.login), u.id LIMIT $3 OFFSET $4"#,
+            orgs,
+            pattern,
+            limit,
+            offset,
+        )
+        .fetch_all(pool)
+        .await?
+    };
+    if let Some(total) = hits.first().map(|h| h.total) {
+        return Ok((hits.into_iter().map(NxUser::from).collect(), total));
     }
-    let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM users u WHERE NOT u.deleted
-             AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
-             AND ((u.login || '') ILIKE $2 OR (u.first_name || '') ILIKE $2 OR (u.last_name || '') ILIKE $2 OR (u.email || '') ILIKE $2)"#,
-        orgs,
-        pattern,
-    )
-    .fetch_one(pool)
-    .await?;
-    let rows = sqlx::query_as!(
-        NxUser,
-        "SELECT u.id, u.org_id, u.login, u.email, u.first_name, u.middle_name, u.last_name, u.title_prefix, u.nickname, u.phone, \
-         u.address_line1, u.address_line2, u.city, u.state, u.country, u.postal_code FROM users u WHERE NOT u.deleted \
-           AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1))) \
-           AND ((u.login || '') ILIKE $2 OR (u.first_name || '') ILIKE $2 OR (u.last_name || '') ILIKE $2 OR (u.email || '') ILIKE $2) \
-         ORDER BY lower(u.last_name), lower(u.first_name), lower(u.login), u.id LIMIT $3 OFFSET $4",
-        orgs,
-        pattern,
-        limit,
-        offset,
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok((rows, total))
+    if offset == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    let total = if joined {
+        sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM users u WHERE NOT u.deleted
+                 AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
+                 AND (u.login || E'\x1f' || u.first_name || E'\x1f' || u.last_name || E'\x1f' || u.email) ILIKE $2"#,
+            orgs,
+            pattern,
+        )
+        .fetch_one(pool)
+        .await?
+    } else {
+        sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM users u WHERE NOT u.deleted
+                 AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
+                 AND ((u.login || '') ILIKE $2 OR (u.first_name || '') ILIKE $2 OR (u.last_name || '') ILIKE $2 OR (u.email || '') ILIKE $2)"#,
+            orgs,
+            pattern,
+        )
+        .fetch_one(pool)
+        .await?
+    };
+    Ok((Vec::new(), total))
+}
+
+/// A user found by `search_users`, with the total that matched.
+struct NxUserHit {
+    id: Uuid,
+    org_id: Option<Uuid>,
+    login: String,
+    email: String,
+    first_name: String,
+    middle_name: Option<String>,
+    last_name: String,
+    title_prefix: Option<String>,
+    nickname: Option<String>,
+    phone: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    country: Option<String>,
+    postal_code: Option<String>,
+    total: i64,
+}
+
+impl From<NxUserHit> for NxUser {
+    fn from(h: NxUserHit) -> Self {
+        NxUser {
+            id: h.id,
+            org_id: h.org_id,
+            login: h.login,
+            email: h.email,
+            first_name: h.first_name,
+            middle_name: h.middle_name,
+            last_name: h.last_name,
+            title_prefix: h.title_prefix,
+            nickname: h.nickname,
+            phone: h.phone,
+            address_line1: h.address_line1,
+            address_line2: h.address_line2,
+            city: h.city,
+            state: h.state,
+            country: h.country,
+            postal_code: h.postal_code,
+        }
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

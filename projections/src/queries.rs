@@ -166,7 +166,7 @@ pub async fn users_page(
             where_sql.push_str(&format!(" AND {column} = ${}", values.len()));
         }
     }
-    let total = users_total(pool, &where_sql, &values).await?;
+    let total = users_total(pool, filter, &where_sql, &values).await?;
     if offset.saturating_mul(2) <= total {
         let rows = users_window(pool, &where_sql, &values, "ASC", limit, offset).await?;
         return Ok((rows, total));
@@ -175,7 +175,7 @@ pub async fn users_page(
     // user created in between cannot shift the page by one.
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-    let total = users_total(&mut *tx, &where_sql, &values).await?;
+    let total = users_total(&mut *tx, filter, &where_sql, &values).await?;
     let remaining = total.saturating_sub(offset);
     let rows = if remaining <= 0 {
         Vec::new()
@@ -187,11 +187,22 @@ pub async fn users_page(
     Ok((rows, total))
 }
 
-/// How many live users match `where_sql` (the org's kept count when it is the org alone).
-async fn users_total<'e>(db: impl PgExecutor<'e>, where_sql: &str, values: &[Uuid]) -> Result<i64, sqlx::Error> {
-    if values.len() == 1 {
-        let n = sqlx::query_scalar!("SELECT live FROM org_user_counts WHERE org_id = $1", values[0]).fetch_optional(db).await?;
-        return Ok(n.unwrap_or(0));
+/// How many live users match `where_sql`: the count the projector keeps when the filter is the
+/// org alone (`org_user_counts`) or one department or location (`unit_user_counts`).
+async fn users_total<'e>(db: impl PgExecutor<'e>, filter: &UserFilter, where_sql: &str, values: &[Uuid]) -> Result<i64, sqlx::Error> {
+    let org = values[0];
+    match (filter.department, filter.location) {
+        (None, None) => {
+            let n = sqlx::query_scalar!("SELECT live FROM org_user_counts WHERE org_id = $1", org).fetch_optional(db).await?;
+            return Ok(n.unwrap_or(0));
+        }
+        (Some(unit), None) | (None, Some(unit)) => {
+            let n = sqlx::query_scalar!("SELECT live FROM unit_user_counts WHERE org_id = $1 AND unit_id = $2", org, unit)
+                .fetch_optional(db)
+                .await?;
+            return Ok(n.unwrap_or(0));
+        }
+        (Some(_), Some(_)) => {}
     }
     let count_sql = format!("SELECT count(*) FROM users WHERE {where_sql}");
     let (n,): (i64,) = values.iter().fold(sqlx::query_as(&count_sql), |q, v| q.bind(v)).fetch_one(db).await?;
@@ -223,6 +234,12 @@ pub async fn group(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<GroupRow
 
 pub async fn group_by_number(pool: &PgPool, org: Uuid, number: i64) -> Result<Option<GroupRow>, sqlx::Error> {
     sqlx::query_as!(GroupRow, "SELECT * FROM groups WHERE number = $1 AND org_id = $2", number, org).fetch_optional(pool).await
+}
+
+/// How many groups `org` has: the count the projector keeps (`org_group_counts`), which unfiltered
+/// lists show instead of counting 100,000 rows per page.
+async fn org_group_count(pool: &PgPool, org: Uuid) -> Result<i64, sqlx::Error> {
+    Ok(sqlx::query_scalar!("SELECT live FROM org_group_counts WHERE org_id = $1", org).fetch_optional(pool).await?.unwrap_or(0))
 }
 
 /// A compiled list query: a WHERE fragment with `$n` placeholders (numbered from
@@ -270,8 +287,13 @@ pub async fn groups_page(pool: &PgPool, org: Uuid, q: &GroupListQuery) -> Result
         where_sql.push_str(&format!(" AND {}", search::any_contains(&["g.name", "g.description"], placeholder, term)));
         params.push(Param::Text(search::contains_pattern(term)));
     }
-    let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");
-    let (total,): (i64,) = bind_params(sqlx::query_as(&count_sql).bind(org), &params).fetch_one(pool).await?;
+    let total = if params.is_empty() {
+        org_group_count(pool, org).await?
+    } else {
+        let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");
+        let (total,): (i64,) = bind_params(sqlx::query_as(&count_sql).bind(org), &params).fetch_one(pool).await?;
+        total
+    };
     let n = GROUP_FILTER_FIRST_PLACEHOLDER + params.len();
     let order = if q.order_by.is_empty() { "g.name ASC".to_string() } else { q.order_by.clone() };
     let list_sql =
@@ -442,9 +464,14 @@ pub async fn publisher_groups_page(pool: &PgPool, org: Uuid, q: &PublisherListQu
             where_sql.push_str(&format!(" AND {condition} ${}", 1 + params.len() + times.len()));
         }
     }
-    let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");
-    let (total,): (i64,) =
-        times.iter().fold(bind_params(sqlx::query_as(&count_sql).bind(org), &params), |q, t| q.bind(*t)).fetch_one(pool).await?;
+    let total = if params.is_empty() && times.is_empty() {
+        org_group_count(pool, org).await?
+    } else {
+        let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");
+        let (total,): (i64,) =
+            times.iter().fold(bind_params(sqlx::query_as(&count_sql).bind(org), &params), |q, t| q.bind(*t)).fetch_one(pool).await?;
+        total
+    };
     let n = 2 + params.len() + times.len();
     let order = if q.order_by.is_empty() { "g.number ASC".to_string() } else { format!("{}, g.number ASC", q.order_by) };
     let list_sql = format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE {where_sql} ORDER BY {order} LIMIT ${n} OFFSET ${}", n + 1);

@@ -569,3 +569,108 @@ async fn a_retried_create_with_the_same_idempotency_key_makes_one_department() {
     let (_, list) = send(app.wd(Method::GET, "/api/departments", &org.token)).await;
     assert_eq!(list["meta"]["totalResults"], 1);
 }
+
+/// The totals the lists show without counting rows: WorkDrive's users list filtered by one
+/// department or location reads the projector's kept count (`unit_user_counts`), PortSIP's group
+/// list the org's (`org_group_counts`). Through a walk of creates (single and bulk), moves between
+/// units and out of them, and deletes (single and bulk), each total equals the rows that match,
+/// and the kept counts equal a fresh `count(*)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_totals_follow_every_create_move_and_delete() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Counts").await;
+    let mut depts = Vec::new();
+    for name in ["One", "Two"] {
+        let head = id(&app.add_user(&org, &format!("head{name}@counts.io")).await);
+        let (status, d) = create_dept(&app, &org, name, json!([{"id": head, "isAdmin": true}])).await;
+        assert_eq!(status, StatusCode::CREATED, "{d}");
+        depts.push(id(&d));
+    }
+    let mut locs = Vec::new();
+    for name in ["Paris", "Oslo"] {
+        let (status, l) = send(app.wd(Method::POST, "/api/locations", &org.token).json(&json!({"name": name}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{l}");
+        locs.push(id(&l));
+    }
+    // A unit or none, picked by `r`.
+    let pick = |units: &[String], r: u64| -> Value { units.get(r as usize % (units.len() + 1)).map_or(Value::Null, |u| json!(u)) };
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut users: Vec<String> = Vec::new();
+    for step in 0..36 {
+        let r = next();
+        match r % 6 {
+            0..=2 => {
+                let mut body = json!({"email": format!("u{step}@counts.io"), "firstName": "U", "lastName": format!("{step}"),
+                    "department": pick(&depts, next()), "location": pick(&locs, next())});
+                body.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+                let (status, v) = send(app.wd(Method::POST, "/api/users/add", &org.token).json(&body)).await;
+                assert_eq!(status, StatusCode::CREATED, "{v}");
+                users.push(id(&v));
+            }
+            3 | 4 if !users.is_empty() => {
+                let who = &users[next() as usize % users.len()];
+                let body = if r % 6 == 3 { json!({"department": pick(&depts, next())}) } else { json!({"location": pick(&locs, next())}) };
+                let (status, v) = send(app.wd(Method::PATCH, &format!("/api/users/{who}"), &org.token).json(&body)).await;
+                assert_eq!(status, StatusCode::OK, "{body} → {v}");
+            }
+            _ if !users.is_empty() => {
+                let who = users.swap_remove(next() as usize % users.len());
+                let (status, v) = send(app.wd(Method::DELETE, &format!("/api/users/{who}"), &org.token)).await;
+                assert!(status.is_success(), "{v}");
+            }
+            _ => {}
+        }
+    }
+    let rows: Vec<Value> = (0..6)
+        .map(|i| json!({"email": format!("bulk{i}@counts.io"), "firstName": "B", "lastName": "B", "department": depts[i % 2], "location": locs[i % 2]}))
+        .collect();
+    let (status, created) = send(app.wd(Method::POST, "/api/users/bulk-create", &org.token).json(&json!({"data": rows}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let gone: Vec<String> = created.as_array().unwrap().iter().take(3).map(id).collect();
+    let (status, v) = send(app.wd(Method::DELETE, "/api/users/bulk-delete", &org.token).json(&json!({"id": gone}))).await;
+    assert!(status.is_success(), "{v}");
+
+    let (_, all) = send(app.wd(Method::GET, "/api/users?per_page=1000", &org.token)).await;
+    let all = all["users"].as_array().unwrap().clone();
+    for (field, units) in [("department", &depts), ("location", &locs)] {
+        for unit in units.iter() {
+            let (_, page) = send(app.wd(Method::GET, &format!("/api/users?per_page=1&{field}={unit}"), &org.token)).await;
+            let listed = all.iter().filter(|u| u[field] == unit.as_str()).count();
+            assert_eq!(page["meta"]["totalResults"], listed, "{field} {unit}");
+        }
+    }
+    let fresh: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
+        "SELECT v.unit, count(*) FROM rm_directory.users u, LATERAL (VALUES (u.department), (u.location)) v(unit) \
+         WHERE NOT u.deleted AND u.org_id = $1 AND v.unit IS NOT NULL GROUP BY v.unit ORDER BY v.unit",
+    )
+    .bind(uuid::Uuid::parse_str(&org.id).unwrap())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let kept: Vec<(uuid::Uuid, i64)> =
+        sqlx::query_as("SELECT unit_id, live FROM rm_directory.unit_user_counts WHERE org_id = $1 AND live > 0 ORDER BY unit_id")
+            .bind(uuid::Uuid::parse_str(&org.id).unwrap())
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, fresh);
+
+    // Groups: the unfiltered list's count is the kept one, through creates and a delete.
+    for i in 0..4 {
+        app.create_group(&org, &format!("G{i}")).await;
+    }
+    let (_, list) = send(app.ps(Method::GET, "/api/groups", &org.token)).await;
+    let first = list["items"].as_array().map(|a| a[0]["id"].as_str().unwrap().to_string()).expect("items");
+    let (status, _) = send(app.ps(Method::POST, &format!("/api/groups/{first}/destroy"), &org.token)).await;
+    assert!(status.is_success());
+    let (_, list) = send(app.ps(Method::GET, "/api/groups", &org.token)).await;
+    assert_eq!(list["count"], 3, "{list}");
+    let (_, filtered) = send(app.ps(Method::GET, "/api/groups?filter=startswith(name,'G')", &org.token)).await;
+    assert_eq!(filtered["count"], list["count"]);
+}

@@ -217,6 +217,14 @@ async fn users_are_created_found_searched_and_edited() {
     // The org admin (Ada Admin, login = email) matches "a" too.
     assert_eq!(logins, vec!["bob", "zed", "admin@school.example.com", "amy"]);
     assert_eq!(total, 4);
+    // A page past the end has no user, and still the total; a term matching no one, total 0.
+    // "adm" is long enough to be answered from the trigram index, "a" is not.
+    for (term, want) in [("a", "4"), ("adm", "1"), ("nobody-here", "0")] {
+        let resp = send_raw(app.nx("GetUsers", t).json(&json!({ "search_term": term, "per_page": 2, "page": 7 }))).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["x-total-count"], want, "{term}");
+        assert_eq!(resp.json::<Value>().await.unwrap(), json!([]), "{term}");
+    }
     // Short terms and longer ones (answered by different plans: see `search_users`) match the
     // same way: a substring, any case, `_` and `%` literal.
     for (term, want) in [
