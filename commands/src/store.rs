@@ -283,7 +283,14 @@ impl Store {
 
     /// Folds `rows` into `state` (at `version`, last event `gid`) and keeps the result when it
     /// moved on and the stream is long enough to be worth it.
-    fn fold<A>(&self, stream_id: Uuid, mut state: A::State, mut version: i32, mut gid: i64, rows: &[StreamRow]) -> Result<(A::State, i32), StoreError>
+    fn fold<A>(
+        &self,
+        stream_id: Uuid,
+        mut state: A::State,
+        mut version: i32,
+        mut gid: i64,
+        rows: &[StreamRow],
+    ) -> Result<(A::State, i32), StoreError>
     where
         A: esrs::Aggregate,
         A::Event: DomainEvent,

@@ -650,7 +650,12 @@ struct UserColumns {
 /// (`unit_user_counts`), computed from the row as it still is. A deleted user counts nowhere.
 /// The unit left is updated, never upserted: an upsert's row is checked (`live >= 0`) before
 /// its conflict is found.
-async fn unit_counts_moved(conn: &mut PgConnection, user: uuid::Uuid, department: Patch<uuid::Uuid>, location: Patch<uuid::Uuid>) -> Result<(), sqlx::Error> {
+async fn unit_counts_moved(
+    conn: &mut PgConnection,
+    user: uuid::Uuid,
+    department: Patch<uuid::Uuid>,
+    location: Patch<uuid::Uuid>,
+) -> Result<(), sqlx::Error> {
     if department.is_keep() && location.is_keep() {
         return Ok(());
     }
