@@ -287,7 +287,9 @@ pub async fn groups_page(pool: &PgPool, org: Uuid, q: &GroupListQuery) -> Result
         where_sql.push_str(&format!(" AND {}", search::any_contains(&["g.name", "g.description"], placeholder, term)));
         params.push(Param::Text(search::contains_pattern(term)));
     }
-    let total = if params.is_empty() {
+    // Only an unfiltered list may show the kept count: a filter can have no parameter at all
+    // (`description eq null` compiles to `IS NULL`).
+    let total = if q.filter.is_none() && q.search.is_none() {
         org_group_count(pool, org).await?
     } else {
         let count_sql = format!("SELECT count(*) FROM groups g WHERE {where_sql}");

@@ -673,4 +673,8 @@ async fn kept_totals_follow_every_create_move_and_delete() {
     assert_eq!(list["count"], 3, "{list}");
     let (_, filtered) = send(app.ps(Method::GET, "/api/groups?filter=startswith(name,'G')", &org.token)).await;
     assert_eq!(filtered["count"], list["count"]);
+    // A filter without a parameter is still a filter: no group has a description.
+    let (status, described) = send(app.ps(Method::GET, "/api/groups?filter=description ne null", &org.token)).await;
+    assert_eq!(status, StatusCode::OK, "{described}");
+    assert_eq!(described["count"], 0, "{described}");
 }
