@@ -197,7 +197,14 @@ async fn create_staging(pool: &PgPool, projection: &Projection, staging: &str) -
             .await?;
     }
     let deferred: Vec<(String, String)> =
-        sqlx::query_as("SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '%gin_trgm_ops%'")
+        // The staging schema's own indexes first, and only then their definitions: `pg_indexes`
+        // may compute `indexdef` for every index of the database before it filters by schema,
+        // and an index that the projection rebuilt beside this one drops meanwhile then fails the
+        // whole statement ("could not open relation with OID"). Nobody else touches this schema.
+        sqlx::query_as(
+            "WITH own AS MATERIALIZED (SELECT oid, relname FROM pg_class WHERE relnamespace = $1::text::regnamespace AND relkind = 'i') \
+             SELECT relname::text, pg_get_indexdef(oid) FROM own WHERE pg_get_indexdef(oid) LIKE '%gin_trgm_ops%'",
+        )
             .bind(staging)
             .fetch_all(&mut *tx)
             .await?;
