@@ -161,7 +161,8 @@ pub struct Addressee {
 pub async fn addressee(pool: &PgPool, org: Uuid, user: Uuid) -> Result<Option<Addressee>, sqlx::Error> {
     sqlx::query_as!(
         Addressee,
-        "SELECT id, email, phone, first_name, last_name FROM users WHERE id = $1 AND org_id = $2 AND NOT deleted",
+        // `IS NOT DISTINCT FROM`: only the primary key serves this; see `queries::user`.
+        "SELECT id, email, phone, first_name, last_name FROM users WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2 AND NOT deleted",
         user,
         org
     )
