@@ -11,7 +11,8 @@
 --   and picks a nested loop: 217 ms for a 1,000-user bulk create's 2,000 claims, quadratic in the
 --   claims, where a hash takes 20 ms. `EXCEPT` is a hashed or sorted set operation under any
 --   plan, with the same answer: a wanted (scope, kind, value) that this statement did not
---   insert, duplicates within the call counting once.
+--   insert, duplicates within the call counting once. Of those, the first in the command's
+--   order is named, as the anti join's first row was.
 --
 -- The function's signature, its statements' order and the constraint names it raises are
 -- unchanged (see 0025).
@@ -47,17 +48,21 @@ begin
 
     if cardinality(claim_scopes) > 0 then
         with wanted as (
-            select * from unnest(claim_scopes, claim_kinds, claim_values, claim_owners) as c(s, k, v, o)
+            select * from unnest(claim_scopes, claim_kinds, claim_values, claim_owners) with ordinality as c(s, k, v, o, n)
         ), got as (
             insert into public.unique_claims (scope, kind, value, owner_id) select s, k, v, o from wanted
             on conflict do nothing
             returning scope, kind, value
-        )
-        select x.k into taken from (
+        ), missing as (
             select s, k, v from wanted
             except
             select scope, kind, value from got
-        ) as x(s, k, v)
+        )
+        -- The first refused claim in the command's order names the error (a taken email before
+        -- the login derived from it). `missing` is empty unless the append fails.
+        select w.k into taken from wanted w
+        join missing m on m.s = w.s and m.k = w.k and m.v = w.v
+        order by w.n
         limit 1;
         if taken is not null then
             raise exception '% is already taken', taken
