@@ -124,8 +124,8 @@ pub async fn organization(pool: &PgPool, id: Uuid) -> Result<Option<OrgRow>, sql
 /// indexes `users_live_*` (org_id, …, id) WHERE NOT deleted match every condition too; a plan
 /// made while the table was small and unanalyzed ties on cost, and the planner kept picking them
 /// for the connection's cached generic plan, which then walked every live user of the org for
-/// one row: 0.57 ms per read-your-writes read at 5,000 users (auto_explain in `scripts/bench`),
-/// growing with the org.
+/// one row: 0.57 ms per read-your-writes read at 5,000 users (the write bench run with
+/// `ROSTER_PG_SETTINGS` loading auto_explain), growing with the org.
 pub async fn user(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as!(UserRow, "SELECT * FROM users WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2 AND NOT deleted", id, org)
         .fetch_optional(pool)
