@@ -242,7 +242,9 @@ async fn users_window<'e>(
 }
 
 pub async fn group(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<GroupRow>, sqlx::Error> {
-    sqlx::query_as!(GroupRow, "SELECT * FROM groups WHERE id = $1 AND org_id = $2", id, org).fetch_optional(pool).await
+    // `IS NOT DISTINCT FROM`: only the primary key serves this, never `groups_org_created_idx`;
+    // see `user`.
+    sqlx::query_as!(GroupRow, "SELECT * FROM groups WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2", id, org).fetch_optional(pool).await
 }
 
 pub async fn group_by_number(pool: &PgPool, org: Uuid, number: i64) -> Result<Option<GroupRow>, sqlx::Error> {

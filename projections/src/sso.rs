@@ -38,7 +38,11 @@ pub enum SsoScope {
 }
 
 pub async fn entry(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<SsoRow>, sqlx::Error> {
-    sqlx::query_as!(SsoRow, "SELECT * FROM sso_entries WHERE id = $1 AND org_id = $2", id, org).fetch_optional(pool).await
+    // `IS NOT DISTINCT FROM`: only the primary key serves this, never `sso_entries_org_level_idx`;
+    // see `queries::user`.
+    sqlx::query_as!(SsoRow, "SELECT * FROM sso_entries WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2", id, org)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn entries(pool: &PgPool, org: Uuid, scope: SsoScope) -> Result<Vec<SsoRow>, sqlx::Error> {

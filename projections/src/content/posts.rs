@@ -328,7 +328,9 @@ pub async fn feed_count(pool: &PgPool, reader: Reader, kind: PostKind, time: Dat
     .await
 }
 
-/// The post (or news item) `id` of the reader's org, when the reader may see it.
+/// The post (or news item) `id` of the reader's org, when the reader may see it. The org is
+/// compared with `IS NOT DISTINCT FROM` so that only the primary key serves the lookup, never
+/// `posts_commented_idx`; see `queries::user`.
 pub async fn visible(pool: &PgPool, reader: Reader, kind: PostKind, id: Uuid) -> Result<Option<PostRow>, sqlx::Error> {
     sqlx::query_as!(
         PostRow,
@@ -336,7 +338,7 @@ pub async fn visible(pool: &PgPool, reader: Reader, kind: PostKind, id: Uuid) ->
                 p.link_previews, p.permissions, p.tagged_users, p.news_title, p.category, p.cover_image, p.posted_at,
                 p.updated_at, p.reactions_count, p.comments_count
          FROM posts p
-         WHERE p.id = $1 AND p.org_id = $2 AND p.kind = $3
+         WHERE p.id = $1 AND p.org_id IS NOT DISTINCT FROM $2 AND p.kind = $3
            AND ($4 OR EXISTS (SELECT 1 FROM audience a WHERE a.item_id = p.id
                 AND (a.kind, a.ref) IN (SELECT kind, ref FROM content_reader_grants($5))))",
         id,

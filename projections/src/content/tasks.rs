@@ -170,7 +170,10 @@ pub struct TaskFilter {
 }
 
 fn push_where(qb: &mut QueryBuilder<'_, Postgres>, reader: Reader, f: &TaskFilter) {
-    qb.push("t.org_id = ").push_bind(reader.org);
+    // With an id, `IS NOT DISTINCT FROM` (the same answer, the org is never null) leaves the
+    // primary key as the only index for the lookup, never `tasks_page_idx`; see
+    // `queries::user`.
+    qb.push(if f.id.is_some() { "t.org_id IS NOT DISTINCT FROM " } else { "t.org_id = " }).push_bind(reader.org);
     qb.push(" AND (").push_bind(reader.admin).push(" OR t.author = ").push_bind(reader.user);
     qb.push(" OR ").push_bind(reader.user).push(" = ANY(t.assignees))");
     if let Some(id) = f.id {
