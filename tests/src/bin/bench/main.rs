@@ -32,8 +32,11 @@
 //! `--only-fanout` / `BENCH_ONLY=fanout` (step (h) alone), `--scale` / `BENCH_ONLY=scale` (the
 //! reads, the rebuild and the memory at a million users instead of the steps above: see `scale`;
 //! `--scale-users N`, `--scale-groups N`, `--scale-reads N` or `BENCH_SCALE_*` to resize it).
-//! `ROSTER_PG_SETTINGS=name=value,...` adds Postgres settings to the cluster (e.g.
-//! `shared_preload_libraries=pg_stat_statements`, to see which statements a step spends its time in).
+//! `--statements N` / `BENCH_STATEMENTS=N` loads pg_stat_statements and prints, after the report,
+//! the N statements each step of (a), (c) and (f) spent the most Postgres time in, per operation
+//! (see `statements`). `ROSTER_PG_SETTINGS=name=value,...` adds Postgres settings to the cluster
+//! (e.g. `session_preload_libraries=auto_explain,auto_explain.log_min_duration=2ms`; the server
+//! log is `pg/log` under the run's directory, removed at the end).
 //! Progress goes to stderr, the report to stdout. Must run as root or as a user that may run Postgres (devstack handles `runuser`).
 
 use std::collections::{BTreeMap, HashMap};
@@ -60,6 +63,7 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 
 mod scale;
+mod statements;
 
 // The allocator `roster` runs with (roster/src/main.rs), since Roster runs in this process.
 #[global_allocator]
@@ -112,14 +116,16 @@ struct Settings {
     scale_groups: usize,
     /// Measured requests per read at scale.
     scale_reads: usize,
+    /// Statements to list per write step from pg_stat_statements; 0: not loaded.
+    statements: usize,
     /// The command line to print at the top of the report.
     command: String,
 }
 
 fn usage() -> &'static str {
-    "usage: scripts/bench [--secs N] [--lag-secs N] [--clients 1,8,32] [--fast-pg] [--feed-posts N] [--only-feed] [--only-fanout]\n\
+    "usage: scripts/bench [--secs N] [--lag-secs N] [--clients 1,8,32] [--fast-pg] [--feed-posts N] [--only-feed] [--only-fanout] [--statements N]\n\
      \x20      scripts/bench --scale [--scale-users N] [--scale-groups N] [--scale-reads N] [--fast-pg]\n\
-     env: BENCH_SECS (15), BENCH_LAG_SECS (10), BENCH_CLIENTS (1,8,32), BENCH_PG_FAST=1, BENCH_FEED_POSTS (100000), BENCH_ONLY=feed|fanout|scale,\n\
+     env: BENCH_SECS (15), BENCH_LAG_SECS (10), BENCH_CLIENTS (1,8,32), BENCH_PG_FAST=1, BENCH_FEED_POSTS (100000), BENCH_ONLY=feed|fanout|scale, BENCH_STATEMENTS (0),\n\
      \x20    BENCH_SCALE_USERS (1000000), BENCH_SCALE_GROUPS (100000), BENCH_SCALE_READS (200)"
 }
 
@@ -154,6 +160,7 @@ fn settings() -> Result<Settings, String> {
         scale_users: env_u64("BENCH_SCALE_USERS", SCALE_USERS as u64)? as usize,
         scale_groups: env_u64("BENCH_SCALE_GROUPS", SCALE_GROUPS as u64)? as usize,
         scale_reads: env_u64("BENCH_SCALE_READS", SCALE_READS as u64)? as usize,
+        statements: env_u64("BENCH_STATEMENTS", 0)? as usize,
         command: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -174,6 +181,7 @@ fn settings() -> Result<Settings, String> {
                 s.scale_groups = value("--scale-groups")?.parse().map_err(|_| "--scale-groups: not a number".to_string())?
             }
             "--scale-reads" => s.scale_reads = value("--scale-reads")?.parse().map_err(|_| "--scale-reads: not a number".to_string())?,
+            "--statements" => s.statements = value("--statements")?.parse().map_err(|_| "--statements: not a number".to_string())?,
             "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
@@ -183,6 +191,9 @@ fn settings() -> Result<Settings, String> {
     }
     if s.scale_users == 0 || s.scale_reads == 0 {
         return Err("--scale-users and --scale-reads must be at least 1".into());
+    }
+    if s.statements > 0 && std::env::var("ROSTER_PG_SETTINGS").is_ok_and(|v| v.contains("shared_preload_libraries")) {
+        return Err("--statements sets shared_preload_libraries itself; load other libraries with session_preload_libraries".into());
     }
     // scripts/bench passes its own command line; otherwise show how this binary was called. The
     // BENCH_* variables change what runs, so they are part of the command.
@@ -928,6 +939,23 @@ async fn create_org(client: &reqwest::Client, url: &str, super_token: &str) -> R
 
 /// `CHECKPOINT` before each step, so a checkpoint triggered by the previous step's WAL does not
 /// land in the middle of the next one (matters with a durable cluster).
+/// Runs a closed-loop step; with `--statements`, between a reset of pg_stat_statements and a read
+/// of `database`'s costliest statements per completed operation.
+async fn measure_statements(
+    s: &Settings,
+    admin: &PgPool,
+    database: &str,
+    step: impl Future<Output = Step>,
+) -> Result<(Step, Option<String>), BoxError> {
+    if s.statements == 0 {
+        return Ok((step.await, None));
+    }
+    statements::reset(admin).await?;
+    let st = step.await;
+    let table = statements::top(admin, database, st.ok, s.statements).await?;
+    Ok((st, Some(table)))
+}
+
 async fn pg_checkpoint(pool: &PgPool) {
     if let Err(e) = sqlx::query("CHECKPOINT").execute(pool).await {
         eprintln!("bench: CHECKPOINT failed: {e}");
@@ -1082,11 +1110,18 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     };
     eprintln!("bench: (a) warm-up");
     closed_loop(8, WARMUP, http_op.clone()).await;
+    // (step, its statements table) for `--statements`.
+    let mut statement_tables: Vec<(String, String)> = Vec::new();
+    if s.statements > 0 {
+        statements::install(&admin_pool).await?;
+    }
     let mut http: BTreeMap<usize, Step> = BTreeMap::new();
     for &n in &s.clients {
         pg_checkpoint(&admin_pool).await;
         eprintln!("bench: (a) HTTP POST /api/users/add, {n} clients, {} s", s.secs);
-        http.insert(n, closed_loop(n, step, http_op.clone()).await);
+        let st = measure_statements(s, &admin_pool, ROSTER_DB, closed_loop(n, step, http_op.clone())).await?;
+        statement_tables.extend(st.1.map(|t| (format!("(a) HTTP POST /api/users/add, {n} clients, per create"), t)));
+        http.insert(n, st.0);
     }
 
     // (f) HTTP bulk-create, BULK_ROWS rows per call, read-your-writes on.
@@ -1098,7 +1133,8 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     closed_loop(1, WARMUP, bulk_op.clone()).await;
     pg_checkpoint(&admin_pool).await;
     eprintln!("bench: (f) HTTP POST /api/users/bulk-create, {BULK_ROWS}-row calls, {BULK_CLIENTS} client, {} s", s.secs);
-    let mut bulk_step = closed_loop(BULK_CLIENTS, step, bulk_op).await;
+    let (mut bulk_step, table) = measure_statements(s, &admin_pool, ROSTER_DB, closed_loop(BULK_CLIENTS, step, bulk_op)).await?;
+    statement_tables.extend(table.map(|t| (format!("(f) HTTP POST /api/users/bulk-create, {BULK_ROWS}-row calls, per call"), t)));
     let mut http_bulk = bulk_step.measured();
     http_bulk.rate *= BULK_ROWS as f64;
 
@@ -1119,7 +1155,8 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
         pg_checkpoint(&admin_pool).await;
         eprintln!("bench: (c) store create_user, {n} clients, {} s", s.secs);
         let before = event_count(&store_pool).await;
-        let st = closed_loop(n, step, store_op.clone()).await;
+        let (st, table) = measure_statements(s, &admin_pool, STORE_DB, closed_loop(n, step, store_op.clone())).await?;
+        statement_tables.extend(table.map(|t| (format!("(c) store create_user, {n} clients, per command"), t)));
         let appended = event_count(&store_pool).await - before;
         if st.ok > 0 {
             events_per_command = appended as f64 / st.ok as f64;
@@ -1330,6 +1367,12 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
          latencies are per successful operation (pgbench: per transaction, from its -l log)."
     ));
     print!("{out}");
+    if !statement_tables.is_empty() {
+        println!("\n## Postgres time per operation, by statement (pg_stat_statements, top {})\n", s.statements);
+        for (label, table) in &statement_tables {
+            println!("### {label}\n\n{table}");
+        }
+    }
 
     // Orderly stop: Roster first (it holds connections), then the servers.
     stop(running, &[&admin_pool, &store_pool], nats, &mut pg).await?;
@@ -1352,6 +1395,13 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    if settings.statements > 0 {
+        // Read by devstack when it starts the cluster; set before any thread exists.
+        let extra = std::env::var("ROSTER_PG_SETTINGS").unwrap_or_default();
+        let all =
+            if extra.trim().is_empty() { statements::PG_SETTINGS.to_string() } else { format!("{extra},{}", statements::PG_SETTINGS) };
+        std::env::set_var("ROSTER_PG_SETTINGS", all);
+    }
     // Under the temp dir: Postgres runs as `postgres` when we are root and must reach its data dir.
     let dir: PathBuf = std::env::temp_dir().join(format!("roster-bench-{}", std::process::id()));
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
