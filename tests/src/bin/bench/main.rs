@@ -192,6 +192,9 @@ fn settings() -> Result<Settings, String> {
     if s.scale_users == 0 || s.scale_reads == 0 {
         return Err("--scale-users and --scale-reads must be at least 1".into());
     }
+    if s.statements > 0 && (s.scale || s.only_feed || s.only_fanout) {
+        return Err("--statements profiles the write steps (a), (c) and (f), which --scale, --only-feed and --only-fanout skip".into());
+    }
     if s.statements > 0 && std::env::var("ROSTER_PG_SETTINGS").is_ok_and(|v| v.contains("shared_preload_libraries")) {
         return Err("--statements sets shared_preload_libraries itself; load other libraries with session_preload_libraries".into());
     }
@@ -937,8 +940,6 @@ async fn create_org(client: &reqwest::Client, url: &str, super_token: &str) -> R
     Ok((OrgId(id), token))
 }
 
-/// `CHECKPOINT` before each step, so a checkpoint triggered by the previous step's WAL does not
-/// land in the middle of the next one (matters with a durable cluster).
 /// Runs a closed-loop step; with `--statements`, between a reset of pg_stat_statements and a read
 /// of `database`'s costliest statements per completed operation.
 async fn measure_statements(
@@ -956,6 +957,8 @@ async fn measure_statements(
     Ok((st, Some(table)))
 }
 
+/// `CHECKPOINT` before each step, so a checkpoint triggered by the previous step's WAL does not
+/// land in the middle of the next one (matters with a durable cluster).
 async fn pg_checkpoint(pool: &PgPool) {
     if let Err(e) = sqlx::query("CHECKPOINT").execute(pool).await {
         eprintln!("bench: CHECKPOINT failed: {e}");
@@ -1119,9 +1122,9 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
     for &n in &s.clients {
         pg_checkpoint(&admin_pool).await;
         eprintln!("bench: (a) HTTP POST /api/users/add, {n} clients, {} s", s.secs);
-        let st = measure_statements(s, &admin_pool, ROSTER_DB, closed_loop(n, step, http_op.clone())).await?;
-        statement_tables.extend(st.1.map(|t| (format!("(a) HTTP POST /api/users/add, {n} clients, per create"), t)));
-        http.insert(n, st.0);
+        let (st, table) = measure_statements(s, &admin_pool, ROSTER_DB, closed_loop(n, step, http_op.clone())).await?;
+        statement_tables.extend(table.map(|t| (format!("(a) HTTP POST /api/users/add, {n} clients, per create"), t)));
+        http.insert(n, st);
     }
 
     // (f) HTTP bulk-create, BULK_ROWS rows per call, read-your-writes on.

@@ -4,9 +4,9 @@
 //! inside `roster_append` show, and planning time, so a statement planned on every call shows).
 //! The counters are reset before each measured step of (a), (c) and (f) and read after it; each
 //! step gets a table of its `N` costliest statements in the step's database, divided by the
-//! operations the step completed. This is how migration 0029's per-call planning and the point
-//! read on a list index (`queries::user`) were found; it costs the run some throughput, so the
-//! rates of a run with it are not comparable with one without.
+//! operations the step completed. This is how migration 0029's per-call planning was found, and
+//! the slow point read that auto_explain then showed on a list index (`queries::user`). Tracking
+//! adds work to every statement: compare rates only between runs made the same way.
 
 use sqlx::PgPool;
 
