@@ -1272,20 +1272,15 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
         fmt_ratio(http_bulk.rate, Some(&raw_bulk))
     ));
     for (_, lag) in &lags {
-        line(format!(
-            "| (b) lag commit → visible in read model | paced {:.0}/s | {} | {} | {} | — |",
-            lag.offered_rate,
-            fmt_rate(lag.visible.rate),
-            fmt_ms(lag.visible.p50_ms),
-            fmt_ms(lag.visible.p99_ms)
-        ));
-        line(format!(
-            "| (b) lag commit → received by NATS subscriber | paced {:.0}/s | {} | {} | {} | — |",
-            lag.offered_rate,
-            fmt_rate(lag.received.rate),
-            fmt_ms(lag.received.p50_ms),
-            fmt_ms(lag.received.p99_ms)
-        ));
+        for (leg, m) in [("visible in read model", &lag.visible), ("received by NATS subscriber", &lag.received)] {
+            line(format!(
+                "| (b) lag commit → {leg} | paced {:.0}/s | {} | {} | {} | — |",
+                lag.offered_rate,
+                fmt_rate(m.rate),
+                fmt_ms(m.p50_ms),
+                fmt_ms(m.p99_ms)
+            ));
+        }
     }
     for (n, st) in feed.iter_mut() {
         let m = st.measured();
