@@ -53,11 +53,7 @@ pub(super) async fn top(pool: &PgPool, database: &str, ops: u64, n: usize) -> Re
     );
     for (toplevel, calls, plans, plan_ms, exec_ms, rows, query) in rows {
         let per_call = |x: f64| if calls > 0 { x / calls as f64 } else { f64::NAN };
-        let text: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
-        let cut = match text.char_indices().nth(QUERY_CHARS) {
-            Some((i, _)) => format!("{}…", &text[..i]),
-            None => text,
-        };
+        let cut = super::truncate(&query.split_whitespace().collect::<Vec<_>>().join(" "), QUERY_CHARS);
         out.push_str(&format!(
             "| {:.3} | {:.2} | {:.2} | {:.3} | {:.3} | {:.1} | {}`{}` |\n",
             (plan_ms + exec_ms) / ops,
