@@ -74,7 +74,26 @@ impl From<Row> for Envelope {
 /// Events after `after`, in log order, only from transactions older than every running one: a row
 /// committed later can never appear behind the cursor (DESIGN §3).
 pub async fn read_after<'e>(db: impl PgExecutor<'e>, after: Position, limit: i64) -> Result<Vec<Envelope>, sqlx::Error> {
-    read_after_of(db, after, &Selection::ALL, limit).await
+    read_after_of(db, after, Horizon::OLDEST_RUNNING, &Selection::ALL, limit).await
+}
+
+/// How far up the log a read may go: only events of transactions below it, so that no row can
+/// commit behind a cursor later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon(Option<i64>);
+
+impl Horizon {
+    /// Below the oldest running transaction, taken in the read's own snapshot (DESIGN §3): always
+    /// safe and one statement, but any transaction holding an xid holds it back, appending or not.
+    pub const OLDEST_RUNNING: Horizon = Horizon(None);
+}
+
+/// Below the oldest running transaction that may still append (migration 0030 says how, and why
+/// it is safe): the horizon of the followers that publish, which a projector's open batch must not
+/// hold back. Only a read in a later statement may use it; never pass it to one in the same one.
+pub async fn appenders_horizon<'e>(db: impl PgExecutor<'e>) -> Result<Horizon, sqlx::Error> {
+    let xid = sqlx::query_scalar!(r#"SELECT roster_log_horizon() AS "xid!""#).fetch_one(db).await?;
+    Ok(Horizon(Some(xid)))
 }
 
 /// Which of the log's events a reader wants: what a rebuild of a projection reads. The others
@@ -92,10 +111,11 @@ impl Selection<'_> {
     pub const ALL: Selection<'static> = Selection { stream_types: None, except_event_types: &[], but_in_streams: &[] };
 }
 
-/// As [`read_after`], but only the events `selection` names.
+/// As [`read_after`], but only the events `selection` names, below `horizon`.
 pub async fn read_after_of<'e>(
     db: impl PgExecutor<'e>,
     after: Position,
+    horizon: Horizon,
     selection: &Selection<'_>,
     limit: i64,
 ) -> Result<Vec<Envelope>, sqlx::Error> {
@@ -104,7 +124,8 @@ pub async fn read_after_of<'e>(
         r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
                   recorded_at, metadata, payload
            FROM events
-           WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+           WHERE (tx, gid) > ($1::text::xid8, $2)
+             AND tx < coalesce($7::bigint::text::xid8, pg_snapshot_xmin(pg_current_snapshot()))
              AND ($4::text[] IS NULL OR stream_type = ANY($4))
              AND (event_type <> ALL($5::text[]) OR stream_id = ANY($6::uuid[]))
            ORDER BY tx, gid LIMIT $3"#,
@@ -114,6 +135,7 @@ pub async fn read_after_of<'e>(
         selection.stream_types as Option<&[&str]>,
         selection.except_event_types as &[&str],
         selection.but_in_streams,
+        horizon.0,
     )
     .fetch_all(db)
     .await?;

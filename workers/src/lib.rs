@@ -217,7 +217,10 @@ pub(crate) async fn next_batch(
         // The pool and the listener reconnect by themselves after a Postgres restart; the lock
         // does not come back with them.
         leader.confirm().await?;
-        let batch = eventlog::log::read_after(pool, cursor, limit).await?;
+        // Past the transactions that cannot append, such as a projector's open batch: in two
+        // statements, which the horizon's correctness needs (migration 0030).
+        let horizon = eventlog::log::appenders_horizon(pool).await?;
+        let batch = eventlog::log::read_after_of(pool, cursor, horizon, &eventlog::log::Selection::ALL, limit).await?;
         if !batch.is_empty() {
             return Ok(Some(batch));
         }

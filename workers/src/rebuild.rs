@@ -92,7 +92,7 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
     let started = Instant::now();
     let mut cursor = Position::START;
     let mut applied = 0u64;
-    let mut batch = log::read_after_of(pool, cursor, &selection, BATCH).await?;
+    let mut batch = log::read_after_of(pool, cursor, log::Horizon::OLDEST_RUNNING, &selection, BATCH).await?;
     while let Some(last) = batch.last() {
         cursor = last.position;
         let apply = async {
@@ -105,7 +105,7 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
             tx.commit().await?;
             Ok::<_, WorkerError>(())
         };
-        let read = async { Ok(log::read_after_of(pool, cursor, &selection, BATCH).await?) };
+        let read = async { Ok(log::read_after_of(pool, cursor, log::Horizon::OLDEST_RUNNING, &selection, BATCH).await?) };
         let ((), next) = tokio::try_join!(apply, read)?;
         applied += batch.len() as u64;
         bar.inc(batch.len() as u64);
@@ -143,7 +143,7 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
     let mut tx = conn.begin().await?;
     let live = checkpoint::lock(&mut tx, projection.name).await?;
     loop {
-        let events = log::read_after_of(&mut *tx, cursor, &selection, BATCH).await?;
+        let events = log::read_after_of(&mut *tx, cursor, log::Horizon::OLDEST_RUNNING, &selection, BATCH).await?;
         let events: Vec<&Envelope> = events.iter().take_while(|e| e.position <= live.position).collect();
         let Some(last) = events.last() else { break };
         cursor = last.position;

@@ -194,3 +194,77 @@ async fn jetstream_refuses_a_message_whose_predecessor_is_missing() {
     js.publish_with_headers(subject, headers, "{}".into()).await.unwrap().await.expect("chained to the real last message");
     assert_eq!(stream_count(&app).await, total + 1);
 }
+
+/// Appends one system event as a raw row (no projection subscribes to its stream type), in the
+/// statement's own transaction or the caller's; returns its event id.
+async fn append_probe(db: impl sqlx::PgExecutor<'_>) -> Result<String, sqlx::Error> {
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO events (event_id, org_id, stream_type, stream_id, version, event_type, payload) \
+         VALUES ($1, NULL, 'probe', $1, 1, 'Probed', '{}')",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(id.to_string())
+}
+
+async fn events_count(app: &TestApp) -> u64 {
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events").fetch_one(&app.pool).await.unwrap() as u64
+}
+
+/// A transaction that appends nothing, such as a projector's batch or a report left open, holds
+/// an xid; the followers of the log pass over it (migration 0030), so events that committed after
+/// it began still reach NATS and the read models while it stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_transaction_that_appends_nothing_holds_no_event_back() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Bystanders").await;
+    let mut bystander = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()").execute(&mut *bystander).await.unwrap();
+
+    // Read-your-writes answers only once the projector has the user, through the relay.
+    let user = app.add_user(&org, "late@bystanders.io").await;
+    let (status, list) = send(app.wd(Method::GET, "/api/users", &org.token)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list.to_string().contains(user["id"].as_str().unwrap()), "the new user is listed: {list}");
+    let total = events_count(&app).await;
+    app.eventually("the relay to publish past the open transaction", Duration::from_secs(20), || async {
+        stream_count(&app).await == total
+    })
+    .await;
+
+    // The bystander has an xid now, so it may no longer append: had it appended, the relay would
+    // already have passed rows of its transaction.
+    let refused = append_probe(&mut *bystander).await.expect_err("events after other writes are refused");
+    let db = refused.as_database_error().expect("a database error");
+    assert_eq!(db.code().as_deref(), Some("55000"), "{db}");
+    assert!(db.message().contains("events must be the first rows a transaction writes"), "{db}");
+    bystander.rollback().await.unwrap();
+}
+
+/// An appender still open holds back every event that commits after it, and when it commits its
+/// events are published first, in log order: none is skipped by the sharper horizon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_appender_holds_later_events_back_and_loses_none() {
+    let app = TestApp::spawn().await;
+    app.create_org("Appenders").await;
+    let before = events_count(&app).await;
+    app.eventually("the relay to publish everything", Duration::from_secs(20), || async { stream_count(&app).await == before }).await;
+
+    let mut first = app.pool.begin().await.unwrap();
+    let first_id = append_probe(&mut *first).await.unwrap();
+    let second_id = append_probe(&app.pool).await.unwrap();
+    // Longer than the relay's fallback poll, so it looked at the log while `second` was committed
+    // and `first` was not.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(stream_count(&app).await, before, "an event was published past an open appender");
+
+    first.commit().await.unwrap();
+    app.eventually("the relay to publish both", Duration::from_secs(20), || async { stream_count(&app).await == before + 2 }).await;
+    let got = read_stream(&app, before as usize + 2).await;
+    let tail: Vec<_> = got[before as usize..].iter().map(|(_, _, body)| body["event_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(tail, [first_id, second_id], "log order: the earlier transaction first");
+    let expected = log(&app).await;
+    assert_eq!(got.iter().map(|(_, _, b)| b).collect::<Vec<_>>(), expected.iter().collect::<Vec<_>>());
+}
