@@ -33,8 +33,16 @@
 -- argument needs the two statements: within one, the snapshot predates the pg_locks read, and an
 -- appender finishing in between would be neither seen nor waited for.
 --
--- `pg_snapshot_xmin` readers are untouched and stay correct (their horizon is never above this
--- one); the followers that publish (`workers::next_batch`: relay and sealer) use this one.
+-- The horizon never moves back. An xid below an earlier horizon that is still running was passed
+-- over then: a transaction that is not appending, whose xid lock is still held, and which can never
+-- take APPEND_LOCK now that it has an xid (the trigger refuses it), so it is passed over again.
+-- Hence a read below a horizon computed after the relay published an event sees that event: the
+-- audit reads (`/events`, `/streams/…`, their live tails, `roster events tail`) use it too, so a
+-- write's events are there once the write has answered (read-your-writes waited for the
+-- projections, which are fed by the relay).
+--
+-- The `pg_snapshot_xmin` readers left (a rebuild, the sealer's chain walk, progress and lag
+-- figures) stay correct: their horizon is never above this one.
 -- Not covered: a prepared (two-phase) transaction holds its locks without a backend; Roster never
 -- prepares one.
 

@@ -220,8 +220,10 @@ pub async fn events(
         since: time_param("from", q.from.as_deref())?,
         until: time_param("to", q.to.as_deref())?,
     };
+    // Below the appenders' horizon: every event of a write that has answered (migration 0030).
+    let horizon = log::appenders_horizon(&st.pool).await?;
     let events: Vec<Envelope> =
-        log::read_org_after(&st.pool, org.0, after, &filter, limit).await?.into_iter().map(Envelope::upcast).collect();
+        log::read_org_after(&st.pool, org.0, after, horizon, &filter, limit).await?.into_iter().map(Envelope::upcast).collect();
     let has_more = events.len() as i64 == limit;
     let next = Some(events.last().map(|e| e.position).unwrap_or(after).to_string());
     Ok(axum::Json(EventPage { events, next, has_more }).into_response())
@@ -247,7 +249,9 @@ pub async fn stream_events(
     let org = caller.require_org_admin()?;
     let not_found = || ApiError::NotFound(format!("{} {stream_id} not found", stream_type.escape_debug()));
     let id = stream_key(&stream_type, &stream_id).ok_or_else(not_found)?;
-    let events: Vec<Envelope> = log::read_stream(&st.pool, org.0, &stream_type, id).await?.into_iter().map(Envelope::upcast).collect();
+    let horizon = log::appenders_horizon(&st.pool).await?;
+    let events: Vec<Envelope> =
+        log::read_stream(&st.pool, org.0, &stream_type, id, horizon).await?.into_iter().map(Envelope::upcast).collect();
     if events.is_empty() {
         return Err(not_found().into());
     }
@@ -313,7 +317,8 @@ fn stream_key(stream_type: &str, stream_id: &str) -> Option<Uuid> {
 async fn recorded(st: &AppState, org: Uuid, stream_type: &str, stream_id: &str) -> Result<Vec<domain::history::Recorded>, ApiError> {
     let not_found = || ApiError::NotFound(format!("{} {stream_id} not found", stream_type.escape_debug()));
     let id = stream_key(stream_type, stream_id).ok_or_else(not_found)?;
-    let events = log::read_stream(&st.pool, org, stream_type, id).await?;
+    let horizon = log::appenders_horizon(&st.pool).await?;
+    let events = log::read_stream(&st.pool, org, stream_type, id, horizon).await?;
     if events.is_empty() {
         return Err(not_found());
     }

@@ -89,8 +89,9 @@ impl Horizon {
 }
 
 /// Below the oldest running transaction that may still append (migration 0030 says how, and why
-/// it is safe): the horizon of the followers that publish, which a projector's open batch must not
-/// hold back. Only a read in a later statement may use it; never pass it to one in the same one.
+/// it is safe): what a projector's open batch does not hold back. It never moves back, so a read
+/// below it sees every event the relay has published, which read-your-writes waited for. Only a
+/// read in a later statement may use it; never pass it to one in the same one.
 pub async fn appenders_horizon<'e>(db: impl PgExecutor<'e>) -> Result<Horizon, sqlx::Error> {
     let xid = sqlx::query_scalar!(r#"SELECT roster_log_horizon() AS "xid!""#).fetch_one(db).await?;
     Ok(Horizon(Some(xid)))
@@ -184,11 +185,12 @@ pub struct LogFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// One organization's events after `after`, in log order (the `/events` endpoint).
+/// One organization's events after `after`, in log order, below `horizon` (the `/events` endpoint).
 pub async fn read_org_after<'e>(
     db: impl PgExecutor<'e>,
     org_id: Uuid,
     after: Position,
+    horizon: Horizon,
     filter: &LogFilter,
     limit: i64,
 ) -> Result<Vec<Envelope>, sqlx::Error> {
@@ -197,7 +199,8 @@ pub async fn read_org_after<'e>(
         r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
                   recorded_at, metadata, payload
            FROM events
-           WHERE org_id = $1 AND (tx, gid) > ($2::text::xid8, $3) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+           WHERE org_id = $1 AND (tx, gid) > ($2::text::xid8, $3)
+             AND tx < coalesce($11::bigint::text::xid8, pg_snapshot_xmin(pg_current_snapshot()))
              AND ($4::text IS NULL OR stream_type = $4) AND ($5::uuid IS NULL OR stream_id = $5)
              AND ($6::text IS NULL OR event_type = $6)
              AND ($7::uuid IS NULL OR metadata->>'actor_user_id' = $7::text)
@@ -213,29 +216,34 @@ pub async fn read_org_after<'e>(
         filter.since,
         filter.until,
         limit,
+        horizon.0,
     )
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Envelope::from).collect())
 }
 
-/// One entity's whole history in `org`, in version order (the audit view of a stream).
+/// One entity's whole history in `org` below `horizon`, in version order (the audit view of a
+/// stream).
 pub async fn read_stream<'e>(
     db: impl PgExecutor<'e>,
     org_id: Uuid,
     stream_type: &str,
     stream_id: Uuid,
+    horizon: Horizon,
 ) -> Result<Vec<Envelope>, sqlx::Error> {
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
                   recorded_at, metadata, payload
            FROM events
-           WHERE org_id = $1 AND stream_type = $2 AND stream_id = $3 AND tx < pg_snapshot_xmin(pg_current_snapshot())
+           WHERE org_id = $1 AND stream_type = $2 AND stream_id = $3
+             AND tx < coalesce($4::bigint::text::xid8, pg_snapshot_xmin(pg_current_snapshot()))
            ORDER BY version"#,
         org_id,
         stream_type,
         stream_id,
+        horizon.0,
     )
     .fetch_all(db)
     .await?;

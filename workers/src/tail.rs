@@ -73,9 +73,10 @@ async fn join_once(
     };
     // The part the stream no longer holds, from the log.
     'log: loop {
+        let horizon = log::appenders_horizon(pool).await?;
         let batch = match from.org {
-            Some(org) => log::read_org_after(pool, org, *last, &log::LogFilter::default(), BATCH).await?,
-            None => log::read_after(pool, *last, BATCH).await?,
+            Some(org) => log::read_org_after(pool, org, *last, horizon, &log::LogFilter::default(), BATCH).await?,
+            None => log::read_after_of(pool, *last, horizon, &log::Selection::ALL, BATCH).await?,
         };
         let n = batch.len();
         for e in batch {

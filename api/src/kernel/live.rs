@@ -177,7 +177,8 @@ impl<T: Send + 'static> Reader<T> {
         if after.is_some() {
             let filter = self.selector.log_filter();
             loop {
-                let batch = log::read_org_after(&self.pool, self.selector.org, last, &filter, LOG_BATCH).await?;
+                let horizon = log::appenders_horizon(&self.pool).await?;
+                let batch = log::read_org_after(&self.pool, self.selector.org, last, horizon, &filter, LOG_BATCH).await?;
                 let n = batch.len() as i64;
                 for e in batch {
                     last = e.position;

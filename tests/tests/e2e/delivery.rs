@@ -215,7 +215,7 @@ async fn events_count(app: &TestApp) -> u64 {
 
 /// A transaction that appends nothing, such as a projector's batch or a report left open, holds
 /// an xid; the followers of the log pass over it (migration 0030), so events that committed after
-/// it began still reach NATS and the read models while it stays open.
+/// it began still reach NATS, the read models and the audit reads while it stays open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_transaction_that_appends_nothing_holds_no_event_back() {
     let app = TestApp::spawn().await;
@@ -228,6 +228,14 @@ async fn an_open_transaction_that_appends_nothing_holds_no_event_back() {
     let (status, list) = send(app.wd(Method::GET, "/api/users", &org.token)).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert!(list.to_string().contains(user["id"].as_str().unwrap()), "the new user is listed: {list}");
+    // The audit reads too: the write's events are there once it has answered.
+    let id = user["id"].as_str().unwrap();
+    let (status, feed) = send(app.ps(Method::GET, "/events?event_type=UserCreated&limit=1000", &org.token)).await;
+    assert_eq!(status, StatusCode::OK, "{feed}");
+    assert!(feed["events"].as_array().unwrap().iter().any(|e| e["stream_id"] == id), "the new user's event in /events: {feed}");
+    let (status, history) = send(app.ps(Method::GET, &format!("/streams/user/{id}/events"), &org.token)).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history["events"][0]["event_type"], "UserCreated", "{history}");
     let total = events_count(&app).await;
     app.eventually("the relay to publish past the open transaction", Duration::from_secs(20), || async {
         stream_count(&app).await == total

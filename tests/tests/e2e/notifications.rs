@@ -285,8 +285,8 @@ async fn a_crash_after_the_smtp_server_accepted_resends_the_same_message_id_and_
     assert_eq!(got[0].0, "NotificationFailed", "{got:?}");
     assert_eq!(got[0].1["attempts"], 3);
     assert!(got[0].1["error"].as_str().unwrap().contains("SMTP"), "{got:?}");
-    // The feed shows an event once every transaction older than it has ended, cluster-wide
-    // (`log::read_org_after`, so that it never skips one that commits later): wait for that.
+    // The feed shows an event once every appending transaction older than it has ended
+    // (`log::appenders_horizon`, so that it never skips one that commits later): wait for that.
     let failed_in_feed = || async {
         let (_, page) = send(app.ps(Method::GET, "/events?event_type=NotificationFailed", &org.token)).await;
         !page["events"].as_array().unwrap().is_empty()
