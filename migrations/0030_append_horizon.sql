@@ -36,13 +36,15 @@
 -- The horizon never moves back. An xid below an earlier horizon that is still running was passed
 -- over then: a transaction that is not appending, whose xid lock is still held, and which can never
 -- take APPEND_LOCK now that it has an xid (the trigger refuses it), so it is passed over again.
--- Hence a read below a horizon computed after the relay published an event sees that event: the
--- audit reads (`/events`, `/streams/…`, their live tails, `roster events tail`) use it too, so a
--- write's events are there once the write has answered (read-your-writes waited for the
--- projections, which are fed by the relay).
+-- Hence a read below a horizon computed after the relay published an event sees that event.
+-- Every reader that meets a position the relay or the sealer reached must read below it too, or
+-- it would miss events that position has passed: the audit reads (`/events`, `/streams/…`, their
+-- live tails, `roster events tail`: a write's events are there once the write has answered,
+-- since read-your-writes waited for the projections the relay feeds), `roster verify` (against
+-- the seals) and a rebuild's catch-up to the live checkpoint.
 --
--- The `pg_snapshot_xmin` readers left (a rebuild, the sealer's chain walk, progress and lag
--- figures) stay correct: their horizon is never above this one.
+-- The `pg_snapshot_xmin` readers left (a rebuild's first pass, `log::head`, lag figures) stay
+-- correct: their horizon is never above this one.
 -- Not covered: a prepared (two-phase) transaction holds its locks without a backend; Roster never
 -- prepares one.
 

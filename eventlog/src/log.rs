@@ -261,17 +261,18 @@ pub async fn head<'e>(db: impl PgExecutor<'e>) -> Result<Option<Position>, sqlx:
     Ok(row.map(|r| Position::new(r.tx, r.gid)))
 }
 
-/// Every visible event of one organization (`None`: the system events), in log order: the chain
-/// the sealer seals and `roster verify` walks.
-pub async fn read_chain<'e>(db: impl PgExecutor<'e>, org_id: Option<Uuid>) -> Result<Vec<Envelope>, sqlx::Error> {
+/// Every event of one organization (`None`: the system events) below `horizon`, in log order: the
+/// chain the sealer seals and `roster verify` walks.
+pub async fn read_chain<'e>(db: impl PgExecutor<'e>, org_id: Option<Uuid>, horizon: Horizon) -> Result<Vec<Envelope>, sqlx::Error> {
     let rows = sqlx::query_as!(
         Row,
         r#"SELECT gid, tx::text::bigint AS "tx!", event_id, org_id, stream_type, stream_id, version, event_type, schema_rev,
                   recorded_at, metadata, payload
            FROM events
-           WHERE org_id IS NOT DISTINCT FROM $1 AND tx < pg_snapshot_xmin(pg_current_snapshot())
+           WHERE org_id IS NOT DISTINCT FROM $1 AND tx < coalesce($2::bigint::text::xid8, pg_snapshot_xmin(pg_current_snapshot()))
            ORDER BY tx, gid"#,
         org_id,
+        horizon.0,
     )
     .fetch_all(db)
     .await?;

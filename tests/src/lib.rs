@@ -342,7 +342,7 @@ impl TestApp {
 /// Not against `log::head`: that stops below any transaction still open in the cluster (another
 /// test's too), so it could call the projections caught up before the event just appended. The
 /// newest committed position is the right bar: the relay publishes an event only once every
-/// transaction below it ended, so a checkpoint past it is past every committed event.
+/// appending transaction below it ended, so a checkpoint past it is past every committed event.
 pub async fn projections_caught_up(pool: &PgPool) -> bool {
     let newest: Result<Option<(i64, i64)>, _> =
         sqlx::query_as("SELECT tx::text::bigint, gid FROM events ORDER BY tx DESC, gid DESC LIMIT 1").fetch_optional(pool).await;

@@ -143,7 +143,13 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
     let mut tx = conn.begin().await?;
     let live = checkpoint::lock(&mut tx, projection.name).await?;
     loop {
-        let events = log::read_after_of(&mut *tx, cursor, log::Horizon::OLDEST_RUNNING, &selection, BATCH).await?;
+        // The live checkpoint came through the relay, which reads below the appenders' horizon.
+        // Below the oldest running transaction instead, a transaction left open anywhere would
+        // hide events up to the checkpoint, and the new tables would miss them. The horizon never
+        // moves back, so this one is past the checkpoint (each statement of this transaction has
+        // a snapshot of its own, as the horizon needs).
+        let horizon = log::appenders_horizon(&mut *tx).await?;
+        let events = log::read_after_of(&mut *tx, cursor, horizon, &selection, BATCH).await?;
         let events: Vec<&Envelope> = events.iter().take_while(|e| e.position <= live.position).collect();
         let Some(last) = events.last() else { break };
         cursor = last.position;

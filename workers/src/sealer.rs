@@ -289,7 +289,12 @@ async fn verify_chain(
     let seals = sqlx::query_as!(SealRow, "SELECT gid, tx, event_id, seq, hash FROM event_seals WHERE chain = $1 ORDER BY tx, gid", chain)
         .fetch_all(pool)
         .await?;
-    let events = log::read_chain(pool, org).await?;
+    // The sealer seals below the appenders' horizon (`next_batch`), and it never moves back: read
+    // after the seals, this one is at or past every sealed event. Below the oldest running
+    // transaction instead, an open transaction anywhere would hide sealed events, reported as
+    // deleted.
+    let horizon = log::appenders_horizon(pool).await?;
+    let events = log::read_chain(pool, org, horizon).await?;
     let mut prev = GENESIS.to_vec();
     let (mut i, mut j) = (0usize, 0usize);
     let broken = |kind, position, event_id, seq| Break { chain, kind, position, event_id, seq };

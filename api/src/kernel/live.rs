@@ -10,8 +10,9 @@
 //! retention loses nothing), and the stream is consumed from `S` on, filtered to the
 //! selection's subject, dropping every event at or below the last position delivered. Nothing
 //! falls between the two: the relay publishes only what it has read from the log under the same
-//! visibility rule (`tx < pg_snapshot_xmin`), so an event published before `S` was visible to
-//! the log read that came after; one published from `S` on is consumed live.
+//! visibility rule (below `log::appenders_horizon`, which never moves back), so an event
+//! published before `S` was visible to the log read that came after; one published from `S` on is
+//! consumed live.
 //!
 //! Without a starting position only events published from `S` on are delivered (nothing old).
 //! `S` is taken before `follow` returns, so anything written after the caller's response

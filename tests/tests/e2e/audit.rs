@@ -728,3 +728,30 @@ async fn rebuild_under_concurrent_writes_fails_no_request_and_matches_a_fresh_pr
         assert_eq!(a, b, "table {table} differs from a fresh projection");
     }
 }
+
+/// The relay and the sealer pass over a transaction that appends nothing (migration 0030), so a
+/// write can be sealed and projected while such a transaction stays open. `roster verify` and a
+/// rebuild must see that write too: reading below the oldest running transaction, verify would
+/// call its sealed events deleted, and a rebuild would swap in tables without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_and_rebuild_see_what_was_sealed_and_projected_past_an_open_transaction() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Open").await;
+    let mut bystander = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()").execute(&mut *bystander).await.unwrap();
+    let user = app.add_user(&org, "past@open.io").await;
+    all_sealed(&app).await;
+
+    let db = app.config.database_url.clone();
+    let (out, result) = roster(&["roster", "verify", "--quiet", "--org", &org.id, "--database-url", &db]).await;
+    assert_eq!(result, Ok(()), "{out}");
+    let n = org_events(&app, &org.id).await.len();
+    assert!(out.contains(&format!("verified {n} events in 1 chain(s)")), "{out}");
+
+    let live = read_models(&app).await;
+    workers::rebuild::rebuild(&app.pool, projections::DIRECTORY, false).await.unwrap();
+    assert_eq!(read_models(&app).await, live, "the rebuilt tables are the live ones");
+    let (_, listed) = send(app.wd(Method::GET, "/api/users", &org.token)).await;
+    assert!(listed.to_string().contains(user["id"].as_str().unwrap()), "{listed}");
+    bystander.rollback().await.unwrap();
+}
