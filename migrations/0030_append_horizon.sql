@@ -69,25 +69,31 @@ $$;
 create trigger events_appending before insert on events
     for each statement execute function roster_events_appending();
 
--- The horizon as a bigint (an xid8), see above.
-create function roster_log_horizon() returns bigint language sql volatile as $$
-    with snap as (
-        select pg_current_snapshot() as s
-    ), backends as (
-        select bool_or(locktype = 'advisory' and classid = 1380930388 and objid = 1163021383 and objsubid = 1
-                       and database = (select oid from pg_database where datname = current_database())) as appending,
-               array_agg(transactionid) filter (where locktype = 'transactionid' and mode = 'ExclusiveLock' and granted) as xids
-        from pg_locks
-        where locktype in ('advisory', 'transactionid') and pid is not null
-        group by pid
-    ), passed_over as (
-        select unnest(xids) as xid from backends where not appending
-    )
-    select least(
-        pg_snapshot_xmax(s),
-        (select x from pg_snapshot_xip(s) as x
-         where not exists (select 1 from passed_over p where p.xid = xid(x))
-         order by x limit 1)
-    )::text::bigint
-    from snap
+-- The horizon as a bigint (an xid8), see above. PL/pgSQL keeps the statement's plan for the
+-- session; a LANGUAGE sql function is planned again on every call (pgbench, one client: 0.26 ms a
+-- call against 0.03 ms). The statement has a snapshot of its own, taken before it reads pg_locks.
+create function roster_log_horizon() returns bigint language plpgsql volatile as $$
+begin
+    return (
+        with snap as (
+            select pg_current_snapshot() as s
+        ), backends as (
+            select bool_or(locktype = 'advisory' and classid = 1380930388 and objid = 1163021383 and objsubid = 1
+                           and database = (select oid from pg_database where datname = current_database())) as appending,
+                   array_agg(transactionid) filter (where locktype = 'transactionid' and mode = 'ExclusiveLock' and granted) as xids
+            from pg_locks
+            where locktype in ('advisory', 'transactionid') and pid is not null
+            group by pid
+        ), passed_over as (
+            select unnest(xids) as xid from backends where not appending
+        )
+        select least(
+            pg_snapshot_xmax(s),
+            (select x from pg_snapshot_xip(s) as x
+             where not exists (select 1 from passed_over p where p.xid = xid(x))
+             order by x limit 1)
+        )::text::bigint
+        from snap
+    );
+end
 $$;
