@@ -315,6 +315,14 @@ impl TestApp {
         sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.pool).await.expect("count events")
     }
 
+    /// An open transaction that holds an xid and appends nothing, as a projector's batch or a
+    /// report left open does; it lasts until it is dropped or ended.
+    pub async fn open_bystander(&self) -> sqlx::Transaction<'static, sqlx::Postgres> {
+        let mut bystander = self.pool.begin().await.expect("begin");
+        sqlx::query("SELECT pg_current_xact_id()").execute(&mut *bystander).await.expect("an xid");
+        bystander
+    }
+
     /// A client of this app's NATS.
     pub async fn nats(&self) -> async_nats::Client {
         async_nats::connect(&self.config.nats.url).await.expect("connect to nats")

@@ -737,8 +737,7 @@ async fn rebuild_under_concurrent_writes_fails_no_request_and_matches_a_fresh_pr
 async fn verify_and_rebuild_see_what_was_sealed_and_projected_past_an_open_transaction() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Open").await;
-    let mut bystander = app.pool.begin().await.unwrap();
-    sqlx::query("SELECT pg_current_xact_id()").execute(&mut *bystander).await.unwrap();
+    let bystander = app.open_bystander().await;
     let user = app.add_user(&org, "past@open.io").await;
     all_sealed(&app).await;
 

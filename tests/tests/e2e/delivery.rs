@@ -220,8 +220,7 @@ async fn events_count(app: &TestApp) -> u64 {
 async fn an_open_transaction_that_appends_nothing_holds_no_event_back() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Bystanders").await;
-    let mut bystander = app.pool.begin().await.unwrap();
-    sqlx::query("SELECT pg_current_xact_id()").execute(&mut *bystander).await.unwrap();
+    let mut bystander = app.open_bystander().await;
 
     // Read-your-writes answers only once the projector has the user, through the relay.
     let user = app.add_user(&org, "late@bystanders.io").await;
