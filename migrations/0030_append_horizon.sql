@@ -28,8 +28,10 @@
 -- xid lock, which only B holds, was held by a backend without APPEND_LOCK. But B holds
 -- APPEND_LOCK for as long as x exists and B has not finished, so B had finished when pg_locks was
 -- read (the lock table read is one consistent view), before the later read's snapshot: the read
--- sees its rows. A running transaction whose xid lock is not (yet, or any longer) in pg_locks is
--- not passed over, nor is an appender of another database: they only hold the horizon back. The
+-- sees its rows. (A savepoint rolled back releases a lock taken under it together with the rows
+-- it appended.) A running transaction whose xid lock is not (yet, or any longer) in pg_locks is
+-- not passed over: it only holds the horizon back. An appender of another database is passed
+-- over like any transaction that does not append here: it cannot write this database's log. The
 -- argument needs the two statements: within one, the snapshot predates the pg_locks read, and an
 -- appender finishing in between would be neither seen nor waited for.
 --
