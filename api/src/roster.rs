@@ -247,14 +247,7 @@ pub async fn stream_events(
     axum::extract::Path((stream_type, stream_id)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, Error> {
     let org = caller.require_org_admin()?;
-    let not_found = || ApiError::NotFound(format!("{} {stream_id} not found", stream_type.escape_debug()));
-    let id = stream_key(&stream_type, &stream_id).ok_or_else(not_found)?;
-    let horizon = log::appenders_horizon(&st.pool).await?;
-    let events: Vec<Envelope> =
-        log::read_stream(&st.pool, org.0, &stream_type, id, horizon).await?.into_iter().map(Envelope::upcast).collect();
-    if events.is_empty() {
-        return Err(not_found().into());
-    }
+    let events = history(&st, org.0, &stream_type, &stream_id).await?;
     Ok(axum::Json(StreamHistory { events }).into_response())
 }
 
@@ -313,18 +306,25 @@ fn stream_key(stream_type: &str, stream_id: &str) -> Option<Uuid> {
     Uuid::parse_str(stream_id).ok()
 }
 
-/// A stream's events for a fold (payloads as the read path shows them).
-async fn recorded(st: &AppState, org: Uuid, stream_type: &str, stream_id: &str) -> Result<Vec<domain::history::Recorded>, ApiError> {
+/// A stream's events in version order, payloads as the read path shows them; 404 when `org` has
+/// no such stream.
+async fn history(st: &AppState, org: Uuid, stream_type: &str, stream_id: &str) -> Result<Vec<Envelope>, ApiError> {
     let not_found = || ApiError::NotFound(format!("{} {stream_id} not found", stream_type.escape_debug()));
     let id = stream_key(stream_type, stream_id).ok_or_else(not_found)?;
+    // Below the appenders' horizon: every event of a write that has answered (migration 0030).
     let horizon = log::appenders_horizon(&st.pool).await?;
     let events = log::read_stream(&st.pool, org, stream_type, id, horizon).await?;
     if events.is_empty() {
         return Err(not_found());
     }
-    Ok(events
+    Ok(events.into_iter().map(Envelope::upcast).collect())
+}
+
+/// A stream's events for a fold.
+async fn recorded(st: &AppState, org: Uuid, stream_type: &str, stream_id: &str) -> Result<Vec<domain::history::Recorded>, ApiError> {
+    Ok(history(st, org, stream_type, stream_id)
+        .await?
         .into_iter()
-        .map(Envelope::upcast)
         .map(|e| domain::history::Recorded { event_type: e.event_type, recorded_at: e.recorded_at, payload: e.payload })
         .collect())
 }

@@ -209,10 +209,6 @@ async fn append_probe(db: impl sqlx::PgExecutor<'_>) -> Result<String, sqlx::Err
     Ok(id.to_string())
 }
 
-async fn events_count(app: &TestApp) -> u64 {
-    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events").fetch_one(&app.pool).await.unwrap() as u64
-}
-
 /// A transaction that appends nothing, such as a projector's batch or a report left open, holds
 /// an xid; the followers of the log pass over it (migration 0030), so events that committed after
 /// it began still reach NATS, the read models and the audit reads while it stays open.
@@ -235,7 +231,7 @@ async fn an_open_transaction_that_appends_nothing_holds_no_event_back() {
     let (status, history) = send(app.ps(Method::GET, &format!("/streams/user/{id}/events"), &org.token)).await;
     assert_eq!(status, StatusCode::OK, "{history}");
     assert_eq!(history["events"][0]["event_type"], "UserCreated", "{history}");
-    let total = events_count(&app).await;
+    let total = app.event_count().await as u64;
     app.eventually("the relay to publish past the open transaction", Duration::from_secs(20), || async {
         stream_count(&app).await == total
     })
@@ -256,7 +252,7 @@ async fn an_open_transaction_that_appends_nothing_holds_no_event_back() {
 async fn an_open_appender_holds_later_events_back_and_loses_none() {
     let app = TestApp::spawn().await;
     app.create_org("Appenders").await;
-    let before = events_count(&app).await;
+    let before = app.event_count().await as u64;
     app.eventually("the relay to publish everything", Duration::from_secs(20), || async { stream_count(&app).await == before }).await;
 
     let mut first = app.pool.begin().await.unwrap();
