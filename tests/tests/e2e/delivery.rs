@@ -209,6 +209,17 @@ async fn append_probe(db: impl sqlx::PgExecutor<'_>) -> Result<String, sqlx::Err
     Ok(id.to_string())
 }
 
+/// The horizon the log's followers read below (`roster_log_horizon()`, migration 0030), as a full
+/// transaction id.
+async fn log_horizon(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT roster_log_horizon()").fetch_one(&app.pool).await.unwrap()
+}
+
+/// The full transaction id of an open transaction (assigning one if it has none yet).
+async fn xid_of(tx: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint").fetch_one(tx).await.unwrap()
+}
+
 /// A transaction that appends nothing, such as a projector's batch or a report left open, holds
 /// an xid; the followers of the log pass over it (migration 0030), so events that committed after
 /// it began still reach NATS, the read models and the audit reads while it stays open.
@@ -220,6 +231,8 @@ async fn an_open_transaction_that_appends_nothing_holds_no_event_back() {
 
     // Read-your-writes answers only once the projector has the user, through the relay.
     let user = app.add_user(&org, "late@bystanders.io").await;
+    let (horizon, bystander_xid) = (log_horizon(&app).await, xid_of(&mut bystander).await);
+    assert!(horizon > bystander_xid, "the horizon {horizon} is held back by the bystander {bystander_xid}");
     let (status, list) = send(app.wd(Method::GET, "/api/users", &org.token)).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert!(list.to_string().contains(user["id"].as_str().unwrap()), "the new user is listed: {list}");
@@ -257,10 +270,11 @@ async fn an_open_appender_holds_later_events_back_and_loses_none() {
 
     let mut first = app.pool.begin().await.unwrap();
     let first_id = append_probe(&mut *first).await.unwrap();
+    let first_xid = xid_of(&mut first).await;
     let second_id = append_probe(&app.pool).await.unwrap();
-    // Longer than the relay's fallback poll, so it looked at the log while `second` was committed
-    // and `first` was not.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // What the relay reads below now: not past the open appender, so not up to `second`.
+    let horizon = log_horizon(&app).await;
+    assert!(horizon <= first_xid, "the horizon {horizon} passed the open appender {first_xid}");
     assert_eq!(stream_count(&app).await, before, "an event was published past an open appender");
 
     first.commit().await.unwrap();
