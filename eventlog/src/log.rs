@@ -71,12 +71,6 @@ impl From<Row> for Envelope {
     }
 }
 
-/// Events after `after`, in log order, only from transactions older than every running one: a row
-/// committed later can never appear behind the cursor (DESIGN §3).
-pub async fn read_after<'e>(db: impl PgExecutor<'e>, after: Position, limit: i64) -> Result<Vec<Envelope>, sqlx::Error> {
-    read_after_of(db, after, Horizon::OLDEST_RUNNING, &Selection::ALL, limit).await
-}
-
 /// How far up the log a read may go: only events of transactions below it, so that no row can
 /// commit behind a cursor later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +106,8 @@ impl Selection<'_> {
     pub const ALL: Selection<'static> = Selection { stream_types: None, except_event_types: &[], but_in_streams: &[] };
 }
 
-/// As [`read_after`], but only the events `selection` names, below `horizon`.
+/// Events after `after` that `selection` names, in log order, below `horizon`: a row committed
+/// later can never appear behind the cursor (DESIGN §3).
 pub async fn read_after_of<'e>(
     db: impl PgExecutor<'e>,
     after: Position,
