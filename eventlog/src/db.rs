@@ -17,8 +17,20 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// meanwhile (a Postgres restart) fails its next query with an I/O error, which every caller
 /// already treats as Postgres being away (503 with `Retry-After`, a runner's retry), and the pool
 /// drops it.
+///
+/// Nor is a query compiled by JIT. Postgres compiles one whose estimated cost passes
+/// `jit_above_cost`, and Roster's are short lookups whose estimates overshoot where a row count is
+/// guessed: `content_reader_grants` expects ~100 teams (jsonb_array_elements' default) where a
+/// reader has two or three, so a call compiled for 30–500 ms what then ran in 2–10 ms, twice per
+/// feed page (at 200,000 and at 1,000,000 users in one org, EXPLAIN ANALYZE; at 50,000 users the
+/// write benchmark's feed step answered in about a second at 32 clients). Compiled expressions
+/// pay off in long analytic scans, and Roster asks for lookups and bounded batches.
 pub async fn connect(url: &str, max_connections: u32, search_path: &str) -> Result<PgPool, sqlx::Error> {
-    let opts = PgConnectOptions::from_str(url)?.options([("search_path", search_path), ("idle_in_transaction_session_timeout", "15s")]);
+    let opts = PgConnectOptions::from_str(url)?.options([
+        ("search_path", search_path),
+        ("idle_in_transaction_session_timeout", "15s"),
+        ("jit", "off"),
+    ]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))

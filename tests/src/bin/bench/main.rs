@@ -36,7 +36,7 @@
 //! the N statements each step of (a), (c) and (f) spent the most Postgres time in, per operation
 //! (see `statements`). `ROSTER_PG_SETTINGS=name=value,...` adds Postgres settings to the cluster
 //! (e.g. `session_preload_libraries=auto_explain,auto_explain.log_min_duration=2ms`; the server
-//! log is `pg/log` under the run's directory, removed at the end).
+//! log is `pg/server.log` under the run's directory, removed at the end).
 //! Progress goes to stderr, the report to stdout. Must run as root or as a user that may run Postgres (devstack handles `runuser`).
 
 use std::collections::{BTreeMap, HashMap};
