@@ -423,7 +423,16 @@ async fn store_add_user(store: Store, org: OrgId) -> Outcome {
 
 /// A new member of the org and a token of theirs.
 async fn http_member(client: &reqwest::Client, url: &str, admin_token: &str) -> Result<(UserId, Arc<str>), BoxError> {
-    let body = json!({ "email": next_email("feed"), "firstName": "Feed", "lastName": "Member" });
+    http_member_with(client, url, admin_token, json!({})).await
+}
+
+/// `http_member` with more fields of `POST /api/users/add` (e.g. a department, whose heads the
+/// member then reports to).
+async fn http_member_with(client: &reqwest::Client, url: &str, admin_token: &str, more: Value) -> Result<(UserId, Arc<str>), BoxError> {
+    let mut body = json!({ "email": next_email("feed"), "firstName": "Feed", "lastName": "Member" });
+    if let (Some(body), Some(more)) = (body.as_object_mut(), more.as_object()) {
+        body.extend(more.clone());
+    }
     let v: Value = client.post(format!("{url}/api/users/add")).header("X-API-KEY", admin_token).json(&body).send().await?.json().await?;
     let id: uuid::Uuid = v["id"].as_str().ok_or_else(|| format!("add member: {v}"))?.parse()?;
     let body = json!({ "userId": id });

@@ -4,8 +4,9 @@
 //! Loads `--scale-users` users (default 1,000,000) into one org through WorkDrive bulk create
 //! (`BULK_ROWS` per call, spread over departments and locations) and `--scale-groups` groups
 //! (default 100,000) appended through the store in batches (the events a create appends: a
-//! hundred thousand HTTP creates would make the load the run), waits for the read models, then
-//! measures each read one request at a time, then `roster rebuild all`, and reports the process's
+//! hundred thousand HTTP creates would make the load the run) and `SCALE_POSTS` posts for the
+//! feed (a member whose team is a whole department, and one in none), waits for the read models,
+//! then measures each read one request at a time, then `roster rebuild all`, and reports the process's
 //! peak RSS (Roster in-process with the load generator: an upper bound for the server alone).
 //! Roster runs without its notifier here; its sealer keeps sealing the loaded log in the
 //! background while the reads are measured, as it would on a live server.
@@ -37,6 +38,8 @@ const CATCH_UP_STALL: Duration = Duration::from_secs(120);
 const READ_TARGET_MS: f64 = 10.0;
 const FIRST_NAMES: [&str; 8] = ["Ada", "Carla", "Dmitri", "Eve", "Bob", "Lin", "Mo", "Zoe"];
 const TEAMS: [&str; 5] = ["Sales", "Ops", "Dev", "Support", "Legal"];
+/// Posts for the feed reads, with the audiences of step (g).
+const SCALE_POSTS: usize = 10_000;
 
 /// A spread of hex digits per index, for names no two users share.
 fn tag(i: usize) -> String {
@@ -66,10 +69,17 @@ pub(super) async fn run(
     load_users(s, client, url, token, &departments, &locations).await?;
     load_groups(s, pool, org).await?;
     wait_for_read_models(pool).await?;
-    sqlx::query("VACUUM (ANALYZE) rm_directory.users, rm_directory.groups, rm_directory.org_user_counts, events").execute(pool).await?;
+    // After the catch-up: the readers' creates wait for the read models (read-your-writes).
+    let readers = feed_readers(client, url, token, pool, org, &departments).await?;
+    sqlx::query(
+        "VACUUM (ANALYZE) rm_directory.users, rm_directory.groups, rm_directory.org_user_counts, events, \
+         rm_content.posts, rm_content.post_grants, rm_content.post_audience_counts, rm_content.post_audience_sigs",
+    )
+    .execute(pool)
+    .await?;
     let load_secs = started.elapsed().as_secs_f64();
 
-    let reads = reads(s, client, url, token, pool, org, &departments).await?;
+    let reads = reads(s, client, url, token, pool, org, &departments, readers).await?;
     let mut results = Vec::new();
     for (label, read) in reads {
         eprintln!("bench: scale: {label}, {} requests", s.scale_reads);
@@ -146,6 +156,26 @@ async fn units(client: &reqwest::Client, url: &str, token: &str) -> Result<(Vec<
         locations.push(created_id(client.post(format!("{url}/api/locations")).header("X-API-KEY", token).json(&body)).await?);
     }
     Ok((departments, locations))
+}
+
+/// The feed's readers at scale, and `SCALE_POSTS` posts for them: one reader in department 0,
+/// whose head every member of it reports to, so their team is the whole department (the author is
+/// there too); one in no department, whose team is themselves. Returns their tokens.
+async fn feed_readers(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    pool: &PgPool,
+    org: OrgId,
+    departments: &[String],
+) -> Result<(Arc<str>, Arc<str>), BoxError> {
+    let in_department = json!({ "department": departments[0] });
+    let (author, _) = super::http_member_with(client, url, token, in_department.clone()).await?;
+    let (reader, in_team) = super::http_member_with(client, url, token, in_department).await?;
+    let (_, alone) = super::http_member(client, url, token).await?;
+    eprintln!("bench: scale: seeding {SCALE_POSTS} posts");
+    super::seed_posts(&Store::new(pool.clone()), pool, org, author, reader, SCALE_POSTS).await?;
+    Ok((in_team, alone))
 }
 
 async fn created_id(req: reqwest::RequestBuilder) -> Result<String, BoxError> {
@@ -253,7 +283,8 @@ async fn wait_for_read_models(pool: &PgPool) -> Result<(), BoxError> {
 }
 
 /// The reads of the issue's table, each varying its term or page per request so no two in a row
-/// are the same query.
+/// are the same query, and the WorkDrive feed of the two `feed_readers`.
+#[allow(clippy::too_many_arguments)]
 async fn reads(
     s: &Settings,
     client: &reqwest::Client,
@@ -262,7 +293,12 @@ async fn reads(
     pool: &PgPool,
     org: OrgId,
     departments: &[String],
+    (in_team, alone): (Arc<str>, Arc<str>),
 ) -> Result<Vec<(String, Read)>, BoxError> {
+    let member = |member_token: Arc<str>| {
+        let (client, url) = (client.clone(), url.clone());
+        move |i: usize| client.get(format!("{url}/api/posts?per_page=10&cur_page={}", 1 + i % 5)).header("X-API-KEY", &*member_token)
+    };
     let wd = {
         let (client, url, token) = (client.clone(), url.clone(), token.to_string());
         move |path: String| client.get(format!("{url}{path}")).header("X-API-KEY", token.as_str())
@@ -347,6 +383,14 @@ async fn reads(
                 }
             }),
         ),
+        (
+            format!(
+                "WorkDrive GET /api/posts, pages 1–5 of 10, a member of a {}-user department (their team)",
+                s.scale_users / DEPARTMENTS
+            ),
+            Box::new(member(in_team)),
+        ),
+        ("WorkDrive GET /api/posts, pages 1–5 of 10, a member of no department".into(), Box::new(member(alone))),
         (
             "GET /events, a deep cursor, 100 events".into(),
             Box::new({
