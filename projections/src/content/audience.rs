@@ -1,7 +1,7 @@
 //! Who may see a content item, stored and asked (DESIGN §11, "One visibility rule everywhere").
 //!
 //! The writer side stores an item's grants (`domain::audience::Grant`) as `audience` rows. The
-//! reader side is one SQL function, `content_reader_grants(reader)` (migration 0013), that lists
+//! reader side is one SQL function, `content_reader_grants(reader)` (migrations 0013, 0032), that lists
 //! the reader's principals in the same kinds; an item is visible when the two meet, or when the
 //! reader is an admin of the item's org. Queries spell the test in SQL so that lists, counts and
 //! direct reads agree and pages are never filtered in Rust:
@@ -13,6 +13,7 @@
 //! (`push_visible` writes the same for dynamic queries.)
 
 use domain::audience::Grant;
+use domain::OrgId;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -25,8 +26,10 @@ pub struct Reader {
     pub admin: bool,
 }
 
-/// Replaces an item's grants (a create, or a change of its permissions).
-pub async fn replace(conn: &mut PgConnection, item: Uuid, grants: &[Grant]) -> Result<(), sqlx::Error> {
+/// Replaces an item's grants (a create, or a change of its permissions). An item of `org` whose
+/// audience is its author's team also lists the author in `team_authors` (migration 0032), which
+/// is how a reader's "team of X" grants are found without listing the reader's team.
+pub async fn replace(conn: &mut PgConnection, org: OrgId, item: Uuid, grants: &[Grant]) -> Result<(), sqlx::Error> {
     remove(conn, item).await?;
     let kinds: Vec<i16> = grants.iter().map(Grant::kind).collect();
     let refs: Vec<Uuid> = grants.iter().map(Grant::reference).collect();
@@ -39,6 +42,15 @@ pub async fn replace(conn: &mut PgConnection, item: Uuid, grants: &[Grant]) -> R
     )
     .execute(&mut *conn)
     .await?;
+    for grant in grants {
+        if let Grant::TeamOf(author) = grant {
+            // Insert-only: an author whose team items are all gone costs a probe, never a wrong
+            // answer, since audience rows decide what a reader sees.
+            sqlx::query!("INSERT INTO team_authors (org_id, author) VALUES ($1, $2) ON CONFLICT DO NOTHING", org.0, author.0)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -15,7 +15,7 @@ pub(super) async fn apply(conn: &mut PgConnection, ev: &Envelope, event: Calenda
     match event {
         CalendarEventEvent::EventScheduled { id, org_id, created_by, details, start, end, series } => {
             write(conn, ev, id, (org_id, created_by, series), &details, (start, end), None).await?;
-            audience::replace(conn, id, &details.grants(org_id, created_by)).await?;
+            audience::replace(conn, org_id, id, &details.grants(org_id, created_by)).await?;
         }
         CalendarEventEvent::EventChanged { id, updated_by, details, start, end } => {
             let Some(row) =
@@ -25,7 +25,7 @@ pub(super) async fn apply(conn: &mut PgConnection, ev: &Envelope, event: Calenda
             };
             let (org, author) = (OrgId(row.org_id), UserId(row.created_by));
             write(conn, ev, id, (org, author, None), &details, (start, end), Some(updated_by)).await?;
-            audience::replace(conn, id, &details.grants(org, author)).await?;
+            audience::replace(conn, org, id, &details.grants(org, author)).await?;
         }
         CalendarEventEvent::EventCancelled { id, .. } => {
             sqlx::query!("DELETE FROM calendar_events WHERE id = $1", id).execute(&mut *conn).await?;

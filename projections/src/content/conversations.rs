@@ -26,7 +26,7 @@ async fn regrant(conn: &mut PgConnection, id: Uuid) -> Result<(), ApplyError> {
     if !row.is_private {
         grants.push(Grant::Org(OrgId(row.org_id)));
     }
-    audience::replace(conn, id, &grants).await?;
+    audience::replace(conn, OrgId(row.org_id), id, &grants).await?;
     Ok(())
 }
 

@@ -41,7 +41,7 @@ async fn forget(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
 /// the projection does not hold changes nothing.
 async fn regrant(conn: &mut PgConnection, id: Uuid, found: Option<(Uuid, Uuid)>, a: &Audience) -> Result<(), sqlx::Error> {
     match found {
-        Some((org, author)) => audience::replace(conn, id, &a.grants(OrgId(org), UserId(author))).await,
+        Some((org, author)) => audience::replace(conn, OrgId(org), id, &a.grants(OrgId(org), UserId(author))).await,
         None => Ok(()),
     }
 }
@@ -66,7 +66,7 @@ pub(super) async fn apply_video(conn: &mut PgConnection, ev: &Envelope, event: V
             )
             .execute(&mut *conn)
             .await?;
-            audience::replace(conn, id, &a.grants(org_id, author)).await?;
+            audience::replace(conn, org_id, id, &a.grants(org_id, author)).await?;
         }
         VideoEvent::VideoUpdated { id, by, item: v, audience: a } => {
             let row = sqlx::query!(
@@ -107,7 +107,7 @@ pub(super) async fn apply_photo(conn: &mut PgConnection, ev: &Envelope, event: P
             )
             .execute(&mut *conn)
             .await?;
-            audience::replace(conn, id, &a.grants(org_id, author)).await?;
+            audience::replace(conn, org_id, id, &a.grants(org_id, author)).await?;
         }
         PhotoEvent::PhotoUpdated { id, by, item: p, audience: a } => {
             let row = sqlx::query!(
@@ -155,7 +155,7 @@ pub(super) async fn apply_document(conn: &mut PgConnection, ev: &Envelope, event
             )
             .execute(&mut *conn)
             .await?;
-            audience::replace(conn, id, &a.grants(org_id, author)).await?;
+            audience::replace(conn, org_id, id, &a.grants(org_id, author)).await?;
         }
         KbDocumentEvent::KbDocumentUpdated { id, by, item: d, audience: a } => {
             let h = &d.head;
@@ -238,7 +238,7 @@ pub(super) async fn apply_faq(conn: &mut PgConnection, ev: &Envelope, event: Faq
             if inserted.rows_affected() > 0 {
                 replace_rows(conn, id, &f.qas).await?;
             }
-            audience::replace(conn, id, &a.grants(org_id, author)).await?;
+            audience::replace(conn, org_id, id, &a.grants(org_id, author)).await?;
         }
         FaqKbEvent::FaqKbUpdated { id, by, item: f, audience: a } => {
             let h = &f.head;
@@ -299,7 +299,7 @@ pub(super) async fn apply_course(conn: &mut PgConnection, ev: &Envelope, event: 
             )
             .execute(&mut *conn)
             .await?;
-            audience::replace(conn, id, &a.grants(org_id, author)).await?;
+            audience::replace(conn, org_id, id, &a.grants(org_id, author)).await?;
         }
         // Courses are never changed (no endpoint changes one); their audience is the org.
         CourseEvent::CourseUpdated { .. } => {}
@@ -329,7 +329,7 @@ pub(super) async fn apply_template(conn: &mut PgConnection, ev: &Envelope, event
             )
             .execute(&mut *conn)
             .await?;
-            audience::replace(conn, id, &a.grants(org_id, author)).await?;
+            audience::replace(conn, org_id, id, &a.grants(org_id, author)).await?;
         }
         // Templates are never changed (no endpoint changes one).
         EnforcementTemplateEvent::EnforcementTemplateUpdated { .. } => {}
@@ -495,9 +495,10 @@ pub async fn photos(pool: &PgPool, reader: Reader, f: &PhotoFilter, offset: i64,
                 qb.push(" AND ").push_bind(reader.user).push(" = ANY(p.tagged)");
             }
             PhotoScope::Team => {
-                // The reader holds "team of X" (grant kind 5) exactly for the authors X they share a team with.
+                // Every author the reader shares a team with: the reader's "team of X" grants
+                // (kind 5) name only those who gave something a team audience (migration 0032).
                 qb.push(" AND p.author <> ").push_bind(reader.user);
-                qb.push(" AND p.author IN (SELECT ref FROM content_reader_grants(").push_bind(reader.user).push(") WHERE kind = 5)");
+                qb.push(" AND p.author IN (SELECT content_teammates_of(").push_bind(reader.user).push("))");
             }
         }
         if let Some(a) = f.author {

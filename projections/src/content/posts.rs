@@ -67,14 +67,15 @@ pub(super) async fn apply(conn: &mut PgConnection, _ev: &Envelope, event: PostEv
             .execute(&mut *conn)
             .await?;
             store_content(conn, id, posted_at, &content).await?;
-            audience::replace(conn, id, &content.audience.grants(org_id, author)).await?;
+            audience::replace(conn, org_id, id, &content.audience.grants(org_id, author)).await?;
             reindex(conn, id).await?;
         }
         PostEvent::PostUpdated { id, updated_at, content, .. } => {
             store_content(conn, id, updated_at, &content).await?;
             let owner = sqlx::query!("SELECT org_id, author FROM posts WHERE id = $1", id).fetch_optional(&mut *conn).await?;
             if let Some(o) = owner {
-                audience::replace(conn, id, &content.audience.grants(domain::OrgId(o.org_id), domain::UserId(o.author))).await?;
+                let org = domain::OrgId(o.org_id);
+                audience::replace(conn, org, id, &content.audience.grants(org, domain::UserId(o.author))).await?;
                 reindex(conn, id).await?;
             }
         }
@@ -256,9 +257,8 @@ impl FeedOrder {
 ///   (a post reached through two grants is one post) and cut to the page; only the page's rows are
 ///   read from `posts`. Deep pages cost grants × (offset + limit) index entries. Only grants some
 ///   post's audience holds are scanned: `post_audience_sigs` lists every grant of every audience
-///   (the count relies on it too), and a member of a large team holds a grant per teammate, of
-///   whom few post to their team (50,000 teammates: 120 ms of index scans against 40 ms).
-///   Which teammates those are is still found by listing the team (`content_reader_grants`).
+///   (the count relies on it too). A reader's "team of X" grants name only the teammates who
+///   gave something a team audience (`content_reader_grants`, migration 0032), never the team.
 /// * an admin's page walks the org's index on `posts` in the page's order.
 ///
 /// Pages past the end are not looked for.

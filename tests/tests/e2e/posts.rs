@@ -522,6 +522,125 @@ async fn the_visibility_matrix_agrees_in_feed_count_and_direct_access() {
     }
 }
 
+// ----- "team of X" at the SQL function --------------------------------------------------------------
+
+/// One user of a generated org: whom they report to and which teams they joined (indexes into
+/// the org's users, or `None`/out of range: someone outside it), whether they are deleted, and
+/// whether they gave an item a team audience.
+#[derive(Debug, Clone)]
+struct TeamUser {
+    reports_to: Option<u8>,
+    joined: Vec<u8>,
+    deleted: bool,
+    author: bool,
+}
+
+fn team_orgs() -> impl Strategy<Value = Vec<TeamUser>> {
+    // The share of authors varies per org, so that the authors are sometimes fewer than a
+    // reader's team and sometimes more: the function walks whichever is smaller.
+    (0u8..=100).prop_flat_map(|share| {
+        let user = (
+            proptest::option::weighted(0.7, 0u8..28),
+            proptest::collection::vec(0u8..28, 0..3),
+            proptest::bool::weighted(0.1),
+            (0u8..100).prop_map(move |roll| roll < share),
+        )
+            .prop_map(|(reports_to, joined, deleted, author)| TeamUser { reports_to, joined, deleted, author });
+        proptest::collection::vec(user, 1..24)
+    })
+}
+
+/// `content_reader_grants` names, as "team of X" (kind 5), exactly the team authors X of the
+/// reader's org who share a team with the reader (migration 0032), and `content_teammates_of`
+/// everyone who does: checked against the rule stated here over generated orgs, with the org's
+/// rows written straight into the read model inside a transaction that is rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_grants_name_the_teammates_who_gave_a_team_audience() {
+    let app = TestApp::spawn().await;
+    let mut runner = TestRunner::new(Config { cases: 48, ..Config::default() });
+    let (mut walked_authors, mut walked_team) = (0, 0);
+    for case in 0..48 {
+        let users = team_orgs().new_tree(&mut runner).unwrap().current();
+        let org = uuid::Uuid::new_v4();
+        let ids: Vec<uuid::Uuid> = users.iter().map(|_| uuid::Uuid::new_v4()).collect();
+        // An index past the org's users stands for someone outside it.
+        let outsider = uuid::Uuid::new_v4();
+        let who = |i: u8| ids.get(i as usize).copied().unwrap_or(outsider);
+        let teams = |i: usize| -> BTreeSet<uuid::Uuid> {
+            let u = &users[i];
+            std::iter::once(ids[i]).chain(u.reports_to.map(who)).chain(u.joined.iter().map(|j| who(*j))).collect()
+        };
+
+        let mut tx = app.pool.begin().await.unwrap();
+        for (i, u) in users.iter().enumerate() {
+            let joined: Vec<String> = u.joined.iter().map(|j| who(*j).to_string()).collect();
+            sqlx::query(
+                "INSERT INTO rm_directory.users (id, org_id, number, email, login, first_name, last_name, role, status,
+                                                 reports_to, additional_teams, deleted, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4, 'T', 'U', 'user', 'active', $5, $6, $7, now(), now())",
+            )
+            .bind(ids[i])
+            .bind(org)
+            .bind(i as i64)
+            .bind(format!("u{i}@team.example.com"))
+            .bind(u.reports_to.map(who))
+            .bind(json!(joined))
+            .bind(u.deleted)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            if u.author {
+                sqlx::query("INSERT INTO rm_content.team_authors (org_id, author) VALUES ($1, $2)")
+                    .bind(org)
+                    .bind(ids[i])
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+        }
+        let authors = users.iter().filter(|u| u.author).count();
+        for r in (0..users.len()).filter(|r| !users[*r].deleted) {
+            let mates: BTreeSet<uuid::Uuid> =
+                (0..users.len()).filter(|x| !users[*x].deleted && !teams(*x).is_disjoint(&teams(r))).map(|x| ids[x]).collect();
+            let expected: BTreeSet<uuid::Uuid> =
+                mates.iter().copied().filter(|m| users[ids.iter().position(|i| i == m).unwrap()].author).collect();
+            let got: BTreeSet<uuid::Uuid> = sqlx::query_scalar("SELECT ref FROM content_reader_grants($1) WHERE kind = 5")
+                .bind(ids[r])
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
+            assert_eq!(got, expected, "case {case}, reader {r}: {users:?}");
+            let all: BTreeSet<uuid::Uuid> =
+                sqlx::query_scalar("SELECT content_teammates_of($1)").bind(ids[r]).fetch_all(&mut *tx).await.unwrap().into_iter().collect();
+            assert_eq!(all, mates, "case {case}, reader {r}: {users:?}");
+            // Which side the function walked: the team's listing (a member once per team they
+            // share, as the function counts it) against the org's authors.
+            let listing: usize = teams(r)
+                .iter()
+                .map(|t| {
+                    (0..users.len())
+                        .filter(|x| !users[*x].deleted)
+                        .map(|x| {
+                            (ids[x] == *t) as usize
+                                + (users[x].reports_to.map(who) == Some(*t)) as usize
+                                + users[x].joined.iter().any(|j| who(*j) == *t) as usize
+                        })
+                        .sum::<usize>()
+                })
+                .sum();
+            if listing > authors {
+                walked_authors += 1
+            } else {
+                walked_team += 1
+            }
+        }
+        tx.rollback().await.unwrap();
+    }
+    assert!(walked_authors > 0 && walked_team > 0, "both sides walked: authors {walked_authors}, team {walked_team}");
+}
+
 /// The feed's `meta` is kept per audience (issue #13): it must follow every change of a post's
 /// audience, deletes, and readers' own relations, and count a post reached through several of a
 /// reader's grants once; pages of a member walk each grant's index, so they must still merge into

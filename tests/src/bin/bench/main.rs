@@ -442,12 +442,12 @@ async fn http_member_with(client: &reqwest::Client, url: &str, admin_token: &str
     Ok((UserId(id), token.into()))
 }
 
-/// `n` posts by `author`, their audiences cycling through public, the author's followers (`reader`
-/// is one), the author's team, only-me and a named user; returns once the read model holds them
-/// all. They are appended straight through the store, `SEED_BATCH` streams per transaction (the
+/// `n` posts, five by each of `authors` in turn, their audiences cycling through public, the
+/// author's followers (`reader` follows the first author), the author's team, only-me and a named
+/// user (`reader`); returns once the read model holds them all. They are appended straight through the store, `SEED_BATCH` streams per transaction (the
 /// events a `create_post` would append; the command path's one-post transactions would make the
 /// seeding dominate the run). Two posts share each millisecond, so pages meet ties on time.
-async fn seed_posts(store: &Store, pool: &PgPool, org: OrgId, author: UserId, reader: UserId, n: usize) -> Result<(), BoxError> {
+async fn seed_posts(store: &Store, pool: &PgPool, org: OrgId, authors: &[UserId], reader: UserId, n: usize) -> Result<(), BoxError> {
     let nobody = Audience { public: false, ..Audience::public() };
     let audiences = [
         Audience::public(),
@@ -465,6 +465,7 @@ async fn seed_posts(store: &Store, pool: &PgPool, org: OrgId, author: UserId, re
             let id = uuid::Uuid::now_v7();
             let content = PostContent { audience: audiences[j % audiences.len()].clone(), ..PostContent::text(format!("post {j}")) };
             let posted_at = first + chrono::Duration::milliseconds((j / 2) as i64);
+            let author = authors[j / audiences.len() % authors.len()];
             let created = PostEvent::PostCreated { id, org_id: org, kind: PostKind::Post, author, posted_at, content };
             plan.streams.push(PendingStream::new(id, Some(org.0), 0, &[created])?);
         }
@@ -503,7 +504,7 @@ async fn feed_step(
         return Err(format!("follow: HTTP {}", follow.status()).into());
     }
     let t = Instant::now();
-    seed_posts(&Store::new(admin_pool.clone()), admin_pool, org, author, reader, s.feed_posts).await?;
+    seed_posts(&Store::new(admin_pool.clone()), admin_pool, org, &[author], reader, s.feed_posts).await?;
     eprintln!("bench: (g) seeded in {:.1} s", t.elapsed().as_secs_f64());
     // A fast seeding outruns autovacuum, and the planner would then judge the feed's index scans
     // on the statistics of empty tables; a live org's tables have been analyzed.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use commands::store::{PendingStream, Plan};
 use commands::{Position, Store};
 use domain::group::{GroupEvent, GroupStatus, MembershipType};
-use domain::{GroupId, OrgId};
+use domain::{GroupId, OrgId, UserId};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::time::Instant;
@@ -38,8 +38,10 @@ const CATCH_UP_STALL: Duration = Duration::from_secs(120);
 const READ_TARGET_MS: f64 = 10.0;
 const FIRST_NAMES: [&str; 8] = ["Ada", "Carla", "Dmitri", "Eve", "Bob", "Lin", "Mo", "Zoe"];
 const TEAMS: [&str; 5] = ["Sales", "Ops", "Dev", "Support", "Legal"];
-/// Posts for the feed reads, with the audiences of step (g).
+/// Posts for the feed reads, with the audiences of step (g), and how many users wrote them: each
+/// author gave some of theirs a team audience, which is what a team member's reads weigh.
 const SCALE_POSTS: usize = 10_000;
+const SCALE_AUTHORS: usize = 1_000;
 
 /// A spread of hex digits per index, for names no two users share.
 fn tag(i: usize) -> String {
@@ -73,7 +75,8 @@ pub(super) async fn run(
     let readers = feed_readers(client, url, token, pool, org, &departments).await?;
     sqlx::query(
         "VACUUM (ANALYZE) rm_directory.users, rm_directory.groups, rm_directory.org_user_counts, events, \
-         rm_content.posts, rm_content.post_grants, rm_content.post_audience_counts, rm_content.post_audience_sigs",
+         rm_content.posts, rm_content.post_grants, rm_content.post_audience_counts, rm_content.post_audience_sigs, \
+         rm_content.audience, rm_content.team_authors",
     )
     .execute(pool)
     .await?;
@@ -158,9 +161,10 @@ async fn units(client: &reqwest::Client, url: &str, token: &str) -> Result<(Vec<
     Ok((departments, locations))
 }
 
-/// The feed's readers at scale, and `SCALE_POSTS` posts for them: one reader in department 0,
-/// whose head every member of it reports to, so their team is the whole department (the author is
-/// there too); one in no department, whose team is themselves. Returns their tokens.
+/// The feed's readers at scale, and `SCALE_POSTS` posts for them by `SCALE_AUTHORS` authors: one
+/// reader in department 0, whose head every member of it reports to, so their team is the whole
+/// department (the first author is there too, and about one in `DEPARTMENTS` of the others); one in
+/// no department, whose team is themselves. Returns their tokens.
 async fn feed_readers(
     client: &reqwest::Client,
     url: &str,
@@ -173,8 +177,16 @@ async fn feed_readers(
     let (author, _) = super::http_member_with(client, url, token, in_department.clone()).await?;
     let (reader, in_team) = super::http_member_with(client, url, token, in_department).await?;
     let (_, alone) = super::http_member(client, url, token).await?;
-    eprintln!("bench: scale: seeding {SCALE_POSTS} posts");
-    super::seed_posts(&Store::new(pool.clone()), pool, org, author, reader, SCALE_POSTS).await?;
+    // The others from the loaded users, an arbitrary but repeatable pick across the departments.
+    let others: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM rm_directory.users WHERE org_id = $1 AND NOT deleted ORDER BY md5(id::text) LIMIT $2")
+            .bind(org.0)
+            .bind(SCALE_AUTHORS as i64 - 1)
+            .fetch_all(pool)
+            .await?;
+    let authors: Vec<UserId> = std::iter::once(author).chain(others.into_iter().map(UserId)).collect();
+    eprintln!("bench: scale: seeding {SCALE_POSTS} posts by {} authors", authors.len());
+    super::seed_posts(&Store::new(pool.clone()), pool, org, &authors, reader, SCALE_POSTS).await?;
     Ok((in_team, alone))
 }
 
@@ -385,7 +397,7 @@ async fn reads(
         ),
         (
             format!(
-                "WorkDrive GET /api/posts, pages 1–5 of 10, a member of a {}-user department (their team)",
+                "WorkDrive GET /api/posts, pages 1–5 of 10, a member of a {}-user department (their team), {SCALE_AUTHORS} team authors",
                 s.scale_users / DEPARTMENTS
             ),
             Box::new(member(in_team)),
