@@ -267,14 +267,16 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, Error> {
     // What the process counted as it went is in the registry; what the database knows is
     // sampled now.
     let m = telemetry::metrics();
+    // One horizon for every figure, read before them (it must come from an earlier statement).
+    let horizon = log::appenders_horizon(&st.pool).await?;
     let sealed = workers::sealer::sealed_head(&st.pool).await?;
-    let (n, oldest) = log::lag_after(&st.pool, sealed).await?;
+    let (n, oldest) = log::lag_after(&st.pool, sealed, horizon).await?;
     m.seal_lag_events.set(n as f64);
     m.seal_lag_seconds.set(behind(oldest));
     let parked = projections::parked::counts(&st.pool).await?;
     for p in projections::ALL {
         let cp = projections::checkpoint::read(&st.pool, p.name).await?;
-        let (n, oldest) = log::lag_after(&st.pool, cp.position).await?;
+        let (n, oldest) = log::lag_after(&st.pool, cp.position, horizon).await?;
         let labels = telemetry::ProjectionLabels { projection: p.name };
         m.projection_lag_events.get_or_create(&labels).set(n as f64);
         m.projection_lag_seconds.get_or_create(&labels).set(behind(oldest));
@@ -284,7 +286,7 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, Error> {
     m.relay_lag_events.clear();
     m.relay_lag_seconds.clear();
     for (stream, cursor) in workers::relay::cursors(&st.pool).await? {
-        let (n, oldest) = log::lag_after(&st.pool, cursor).await?;
+        let (n, oldest) = log::lag_after(&st.pool, cursor, horizon).await?;
         let labels = telemetry::StreamLabels { stream };
         m.relay_lag_events.get_or_create(&labels).set(n as f64);
         m.relay_lag_seconds.get_or_create(&labels).set(behind(oldest));

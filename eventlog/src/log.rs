@@ -274,14 +274,21 @@ pub async fn read_chain<'e>(db: impl PgExecutor<'e>, org_id: Option<Uuid>, horiz
     Ok(rows.into_iter().map(Envelope::from).collect())
 }
 
-/// How far a reader at `after` is behind the log: the events after it, and when the oldest of
-/// them was recorded (`None` when it is caught up).
-pub async fn lag_after<'e>(db: impl PgExecutor<'e>, after: Position) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+/// How far a reader at `after` is behind the log below `horizon`: the events after it, and when
+/// the oldest of them was recorded (`None` when it is caught up). Pass the appenders' horizon
+/// (`appenders_horizon`): below the oldest running transaction, any transaction left open would
+/// hide what a stalled reader has not handled and report it caught up.
+pub async fn lag_after<'e>(
+    db: impl PgExecutor<'e>,
+    after: Position,
+    horizon: Horizon,
+) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
     let row = sqlx::query!(
         r#"SELECT count(*) AS "n!", min(recorded_at) AS oldest FROM events
-           WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())"#,
+           WHERE (tx, gid) > ($1::text::xid8, $2) AND tx < coalesce($3::bigint::text::xid8, pg_snapshot_xmin(pg_current_snapshot()))"#,
         after.tx.to_string(),
         after.gid,
+        horizon.0,
     )
     .fetch_one(db)
     .await?;

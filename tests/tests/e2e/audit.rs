@@ -28,7 +28,7 @@ async fn all_sealed(app: &TestApp) {
 }
 
 /// The value of one sample of the Prometheus text at `/metrics`.
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.parse().ok()))
 }
 

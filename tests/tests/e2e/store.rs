@@ -208,6 +208,27 @@ async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
     runner.await.unwrap().unwrap();
 }
 
+/// `/metrics` counts what a stalled projection has not applied even while a transaction that
+/// appends nothing stays open (a report, another projector's batch): counted below the oldest
+/// running transaction instead, every event committed after it would hide, and a projection
+/// that is far behind would show as caught up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_a_stalled_projections_lag_past_an_open_transaction() {
+    let opts = roster_tests::Options {
+        roles: roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false },
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(opts).await;
+    let bystander = app.open_bystander().await;
+    bulk_groups(&app, 10).await;
+    let behind = app.event_count().await;
+    assert!(behind >= 10);
+    let text = send_raw(app.req(Method::GET, "/metrics")).await.text().await.unwrap();
+    let lag = crate::audit::sample(&text, "roster_projection_lag_events{projection=\"directory\"}");
+    assert_eq!(lag, Some(behind as f64), "{text}");
+    drop(bystander);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_is_no_event_stops_its_projection_and_is_recorded() {
     // A refused event is parked (see `parking`); only a message on the stream that is not an
