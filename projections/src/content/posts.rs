@@ -257,8 +257,10 @@ impl FeedOrder {
 ///   (a post reached through two grants is one post) and cut to the page; only the page's rows are
 ///   read from `posts`. Deep pages cost grants × (offset + limit) index entries. Only grants some
 ///   post's audience holds are scanned: `post_audience_sigs` lists every grant of every audience
-///   (the count relies on it too). A reader's "team of X" grants name only the teammates who
-///   gave something a team audience (`content_reader_grants`, migration 0032), never the team.
+///   (the count relies on it too), asked one index probe per grant (`LATERAL … LIMIT 1`: as a
+///   semi-join, the planner hashed the whole table, every org's audiences, on every read). A
+///   reader's "team of X" grants name only the teammates who gave something a team audience
+///   (`content_reader_grants`, migration 0032), never the team.
 /// * an admin's page walks the org's index on `posts` in the page's order.
 ///
 /// Pages past the end are not looked for.
@@ -279,11 +281,11 @@ pub async fn feed(
     } else {
         let lead = order.lead().map(|c| format!(", x.{c}")).unwrap_or_default();
         page.push(format!(
-            " JOIN (SELECT DISTINCT x.post_id, x.posted_at{lead} FROM (SELECT DISTINCT kind, ref FROM content_reader_grants("
+            " JOIN (SELECT DISTINCT x.post_id, x.posted_at{lead} FROM (SELECT DISTINCT g.kind, g.ref FROM content_reader_grants("
         ));
         page.push_bind(reader.user);
         page.push(format!(
-            ") g WHERE (g.kind, g.ref) IN (SELECT s.kind, s.ref FROM post_audience_sigs s)) g \
+            ") g CROSS JOIN LATERAL (SELECT 1 FROM post_audience_sigs s WHERE s.kind = g.kind AND s.ref = g.ref LIMIT 1) held) g \
              CROSS JOIN LATERAL (SELECT x.post_id, x.posted_at{lead} FROM post_grants x WHERE x.org_id = "
         ));
         page.push_bind(reader.org);
@@ -320,8 +322,8 @@ pub async fn feed_count(pool: &PgPool, reader: Reader, kind: PostKind, time: Dat
         .await;
     }
     sqlx::query_scalar!(
-        r#"WITH g AS MATERIALIZED (SELECT DISTINCT kind, ref FROM content_reader_grants($3) g
-                                   WHERE (g.kind, g.ref) IN (SELECT s.kind, s.ref FROM post_audience_sigs s))
+        r#"WITH g AS MATERIALIZED (SELECT DISTINCT g.kind, g.ref FROM content_reader_grants($3) g CROSS JOIN LATERAL
+                                     (SELECT 1 FROM post_audience_sigs s WHERE s.kind = g.kind AND s.ref = g.ref LIMIT 1) held)
            SELECT (SELECT coalesce(sum(c.n), 0) FROM post_audience_counts c
                    WHERE c.org_id = $1 AND c.post_kind = $2
                      AND c.sig IN (SELECT s.sig FROM post_audience_sigs s JOIN g ON s.kind = g.kind AND s.ref = g.ref))
