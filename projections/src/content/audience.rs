@@ -3,8 +3,8 @@
 //! The writer side stores an item's grants (`domain::audience::Grant`) as `audience` rows. The
 //! reader side is one SQL function, `content_reader_grants(reader)` (migrations 0013, 0032), that
 //! lists the reader's principals in the same kinds; an item is visible when the two meet, or when
-//! the reader is an admin of the item's org. Queries spell the test in SQL so that lists, counts and
-//! direct reads agree and pages are never filtered in Rust:
+//! the reader is an admin of the item's org. Queries spell the test in SQL so that lists, counts
+//! and direct reads agree and pages are never filtered in Rust:
 //!
 //! ```sql
 //! ($admin OR EXISTS (SELECT 1 FROM audience a WHERE a.item_id = x.id

@@ -444,9 +444,10 @@ async fn http_member_with(client: &reqwest::Client, url: &str, admin_token: &str
 
 /// `n` posts, five by each of `authors` in turn, their audiences cycling through public, the
 /// author's followers (`reader` follows the first author), the author's team, only-me and a named
-/// user (`reader`); returns once the read model holds them all. They are appended straight through the store, `SEED_BATCH` streams per transaction (the
-/// events a `create_post` would append; the command path's one-post transactions would make the
-/// seeding dominate the run). Two posts share each millisecond, so pages meet ties on time.
+/// user (`reader`); returns once the read model holds them all. They are appended straight through
+/// the store, `SEED_BATCH` streams per transaction (the events a `create_post` would append; the
+/// command path's one-post transactions would make the seeding dominate the run). Two posts share
+/// each millisecond, so pages meet ties on time.
 async fn seed_posts(store: &Store, pool: &PgPool, org: OrgId, authors: &[UserId], reader: UserId, n: usize) -> Result<(), BoxError> {
     let nobody = Audience { public: false, ..Audience::public() };
     let audiences = [

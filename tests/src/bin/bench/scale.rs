@@ -6,8 +6,9 @@
 //! (default 100,000) appended through the store in batches (the events a create appends: a
 //! hundred thousand HTTP creates would make the load the run) and `SCALE_POSTS` posts for the
 //! feed (a member whose team is a whole department, and one in none), waits for the read models,
-//! then measures each read one request at a time, then `roster rebuild all`, and reports the process's
-//! peak RSS (Roster in-process with the load generator: an upper bound for the server alone).
+//! then measures each read one request at a time, then `roster rebuild all`, and reports the
+//! process's peak RSS (Roster in-process with the load generator: an upper bound for the server
+//! alone).
 //! Roster runs without its notifier here; its sealer keeps sealing the loaded log in the
 //! background while the reads are measured, as it would on a live server.
 
