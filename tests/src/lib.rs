@@ -380,6 +380,32 @@ pub async fn read_model_rows(pool: &PgPool) -> Vec<(String, String)> {
     out
 }
 
+/// Asserts two `read_model_rows` snapshots hold the same rows. On a difference it names every
+/// table that differs with its row counts and a few rows found on one side only, rather than
+/// printing whole tables: a CI log keeps the end of a failure, and two dumps of a table would
+/// push out everything that says what went wrong.
+pub fn assert_same_read_models(before: &[(String, String)], after: &[(String, String)], what: &str) {
+    const SHOWN: usize = 3;
+    let rows = |text: &str| -> Vec<Value> { serde_json::from_str::<Vec<Value>>(text).unwrap_or_default() };
+    let mut differences = Vec::new();
+    for ((table, a), (_, b)) in before.iter().zip(after) {
+        if a == b {
+            continue;
+        }
+        let (a, b) = (rows(a), rows(b));
+        let only =
+            |x: &[Value], y: &[Value]| -> Vec<String> { x.iter().filter(|r| !y.contains(r)).take(SHOWN).map(|r| r.to_string()).collect() };
+        differences.push(format!(
+            "{table}: {} rows before, {} after; only before: {:?}; only after: {:?}",
+            a.len(),
+            b.len(),
+            only(&a, &b),
+            only(&b, &a)
+        ));
+    }
+    assert!(differences.is_empty(), "the read models differ after {what}:\n{}", differences.join("\n"));
+}
+
 /// Sends a request; returns the status and the JSON body (`Null` when empty or not JSON).
 /// A command-line tool that scripts/install-deps installs from PyPI: on `PATH`, or in
 /// `~/.local/bin` where pip puts it for a user without a writable site-packages.

@@ -640,9 +640,7 @@ async fn roster_processes_survive_kills_and_restarts_of_every_part() {
     let live = roster_tests::read_model_rows(&pool).await;
     roster(&["rebuild", "all", "--quiet", "--database-url", &db]).await.expect("roster rebuild all");
     let rebuilt = roster_tests::read_model_rows(&pool).await;
-    for ((table, a), (_, b)) in live.iter().zip(&rebuilt) {
-        assert_eq!(a, b, "{table} differs after `roster rebuild all`");
-    }
+    roster_tests::assert_same_read_models(&live, &rebuilt, "`roster rebuild all`");
 
     eprintln!(
         "faults: injected {} ({}); {} requests; {acked} writes acknowledged, {lost} lost, {doubled} doubled; \
