@@ -255,12 +255,12 @@ impl FeedOrder {
 /// * a member's page is one index scan of `post_grants` per grant they hold, in the page's order,
 ///   each stopped after `offset + limit` rows (the page can only hold those), merged, de-duplicated
 ///   (a post reached through two grants is one post) and cut to the page; only the page's rows are
-///   read from `posts`. Deep pages cost grants × (offset + limit) index entries. Only grants some
-///   post's audience holds are scanned: `post_audience_sigs` lists every grant of every audience
-///   (the count relies on it too), asked one index probe per grant (`LATERAL … LIMIT 1`: as a
-///   semi-join, the planner hashed the whole table, every org's audiences, on every read). A
-///   reader's "team of X" grants name only the teammates who gave something a team audience
-///   (`content_reader_grants`, migration 0032), never the team.
+///   read from `posts`. Deep pages cost grants × (offset + limit) index entries.
+/// * both use only the grants some post's audience holds (`held_grants`), asked once per request
+///   and passed to the page and the count as arrays: listing a member's grants is the dearest step
+///   for a member of a large team (its team authors are checked one by one), and the two
+///   statements each listed them before. A reader who holds none sees nothing, and is answered
+///   without asking for the page or the count.
 /// * an admin's page walks the org's index on `posts` in the page's order.
 ///
 /// Pages past the end are not looked for.
@@ -274,65 +274,92 @@ pub async fn feed(
     limit: i64,
 ) -> Result<(Vec<PostRow>, i64), sqlx::Error> {
     let mut page = QueryBuilder::new(format!("SELECT {COLUMNS} FROM posts p"));
+    // The count and the page are independent statements bounded by the same `time` (they were
+    // two statements before too, never one database snapshot); asking both at once on two
+    // connections makes the page cost one round trip, not two.
     if reader.admin {
         page.push(" WHERE p.org_id = ").push_bind(reader.org);
         page.push(" AND p.kind = ").push_bind(kind.as_str());
         page.push(" AND p.posted_at <= ").push_bind(time);
-    } else {
-        let lead = order.lead().map(|c| format!(", x.{c}")).unwrap_or_default();
-        page.push(format!(
-            " JOIN (SELECT DISTINCT x.post_id, x.posted_at{lead} FROM (SELECT DISTINCT g.kind, g.ref FROM content_reader_grants("
-        ));
-        page.push_bind(reader.user);
-        page.push(format!(
-            ") g CROSS JOIN LATERAL (SELECT 1 FROM post_audience_sigs s WHERE s.kind = g.kind AND s.ref = g.ref LIMIT 1) held) g \
-             CROSS JOIN LATERAL (SELECT x.post_id, x.posted_at{lead} FROM post_grants x WHERE x.org_id = "
-        ));
-        page.push_bind(reader.org);
-        page.push(" AND x.post_kind = ").push_bind(kind.as_str());
-        page.push(" AND x.kind = g.kind AND x.ref = g.ref AND x.posted_at <= ").push_bind(time);
-        page.push(order.order_by("x", "post_id")).push(" LIMIT ").push_bind(offset.saturating_add(limit)).push(") x");
-        page.push(order.order_by("x", "post_id")).push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-        page.push(") s ON p.id = s.post_id");
-    }
-    page.push(order.order_by("p", "id"));
-    if reader.admin {
+        page.push(order.order_by("p", "id"));
         page.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+        let (total, rows) = tokio::try_join!(admin_count(pool, reader.org, kind, time), page.build_query_as::<PostRow>().fetch_all(pool))?;
+        return Ok((rows, total));
     }
-    // The count and the page are independent statements bounded by the same `time` (they were
-    // two statements before too, never one database snapshot); asking both at once on two
-    // connections makes the page cost one round trip, not two.
-    let (total, rows) = tokio::try_join!(feed_count(pool, reader, kind, time), page.build_query_as::<PostRow>().fetch_all(pool))?;
+    let grants = held_grants(pool, reader.user).await?;
+    if grants.kinds.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let lead = order.lead().map(|c| format!(", x.{c}")).unwrap_or_default();
+    page.push(format!(" JOIN (SELECT DISTINCT x.post_id, x.posted_at{lead} FROM UNNEST("));
+    page.push_bind(&grants.kinds[..]).push("::smallint[], ").push_bind(&grants.refs[..]);
+    page.push(format!(
+        "::uuid[]) AS g(kind, ref) CROSS JOIN LATERAL (SELECT x.post_id, x.posted_at{lead} FROM post_grants x WHERE x.org_id = "
+    ));
+    page.push_bind(reader.org);
+    page.push(" AND x.post_kind = ").push_bind(kind.as_str());
+    page.push(" AND x.kind = g.kind AND x.ref = g.ref AND x.posted_at <= ").push_bind(time);
+    page.push(order.order_by("x", "post_id")).push(" LIMIT ").push_bind(offset.saturating_add(limit)).push(") x");
+    page.push(order.order_by("x", "post_id")).push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+    page.push(") s ON p.id = s.post_id");
+    page.push(order.order_by("p", "id"));
+    let (total, rows) =
+        tokio::try_join!(member_count(pool, reader.org, kind, time, &grants), page.build_query_as::<PostRow>().fetch_all(pool))?;
     Ok((rows, total))
 }
 
-/// How many posts (or news) of the reader's org posted at or before `time` the reader may see:
-/// the posts of every audience that shares a grant with the reader, less those newer than `time`.
-/// Grants no audience holds are dropped first, as in `feed`.
-pub async fn feed_count(pool: &PgPool, reader: Reader, kind: PostKind, time: DateTime<Utc>) -> Result<i64, sqlx::Error> {
-    if reader.admin {
-        return sqlx::query_scalar!(
-            r#"SELECT (SELECT coalesce(sum(c.n), 0) FROM post_audience_counts c WHERE c.org_id = $1 AND c.post_kind = $2)
-                    - (SELECT count(*) FROM posts p WHERE p.org_id = $1 AND p.kind = $2 AND p.posted_at > $3) AS "total!""#,
-            reader.org,
-            kind.as_str(),
-            time,
-        )
-        .fetch_one(pool)
-        .await;
-    }
+/// A reader's grants that some post's audience holds, as the arrays the feed's statements unnest.
+struct HeldGrants {
+    kinds: Vec<i16>,
+    refs: Vec<Uuid>,
+}
+
+/// The reader's grants (`content_reader_grants`) less those no audience holds:
+/// `post_audience_sigs` lists every grant of every audience, asked one index probe per grant
+/// (`LATERAL … LIMIT 1`: as a semi-join, the planner hashed the whole table, every org's
+/// audiences). A reader's "team of X" grants name only the teammates who gave something a team
+/// audience (migration 0032), never the team.
+async fn held_grants(pool: &PgPool, reader: Uuid) -> Result<HeldGrants, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT coalesce(array_agg(h.kind), '{}') AS "kinds!", coalesce(array_agg(h.ref), '{}') AS "refs!"
+           FROM (SELECT DISTINCT g.kind, g.ref FROM content_reader_grants($1) g CROSS JOIN LATERAL
+                   (SELECT 1 FROM post_audience_sigs s WHERE s.kind = g.kind AND s.ref = g.ref LIMIT 1) held) h"#,
+        reader,
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(HeldGrants { kinds: row.kinds, refs: row.refs })
+}
+
+/// How many posts (or news) of the org posted at or before `time` there are.
+async fn admin_count(pool: &PgPool, org: Uuid, kind: PostKind, time: DateTime<Utc>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"WITH g AS MATERIALIZED (SELECT DISTINCT g.kind, g.ref FROM content_reader_grants($3) g CROSS JOIN LATERAL
-                                     (SELECT 1 FROM post_audience_sigs s WHERE s.kind = g.kind AND s.ref = g.ref LIMIT 1) held)
+        r#"SELECT (SELECT coalesce(sum(c.n), 0) FROM post_audience_counts c WHERE c.org_id = $1 AND c.post_kind = $2)
+                - (SELECT count(*) FROM posts p WHERE p.org_id = $1 AND p.kind = $2 AND p.posted_at > $3) AS "total!""#,
+        org,
+        kind.as_str(),
+        time,
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// How many posts (or news) of the org posted at or before `time` a reader holding `grants` may
+/// see: the posts of every audience that shares a grant with the reader, less those newer than
+/// `time`.
+async fn member_count(pool: &PgPool, org: Uuid, kind: PostKind, time: DateTime<Utc>, grants: &HeldGrants) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"WITH g AS MATERIALIZED (SELECT * FROM UNNEST($3::smallint[], $4::uuid[]) AS g(kind, ref))
            SELECT (SELECT coalesce(sum(c.n), 0) FROM post_audience_counts c
                    WHERE c.org_id = $1 AND c.post_kind = $2
                      AND c.sig IN (SELECT s.sig FROM post_audience_sigs s JOIN g ON s.kind = g.kind AND s.ref = g.ref))
                 - (SELECT count(DISTINCT x.post_id) FROM g CROSS JOIN LATERAL
                      (SELECT x.post_id FROM post_grants x WHERE x.org_id = $1 AND x.post_kind = $2
-                        AND x.kind = g.kind AND x.ref = g.ref AND x.posted_at > $4) x) AS "total!""#,
-        reader.org,
+                        AND x.kind = g.kind AND x.ref = g.ref AND x.posted_at > $5) x) AS "total!""#,
+        org,
         kind.as_str(),
-        reader.user,
+        &grants.kinds,
+        &grants.refs,
         time,
     )
     .fetch_one(pool)
