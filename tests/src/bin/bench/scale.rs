@@ -6,9 +6,11 @@
 //! (default 100,000) appended through the store in batches (the events a create appends: a
 //! hundred thousand HTTP creates would make the load the run) and `SCALE_POSTS` posts for the
 //! feed (a member whose team is a whole department, and one in none), waits for the read models,
-//! then measures each read one request at a time, then `roster rebuild all`, and reports the
-//! process's peak RSS (Roster in-process with the load generator: an upper bound for the server
-//! alone).
+//! vacuums, then measures each read one request at a time; writes `FRESH_USERS` users and
+//! `FRESH_GROUPS` groups more and measures the searches again (their trigram indexes then hold
+//! the new rows in pending lists, as between two vacuums of a live server); then runs
+//! `roster rebuild all`, and reports the process's peak RSS (Roster in-process with the load
+//! generator: an upper bound for the server alone).
 //! Roster runs without its notifier here; its sealer keeps sealing the loaded log in the
 //! background while the reads are measured, as it would on a live server.
 
@@ -43,6 +45,11 @@ const TEAMS: [&str; 5] = ["Sales", "Ops", "Dev", "Support", "Legal"];
 /// author gave some of theirs a team audience, which is what a team member's reads weigh.
 const SCALE_POSTS: usize = 10_000;
 const SCALE_AUTHORS: usize = 1_000;
+/// Users and groups written after the reads, before the searches are measured again without a
+/// vacuum in between: about what a few minutes of a busy directory write, and far below the
+/// share of the table (10–20%) that brings autovacuum.
+const FRESH_USERS: usize = 20_000;
+const FRESH_GROUPS: usize = 5_000;
 
 /// A spread of hex digits per index, for names no two users share.
 fn tag(i: usize) -> String {
@@ -69,8 +76,8 @@ pub(super) async fn run(
 ) -> Result<String, BoxError> {
     let started = Instant::now();
     let (departments, locations) = units(client, url, token).await?;
-    load_users(s, client, url, token, &departments, &locations).await?;
-    load_groups(s, pool, org).await?;
+    load_users(client, url, token, &departments, &locations, 0..s.scale_users).await?;
+    load_groups(pool, org, 0..s.scale_groups).await?;
     wait_for_read_models(pool).await?;
     // After the catch-up: the readers' creates wait for the read models (read-your-writes).
     let readers = feed_readers(client, url, token, pool, org, &departments).await?;
@@ -84,10 +91,23 @@ pub(super) async fn run(
     let load_secs = started.elapsed().as_secs_f64();
 
     let reads = reads(s, client, url, token, pool, org, &departments, readers).await?;
+    let seal_lag_before = seal_lag(pool).await?;
     let mut results = Vec::new();
-    for (label, read) in reads {
+    for (label, _, read) in &reads {
         eprintln!("bench: scale: {label}, {} requests", s.scale_reads);
-        results.push(measure(&label, &read, s.scale_reads).await);
+        results.push(measure(label, read, s.scale_reads).await);
+    }
+    let seal_lag_after = seal_lag(pool).await?;
+    // The searches again, between two vacuums, where a live server mostly is: the rows written
+    // since the last vacuum wait in each GIN index's pending list (up to its
+    // `gin_pending_list_limit`), and every search through the index reads the whole list.
+    load_users(client, url, token, &departments, &locations, s.scale_users..s.scale_users + FRESH_USERS).await?;
+    load_groups(pool, org, s.scale_groups..s.scale_groups + FRESH_GROUPS).await?;
+    wait_for_read_models(pool).await?;
+    for (label, _, read) in reads.iter().filter(|(_, trigram, _)| *trigram) {
+        let label = format!("{label}, after {FRESH_USERS} more users and {FRESH_GROUPS} more groups, no vacuum since");
+        eprintln!("bench: scale: {label}, {} requests", s.scale_reads);
+        results.push(measure(&label, read, s.scale_reads).await);
     }
 
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
@@ -138,6 +158,10 @@ pub(super) async fn run(
         )),
         None => line("| peak RSS | | not available (no /proc/self/status) | |".into()),
     }
+    line(format!(
+        "- The sealer, which runs beside the reads on the same cores, was {seal_lag_before} events behind the log when the first read \
+         began and {seal_lag_after} when the last before the fresh rows ended."
+    ));
     for r in results.iter().filter(|r| !r.errors.is_empty()) {
         line(format!("- Problem: {}: {} failed requests, e.g. {}", r.label, r.errors.len(), r.errors[0]));
     }
@@ -201,19 +225,19 @@ async fn created_id(req: reqwest::RequestBuilder) -> Result<String, BoxError> {
     }
 }
 
-/// The users, through WorkDrive bulk create, with a progress line every 20 calls.
+/// The users numbered `users`, through WorkDrive bulk create, with a progress line every 20 calls.
 async fn load_users(
-    s: &Settings,
     client: &reqwest::Client,
     url: &str,
     token: &str,
     departments: &[String],
     locations: &[String],
+    users: std::ops::Range<usize>,
 ) -> Result<(), BoxError> {
     let started = Instant::now();
-    let mut done = 0;
-    while done < s.scale_users {
-        let rows: Vec<Value> = (done..(done + BULK_ROWS).min(s.scale_users))
+    let mut done = users.start;
+    while done < users.end {
+        let rows: Vec<Value> = (done..(done + BULK_ROWS).min(users.end))
             .map(|i| {
                 json!({
                     "email": format!("user{i}@example{}.com", i % 97),
@@ -233,26 +257,26 @@ async fn load_users(
         }
         let _ = resp.bytes().await;
         done += n;
-        if (done / BULK_ROWS).is_multiple_of(20) || done == s.scale_users {
-            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            let eta = (s.scale_users - done) as f64 / rate.max(1e-9);
-            eprintln!("bench: scale: {done}/{} users, {rate:.0} users/s, ETA {eta:.0} s", s.scale_users);
+        if (done / BULK_ROWS).is_multiple_of(20) || done == users.end {
+            let rate = (done - users.start) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let eta = (users.end - done) as f64 / rate.max(1e-9);
+            eprintln!("bench: scale: {done}/{} users, {rate:.0} users/s, ETA {eta:.0} s", users.end);
         }
     }
     Ok(())
 }
 
-/// The groups, as the events a create appends, `GROUP_BATCH` per transaction.
-async fn load_groups(s: &Settings, pool: &PgPool, org: OrgId) -> Result<(), BoxError> {
+/// The groups numbered `groups`, as the events a create appends, `GROUP_BATCH` per transaction.
+async fn load_groups(pool: &PgPool, org: OrgId, groups: std::ops::Range<usize>) -> Result<(), BoxError> {
     let store = Store::new(pool.clone());
     let numbers: Vec<i64> = sqlx::query_scalar("SELECT nextval('entity_number_seq') FROM generate_series(1, $1)")
-        .bind(s.scale_groups as i64)
+        .bind(groups.len() as i64)
         .fetch_all(pool)
         .await?;
     for (batch, chunk) in numbers.chunks(GROUP_BATCH).enumerate() {
         let mut plan = Plan::new(());
         for (j, number) in chunk.iter().enumerate() {
-            let i = batch * GROUP_BATCH + j;
+            let i = groups.start + batch * GROUP_BATCH + j;
             let id = uuid::Uuid::now_v7();
             let created = GroupEvent::GroupCreated {
                 id: GroupId(id),
@@ -274,7 +298,7 @@ async fn load_groups(s: &Settings, pool: &PgPool, org: OrgId) -> Result<(), BoxE
         }
         store.append(&bench_context(org), &plan).await?;
     }
-    eprintln!("bench: scale: {} groups appended", s.scale_groups);
+    eprintln!("bench: scale: groups {}..{} appended", groups.start, groups.end);
     Ok(())
 }
 
@@ -296,7 +320,8 @@ async fn wait_for_read_models(pool: &PgPool) -> Result<(), BoxError> {
 }
 
 /// The reads of the issue's table, each varying its term or page per request so no two in a row
-/// are the same query, and the WorkDrive feed of the two `feed_readers`.
+/// are the same query, and the WorkDrive feed of the two `feed_readers`; each with whether a
+/// trigram index answers it.
 #[allow(clippy::too_many_arguments)]
 async fn reads(
     s: &Settings,
@@ -307,7 +332,7 @@ async fn reads(
     org: OrgId,
     departments: &[String],
     (in_team, alone): (Arc<str>, Arc<str>),
-) -> Result<Vec<(String, Read)>, BoxError> {
+) -> Result<Vec<(String, bool, Read)>, BoxError> {
     let member = |member_token: Arc<str>| {
         let (client, url) = (client.clone(), url.clone());
         move |i: usize| client.get(format!("{url}/api/posts?per_page=10&cur_page={}", 1 + i % 5)).header("X-API-KEY", &*member_token)
@@ -335,9 +360,10 @@ async fn reads(
             .await?
             .map(|(tx, gid)| vec![Position::new(tx, gid).to_string()])
             .unwrap_or_else(|| vec![Position::START.to_string()]);
-    let reads: Vec<(String, Read)> = vec![
+    let reads: Vec<(String, bool, Read)> = vec![
         (
             "WorkDrive GET /api/users, first page of 20".into(),
+            false,
             Box::new({
                 let wd = wd.clone();
                 move |_| wd("/api/users?per_page=20".into())
@@ -345,6 +371,7 @@ async fn reads(
         ),
         (
             "WorkDrive GET /api/users, a page near the end".into(),
+            false,
             Box::new({
                 let wd = wd.clone();
                 move |i| wd(format!("/api/users?per_page=20&cur_page={}", last_page - i % 50))
@@ -352,6 +379,7 @@ async fn reads(
         ),
         (
             "WorkDrive GET /api/users?department=…, first page".into(),
+            false,
             Box::new({
                 let wd = wd.clone();
                 move |i| wd(format!("/api/users?per_page=20&department={}", depts[i % depts.len()]))
@@ -359,6 +387,7 @@ async fn reads(
         ),
         (
             "PortSIP GET /api/groups?filter=startswith(name,…)".into(),
+            false,
             Box::new({
                 let bearer = bearer.clone();
                 move |i| bearer(format!("/api/groups?top=20&filter=startswith(name,'Group {} {}')", TEAMS[i % TEAMS.len()], 10 + i % 90))
@@ -366,6 +395,7 @@ async fn reads(
         ),
         (
             "PortSIP GET /api/groups?orderby=name desc".into(),
+            false,
             Box::new({
                 let bearer = bearer.clone();
                 move |i| bearer(format!("/api/groups?top=20&skip={}&orderby=name desc", (i % 10) * 20))
@@ -373,6 +403,7 @@ async fn reads(
         ),
         (
             "PortSIP GET /api/groups?search=…".into(),
+            true,
             Box::new({
                 let bearer = bearer.clone();
                 move |i| bearer(format!("/api/groups?top=20&search={}", tag(i * 7919).get(..4).unwrap_or("abcd")))
@@ -380,6 +411,7 @@ async fn reads(
         ),
         (
             "Publisher GET /api/2/groups?search=…&sort=-name".into(),
+            true,
             Box::new({
                 let bearer = bearer.clone();
                 move |i| bearer(format!("/api/2/groups?limit=20&sort=-name&search={} {}", TEAMS[i % TEAMS.len()], 100 + i % 900))
@@ -387,6 +419,7 @@ async fn reads(
         ),
         (
             "NexPort GetUsers, partial match".into(),
+            true,
             Box::new({
                 let nexport = nexport.clone();
                 move |i| {
@@ -401,11 +434,13 @@ async fn reads(
                 "WorkDrive GET /api/posts, pages 1–5 of 10, a member of a {}-user department (their team), {SCALE_AUTHORS} team authors",
                 s.scale_users / DEPARTMENTS
             ),
+            false,
             Box::new(member(in_team)),
         ),
-        ("WorkDrive GET /api/posts, pages 1–5 of 10, a member of no department".into(), Box::new(member(alone))),
+        ("WorkDrive GET /api/posts, pages 1–5 of 10, a member of no department".into(), false, Box::new(member(alone))),
         (
             "GET /events, a deep cursor, 100 events".into(),
+            false,
             Box::new({
                 let wd = wd.clone();
                 move |i| wd(format!("/events?limit=100&after={}", positions[i % positions.len()]))
@@ -438,6 +473,13 @@ async fn measure(label: &str, read: &Read, n: usize) -> ReadResult {
     }
     lat_us.sort_unstable();
     ReadResult { label: label.to_string(), p50_ms: percentile_ms(&lat_us, 0.5), p99_ms: percentile_ms(&lat_us, 0.99), errors }
+}
+
+/// How many of the log's events the sealer has not sealed yet.
+async fn seal_lag(pool: &PgPool) -> Result<i64, BoxError> {
+    let sealed = workers::sealer::sealed_head(pool).await?;
+    let horizon = eventlog::log::appenders_horizon(pool).await?;
+    Ok(eventlog::log::lag_after(pool, sealed, horizon).await?.0)
 }
 
 /// The process's peak resident set (VmHWM), in KiB.
