@@ -72,9 +72,14 @@ pub enum WorkerError {
     Db(#[from] sqlx::Error),
     #[error("command: {0}")]
     Command(#[from] commands::CommandError),
-    /// A message arrived ahead of one still unapplied (JetStream redelivers late).
+    /// A message arrived ahead of one still unapplied: JetStream redelivers late, or the
+    /// checkpoint went back (a Postgres crash lost the last batches' commits).
     #[error("expected stream sequence {expected}, got {got}")]
     Gap { expected: u64, got: u64 },
+    /// What a worker last committed is gone (a Postgres crash took back a commit that did not
+    /// wait for the flush): it resumes from what survived.
+    #[error("the sealed log ends at {found}, not at {expected} where this sealer left it")]
+    SealsTakenBack { expected: eventlog::Position, found: eventlog::Position },
     #[error("projection {projection} stopped at event {event_id}: {error}")]
     Poisoned { projection: String, event_id: String, error: String },
     /// The read model refused an event (a constraint, a trigger, a payload it cannot decode): the

@@ -89,6 +89,13 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
     // Phase 1: replay everything visible now, in batches, without blocking the live projector.
     // Each batch is applied while the next is read, on another connection: the read (Postgres
     // sending rows, Roster decoding them) and the apply (Postgres writing) overlap.
+    //
+    // Every write to the staging tables, and the swap, go through this one session. Batches
+    // commit without waiting for the WAL flush, so a crash of Postgres may take back the last
+    // ones; it also ends this session, and every statement after it fails, so the rebuild stops
+    // (and is run again) rather than swapping in tables that lost a batch. A session taken from
+    // the pool per batch could be a new one, opened after the crash, that reports nothing.
+    let mut writer = pool.acquire().await?;
     let started = Instant::now();
     let mut cursor = Position::START;
     let mut applied = 0u64;
@@ -96,9 +103,9 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
     while let Some(last) = batch.last() {
         cursor = last.position;
         let apply = async {
-            let mut tx = pool.begin().await?;
-            // Staging tables are nobody's read model yet: a crash loses only this rebuild, which
-            // starts over, so its batches need not wait for the WAL flush.
+            let mut tx = writer.begin().await?;
+            // Staging tables are nobody's read model yet: a crash loses only this rebuild (see
+            // `writer`), so its batches need not wait for the WAL flush.
             checkpoint::commit_without_flush(&mut tx).await?;
             let events: Vec<&Envelope> = batch.iter().collect();
             apply_events(&mut tx, &projection, &staging, &events, &mut parking).await?;
@@ -128,7 +135,7 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
         Ok::<_, WorkerError>(())
     };
     let rest = async {
-        let mut tx = pool.begin().await?;
+        let mut tx = writer.begin().await?;
         checkpoint::commit_without_flush(&mut tx).await?;
         after_replay(&mut tx, &projection, &staging, Position::START, replayed, &parking.kept).await?;
         tx.commit().await?;
@@ -139,8 +146,7 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
 
     // Phase 2: hold the live checkpoint (the projector waits), catch up to it, swap the schemas.
     let started = Instant::now();
-    let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
+    let mut tx = writer.begin().await?;
     let live = checkpoint::lock(&mut tx, projection.name).await?;
     loop {
         // The live checkpoint came through the relay, which reads below the appenders' horizon.

@@ -21,6 +21,11 @@
 //!   without counting an attempt, so an outage never parks anything.
 //! - The batch transaction stays the fast path; only a batch that failed is split into one
 //!   transaction per event, so one refused event never rolls back the others.
+//! - Batches commit without waiting for the WAL flush, so a crash of Postgres may take back the
+//!   last ones (read model and checkpoint together) while the runner, whose pool reconnects by
+//!   itself, sees no error. A batch applies only when the checkpoint stands right before its
+//!   first message; when it stands further back, the runner resumes from it, so nothing a lost
+//!   commit held is skipped.
 
 use std::time::Duration;
 
@@ -64,8 +69,9 @@ pub async fn run(
                 return Err(e);
             }
             Err(WorkerError::Gap { expected, got }) => {
-                // Not a failure: JetStream redelivers unacked messages after newer ones.
-                tracing::debug!(projection = projection.name, expected, got, "out-of-order delivery; repositioning");
+                // Not a failure: JetStream redelivers unacked messages after newer ones, and a
+                // Postgres crash may take back the last batches (see `apply_batch`).
+                tracing::info!(projection = projection.name, expected, got, "resuming from the checkpoint");
                 backoff = Duration::from_millis(100);
             }
             Err(e) => {
@@ -240,6 +246,18 @@ pub async fn apply_batch(
             event_id: "-".into(),
             error: "projection is stopped; see projection_failures".into(),
         });
+    }
+    // The checkpoint must stand where this runner left it, right before the batch's first
+    // message. Behind it, a commit the runner counted on is gone: batches commit without waiting
+    // for the WAL flush, so a Postgres crash may lose the last ones, and the pool reconnects
+    // without the runner seeing an error. Applying this batch would then skip what the lost
+    // commits held, for good; the runner resumes from the checkpoint that survived instead.
+    // (Ahead of it is a rebuild that got there first: the position checks below pass over what
+    // it applied.)
+    if let Some(first) = batch.first() {
+        if cp.stream_seq + 1 < first.stream_seq {
+            return Err(WorkerError::Gap { expected: cp.stream_seq + 1, got: first.stream_seq });
+        }
     }
     // The checkpoint row counts the parked events: only when there are any can a stream of the
     // batch be among theirs.

@@ -116,7 +116,7 @@ async fn active(pool: &PgPool, shutdown: &mut Shutdown) -> Result<(), WorkerErro
     let mut cursor = sealed_head(pool).await?;
     let mut heads: HashMap<Uuid, (i64, Vec<u8>)> = HashMap::new();
     while let Some(batch) = crate::next_batch(pool, &mut leader, &mut listener, cursor, BATCH, POLL, shutdown).await? {
-        if let Err(e) = seal_batch(pool, &batch, &mut heads).await {
+        if let Err(e) = seal_batch(pool, cursor, &batch, &mut heads).await {
             // The cached chain heads may be ahead of what committed.
             heads.clear();
             return Err(e);
@@ -132,12 +132,26 @@ pub async fn sealed_head<'e>(db: impl sqlx::PgExecutor<'e>) -> Result<Position, 
     Ok(row.map(|r| Position::new(r.tx, r.gid)).unwrap_or(Position::START))
 }
 
+/// Seals `batch`, the events after `cursor`, where this sealer's last batch ended.
 #[tracing::instrument(name = "sealer.seal_batch", skip_all, fields(events = batch.len()))]
-async fn seal_batch(pool: &PgPool, batch: &[Envelope], heads: &mut HashMap<Uuid, (i64, Vec<u8>)>) -> Result<(), WorkerError> {
+async fn seal_batch(
+    pool: &PgPool,
+    cursor: Position,
+    batch: &[Envelope],
+    heads: &mut HashMap<Uuid, (i64, Vec<u8>)>,
+) -> Result<(), WorkerError> {
     let mut tx = pool.begin().await?;
     // Seals are rebuilt from the log: a crash that loses the last ones makes the sealer write
-    // them again, identical (it resumes from the newest seal that survived).
+    // them again, identical (it resumes from the newest seal that survived). The pool reconnects
+    // by itself, so the sealer may not see that crash; its cursor and cached chain heads would
+    // then run ahead of the seals that survived, and this batch would leave the lost ones
+    // unsealed. So the seals must still end where it left them; a row lock is not needed, as
+    // only the active sealer writes seals.
     projections::checkpoint::commit_without_flush(&mut tx).await?;
+    let found = sealed_head(&mut *tx).await?;
+    if found != cursor {
+        return Err(WorkerError::SealsTakenBack { expected: cursor, found });
+    }
     let n = batch.len();
     let (mut gids, mut txs, mut ids, mut chains, mut seqs, mut hashes) = (
         Vec::with_capacity(n),

@@ -46,6 +46,30 @@ async fn org_events(app: &TestApp, org: &str) -> Vec<Row> {
     rows.into_iter().map(|(gid, tx)| Row { gid, tx }).collect()
 }
 
+/// The sealer's side of `store::a_checkpoint_taken_back_by_a_crash_is_resumed_from_and_nothing_skipped`:
+/// a crash of Postgres may take back its last seals (they commit without the WAL flush) while its
+/// pool reconnects without an error it could see. It must seal those events again rather than
+/// carry on after them and leave them unsealed for good. The loss is made by hand: the newest
+/// seals deleted under the running sealer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seals_a_crash_took_back_are_written_again() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Taken Back").await;
+    app.add_user(&org, "first@takenback.io").await;
+    all_sealed(&app).await;
+    let taken =
+        sqlx::query("DELETE FROM event_seals WHERE (tx, gid) IN (SELECT tx, gid FROM event_seals ORDER BY tx DESC, gid DESC LIMIT 3)")
+            .execute(&app.pool)
+            .await
+            .unwrap()
+            .rows_affected();
+    assert_eq!(taken, 3);
+    app.add_user(&org, "second@takenback.io").await;
+    all_sealed(&app).await;
+    let report = workers::sealer::verify(&app.pool, None, |_| {}).await.unwrap();
+    assert!(report.breaks.is_empty() && report.unsealed == 0, "{report:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_names_every_edit_delete_and_insert_behind_rosters_back() {
     let app = TestApp::spawn().await;

@@ -208,6 +208,44 @@ async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
     runner.await.unwrap().unwrap();
 }
 
+/// A crash of Postgres may take back a projector's last commits (its batches do not wait for the
+/// WAL flush): the read model's rows and the checkpoint go back together, and the runner, whose
+/// pool reconnects by itself, sees no error. Its next batch must not be applied after the lost
+/// ones, or their events are never applied. Here the loss is made by hand, under a running
+/// runner: the checkpoint set back to the start and the directory's tables emptied, which is
+/// what a crash that lost every batch so far leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_taken_back_by_a_crash_is_resumed_from_and_nothing_skipped() {
+    let opts = roster_tests::Options {
+        roles: roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false },
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(opts).await;
+    let (stop, shutdown) = workers::Shutdown::new();
+    let runner =
+        tokio::spawn(workers::runner::run(app.pool.clone(), app.config.nats.clone(), projections::DIRECTORY, Default::default(), shutdown));
+    let first = bulk_groups(&app, 10).await;
+    app.eventually("the projector to apply the first groups", Duration::from_secs(30), || async { checkpoint(&app).await.0 >= first })
+        .await;
+
+    let mut tx = app.pool.begin().await.unwrap();
+    let tables: Vec<String> = projections::DIRECTORY.tables.iter().map(|t| format!("rm_directory.{t}")).collect();
+    sqlx::query(&format!("TRUNCATE {}", tables.join(", "))).execute(&mut *tx).await.unwrap();
+    sqlx::query("UPDATE projection_checkpoints SET tx = 0, gid = 0, stream_seq = 0 WHERE name = 'directory'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let second = bulk_groups(&app, 10).await;
+    app.eventually("the projector to apply the second groups", Duration::from_secs(30), || async { checkpoint(&app).await.0 >= second })
+        .await;
+    let groups: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_directory.groups").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(groups, 20, "the groups of the batches the crash took back are applied again");
+    let _ = stop.send(true);
+    runner.await.unwrap().unwrap();
+}
+
 /// `/metrics` counts what a stalled projection has not applied even while a transaction that
 /// appends nothing stays open (a report, another projector's batch): counted below the oldest
 /// running transaction instead, every event committed after it would hide, and a projection
