@@ -43,6 +43,9 @@ pub const MAX_BATCH: usize = 256;
 pub const MAX_ATTEMPTS: u32 = 3;
 /// The wait before the n-th retry of a refused event is n times this.
 const RETRY_STEP: Duration = Duration::from_millis(200);
+/// How long an idle runner waits for a message before it checks that its session (and with it
+/// its lead and its last commits) outlived any restart of Postgres.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// The durable consumer's name for a projection on a stream.
 pub fn consumer_name(projection: &Projection) -> String {
@@ -100,7 +103,7 @@ async fn consume(
     shutdown: &mut Shutdown,
 ) -> Result<(), WorkerError> {
     // One active runner per projection; another instance waits here as a standby.
-    let Some(_leader) = crate::lead(pool, &format!("roster-projection:{}", projection.name), shutdown).await? else { return Ok(()) };
+    let Some(mut leader) = crate::lead(pool, &format!("roster-projection:{}", projection.name), shutdown).await? else { return Ok(()) };
     let js = crate::connect(cfg).await?;
     let stream = crate::ensure_stream(&js, cfg).await?;
     let name = consumer_name(&projection);
@@ -128,6 +131,14 @@ async fn consume(
     loop {
         let first = tokio::select! {
             m = messages.next() => m,
+            // A restart of Postgres ends the lead's session, and may have taken back the last
+            // batches (see `apply_batch`), which only the next batch would notice. So an idle
+            // runner asks, and when the session is gone it resumes from the checkpoint that
+            // survived, leading again, instead of waiting for a write to come.
+            _ = tokio::time::sleep(IDLE_CHECK) => {
+                leader.confirm().await?;
+                continue;
+            }
             _ = shutdown.wait() => return Ok(()),
         };
         let Some(first) = first else { return Err(WorkerError::Nats("message stream ended".into())) };

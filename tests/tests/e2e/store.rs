@@ -246,6 +246,50 @@ async fn a_checkpoint_taken_back_by_a_crash_is_resumed_from_and_nothing_skipped(
     runner.await.unwrap().unwrap();
 }
 
+/// The same loss, as a real crash leaves it: every session ended too. An idle projector must not
+/// wait for the next write to notice; the read model comes back by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_projector_restores_what_a_crash_took_back() {
+    let opts = roster_tests::Options {
+        roles: roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false },
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(opts).await;
+    let (stop, shutdown) = workers::Shutdown::new();
+    let runner =
+        tokio::spawn(workers::runner::run(app.pool.clone(), app.config.nats.clone(), projections::DIRECTORY, Default::default(), shutdown));
+    let head = bulk_groups(&app, 10).await;
+    app.eventually("the projector to apply the groups", Duration::from_secs(30), || async { checkpoint(&app).await.0 >= head }).await;
+
+    let mut tx = app.pool.begin().await.unwrap();
+    let tables: Vec<String> = projections::DIRECTORY.tables.iter().map(|t| format!("rm_directory.{t}")).collect();
+    sqlx::query(&format!("TRUNCATE {}", tables.join(", "))).execute(&mut *tx).await.unwrap();
+    sqlx::query("UPDATE projection_checkpoints SET tx = 0, gid = 0, stream_seq = 0 WHERE name = 'directory'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // The sessions end after the loss, as after a restart: nothing reads the lost state again.
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    app.eventually("the projector to apply the groups again", Duration::from_secs(30), || async {
+        // The pool's other sessions were ended too: a failed read is asked again.
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM rm_directory.groups), tx, gid FROM projection_checkpoints WHERE name = 'directory'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .ok();
+        row.is_some_and(|(groups, tx, gid)| groups == 10 && Position::new(tx, gid) >= head)
+    })
+    .await;
+    let _ = stop.send(true);
+    runner.await.unwrap().unwrap();
+}
+
 /// `/metrics` counts what a stalled projection has not applied even while a transaction that
 /// appends nothing stays open (a report, another projector's batch): counted below the oldest
 /// running transaction instead, every event committed after it would hide, and a projection
