@@ -76,8 +76,8 @@ pub enum WorkerError {
     /// checkpoint went back (a Postgres crash lost the last batches' commits).
     #[error("expected stream sequence {expected}, got {got}")]
     Gap { expected: u64, got: u64 },
-    /// What a worker last committed is gone (a Postgres crash took back a commit that did not
-    /// wait for the flush): it resumes from what survived.
+    /// The seals end elsewhere than where the sealer left them: a Postgres crash took back its
+    /// last batches (they do not wait for the flush). It resumes from the newest seal left.
     #[error("the sealed log ends at {found}, not at {expected} where this sealer left it")]
     SealsTakenBack { expected: eventlog::Position, found: eventlog::Position },
     #[error("projection {projection} stopped at event {event_id}: {error}")]

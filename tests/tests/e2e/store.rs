@@ -208,14 +208,12 @@ async fn a_projector_killed_in_the_middle_resumes_without_applying_twice() {
     runner.await.unwrap().unwrap();
 }
 
-/// A crash of Postgres may take back a projector's last commits (its batches do not wait for the
-/// WAL flush): the read model's rows and the checkpoint go back together, and the runner, whose
-/// pool reconnects by itself, sees no error. Its next batch must not be applied after the lost
-/// ones, or their events are never applied. Here the loss is made by hand, under a running
-/// runner: the checkpoint set back to the start and the directory's tables emptied, which is
-/// what a crash that lost every batch so far leaves.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checkpoint_taken_back_by_a_crash_is_resumed_from_and_nothing_skipped() {
+/// The directory's runner as a test starts it: its stop signal and its task.
+type Runner = (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<Result<(), workers::WorkerError>>);
+
+/// A Roster without its projector, and the directory's runner started by the test, with `n`
+/// groups appended and applied (up to the returned position): the stage of the two tests below.
+async fn directory_runner_with_groups(n: usize) -> (TestApp, Position, Runner) {
     let opts = roster_tests::Options {
         roles: roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false },
         ..Default::default()
@@ -224,10 +222,14 @@ async fn a_checkpoint_taken_back_by_a_crash_is_resumed_from_and_nothing_skipped(
     let (stop, shutdown) = workers::Shutdown::new();
     let runner =
         tokio::spawn(workers::runner::run(app.pool.clone(), app.config.nats.clone(), projections::DIRECTORY, Default::default(), shutdown));
-    let first = bulk_groups(&app, 10).await;
-    app.eventually("the projector to apply the first groups", Duration::from_secs(30), || async { checkpoint(&app).await.0 >= first })
-        .await;
+    let head = bulk_groups(&app, n).await;
+    app.eventually("the projector to apply the groups", Duration::from_secs(30), || async { checkpoint(&app).await.0 >= head }).await;
+    (app, head, (stop, runner))
+}
 
+/// What a crash that took back every batch of the directory leaves: its checkpoint at the start
+/// and its tables empty, in one transaction.
+async fn take_back_the_directory(app: &TestApp) {
     let mut tx = app.pool.begin().await.unwrap();
     let tables: Vec<String> = projections::DIRECTORY.tables.iter().map(|t| format!("rm_directory.{t}")).collect();
     sqlx::query(&format!("TRUNCATE {}", tables.join(", "))).execute(&mut *tx).await.unwrap();
@@ -236,7 +238,17 @@ async fn a_checkpoint_taken_back_by_a_crash_is_resumed_from_and_nothing_skipped(
         .await
         .unwrap();
     tx.commit().await.unwrap();
+}
 
+/// A crash of Postgres may take back a projector's last commits (its batches do not wait for the
+/// WAL flush): the read model's rows and the checkpoint go back together, and the runner, whose
+/// pool reconnects by itself, sees no error. Its next batch must not be applied after the lost
+/// ones, or their events are never applied. Here the loss is made by hand, under the running
+/// runner, with its sessions left alive, so that only the next batch can tell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_taken_back_by_a_crash_is_resumed_from_and_nothing_skipped() {
+    let (app, _, (stop, runner)) = directory_runner_with_groups(10).await;
+    take_back_the_directory(&app).await;
     let second = bulk_groups(&app, 10).await;
     app.eventually("the projector to apply the second groups", Duration::from_secs(30), || async { checkpoint(&app).await.0 >= second })
         .await;
@@ -250,31 +262,13 @@ async fn a_checkpoint_taken_back_by_a_crash_is_resumed_from_and_nothing_skipped(
 /// wait for the next write to notice; the read model comes back by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_projector_restores_what_a_crash_took_back() {
-    let opts = roster_tests::Options {
-        roles: roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: false },
-        ..Default::default()
-    };
-    let app = TestApp::spawn_with(opts).await;
-    let (stop, shutdown) = workers::Shutdown::new();
-    let runner =
-        tokio::spawn(workers::runner::run(app.pool.clone(), app.config.nats.clone(), projections::DIRECTORY, Default::default(), shutdown));
-    let head = bulk_groups(&app, 10).await;
-    app.eventually("the projector to apply the groups", Duration::from_secs(30), || async { checkpoint(&app).await.0 >= head }).await;
-
-    let mut tx = app.pool.begin().await.unwrap();
-    let tables: Vec<String> = projections::DIRECTORY.tables.iter().map(|t| format!("rm_directory.{t}")).collect();
-    sqlx::query(&format!("TRUNCATE {}", tables.join(", "))).execute(&mut *tx).await.unwrap();
-    sqlx::query("UPDATE projection_checkpoints SET tx = 0, gid = 0, stream_seq = 0 WHERE name = 'directory'")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let (app, head, (stop, runner)) = directory_runner_with_groups(10).await;
+    take_back_the_directory(&app).await;
     // The sessions end after the loss, as after a restart: nothing reads the lost state again.
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
         .execute(&app.pool)
         .await
         .unwrap();
-
     app.eventually("the projector to apply the groups again", Duration::from_secs(30), || async {
         // The pool's other sessions were ended too: a failed read is asked again.
         let row: Option<(i64, i64, i64)> = sqlx::query_as(
