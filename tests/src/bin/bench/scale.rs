@@ -65,7 +65,23 @@ struct ReadResult {
     p50_ms: f64,
     p99_ms: f64,
     errors: Vec<String>,
+    /// The requests behind the p99, slowest first, each sent once more after the measurement:
+    /// slow again means the query (its term, its page); fast again means the moment (another
+    /// process, a checkpoint, autovacuum), which the Postgres log under the run's directory can
+    /// then name by the time.
+    slowest: Vec<Slow>,
 }
+
+struct Slow {
+    request: usize,
+    ms: f64,
+    at: chrono::DateTime<chrono::Utc>,
+    again_ms: Option<f64>,
+}
+
+/// How many of a read's slowest requests `measure` sends again: with 200 measured, the two that
+/// decide its p99.
+const SLOWEST_RETRIED: usize = 2;
 
 pub(super) async fn run(
     s: &Settings,
@@ -165,6 +181,17 @@ pub(super) async fn run(
     ));
     for r in results.iter().filter(|r| !r.errors.is_empty()) {
         line(format!("- Problem: {}: {} failed requests, e.g. {}", r.label, r.errors.len(), r.errors[0]));
+    }
+    for r in results.iter().filter(|r| r.p99_ms >= READ_TARGET_MS) {
+        let slowest: Vec<String> = r
+            .slowest
+            .iter()
+            .map(|s| {
+                let again = s.again_ms.map_or_else(|| "failed".to_string(), fmt_ms);
+                format!("request {} took {} ms at {} UTC, {again} ms when sent again", s.request, fmt_ms(s.ms), s.at.format("%H:%M:%S%.3f"))
+            })
+            .collect();
+        line(format!("- {}: {}.", r.label, slowest.join("; ")));
     }
     Ok(out)
 }
@@ -451,29 +478,41 @@ async fn reads(
     Ok(reads)
 }
 
-/// Sends `n` requests of a read, one at a time, after `WARMUP_READS` unmeasured ones.
+/// Sends `n` requests of a read, one at a time, after `WARMUP_READS` unmeasured ones; then the
+/// `SLOWEST_RETRIED` slowest of them once more.
 async fn measure(label: &str, read: &Read, n: usize) -> ReadResult {
-    let mut lat_us = Vec::with_capacity(n);
+    let mut timed: Vec<(u64, usize, chrono::DateTime<chrono::Utc>)> = Vec::with_capacity(n);
     let mut errors = Vec::new();
     for i in 0..WARMUP_READS + n {
-        let t = Instant::now();
-        let outcome = match read(i).send().await {
-            Ok(resp) if resp.status().is_success() => resp.bytes().await.map(|_| ()).map_err(|e| e.to_string()),
-            Ok(resp) => {
-                Err(format!("HTTP {}: {}", resp.status(), resp.text().await.unwrap_or_default().chars().take(200).collect::<String>()))
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        let (at, t) = (chrono::Utc::now(), Instant::now());
+        let outcome = send(read, i).await;
         if i < WARMUP_READS {
             continue;
         }
         match outcome {
-            Ok(()) => lat_us.push(t.elapsed().as_micros() as u64),
+            Ok(()) => timed.push((t.elapsed().as_micros() as u64, i, at)),
             Err(e) => errors.push(e),
         }
     }
+    timed.sort_unstable_by_key(|&(us, ..)| std::cmp::Reverse(us));
+    let mut slowest = Vec::new();
+    for &(us, request, at) in timed.iter().take(SLOWEST_RETRIED) {
+        let t = Instant::now();
+        let again_ms = send(read, request).await.ok().map(|()| t.elapsed().as_secs_f64() * 1000.0);
+        slowest.push(Slow { request, ms: us as f64 / 1000.0, at, again_ms });
+    }
+    let mut lat_us: Vec<u64> = timed.iter().map(|&(us, ..)| us).collect();
     lat_us.sort_unstable();
-    ReadResult { label: label.to_string(), p50_ms: percentile_ms(&lat_us, 0.5), p99_ms: percentile_ms(&lat_us, 0.99), errors }
+    ReadResult { label: label.to_string(), p50_ms: percentile_ms(&lat_us, 0.5), p99_ms: percentile_ms(&lat_us, 0.99), errors, slowest }
+}
+
+/// Request `i` of a read, its body read to the end.
+async fn send(read: &Read, i: usize) -> Result<(), String> {
+    match read(i).send().await {
+        Ok(resp) if resp.status().is_success() => resp.bytes().await.map(|_| ()).map_err(|e| e.to_string()),
+        Ok(resp) => Err(format!("HTTP {}: {}", resp.status(), resp.text().await.unwrap_or_default().chars().take(200).collect::<String>())),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// How many of the log's events the sealer has not sealed yet.
