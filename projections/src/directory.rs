@@ -208,7 +208,7 @@ async fn groups_created(conn: &mut PgConnection, run: Vec<(&Envelope, GroupEvent
     )
     .execute(&mut *conn)
     .await?;
-    crate::nexport::add_nodes(conn, &nodes, &parents).await
+    crate::nexport::add_nodes(conn, &nodes, &parents, crate::nexport::NodeKind::Group).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,7 +378,7 @@ async fn organization(conn: &mut PgConnection, ev: &Envelope, event: Organizatio
             )
             .execute(&mut *conn)
             .await?;
-            crate::nexport::add_node(conn, id.0, parent_org_id.map(|p| p.0)).await?;
+            crate::nexport::add_node(conn, id.0, parent_org_id.map(|p| p.0), crate::nexport::NodeKind::Organization).await?;
         }
         OrganizationEvent::OrganizationUpdated { patch, updated_by } => {
             let mut u = Update::new("organizations", ev, Some(updated_by.0));

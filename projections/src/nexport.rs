@@ -11,23 +11,37 @@ use uuid::Uuid;
 
 use crate::{search, ApplyError};
 
-/// Adds `node` under `parent` (or as a root): itself at depth 0, then every ancestor of the parent
-/// one level further away.
-pub async fn add_node(conn: &mut PgConnection, node: uuid::Uuid, parent: Option<uuid::Uuid>) -> Result<(), ApplyError> {
-    add_nodes(conn, &[node], &[parent]).await
+/// What a node of the org/group tree is. The closure marks the rows whose descendant is an
+/// organization, so a subtree's organizations are found without walking its groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Organization,
+    Group,
 }
 
-/// [`add_node`] for many nodes at once, `nodes[i]` under `parents[i]`; no parent may be among the
-/// nodes (its closure rows would not be there to read yet).
-pub async fn add_nodes(conn: &mut PgConnection, nodes: &[uuid::Uuid], parents: &[Option<uuid::Uuid>]) -> Result<(), ApplyError> {
+/// Adds `node` under `parent` (or as a root): itself at depth 0, then every ancestor of the parent
+/// one level further away.
+pub async fn add_node(conn: &mut PgConnection, node: uuid::Uuid, parent: Option<uuid::Uuid>, kind: NodeKind) -> Result<(), ApplyError> {
+    add_nodes(conn, &[node], &[parent], kind).await
+}
+
+/// [`add_node`] for many nodes of one kind at once, `nodes[i]` under `parents[i]`; no parent may
+/// be among the nodes (its closure rows would not be there to read yet).
+pub async fn add_nodes(
+    conn: &mut PgConnection,
+    nodes: &[uuid::Uuid],
+    parents: &[Option<uuid::Uuid>],
+    kind: NodeKind,
+) -> Result<(), ApplyError> {
     sqlx::query!(
-        "INSERT INTO node_closure (ancestor_id, descendant_id, depth) \
-         SELECT node, node, 0 FROM UNNEST($1::uuid[]) AS n(node) \
-         UNION ALL SELECT c.ancestor_id, r.node, c.depth + 1 \
+        "INSERT INTO node_closure (ancestor_id, descendant_id, depth, descendant_is_org) \
+         SELECT node, node, 0, $3::boolean FROM UNNEST($1::uuid[]) AS n(node) \
+         UNION ALL SELECT c.ancestor_id, r.node, c.depth + 1, $3::boolean \
          FROM UNNEST($1::uuid[], $2::uuid[]) AS r(node, parent) JOIN node_closure c ON c.descendant_id = r.parent \
          ON CONFLICT DO NOTHING",
         nodes,
         parents as &[Option<uuid::Uuid>],
+        kind == NodeKind::Organization,
     )
     .execute(conn)
     .await?;
@@ -241,13 +255,16 @@ pub async fn reason(pool: &PgPool, who: Asker, node: Uuid, roles: &[String]) -> 
 /// Every organization where the caller holds one of `roles` (an org admin: every organization
 /// of their subtree). Only organizations: users and subscriptions belong to them, and the
 /// subtree's groups would make the list (and every search bound to it) as long as the groups
-/// (10,001 ids for an org of 10,000 groups, 24 ms of a user search at 20,000 users).
+/// (10,001 ids for an org of 10,000 groups, 24 ms of a user search at 20,000 users). The
+/// closure's organization rows are read by their own index (`descendant_is_org`, migration
+/// 0034): finding them among the groups' rows cost 17-33 ms a call at 100,000 groups.
 pub async fn permitted_orgs(pool: &PgPool, who: Asker, roles: &[String]) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"SELECT c.descendant_id AS "id!" FROM role_grants g JOIN node_closure c ON c.ancestor_id = g.node_id
+        r#"SELECT c.descendant_id AS "id!" FROM role_grants g JOIN node_closure c ON c.ancestor_id = g.node_id AND c.descendant_is_org
              JOIN organizations o ON o.id = c.descendant_id
            WHERE g.user_id = $1 AND g.role = ANY($2)
-           UNION SELECT c.descendant_id FROM node_closure c JOIN organizations o ON o.id = c.descendant_id WHERE c.ancestor_id = $3"#,
+           UNION SELECT c.descendant_id FROM node_closure c JOIN organizations o ON o.id = c.descendant_id
+           WHERE c.ancestor_id = $3 AND c.descendant_is_org"#,
         who.user_id,
         roles,
         who.admin_of,
@@ -597,10 +614,12 @@ pub async fn org_by_short_name(pool: &PgPool, short_name: &str) -> Result<Option
     sqlx::query_scalar!("SELECT id FROM organizations WHERE lower(subdomain) = lower($1)", short_name).fetch_optional(pool).await
 }
 
-/// An org and all its descendants, by name.
+/// An org and all its descendant organizations, by name (their closure rows by their own index,
+/// not among the groups': see `permitted_orgs`).
 pub async fn org_subtree(pool: &PgPool, org: Uuid, limit: i64, offset: i64) -> Result<(Vec<NxOrg>, i64), sqlx::Error> {
     let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM organizations o JOIN node_closure c ON c.descendant_id = o.id WHERE c.ancestor_id = $1"#,
+        r#"SELECT count(*) AS "n!" FROM organizations o JOIN node_closure c ON c.descendant_id = o.id
+           WHERE c.ancestor_id = $1 AND c.descendant_is_org"#,
         org,
     )
     .fetch_one(pool)
@@ -608,7 +627,7 @@ pub async fn org_subtree(pool: &PgPool, org: Uuid, limit: i64, offset: i64) -> R
     let rows = sqlx::query_as!(
         NxOrg,
         "SELECT o.id, o.name, o.subdomain AS short_name FROM organizations o JOIN node_closure c ON c.descendant_id = o.id \
-         WHERE c.ancestor_id = $1 ORDER BY lower(o.name), o.subdomain, o.id LIMIT $2 OFFSET $3",
+         WHERE c.ancestor_id = $1 AND c.descendant_is_org ORDER BY lower(o.name), o.subdomain, o.id LIMIT $2 OFFSET $3",
         org,
         limit,
         offset,
