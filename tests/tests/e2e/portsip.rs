@@ -289,3 +289,72 @@ async fn login_issues_an_expiring_bearer_token() {
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM credentials LIMIT 1").fetch_one(&app.pool).await.unwrap();
     assert!(hash.starts_with("$argon2id$"));
 }
+
+/// A searched page is sorted from its matches when they are few and may walk the name index when
+/// they are many (`projections::queries::SORT_MATCHES_UP_TO`): both give the same page, in
+/// PortSIP and in Publisher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_pages_alike_however_many_groups_it_matches() {
+    use commands::store::{PendingStream, Plan};
+    use domain::group::GroupEvent;
+    use domain::{GroupId, OrgId};
+
+    const GROUPS: usize = projections::queries::SORT_MATCHES_UP_TO as usize + 50;
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Many").await;
+    let org_id = OrgId(org.id.parse().unwrap());
+    let numbers: Vec<i64> = sqlx::query_scalar("SELECT nextval('entity_number_seq') FROM generate_series(1, $1)")
+        .bind(GROUPS as i64)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    // Straight through the store: as many HTTP creates would make the test slow.
+    let streams = numbers
+        .iter()
+        .enumerate()
+        .map(|(i, &number)| {
+            let id = GroupId(uuid::Uuid::now_v7());
+            let created = GroupEvent::GroupCreated {
+                id,
+                org_id,
+                number,
+                name: format!("Bulk {i:04}"),
+                description: None,
+                outbound_caller_ids: vec![],
+                created_by: None,
+                status: Default::default(),
+                membership_type: Default::default(),
+                parent: None,
+                short_name: None,
+                tracking: None,
+                activities: vec![],
+                external_id: None,
+            };
+            PendingStream::new(id.0, Some(org_id.0), 0, &[created]).unwrap()
+        })
+        .collect();
+    let ctx = commands::CommandContext::system("test", chrono::Utc::now());
+    commands::Store::new(app.pool.clone()).append(&ctx, &Plan { streams, ..Plan::default() }).await.unwrap();
+    app.eventually("the groups to be listed", std::time::Duration::from_secs(30), || async {
+        send(app.ps(Method::GET, "/api/groups?top=1", &org.token)).await.1["count"] == GROUPS
+    })
+    .await;
+
+    let names_desc = |from: usize, n: usize| (0..n).map(|k| format!("Bulk {:04}", from - k)).collect::<Vec<_>>();
+    // "bulk" matches every group (past the limit); "bulk 1" matches Bulk 1000-1999 (within it).
+    for (term, matches, last) in [("bulk", GROUPS, GROUPS - 1), ("bulk 1", 1000, 1999)] {
+        let (status, v) = send(app.ps(Method::GET, &format!("/api/groups?search={term}&orderby=name desc&skip=3&top=5"), &org.token)).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!((v["count"].as_u64(), names(&v)), (Some(matches as u64), names_desc(last - 3, 5)), "PortSIP, {term}");
+
+        let (status, v) =
+            send(app.ps(Method::GET, &format!("/api/2/groups?search={term}&sort=-name&offset=3&limit=5&fields=id,name"), &org.token)).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let publisher: Vec<&str> = v["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            (v["total"].as_u64(), publisher),
+            (Some(matches as u64), names_desc(last - 3, 5).iter().map(String::as_str).collect()),
+            "Publisher, {term}"
+        );
+    }
+}
