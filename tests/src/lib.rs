@@ -598,3 +598,24 @@ impl SseStream {
         (item.id.expect("an id"), serde_json::from_str(&item.data).unwrap())
     }
 }
+
+/// A group creation with only what a test sets (its ids, number and name), for tests that append
+/// groups straight through the store.
+pub fn group_created(id: domain::GroupId, org: domain::OrgId, number: i64, name: String) -> domain::group::GroupEvent {
+    domain::group::GroupEvent::GroupCreated {
+        id,
+        org_id: org,
+        number,
+        name,
+        description: None,
+        outbound_caller_ids: vec![],
+        created_by: None,
+        status: Default::default(),
+        membership_type: Default::default(),
+        parent: None,
+        short_name: None,
+        tracking: None,
+        activities: vec![],
+        external_id: None,
+    }
+}

@@ -296,7 +296,6 @@ async fn login_issues_an_expiring_bearer_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_pages_alike_however_many_groups_it_matches() {
     use commands::store::{PendingStream, Plan};
-    use domain::group::GroupEvent;
     use domain::{GroupId, OrgId};
 
     const GROUPS: usize = projections::queries::SORT_MATCHES_UP_TO as usize + 50;
@@ -314,22 +313,7 @@ async fn a_search_pages_alike_however_many_groups_it_matches() {
         .enumerate()
         .map(|(i, &number)| {
             let id = GroupId(uuid::Uuid::now_v7());
-            let created = GroupEvent::GroupCreated {
-                id,
-                org_id,
-                number,
-                name: format!("Bulk {i:04}"),
-                description: None,
-                outbound_caller_ids: vec![],
-                created_by: None,
-                status: Default::default(),
-                membership_type: Default::default(),
-                parent: None,
-                short_name: None,
-                tracking: None,
-                activities: vec![],
-                external_id: None,
-            };
+            let created = roster_tests::group_created(id, org_id, number, format!("Bulk {i:04}"));
             PendingStream::new(id.0, Some(org_id.0), 0, &[created]).unwrap()
         })
         .collect();

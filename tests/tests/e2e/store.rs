@@ -56,22 +56,7 @@ async fn a_stale_append_is_a_conflict_not_an_error() {
     let ctx = CommandContext::system("test", chrono::Utc::now());
     let id = GroupId(uuid::Uuid::now_v7());
     let org = OrgId(uuid::Uuid::now_v7());
-    let created = GroupEvent::GroupCreated {
-        id,
-        org_id: org,
-        number: 1,
-        name: "g".into(),
-        description: None,
-        outbound_caller_ids: vec![],
-        created_by: None,
-        status: Default::default(),
-        membership_type: Default::default(),
-        parent: None,
-        short_name: None,
-        tracking: None,
-        activities: vec![],
-        external_id: None,
-    };
+    let created = roster_tests::group_created(id, org, 1, "g".into());
     let plan = |v: i32| Plan {
         streams: vec![PendingStream::new(id.0, Some(org.0), v, std::slice::from_ref(&created)).unwrap()],
         ..Plan::default()
@@ -134,22 +119,7 @@ async fn bulk_groups(app: &TestApp, n: usize) -> Position {
     let streams = (0..n)
         .map(|i| {
             let id = GroupId(uuid::Uuid::now_v7());
-            let e = GroupEvent::GroupCreated {
-                id,
-                org_id: org,
-                number: i as i64,
-                name: format!("g{i}"),
-                description: None,
-                outbound_caller_ids: vec![],
-                created_by: None,
-                status: Default::default(),
-                membership_type: Default::default(),
-                parent: None,
-                short_name: None,
-                tracking: None,
-                activities: vec![],
-                external_id: None,
-            };
+            let e = roster_tests::group_created(id, org, i as i64, format!("g{i}"));
             PendingStream::new(id.0, Some(org.0), 0, &[e]).unwrap()
         })
         .collect();
