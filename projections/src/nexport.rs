@@ -734,7 +734,7 @@ pub async fn search_directory(
         DirectoryItem,
         r#"WITH nodes AS (
              SELECT o.id, o.name, o.subdomain AS short_name, 'Organization' AS kind
-             FROM organizations o JOIN node_closure c ON c.descendant_id = o.id AND c.ancestor_id = $1
+             FROM organizations o JOIN node_closure c ON c.descendant_id = o.id AND c.ancestor_id = $1 AND c.descendant_is_org
              UNION ALL
              SELECT g.id, g.name, g.short_name, 'Group'
              FROM groups g JOIN node_closure c ON c.descendant_id = g.id AND c.ancestor_id = $1)
