@@ -60,6 +60,26 @@ fn tag(i: usize) -> String {
 /// One request of a read, ready to send.
 type Read = Box<dyn Fn(usize) -> reqwest::RequestBuilder + Send + Sync>;
 
+/// What a read must find, checked on its first request before it is timed: a lookup that found
+/// nothing would time a different query than an identity provider's.
+enum Finds {
+    Any,
+    /// Exactly one resource (SCIM `totalResults`).
+    One,
+}
+
+impl Finds {
+    async fn check(&self, label: &str, read: &Read) -> Result<(), BoxError> {
+        if let Finds::One = self {
+            let v: Value = read(0).send().await?.json().await?;
+            if v["totalResults"] != 1 {
+                return Err(format!("{label}: the first request found {} resources, not one: {v}", v["totalResults"]).into());
+            }
+        }
+        Ok(())
+    }
+}
+
 struct ReadResult {
     label: String,
     p50_ms: f64,
@@ -110,7 +130,8 @@ pub(super) async fn run(
     let reads = reads(s, client, url, token, pool, org, &departments, readers).await?;
     let seal_lag_before = seal_lag(pool).await?;
     let mut results = Vec::new();
-    for (label, _, read) in &reads {
+    for (label, _, finds, read) in &reads {
+        finds.check(label, read).await?;
         eprintln!("bench: scale: {label}, {} requests", s.scale_reads);
         results.push(measure(label, read, s.scale_reads).await);
     }
@@ -121,7 +142,7 @@ pub(super) async fn run(
     load_users(client, url, token, &departments, &locations, s.scale_users..s.scale_users + FRESH_USERS).await?;
     load_groups(pool, org, s.scale_groups..s.scale_groups + FRESH_GROUPS).await?;
     wait_for_read_models(pool).await?;
-    for (label, _, read) in reads.iter().filter(|(_, trigram, _)| *trigram) {
+    for (label, _, _, read) in reads.iter().filter(|(_, trigram, ..)| *trigram) {
         let label = format!("{label}, after {FRESH_USERS} more users and {FRESH_GROUPS} more groups, no vacuum since");
         eprintln!("bench: scale: {label}, {} requests", s.scale_reads);
         results.push(measure(&label, read, s.scale_reads).await);
@@ -273,6 +294,8 @@ async fn load_users(
                     "lastName": format!("Garcia{}", tag(i)),
                     "department": departments[i % departments.len()],
                     "location": locations[i % locations.len()],
+                    // As an identity provider that provisions users keeps its own ids.
+                    "externalUserId": format!("ext-{i}"),
                 })
             })
             .collect();
@@ -320,7 +343,7 @@ async fn load_groups(pool: &PgPool, org: OrgId, groups: std::ops::Range<usize>) 
                 short_name: None,
                 tracking: None,
                 activities: vec![],
-                external_id: None,
+                external_id: Some(format!("ext-g{i}")),
             };
             plan.streams.push(PendingStream::new(id, Some(org.0), 0, &[created])?);
         }
@@ -360,7 +383,7 @@ async fn reads(
     org: OrgId,
     departments: &[String],
     (in_team, alone): (Arc<str>, Arc<str>),
-) -> Result<Vec<(String, bool, Read)>, BoxError> {
+) -> Result<Vec<(String, bool, Finds, Read)>, BoxError> {
     let member = |member_token: Arc<str>| {
         let (client, url) = (client.clone(), url.clone());
         move |i: usize| client.get(format!("{url}/api/posts?per_page=10&cur_page={}", 1 + i % 5)).header("X-API-KEY", &*member_token)
@@ -373,6 +396,20 @@ async fn reads(
         let (client, url, token) = (client.clone(), url.clone(), token.to_string());
         move |path: String| client.get(format!("{url}{path}")).bearer_auth(token.as_str())
     };
+    // SCIM, as an identity provider asks before it writes a user or group: one filter, a page of 20.
+    let scim = {
+        let (client, url, token) = (client.clone(), url.clone(), token.to_string());
+        move |resource: &str, filter: String| {
+            client
+                .get(format!("{url}/scim/v2/{resource}"))
+                .query(&[("filter", filter.as_str()), ("count", "20")])
+                .bearer_auth(token.as_str())
+        }
+    };
+    // A user and a group spread over all of them, request by request.
+    let (users, groups) = (s.scale_users.max(1), s.scale_groups.max(1));
+    let user_at = move |i: usize| (i * 7919) % users;
+    let group_at = move |i: usize| (i * 7919) % groups;
     let nexport = {
         let (client, url, token) = (client.clone(), url.clone(), token.to_string());
         move |body: Value| client.post(format!("{url}/api/v1/AdminApi/GetUsers?access_token={token}")).json(&body)
@@ -388,10 +425,11 @@ async fn reads(
             .await?
             .map(|(tx, gid)| vec![Position::new(tx, gid).to_string()])
             .unwrap_or_else(|| vec![Position::START.to_string()]);
-    let reads: Vec<(String, bool, Read)> = vec![
+    let reads: Vec<(String, bool, Finds, Read)> = vec![
         (
             "WorkDrive GET /api/users, first page of 20".into(),
             false,
+            Finds::Any,
             Box::new({
                 let wd = wd.clone();
                 move |_| wd("/api/users?per_page=20".into())
@@ -400,6 +438,7 @@ async fn reads(
         (
             "WorkDrive GET /api/users, a page near the end".into(),
             false,
+            Finds::Any,
             Box::new({
                 let wd = wd.clone();
                 move |i| wd(format!("/api/users?per_page=20&cur_page={}", last_page - i % 50))
@@ -408,6 +447,7 @@ async fn reads(
         (
             "WorkDrive GET /api/users?department=…, first page".into(),
             false,
+            Finds::Any,
             Box::new({
                 let wd = wd.clone();
                 move |i| wd(format!("/api/users?per_page=20&department={}", depts[i % depts.len()]))
@@ -416,6 +456,7 @@ async fn reads(
         (
             "PortSIP GET /api/groups?filter=startswith(name,…)".into(),
             false,
+            Finds::Any,
             Box::new({
                 let bearer = bearer.clone();
                 move |i| bearer(format!("/api/groups?top=20&filter=startswith(name,'Group {} {}')", TEAMS[i % TEAMS.len()], 10 + i % 90))
@@ -424,6 +465,7 @@ async fn reads(
         (
             "PortSIP GET /api/groups?orderby=name desc".into(),
             false,
+            Finds::Any,
             Box::new({
                 let bearer = bearer.clone();
                 move |i| bearer(format!("/api/groups?top=20&skip={}&orderby=name desc", (i % 10) * 20))
@@ -432,6 +474,7 @@ async fn reads(
         (
             "PortSIP GET /api/groups?search=…".into(),
             true,
+            Finds::Any,
             Box::new({
                 let bearer = bearer.clone();
                 move |i| bearer(format!("/api/groups?top=20&search={}", tag(i * 7919).get(..4).unwrap_or("abcd")))
@@ -440,6 +483,7 @@ async fn reads(
         (
             "Publisher GET /api/2/groups?search=…&sort=-name".into(),
             true,
+            Finds::Any,
             Box::new({
                 let bearer = bearer.clone();
                 move |i| bearer(format!("/api/2/groups?limit=20&sort=-name&search={} {}", TEAMS[i % TEAMS.len()], 100 + i % 900))
@@ -448,6 +492,7 @@ async fn reads(
         (
             "NexPort GetUsers, partial match".into(),
             true,
+            Finds::Any,
             Box::new({
                 let nexport = nexport.clone();
                 move |i| {
@@ -463,12 +508,86 @@ async fn reads(
                 s.scale_users / DEPARTMENTS
             ),
             false,
+            Finds::Any,
             Box::new(member(in_team)),
         ),
-        ("WorkDrive GET /api/posts, pages 1–5 of 10, a member of no department".into(), false, Box::new(member(alone))),
+        ("WorkDrive GET /api/posts, pages 1–5 of 10, a member of no department".into(), false, Finds::Any, Box::new(member(alone))),
+        (
+            "SCIM GET /Users?filter=userName eq \"…\"".into(),
+            false,
+            Finds::One,
+            Box::new({
+                let scim = scim.clone();
+                move |i| {
+                    let k = user_at(i);
+                    scim("Users", format!("userName eq \"user{k}@example{}.com\"", k % 97))
+                }
+            }),
+        ),
+        (
+            "SCIM GET /Users?filter=externalId eq \"…\"".into(),
+            false,
+            Finds::One,
+            Box::new({
+                let scim = scim.clone();
+                move |i| scim("Users", format!("externalId eq \"ext-{}\"", user_at(i)))
+            }),
+        ),
+        (
+            "SCIM GET /Users?filter=emails.value eq \"…\"".into(),
+            true,
+            Finds::One,
+            Box::new({
+                let scim = scim.clone();
+                move |i| {
+                    let k = user_at(i);
+                    scim("Users", format!("emails.value eq \"USER{k}@example{}.com\"", k % 97))
+                }
+            }),
+        ),
+        (
+            "SCIM GET /Users?filter=name.familyName sw \"…\"".into(),
+            true,
+            Finds::Any,
+            Box::new({
+                let scim = scim.clone();
+                move |i| scim("Users", format!("name.familyName sw \"garcia{}\"", tag(user_at(i)).get(..4).unwrap_or("abcd")))
+            }),
+        ),
+        (
+            "SCIM GET /Users, first page of 20".into(),
+            false,
+            Finds::Any,
+            Box::new({
+                let bearer = bearer.clone();
+                move |_| bearer("/scim/v2/Users?count=20".into())
+            }),
+        ),
+        (
+            "SCIM GET /Groups?filter=displayName eq \"…\"".into(),
+            true,
+            Finds::One,
+            Box::new({
+                let scim = scim.clone();
+                move |i| {
+                    let k = group_at(i);
+                    scim("Groups", format!("displayName eq \"group {} {k}\"", TEAMS[k % TEAMS.len()]))
+                }
+            }),
+        ),
+        (
+            "SCIM GET /Groups?filter=externalId eq \"…\"".into(),
+            false,
+            Finds::One,
+            Box::new({
+                let scim = scim.clone();
+                move |i| scim("Groups", format!("externalId eq \"ext-g{}\"", group_at(i)))
+            }),
+        ),
         (
             "GET /events, a deep cursor, 100 events".into(),
             false,
+            Finds::Any,
             Box::new({
                 let wd = wd.clone();
                 move |i| wd(format!("/events?limit=100&after={}", positions[i % positions.len()]))
