@@ -205,10 +205,7 @@ pub async fn users_page(
 async fn users_total<'e>(db: impl PgExecutor<'e>, filter: &UserFilter, where_sql: &str, values: &[Uuid]) -> Result<i64, sqlx::Error> {
     let org = values[0];
     match (filter.department, filter.location) {
-        (None, None) => {
-            let n = sqlx::query_scalar!("SELECT live FROM org_user_counts WHERE org_id = $1", org).fetch_optional(db).await?;
-            return Ok(n.unwrap_or(0));
-        }
+        (None, None) => return org_user_count(db, org).await,
         (Some(unit), None) | (None, Some(unit)) => {
             let n = sqlx::query_scalar!("SELECT live FROM unit_user_counts WHERE org_id = $1 AND unit_id = $2", org, unit)
                 .fetch_optional(db)
@@ -251,9 +248,15 @@ pub async fn group_by_number(pool: &PgPool, org: Uuid, number: i64) -> Result<Op
     sqlx::query_as!(GroupRow, "SELECT * FROM groups WHERE number = $1 AND org_id = $2", number, org).fetch_optional(pool).await
 }
 
+/// How many live users `org` has: the count the projector keeps (`org_user_counts`), which
+/// unfiltered lists show instead of counting a million rows per page.
+pub async fn org_user_count<'e>(db: impl PgExecutor<'e>, org: Uuid) -> Result<i64, sqlx::Error> {
+    Ok(sqlx::query_scalar!("SELECT live FROM org_user_counts WHERE org_id = $1", org).fetch_optional(db).await?.unwrap_or(0))
+}
+
 /// How many groups `org` has: the count the projector keeps (`org_group_counts`), which unfiltered
 /// lists show instead of counting 100,000 rows per page.
-async fn org_group_count(pool: &PgPool, org: Uuid) -> Result<i64, sqlx::Error> {
+pub async fn org_group_count(pool: &PgPool, org: Uuid) -> Result<i64, sqlx::Error> {
     Ok(sqlx::query_scalar!("SELECT live FROM org_group_counts WHERE org_id = $1", org).fetch_optional(pool).await?.unwrap_or(0))
 }
 

@@ -311,11 +311,15 @@ pub async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: 
     let (start, _) = params.window();
     let (rows, total) = q::users(&st.pool, org.0, &query).await?;
     let base = base_url(headers);
-    let mut resources = Vec::with_capacity(rows.len());
-    for row in rows {
-        let groups = q::groups_of_user(&st.pool, row.user.id).await?;
-        resources.push(project(render(&row, &groups, &base), &params.attributes, &params.excluded));
-    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.user.id).collect();
+    let groups = q::groups_of_users(&st.pool, &ids).await?;
+    let resources = rows
+        .iter()
+        .map(|row| {
+            let groups = groups.get(&row.user.id).map(Vec::as_slice).unwrap_or_default();
+            project(render(row, groups, &base), &params.attributes, &params.excluded)
+        })
+        .collect();
     Ok(list_response(total, start, resources))
 }
 

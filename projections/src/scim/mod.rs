@@ -6,6 +6,8 @@
 
 pub mod filter;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -13,7 +15,8 @@ use uuid::Uuid;
 pub use filter::{parse_filter, parse_path, AttrPath, CompValue, CompareOp, Filter, FilterError, PatchPath};
 use filter::{CORE_GROUP_URN, CORE_USER_URN, ENTERPRISE_URN};
 
-use crate::queries::UserRow;
+use crate::queries::{self, UserRow};
+use crate::search;
 
 /// How an attribute compares (RFC 7643 §2.3, `caseExact`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +35,30 @@ pub enum Kind {
 pub struct Attr {
     pub sql: &'static str,
     pub kind: Kind,
+    /// A trigram-indexed text that contains this attribute's value whole, when there is one: a
+    /// value the attribute equals, starts with, ends with or contains lies in it too.
+    pub within: Option<&'static str>,
 }
 
 const CI: Kind = Kind::Text { case_exact: false };
 const EXACT: Kind = Kind::Text { case_exact: true };
+
+const fn attr(sql: &'static str, kind: Kind) -> Attr {
+    Attr { sql, kind, within: None }
+}
+
+/// A user's login, first name, last name and email joined by U+001F: the expression of migration
+/// 0027's `users_search_trgm_idx` (live users only), character for character, or the planner will
+/// not match it to the index.
+const USER_SEARCH_TEXT: &str = "(u.login || E'\\x1f' || u.first_name || E'\\x1f' || u.last_name || E'\\x1f' || u.email)";
+
+/// What joins the fields of [`USER_SEARCH_TEXT`]: a value holding it could match across two
+/// fields there, so such a value is compared without the index.
+const SEARCH_TEXT_SEPARATOR: char = '\u{1f}';
+
+const fn searched(sql: &'static str, within: &'static str) -> Attr {
+    Attr { sql, kind: CI, within: Some(within) }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -70,35 +93,33 @@ impl Resource {
 fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
     let enterprise = |key: &str| {
         Some(match key {
-            "department" => Attr { sql: "(SELECT d.name FROM departments d WHERE d.id = u.department)", kind: CI },
-            "manager" | "manager.value" => Attr { sql: "u.reports_to::text", kind: EXACT },
-            "manager.displayname" => {
-                Attr { sql: "(SELECT b.first_name || ' ' || b.last_name FROM users b WHERE b.id = u.reports_to)", kind: CI }
-            }
-            "employeenumber" => Attr { sql: "u.number::text", kind: EXACT },
+            "department" => attr("(SELECT d.name FROM departments d WHERE d.id = u.department)", CI),
+            "manager" | "manager.value" => attr("u.reports_to::text", EXACT),
+            "manager.displayname" => attr("(SELECT b.first_name || ' ' || b.last_name FROM users b WHERE b.id = u.reports_to)", CI),
+            "employeenumber" => attr("u.number::text", EXACT),
             _ => return None,
         })
     };
     let core = |key: &str| {
         Some(match key {
-            "id" => Attr { sql: "u.id::text", kind: EXACT },
-            "username" => Attr { sql: "u.login", kind: CI },
-            "externalid" => Attr { sql: "u.external_user_id", kind: EXACT },
-            "displayname" => Attr { sql: "coalesce(u.nickname, u.first_name || ' ' || u.last_name)", kind: CI },
-            "name.givenname" => Attr { sql: "u.first_name", kind: CI },
-            "name.familyname" => Attr { sql: "u.last_name", kind: CI },
-            "name.middlename" => Attr { sql: "u.middle_name", kind: CI },
-            "name.honorificprefix" => Attr { sql: "u.title_prefix", kind: CI },
-            "name.formatted" => Attr { sql: "(u.first_name || ' ' || u.last_name)", kind: CI },
-            "title" => Attr { sql: "u.designation", kind: CI },
-            "emails" | "emails.value" => Attr { sql: "u.email", kind: CI },
-            "emails.type" => Attr { sql: "'work'", kind: CI },
-            "emails.primary" => Attr { sql: "true", kind: Kind::Bool },
-            "phonenumbers" | "phonenumbers.value" => Attr { sql: "u.phone", kind: CI },
-            "phonenumbers.type" => Attr { sql: "(CASE WHEN u.phone IS NULL THEN NULL ELSE 'work' END)", kind: CI },
-            "active" => Attr { sql: "(u.status NOT IN ('BLOCKED', 'ARCHIVE'))", kind: Kind::Bool },
-            "meta.created" => Attr { sql: "u.created_at", kind: Kind::Time },
-            "meta.lastmodified" => Attr { sql: "u.updated_at", kind: Kind::Time },
+            "id" => attr("u.id::text", EXACT),
+            "username" => searched("u.login", USER_SEARCH_TEXT),
+            "externalid" => attr("u.external_user_id", EXACT),
+            "displayname" => attr("coalesce(u.nickname, u.first_name || ' ' || u.last_name)", CI),
+            "name.givenname" => searched("u.first_name", USER_SEARCH_TEXT),
+            "name.familyname" => searched("u.last_name", USER_SEARCH_TEXT),
+            "name.middlename" => attr("u.middle_name", CI),
+            "name.honorificprefix" => attr("u.title_prefix", CI),
+            "name.formatted" => attr("(u.first_name || ' ' || u.last_name)", CI),
+            "title" => attr("u.designation", CI),
+            "emails" | "emails.value" => searched("u.email", USER_SEARCH_TEXT),
+            "emails.type" => attr("'work'", CI),
+            "emails.primary" => attr("true", Kind::Bool),
+            "phonenumbers" | "phonenumbers.value" => attr("u.phone", CI),
+            "phonenumbers.type" => attr("(CASE WHEN u.phone IS NULL THEN NULL ELSE 'work' END)", CI),
+            "active" => attr("(u.status NOT IN ('BLOCKED', 'ARCHIVE'))", Kind::Bool),
+            "meta.created" => attr("u.created_at", Kind::Time),
+            "meta.lastmodified" => attr("u.updated_at", Kind::Time),
             _ => return None,
         })
     };
@@ -112,12 +133,12 @@ fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
 
 fn group_attr(key: &str) -> Option<Attr> {
     Some(match key {
-        "id" => Attr { sql: "g.id::text", kind: EXACT },
-        "displayname" => Attr { sql: "g.name", kind: CI },
-        "externalid" => Attr { sql: "g.external_id", kind: EXACT },
-        "members" | "members.value" => Attr { sql: "", kind: Kind::Member },
-        "meta.created" => Attr { sql: "g.created_at", kind: Kind::Time },
-        "meta.lastmodified" => Attr { sql: "g.updated_at", kind: Kind::Time },
+        "id" => attr("g.id::text", EXACT),
+        "displayname" => searched("g.name", "g.name"),
+        "externalid" => attr("g.external_id", EXACT),
+        "members" | "members.value" => attr("", Kind::Member),
+        "meta.created" => attr("g.created_at", Kind::Time),
+        "meta.lastmodified" => attr("g.updated_at", Kind::Time),
         _ => return None,
     })
 }
@@ -315,23 +336,49 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
             out.sql(")");
         }
         Kind::Text { case_exact } => {
-            let s = match value {
+            let v = match value {
                 CompValue::Str(s) => s.clone(),
                 // Numbers compare with their text (employeeNumber eq 12).
                 CompValue::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
                 _ => return Err(err(format!("'{path}' is a string: compare with a quoted value"))),
             };
-            let (lhs, v) = if case_exact { (a.sql.to_string(), s) } else { (format!("lower({})", a.sql), s.to_lowercase()) };
+            // Case-insensitive means both sides folded by the same `lower()`: the database's, whose
+            // folding depends on its locale and need not be Rust's (under `C` it folds ASCII only,
+            // and a value lowered in Rust would never equal a stored `É`).
+            let (lhs, fold) = if case_exact { (a.sql.to_string(), ("", "")) } else { (format!("lower({})", a.sql), ("lower(", ")")) };
+            let value = |out: &mut Compiled| {
+                out.sql(fold.0);
+                out.bind(Param::Text(v.clone()));
+                out.sql(fold.1);
+            };
+            // A match lies in the attribute's indexed text, so that text containing the value is
+            // said first, for the planner to find the few candidates by the trigram index: an
+            // IdP's `emails.value eq` before each create otherwise reads every user of the org.
+            // `ILIKE` folds case as `lower()` does. It narrows nothing, so the result is the
+            // comparison's alone.
+            let within = a.within.filter(|_| matches!(op, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew));
+            let within = within.filter(|_| search::uses_trigrams(&v) && !v.contains(SEARCH_TEXT_SEPARATOR));
+            if let Some(text) = within {
+                out.sql(format!("({text} ILIKE "));
+                out.bind(Param::Text(search::contains_pattern(&v)));
+                out.sql(" ESCAPE '\\' AND ");
+            }
             let cmp = |out: &mut Compiled, sym: &str| {
                 out.sql(format!("({lhs} COLLATE \"C\" {sym} "));
-                out.bind(Param::Text(v.clone()));
+                value(out);
                 out.sql(")");
             };
             match op {
-                CompareOp::Eq => cmp(out, "="),
+                // Equality is the same in every deterministic collation, and without one named
+                // an expression index (0017's `lower(login)`, 0036's external ids) serves it.
+                CompareOp::Eq => {
+                    out.sql(format!("({lhs} = "));
+                    value(out);
+                    out.sql(")");
+                }
                 CompareOp::Ne => {
                     out.sql(format!("({lhs} IS DISTINCT FROM "));
-                    out.bind(Param::Text(v.clone()));
+                    value(out);
                     out.sql(")");
                 }
                 CompareOp::Gt => cmp(out, ">"),
@@ -340,21 +387,25 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
                 CompareOp::Le => cmp(out, "<="),
                 CompareOp::Co => {
                     out.sql(format!("(strpos({lhs}, "));
-                    out.bind(Param::Text(v.clone()));
+                    value(out);
                     out.sql(") > 0)");
                 }
                 CompareOp::Sw => {
                     out.sql(format!("starts_with({lhs}, "));
-                    out.bind(Param::Text(v.clone()));
+                    value(out);
                     out.sql(")");
                 }
                 CompareOp::Ew => {
+                    // The folded value's length: folding may change it outside ASCII.
                     out.sql(format!("(right({lhs}, char_length("));
-                    out.bind(Param::Text(v.clone()));
+                    value(out);
                     out.sql(")) = ");
-                    out.bind(Param::Text(v.clone()));
+                    value(out);
                     out.sql(")");
                 }
+            }
+            if within.is_some() {
+                out.sql(")");
             }
         }
     }
@@ -418,36 +469,54 @@ const GROUP_SELECT: &str = "SELECT g.id, g.name, g.external_id, g.created_at, g.
      coalesce((SELECT v.version FROM stream_versions v WHERE v.stream_id = g.id), 0) AS stream_version FROM groups g";
 
 fn scoped<'a>(resource: Resource, select: &str, org: Uuid, filter: Option<&Compiled>) -> QueryBuilder<'a, Postgres> {
-    let a = resource.alias();
     let mut qb = QueryBuilder::new(select);
+    push_scope(&mut qb, resource, org, filter);
+    qb
+}
+
+/// ` WHERE` the resource is the org's (and live), and matches `filter`.
+fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, resource: Resource, org: Uuid, filter: Option<&Compiled>) {
+    let a = resource.alias();
     qb.push(format!(" WHERE {a}.org_id = ")).push_bind(org);
     if resource == Resource::User {
         qb.push(" AND NOT u.deleted");
     }
     if let Some(f) = filter {
         qb.push(" AND (");
-        f.push(&mut qb);
+        f.push(qb);
         qb.push(")");
     }
-    qb
 }
 
+/// One page, its ids chosen before any row is read (as `queries::users_page` does): in the
+/// default order the entries a deep `startIndex` skips come from the `(org_id, created_at, id)`
+/// index alone, not from the rows, and `= ANY(ARRAY(...))` keeps the planner from joining the
+/// whole table against a limit it does not know.
 fn page<'a>(resource: Resource, select: &str, org: Uuid, q: &ListQuery) -> QueryBuilder<'a, Postgres> {
     let a = resource.alias();
-    let mut qb = scoped(resource, select, org, q.filter.as_ref());
     let dir = if q.descending { "DESC" } else { "ASC" };
-    match &q.sort {
-        Some(s) => qb.push(format!(" ORDER BY {s} {dir} NULLS LAST, {a}.created_at, {a}.id")),
-        None => qb.push(format!(" ORDER BY {a}.created_at, {a}.id")),
+    let order = match &q.sort {
+        Some(s) => format!(" ORDER BY {s} {dir} NULLS LAST, {a}.created_at, {a}.id"),
+        None => format!(" ORDER BY {a}.created_at, {a}.id"),
     };
-    qb.push(" LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset);
+    let table = match resource {
+        Resource::User => "users u",
+        Resource::Group => "groups g",
+    };
+    let mut qb = QueryBuilder::new(select);
+    qb.push(format!(" WHERE {a}.id = ANY(ARRAY(SELECT {a}.id FROM {table}"));
+    push_scope(&mut qb, resource, org, q.filter.as_ref());
+    qb.push(&order).push(" LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset).push("))");
+    qb.push(order);
     qb
 }
 
 /// One page of the org's live users and the total that match.
 pub async fn users(pool: &PgPool, org: Uuid, q: &ListQuery) -> Result<(Vec<ScimUser>, i64), sqlx::Error> {
-    let (total,): (i64,) =
-        scoped(Resource::User, "SELECT count(*) FROM users u", org, q.filter.as_ref()).build_query_as().fetch_one(pool).await?;
+    let total = match &q.filter {
+        None => queries::org_user_count(pool, org).await?,
+        Some(f) => scoped(Resource::User, "SELECT count(*) FROM users u", org, Some(f)).build_query_scalar().fetch_one(pool).await?,
+    };
     let rows = page(Resource::User, USER_SELECT, org, q).build_query_as().fetch_all(pool).await?;
     Ok((rows, total))
 }
@@ -476,8 +545,10 @@ pub async fn department_id_by_name(pool: &PgPool, org: Uuid, name: &str) -> Resu
 }
 
 pub async fn groups(pool: &PgPool, org: Uuid, q: &ListQuery) -> Result<(Vec<ScimGroup>, i64), sqlx::Error> {
-    let (total,): (i64,) =
-        scoped(Resource::Group, "SELECT count(*) FROM groups g", org, q.filter.as_ref()).build_query_as().fetch_one(pool).await?;
+    let total = match &q.filter {
+        None => queries::org_group_count(pool, org).await?,
+        Some(f) => scoped(Resource::Group, "SELECT count(*) FROM groups g", org, Some(f)).build_query_scalar().fetch_one(pool).await?,
+    };
     let rows = page(Resource::Group, GROUP_SELECT, org, q).build_query_as().fetch_all(pool).await?;
     Ok((rows, total))
 }
@@ -512,16 +583,29 @@ pub async fn group_members(pool: &PgPool, groups: &[Uuid]) -> Result<Vec<GroupMe
     Ok(rows.into_iter().map(|r| GroupMember { group_id: r.group_id, user_id: r.user_id, display: r.display }).collect())
 }
 
-/// The groups (id, name) a user is an active member of.
+/// The groups (id, name) a user is an active member of, by name.
 pub async fn groups_of_user(pool: &PgPool, user: Uuid) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    Ok(groups_of_users(pool, &[user]).await?.remove(&user).unwrap_or_default())
+}
+
+/// The groups (id, name) each of `users` is an active member of, by name, in one query for a
+/// whole page (a user without a group has no entry).
+pub async fn groups_of_users(pool: &PgPool, users: &[Uuid]) -> Result<HashMap<Uuid, Vec<(Uuid, String)>>, sqlx::Error> {
+    if users.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows = sqlx::query!(
-        "SELECT g.id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id \
-         WHERE m.user_id = $1 AND m.status = 'active' ORDER BY g.name, g.id",
-        user,
+        "SELECT m.user_id, g.id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id \
+         WHERE m.user_id = ANY($1) AND m.status = 'active' ORDER BY m.user_id, g.name, g.id",
+        users,
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+    let mut of: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
+    for r in rows {
+        of.entry(r.user_id).or_default().push((r.id, r.name));
+    }
+    Ok(of)
 }
 
 #[cfg(test)]
@@ -536,11 +620,28 @@ mod tests {
     #[test]
     fn user_names_compare_case_insensitively_with_bound_values() {
         let (s, p) = sql(Resource::User, r#"userName eq "BJensen""#).unwrap();
-        assert_eq!(s, "(lower(u.login) COLLATE \"C\" = $1)");
-        assert_eq!(p, vec![Param::Text("bjensen".into())]);
+        assert_eq!(s, format!("({USER_SEARCH_TEXT} ILIKE $1 ESCAPE '\\' AND (lower(u.login) = lower($2)))"));
+        assert_eq!(p, vec![Param::Text("%BJensen%".into()), Param::Text("BJensen".into())]);
         let (s, p) = sql(Resource::User, r#"externalId eq "AbC""#).unwrap();
-        assert_eq!(s, "(u.external_user_id COLLATE \"C\" = $1)");
+        assert_eq!(s, "(u.external_user_id = $1)");
         assert_eq!(p, vec![Param::Text("AbC".into())]);
+    }
+
+    #[test]
+    fn the_search_index_narrows_only_what_it_can() {
+        // The value is found in the indexed text as a literal: LIKE's metacharacters escaped.
+        let (s, p) = sql(Resource::Group, r#"displayName co "50%_off""#).unwrap();
+        assert_eq!(s, "(g.name ILIKE $1 ESCAPE '\\' AND (strpos(lower(g.name), lower($2)) > 0))");
+        assert_eq!(p, vec![Param::Text("%50\\%\\_off%".into()), Param::Text("50%_off".into())]);
+        for (f, why) in [
+            (r#"userName sw "ab""#, "a term under three characters has no trigram"),
+            (r#"userName co "ab\u001fcd""#, "the separator could match across two fields"),
+            (r#"userName gt "abc""#, "an ordering is not a substring"),
+            (r#"title co "manager""#, "a title is not in the indexed text"),
+        ] {
+            let (s, _) = sql(Resource::User, f).unwrap();
+            assert!(!s.contains("ILIKE"), "{f}: {why}: {s}");
+        }
     }
 
     #[test]

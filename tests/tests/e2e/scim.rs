@@ -1,6 +1,9 @@
 //! SCIM 2.0 (DESIGN §12): discovery, users, groups, filters, PATCH, ETags, cross-dialect
 //! identity, tenant isolation and the audit feed.
 
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
 use reqwest::{Method, StatusCode};
 use roster_tests::{send, send_raw, TestApp};
 use serde_json::{json, Value};
@@ -323,6 +326,102 @@ async fn filters_sorting_paging_and_projection() {
     let (status, v) = send(sc(&app, Method::POST, "/.search", &org.token).json(&json!({"filter": "displayName pr", "count": 100}))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["totalResults"], 4);
+}
+
+/// Characters whose case every `lower()` folds alike (Rust's, and Postgres's in any locale): the
+/// only cased ones are ASCII. With LIKE's metacharacters, to show they are taken literally.
+const SEARCH_ALPHABET: &[char] = &['a', 'b', 'c', 'A', 'B', 'C', 'x', '1', '.', '%', '_', '\\', 'ø', 'ß', '€'];
+
+fn search_word(len: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(SEARCH_ALPHABET), len).prop_map(|c| c.into_iter().collect())
+}
+
+/// `userName`, `name.givenName`, `name.familyName` and `emails.value` are compared through the
+/// trigram index when their value is long enough (`projections::scim`): whatever the value, the
+/// answer must be what comparing every user would give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexed_text_filters_answer_as_a_comparison_of_every_user() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimSearch").await;
+    let mut runner = TestRunner::new(Config { cases: 200, ..Config::default() });
+    let words = proptest::collection::vec((search_word(1..=5), search_word(1..=6), search_word(1..=6), search_word(1..=5)), 14);
+    for (i, (login, given, family, mailbox)) in words.new_tree(&mut runner).unwrap().current().into_iter().enumerate() {
+        create_user(
+            &app,
+            &org.token,
+            json!({
+                "userName": format!("{login}{i}"), "name": {"givenName": given, "familyName": family},
+                "emails": [{"value": format!("{mailbox}{i}@x.io"), "primary": true}],
+            }),
+        )
+        .await;
+    }
+    let list = |filter: String| {
+        let path = format!("/Users?count=1000&attributes=userName,name,emails&filter={}", enc(&filter));
+        send(sc(&app, Method::GET, &path, &org.token))
+    };
+    let fields = |u: &Value| -> [String; 4] {
+        [&u["userName"], &u["name"]["givenName"], &u["name"]["familyName"], &u["emails"][0]["value"]]
+            .map(|v| v.as_str().unwrap_or_else(|| panic!("{u}")).to_string())
+    };
+    let (status, all) = list("userName pr".into()).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let users: Vec<[String; 4]> = all["Resources"].as_array().unwrap().iter().map(fields).collect();
+    assert_eq!(users.len(), 15, "{all}");
+
+    const ATTRS: [&str; 4] = ["userName", "name.givenName", "name.familyName", "emails.value"];
+    const OPS: [&str; 4] = ["eq", "co", "sw", "ew"];
+    let case =
+        (0..ATTRS.len(), 0..OPS.len(), 0..users.len(), any::<proptest::sample::Index>(), 1usize..8, any::<bool>(), search_word(1..=6));
+    let mut narrowed = 0;
+    for _ in 0..200 {
+        let (attr, op, who, start, len, from_value, random) = case.new_tree(&mut runner).unwrap().current();
+        // Mostly a piece of someone's value, with its ASCII case flipped, else any word.
+        let term: String = if from_value {
+            let chars: Vec<char> = users[who][attr].chars().collect();
+            let start = start.index(chars.len());
+            let piece: String = chars[start..chars.len().min(start + len)].iter().collect();
+            piece.chars().map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
+        } else {
+            random
+        };
+        let fold = |s: &str| s.to_lowercase();
+        let t = fold(&term);
+        let mut expect: Vec<&str> = users
+            .iter()
+            .filter(|u| {
+                let v = fold(&u[attr]);
+                match OPS[op] {
+                    "eq" => v == t,
+                    "co" => v.contains(&t),
+                    "sw" => v.starts_with(&t),
+                    _ => v.ends_with(&t),
+                }
+            })
+            .map(|u| u[0].as_str())
+            .collect();
+        expect.sort_unstable();
+        narrowed += usize::from(term.chars().count() >= 3);
+        let filter = format!("{} {} {}", ATTRS[attr], OPS[op], serde_json::to_string(&term).unwrap());
+        let (status, v) = list(filter.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{filter}: {v}");
+        let mut got: Vec<&str> = v["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap()).collect();
+        got.sort_unstable();
+        assert_eq!(got, expect, "{filter}");
+        assert_eq!(v["totalResults"], expect.len(), "{filter}");
+    }
+    // Most cases went through the index (three characters or more), not only the plain scan.
+    assert!(narrowed >= 60, "only {narrowed} of 200 terms were long enough for the index");
+
+    // A stored value equals itself outside ASCII too (a value folded by Rust alone never did).
+    // Its own org: whether `É` and `é` are one letter is the database locale's to say.
+    let org = app.create_org("ScimFold").await;
+    create_user(&app, &org.token, json!({"userName": "Émile@x.io", "name": {"givenName": "Élodie", "familyName": "Ørsted"}})).await;
+    for filter in [r#"userName eq "Émile@x.io""#, r#"name.givenName sw "Élo""#, r#"name.familyName co "Ørst""#] {
+        let path = format!("/Users?filter={}", enc(filter));
+        let (_, v) = send(sc(&app, Method::GET, &path, &org.token)).await;
+        assert_eq!(v["totalResults"], 1, "{filter}: {v}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,13 @@
+-- What an identity provider asks before it writes (issue #16, SCIM at a million users): Okta and
+-- Entra ID look a user up by `userName eq "…"` and, when configured to, by `externalId eq "…"`,
+-- once per user they provision. Both read every user of the org, about 150 ms each (and twice per
+-- request: the count and the page) at 1,000,000 users on a scratch copy:
+--
+-- * `userName eq` compiled to `lower(login) COLLATE "C" = $1`, and an index matches a comparison
+--   only in the collation it was built with, so 0017's `(org_id, lower(login))` stood unused.
+--   Equality is the same in every deterministic collation, so the filter now names none
+--   (`projections::scim`), and that index serves it.
+-- * `externalId eq` had no index. Most users have no external id, and a partial index costs
+--   their writes nothing; live users only, as SCIM lists them. Groups have theirs since 0022.
+create index users_org_external_id_idx on rm_directory.users (org_id, external_user_id)
+    where external_user_id is not null and not deleted;
