@@ -49,14 +49,20 @@ pub fn render(g: &ScimGroup, members: &[q::GroupMember], base: &str) -> Value {
     v
 }
 
-/// Groups with their members, fetched in one query for the page.
-pub async fn render_many(st: &AppState, rows: Vec<ScimGroup>, base: &str) -> Result<Vec<Value>, ScimError> {
-    let ids: Vec<Uuid> = rows.iter().map(|g| g.id).collect();
+/// Groups as `params` projects them, their members fetched in one query for the page, and only
+/// when they are returned: a group of 50,000 members is not read to be left out.
+pub async fn render_many(st: &AppState, rows: Vec<ScimGroup>, params: &ListParams, base: &str) -> Result<Vec<Value>, ScimError> {
     let mut members: HashMap<Uuid, Vec<q::GroupMember>> = HashMap::new();
-    for m in q::group_members(&st.pool, &ids).await? {
-        members.entry(m.group_id).or_default().push(m);
+    if params.returns("members") {
+        let ids: Vec<Uuid> = rows.iter().map(|g| g.id).collect();
+        for m in q::group_members(&st.pool, &ids).await? {
+            members.entry(m.group_id).or_default().push(m);
+        }
     }
-    Ok(rows.iter().map(|g| render(g, members.get(&g.id).map(Vec::as_slice).unwrap_or(&[]), base)).collect())
+    Ok(rows
+        .iter()
+        .map(|g| project(render(g, members.get(&g.id).map(Vec::as_slice).unwrap_or(&[]), base), &params.attributes, &params.excluded))
+        .collect())
 }
 
 async fn load(st: &AppState, org: OrgId, id: &str) -> Result<ScimGroup, ScimError> {
@@ -67,7 +73,7 @@ async fn load(st: &AppState, org: OrgId, id: &str) -> Result<ScimGroup, ScimErro
 async fn answer(st: &AppState, org: OrgId, id: Uuid, status: StatusCode, headers: &HeaderMap) -> Result<Response, ScimError> {
     let g = q::group(&st.pool, org.0, id).await?.ok_or_else(|| ScimError::not_found("group"))?;
     let version = g.stream_version;
-    let body = render_many(st, vec![g], &base_url(headers)).await?.pop().unwrap_or(Value::Null);
+    let body = render_many(st, vec![g], &ListParams::default(), &base_url(headers)).await?.pop().unwrap_or(Value::Null);
     Ok(resource(status, body, version))
 }
 
@@ -118,9 +124,7 @@ async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: &Hea
     let query = params.list_query(Resource::Group)?;
     let (start, _) = params.window();
     let (rows, total) = q::groups(&st.pool, org.0, &query).await?;
-    let resources =
-        render_many(st, rows, &base_url(headers)).await?.into_iter().map(|g| project(g, &params.attributes, &params.excluded)).collect();
-    Ok(list_response(total, start, resources))
+    Ok(list_response(total, start, render_many(st, rows, params, &base_url(headers)).await?))
 }
 
 #[utoipa::path(get, path = "/scim/v2/Groups", tag = "SCIM",
@@ -166,8 +170,8 @@ pub async fn show(
     }
     let params = ListParams::from_query(&params)?;
     let version = g.stream_version;
-    let body = render_many(&st, vec![g], &base_url(&headers)).await?.pop().unwrap_or(Value::Null);
-    Ok(resource(StatusCode::OK, project(body, &params.attributes, &params.excluded), version))
+    let body = render_many(&st, vec![g], &params, &base_url(&headers)).await?.pop().unwrap_or(Value::Null);
+    Ok(resource(StatusCode::OK, body, version))
 }
 
 #[utoipa::path(post, path = "/scim/v2/Groups", tag = "SCIM", request_body(content = Object, description = "Group"),

@@ -353,6 +353,17 @@ impl ListParams {
         }
     }
 
+    /// Whether the top-level attribute `name` is in the answer: not when `excludedAttributes`
+    /// names it whole, nor when `attributes` names others only. A page need not read what it
+    /// does not return (Entra ID asks for groups with `excludedAttributes=members`).
+    pub fn returns(&self, name: &str) -> bool {
+        // A URN-qualified path names its attribute after the last `:`.
+        let path = |p: &str| p.rsplit(':').next().unwrap_or(p).to_string();
+        let top = |p: &str| path(p).split('.').next().unwrap_or_default().to_string();
+        !self.excluded.iter().any(|p| path(p).eq_ignore_ascii_case(name))
+            && (self.attributes.is_empty() || self.attributes.iter().any(|p| top(p).eq_ignore_ascii_case(name)))
+    }
+
     /// The query over `resource`'s read model.
     pub fn list_query(&self, resource: projections::scim::Resource) -> Result<projections::scim::ListQuery, ScimError> {
         use projections::scim as q;
@@ -596,18 +607,13 @@ pub async fn root_search(
         total += n;
         skip = (skip - n).max(0);
         room -= rows.len() as i64;
-        for row in rows {
-            let groups = projections::scim::groups_of_user(&st.pool, row.user.id).await?;
-            resources.push(project(users::render(&row, &groups, &base), &params.attributes, &params.excluded));
-        }
+        resources.extend(users::render_many(&st, &rows, &params, &base).await?);
     }
     if let Ok(q) = gq {
         let q = projections::scim::ListQuery { offset: skip, limit: room, ..q };
         let (rows, n) = projections::scim::groups(&st.pool, org.0, &q).await?;
         total += n;
-        for g in groups::render_many(&st, rows, &base).await? {
-            resources.push(project(g, &params.attributes, &params.excluded));
-        }
+        resources.extend(groups::render_many(&st, rows, &params, &base).await?);
     }
     Ok(list_response(total, start, resources))
 }
@@ -645,6 +651,61 @@ mod tests {
         );
         let e = project(r, &[], &["emails".into(), "id".into(), "name.givenName".into()]);
         assert!(e.get("emails").is_none() && e.get("id").is_some() && e["name"].get("givenName").is_none());
+    }
+
+    proptest::proptest! {
+        /// A page leaves out reading what `returns` says is not returned: whatever the two lists,
+        /// the projection must then drop it too, or the answer would change.
+        #[test]
+        fn what_is_not_returned_is_not_in_the_projection(
+            attributes in proptest::collection::vec(proptest::sample::select(PATHS), 0..3),
+            excluded in proptest::collection::vec(proptest::sample::select(PATHS), 0..3),
+        ) {
+            let params = ListParams {
+                attributes: attributes.iter().map(|s| s.to_string()).collect(),
+                excluded: excluded.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            };
+            let full = json!({"schemas": [GROUP_URN], "id": "1", "meta": {}, "displayName": "G",
+                "members": [{"value": "u", "display": "U"}], "groups": [{"value": "g", "display": "G"}]});
+            let projected = project(full, &params.attributes, &params.excluded);
+            for name in ["members", "groups"] {
+                if !params.returns(name) {
+                    proptest::prop_assert!(projected.get(name).is_none(), "{name} in {projected} for {params:?}");
+                }
+            }
+        }
+    }
+
+    const PATHS: &[&str] = &[
+        "members",
+        "Members",
+        "members.value",
+        "members.display",
+        "MEMBERS.VALUE",
+        "groups",
+        "groups.display",
+        "urn:ietf:params:scim:schemas:core:2.0:Group:members",
+        "urn:ietf:params:scim:schemas:core:2.0:Group:members.value",
+        "displayName",
+        "id",
+        "meta",
+        "externalId",
+    ];
+
+    #[test]
+    fn pages_skip_reading_what_they_do_not_return() {
+        let p = |attributes: &[&str], excluded: &[&str]| ListParams {
+            attributes: attributes.iter().map(|s| s.to_string()).collect(),
+            excluded: excluded.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        assert!(p(&[], &[]).returns("members"));
+        assert!(!p(&[], &["Members"]).returns("members"));
+        assert!(!p(&["displayName"], &[]).returns("members"));
+        // Part of it is still returned.
+        assert!(p(&[], &["members.display"]).returns("members"));
+        assert!(p(&["members.value"], &[]).returns("members"));
     }
 
     #[test]

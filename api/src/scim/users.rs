@@ -310,17 +310,25 @@ pub async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: 
     let query = params.list_query(Resource::User)?;
     let (start, _) = params.window();
     let (rows, total) = q::users(&st.pool, org.0, &query).await?;
-    let base = base_url(headers);
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.user.id).collect();
-    let groups = q::groups_of_users(&st.pool, &ids).await?;
-    let resources = rows
+    Ok(list_response(total, start, render_many(st, &rows, params, &base_url(headers)).await?))
+}
+
+/// A page of users as `params` projects them, their groups read in one query, and only when
+/// they are returned.
+pub async fn render_many(st: &AppState, rows: &[ScimUser], params: &ListParams, base: &str) -> Result<Vec<Value>, ScimError> {
+    let groups = if params.returns("groups") {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.user.id).collect();
+        q::groups_of_users(&st.pool, &ids).await?
+    } else {
+        HashMap::new()
+    };
+    Ok(rows
         .iter()
         .map(|row| {
             let groups = groups.get(&row.user.id).map(Vec::as_slice).unwrap_or_default();
-            project(render(row, groups, &base), &params.attributes, &params.excluded)
+            project(render(row, groups, base), &params.attributes, &params.excluded)
         })
-        .collect();
-    Ok(list_response(total, start, resources))
+        .collect())
 }
 
 /// List users: `filter`, `sortBy`, `sortOrder`, `startIndex`, `count`, `attributes`, `excludedAttributes`.
@@ -369,9 +377,9 @@ pub async fn show(
         return Ok(resp);
     }
     let params = ListParams::from_query(&params)?;
-    let groups = q::groups_of_user(&st.pool, row.user.id).await?;
-    let body = project(render(&row, &groups, &base_url(&headers)), &params.attributes, &params.excluded);
-    Ok(resource(StatusCode::OK, body, row.stream_version))
+    let version = row.stream_version;
+    let body = render_many(&st, &[row], &params, &base_url(&headers)).await?.pop().unwrap_or(Value::Null);
+    Ok(resource(StatusCode::OK, body, version))
 }
 
 /// `GET /Me`: the caller's own user (any user of an organization).
