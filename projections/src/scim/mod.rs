@@ -38,13 +38,21 @@ pub struct Attr {
     /// A trigram-indexed text that contains this attribute's value whole, when there is one: a
     /// value the attribute equals, starts with, ends with or contains lies in it too.
     pub within: Option<&'static str>,
+    /// The uuid column `sql` is the text of, when it is one: an id compared for (in)equality
+    /// with a uuid in its canonical text is compared as a uuid, which its index serves.
+    pub uuid: Option<&'static str>,
 }
 
 const CI: Kind = Kind::Text { case_exact: false };
 const EXACT: Kind = Kind::Text { case_exact: true };
 
 const fn attr(sql: &'static str, kind: Kind) -> Attr {
-    Attr { sql, kind, within: None }
+    Attr { sql, kind, within: None, uuid: None }
+}
+
+/// A uuid column, compared case-exactly as its text (`u.id::text`) but for (in)equality.
+const fn id(text: &'static str, column: &'static str) -> Attr {
+    Attr { sql: text, kind: EXACT, within: None, uuid: Some(column) }
 }
 
 /// A user's login, first name, last name and email joined by U+001F: the expression of migration
@@ -57,7 +65,7 @@ const USER_SEARCH_TEXT: &str = "(u.login || E'\\x1f' || u.first_name || E'\\x1f'
 const SEARCH_TEXT_SEPARATOR: char = '\u{1f}';
 
 const fn searched(sql: &'static str, within: &'static str) -> Attr {
-    Attr { sql, kind: CI, within: Some(within) }
+    Attr { sql, kind: CI, within: Some(within), uuid: None }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +102,7 @@ fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
     let enterprise = |key: &str| {
         Some(match key {
             "department" => attr("(SELECT d.name FROM departments d WHERE d.id = u.department)", CI),
-            "manager" | "manager.value" => attr("u.reports_to::text", EXACT),
+            "manager" | "manager.value" => id("u.reports_to::text", "u.reports_to"),
             "manager.displayname" => attr("(SELECT b.first_name || ' ' || b.last_name FROM users b WHERE b.id = u.reports_to)", CI),
             "employeenumber" => attr("u.number::text", EXACT),
             _ => return None,
@@ -102,7 +110,7 @@ fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
     };
     let core = |key: &str| {
         Some(match key {
-            "id" => attr("u.id::text", EXACT),
+            "id" => id("u.id::text", "u.id"),
             "username" => searched("u.login", USER_SEARCH_TEXT),
             "externalid" => attr("u.external_user_id", EXACT),
             "displayname" => attr("coalesce(u.nickname, u.first_name || ' ' || u.last_name)", CI),
@@ -133,7 +141,7 @@ fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
 
 fn group_attr(key: &str) -> Option<Attr> {
     Some(match key {
-        "id" => attr("g.id::text", EXACT),
+        "id" => id("g.id::text", "g.id"),
         "displayname" => searched("g.name", "g.name"),
         "externalid" => attr("g.external_id", EXACT),
         "members" | "members.value" => attr("", Kind::Member),
@@ -149,6 +157,7 @@ pub enum Param {
     Text(String),
     Bool(bool),
     Time(DateTime<Utc>),
+    Uuid(Uuid),
 }
 
 /// SQL text and parameters, in order; pushed onto a [`QueryBuilder`] with [`Compiled::push`].
@@ -186,6 +195,9 @@ impl Compiled {
                 }
                 Piece::Bind(Param::Time(t)) => {
                     qb.push_bind(*t);
+                }
+                Piece::Bind(Param::Uuid(u)) => {
+                    qb.push_bind(*u);
                 }
             }
         }
@@ -302,10 +314,16 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
                 CompareOp::Ne => "NOT ",
                 _ => return Err(bad_op()),
             };
-            out.sql(format!(
-                "{negate}EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.status = 'active' AND m.user_id::text = "
-            ));
-            out.bind(Param::Text(s.to_lowercase()));
+            out.sql(format!("{negate}EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.status = 'active' AND "));
+            // A member is named by a user id's canonical text, in any case (as it always was);
+            // anything else names no one.
+            match Uuid::parse_str(s).ok().filter(|u| u.to_string() == s.to_lowercase()) {
+                Some(user) => {
+                    out.sql("m.user_id = ");
+                    out.bind(Param::Uuid(user));
+                }
+                None => out.sql("false"),
+            }
             out.sql(")");
         }
         Kind::Bool => {
@@ -342,6 +360,15 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
                 CompValue::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
                 _ => return Err(err(format!("'{path}' is a string: compare with a quoted value"))),
             };
+            // Only the canonical text of a uuid equals a uuid column's text, so for that text the
+            // two comparisons agree; any other text is compared as text (and matches no id).
+            let canonical = a.uuid.zip(Uuid::parse_str(&v).ok().filter(|u| u.to_string() == v));
+            if let (Some((column, id)), CompareOp::Eq | CompareOp::Ne) = (canonical, op) {
+                out.sql(format!("({column} {} ", if op == CompareOp::Eq { "=" } else { "IS DISTINCT FROM" }));
+                out.bind(Param::Uuid(id));
+                out.sql(")");
+                return Ok(());
+            }
             // Case-insensitive means both sides folded by the same `lower()`: the database's, whose
             // folding depends on its locale and need not be Rust's (under `C` it folds ASCII only,
             // and a value lowered in Rust would never equal a stored `É`).
@@ -625,6 +652,24 @@ mod tests {
         let (s, p) = sql(Resource::User, r#"externalId eq "AbC""#).unwrap();
         assert_eq!(s, "(u.external_user_id = $1)");
         assert_eq!(p, vec![Param::Text("AbC".into())]);
+    }
+
+    #[test]
+    fn ids_in_their_canonical_text_compare_as_uuids() {
+        let id = "6b1f7b4e-8d0c-4c8e-9a57-2f0c1d3e4a5b";
+        let (s, p) = sql(Resource::User, &format!(r#"id eq "{id}" or manager ne "{id}""#)).unwrap();
+        assert_eq!(s, "((u.id = $1) OR (u.reports_to IS DISTINCT FROM $2))");
+        assert_eq!(p, vec![Param::Uuid(id.parse().unwrap()); 2]);
+        // Any other text is text, compared case-exactly as before: it names no id.
+        let (s, _) = sql(Resource::Group, &format!(r#"id eq "{}""#, id.to_uppercase())).unwrap();
+        assert_eq!(s, "(g.id::text = $1)");
+        let (s, _) = sql(Resource::Group, &format!(r#"id sw "{}""#, &id[..8])).unwrap();
+        assert_eq!(s, "starts_with(g.id::text, $1)");
+        let (s, p) = sql(Resource::Group, &format!(r#"members[value eq "{}"]"#, id.to_uppercase())).unwrap();
+        assert!(s.ends_with("AND m.user_id = $1)"), "{s}");
+        assert_eq!(p, vec![Param::Uuid(id.parse().unwrap())]);
+        let (s, p) = sql(Resource::Group, r#"members[value eq "nobody"]"#).unwrap();
+        assert!(s.ends_with("AND false)") && p.is_empty(), "{s}");
     }
 
     #[test]

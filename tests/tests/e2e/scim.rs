@@ -479,6 +479,16 @@ async fn groups_are_the_one_group_model() {
     let f = enc(&format!("members[value eq \"{b}\"]"));
     let (_, v) = send(sc(&app, Method::GET, &format!("/Groups?filter={f}"), &org.token)).await;
     assert_eq!(v["totalResults"], 1, "{v}");
+    // Entra ID's membership check; an id is compared case-exactly, its member in any case.
+    for (filter, found) in [
+        (format!("id eq \"{gid}\" and members[value eq \"{}\"]", b.to_uppercase()), 1),
+        (format!("id eq \"{}\"", gid.to_uppercase()), 0),
+        (format!("id eq \"{gid}\" and members[value eq \"{a}\"]"), 0),
+    ] {
+        let (_, v) = send(sc(&app, Method::GET, &format!("/Groups?filter={}&excludedAttributes=members", enc(&filter)), &org.token)).await;
+        assert_eq!(v["totalResults"], found, "{filter}: {v}");
+        assert!(v["Resources"].as_array().unwrap().iter().all(|g| g.get("members").is_none()), "{v}");
+    }
 
     // A group made through PortSIP is a SCIM group.
     app.create_group(&org, "Support").await;

@@ -414,6 +414,11 @@ async fn reads(
         let (client, url, token) = (client.clone(), url.clone(), token.to_string());
         move |body: Value| client.post(format!("{url}/api/v1/AdminApi/GetUsers?access_token={token}")).json(&body)
     };
+    // Groups by id, as Entra ID checks a membership (`id eq "…" and members[value eq "…"]`).
+    let group_ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM rm_directory.groups WHERE org_id = $1 ORDER BY id LIMIT 200")
+        .bind(org.0)
+        .fetch_all(pool)
+        .await?;
     let last_page = (s.scale_users / 20).max(1);
     let depts = departments.to_vec();
     // Cursors spread over the org's log, from its middle to near its end.
@@ -582,6 +587,18 @@ async fn reads(
             Box::new({
                 let scim = scim.clone();
                 move |i| scim("Groups", format!("externalId eq \"ext-g{}\"", group_at(i)))
+            }),
+        ),
+        (
+            "SCIM GET /Groups?filter=id eq \"…\"&excludedAttributes=members".into(),
+            false,
+            Finds::One,
+            Box::new({
+                let scim = scim.clone();
+                move |i| {
+                    let id = group_ids.get(i % group_ids.len().max(1)).copied().unwrap_or_default();
+                    scim("Groups", format!("id eq \"{id}\"")).query(&[("excludedAttributes", "members")])
+                }
             }),
         ),
         (
