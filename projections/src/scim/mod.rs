@@ -397,7 +397,7 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
             };
             match op {
                 // Equality is the same in every deterministic collation, and without one named
-                // an expression index (0017's `lower(login)`, 0036's external ids) serves it.
+                // an expression index (0017's `lower(login)`, 0036's emails and external ids) serves it.
                 CompareOp::Eq => {
                     out.sql(format!("({lhs} = "));
                     value(out);

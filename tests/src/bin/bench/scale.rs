@@ -396,14 +396,16 @@ async fn reads(
         let (client, url, token) = (client.clone(), url.clone(), token.to_string());
         move |path: String| client.get(format!("{url}{path}")).bearer_auth(token.as_str())
     };
-    // SCIM, as an identity provider asks before it writes a user or group: one filter, a page of 20.
+    // SCIM, as an identity provider asks before it writes a user or group: one filter (request
+    // `i`'s), a page of 20.
     let scim = {
         let (client, url, token) = (client.clone(), url.clone(), token.to_string());
-        move |resource: &str, filter: String| {
-            client
-                .get(format!("{url}/scim/v2/{resource}"))
-                .query(&[("filter", filter.as_str()), ("count", "20")])
-                .bearer_auth(token.as_str())
+        move |resource: &'static str, filter: Box<dyn Fn(usize) -> String + Send + Sync>| -> Read {
+            let (client, url, token) = (client.clone(), url.clone(), token.clone());
+            Box::new(move |i| {
+                let filter = filter(i);
+                client.get(format!("{url}/scim/v2/{resource}")).query(&[("filter", filter.as_str()), ("count", "20")]).bearer_auth(&token)
+            })
         }
     };
     // A user and a group spread over all of them, request by request.
@@ -521,43 +523,25 @@ async fn reads(
             "SCIM GET /Users?filter=userName eq \"…\"".into(),
             false,
             Finds::One,
-            Box::new({
-                let scim = scim.clone();
-                move |i| {
-                    let k = user_at(i);
-                    scim("Users", format!("userName eq \"user{k}@example{}.com\"", k % 97))
-                }
-            }),
+            scim("Users", Box::new(move |i| format!("userName eq \"user{0}@example{1}.com\"", user_at(i), user_at(i) % 97))),
         ),
         (
             "SCIM GET /Users?filter=externalId eq \"…\"".into(),
             false,
             Finds::One,
-            Box::new({
-                let scim = scim.clone();
-                move |i| scim("Users", format!("externalId eq \"ext-{}\"", user_at(i)))
-            }),
+            scim("Users", Box::new(move |i| format!("externalId eq \"ext-{}\"", user_at(i)))),
         ),
         (
             "SCIM GET /Users?filter=emails.value eq \"…\"".into(),
             true,
             Finds::One,
-            Box::new({
-                let scim = scim.clone();
-                move |i| {
-                    let k = user_at(i);
-                    scim("Users", format!("emails.value eq \"USER{k}@example{}.com\"", k % 97))
-                }
-            }),
+            scim("Users", Box::new(move |i| format!("emails.value eq \"USER{0}@example{1}.com\"", user_at(i), user_at(i) % 97))),
         ),
         (
             "SCIM GET /Users?filter=name.familyName sw \"…\"".into(),
             true,
             Finds::Any,
-            Box::new({
-                let scim = scim.clone();
-                move |i| scim("Users", format!("name.familyName sw \"garcia{}\"", tag(user_at(i)).get(..4).unwrap_or("abcd")))
-            }),
+            scim("Users", Box::new(move |i| format!("name.familyName sw \"garcia{}\"", tag(user_at(i)).get(..4).unwrap_or("abcd")))),
         ),
         (
             "SCIM GET /Users, first page of 20".into(),
@@ -572,33 +556,24 @@ async fn reads(
             "SCIM GET /Groups?filter=displayName eq \"…\"".into(),
             true,
             Finds::One,
-            Box::new({
-                let scim = scim.clone();
-                move |i| {
-                    let k = group_at(i);
-                    scim("Groups", format!("displayName eq \"group {} {k}\"", TEAMS[k % TEAMS.len()]))
-                }
-            }),
+            scim("Groups", Box::new(move |i| format!("displayName eq \"group {} {}\"", TEAMS[group_at(i) % TEAMS.len()], group_at(i)))),
         ),
         (
             "SCIM GET /Groups?filter=externalId eq \"…\"".into(),
             false,
             Finds::One,
-            Box::new({
-                let scim = scim.clone();
-                move |i| scim("Groups", format!("externalId eq \"ext-g{}\"", group_at(i)))
-            }),
+            scim("Groups", Box::new(move |i| format!("externalId eq \"ext-g{}\"", group_at(i)))),
         ),
         (
             "SCIM GET /Groups?filter=id eq \"…\"&excludedAttributes=members".into(),
             false,
             Finds::One,
             Box::new({
-                let scim = scim.clone();
-                move |i| {
-                    let id = group_ids.get(i % group_ids.len().max(1)).copied().unwrap_or_default();
-                    scim("Groups", format!("id eq \"{id}\"")).query(&[("excludedAttributes", "members")])
-                }
+                let by_id = scim(
+                    "Groups",
+                    Box::new(move |i| format!("id eq \"{}\"", group_ids.get(i % group_ids.len().max(1)).copied().unwrap_or_default())),
+                );
+                move |i| by_id(i).query(&[("excludedAttributes", "members")])
             }),
         ),
         (
