@@ -379,10 +379,10 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
                 out.sql(fold.1);
             };
             // A match lies in the attribute's indexed text, so that text containing the value is
-            // said first, for the planner to find the few candidates by the trigram index: an
-            // IdP's `emails.value eq` before each create otherwise reads every user of the org.
-            // `ILIKE` folds case as `lower()` does. It narrows nothing, so the result is the
-            // comparison's alone.
+            // said first, for the planner to find the few candidates by the trigram index where no
+            // btree serves the comparison (`name.familyName sw "…"` otherwise reads every user of
+            // the org). `ILIKE` folds case as `lower()` does. It narrows nothing, so the result is
+            // the comparison's alone.
             let within = a.within.filter(|_| matches!(op, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew));
             let within = within.filter(|_| search::uses_trigrams(&v) && !v.contains(SEARCH_TEXT_SEPARATOR));
             if let Some(text) = within {
