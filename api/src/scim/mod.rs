@@ -706,6 +706,7 @@ mod tests {
         // Part of it is still returned.
         assert!(p(&[], &["members.display"]).returns("members"));
         assert!(p(&["members.value"], &[]).returns("members"));
+        assert!(p(&["members"], &["members.value"]).returns("members"));
     }
 
     #[test]
