@@ -357,11 +357,14 @@ impl ListParams {
     /// names it whole, nor when `attributes` names others only. A page need not read what it
     /// does not return (Entra ID asks for groups with `excludedAttributes=members`).
     pub fn returns(&self, name: &str) -> bool {
-        // A URN-qualified path names its attribute after the last `:`.
-        let path = |p: &str| p.rsplit(':').next().unwrap_or(p).to_string();
-        let top = |p: &str| path(p).split('.').next().unwrap_or_default().to_string();
-        !self.excluded.iter().any(|p| path(p).eq_ignore_ascii_case(name))
-            && (self.attributes.is_empty() || self.attributes.iter().any(|p| top(p).eq_ignore_ascii_case(name)))
+        // Paths read as `project` reads them; one in the enterprise extension names none of the
+        // core attributes.
+        let core = |p: &String| match attribute_path(p) {
+            (None, parts) => parts,
+            (Some(_), _) => vec![],
+        };
+        !self.excluded.iter().any(|p| matches!(core(p).as_slice(), [n] if n.eq_ignore_ascii_case(name)))
+            && (self.attributes.is_empty() || self.attributes.iter().any(|p| core(p).first().is_some_and(|n| n.eq_ignore_ascii_case(name))))
     }
 
     /// The query over `resource`'s read model.
@@ -396,19 +399,23 @@ pub fn list_response(total: i64, start: i64, resources: Vec<Value>) -> Response 
 /// RFC 7643 §7 `returned: always` attributes survive any projection.
 const ALWAYS: [&str; 3] = ["schemas", "id", "meta"];
 
+/// A path of `attributes` or `excludedAttributes`: the enterprise extension's URN when it names
+/// an attribute of that extension (which lives in the extension's own object), and the dotted
+/// names after any URN.
+fn attribute_path(path: &str) -> (Option<&'static str>, Vec<String>) {
+    let ext = ENTERPRISE_URN;
+    let lower = path.to_ascii_lowercase();
+    if lower.starts_with(&ext.to_ascii_lowercase()) {
+        let rest = path[ext.len()..].trim_start_matches(':');
+        return (Some(ext), rest.split('.').filter(|s| !s.is_empty()).map(str::to_string).collect());
+    }
+    let rest = if lower.starts_with("urn:") { path.rsplit(':').next().unwrap_or(path) } else { path };
+    (None, rest.split('.').map(str::to_string).collect())
+}
+
 /// `attributes` keeps only the named attributes (plus the always-returned ones);
 /// `excludedAttributes` drops the named ones. Names may be URN-qualified and dotted.
 pub fn project(mut resource: Value, attributes: &[String], excluded: &[String]) -> Value {
-    fn split(path: &str) -> (Option<&'static str>, Vec<String>) {
-        let ext = ENTERPRISE_URN;
-        let lower = path.to_ascii_lowercase();
-        if lower.starts_with(&ext.to_ascii_lowercase()) {
-            let rest = path[ext.len()..].trim_start_matches(':');
-            return (Some(ext), rest.split('.').filter(|s| !s.is_empty()).map(str::to_string).collect());
-        }
-        let rest = if lower.starts_with("urn:") { path.rsplit(':').next().unwrap_or(path) } else { path };
-        (None, rest.split('.').map(str::to_string).collect())
-    }
     fn key_of(obj: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
         obj.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
     }
@@ -421,7 +428,7 @@ pub fn project(mut resource: Value, attributes: &[String], excluded: &[String]) 
             }
         }
         for a in attributes {
-            let (urn, parts) = split(a);
+            let (urn, parts) = attribute_path(a);
             let source = match urn {
                 Some(u) => match obj.get(u).and_then(Value::as_object) {
                     Some(o) => o,
@@ -477,7 +484,7 @@ pub fn project(mut resource: Value, attributes: &[String], excluded: &[String]) 
         *obj = kept;
     }
     for e in excluded {
-        let (urn, parts) = split(e);
+        let (urn, parts) = attribute_path(e);
         let target = match urn {
             Some(u) => match obj.get_mut(u).and_then(Value::as_object_mut) {
                 Some(o) => o,
@@ -687,6 +694,8 @@ mod tests {
         "groups.display",
         "urn:ietf:params:scim:schemas:core:2.0:Group:members",
         "urn:ietf:params:scim:schemas:core:2.0:Group:members.value",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:groups",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:members",
         "displayName",
         "id",
         "meta",
@@ -707,6 +716,8 @@ mod tests {
         assert!(p(&[], &["members.display"]).returns("members"));
         assert!(p(&["members.value"], &[]).returns("members"));
         assert!(p(&["members"], &["members.value"]).returns("members"));
+        // The enterprise extension has no `groups` of its own to exclude.
+        assert!(p(&[], &[&format!("{ENTERPRISE_URN}:groups")]).returns("groups"));
     }
 
     #[test]
