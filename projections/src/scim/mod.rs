@@ -96,6 +96,14 @@ impl Resource {
             Resource::Group => "g",
         }
     }
+
+    /// The read model's table under [`Resource::alias`], as a `FROM` names it.
+    fn table(self) -> &'static str {
+        match self {
+            Resource::User => "users u",
+            Resource::Group => "groups g",
+        }
+    }
 }
 
 fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
@@ -526,23 +534,25 @@ fn page<'a>(resource: Resource, select: &str, org: Uuid, q: &ListQuery) -> Query
         Some(s) => format!(" ORDER BY {s} {dir} NULLS LAST, {a}.created_at, {a}.id"),
         None => format!(" ORDER BY {a}.created_at, {a}.id"),
     };
-    let table = match resource {
-        Resource::User => "users u",
-        Resource::Group => "groups g",
-    };
     let mut qb = QueryBuilder::new(select);
-    qb.push(format!(" WHERE {a}.id = ANY(ARRAY(SELECT {a}.id FROM {table}"));
+    qb.push(format!(" WHERE {a}.id = ANY(ARRAY(SELECT {a}.id FROM {}", resource.table()));
     push_scope(&mut qb, resource, org, q.filter.as_ref());
     qb.push(&order).push(" LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset).push("))");
     qb.push(order);
     qb
 }
 
+/// How many of the org's resources match `filter` (an unfiltered list reads the kept count).
+async fn count_matching(pool: &PgPool, resource: Resource, org: Uuid, filter: &Compiled) -> Result<i64, sqlx::Error> {
+    let select = format!("SELECT count(*) FROM {}", resource.table());
+    scoped(resource, &select, org, Some(filter)).build_query_scalar().fetch_one(pool).await
+}
+
 /// One page of the org's live users and the total that match.
 pub async fn users(pool: &PgPool, org: Uuid, q: &ListQuery) -> Result<(Vec<ScimUser>, i64), sqlx::Error> {
     let total = match &q.filter {
         None => queries::org_user_count(pool, org).await?,
-        Some(f) => scoped(Resource::User, "SELECT count(*) FROM users u", org, Some(f)).build_query_scalar().fetch_one(pool).await?,
+        Some(f) => count_matching(pool, Resource::User, org, f).await?,
     };
     let rows = page(Resource::User, USER_SELECT, org, q).build_query_as().fetch_all(pool).await?;
     Ok((rows, total))
@@ -574,7 +584,7 @@ pub async fn department_id_by_name(pool: &PgPool, org: Uuid, name: &str) -> Resu
 pub async fn groups(pool: &PgPool, org: Uuid, q: &ListQuery) -> Result<(Vec<ScimGroup>, i64), sqlx::Error> {
     let total = match &q.filter {
         None => queries::org_group_count(pool, org).await?,
-        Some(f) => scoped(Resource::Group, "SELECT count(*) FROM groups g", org, Some(f)).build_query_scalar().fetch_one(pool).await?,
+        Some(f) => count_matching(pool, Resource::Group, org, f).await?,
     };
     let rows = page(Resource::Group, GROUP_SELECT, org, q).build_query_as().fetch_all(pool).await?;
     Ok((rows, total))
