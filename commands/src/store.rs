@@ -98,7 +98,7 @@ impl PendingStream {
     pub fn new<E: DomainEvent>(stream_id: Uuid, org_id: Option<Uuid>, expected_version: i32, events: &[E]) -> Result<Self, StoreError> {
         let events: Vec<(&'static str, serde_json::Value)> = events.iter().map(|e| e.to_parts()).collect::<Result<_, _>>()?;
         for (_, payload) in &events {
-            if let Some(field) = nul_path(payload, String::new()) {
+            if let Some(field) = nul_path(payload) {
                 return Err(StoreError::Unstorable { field });
             }
         }
@@ -107,22 +107,52 @@ impl PendingStream {
 }
 
 /// The path of the first string (or object key) holding U+0000, which `jsonb` refuses.
-fn nul_path(v: &serde_json::Value, path: String) -> Option<String> {
+///
+/// Every event of every command passes through here and almost none holds a NUL, so the search
+/// builds no path on the way down (a string per key made it a visible part of a bulk create's
+/// CPU); only the path to a NUL found is spelled out.
+fn nul_path(v: &serde_json::Value) -> Option<String> {
     use serde_json::Value;
-    let name = |p: &str| if p.is_empty() { "body".to_string() } else { p.to_string() };
-    match v {
-        Value::String(s) if s.contains('\0') => Some(name(&path)),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| nul_path(x, format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(k, x)| {
-            let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-            if k.contains('\0') {
-                Some(name(&path))
-            } else {
-                nul_path(x, p)
-            }
-        }),
-        _ => None,
+    enum Step<'a> {
+        Key(&'a str),
+        Index(usize),
     }
+    /// Whether `v` holds a NUL; if so, `steps` is the path to the string holding it, or to the
+    /// object with such a key.
+    fn find<'a>(v: &'a Value, steps: &mut Vec<Step<'a>>) -> bool {
+        let within = |step: Step<'a>, x: &'a Value, steps: &mut Vec<Step<'a>>| {
+            steps.push(step);
+            let found = find(x, steps);
+            if !found {
+                steps.pop();
+            }
+            found
+        };
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, x)| within(Step::Index(i), x, steps)),
+            Value::Object(map) => map.iter().any(|(k, x)| k.contains('\0') || within(Step::Key(k), x, steps)),
+            _ => false,
+        }
+    }
+    let mut steps = Vec::new();
+    if !find(v, &mut steps) {
+        return None;
+    }
+    let mut path = String::new();
+    for step in steps {
+        match step {
+            Step::Key(k) if path.is_empty() => path.push_str(k),
+            Step::Key(k) => {
+                path.push('.');
+                path.push_str(k);
+            }
+            Step::Index(i) => {
+                let _ = std::fmt::Write::write_fmt(&mut path, format_args!("[{i}]"));
+            }
+        }
+    }
+    Some(if path.is_empty() { "body".to_string() } else { path })
 }
 
 /// A unique value, held by `owner` within `scope` (an org, or nil for system-wide).
@@ -684,9 +714,13 @@ mod tests {
 
     #[test]
     fn a_nul_anywhere_in_a_payload_is_found_and_named() {
-        assert_eq!(nul_path(&json!({"name": "ok", "n": 1, "list": ["a", "b"]}), String::new()), None);
-        assert_eq!(nul_path(&json!({"name": "a\u{0}b"}), String::new()).as_deref(), Some("name"));
-        assert_eq!(nul_path(&json!({"members": [{"role": "x"}, {"role": "\u{0}"}]}), String::new()).as_deref(), Some("members[1].role"));
-        assert_eq!(nul_path(&json!({"values": {"k\u{0}": 1}}), String::new()).as_deref(), Some("values"));
+        assert_eq!(nul_path(&json!({"name": "ok", "n": 1, "list": ["a", "b"]})), None);
+        assert_eq!(nul_path(&json!({"name": "a\u{0}b"})).as_deref(), Some("name"));
+        assert_eq!(nul_path(&json!({"members": [{"role": "x"}, {"role": "\u{0}"}]})).as_deref(), Some("members[1].role"));
+        assert_eq!(nul_path(&json!({"values": {"k\u{0}": 1}})).as_deref(), Some("values"));
+        assert_eq!(nul_path(&json!({"k\u{0}": 1})).as_deref(), Some("body"));
+        assert_eq!(nul_path(&json!("\u{0}")).as_deref(), Some("body"));
+        assert_eq!(nul_path(&json!([["a"], ["b", "\u{0}"]])).as_deref(), Some("[1][1]"));
+        assert_eq!(nul_path(&json!({"a": [{"b": {"c": "x"}}], "d": {"e": ["y", "z\u{0}"]}})).as_deref(), Some("d.e[1]"));
     }
 }
