@@ -256,8 +256,8 @@ pub async fn org_user_count<'e>(db: impl PgExecutor<'e>, org: Uuid) -> Result<i6
 
 /// How many groups `org` has: the count the projector keeps (`org_group_counts`), which unfiltered
 /// lists show instead of counting 100,000 rows per page.
-pub async fn org_group_count(pool: &PgPool, org: Uuid) -> Result<i64, sqlx::Error> {
-    Ok(sqlx::query_scalar!("SELECT live FROM org_group_counts WHERE org_id = $1", org).fetch_optional(pool).await?.unwrap_or(0))
+pub async fn org_group_count<'e>(db: impl PgExecutor<'e>, org: Uuid) -> Result<i64, sqlx::Error> {
+    Ok(sqlx::query_scalar!("SELECT live FROM org_group_counts WHERE org_id = $1", org).fetch_optional(db).await?.unwrap_or(0))
 }
 
 /// A compiled list query: a WHERE fragment with `$n` placeholders (numbered from

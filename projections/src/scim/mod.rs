@@ -9,7 +9,7 @@ pub mod filter;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 pub use filter::{parse_filter, parse_path, AttrPath, CompValue, CompareOp, Filter, FilterError, PatchPath};
@@ -526,36 +526,77 @@ fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, resource: Resource, org: Uuid
 /// One page, its ids chosen before any row is read (as `queries::users_page` does): in the
 /// default order the entries a deep `startIndex` skips come from the `(org_id, created_at, id)`
 /// index alone, not from the rows, and `= ANY(ARRAY(...))` keeps the planner from joining the
-/// whole table against a limit it does not know.
-fn page<'a>(resource: Resource, select: &str, org: Uuid, q: &ListQuery) -> QueryBuilder<'a, Postgres> {
+/// whole table against a limit it does not know. `from_end` walks the order backwards, skipping
+/// `q.offset` entries from the last one; the page is in the list's order either way.
+fn page<'a>(resource: Resource, select: &str, org: Uuid, q: &ListQuery, from_end: bool) -> QueryBuilder<'a, Postgres> {
     let a = resource.alias();
-    let dir = if q.descending { "DESC" } else { "ASC" };
-    let order = match &q.sort {
-        Some(s) => format!(" ORDER BY {s} {dir} NULLS LAST, {a}.created_at, {a}.id"),
-        None => format!(" ORDER BY {a}.created_at, {a}.id"),
+    // Backwards is every key reversed, and with it where the NULLs of a sort key go.
+    let order = |backwards: bool| {
+        let dir = if q.descending != backwards { "DESC" } else { "ASC" };
+        let (nulls, then) = if backwards { ("FIRST", "DESC") } else { ("LAST", "ASC") };
+        match &q.sort {
+            Some(s) => format!(" ORDER BY {s} {dir} NULLS {nulls}, {a}.created_at {then}, {a}.id {then}"),
+            None => format!(" ORDER BY {a}.created_at {then}, {a}.id {then}"),
+        }
     };
     let mut qb = QueryBuilder::new(select);
     qb.push(format!(" WHERE {a}.id = ANY(ARRAY(SELECT {a}.id FROM {}", resource.table()));
     push_scope(&mut qb, resource, org, q.filter.as_ref());
-    qb.push(&order).push(" LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset).push("))");
-    qb.push(order);
+    qb.push(order(from_end)).push(" LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset).push("))");
+    qb.push(order(false));
     qb
 }
 
-/// How many of the org's resources match `filter` (an unfiltered list reads the kept count).
-async fn count_matching(pool: &PgPool, resource: Resource, org: Uuid, filter: &Compiled) -> Result<i64, sqlx::Error> {
-    let select = format!("SELECT count(*) FROM {}", resource.table());
-    scoped(resource, &select, org, Some(filter)).build_query_scalar().fetch_one(pool).await
+/// How many of the org's resources match `filter`: the count the projector keeps when there is
+/// no filter, else a count of the rows.
+async fn total<'e>(db: impl PgExecutor<'e>, resource: Resource, org: Uuid, filter: Option<&Compiled>) -> Result<i64, sqlx::Error> {
+    match (resource, filter) {
+        (Resource::User, None) => queries::org_user_count(db, org).await,
+        (Resource::Group, None) => queries::org_group_count(db, org).await,
+        (_, Some(f)) => {
+            let select = format!("SELECT count(*) FROM {}", resource.table());
+            scoped(resource, &select, org, Some(f)).build_query_scalar().fetch_one(db).await
+        }
+    }
+}
+
+/// One page of the org's `resource` rows (`select`) and the total that match.
+///
+/// A page in the back half is taken from the end, as `queries::users_page` does, so an identity
+/// provider paging through every user walks at most half the list's index entries per page,
+/// never the whole of it for the last pages. Past the first page the total and the page are read
+/// in one snapshot: counted from the end, the page depends on the total, and a user created in
+/// between would shift it.
+async fn total_and_page<R>(pool: &PgPool, resource: Resource, select: &str, org: Uuid, q: &ListQuery) -> Result<(Vec<R>, i64), sqlx::Error>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    if q.offset == 0 {
+        // An identity provider's lookups and every first page: no transaction to open.
+        let total = total(pool, resource, org, q.filter.as_ref()).await?;
+        let rows = page(resource, select, org, q, false).build_query_as().fetch_all(pool).await?;
+        return Ok((rows, total));
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let total = total(&mut *tx, resource, org, q.filter.as_ref()).await?;
+    let remaining = total.saturating_sub(q.offset);
+    let rows = if q.offset.saturating_mul(2) <= total {
+        page(resource, select, org, q, false).build_query_as().fetch_all(&mut *tx).await?
+    } else if remaining <= 0 || q.limit <= 0 {
+        Vec::new()
+    } else {
+        let take = q.limit.min(remaining);
+        let from_end = ListQuery { offset: remaining - take, limit: take, ..q.clone() };
+        page(resource, select, org, &from_end, true).build_query_as().fetch_all(&mut *tx).await?
+    };
+    tx.commit().await?;
+    Ok((rows, total))
 }
 
 /// One page of the org's live users and the total that match.
 pub async fn users(pool: &PgPool, org: Uuid, q: &ListQuery) -> Result<(Vec<ScimUser>, i64), sqlx::Error> {
-    let total = match &q.filter {
-        None => queries::org_user_count(pool, org).await?,
-        Some(f) => count_matching(pool, Resource::User, org, f).await?,
-    };
-    let rows = page(Resource::User, USER_SELECT, org, q).build_query_as().fetch_all(pool).await?;
-    Ok((rows, total))
+    total_and_page(pool, Resource::User, USER_SELECT, org, q).await
 }
 
 pub async fn user(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<ScimUser>, sqlx::Error> {
@@ -581,13 +622,9 @@ pub async fn department_id_by_name(pool: &PgPool, org: Uuid, name: &str) -> Resu
     .await
 }
 
+/// One page of the org's groups and the total that match.
 pub async fn groups(pool: &PgPool, org: Uuid, q: &ListQuery) -> Result<(Vec<ScimGroup>, i64), sqlx::Error> {
-    let total = match &q.filter {
-        None => queries::org_group_count(pool, org).await?,
-        Some(f) => count_matching(pool, Resource::Group, org, f).await?,
-    };
-    let rows = page(Resource::Group, GROUP_SELECT, org, q).build_query_as().fetch_all(pool).await?;
-    Ok((rows, total))
+    total_and_page(pool, Resource::Group, GROUP_SELECT, org, q).await
 }
 
 pub async fn group(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<ScimGroup>, sqlx::Error> {

@@ -424,6 +424,67 @@ async fn indexed_text_filters_answer_as_a_comparison_of_every_user() {
     }
 }
 
+/// A page in the back half of a list is read from its end (`projections::scim`): whatever the
+/// sort, order, filter and window, every page must be that window of the whole list, with the
+/// whole list's total. Users and groups, some without the sort key (`externalId`), so that where
+/// NULLs go is reversed too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_is_its_window_of_the_whole_list_from_either_end() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimPages").await;
+    for i in 0..10 {
+        let mut body = json!({"userName": format!("{}{i}@x.io", ["bo", "Al", "cy"][i % 3]), "name": {"givenName": "G", "familyName": (["Z", "y", "X", "y"][i % 4])}});
+        if i % 2 == 0 {
+            body["externalId"] = json!(format!("ext-{}", (i * 7) % 10));
+        }
+        create_user(&app, &org.token, body).await;
+        let mut group = json!({"displayName": format!("{}{i}", ["Ops", "dev", "QA"][i % 3])});
+        if i % 3 == 0 {
+            group["externalId"] = json!(format!("g-{}", 9 - i));
+        }
+        let (status, v) = send(sc(&app, Method::POST, "/Groups", &org.token).json(&group)).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+    }
+    let ids =
+        |v: &Value| -> Vec<String> { v["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect() };
+    const SORTS: [[Option<&str>; 4]; 2] = [
+        [None, Some("userName"), Some("externalId"), Some("name.familyName")],
+        [None, Some("displayName"), Some("externalId"), Some("meta.created")],
+    ];
+    const FILTERS: [[Option<&str>; 3]; 2] =
+        [[None, Some(r#"userName co "o""#), Some("externalId pr")], [None, Some(r#"displayName sw "d""#), Some("externalId pr")]];
+    let mut runner = TestRunner::new(Config { cases: 80, ..Config::default() });
+    let case = (0..2usize, 0..4usize, any::<bool>(), 0..3usize, any::<proptest::sample::Index>(), 0i64..=6);
+    let mut from_the_back = 0;
+    for _ in 0..80 {
+        let (resource, sort, descending, filter, start, count) = case.new_tree(&mut runner).unwrap().current();
+        let mut query = vec![];
+        if let Some(s) = SORTS[resource][sort] {
+            query.push(format!("sortBy={s}&sortOrder={}", if descending { "descending" } else { "ascending" }));
+        }
+        if let Some(f) = FILTERS[resource][filter] {
+            query.push(format!("filter={}", enc(f)));
+        }
+        let base = format!("/{}?{}", ["Users", "Groups"][resource], query.join("&"));
+        let (status, all) = send(sc(&app, Method::GET, &format!("{base}&count=1000"), &org.token)).await;
+        assert_eq!(status, StatusCode::OK, "{base}: {all}");
+        let all_ids = ids(&all);
+        let total = all_ids.len() as i64;
+        assert_eq!(all["totalResults"], total, "{base}");
+        // Anywhere in the list, and a little past its end.
+        let start = start.index(all_ids.len() + 3) as i64 + 1;
+        let (status, v) = send(sc(&app, Method::GET, &format!("{base}&startIndex={start}&count={count}"), &org.token)).await;
+        assert_eq!(status, StatusCode::OK, "{base}: {v}");
+        let from = ((start - 1) as usize).min(all_ids.len());
+        let window = &all_ids[from..(from + count as usize).min(all_ids.len())];
+        assert_eq!(ids(&v), window, "{base}&startIndex={start}&count={count}");
+        assert_eq!(v["totalResults"], total, "{base}&startIndex={start}&count={count}");
+        from_the_back += usize::from((start - 1) * 2 > total && count > 0 && start <= total);
+    }
+    // The windows start anywhere: many of them in the back half.
+    assert!(from_the_back >= 15, "only {from_the_back} of 80 pages started in the back half");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_are_the_one_group_model() {
     let app = TestApp::spawn().await;

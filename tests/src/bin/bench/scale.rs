@@ -553,6 +553,16 @@ async fn reads(
             }),
         ),
         (
+            // As an identity provider's full import ends: the last pages of the list.
+            "SCIM GET /Users, a page near the end".into(),
+            false,
+            Finds::Any,
+            Box::new({
+                let bearer = bearer.clone();
+                move |i| bearer(format!("/scim/v2/Users?count=20&startIndex={}", users.saturating_sub(20 * (i % 50)).max(1)))
+            }),
+        ),
+        (
             "SCIM GET /Groups?filter=displayName eq \"…\"".into(),
             true,
             Finds::One,
