@@ -180,7 +180,7 @@ pub async fn users_page(
         }
     }
     let total = users_total(pool, filter, &where_sql, &values).await?;
-    if offset.saturating_mul(2) <= total {
+    if walk(total, offset, limit) == Walk::Forward {
         let rows = users_window(pool, &where_sql, &values, "ASC", limit, offset).await?;
         return Ok((rows, total));
     }
@@ -189,15 +189,39 @@ pub async fn users_page(
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     let total = users_total(&mut *tx, filter, &where_sql, &values).await?;
-    let remaining = total.saturating_sub(offset);
-    let rows = if remaining <= 0 {
-        Vec::new()
-    } else {
-        let take = limit.min(remaining);
-        users_window(&mut *tx, &where_sql, &values, "DESC", take, remaining - take).await?
+    let rows = match walk(total, offset, limit) {
+        Walk::Forward => users_window(&mut *tx, &where_sql, &values, "ASC", limit, offset).await?,
+        Walk::Backward { offset, limit } => users_window(&mut *tx, &where_sql, &values, "DESC", limit, offset).await?,
+        Walk::Nothing => Vec::new(),
     };
     tx.commit().await?;
     Ok((rows, total))
+}
+
+/// Where a page of `limit` entries at `offset`, in a list of `total`, is read from: the nearer
+/// end, so a deep page walks at most half the list's index entries (WorkDrive's users list,
+/// SCIM's lists). Read from the end, the page depends on `total`, which its reader must then take
+/// in the same snapshot as the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// From the first entry, as asked.
+    Forward,
+    /// In reverse order: skip `offset` entries from the last one and take `limit`.
+    Backward { offset: i64, limit: i64 },
+    /// The page is empty: past the end, or no room.
+    Nothing,
+}
+
+pub(crate) fn walk(total: i64, offset: i64, limit: i64) -> Walk {
+    if offset.saturating_mul(2) <= total {
+        return Walk::Forward;
+    }
+    let remaining = total.saturating_sub(offset);
+    if remaining <= 0 || limit <= 0 {
+        return Walk::Nothing;
+    }
+    let take = limit.min(remaining);
+    Walk::Backward { offset: remaining - take, limit: take }
 }
 
 /// How many live users match `where_sql`: the count the projector keeps when the filter is the
@@ -698,6 +722,20 @@ pub async fn supervisors_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_is_walked_from_the_nearer_end() {
+        // 10 entries: pages starting at 0..=5 are the front half.
+        assert_eq!(walk(10, 0, 3), Walk::Forward);
+        assert_eq!(walk(10, 5, 3), Walk::Forward);
+        // Entries 6..9 are the last four: skip none from the end, take them all.
+        assert_eq!(walk(10, 6, 20), Walk::Backward { offset: 0, limit: 4 });
+        // Entries 6..7: skip the last two from the end.
+        assert_eq!(walk(10, 6, 2), Walk::Backward { offset: 2, limit: 2 });
+        assert_eq!(walk(10, 10, 2), Walk::Nothing);
+        assert_eq!(walk(10, 8, 0), Walk::Nothing);
+        assert_eq!(walk(0, 0, 5), Walk::Forward);
+    }
 
     #[test]
     fn user_events_change_principals_unless_known_not_to() {

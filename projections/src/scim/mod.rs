@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub use filter::{parse_filter, parse_path, AttrPath, CompValue, CompareOp, Filter, FilterError, PatchPath};
 use filter::{CORE_GROUP_URN, CORE_USER_URN, ENTERPRISE_URN};
 
-use crate::queries::{self, UserRow};
+use crate::queries::{self, UserRow, Walk};
 use crate::search;
 
 /// How an attribute compares (RFC 7643 §2.3, `caseExact`).
@@ -562,11 +562,11 @@ async fn total<'e>(db: impl PgExecutor<'e>, resource: Resource, org: Uuid, filte
 
 /// One page of the org's `resource` rows (`select`) and the total that match.
 ///
-/// A page in the back half is taken from the end, as `queries::users_page` does, so an identity
-/// provider paging through every user walks at most half the list's index entries per page,
-/// never the whole of it for the last pages. Past the first page the total and the page are read
-/// in one snapshot: counted from the end, the page depends on the total, and a user created in
-/// between would shift it.
+/// A page in the back half is taken from the end ([`queries::walk`], as WorkDrive's list does), so
+/// an identity provider paging through every user walks at most half the list's index entries per
+/// page, never the whole of it for the last pages. Past the first page the total and the page are
+/// read in one snapshot: counted from the end, the page depends on the total, and a user created
+/// in between would shift it.
 async fn total_and_page<R>(pool: &PgPool, resource: Resource, select: &str, org: Uuid, q: &ListQuery) -> Result<(Vec<R>, i64), sqlx::Error>
 where
     R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
@@ -580,15 +580,13 @@ where
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     let total = total(&mut *tx, resource, org, q.filter.as_ref()).await?;
-    let remaining = total.saturating_sub(q.offset);
-    let rows = if q.offset.saturating_mul(2) <= total {
-        page(resource, select, org, q, false).build_query_as().fetch_all(&mut *tx).await?
-    } else if remaining <= 0 || q.limit <= 0 {
-        Vec::new()
-    } else {
-        let take = q.limit.min(remaining);
-        let from_end = ListQuery { offset: remaining - take, limit: take, ..q.clone() };
-        page(resource, select, org, &from_end, true).build_query_as().fetch_all(&mut *tx).await?
+    let rows = match queries::walk(total, q.offset, q.limit) {
+        Walk::Forward => page(resource, select, org, q, false).build_query_as().fetch_all(&mut *tx).await?,
+        Walk::Backward { offset, limit } => {
+            let from_end = ListQuery { offset, limit, ..q.clone() };
+            page(resource, select, org, &from_end, true).build_query_as().fetch_all(&mut *tx).await?
+        }
+        Walk::Nothing => Vec::new(),
     };
     tx.commit().await?;
     Ok((rows, total))
