@@ -41,18 +41,22 @@ pub struct Attr {
     /// The uuid column `sql` is the text of, when it is one: an id compared for (in)equality
     /// with a uuid in its canonical text is compared as a uuid, which its index serves.
     pub uuid: Option<&'static str>,
+    /// A btree of live users over the folded text in the "C" collation serves this attribute's
+    /// `eq`, `sw` and ranges (migration 0037), so those compare in that collation, where it
+    /// applies, and go without the trigram narrowing.
+    pub ordered: bool,
 }
 
 const CI: Kind = Kind::Text { case_exact: false };
 const EXACT: Kind = Kind::Text { case_exact: true };
 
 const fn attr(sql: &'static str, kind: Kind) -> Attr {
-    Attr { sql, kind, within: None, uuid: None }
+    Attr { sql, kind, within: None, uuid: None, ordered: false }
 }
 
 /// A uuid column, compared case-exactly as its text (`u.id::text`) but for (in)equality.
 const fn id(text: &'static str, column: &'static str) -> Attr {
-    Attr { sql: text, kind: EXACT, within: None, uuid: Some(column) }
+    Attr { sql: text, kind: EXACT, within: None, uuid: Some(column), ordered: false }
 }
 
 /// A user's login, first name, last name and email joined by U+001F: the expression of migration
@@ -65,7 +69,7 @@ const USER_SEARCH_TEXT: &str = "(u.login || E'\\x1f' || u.first_name || E'\\x1f'
 const SEARCH_TEXT_SEPARATOR: char = '\u{1f}';
 
 const fn searched(sql: &'static str, within: &'static str) -> Attr {
-    Attr { sql, kind: CI, within: Some(within), uuid: None }
+    Attr { sql, kind: CI, within: Some(within), uuid: None, ordered: false }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +127,7 @@ fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
             "externalid" => attr("u.external_user_id", EXACT),
             "displayname" => attr("coalesce(u.nickname, u.first_name || ' ' || u.last_name)", CI),
             "name.givenname" => searched("u.first_name", USER_SEARCH_TEXT),
-            "name.familyname" => searched("u.last_name", USER_SEARCH_TEXT),
+            "name.familyname" => Attr { ordered: true, ..searched("u.last_name", USER_SEARCH_TEXT) },
             "name.middlename" => attr("u.middle_name", CI),
             "name.honorificprefix" => attr("u.title_prefix", CI),
             "name.formatted" => attr("(u.first_name || ' ' || u.last_name)", CI),
@@ -386,12 +390,19 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
                 out.bind(Param::Text(v.clone()));
                 out.sql(fold.1);
             };
-            // A match lies in the attribute's indexed text, so that text containing the value is
-            // said first, for the planner to find the few candidates by the trigram index where no
-            // btree serves the comparison (`name.familyName sw "…"` otherwise reads every user of
-            // the org). `ILIKE` folds case as `lower()` does. It narrows nothing, so the result is
-            // the comparison's alone.
-            let within = a.within.filter(|_| matches!(op, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew));
+            // Where the attribute's btree serves the comparison, it is said in that btree's
+            // collation. Equality and prefixes are the same in every deterministic collation, so
+            // naming one changes no answer.
+            let served = a.ordered && matches!(op, CompareOp::Eq | CompareOp::Sw);
+            let indexed = if served { format!("{lhs} COLLATE \"C\"") } else { lhs.clone() };
+            // Otherwise a match lies in the attribute's indexed text, so that text containing the
+            // value is said first, for the planner to find the few candidates by the trigram index
+            // (`name.givenName sw "…"` would read every user of the org). `ILIKE` folds case as
+            // `lower()` does. It narrows nothing, so the result is the comparison's alone. Not
+            // beside a btree that serves: the planner cannot tell how few a prefix matches, and
+            // takes the trigram index, whose common trigrams (those of a common family name) it reads
+            // whole.
+            let within = a.within.filter(|_| !served && matches!(op, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew));
             let within = within.filter(|_| search::uses_trigrams(&v) && !v.contains(SEARCH_TEXT_SEPARATOR));
             if let Some(text) = within {
                 out.sql(format!("({text} ILIKE "));
@@ -407,7 +418,7 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
                 // Equality is the same in every deterministic collation, and without one named
                 // an expression index (0017's `lower(login)`, 0036's emails and external ids) serves it.
                 CompareOp::Eq => {
-                    out.sql(format!("({lhs} = "));
+                    out.sql(format!("({indexed} = "));
                     value(out);
                     out.sql(")");
                 }
@@ -426,7 +437,7 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
                     out.sql(") > 0)");
                 }
                 CompareOp::Sw => {
-                    out.sql(format!("starts_with({lhs}, "));
+                    out.sql(format!("starts_with({indexed}, "));
                     value(out);
                     out.sql(")");
                 }
@@ -728,10 +739,28 @@ mod tests {
             (r#"userName co "ab\u001fcd""#, "the separator could match across two fields"),
             (r#"userName gt "abc""#, "an ordering is not a substring"),
             (r#"title co "manager""#, "a title is not in the indexed text"),
+            (r#"name.familyName sw "garcia""#, "a btree serves the prefix"),
+            (r#"name.familyName eq "Garcia""#, "a btree serves equality"),
         ] {
             let (s, _) = sql(Resource::User, f).unwrap();
             assert!(!s.contains("ILIKE"), "{f}: {why}: {s}");
         }
+    }
+
+    #[test]
+    fn family_names_compare_in_the_collation_of_their_btree() {
+        // Migration 0037's index is over `lower(last_name) COLLATE "C"`: a comparison in any other
+        // collation would not match it, and the planner would read every user.
+        let (s, p) = sql(Resource::User, r#"name.familyName sw "Gar""#).unwrap();
+        assert_eq!(s, r#"starts_with(lower(u.last_name) COLLATE "C", lower($1))"#);
+        assert_eq!(p, vec![Param::Text("Gar".into())]);
+        let (s, _) = sql(Resource::User, r#"name.familyName eq "Garcia""#).unwrap();
+        assert_eq!(s, r#"(lower(u.last_name) COLLATE "C" = lower($1))"#);
+        let (s, _) = sql(Resource::User, r#"name.familyName ge "G""#).unwrap();
+        assert_eq!(s, r#"(lower(u.last_name) COLLATE "C" >= lower($1))"#);
+        // A substring is still narrowed by the trigram index, which no btree can serve.
+        let (s, _) = sql(Resource::User, r#"name.familyName co "arci""#).unwrap();
+        assert!(s.starts_with(&format!("({USER_SEARCH_TEXT} ILIKE $1")), "{s}");
     }
 
     #[test]
