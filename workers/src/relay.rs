@@ -34,9 +34,10 @@ async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Res
     listener.listen("roster_events").await?;
     let (mut cursor, mut last_id) = resume_point(pool, cfg, &stream).await?;
     while let Some(batch) = crate::next_batch(pool, &mut leader, &mut listener, cursor, BATCH, POLL, shutdown).await? {
+        let end = batch.last().map(|e| e.position).unwrap_or(cursor);
         // On failure the caller backs off and re-enters, resyncing from the stream's tail.
-        publish_all(&js, cfg, &batch, &mut last_id).await?;
-        cursor = batch.last().map(|e| e.position).unwrap_or(cursor);
+        publish_all(&js, cfg, batch, &mut last_id).await?;
+        cursor = end;
         save_cursor(pool, cfg, cursor).await?;
     }
     Ok(())
@@ -91,9 +92,10 @@ async fn resume_point(
     Ok((in_stream, last_id))
 }
 
-/// The subject, headers and body of an event on NATS; the payload in its current shape.
-pub fn message(cfg: &NatsConfig, event: &Envelope) -> (String, async_nats::HeaderMap, bytes::Bytes) {
-    let event = &event.clone().upcast();
+/// The subject, headers and body of an event on NATS; the payload in its current shape. It takes
+/// the event whole: upcasting a borrowed one would copy every payload, which nothing reads after.
+fn message(cfg: &NatsConfig, event: Envelope) -> (String, async_nats::HeaderMap, bytes::Bytes) {
+    let event = &event.upcast();
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", event.event_id.to_string().as_str());
     headers.insert("Roster-Position", event.position.to_string().as_str());
@@ -109,19 +111,20 @@ pub fn message(cfg: &NatsConfig, event: &Envelope) -> (String, async_nats::Heade
 async fn publish_all(
     js: &jetstream::Context,
     cfg: &NatsConfig,
-    batch: &[Envelope],
+    batch: Vec<Envelope>,
     last_id: &mut Option<String>,
 ) -> Result<(), WorkerError> {
     let started = std::time::Instant::now();
     let mut acks = Vec::with_capacity(batch.len());
     let mut previous = last_id.clone();
     for event in batch {
+        let id = event.event_id.to_string();
         let (subject, mut headers, body) = message(cfg, event);
         if let Some(p) = &previous {
             headers.insert("Nats-Expected-Last-Msg-Id", p.as_str());
         }
         acks.push(js.publish_with_headers(subject, headers, body).await.map_err(nats_err)?);
-        previous = Some(event.event_id.to_string());
+        previous = Some(id);
     }
     for ack in acks {
         ack.await.map_err(nats_err)?;
