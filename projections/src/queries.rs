@@ -186,8 +186,7 @@ pub async fn users_page(
     }
     // Counted from the end, the page depends on the total: both are read in one snapshot, so a
     // user created in between cannot shift the page by one.
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let mut tx = snapshot(pool).await?;
     let total = users_total(&mut *tx, filter, &where_sql, &values).await?;
     let rows = match walk(total, offset, limit) {
         Walk::Forward => users_window(&mut *tx, &where_sql, &values, "ASC", limit, offset).await?,
@@ -210,6 +209,12 @@ pub(crate) enum Walk {
     Backward { offset: i64, limit: i64 },
     /// The page is empty: past the end, or no room.
     Nothing,
+}
+
+/// A read-only transaction whose statements all see one snapshot: for a page read from the end
+/// ([`Walk::Backward`]) and the total it was counted from.
+pub(crate) async fn snapshot(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await
 }
 
 pub(crate) fn walk(total: i64, offset: i64, limit: i64) -> Walk {

@@ -41,9 +41,9 @@ pub struct Attr {
     /// The uuid column `sql` is the text of, when it is one: an id compared for (in)equality
     /// with a uuid in its canonical text is compared as a uuid, which its index serves.
     pub uuid: Option<&'static str>,
-    /// A btree of live users over the folded text in the "C" collation serves this attribute's
-    /// `eq`, `sw` and ranges (migration 0037), so those compare in that collation, where it
-    /// applies, and go without the trigram narrowing.
+    /// A btree over the folded text in the "C" collation serves this attribute's `eq`, `sw` and
+    /// ranges (migration 0037), so those compare in that collation and go without the trigram
+    /// narrowing.
     pub ordered: bool,
 }
 
@@ -588,8 +588,7 @@ where
         let rows = page(resource, select, org, q, false).build_query_as().fetch_all(pool).await?;
         return Ok((rows, total));
     }
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let mut tx = queries::snapshot(pool).await?;
     let total = total(&mut *tx, resource, org, q.filter.as_ref()).await?;
     let rows = match queries::walk(total, q.offset, q.limit) {
         Walk::Forward => page(resource, select, org, q, false).build_query_as().fetch_all(&mut *tx).await?,
