@@ -430,6 +430,60 @@ pub async fn send_raw(rb: RequestBuilder) -> reqwest::Response {
     rb.send().await.expect("http request")
 }
 
+/// A TCP proxy on loopback that can make every connection through it go silent at once: no byte
+/// passes either way any more, yet neither end sees the connection close, as when a firewall or a
+/// NAT table drops a connection's state without a reset. Connections made after that pass
+/// normally. Only keepalives or timeouts of the ends themselves can tell.
+pub struct SilencingProxy {
+    pub port: u16,
+    /// Bumped by [`SilencingProxy::silence`]: a connection made under an older value is silent.
+    generation: tokio::sync::watch::Sender<u64>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl SilencingProxy {
+    /// Listens on a free loopback port and forwards every connection to `target`.
+    pub async fn start(target: std::net::SocketAddr) -> SilencingProxy {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let (generation, _) = tokio::sync::watch::channel(0u64);
+        let gen = generation.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut watch = gen.subscribe();
+                let born = *watch.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+                        _ = watch.wait_for(|g| *g > born) => {}
+                    }
+                    // Silent: hold both sockets open, forwarding nothing, until the proxy goes.
+                    let _ = watch.wait_for(|_| false).await;
+                    drop((inbound, outbound));
+                });
+            }
+        });
+        SilencingProxy { port, generation, accept }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Every connection open now goes silent for good; later ones pass.
+    pub fn silence(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+}
+
+impl Drop for SilencingProxy {
+    fn drop(&mut self) {
+        // Dropping the sender ends every connection's wait, which closes its sockets.
+        self.accept.abort();
+    }
+}
+
 /// An SMTP server on loopback (PyPI `aiosmtpd`, installed by scripts/install-deps) that keeps every
 /// mail it accepts as a file of a Maildir. Killed when dropped.
 pub struct SmtpSink {

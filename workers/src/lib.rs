@@ -100,6 +100,14 @@ pub async fn client(cfg: &NatsConfig) -> Result<async_nats::Client, WorkerError>
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))
         .reconnect_delay_callback(|attempt| Duration::from_millis((50 * 2u64.saturating_pow(attempt.min(6) as u32)).min(2000)))
+        // The client reports these at `info` under its own target, which the default filter
+        // leaves out; a lost connection or a slow consumer explains a stall that follows it.
+        .event_callback(|event| async move {
+            match event {
+                async_nats::Event::Connected | async_nats::Event::Closed => tracing::debug!(%event, "nats connection"),
+                event => tracing::warn!(%event, "nats connection"),
+            }
+        })
         .connect(cfg.servers().as_slice())
         .await
         .map_err(nats_err)
@@ -111,6 +119,21 @@ pub async fn connect(cfg: &NatsConfig) -> Result<jetstream::Context, WorkerError
     let mut js = jetstream::new(client);
     js.set_timeout(Duration::from_secs(2));
     Ok(js)
+}
+
+/// While a pull request waits with nothing to deliver, the server sends a heartbeat this often;
+/// two missed ones end the pull (an error), and the worker connects again. That is what notices a
+/// connection gone silent without closing (a firewall or a NAT table dropping its state), which
+/// nothing else would for minutes (the client's pings): so it is short next to the
+/// read-your-writes wait. The client's default, 15 s, left a projection stalled for 30 s.
+const PULL_HEARTBEAT: Duration = Duration::from_secs(1);
+/// A pull request's lifetime; the client sends the next one when it ends. The server wants the
+/// heartbeat to be at most half of it.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
+
+/// The messages of a durable pull consumer, pulled with [`PULL_HEARTBEAT`] and [`PULL_EXPIRES`].
+pub(crate) async fn pull(consumer: jetstream::consumer::PullConsumer) -> Result<jetstream::consumer::pull::Stream, WorkerError> {
+    consumer.stream().heartbeat(PULL_HEARTBEAT).expires(PULL_EXPIRES).messages().await.map_err(nats_err)
 }
 
 /// Creates the stream if missing, or brings its retention in line with the configuration: file

@@ -225,7 +225,7 @@ async fn active(pool: &PgPool, nats: &NatsConfig, cfg: &NotifierConfig, shutdown
         )
         .await
         .map_err(nats_err)?;
-    let mut messages = consumer.messages().await.map_err(nats_err)?;
+    let mut messages = crate::pull(consumer).await?;
     tracing::info!(stream = %nats.stream, "notifier active");
     let mut backoff = FIRST_BACKOFF;
     loop {

@@ -127,7 +127,7 @@ async fn consume(
         })
         .await
         .map_err(nats_err)?;
-    let mut messages = consumer.messages().await.map_err(nats_err)?;
+    let mut messages = crate::pull(consumer).await?;
     loop {
         let first = tokio::select! {
             m = messages.next() => m,

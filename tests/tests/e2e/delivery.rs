@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer::pull};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
-use roster_tests::{send, Options, TestApp};
+use roster_tests::{send, send_raw, Options, TestApp};
 use serde_json::{json, Value};
 
 /// Reads the whole stream from the start with a fresh ephemeral consumer.
@@ -168,6 +168,33 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     .await;
     let (_, list) = send(app.ps(Method::GET, "/api/groups", &org.token)).await;
     assert_eq!(list["count"], 60);
+}
+
+/// A connection to NATS can go silent without closing, as when a firewall or a NAT table drops
+/// its state: no reset, no error, nothing more arrives. Each part of Roster that holds one must
+/// notice well within the read-your-writes wait, and connect again: the relay by its missing
+/// publish acks, each projection runner by the missing idle heartbeats of its pull. So a write
+/// made after the silence is still answered from read models that hold it, every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_stay_read_your_writes_when_every_nats_connection_goes_silent() {
+    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
+    let proxy = roster_tests::SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
+    let app = TestApp::spawn_with(Options { nats_url: Some(proxy.url()), ..Options::default() }).await;
+    let org = app.create_org("Silence").await;
+    for round in 0..2 {
+        proxy.silence();
+        let resp =
+            send_raw(app.ps(Method::POST, "/api/groups", &org.token).json(&json!({ "name": format!("after silence {round}") }))).await;
+        let status = resp.status();
+        let consistency = resp.headers().get("roster-consistency").cloned();
+        let body: Value = resp.json().await.expect("json body");
+        assert_eq!(status, StatusCode::CREATED, "round {round}: {body}");
+        assert_eq!(consistency, None, "round {round}: answered before the read models held the write: {body}");
+        let id = body["id"].as_str().expect("group id");
+        let (status, group) = send(app.ps(Method::GET, &format!("/api/groups/{id}"), &org.token)).await;
+        assert_eq!((status, group["name"].as_str()), (StatusCode::OK, Some(format!("after silence {round}").as_str())), "{group}");
+    }
 }
 
 /// The relay pipelines its publishes and relies on JetStream refusing a message whose
