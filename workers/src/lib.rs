@@ -200,6 +200,36 @@ impl Shutdown {
 
 /// The backoff after a singleton worker's first failure; it doubles up to the worker's cap.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// A worker that ran this long before failing had recovered: its backoff starts over.
+const STEADY: Duration = Duration::from_secs(10);
+
+/// The wait before a failed worker re-enters: doubling from [`FIRST_BACKOFF`] up to a cap while
+/// it keeps failing at once, and from the first step again after a run of [`STEADY`] or longer,
+/// so a process that lived through a few outages does not pay the cap on every later blip.
+pub(crate) struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(max: Duration) -> Backoff {
+        Backoff { next: FIRST_BACKOFF, max }
+    }
+
+    /// The wait after a run that lasted `ran` and failed.
+    pub(crate) fn after(&mut self, ran: Duration) -> Duration {
+        if ran >= STEADY {
+            self.reset();
+        }
+        let wait = self.next;
+        self.next = (wait * 2).min(self.max);
+        wait
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.next = FIRST_BACKOFF;
+    }
+}
 
 /// Runs a singleton worker's `active` part until it returns or shutdown, re-entering it after a
 /// failure (logged once here) with a capped exponential backoff. `active` resyncs from durable
@@ -210,16 +240,17 @@ pub(crate) async fn supervise(
     mut shutdown: Shutdown,
     mut active: impl for<'a> FnMut(&'a mut Shutdown) -> futures::future::BoxFuture<'a, Result<(), WorkerError>>,
 ) -> Result<(), WorkerError> {
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::new(max_backoff);
     while !shutdown.is_set() {
+        let started = tokio::time::Instant::now();
         match active(&mut shutdown).await {
             Ok(()) => return Ok(()),
             Err(e) => {
+                let backoff = backoff.after(started.elapsed());
                 tracing::warn!(error = %e, ?backoff, "{name} interrupted; retrying");
                 if !shutdown.sleep(backoff).await {
                     break;
                 }
-                backoff = (backoff * 2).min(max_backoff);
             }
         }
     }
@@ -280,13 +311,35 @@ impl Leadership {
 /// and a standby takes over.
 pub async fn lead(pool: &sqlx::PgPool, name: &str, shutdown: &mut Shutdown) -> Result<Option<Leadership>, WorkerError> {
     let mut conn = pool.acquire().await?.detach();
+    // A worker that lost its lead in this process and asks again may find its old session still
+    // closing, about to free the lock: so ask again soon at first, then settle at once a second,
+    // which is what a standby of another process does.
+    let mut wait = Duration::from_millis(25);
     loop {
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))").bind(name).fetch_one(&mut conn).await?;
         if got {
             return Ok(Some(Leadership { conn }));
         }
-        if !shutdown.sleep(Duration::from_secs(1)).await {
+        if !shutdown.sleep(wait).await {
             return Ok(None);
         }
+        wait = (wait * 2).min(Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backoff_doubles_to_its_cap_while_failures_come_at_once_and_starts_over_after_a_steady_run() {
+        let mut b = Backoff::new(Duration::from_secs(2));
+        let quick = Duration::from_millis(5);
+        let waits: Vec<u64> = (0..7).map(|_| b.after(quick).as_millis() as u64).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(b.after(STEADY), FIRST_BACKOFF, "a run of STEADY counts as a recovery");
+        assert_eq!(b.after(STEADY - Duration::from_millis(1)), FIRST_BACKOFF * 2, "a shorter one does not");
+        b.reset();
+        assert_eq!(b.after(quick), FIRST_BACKOFF);
     }
 }

@@ -39,6 +39,8 @@ use crate::{nats_err, NatsConfig, Shutdown, WorkerError};
 
 /// Most events applied in one transaction when they queue up.
 pub const MAX_BATCH: usize = 256;
+/// The longest wait before resuming after an interruption.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Attempts at one event before it is parked.
 pub const MAX_ATTEMPTS: u32 = 3;
 /// The wait before the n-th retry of a refused event is n times this.
@@ -63,8 +65,9 @@ pub async fn run(
     advances: checkpoint::Advances,
     mut shutdown: Shutdown,
 ) -> Result<(), WorkerError> {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = crate::Backoff::new(MAX_BACKOFF);
     while !shutdown.is_set() {
+        let started = tokio::time::Instant::now();
         match consume(&pool, &cfg, projection, &advances, &mut shutdown).await {
             Ok(()) => return Ok(()),
             Err(e @ WorkerError::Poisoned { .. }) => {
@@ -75,14 +78,14 @@ pub async fn run(
                 // Not a failure: JetStream redelivers unacked messages after newer ones, and a
                 // Postgres crash may take back the last batches (see `apply_batch`).
                 tracing::info!(projection = projection.name, expected, got, "resuming from the checkpoint");
-                backoff = Duration::from_millis(100);
+                backoff.reset();
             }
             Err(e) => {
+                let backoff = backoff.after(started.elapsed());
                 tracing::warn!(projection = projection.name, error = %e, ?backoff, "projection runner interrupted; retrying");
                 if !shutdown.sleep(backoff).await {
                     break;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(2));
             }
         }
     }
