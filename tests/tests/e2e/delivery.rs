@@ -180,7 +180,10 @@ async fn writes_stay_read_your_writes_when_every_nats_connection_goes_silent() {
     let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
     let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
     let proxy = roster_tests::SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
-    let app = TestApp::spawn_with(Options { nats_url: Some(proxy.url()), ..Options::default() }).await;
+    // Room for a slow machine (recovery takes about 2.5 s here), yet less than the 15 to 30 s a
+    // pull with the client's default heartbeat (15 s; two missed end it) needs to notice.
+    let consistency_timeout = Duration::from_secs(12);
+    let app = TestApp::spawn_with(Options { nats_url: Some(proxy.url()), consistency_timeout, ..Options::default() }).await;
     let org = app.create_org("Silence").await;
     for round in 0..2 {
         proxy.silence();
