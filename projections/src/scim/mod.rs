@@ -42,8 +42,8 @@ pub struct Attr {
     /// with a uuid in its canonical text is compared as a uuid, which its index serves.
     pub uuid: Option<&'static str>,
     /// A btree over the folded text in the "C" collation serves this attribute's `eq`, `sw` and
-    /// ranges (migration 0037), so those compare in that collation and go without the trigram
-    /// narrowing.
+    /// ranges (migration 0037 for family names, 0039 for group names), so those compare in that
+    /// collation and go without the trigram narrowing.
     pub ordered: bool,
 }
 
@@ -154,7 +154,7 @@ fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
 fn group_attr(key: &str) -> Option<Attr> {
     Some(match key {
         "id" => id("g.id::text", "g.id"),
-        "displayname" => searched("g.name", "g.name"),
+        "displayname" => Attr { ordered: true, ..searched("g.name", "g.name") },
         "externalid" => attr("g.external_id", EXACT),
         "members" | "members.value" => attr("", Kind::Member),
         "meta.created" => attr("g.created_at", Kind::Time),
@@ -744,12 +744,19 @@ mod tests {
             let (s, _) = sql(Resource::User, f).unwrap();
             assert!(!s.contains("ILIKE"), "{f}: {why}: {s}");
         }
+        let (s, _) = sql(Resource::Group, r#"displayName eq "Sales""#).unwrap();
+        assert!(!s.contains("ILIKE"), "a btree serves a group name's equality: {s}");
     }
 
     #[test]
-    fn family_names_compare_in_the_collation_of_their_btree() {
-        // Migration 0037's index is over `lower(last_name) COLLATE "C"`: a comparison in any other
-        // collation would not match it, and the planner would read every user.
+    fn family_and_group_names_compare_in_the_collation_of_their_btree() {
+        // Migration 0037's index is over `lower(last_name) COLLATE "C"`, 0039's over
+        // `lower(name) COLLATE "C"`: a comparison in any other collation would not match them, and
+        // the planner would read every user or group.
+        let (s, _) = sql(Resource::Group, r#"displayName eq "Group Dev 4562""#).unwrap();
+        assert_eq!(s, r#"(lower(g.name) COLLATE "C" = lower($1))"#);
+        let (s, _) = sql(Resource::Group, r#"displayName sw "Group Dev""#).unwrap();
+        assert_eq!(s, r#"starts_with(lower(g.name) COLLATE "C", lower($1))"#);
         let (s, p) = sql(Resource::User, r#"name.familyName sw "Gar""#).unwrap();
         assert_eq!(s, r#"starts_with(lower(u.last_name) COLLATE "C", lower($1))"#);
         assert_eq!(p, vec![Param::Text("Gar".into())]);

@@ -336,9 +336,34 @@ fn search_word(len: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = St
     proptest::collection::vec(proptest::sample::select(SEARCH_ALPHABET), len).prop_map(|c| c.into_iter().collect())
 }
 
-/// `userName`, `name.givenName`, `name.familyName` and `emails.value` are compared through the
-/// trigram index when their value is long enough (`projections::scim`): whatever the value, the
-/// answer must be what comparing every user would give.
+/// The term a case of the filter tests below compares with: mostly a piece of someone's value,
+/// with its ASCII case flipped, else any word.
+fn probe_term(value: &str, start: proptest::sample::Index, len: usize, from_value: bool, random: String) -> String {
+    if !from_value {
+        return random;
+    }
+    let chars: Vec<char> = value.chars().collect();
+    let start = start.index(chars.len());
+    let piece: String = chars[start..chars.len().min(start + len)].iter().collect();
+    piece.chars().map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
+}
+
+/// What a case-insensitive SCIM string comparison answers, by comparing in Rust.
+fn compares(op: &str, value: &str, term: &str) -> bool {
+    let (v, t) = (value.to_lowercase(), term.to_lowercase());
+    match op {
+        "eq" => v == t,
+        "co" => v.contains(&t),
+        "sw" => v.starts_with(&t),
+        "ew" => v.ends_with(&t),
+        _ => unreachable!("{op}"),
+    }
+}
+
+/// `userName`, `name.givenName`, `name.familyName`, `emails.value` and a group's `displayName`
+/// are compared through the trigram index when their value is long enough, or through a btree in
+/// the "C" collation (`projections::scim`): whatever the value, the answer must be what comparing
+/// every user or group would give.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn indexed_text_filters_answer_as_a_comparison_of_every_user() {
     let app = TestApp::spawn().await;
@@ -376,30 +401,8 @@ async fn indexed_text_filters_answer_as_a_comparison_of_every_user() {
     let mut narrowed = 0;
     for _ in 0..200 {
         let (attr, op, who, start, len, from_value, random) = case.new_tree(&mut runner).unwrap().current();
-        // Mostly a piece of someone's value, with its ASCII case flipped, else any word.
-        let term: String = if from_value {
-            let chars: Vec<char> = users[who][attr].chars().collect();
-            let start = start.index(chars.len());
-            let piece: String = chars[start..chars.len().min(start + len)].iter().collect();
-            piece.chars().map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
-        } else {
-            random
-        };
-        let fold = |s: &str| s.to_lowercase();
-        let t = fold(&term);
-        let mut expect: Vec<&str> = users
-            .iter()
-            .filter(|u| {
-                let v = fold(&u[attr]);
-                match OPS[op] {
-                    "eq" => v == t,
-                    "co" => v.contains(&t),
-                    "sw" => v.starts_with(&t),
-                    _ => v.ends_with(&t),
-                }
-            })
-            .map(|u| u[0].as_str())
-            .collect();
+        let term = probe_term(&users[who][attr], start, len, from_value, random);
+        let mut expect: Vec<&str> = users.iter().filter(|u| compares(OPS[op], &u[attr], &term)).map(|u| u[0].as_str()).collect();
         expect.sort_unstable();
         narrowed += usize::from(term.chars().count() >= 3);
         let filter = format!("{} {} {}", ATTRS[attr], OPS[op], serde_json::to_string(&term).unwrap());
@@ -413,18 +416,50 @@ async fn indexed_text_filters_answer_as_a_comparison_of_every_user() {
     // Most cases went through the index (three characters or more), not only the plain scan.
     assert!(narrowed >= 60, "only {narrowed} of 200 terms were long enough for the index");
 
+    // Groups' display names, the same way.
+    let names = proptest::collection::vec(search_word(1..=6), 14).new_tree(&mut runner).unwrap().current();
+    for (i, name) in names.iter().enumerate() {
+        let (status, g) = send(sc(&app, Method::POST, "/Groups", &org.token).json(&json!({ "displayName": format!("{name}{i}") }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{g}");
+    }
+    let groups = |filter: String| {
+        let path = format!("/Groups?count=1000&attributes=displayName&filter={}", enc(&filter));
+        send(sc(&app, Method::GET, &path, &org.token))
+    };
+    let (status, all) = groups("displayName pr".into()).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let names: Vec<String> = all["Resources"].as_array().unwrap().iter().map(|g| g["displayName"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names.len(), 14, "{all}");
+    let case = (0..OPS.len(), 0..names.len(), any::<proptest::sample::Index>(), 1usize..8, any::<bool>(), search_word(1..=6));
+    for _ in 0..100 {
+        let (op, who, start, len, from_value, random) = case.new_tree(&mut runner).unwrap().current();
+        let term = probe_term(&names[who], start, len, from_value, random);
+        let mut expect: Vec<&str> = names.iter().filter(|n| compares(OPS[op], n, &term)).map(String::as_str).collect();
+        expect.sort_unstable();
+        let filter = format!("displayName {} {}", OPS[op], serde_json::to_string(&term).unwrap());
+        let (status, v) = groups(filter.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{filter}: {v}");
+        let mut got: Vec<&str> = v["Resources"].as_array().unwrap().iter().map(|g| g["displayName"].as_str().unwrap()).collect();
+        got.sort_unstable();
+        assert_eq!(got, expect, "{filter}");
+    }
+
     // A stored value equals itself outside ASCII too (a value folded by Rust alone never did).
     // Its own org: whether `É` and `é` are one letter is the database locale's to say.
     let org = app.create_org("ScimFold").await;
     create_user(&app, &org.token, json!({"userName": "Émile@x.io", "name": {"givenName": "Élodie", "familyName": "Ørsted"}})).await;
-    for filter in [
-        r#"userName eq "Émile@x.io""#,
-        r#"name.givenName sw "Élo""#,
-        r#"name.familyName co "Ørst""#,
-        r#"name.familyName sw "Ørs""#,
-        r#"name.familyName eq "Ørsted""#,
+    let (status, g) = send(sc(&app, Method::POST, "/Groups", &org.token).json(&json!({ "displayName": "Ørsted Team" }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    for (resource, filter) in [
+        ("Users", r#"userName eq "Émile@x.io""#),
+        ("Users", r#"name.givenName sw "Élo""#),
+        ("Users", r#"name.familyName co "Ørst""#),
+        ("Users", r#"name.familyName sw "Ørs""#),
+        ("Users", r#"name.familyName eq "Ørsted""#),
+        ("Groups", r#"displayName sw "Ørs""#),
+        ("Groups", r#"displayName eq "Ørsted team""#),
     ] {
-        let path = format!("/Users?filter={}", enc(filter));
+        let path = format!("/{resource}?filter={}", enc(filter));
         let (_, v) = send(sc(&app, Method::GET, &path, &org.token)).await;
         assert_eq!(v["totalResults"], 1, "{filter}: {v}");
     }
