@@ -365,7 +365,7 @@ fn compares(op: &str, value: &str, term: &str) -> bool {
 /// the "C" collation (`projections::scim`): whatever the value, the answer must be what comparing
 /// every user or group would give.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn indexed_text_filters_answer_as_a_comparison_of_every_user() {
+async fn indexed_text_filters_answer_as_a_comparison_of_every_user_and_group() {
     let app = TestApp::spawn().await;
     let org = app.create_org("ScimSearch").await;
     let mut runner = TestRunner::new(Config { cases: 200, ..Config::default() });
@@ -442,6 +442,7 @@ async fn indexed_text_filters_answer_as_a_comparison_of_every_user() {
         let mut got: Vec<&str> = v["Resources"].as_array().unwrap().iter().map(|g| g["displayName"].as_str().unwrap()).collect();
         got.sort_unstable();
         assert_eq!(got, expect, "{filter}");
+        assert_eq!(v["totalResults"], expect.len(), "{filter}");
     }
 
     // A stored value equals itself outside ASCII too (a value folded by Rust alone never did).
