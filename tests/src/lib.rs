@@ -613,7 +613,8 @@ impl SseStream {
         SseStream { resp, buf: String::new() }
     }
 
-    /// The next event; `None` when the server ended the stream. Panics after 15 s of silence.
+    /// The next event; `None` when the server ended the stream. Panics after 30 s of silence:
+    /// twice the server's keep-alive (axum's default, 15 s), which an idle stream must send.
     pub async fn next(&mut self) -> Option<SseItem> {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
@@ -636,11 +637,11 @@ impl SseStream {
                 }
                 continue; // a keep-alive comment
             }
-            match tokio::time::timeout(Duration::from_secs(15), self.resp.chunk()).await {
+            match tokio::time::timeout(Duration::from_secs(30), self.resp.chunk()).await {
                 Ok(Ok(Some(bytes))) => self.buf.push_str(std::str::from_utf8(&bytes).unwrap()),
                 Ok(Ok(None)) => return None,
                 Ok(Err(e)) => panic!("stream failed: {e}"),
-                Err(_) => panic!("no event within 15 s"),
+                Err(_) => panic!("nothing, not even a keep-alive, within 30 s"),
             }
         }
     }

@@ -92,11 +92,19 @@ pub(crate) fn nats_err(e: impl std::fmt::Display) -> WorkerError {
     WorkerError::Nats(e.to_string())
 }
 
+/// How often an idle client pings the server. It drops the connection when a third ping goes
+/// unanswered, so a connection gone silent without closing is replaced within three of these.
+/// That is what frees the API's own connection, which the live streams (`/events`, a chat's, the
+/// notification inbox) read through and which has no pull heartbeat of its own: the client's
+/// default, 60 s, kept such a stream silent for about three minutes.
+const PING_INTERVAL: Duration = Duration::from_secs(5);
+
 /// A NATS client of every server in the configuration, retrying in the background if none is up
 /// yet, forever reconnecting (to any of them).
 pub async fn client(cfg: &NatsConfig) -> Result<async_nats::Client, WorkerError> {
     async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
+        .ping_interval(PING_INTERVAL)
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))
         .reconnect_delay_callback(|attempt| Duration::from_millis((50 * 2u64.saturating_pow(attempt.min(6) as u32)).min(2000)))

@@ -1,6 +1,8 @@
 //! Group chats (E51–E54), their members (Roster), messages (E55, Roster's read), the live stream
 //! of a conversation (Roster, Server-Sent Events) and meetings in a conversation (E56), over HTTP.
 
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use roster_tests::{send, SseItem, SseStream, TestApp};
 use serde_json::{json, Value};
@@ -274,6 +276,60 @@ impl Stream {
     async fn message(&mut self) -> (String, Value) {
         self.0.expect("message").await
     }
+}
+
+/// A live stream reads NATS through the API's own connection, which has no pull heartbeat. When
+/// that connection goes silent without closing (`roster_tests::SilencingProxy`), the client's
+/// pings must notice it and connect again. What the server sent into the silence is lost to that
+/// connection, and the stream's ordered consumer learns of the loss from the next message's
+/// sequence, so the conversation goes on and the stream must then deliver every message, the lost
+/// one first, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_goes_on_without_gap_after_the_nats_connection_goes_silent() {
+    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
+    let proxy = roster_tests::SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
+    let app = TestApp::spawn_with(roster_tests::Options { nats_url: Some(proxy.url()), ..Default::default() }).await;
+    let org = app.create_org("Silence").await;
+    let (_a, a_token) = app.member(&org, "a@silence.example.com").await;
+    let (b, b_token) = app.member(&org, "b@silence.example.com").await;
+    let chat = id_of(&create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "S", "members": [{ "id": b }] })).await);
+    let mut s = Stream::open(&app, &b_token, &chat, None).await;
+    let m1 = post(&app, &a_token, &chat, "m1").await;
+    assert_eq!(s.message().await.1["id"], m1["id"]);
+    proxy.silence();
+    let m2 = post(&app, &a_token, &chat, "m2").await;
+    // The conversation goes on, a message every second; a post the API refuses while its NATS
+    // connection is being replaced (503) is simply not made.
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(vec![m2["id"].clone()]));
+    let poster = {
+        let (client, url, token, chat, sent) = (app.client.clone(), app.url.clone(), a_token.clone(), chat.clone(), sent.clone());
+        tokio::spawn(async move {
+            for i in 3.. {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let resp = client
+                    .post(format!("{url}/api/{chat}/messages"))
+                    .header("X-API-KEY", &token)
+                    .json(&json!({ "message": format!("m{i}") }))
+                    .send()
+                    .await;
+                if let Some(resp) = resp.ok().filter(|r| r.status() == StatusCode::CREATED) {
+                    let id = resp.json::<Value>().await.unwrap()["id"].clone();
+                    sent.lock().unwrap().push(id);
+                }
+            }
+        })
+    };
+    // Three unanswered pings of 5 s, then a new connection: well within 45 s. The client's
+    // default pings (60 s) gave the silent connection up only after about three minutes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let (_, m) = tokio::time::timeout_at(deadline, s.message()).await.expect("three messages within 45 s of the silence");
+        got.push(m["id"].clone());
+    }
+    poster.abort();
+    assert_eq!(got, sent.lock().unwrap()[..3], "every message, the one sent into the silence first, in order");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
