@@ -95,8 +95,8 @@ pub(crate) fn nats_err(e: impl std::fmt::Display) -> WorkerError {
 /// How often an idle client pings the server. It drops the connection when a third ping goes
 /// unanswered, so a connection gone silent without closing is replaced within three of these.
 /// That is what frees the API's own connection, which the live streams (`/events`, a chat's, the
-/// notification inbox) read through and which has no pull heartbeat of its own: the client's
-/// default, 60 s, kept such a stream silent for about three minutes.
+/// notification inbox) read through and which has no pull heartbeat of its own: at the client's
+/// default, 60 s, such a stream stays silent for up to three minutes.
 const PING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A NATS client of every server in the configuration, retrying in the background if none is up

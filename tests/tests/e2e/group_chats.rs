@@ -320,8 +320,8 @@ async fn the_stream_goes_on_without_gap_after_the_nats_connection_goes_silent() 
             }
         })
     };
-    // Three unanswered pings of 5 s, then a new connection: well within 45 s. The client's
-    // default pings (60 s) gave the silent connection up only after about three minutes.
+    // Three unanswered pings of 5 s, then a new connection: well within 45 s. At the client's
+    // default (60 s), the silent connection would be given up only after up to three minutes.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
     let mut got = Vec::new();
     while got.len() < 3 {
