@@ -3,6 +3,7 @@
 
 pub mod expiry;
 pub mod notifier;
+pub mod ordered;
 pub mod parked;
 pub mod rebuild;
 pub mod relay;
@@ -94,15 +95,18 @@ pub(crate) fn nats_err(e: impl std::fmt::Display) -> WorkerError {
 
 /// How often an idle client pings the server. It drops the connection when a third ping goes
 /// unanswered, so a connection gone silent without closing is replaced within three of these.
-/// That is what frees the API's own connection, which the live streams (`/events`, a chat's, the
+/// That is what frees the API's own connection, which the live streams (a chat's, the
 /// notification inbox) read through and which has no pull heartbeat of its own: at the client's
-/// default, 60 s, such a stream stays silent for up to three minutes.
+/// default, 60 s, such a stream stays silent for up to three minutes. `roster events tail` reads
+/// the same way, through a client of its own.
 const PING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A NATS client of every server in the configuration, retrying in the background if none is up
-/// yet, forever reconnecting (to any of them).
-pub async fn client(cfg: &NatsConfig) -> Result<async_nats::Client, WorkerError> {
-    async_nats::ConnectOptions::new()
+/// yet, forever reconnecting (to any of them); and its [`Connections`].
+pub async fn client(cfg: &NatsConfig) -> Result<(async_nats::Client, Connections), WorkerError> {
+    let (made, connections) = watch::channel(0u64);
+    let made = std::sync::Arc::new(made);
+    let client = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
         .ping_interval(PING_INTERVAL)
         .max_reconnects(None)
@@ -110,23 +114,57 @@ pub async fn client(cfg: &NatsConfig) -> Result<async_nats::Client, WorkerError>
         .reconnect_delay_callback(|attempt| Duration::from_millis((50 * 2u64.saturating_pow(attempt.min(6) as u32)).min(2000)))
         // The client reports these at `info` under its own target, which the default filter
         // leaves out; a lost connection or a slow consumer explains a stall that follows it.
-        .event_callback(|event| async move {
-            match event {
-                async_nats::Event::Connected | async_nats::Event::Closed => tracing::debug!(%event, "nats connection"),
-                event => tracing::warn!(%event, "nats connection"),
+        .event_callback(move |event| {
+            let made = made.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        made.send_modify(|n| *n += 1);
+                        tracing::debug!(%event, "nats connection");
+                    }
+                    async_nats::Event::Closed => tracing::debug!(%event, "nats connection"),
+                    event => tracing::warn!(%event, "nats connection"),
+                }
             }
         })
         .connect(cfg.servers().as_slice())
         .await
-        .map_err(nats_err)
+        .map_err(nats_err)?;
+    Ok((client, Connections(connections)))
 }
 
 /// Connects to NATS JetStream; see [`client`].
 pub async fn connect(cfg: &NatsConfig) -> Result<jetstream::Context, WorkerError> {
-    let client = client(cfg).await?;
+    let (client, _) = client(cfg).await?;
+    Ok(jetstream_of(client))
+}
+
+/// The JetStream context of a client, with the timeout every worker uses.
+fn jetstream_of(client: async_nats::Client) -> jetstream::Context {
     let mut js = jetstream::new(client);
     js.set_timeout(Duration::from_secs(2));
-    Ok(js)
+    js
+}
+
+/// The connections one client has made: the first and every one that replaced a lost one. What
+/// the server sent into a connection before it was given up is lost with it; a reader that
+/// tracks its own position starts over after each new one (see [`ordered`]).
+#[derive(Clone)]
+pub struct Connections(watch::Receiver<u64>);
+
+impl Connections {
+    /// From now on: the connections made so far count as seen.
+    fn seen(&mut self) {
+        self.0.borrow_and_update();
+    }
+
+    /// Resolves when a connection is made after the last [`Connections::seen`] (at once if one
+    /// was). Never, once the client is gone.
+    async fn next(&mut self) {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// While a pull request waits with nothing to deliver, the server sends a heartbeat this often;

@@ -7,15 +7,16 @@
 //! the last position already delivered. The relay publishes in log order, so the stream from `S`
 //! holds everything from `F` on. If the stream is empty, the log is read to its head and the
 //! stream consumed from its next sequence. A jump in stream sequences (messages trimmed while
-//! being read) restarts the join from the last delivered position.
+//! being read) restarts the join from the last delivered position. The stream is read through
+//! [`crate::ordered`], which loses nothing to a connection that went silent.
 
-use async_nats::jetstream::{self, consumer::DeliverPolicy};
+use async_nats::jetstream;
 use eventlog::{log, Envelope, Position};
-use futures::StreamExt;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::{nats_err, NatsConfig, Shutdown, WorkerError};
+use crate::ordered::Ordered;
+use crate::{nats_err, Connections, NatsConfig, Shutdown, WorkerError};
 
 const BATCH: i64 = 500;
 
@@ -37,11 +38,11 @@ pub async fn follow(
     shutdown: &mut Shutdown,
     mut deliver: impl FnMut(Envelope) -> bool,
 ) -> Result<(), WorkerError> {
-    let js = crate::connect(cfg).await?;
-    let stream = js.get_stream(&cfg.stream).await.map_err(nats_err)?;
+    let (client, connections) = crate::client(cfg).await?;
+    let stream = crate::jetstream_of(client).get_stream(&cfg.stream).await.map_err(nats_err)?;
     let mut last = from.after;
     loop {
-        match join_once(pool, &stream, &from, &mut last, shutdown, &mut deliver).await? {
+        match join_once(pool, &stream, &connections, &from, &mut last, shutdown, &mut deliver).await? {
             Joined::Done => return Ok(()),
             Joined::Trimmed { expected, got } => {
                 tracing::info!(expected, got, after = %last, "the stream was trimmed while being read; joining again from the log");
@@ -58,6 +59,7 @@ enum Joined {
 async fn join_once(
     pool: &PgPool,
     stream: &jetstream::stream::Stream,
+    connections: &Connections,
     from: &TailFrom,
     last: &mut Position,
     shutdown: &mut Shutdown,
@@ -93,14 +95,7 @@ async fn join_once(
         }
     }
     // The rest, live, from the stream.
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::OrderedConfig {
-            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start_seq },
-            ..Default::default()
-        })
-        .await
-        .map_err(nats_err)?;
-    let mut messages = consumer.messages().await.map_err(nats_err)?;
+    let mut messages = Ordered::start(stream.clone(), String::new(), start_seq, connections.clone()).await?;
     let mut expected = start_seq;
     loop {
         let next = tokio::select! {
@@ -108,7 +103,7 @@ async fn join_once(
             _ = shutdown.wait() => return Ok(Joined::Done),
         };
         let Some(m) = next else { return Ok(Joined::Done) };
-        let m = m.map_err(nats_err)?;
+        let m = m?;
         let seq = m.info().map_err(nats_err)?.stream_sequence;
         if seq != expected {
             return Ok(Joined::Trimmed { expected, got: seq });

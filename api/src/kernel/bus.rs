@@ -23,6 +23,8 @@ const POLL: Duration = Duration::from_millis(10);
 #[derive(Clone)]
 pub struct Bus {
     client: async_nats::Client,
+    /// The client's connections, after each of which live readers start over.
+    connections: workers::Connections,
     /// The JetStream stream events are published to (`ROSTER_EVENTS`), for live readers.
     stream: String,
     /// Ends live readers (`super::live`) when the process stops, so that no open stream holds
@@ -34,7 +36,8 @@ impl Bus {
     /// Connects, waiting [`FIRST_CONNECT_WAIT`] at most for the first connection; a NATS that is
     /// not up yet is not an error (it is "away"), and the client keeps trying in the background.
     pub async fn connect(cfg: &NatsConfig) -> Result<Bus, WorkerError> {
-        let bus = Bus { client: workers::client(cfg).await?, stream: cfg.stream.clone(), shutdown: None };
+        let (client, connections) = workers::client(cfg).await?;
+        let bus = Bus { client, connections, stream: cfg.stream.clone(), shutdown: None };
         let deadline = Instant::now() + FIRST_CONNECT_WAIT;
         while !bus.reachable() && Instant::now() < deadline {
             tokio::time::sleep(POLL).await;
@@ -53,6 +56,10 @@ impl Bus {
 
     pub(crate) fn jetstream(&self) -> async_nats::jetstream::Context {
         async_nats::jetstream::new(self.client.clone())
+    }
+
+    pub(crate) fn connections(&self) -> workers::Connections {
+        self.connections.clone()
     }
 
     pub(crate) fn stream_name(&self) -> &str {

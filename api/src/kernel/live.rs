@@ -16,14 +16,14 @@
 //!
 //! Without a starting position only events published from `S` on are delivered (nothing old).
 //! `S` is taken before `follow` returns, so anything written after the caller's response
-//! headers reach the client is delivered.
+//! headers reach the client is delivered. The stream is read through `workers::ordered`, which
+//! loses nothing to a NATS connection that went silent.
 
 use std::future::Future;
 
-use async_nats::jetstream::consumer::{pull::OrderedConfig, DeliverPolicy};
 use commands::log::{self, LogFilter};
 use commands::{Envelope, Position};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -124,6 +124,7 @@ where
         selector,
         stream,
         start,
+        connections: st.bus.connections(),
         shutdown: st.bus.shutdown(),
         tx,
     };
@@ -141,6 +142,7 @@ struct Reader<T> {
     subject: String,
     stream: async_nats::jetstream::stream::Stream,
     start: u64,
+    connections: workers::Connections,
     shutdown: Option<workers::Shutdown>,
     tx: mpsc::Sender<T>,
 }
@@ -192,16 +194,10 @@ impl<T: Send + 'static> Reader<T> {
                 }
             }
         }
-        let consumer = self
-            .stream
-            .create_consumer(OrderedConfig {
-                filter_subject: self.subject.clone(),
-                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: self.start },
-                ..Default::default()
-            })
-            .await
-            .map_err(unavailable)?;
-        let mut messages = consumer.messages().await.map_err(unavailable)?;
+        let mut messages =
+            workers::ordered::Ordered::start(self.stream.clone(), self.subject.clone(), self.start, self.connections.clone())
+                .await
+                .map_err(unavailable)?;
         let mut shutdown = self.shutdown.take();
         loop {
             let next = tokio::select! {

@@ -279,11 +279,10 @@ impl Stream {
 }
 
 /// A live stream reads NATS through the API's own connection, which has no pull heartbeat. When
-/// that connection goes silent without closing (`roster_tests::SilencingProxy`), the client's
-/// pings must notice it and connect again. What the server sent into the silence is lost to that
-/// connection, and the stream's ordered consumer learns of the loss from the next message's
-/// sequence, so the conversation goes on and the stream must then deliver every message, the lost
-/// one first, in order.
+/// every connection (the relay's too) goes silent without closing
+/// (`roster_tests::SilencingProxy`), the clients' pings must notice it and connect again, and the
+/// conversation goes on: the stream delivers every message, the one sent into the silence first,
+/// in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_goes_on_without_gap_after_the_nats_connection_goes_silent() {
     let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
@@ -330,6 +329,35 @@ async fn the_stream_goes_on_without_gap_after_the_nats_connection_goes_silent() 
     }
     poster.abort();
     assert_eq!(got, sent.lock().unwrap()[..3], "every message, the one sent into the silence first, in order");
+}
+
+/// Only the reading API's connection goes silent; the writer's and the relay's stay up. The server
+/// sends the message at once, into the silence, and the reader's connection is replaced some 15 s
+/// later with the server past that message. No later message comes to show the gap: the stream
+/// must deliver it all the same (it stayed undelivered when the ordered consumer went on
+/// unchecked after the new connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_into_a_silent_connection_arrives_without_a_later_one() {
+    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
+    let proxy = roster_tests::SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
+    let app = TestApp::spawn_with(roster_tests::Options { nats_url: Some(nats.url()), ..Default::default() }).await;
+    let mut opts = app.same_log();
+    opts.nats_url = Some(proxy.url());
+    opts.roles = roster::Roles { api: true, relay: false, projector: false, sealer: false, notifier: false };
+    let reader = TestApp::spawn_with(opts).await;
+    let org = app.create_org("Quiet").await;
+    let (_a, a_token) = app.member(&org, "a@quiet.example.com").await;
+    let (b, b_token) = app.member(&org, "b@quiet.example.com").await;
+    let chat = id_of(&create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "Q", "members": [{ "id": b }] })).await);
+    let mut s = Stream::open(&reader, &b_token, &chat, None).await;
+    let m1 = post(&app, &a_token, &chat, "m1").await;
+    assert_eq!(s.message().await.1["id"], m1["id"]);
+    proxy.silence();
+    let m2 = post(&app, &a_token, &chat, "m2").await;
+    let (_, got) = tokio::time::timeout(Duration::from_secs(45), s.message()).await.expect("the message within 45 s of the silence");
+    assert_eq!(got["id"], m2["id"]);
+    reader.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
