@@ -278,6 +278,28 @@ impl Stream {
     }
 }
 
+/// A NATS of the test's own, and a proxy to it that can make its connections go silent.
+async fn nats_behind_a_proxy() -> (devstack::NatsServer, roster_tests::SilencingProxy) {
+    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
+    let proxy = roster_tests::SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
+    (nats, proxy)
+}
+
+/// A chat of two members of a new org, made through `writer`; the second member's stream of it,
+/// read through `reader`, has delivered the first message. Returns the first member's token (the
+/// one who posts), the chat and the stream.
+async fn a_chat_streaming(writer: &TestApp, reader: &TestApp, name: &str) -> (String, String, Stream) {
+    let org = writer.create_org(name).await;
+    let (_a, a_token) = writer.member(&org, &format!("a@{name}.example.com")).await;
+    let (b, b_token) = writer.member(&org, &format!("b@{name}.example.com")).await;
+    let chat = id_of(&create_chat(writer, &a_token, json!({ "groupType": "CHAT_GROUP", "title": name, "members": [{ "id": b }] })).await);
+    let mut s = Stream::open(reader, &b_token, &chat, None).await;
+    let m1 = post(writer, &a_token, &chat, "m1").await;
+    assert_eq!(s.message().await.1["id"], m1["id"]);
+    (a_token, chat, s)
+}
+
 /// A live stream reads NATS through the API's own connection, which has no pull heartbeat. When
 /// every connection (the relay's too) goes silent without closing
 /// (`roster_tests::SilencingProxy`), the clients' pings must notice it and connect again, and the
@@ -285,17 +307,9 @@ impl Stream {
 /// in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_goes_on_without_gap_after_the_nats_connection_goes_silent() {
-    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
-    let proxy = roster_tests::SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
+    let (_nats, proxy) = nats_behind_a_proxy().await;
     let app = TestApp::spawn_with(roster_tests::Options { nats_url: Some(proxy.url()), ..Default::default() }).await;
-    let org = app.create_org("Silence").await;
-    let (_a, a_token) = app.member(&org, "a@silence.example.com").await;
-    let (b, b_token) = app.member(&org, "b@silence.example.com").await;
-    let chat = id_of(&create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "S", "members": [{ "id": b }] })).await);
-    let mut s = Stream::open(&app, &b_token, &chat, None).await;
-    let m1 = post(&app, &a_token, &chat, "m1").await;
-    assert_eq!(s.message().await.1["id"], m1["id"]);
+    let (a_token, chat, mut s) = a_chat_streaming(&app, &app, "silence").await;
     proxy.silence();
     let m2 = post(&app, &a_token, &chat, "m2").await;
     // The conversation goes on, a message every second; a post the API refuses while its NATS
@@ -338,21 +352,13 @@ async fn the_stream_goes_on_without_gap_after_the_nats_connection_goes_silent() 
 /// unchecked after the new connection).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_into_a_silent_connection_arrives_without_a_later_one() {
-    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
-    let proxy = roster_tests::SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
+    let (nats, proxy) = nats_behind_a_proxy().await;
     let app = TestApp::spawn_with(roster_tests::Options { nats_url: Some(nats.url()), ..Default::default() }).await;
     let mut opts = app.same_log();
     opts.nats_url = Some(proxy.url());
     opts.roles = roster::Roles { api: true, relay: false, projector: false, sealer: false, notifier: false };
     let reader = TestApp::spawn_with(opts).await;
-    let org = app.create_org("Quiet").await;
-    let (_a, a_token) = app.member(&org, "a@quiet.example.com").await;
-    let (b, b_token) = app.member(&org, "b@quiet.example.com").await;
-    let chat = id_of(&create_chat(&app, &a_token, json!({ "groupType": "CHAT_GROUP", "title": "Q", "members": [{ "id": b }] })).await);
-    let mut s = Stream::open(&reader, &b_token, &chat, None).await;
-    let m1 = post(&app, &a_token, &chat, "m1").await;
-    assert_eq!(s.message().await.1["id"], m1["id"]);
+    let (a_token, chat, mut s) = a_chat_streaming(&app, &reader, "quiet").await;
     proxy.silence();
     let m2 = post(&app, &a_token, &chat, "m2").await;
     let (_, got) = tokio::time::timeout(Duration::from_secs(45), s.message()).await.expect("the message within 45 s of the silence");
