@@ -467,6 +467,15 @@ impl SilencingProxy {
         SilencingProxy { port, generation, accept }
     }
 
+    /// A NATS server of the caller's own (going silent is not for the shared one, which every
+    /// other test uses), and a proxy to it.
+    pub async fn with_own_nats() -> (NatsServer, SilencingProxy) {
+        let dir = stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+        let nats = NatsServer::start(&dir, free_port()).await.expect("own nats");
+        let proxy = SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
+        (nats, proxy)
+    }
+
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }

@@ -177,9 +177,7 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
 /// made after the silence is still answered from read models that hold it, every time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_stay_read_your_writes_when_every_nats_connection_goes_silent() {
-    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
-    let proxy = roster_tests::SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
+    let (_nats, proxy) = roster_tests::SilencingProxy::with_own_nats().await;
     // Room for a slow machine (recovery takes about 2.5 s here), yet less than the 15 to 30 s a
     // pull with the client's default heartbeat (15 s; two missed end it) needs to notice.
     let consistency_timeout = Duration::from_secs(12);

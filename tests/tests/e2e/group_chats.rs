@@ -278,14 +278,6 @@ impl Stream {
     }
 }
 
-/// A NATS of the test's own, and a proxy to it that can make its connections go silent.
-async fn nats_behind_a_proxy() -> (devstack::NatsServer, roster_tests::SilencingProxy) {
-    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
-    let proxy = roster_tests::SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
-    (nats, proxy)
-}
-
 /// A chat of two members of a new org, made through `writer`; the second member's stream of it,
 /// read through `reader`, has delivered the first message. Returns the first member's token (the
 /// one who posts), the chat and the stream.
@@ -307,7 +299,7 @@ async fn a_chat_streaming(writer: &TestApp, reader: &TestApp, name: &str) -> (St
 /// in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_goes_on_without_gap_after_the_nats_connection_goes_silent() {
-    let (_nats, proxy) = nats_behind_a_proxy().await;
+    let (_nats, proxy) = roster_tests::SilencingProxy::with_own_nats().await;
     let app = TestApp::spawn_with(roster_tests::Options { nats_url: Some(proxy.url()), ..Default::default() }).await;
     let (a_token, chat, mut s) = a_chat_streaming(&app, &app, "silence").await;
     proxy.silence();
@@ -352,7 +344,7 @@ async fn the_stream_goes_on_without_gap_after_the_nats_connection_goes_silent() 
 /// unchecked after the new connection).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_into_a_silent_connection_arrives_without_a_later_one() {
-    let (nats, proxy) = nats_behind_a_proxy().await;
+    let (nats, proxy) = roster_tests::SilencingProxy::with_own_nats().await;
     let app = TestApp::spawn_with(roster_tests::Options { nats_url: Some(nats.url()), ..Default::default() }).await;
     let mut opts = app.same_log();
     opts.nats_url = Some(proxy.url());
