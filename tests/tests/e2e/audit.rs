@@ -444,6 +444,54 @@ async fn follow_n(app: &TestApp, org: uuid::Uuid, after: Position, n: usize) -> 
     got
 }
 
+/// A subscriber (`roster events tail`) whose NATS connection goes silent without closing misses
+/// nothing: the events the server sent into the silence arrive once the client has connected
+/// again, each once and in order, with no later event to show the gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_whose_connection_goes_silent_misses_nothing() {
+    let (nats, proxy) = roster_tests::SilencingProxy::with_own_nats().await;
+    let app = TestApp::spawn_with(roster_tests::Options { nats_url: Some(nats.url()), ..Default::default() }).await;
+    let org = app.create_org("Hush").await;
+    let org_id: uuid::Uuid = org.id.parse().unwrap();
+    let before = all_org_events(&app, &org).await;
+    let after: Position = before.last().unwrap()["position"].as_str().unwrap().parse().unwrap();
+
+    // Following live through the proxy: its ordered consumer (the only one without a durable
+    // name: no live stream of the API is open) is there before the silence.
+    let stream = async_nats::jetstream::new(app.nats().await).get_stream(&app.config.nats.stream).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let follower = {
+        let (pool, mut cfg) = (app.pool.clone(), app.config.nats.clone());
+        cfg.url = proxy.url();
+        tokio::spawn(async move {
+            let (_stop, mut shutdown) = workers::Shutdown::new();
+            let from = workers::tail::TailFrom { org: Some(org_id), after };
+            workers::tail::follow(&pool, &cfg, from, &mut shutdown, |e| tx.send(e).is_ok()).await
+        })
+    };
+    app.eventually("the subscriber's consumer", Duration::from_secs(10), || async {
+        let consumers: Vec<_> = futures::StreamExt::collect(stream.consumers()).await;
+        consumers.into_iter().any(|c| c.is_ok_and(|c| c.config.durable_name.is_none()))
+    })
+    .await;
+
+    proxy.silence();
+    app.add_user(&org, "quiet@hush.io").await;
+    let want: Vec<String> =
+        all_org_events(&app, &org).await[before.len()..].iter().map(|e| e["event_id"].as_str().unwrap().to_string()).collect();
+    assert!(!want.is_empty());
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        let e = tokio::time::timeout(Duration::from_secs(45), rx.recv())
+            .await
+            .expect("the events within 45 s of the silence")
+            .expect("the subscriber stopped");
+        got.push(e.event_id.to_string());
+    }
+    assert_eq!(got, want, "every event after the silence, once, in order");
+    follower.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_subscriber_joins_the_log_and_the_stream_without_gap_or_duplicate() {
     let app = TestApp::spawn().await;
