@@ -358,6 +358,29 @@ async fn a_message_sent_into_a_silent_connection_arrives_without_a_later_one() {
     reader.stop().await;
 }
 
+/// nats-server restarts under an open stream: its connection closes, the ephemeral consumer is
+/// gone with the server's memory, and the client connects again to a JetStream that may still be
+/// recovering its stream. The stream stays open and delivers what is posted after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_goes_on_after_nats_restarts() {
+    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+    let mut nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
+    let app = TestApp::spawn_with(roster_tests::Options { nats_url: Some(nats.url()), ..Default::default() }).await;
+    let (a_token, chat, mut s) = a_chat_streaming(&app, &app, "restart").await;
+    nats.restart().await.expect("restart nats");
+    // Refused (503) until the API's connection is back; then created.
+    let m2 = loop {
+        let (status, m) = send(app.wd(Method::POST, &format!("/api/{chat}/messages"), &a_token).json(&json!({ "message": "m2" }))).await;
+        if status == StatusCode::CREATED {
+            break m;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (_, got) = tokio::time::timeout(Duration::from_secs(45), s.message()).await.expect("the message within 45 s of the restart");
+    assert_eq!(got["id"], m2["id"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_delivers_resumes_without_gap_or_duplicate_and_closes_on_removal() {
     let app = TestApp::spawn().await;
