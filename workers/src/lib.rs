@@ -267,6 +267,12 @@ impl Backoff {
         if ran >= STEADY {
             self.reset();
         }
+        self.step()
+    }
+
+    /// The wait after one more failure, for a caller that says itself when it has recovered
+    /// ([`Backoff::reset`]).
+    pub(crate) fn step(&mut self) -> Duration {
         let wait = self.next;
         self.next = (wait * 2).min(self.max);
         wait

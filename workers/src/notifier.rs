@@ -62,7 +62,6 @@ pub const TIMESTAMP_HEADER: &str = "Roster-Timestamp";
 /// The same for every attempt at one delivery: `<event id>.<recipient id>`.
 pub const DELIVERY_ID_HEADER: &str = "Roster-Delivery-Id";
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// How long the notifier waits for the directory to know a new recipient before asking anyway.
 const CATCH_UP: Duration = Duration::from_secs(10);
 const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -227,7 +226,7 @@ async fn active(pool: &PgPool, nats: &NatsConfig, cfg: &NotifierConfig, shutdown
         .map_err(nats_err)?;
     let mut messages = crate::pull(consumer).await?;
     tracing::info!(stream = %nats.stream, "notifier active");
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = crate::Backoff::new(MAX_BACKOFF);
     loop {
         let next = tokio::select! {
             m = messages.next() => m,
@@ -247,12 +246,13 @@ async fn active(pool: &PgPool, nats: &NatsConfig, cfg: &NotifierConfig, shutdown
         match n.handle(&event, shutdown).await {
             Ok(true) => {
                 m.ack().await.map_err(nats_err)?;
-                backoff = FIRST_BACKOFF;
+                backoff.reset();
             }
             Ok(false) => return Ok(()), // stopping; the message comes again
             Err(e) => {
                 // The message comes again after the backoff, to this same subscription: a new one
                 // would leave the old pull request to swallow it until `ack_wait` ran out.
+                let backoff = backoff.step();
                 tracing::warn!(event_id = %event.event_id, error = %e, ?backoff, "notifier interrupted; retrying the event");
                 let _ = m.ack_with(AckKind::Nak(Some(backoff))).await;
                 // Still the active notifier? (The lock goes with a lost Postgres session.)
@@ -260,7 +260,6 @@ async fn active(pool: &PgPool, nats: &NatsConfig, cfg: &NotifierConfig, shutdown
                 if !shutdown.sleep(backoff).await {
                     return Ok(());
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
