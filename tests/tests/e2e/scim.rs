@@ -364,6 +364,16 @@ fn compares(op: &str, value: &str, term: &str) -> bool {
 /// are compared through the trigram index when their value is long enough, or through a btree in
 /// the "C" collation (`projections::scim`): whatever the value, the answer must be what comparing
 /// every user or group would give.
+/// A SCIM list's answer to `filter` holds exactly `expect` (sorted; by the resources' `key`, in any
+/// order), and its total says so.
+fn lists_exactly(filter: &str, (status, v): (StatusCode, Value), key: &str, expect: &[&str]) {
+    assert_eq!(status, StatusCode::OK, "{filter}: {v}");
+    let mut got: Vec<&str> = v["Resources"].as_array().unwrap().iter().map(|r| r[key].as_str().unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, expect, "{filter}");
+    assert_eq!(v["totalResults"], expect.len(), "{filter}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn indexed_text_filters_answer_as_a_comparison_of_every_user_and_group() {
     let app = TestApp::spawn().await;
@@ -406,12 +416,7 @@ async fn indexed_text_filters_answer_as_a_comparison_of_every_user_and_group() {
         expect.sort_unstable();
         narrowed += usize::from(term.chars().count() >= 3);
         let filter = format!("{} {} {}", ATTRS[attr], OPS[op], serde_json::to_string(&term).unwrap());
-        let (status, v) = list(filter.clone()).await;
-        assert_eq!(status, StatusCode::OK, "{filter}: {v}");
-        let mut got: Vec<&str> = v["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap()).collect();
-        got.sort_unstable();
-        assert_eq!(got, expect, "{filter}");
-        assert_eq!(v["totalResults"], expect.len(), "{filter}");
+        lists_exactly(&filter, list(filter.clone()).await, "userName", &expect);
     }
     // Most cases went through the index (three characters or more), not only the plain scan.
     assert!(narrowed >= 60, "only {narrowed} of 200 terms were long enough for the index");
@@ -437,12 +442,7 @@ async fn indexed_text_filters_answer_as_a_comparison_of_every_user_and_group() {
         let mut expect: Vec<&str> = names.iter().filter(|n| compares(OPS[op], n, &term)).map(String::as_str).collect();
         expect.sort_unstable();
         let filter = format!("displayName {} {}", OPS[op], serde_json::to_string(&term).unwrap());
-        let (status, v) = groups(filter.clone()).await;
-        assert_eq!(status, StatusCode::OK, "{filter}: {v}");
-        let mut got: Vec<&str> = v["Resources"].as_array().unwrap().iter().map(|g| g["displayName"].as_str().unwrap()).collect();
-        got.sort_unstable();
-        assert_eq!(got, expect, "{filter}");
-        assert_eq!(v["totalResults"], expect.len(), "{filter}");
+        lists_exactly(&filter, groups(filter.clone()).await, "displayName", &expect);
     }
 
     // A stored value equals itself outside ASCII too (a value folded by Rust alone never did).
