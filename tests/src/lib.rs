@@ -50,6 +50,7 @@ fn remove_stale_stacks() {
 /// The shared Postgres and nats-server, started on first use. They live on a thread of their own
 /// (with its own runtime) so they outlive every test's runtime, and die with the test process.
 pub fn stack() -> &'static Stack {
+    init_logs();
     let result = STACK.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -186,7 +187,6 @@ impl TestApp {
     }
 
     pub async fn spawn_with(opts: Options) -> TestApp {
-        init_logs();
         let database_url = match opts.database_url {
             Some(u) => u,
             None => fresh_database().await,

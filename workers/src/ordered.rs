@@ -16,12 +16,21 @@
 //! again; nothing is returned twice, since the new consumer starts after the last message
 //! returned. A connection made while the new consumer is being created only costs one restart
 //! more: connections are marked seen before the consumer is created, never after.
+//!
+//! A new consumer can be refused: just after a server restart JetStream may still be recovering
+//! its streams. The read then tries again, backing off, until one is created, as the client's own
+//! ordered consumer does when it recreates itself; giving up would end a chat's stream (or
+//! `roster events tail`) over what is usually a blip of a second.
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use async_nats::jetstream::{self, stream::Stream};
 use futures::StreamExt;
 
-use crate::{nats_err, Connections, WorkerError};
+use crate::{nats_err, Backoff, Connections, WorkerError};
+
+/// The longest wait between two attempts at a refused new consumer: short, as a stream waiting on
+/// it delivers nothing meanwhile.
+const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct Ordered {
     stream: Stream,
@@ -35,6 +44,11 @@ pub struct Ordered {
     /// A connection was made since `messages` started: start over before reading on. Kept here,
     /// not in a local, so that a `next` cancelled while starting over starts over again.
     stale: bool,
+    /// Waits between refused attempts at starting over; reset once one succeeds.
+    backoff: Backoff,
+    /// Refused attempts since the last consumer was created: only the first is logged as a
+    /// warning, so that an outage logs once per open read, not once per retry.
+    refused: u32,
 }
 
 impl Ordered {
@@ -42,20 +56,38 @@ impl Ordered {
     /// `connections` are those of the client `stream` was got through.
     pub async fn start(stream: Stream, filter: String, start: u64, mut connections: Connections) -> Result<Ordered, WorkerError> {
         let messages = consume(&stream, &filter, start, &mut connections).await?;
-        Ok(Ordered { stream, filter, next: start, connections, messages, stale: false })
+        Ok(Ordered { stream, filter, next: start, connections, messages, stale: false, backoff: Backoff::new(MAX_BACKOFF), refused: 0 })
     }
 
     /// The next message; `None` when the messages end (the client is closed). Cancel-safe: a
-    /// message is returned or stays to be read, and a start over cut short is done again.
+    /// message is returned or stays to be read, and a start over cut short is done again. A start
+    /// over that JetStream refuses is tried again until it succeeds, so it returns no error (and,
+    /// after the client is closed, never returns: every reader lives no longer than its client).
     pub async fn next(&mut self) -> Option<Result<jetstream::Message, WorkerError>> {
         loop {
             if self.stale {
-                tracing::debug!(from = self.next, filter = %self.filter, "a new NATS connection: the ordered read starts over");
-                match consume(&self.stream, &self.filter, self.next, &mut self.connections).await {
-                    Ok(messages) => self.messages = messages,
-                    Err(e) => return Some(Err(e)),
+                if self.refused == 0 {
+                    tracing::debug!(from = self.next, filter = %self.filter, "a new NATS connection: the ordered read starts over");
                 }
-                self.stale = false;
+                match consume(&self.stream, &self.filter, self.next, &mut self.connections).await {
+                    Ok(messages) => {
+                        self.messages = messages;
+                        self.stale = false;
+                        self.backoff.reset();
+                        self.refused = 0;
+                    }
+                    Err(e) => {
+                        let wait = self.backoff.step();
+                        self.refused = self.refused.saturating_add(1);
+                        if self.refused == 1 {
+                            tracing::warn!(error = %e, from = self.next, filter = %self.filter, "the ordered read could not start over; retrying");
+                        } else {
+                            tracing::debug!(error = %e, refused = self.refused, ?wait, "the ordered read still cannot start over");
+                        }
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                }
             }
             tokio::select! {
                 m = self.messages.next() => {

@@ -316,3 +316,51 @@ async fn an_open_appender_holds_later_events_back_and_loses_none() {
     let expected = log(&app).await;
     assert_eq!(got.iter().map(|(_, _, b)| b).collect::<Vec<_>>(), expected.iter().collect::<Vec<_>>());
 }
+
+/// A read that starts over on each new connection (a chat's stream, the notification inbox,
+/// `roster events tail`: `workers::ordered`) keeps trying when JetStream refuses its new consumer,
+/// and goes on from where it was once JetStream accepts one: nothing lost, nothing twice. Here the
+/// stream takes one consumer at most, and the read's old one holds that place until the test
+/// removes it; a server still recovering its streams after a restart refuses the same way, but
+/// not on demand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_read_whose_new_consumer_is_refused_tries_again() {
+    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
+    let (client, connections) = workers::client(&workers::NatsConfig::new(nats.url())).await.expect("client");
+    let js = jetstream::new(client.clone());
+    let config =
+        jetstream::stream::Config { name: "ORDERED".into(), subjects: vec!["read.>".into()], max_consumers: 1, ..Default::default() };
+    let stream = js.create_stream(config).await.expect("stream");
+    js.publish("read.one", "m1".into()).await.unwrap().await.expect("m1 stored");
+    let mut read = workers::ordered::Ordered::start(stream.clone(), "read.>".into(), 1, connections).await.expect("the read");
+    let payload =
+        |m: Option<Result<jetstream::Message, workers::WorkerError>>| String::from_utf8(m.unwrap().unwrap().payload.to_vec()).unwrap();
+    assert_eq!(payload(read.next().await), "m1");
+    let old: Vec<String> = stream.consumer_names().map(Result::unwrap).collect().await;
+    assert_eq!(old.len(), 1);
+
+    // Refused: the new connection's consumer would be the stream's second.
+    // A request sent as the connection is replaced may go unanswered: that one counts nothing.
+    let errors = || async { js.query_account().await.ok().map(|a| a.requests.errors) };
+    let refused_before = errors().await.expect("account");
+    client.force_reconnect().await.expect("reconnect");
+    let reading = tokio::spawn(async move { payload(read.next().await) });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while errors().await.is_none_or(|n| n == refused_before) {
+        assert!(tokio::time::Instant::now() < deadline, "no consumer refused within 20 s of the new connection");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Accepted once the old consumer is gone (the server would drop it after 30 s idle).
+    stream.delete_consumer(&old[0]).await.expect("remove the old consumer");
+    js.publish("read.two", "m2".into()).await.unwrap().await.expect("m2 stored");
+    let got = match tokio::time::timeout(Duration::from_secs(20), reading).await {
+        Ok(got) => got.expect("the read"),
+        Err(_) => {
+            let left: Vec<_> = stream.consumers().collect().await;
+            panic!("m2 not within 20 s; consumers now: {left:?}");
+        }
+    };
+    assert_eq!(got, "m2", "the read goes on after m1, with nothing lost or repeated");
+}
