@@ -31,7 +31,9 @@
 //! `--only-feed` / `BENCH_ONLY=feed` (step (g) alone, e.g. to measure a read-path change),
 //! `--only-fanout` / `BENCH_ONLY=fanout` (step (h) alone), `--scale` / `BENCH_ONLY=scale` (the
 //! reads, the rebuild and the memory at a million users instead of the steps above: see `scale`;
-//! `--scale-users N`, `--scale-groups N`, `--scale-reads N` or `BENCH_SCALE_*` to resize it).
+//! `--scale-users N`, `--scale-groups N`, `--scale-reads N` or `BENCH_SCALE_*` to resize it;
+//! `--hold` keeps Postgres, nats-server and Roster up after its report until Ctrl-C, to look into
+//! a database of that size, which takes ten minutes to load).
 //! `--statements N` / `BENCH_STATEMENTS=N` loads pg_stat_statements and prints, after the report,
 //! the N statements each step of (a), (c) and (f) spent the most Postgres time in, per operation
 //! (see `statements`). `ROSTER_PG_SETTINGS=name=value,...` adds Postgres settings to the cluster
@@ -123,15 +125,18 @@ struct Settings {
     scale_reads: usize,
     /// Statements to list per write step from pg_stat_statements; 0: not loaded.
     statements: usize,
+    /// After the report, keep Postgres, nats-server and Roster up until Ctrl-C, to look into them.
+    hold: bool,
     /// The command line to print at the top of the report.
     command: String,
 }
 
 fn usage() -> &'static str {
     "usage: scripts/bench [--secs N] [--lag-secs N] [--clients 1,8,32] [--fast-pg] [--feed-posts N] [--only-feed] [--only-fanout] [--statements N]\n\
-     \x20      scripts/bench --scale [--scale-users N] [--scale-groups N] [--scale-reads N] [--fast-pg]\n\
+     \x20      scripts/bench --scale [--scale-users N] [--scale-groups N] [--scale-reads N] [--fast-pg] [--hold]\n\
      env: BENCH_SECS (15), BENCH_LAG_SECS (10), BENCH_CLIENTS (1,8,32), BENCH_PG_FAST=1, BENCH_FEED_POSTS (100000), BENCH_ONLY=feed|fanout|scale, BENCH_STATEMENTS (0),\n\
-     \x20    BENCH_SCALE_USERS (1000000), BENCH_SCALE_GROUPS (100000), BENCH_SCALE_READS (200)"
+     \x20    BENCH_SCALE_USERS (1000000), BENCH_SCALE_GROUPS (100000), BENCH_SCALE_READS (200)\n\
+     --hold: after the --scale report, keep Postgres, nats-server and Roster up (addresses on stderr) until Ctrl-C"
 }
 
 fn parse_clients(s: &str) -> Result<Vec<usize>, String> {
@@ -166,6 +171,7 @@ fn settings() -> Result<Settings, String> {
         scale_groups: env_u64("BENCH_SCALE_GROUPS", SCALE_GROUPS as u64)? as usize,
         scale_reads: env_u64("BENCH_SCALE_READS", SCALE_READS as u64)? as usize,
         statements: env_u64("BENCH_STATEMENTS", 0)? as usize,
+        hold: false,
         command: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -187,6 +193,7 @@ fn settings() -> Result<Settings, String> {
             }
             "--scale-reads" => s.scale_reads = value("--scale-reads")?.parse().map_err(|_| "--scale-reads: not a number".to_string())?,
             "--statements" => s.statements = value("--statements")?.parse().map_err(|_| "--statements: not a number".to_string())?,
+            "--hold" => s.hold = true,
             "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
@@ -196,6 +203,9 @@ fn settings() -> Result<Settings, String> {
     }
     if s.scale_users == 0 || s.scale_reads == 0 {
         return Err("--scale-users and --scale-reads must be at least 1".into());
+    }
+    if s.hold && !s.scale {
+        return Err("--hold keeps a --scale run's servers up after its report; other runs have nothing to look into".into());
     }
     if s.statements > 0 && (s.scale || s.only_feed || s.only_fanout) {
         return Err("--statements profiles the write steps (a), (c) and (f), which --scale, --only-feed and --only-fanout skip".into());
@@ -1013,6 +1023,29 @@ fn fmt_ratio(x: f64, raw: Option<&Measured>) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// Stops Roster, then closes the bench's own pools and the servers under it.
+/// Set while `--hold` keeps everything up: Ctrl-C then ends the hold, not the run.
+static HOLDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Resolves on a Ctrl-C that is not ending a `--hold`.
+async fn interrupted() {
+    loop {
+        let _ = tokio::signal::ctrl_c().await;
+        if !HOLDING.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
+/// With `--hold`, waits for Ctrl-C with everything still up, saying where it is.
+async fn hold(s: &Settings, roster: &str, db_url: &str, nats: &NatsServer) {
+    if !s.hold {
+        return;
+    }
+    HOLDING.store(true, std::sync::atomic::Ordering::SeqCst);
+    eprintln!("bench: --hold: Roster at {roster}, its database at {db_url}, nats-server at {}; Ctrl-C stops them", nats.url());
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 async fn stop(running: roster::Running, pools: &[&PgPool], nats: NatsServer, pg: &mut PgCluster) -> Result<(), BoxError> {
     eprintln!("bench: stopping");
     running.shutdown().await;
@@ -1079,6 +1112,7 @@ async fn run(s: &Settings, dir: &Path) -> Result<(), BoxError> {
             if s.fast_pg { "fsync off" } else { "durable" }
         );
         print!("{report}");
+        hold(s, &url, &db_url, &nats).await;
         return stop(running, &[&admin_pool], nats, &mut pg).await;
     }
     if s.only_feed {
@@ -1449,7 +1483,7 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async {
         tokio::select! {
             r = run(&settings, &dir) => r,
-            _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
+            () = interrupted() => Err("interrupted".into()),
         }
     });
     rt.shutdown_timeout(Duration::from_secs(5));
