@@ -22,8 +22,8 @@ pub struct RebuildReport {
     /// (`Projection::selection`).
     pub events: u64,
     pub position: Position,
-    /// Time spent replaying the log (phase 1), on what the replay deferred (the search indexes
-    /// and `Projection::after_replay`), and catching up under the lock and swapping the schemas
+    /// Time spent replaying the log (phase 1), on what the replay deferred (the search indexes,
+    /// `Projection::after_replay` and the vacuum of the new tables), and catching up under the lock and swapping the schemas
     /// (phase 2): where a slow rebuild spends it.
     pub replay: Duration,
     pub deferred: Duration,
@@ -36,7 +36,7 @@ impl std::fmt::Display for RebuildReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: {} events in {:.1} s (replay {:.1} s, deferred indexes and versions {:.1} s, catch-up and swap {:.1} s), now at {}",
+            "{}: {} events in {:.1} s (replay {:.1} s, deferred indexes, versions and vacuum {:.1} s, catch-up and swap {:.1} s), now at {}",
             self.projection,
             self.events,
             self.took.as_secs_f64(),
@@ -142,6 +142,8 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
         Ok::<_, WorkerError>(())
     };
     tokio::try_join!(indexes, rest)?;
+    bar.set_message("vacuuming and analyzing");
+    vacuum_analyze(pool, &staging).await?;
     let deferred = started.elapsed();
 
     // Phase 2: hold the live checkpoint (the projector waits), catch up to it, swap the schemas.
@@ -193,6 +195,28 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
         swap: started.elapsed(),
         took: began.elapsed(),
     })
+}
+
+/// `VACUUM (ANALYZE)` of every table of `schema`, so that the tables swapped in are read as well
+/// as the ones they replace from their first query: a table that was never vacuumed has no
+/// visibility map, so every index-only scan of it visits the heap (and the planner, knowing that,
+/// prefers bitmap scans, which cannot stop at a `LIMIT`), and one never analyzed has no statistics.
+/// Autovacuum would come, but minutes later on a large table. At a million users, listing the
+/// first 1,001 members of a 50,000-user team (the WorkDrive feed of a member) took 19 ms in a
+/// fresh copy of `users`, 11.5 ms analyzed, and 0.9 ms vacuumed, an index-only scan.
+async fn vacuum_analyze(pool: &PgPool, schema: &str) -> Result<(), WorkerError> {
+    let tables: Option<String> = sqlx::query_scalar!(
+        "SELECT string_agg(format('%I.%I', n.nspname, c.relname), ', ') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relkind = 'r'",
+        schema,
+    )
+    .fetch_one(pool)
+    .await?;
+    if let Some(tables) = tables {
+        // Outside any transaction, as VACUUM must be: the pool's connections are in autocommit.
+        sqlx::query(&format!("VACUUM (ANALYZE) {tables}")).execute(pool).await?;
+    }
+    Ok(())
 }
 
 /// A fresh, empty copy of the projection's tables (columns, defaults, indexes, constraints), but
