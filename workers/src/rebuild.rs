@@ -23,8 +23,8 @@ pub struct RebuildReport {
     pub events: u64,
     pub position: Position,
     /// Time spent replaying the log (phase 1), on what the replay deferred (the search indexes,
-    /// `Projection::after_replay` and the vacuum of the new tables), and catching up under the lock and swapping the schemas
-    /// (phase 2): where a slow rebuild spends it.
+    /// `Projection::after_replay` and the vacuum of the new tables), and catching up under the
+    /// lock and swapping the schemas (phase 2): where a slow rebuild spends it.
     pub replay: Duration,
     pub deferred: Duration,
     pub swap: Duration,
