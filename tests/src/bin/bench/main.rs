@@ -1022,7 +1022,6 @@ fn fmt_ratio(x: f64, raw: Option<&Measured>) -> String {
 // The run
 // ---------------------------------------------------------------------------------------------
 
-/// Stops Roster, then closes the bench's own pools and the servers under it.
 /// Set while `--hold` keeps everything up: Ctrl-C then ends the hold, not the run.
 static HOLDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -1046,6 +1045,7 @@ async fn hold(s: &Settings, roster: &str, db_url: &str, nats: &NatsServer) {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// Stops Roster, then closes the bench's own pools and the servers under it.
 async fn stop(running: roster::Running, pools: &[&PgPool], nats: NatsServer, pg: &mut PgCluster) -> Result<(), BoxError> {
     eprintln!("bench: stopping");
     running.shutdown().await;
