@@ -143,7 +143,7 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
     };
     tokio::try_join!(indexes, rest)?;
     bar.set_message("vacuuming and analyzing");
-    vacuum_analyze(pool, &staging).await?;
+    vacuum_analyze(pool, &projection, &staging).await?;
     let deferred = started.elapsed();
 
     // Phase 2: hold the live checkpoint (the projector waits), catch up to it, swap the schemas.
@@ -197,25 +197,21 @@ async fn rebuild_with(pool: &PgPool, projection: Projection, bar: ProgressBar) -
     })
 }
 
-/// `VACUUM (ANALYZE)` of every table of `schema`, so that the tables swapped in are read as well
-/// as the ones they replace from their first query: a table that was never vacuumed has no
-/// visibility map, so every index-only scan of it visits the heap (and the planner, knowing that,
-/// prefers bitmap scans, which cannot stop at a `LIMIT`), and one never analyzed has no statistics.
-/// Autovacuum would come, but minutes later on a large table. At a million users, listing the
-/// first 1,001 members of a 50,000-user team (the WorkDrive feed of a member) took 19 ms in a
-/// fresh copy of `users`, 11.5 ms analyzed, and 0.9 ms vacuumed, an index-only scan.
-async fn vacuum_analyze(pool: &PgPool, schema: &str) -> Result<(), WorkerError> {
-    let tables: Option<String> = sqlx::query_scalar!(
-        "SELECT string_agg(format('%I.%I', n.nspname, c.relname), ', ') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = $1 AND c.relkind = 'r'",
-        schema,
-    )
-    .fetch_one(pool)
-    .await?;
-    if let Some(tables) = tables {
-        // Outside any transaction, as VACUUM must be: the pool's connections are in autocommit.
-        sqlx::query(&format!("VACUUM (ANALYZE) {tables}")).execute(pool).await?;
+/// `VACUUM (ANALYZE)` of the projection's tables in `staging`, so that the tables swapped in are
+/// read as well as the ones they replace from their first query: a table that was never vacuumed
+/// has no visibility map, so every index-only scan of it visits the heap (and the planner, knowing
+/// that, prefers bitmap scans, which cannot stop at a `LIMIT`), and one never analyzed has no
+/// statistics. Autovacuum would come, but minutes later on a large table. At a million users,
+/// listing the first 1,001 members of a 50,000-user team (the WorkDrive feed of a member) took
+/// 19 ms in a fresh copy of `users`, 11.5 ms analyzed, and 0.9 ms vacuumed, an index-only scan.
+async fn vacuum_analyze(pool: &PgPool, projection: &Projection, staging: &str) -> Result<(), WorkerError> {
+    let tables: Vec<String> = projection.tables.iter().map(|table| format!("{staging}.{table}")).collect();
+    if tables.is_empty() {
+        // With no table named, VACUUM would go through the whole database.
+        return Ok(());
     }
+    // Outside any transaction, as VACUUM must be: the pool's connections are in autocommit.
+    sqlx::query(&format!("VACUUM (ANALYZE) {}", tables.join(", "))).execute(pool).await?;
     Ok(())
 }
 
