@@ -430,6 +430,13 @@ pub async fn send_raw(rb: RequestBuilder) -> reqwest::Response {
     rb.send().await.expect("http request")
 }
 
+/// A nats-server of the calling test's own, for a test that kills, restarts or configures it (the
+/// shared one serves every other test). Killed when dropped.
+pub async fn own_nats() -> NatsServer {
+    let dir = stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
+    NatsServer::start(&dir, free_port()).await.expect("own nats")
+}
+
 /// A TCP proxy on loopback that can make every connection through it go silent at once: no byte
 /// passes either way any more, yet neither end sees the connection close, as when a firewall or a
 /// NAT table drops a connection's state without a reset. Connections made after that pass
@@ -470,8 +477,7 @@ impl SilencingProxy {
     /// A NATS server of the caller's own (going silent is not for the shared one, which every
     /// other test uses), and a proxy to it.
     pub async fn with_own_nats() -> (NatsServer, SilencingProxy) {
-        let dir = stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-        let nats = NatsServer::start(&dir, free_port()).await.expect("own nats");
+        let nats = own_nats().await;
         let proxy = SilencingProxy::start(([127, 0, 0, 1], nats.port()).into()).await;
         (nats, proxy)
     }

@@ -87,8 +87,7 @@ async fn every_event_reaches_nats_once_in_log_order_with_the_envelope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     // A nats-server of this test's own, to kill.
-    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-    let mut nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
+    let mut nats = roster_tests::own_nats().await;
     // The org is made with the usual read-your-writes wait (its token must be readable); then
     // Roster restarts over the same log with a short wait, so writes during the outage answer
     // quickly (pending) instead of each waiting for projections that cannot move.
@@ -325,8 +324,7 @@ async fn an_open_appender_holds_later_events_back_and_loses_none() {
 /// not on demand.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ordered_read_whose_new_consumer_is_refused_tries_again() {
-    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-    let nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
+    let nats = roster_tests::own_nats().await;
     let (client, connections) = workers::client(&workers::NatsConfig::new(nats.url())).await.expect("client");
     let js = jetstream::new(client.clone());
     let config =

@@ -363,8 +363,7 @@ async fn a_message_sent_into_a_silent_connection_arrives_without_a_later_one() {
 /// recovering its stream. The stream stays open and delivers what is posted after the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_goes_on_after_nats_restarts() {
-    let dir = roster_tests::stack().dir.join(format!("nats-{}", uuid::Uuid::new_v4().simple()));
-    let mut nats = devstack::NatsServer::start(&dir, devstack::free_port()).await.expect("own nats");
+    let mut nats = roster_tests::own_nats().await;
     let app = TestApp::spawn_with(roster_tests::Options { nats_url: Some(nats.url()), ..Default::default() }).await;
     let (a_token, chat, mut s) = a_chat_streaming(&app, &app, "restart").await;
     nats.restart().await.expect("restart nats");
