@@ -81,6 +81,7 @@ pub const CONTENT: Projection = Projection {
         "post_grants",
         "post_audience_counts",
         "post_audience_sigs",
+        "post_author_sigs",
         "team_authors",
         "calendar_events",
         "calendar_rsvps",

@@ -68,7 +68,7 @@ pub(super) async fn apply(conn: &mut PgConnection, _ev: &Envelope, event: PostEv
             .await?;
             store_content(conn, id, posted_at, &content).await?;
             audience::replace(conn, org_id, id, &content.audience.grants(org_id, author)).await?;
-            reindex(conn, id).await?;
+            reindex(conn, id, author.0).await?;
         }
         PostEvent::PostUpdated { id, updated_at, content, .. } => {
             store_content(conn, id, updated_at, &content).await?;
@@ -76,15 +76,18 @@ pub(super) async fn apply(conn: &mut PgConnection, _ev: &Envelope, event: PostEv
             if let Some(o) = owner {
                 let org = domain::OrgId(o.org_id);
                 audience::replace(conn, org, id, &content.audience.grants(org, domain::UserId(o.author))).await?;
-                reindex(conn, id).await?;
+                reindex(conn, id, o.author).await?;
             }
         }
         PostEvent::PostDeleted { id, .. } => {
             sqlx::query!("DELETE FROM post_reactions WHERE post_id = $1", id).execute(&mut *conn).await?;
             sqlx::query!("DELETE FROM post_comments WHERE post_id = $1", id).execute(&mut *conn).await?;
-            sqlx::query!("DELETE FROM posts WHERE id = $1", id).execute(&mut *conn).await?;
+            let deleted = sqlx::query_scalar!("DELETE FROM posts WHERE id = $1 RETURNING author", id).fetch_optional(&mut *conn).await?;
             audience::remove(conn, id).await?;
-            reindex(conn, id).await?;
+            // Gone already (a redelivery): so are its feed rows.
+            if let Some(author) = deleted {
+                reindex(conn, id, author).await?;
+            }
         }
         PostEvent::PostReacted { id, user, reaction, at } => {
             let added = sqlx::query!(
@@ -135,18 +138,23 @@ pub(super) async fn apply(conn: &mut PgConnection, _ev: &Envelope, event: PostEv
     Ok(())
 }
 
-/// Derives the feed's rows of post `id` (migration 0021: `post_grants`, and its audience's share
-/// of `post_audience_counts`) again from `posts` and `audience`: the old ones go, the current ones
-/// (none once the post is deleted) come. Recomputing rather than adjusting makes a redelivered
-/// event harmless.
-async fn reindex(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+/// Derives the feed's rows of post `id` of `author` (migrations 0021, 0040: `post_grants`, and
+/// its audience's share of `post_audience_counts` and `post_author_sigs`) again from `posts` and
+/// `audience`: the old ones go, the current ones (none once the post is deleted) come.
+/// Recomputing rather than adjusting makes a redelivered event harmless. The signature leaves the
+/// author's own grant out (`content_audience_sig`), so it is the same for every author's post of
+/// one audience.
+async fn reindex(conn: &mut PgConnection, id: Uuid, author: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "WITH old AS (DELETE FROM post_grants WHERE post_id = $1 RETURNING org_id, post_kind, kind, ref),
-              s AS (SELECT org_id, post_kind, md5(string_agg(kind::text || ':' || ref::text, ',' ORDER BY kind, ref))::uuid AS sig
-                    FROM old GROUP BY org_id, post_kind)
+              s AS (SELECT org_id, post_kind, content_audience_sig(array_agg(kind), array_agg(ref), $2) AS sig
+                    FROM old GROUP BY org_id, post_kind),
+              mine AS (UPDATE post_author_sigs a SET n = a.n - 1 FROM s
+                       WHERE a.org_id = s.org_id AND a.post_kind = s.post_kind AND a.author = $2 AND a.sig = s.sig)
          UPDATE post_audience_counts c SET n = c.n - 1 FROM s
          WHERE c.org_id = s.org_id AND c.post_kind = s.post_kind AND c.sig = s.sig",
-        id
+        id,
+        author,
     )
     .execute(&mut *conn)
     .await?;
@@ -159,15 +167,18 @@ async fn reindex(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
     .execute(&mut *conn)
     .await?;
     sqlx::query!(
-        "WITH s AS (SELECT org_id, post_kind,
-                           md5(string_agg(kind::text || ':' || ref::text, ',' ORDER BY kind, ref))::uuid AS sig,
-                           array_agg(kind) AS kinds, array_agg(ref) AS refs
+        "WITH g AS (SELECT org_id, post_kind, array_agg(kind) AS kinds, array_agg(ref) AS refs
                     FROM post_grants WHERE post_id = $1 GROUP BY org_id, post_kind),
+              s AS (SELECT g.*, content_audience_sig(g.kinds, g.refs, $2) AS sig FROM g),
               sigs AS (INSERT INTO post_audience_sigs (sig, kind, ref)
-                       SELECT s.sig, g.k, g.r FROM s, UNNEST(s.kinds, s.refs) AS g(k, r) ON CONFLICT DO NOTHING)
+                       SELECT s.sig, x.k, x.r FROM s, UNNEST(s.kinds, s.refs) AS x(k, r)
+                       WHERE NOT (x.k = 1 AND x.r = $2) ON CONFLICT DO NOTHING),
+              mine AS (INSERT INTO post_author_sigs (org_id, post_kind, author, sig, n) SELECT org_id, post_kind, $2, sig, 1 FROM s
+                       ON CONFLICT (org_id, post_kind, author, sig) DO UPDATE SET n = post_author_sigs.n + 1)
          INSERT INTO post_audience_counts (org_id, post_kind, sig, n) SELECT org_id, post_kind, sig, 1 FROM s
          ON CONFLICT (org_id, post_kind, sig) DO UPDATE SET n = post_audience_counts.n + 1",
-        id
+        id,
+        author,
     )
     .execute(&mut *conn)
     .await?;
@@ -303,8 +314,10 @@ pub async fn feed(
     page.push(order.order_by("x", "post_id")).push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
     page.push(") s ON p.id = s.post_id");
     page.push(order.order_by("p", "id"));
-    let (total, rows) =
-        tokio::try_join!(member_count(pool, reader.org, kind, time, &grants), page.build_query_as::<PostRow>().fetch_all(pool))?;
+    let (total, rows) = tokio::try_join!(
+        member_count(pool, reader.org, kind, time, reader.user, &grants),
+        page.build_query_as::<PostRow>().fetch_all(pool)
+    )?;
     Ok((rows, total))
 }
 
@@ -318,11 +331,15 @@ struct HeldGrants {
 /// `post_audience_sigs` lists every grant of every audience, asked one index probe per grant
 /// (`LATERAL … LIMIT 1`: as a semi-join, the planner hashed the whole table, every org's
 /// audiences). A reader's "team of X" grants name only the teammates who gave something a team
-/// audience (migration 0032), never the team.
+/// audience (migration 0032), never the team. Their own grant stays whatever others grant: an
+/// audience's signature leaves its author out (migration 0040), yet the reader's own posts are
+/// found through it.
 async fn held_grants(pool: &PgPool, reader: Uuid) -> Result<HeldGrants, sqlx::Error> {
     let row = sqlx::query!(
         r#"SELECT coalesce(array_agg(h.kind), '{}') AS "kinds!", coalesce(array_agg(h.ref), '{}') AS "refs!"
-           FROM (SELECT DISTINCT g.kind, g.ref FROM content_reader_grants($1) g CROSS JOIN LATERAL
+           FROM (WITH mine AS MATERIALIZED (SELECT kind, ref FROM content_reader_grants($1))
+                 SELECT g.kind, g.ref FROM mine g WHERE g.kind = 1 AND g.ref = $1
+                 UNION SELECT g.kind, g.ref FROM mine g CROSS JOIN LATERAL
                    (SELECT 1 FROM post_audience_sigs s WHERE s.kind = g.kind AND s.ref = g.ref LIMIT 1) held) h"#,
         reader,
     )
@@ -344,15 +361,26 @@ async fn admin_count(pool: &PgPool, org: Uuid, kind: PostKind, time: DateTime<Ut
     .await
 }
 
-/// How many posts (or news) of the org posted at or before `time` a reader holding `grants` may
-/// see: the posts of every audience that shares a grant with the reader, less those newer than
-/// `time`.
-async fn member_count(pool: &PgPool, org: Uuid, kind: PostKind, time: DateTime<Utc>, grants: &HeldGrants) -> Result<i64, sqlx::Error> {
+/// How many posts (or news) of the org posted at or before `time` `reader`, holding `grants`, may
+/// see: the posts of every audience that shares a grant with the reader, and the reader's own
+/// posts whose audience shares none (an audience's signature leaves its author out, migration
+/// 0040), less those newer than `time`. Its cost follows the audiences the reader meets, which
+/// no longer grow with the number of authors.
+async fn member_count(
+    pool: &PgPool,
+    org: Uuid,
+    kind: PostKind,
+    time: DateTime<Utc>,
+    reader: Uuid,
+    grants: &HeldGrants,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"WITH g AS MATERIALIZED (SELECT * FROM UNNEST($3::smallint[], $4::uuid[]) AS g(kind, ref))
+        r#"WITH g AS MATERIALIZED (SELECT * FROM UNNEST($3::smallint[], $4::uuid[]) AS g(kind, ref)),
+                met AS MATERIALIZED (SELECT DISTINCT s.sig FROM post_audience_sigs s JOIN g ON s.kind = g.kind AND s.ref = g.ref)
            SELECT (SELECT coalesce(sum(c.n), 0) FROM post_audience_counts c
-                   WHERE c.org_id = $1 AND c.post_kind = $2
-                     AND c.sig IN (SELECT s.sig FROM post_audience_sigs s JOIN g ON s.kind = g.kind AND s.ref = g.ref))
+                   WHERE c.org_id = $1 AND c.post_kind = $2 AND c.sig IN (SELECT sig FROM met))
+                + (SELECT coalesce(sum(a.n), 0) FROM post_author_sigs a
+                   WHERE a.org_id = $1 AND a.post_kind = $2 AND a.author = $6 AND a.sig NOT IN (SELECT sig FROM met))
                 - (SELECT count(DISTINCT x.post_id) FROM g CROSS JOIN LATERAL
                      (SELECT x.post_id FROM post_grants x WHERE x.org_id = $1 AND x.post_kind = $2
                         AND x.kind = g.kind AND x.ref = g.ref AND x.posted_at > $5) x) AS "total!""#,
@@ -361,6 +389,7 @@ async fn member_count(pool: &PgPool, org: Uuid, kind: PostKind, time: DateTime<U
         &grants.kinds,
         &grants.refs,
         time,
+        reader,
     )
     .fetch_one(pool)
     .await

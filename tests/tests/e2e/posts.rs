@@ -663,6 +663,9 @@ async fn feed_meta_follows_audience_changes_and_pages_merge_grants_exactly() {
     };
     let reader_sees = || total(reader_token.clone(), "/api/posts");
     let admin_sees = || total(org.token.clone(), "/api/posts");
+    // The author's own posts are counted apart from the audiences they share with others
+    // (migration 0040): every change below must move both.
+    let author_sees = || total(author_token.clone(), "/api/posts");
 
     // Public and named: reached through two of the reader's grants, one post.
     let both =
@@ -672,24 +675,24 @@ async fn feed_meta_follows_audience_changes_and_pages_merge_grants_exactly() {
     let mine = create(&app, &author_token, "/api/posts", json!({ "postText": "mine", "permissions": { "onlyMe": true } })).await;
     let mine = mine["id"].as_str().unwrap().to_string();
     let friends = create(&app, &author_token, "/api/posts", json!({ "postText": "friends", "permissions": { "friends": true } })).await;
-    assert_eq!((reader_sees().await, admin_sees().await, total(author_token.clone(), "/api/posts").await), (1, 3, 3));
+    assert_eq!((reader_sees().await, admin_sees().await, author_sees().await), (1, 3, 3));
 
     // The reader's own relation changes what they see, at once.
     let (status, v) = send(app.wd(Method::POST, &format!("/api/users/{author}/follow"), &reader_token)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(reader_sees().await, 2);
+    assert_eq!((reader_sees().await, author_sees().await), (2, 3));
     // Audience changes move the post between audiences.
     let (status, v) =
         send(app.wd(Method::PATCH, &format!("/api/posts/{mine}"), &author_token).json(&json!({ "permissions": { "public": true } }))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!((reader_sees().await, admin_sees().await), (3, 3));
+    assert_eq!((reader_sees().await, admin_sees().await, author_sees().await), (3, 3, 3));
     let (status, v) =
         send(app.wd(Method::PATCH, &format!("/api/posts/{both}"), &author_token).json(&json!({ "permissions": { "onlyMe": true } }))).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(reader_sees().await, 2);
+    assert_eq!((reader_sees().await, author_sees().await), (2, 3));
     let (status, _) = send(app.wd(Method::DELETE, &format!("/api/posts/{}", friends["id"].as_str().unwrap()), &author_token)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!((reader_sees().await, admin_sees().await), (1, 2));
+    assert_eq!((reader_sees().await, admin_sees().await, author_sees().await), (1, 2, 2));
     // News are counted apart from posts.
     assert_eq!(total(reader_token.clone(), "/api/news").await, 0);
 
@@ -755,16 +758,21 @@ async fn feed_meta_follows_audience_changes_and_pages_merge_grants_exactly() {
             assert_eq!(seen, want, "sort_key={key}, per_page={per_page}");
         }
     }
-    // The snapshot cuts the count too: exactly the visible posts at or before it.
-    let (_, v) = send(app.wd(Method::GET, "/api/posts?per_page=1000&time=2030-01-01T00:00:03Z", &reader_token)).await;
-    assert_eq!(v["meta"]["totalResults"], v["posts"].as_array().unwrap().len(), "{v}");
+    // The snapshot cuts the count too: exactly the visible posts at or before it, for the reader
+    // and for the author, whose posts for themselves alone are among those cut.
     let cut = chrono::DateTime::parse_from_rfc3339("2030-01-01T00:00:03Z").unwrap();
     let at = |p: &Value| chrono::DateTime::parse_from_rfc3339(p["postedAt"].as_str().unwrap()).unwrap();
-    let listed = v["posts"].as_array().unwrap();
-    assert!(listed.iter().all(|p| at(p) <= cut), "{v}");
-    let (_, everything) = send(app.wd(Method::GET, "/api/posts?per_page=1000&time=2031-01-01T00:00:00Z", &reader_token)).await;
-    let before = everything["posts"].as_array().unwrap().iter().filter(|p| at(p) <= cut).count();
-    assert_eq!(listed.len(), before, "{v}");
+    for token in [&reader_token, &author_token] {
+        let (_, v) = send(app.wd(Method::GET, "/api/posts?per_page=1000&time=2030-01-01T00:00:03Z", token)).await;
+        assert_eq!(v["meta"]["totalResults"], v["posts"].as_array().unwrap().len(), "{v}");
+        let listed = v["posts"].as_array().unwrap();
+        assert!(listed.iter().all(|p| at(p) <= cut), "{v}");
+        let (_, everything) = send(app.wd(Method::GET, "/api/posts?per_page=1000&time=2031-01-01T00:00:00Z", token)).await;
+        let everything = everything["posts"].as_array().unwrap();
+        assert!(everything.len() > listed.len(), "the cut leaves posts out: {v}");
+        let before = everything.iter().filter(|p| at(p) <= cut).count();
+        assert_eq!(listed.len(), before, "{v}");
+    }
 }
 
 /// Pins posts' `posted_at` in the read model (`update` binds `arg` as `$1`): the clock of a write
