@@ -37,6 +37,11 @@ pub fn service_provider(base: &str) -> Value {
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },
+        // RFC 9865: both kinds of paging, index by default as before; cursors do not expire.
+        "pagination": {
+            "cursor": true, "index": true, "defaultPaginationMethod": "index",
+            "defaultPageSize": MAX_RESULTS, "maxPageSize": MAX_RESULTS
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",

@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use super::users::{get, text};
 use super::{
-    base_url, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx, Json, ListParams, Query, ScimError, Write,
-    GROUP_URN,
+    base_url, cursor, cursor_response, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx, Json, ListParams,
+    Query, ScimError, Write, GROUP_URN,
 };
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
@@ -122,6 +122,11 @@ async fn parse(st: &AppState, org: OrgId, body: &Value) -> Result<GroupDoc, Scim
 
 async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: &HeaderMap) -> Result<Response, ScimError> {
     let query = params.list_query(Resource::Group)?;
+    if let Some(after) = params.after(query.sort.as_ref().map(|s| s.kind))? {
+        let (rows, total, next) = q::groups_after(&st.pool, org.0, &query, after.as_ref()).await?;
+        let next = next.map(|n| params.order_tag().map(|o| cursor::encode(&o, &n))).transpose()?;
+        return Ok(cursor_response(total, render_many(st, rows, params, &base_url(headers)).await?, next));
+    }
     let (start, _) = params.window();
     let (rows, total) = q::groups(&st.pool, org.0, &query).await?;
     Ok(list_response(total, start, render_many(st, rows, params, &base_url(headers)).await?))
@@ -129,7 +134,9 @@ async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: &Hea
 
 #[utoipa::path(get, path = "/scim/v2/Groups", tag = "SCIM",
     params(("filter" = Option<String>, Query, description = "e.g. `displayName eq \"Sales\"`, `members[value eq \"<user id>\"]`"),
-           ("sortBy" = Option<String>, Query), ("sortOrder" = Option<String>, Query), ("startIndex" = Option<i64>, Query), ("count" = Option<i64>, Query),
+           ("sortBy" = Option<String>, Query), ("sortOrder" = Option<String>, Query), ("startIndex" = Option<i64>, Query),
+           ("cursor" = Option<String>, Query, description = "RFC 9865 cursor paging: empty for the first page, then the previous page's `nextCursor`; not with `startIndex`"),
+           ("count" = Option<i64>, Query),
            ("attributes" = Option<String>, Query), ("excludedAttributes" = Option<String>, Query)),
     responses((status = 200, description = "ListResponse"), (status = 400), (status = 401), (status = 403)), security(("bearer" = [])))]
 pub async fn list(

@@ -3,6 +3,7 @@
 //! admin's; the org comes from it. Errors are SCIM error bodies; answers `application/scim+json`.
 
 pub mod bulk;
+pub mod cursor;
 pub mod discovery;
 pub mod groups;
 pub mod patch;
@@ -265,6 +266,8 @@ pub struct ListParams {
     pub sort_by: Option<String>,
     pub sort_order: Option<String>,
     pub start_index: Option<i64>,
+    /// RFC 9865: present (empty for the first page) asks for cursor pages.
+    pub cursor: Option<String>,
     pub count: Option<i64>,
     pub attributes: Vec<String>,
     pub excluded: Vec<String>,
@@ -290,6 +293,7 @@ impl ListParams {
             sort_by: get("sortBy").filter(|s| !s.trim().is_empty()).map(str::to_string),
             sort_order: get("sortOrder").map(str::to_string),
             start_index: int("startIndex", get("startIndex"))?,
+            cursor: get("cursor").map(str::to_string),
             count: int("count", get("count"))?,
             attributes: csv(get("attributes")),
             excluded: csv(get("excludedAttributes")),
@@ -330,6 +334,7 @@ impl ListParams {
             sort_by: text("sortBy")?.filter(|s| !s.trim().is_empty()),
             sort_order: text("sortOrder")?,
             start_index: number("startIndex")?,
+            cursor: text("cursor")?,
             count: number("count")?,
             attributes: list("attributes")?,
             excluded: list("excludedAttributes")?,
@@ -367,6 +372,24 @@ impl ListParams {
             && (self.attributes.is_empty() || self.attributes.iter().any(|p| core(p).first().is_some_and(|n| n.eq_ignore_ascii_case(name))))
     }
 
+    /// Where a cursor page starts (RFC 9865): `None` for index pages, `Some(None)` for the first
+    /// cursor page. Asking for both kinds of paging at once is refused.
+    pub fn after(&self, sort: Option<projections::scim::SortKind>) -> Result<Option<Option<projections::scim::After>>, ScimError> {
+        let Some(raw) = self.cursor.as_deref() else { return Ok(None) };
+        if self.start_index.is_some() {
+            return Err(ScimError::invalid_value("startIndex, cursor: page by one or the other"));
+        }
+        if raw.trim().is_empty() {
+            return Ok(Some(None));
+        }
+        cursor::decode(raw, &self.order_tag()?, sort).map(|a| Some(Some(a)))
+    }
+
+    /// The order a cursor of this list belongs to.
+    pub fn order_tag(&self) -> Result<String, ScimError> {
+        Ok(cursor::order_tag(self.sort_by.as_deref(), self.descending()?))
+    }
+
     /// The query over `resource`'s read model.
     pub fn list_query(&self, resource: projections::scim::Resource) -> Result<projections::scim::ListQuery, ScimError> {
         use projections::scim as q;
@@ -392,6 +415,15 @@ pub fn list_response(total: i64, start: i64, resources: Vec<Value>) -> Response 
         StatusCode::OK,
         json!({ "schemas": [LIST_URN], "totalResults": total, "startIndex": start, "itemsPerPage": resources.len(), "Resources": resources }),
     )
+}
+
+/// A ListResponse of cursor pages (RFC 9865): `nextCursor` on every page but the last.
+pub fn cursor_response(total: i64, resources: Vec<Value>, next: Option<String>) -> Response {
+    let mut doc = json!({ "schemas": [LIST_URN], "totalResults": total, "itemsPerPage": resources.len(), "Resources": resources });
+    if let Some(next) = next {
+        doc["nextCursor"] = json!(next);
+    }
+    scim_json(StatusCode::OK, doc)
 }
 
 // ----- attributes / excludedAttributes -----------------------------------------------------------
@@ -597,6 +629,11 @@ pub async fn root_search(
     let org = org_of(&caller)?;
     let dialect::Json(body, _) = body?;
     let params = ListParams::from_search(&body)?;
+    if params.cursor.is_some() {
+        return Err(ScimError::invalid_value(
+            "cursor: the root .search pages by startIndex; /Users/.search and /Groups/.search page by cursor",
+        ));
+    }
     let (start, count) = params.window();
     let uq = params.list_query(Resource::User);
     let gq = params.list_query(Resource::Group);

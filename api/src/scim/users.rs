@@ -35,8 +35,8 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::{
-    base_url, check_unchanged, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx, Json, ListParams, Query,
-    ScimError, Write, ENTERPRISE_URN, USER_URN,
+    base_url, check_unchanged, cursor, cursor_response, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx,
+    Json, ListParams, Query, ScimError, Write, ENTERPRISE_URN, USER_URN,
 };
 use crate::kernel::dialect;
 use crate::AppState;
@@ -308,6 +308,11 @@ pub async fn diff(st: &AppState, org: OrgId, row: &ScimUser, doc: &UserDoc) -> R
 
 pub async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: &HeaderMap) -> Result<Response, ScimError> {
     let query = params.list_query(Resource::User)?;
+    if let Some(after) = params.after(query.sort.as_ref().map(|s| s.kind))? {
+        let (rows, total, next) = q::users_after(&st.pool, org.0, &query, after.as_ref()).await?;
+        let next = next.map(|n| params.order_tag().map(|o| cursor::encode(&o, &n))).transpose()?;
+        return Ok(cursor_response(total, render_many(st, &rows, params, &base_url(headers)).await?, next));
+    }
     let (start, _) = params.window();
     let (rows, total) = q::users(&st.pool, org.0, &query).await?;
     Ok(list_response(total, start, render_many(st, &rows, params, &base_url(headers)).await?))
@@ -335,9 +340,11 @@ pub async fn render_many(st: &AppState, rows: &[ScimUser], params: &ListParams, 
 #[utoipa::path(get, path = "/scim/v2/Users", tag = "SCIM",
     params(("filter" = Option<String>, Query, description = "RFC 7644 §3.4.2.2, e.g. `userName eq \"bjensen\"`"),
            ("sortBy" = Option<String>, Query), ("sortOrder" = Option<String>, Query, description = "ascending | descending"),
-           ("startIndex" = Option<i64>, Query), ("count" = Option<i64>, Query),
+           ("startIndex" = Option<i64>, Query),
+           ("cursor" = Option<String>, Query, description = "RFC 9865 cursor paging: empty for the first page, then the previous page's `nextCursor`; not with `startIndex`"),
+           ("count" = Option<i64>, Query),
            ("attributes" = Option<String>, Query), ("excludedAttributes" = Option<String>, Query)),
-    responses((status = 200, description = "ListResponse"), (status = 400, description = "invalidFilter / invalidValue"), (status = 401), (status = 403)),
+    responses((status = 200, description = "ListResponse"), (status = 400, description = "invalidFilter / invalidValue / invalidCursor"), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list(
     State(st): State<AppState>,

@@ -468,26 +468,62 @@ fn compile_presence(a: Attr, out: &mut Compiled, present: bool) -> Result<(), Fi
     Ok(())
 }
 
-/// `sortBy`: the attribute's expression, text compared as its `caseExact` says.
-pub fn sort_expr(resource: Resource, sort_by: &str) -> Result<String, FilterError> {
-    let path = AttrPath::parse(sort_by.trim())?;
-    let a = resource.attr(&path, None).ok_or_else(|| err(format!("unknown attribute '{sort_by}'")))?;
-    Ok(match a.kind {
-        Kind::Text { case_exact: false } => format!("lower({}) COLLATE \"C\"", a.sql),
-        Kind::Text { case_exact: true } => format!("{} COLLATE \"C\"", a.sql),
-        Kind::Member => return Err(err(format!("cannot sort by '{sort_by}'"))),
-        _ => a.sql.to_string(),
-    })
+/// What a sort key holds, and so what a cursor carries of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKind {
+    Text,
+    Bool,
+    Time,
 }
 
-/// What a list asks for: a compiled filter, a sort expression (from [`sort_expr`]), paging.
+/// `sortBy` resolved: the expression a list is ordered by, and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sort {
+    pub expr: String,
+    pub kind: SortKind,
+}
+
+/// `sortBy`: the attribute's expression, text compared as its `caseExact` says.
+pub fn sort_expr(resource: Resource, sort_by: &str) -> Result<Sort, FilterError> {
+    let path = AttrPath::parse(sort_by.trim())?;
+    let a = resource.attr(&path, None).ok_or_else(|| err(format!("unknown attribute '{sort_by}'")))?;
+    let (expr, kind) = match a.kind {
+        Kind::Text { case_exact: false } => (format!("lower({}) COLLATE \"C\"", a.sql), SortKind::Text),
+        Kind::Text { case_exact: true } => (format!("{} COLLATE \"C\"", a.sql), SortKind::Text),
+        Kind::Member => return Err(err(format!("cannot sort by '{sort_by}'"))),
+        Kind::Bool => (a.sql.to_string(), SortKind::Bool),
+        Kind::Time => (a.sql.to_string(), SortKind::Time),
+    };
+    Ok(Sort { expr, kind })
+}
+
+/// What a list asks for: a compiled filter, a sort (from [`sort_expr`]), paging.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub filter: Option<Compiled>,
-    pub sort: Option<String>,
+    pub sort: Option<Sort>,
     pub descending: bool,
     pub offset: i64,
     pub limit: i64,
+}
+
+/// A value of a sort key, as a cursor carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    Text(String),
+    Bool(bool),
+    Time(DateTime<Utc>),
+}
+
+/// Where a cursor page (RFC 9865) starts: after the entry with these keys, in the list's order.
+/// The keys are the entry's values, not its id, so an entry changed or deleted since the last
+/// page moves nothing: the walk goes on from where it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct After {
+    /// The sort key's value when the list is sorted (`Some(None)`: the entry had none).
+    pub sort: Option<Option<SortValue>>,
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
 }
 
 /// A directory user with what SCIM shows beside the row: department name, stream version.
@@ -541,21 +577,128 @@ fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, resource: Resource, org: Uuid
 /// `q.offset` entries from the last one; the page is in the list's order either way.
 fn page<'a>(resource: Resource, select: &str, org: Uuid, q: &ListQuery, from_end: bool) -> QueryBuilder<'a, Postgres> {
     let a = resource.alias();
-    // Backwards is every key reversed, and with it where the NULLs of a sort key go.
-    let order = |backwards: bool| {
-        let dir = if q.descending != backwards { "DESC" } else { "ASC" };
-        let (nulls, then) = if backwards { ("FIRST", "DESC") } else { ("LAST", "ASC") };
-        match &q.sort {
-            Some(s) => format!(" ORDER BY {s} {dir} NULLS {nulls}, {a}.created_at {then}, {a}.id {then}"),
-            None => format!(" ORDER BY {a}.created_at {then}, {a}.id {then}"),
-        }
-    };
     let mut qb = QueryBuilder::new(select);
     qb.push(format!(" WHERE {a}.id = ANY(ARRAY(SELECT {a}.id FROM {}", resource.table()));
     push_scope(&mut qb, resource, org, q.filter.as_ref());
-    qb.push(order(from_end)).push(" LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset).push("))");
-    qb.push(order(false));
+    qb.push(order_by(resource, q, from_end)).push(" LIMIT ").push_bind(q.limit).push(" OFFSET ").push_bind(q.offset).push("))");
+    qb.push(order_by(resource, q, false));
     qb
+}
+
+/// The list's order: the sort key (NULLs last), then creation and id, a total order. Backwards
+/// is every key reversed, and with it where the NULLs of the sort key go.
+fn order_by(resource: Resource, q: &ListQuery, backwards: bool) -> String {
+    let a = resource.alias();
+    let dir = if q.descending != backwards { "DESC" } else { "ASC" };
+    let (nulls, then) = if backwards { ("FIRST", "DESC") } else { ("LAST", "ASC") };
+    match &q.sort {
+        Some(s) => format!(" ORDER BY {} {dir} NULLS {nulls}, {a}.created_at {then}, {a}.id {then}", s.expr),
+        None => format!(" ORDER BY {a}.created_at {then}, {a}.id {then}"),
+    }
+}
+
+fn push_sort_value(qb: &mut QueryBuilder<'_, Postgres>, v: &SortValue) {
+    match v {
+        SortValue::Text(t) => qb.push_bind(t.clone()),
+        SortValue::Bool(b) => qb.push_bind(*b),
+        SortValue::Time(t) => qb.push_bind(*t),
+    };
+}
+
+/// ` AND` the entry comes after `after` in [`order_by`]'s order (forwards). Without a sort key
+/// that is one row comparison, a range of the `(org_id, created_at, id)` index.
+fn push_after(qb: &mut QueryBuilder<'_, Postgres>, resource: Resource, q: &ListQuery, after: &After) {
+    let a = resource.alias();
+    let push_tail = |qb: &mut QueryBuilder<'_, Postgres>| {
+        qb.push(format!("({a}.created_at, {a}.id) > (")).push_bind(after.created_at).push(", ").push_bind(after.id).push(")");
+    };
+    qb.push(" AND ");
+    match (&q.sort, &after.sort) {
+        (Some(s), Some(Some(v))) => {
+            let e = &s.expr;
+            let beyond = if q.descending { "<" } else { ">" };
+            qb.push(format!("({e} {beyond} "));
+            push_sort_value(qb, v);
+            qb.push(format!(" OR {e} IS NULL OR ({e} = "));
+            push_sort_value(qb, v);
+            qb.push(" AND ");
+            push_tail(qb);
+            qb.push("))");
+        }
+        // NULLs come last: after one, only the NULLs after it.
+        (Some(s), Some(None)) => {
+            qb.push(format!("{} IS NULL AND ", s.expr));
+            push_tail(qb);
+        }
+        // A cursor of another order (the caller checks that it is not): by creation alone.
+        _ => push_tail(qb),
+    }
+}
+
+/// A sort key's value as `to_jsonb` gave it, read back as `kind`.
+fn sort_value(kind: SortKind, v: serde_json::Value) -> Result<Option<SortValue>, sqlx::Error> {
+    use serde_json::Value as J;
+    Ok(Some(match (kind, v) {
+        (_, J::Null) => return Ok(None),
+        (SortKind::Text, J::String(t)) => SortValue::Text(t),
+        (SortKind::Bool, J::Bool(b)) => SortValue::Bool(b),
+        (SortKind::Time, J::String(t)) => SortValue::Time(
+            DateTime::parse_from_rfc3339(&t).map_err(|e| sqlx::Error::Decode(format!("sort key {t}: {e}").into()))?.with_timezone(&Utc),
+        ),
+        (kind, v) => return Err(sqlx::Error::Decode(format!("sort key {v} is not {kind:?}").into())),
+    }))
+}
+
+/// One cursor page (RFC 9865): the first `q.limit` entries after `after` (from the start without
+/// one; `q.offset` is not used), the total that match, and where the next page starts when
+/// there is one. The page's keys are read first, one more than the page so that the last page is
+/// known as such, then its rows by id. Each page stands alone: what was written between two
+/// pages shows in the later one if it sorts after the cursor, and nothing is skipped or repeated.
+async fn cursor_page<R>(
+    pool: &PgPool,
+    resource: Resource,
+    select: &str,
+    org: Uuid,
+    q: &ListQuery,
+    after: Option<&After>,
+) -> Result<(Vec<R>, i64, Option<After>), sqlx::Error>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let a = resource.alias();
+    let key = q.sort.as_ref().map(|s| format!("to_jsonb({})", s.expr)).unwrap_or_else(|| "NULL::jsonb".into());
+    let mut keys_qb = QueryBuilder::new(format!("SELECT {a}.id, {key}, {a}.created_at FROM {}", resource.table()));
+    push_scope(&mut keys_qb, resource, org, q.filter.as_ref());
+    if let Some(after) = after {
+        push_after(&mut keys_qb, resource, q, after);
+    }
+    keys_qb.push(order_by(resource, q, false)).push(" LIMIT ").push_bind(q.limit.saturating_add(1));
+    let (total, mut keys) = tokio::try_join!(
+        total(pool, resource, org, q.filter.as_ref()),
+        keys_qb.build_query_as::<(Uuid, Option<serde_json::Value>, DateTime<Utc>)>().fetch_all(pool)
+    )?;
+    let more = keys.len() as i64 > q.limit;
+    keys.truncate(q.limit.max(0) as usize);
+    let next = match keys.last() {
+        Some((id, sort, created_at)) if more => Some(After {
+            sort: match &q.sort {
+                Some(s) => Some(sort_value(s.kind, sort.clone().unwrap_or(serde_json::Value::Null))?),
+                None => None,
+            },
+            created_at: *created_at,
+            id: *id,
+        }),
+        _ => None,
+    };
+    if keys.is_empty() {
+        return Ok((Vec::new(), total, next));
+    }
+    let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+    let mut qb = QueryBuilder::new(select);
+    qb.push(format!(" WHERE {a}.id = ANY(")).push_bind(ids).push(")");
+    qb.push(order_by(resource, q, false));
+    let rows = qb.build_query_as().fetch_all(pool).await?;
+    Ok((rows, total, next))
 }
 
 /// How many of the org's resources match `filter`: the count the projector keeps when there is
@@ -607,6 +750,16 @@ pub async fn users(pool: &PgPool, org: Uuid, q: &ListQuery) -> Result<(Vec<ScimU
     total_and_page(pool, Resource::User, USER_SELECT, org, q).await
 }
 
+/// One cursor page of the org's live users, the total that match, and where the next page starts.
+pub async fn users_after(
+    pool: &PgPool,
+    org: Uuid,
+    q: &ListQuery,
+    after: Option<&After>,
+) -> Result<(Vec<ScimUser>, i64, Option<After>), sqlx::Error> {
+    cursor_page(pool, Resource::User, USER_SELECT, org, q, after).await
+}
+
 pub async fn user(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<ScimUser>, sqlx::Error> {
     let mut qb = scoped(Resource::User, USER_SELECT, org, None);
     qb.push(" AND u.id = ").push_bind(id);
@@ -633,6 +786,16 @@ pub async fn department_id_by_name(pool: &PgPool, org: Uuid, name: &str) -> Resu
 /// One page of the org's groups and the total that match.
 pub async fn groups(pool: &PgPool, org: Uuid, q: &ListQuery) -> Result<(Vec<ScimGroup>, i64), sqlx::Error> {
     total_and_page(pool, Resource::Group, GROUP_SELECT, org, q).await
+}
+
+/// One cursor page of the org's groups, the total that match, and where the next page starts.
+pub async fn groups_after(
+    pool: &PgPool,
+    org: Uuid,
+    q: &ListQuery,
+    after: Option<&After>,
+) -> Result<(Vec<ScimGroup>, i64, Option<After>), sqlx::Error> {
+    cursor_page(pool, Resource::Group, GROUP_SELECT, org, q, after).await
 }
 
 pub async fn group(pool: &PgPool, org: Uuid, id: Uuid) -> Result<Option<ScimGroup>, sqlx::Error> {

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 fn sc(app: &TestApp, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
     app.req(method, &format!("/scim/v2{path}")).bearer_auth(token).header("content-type", "application/scim+json")
@@ -71,6 +72,10 @@ async fn discovery_auth_and_content_type() {
     assert_eq!(cfg["changePassword"]["supported"], false);
     assert!(cfg["filter"]["maxResults"].as_i64().unwrap() > 0);
     assert!(cfg["bulk"]["maxOperations"].as_i64().unwrap() > 0);
+    // RFC 9865: cursors beside index paging, which stays the default for clients that know no
+    // other.
+    assert_eq!((&cfg["pagination"]["cursor"], &cfg["pagination"]["index"]), (&json!(true), &json!(true)));
+    assert_eq!(cfg["pagination"]["defaultPaginationMethod"], "index");
 
     let (status, rt) = send(sc(&app, Method::GET, "/ResourceTypes", &org.token)).await;
     assert_eq!(status, StatusCode::OK);
@@ -532,6 +537,159 @@ async fn a_page_is_its_window_of_the_whole_list_from_either_end() {
     }
     // The windows start anywhere: many of them in the back half.
     assert!(from_the_back >= 15, "only {from_the_back} of 80 pages started in the back half");
+}
+
+/// Follows `nextCursor` from an empty cursor (RFC 9865) to the page without one; every page's
+/// ids, in order, and the last page's body.
+async fn cursor_walk(app: &TestApp, token: &str, base: &str, count: i64) -> (Vec<Vec<String>>, Value) {
+    let mut pages = vec![];
+    let mut cursor = String::new();
+    loop {
+        let (status, v) = send(sc(app, Method::GET, &format!("{base}&count={count}&cursor={cursor}"), token)).await;
+        assert_eq!(status, StatusCode::OK, "{base}: {v}");
+        let ids: Vec<String> = v["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+        assert!(ids.len() as i64 <= count && v["itemsPerPage"] == ids.len() && v.get("startIndex").is_none(), "{base}: {v}");
+        pages.push(ids);
+        match v["nextCursor"].as_str() {
+            Some(next) => {
+                assert!(next.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)), "{next}");
+                cursor = next.to_string();
+            }
+            None => return (pages, v),
+        }
+        assert!(pages.len() < 100, "{base}: the walk does not end");
+    }
+}
+
+/// Cursor pages (RFC 9865) list the whole list once, in its order, for every sort, direction,
+/// filter and page size: against the same list read as one index page. Sort keys with NULLs
+/// (`externalId`) and times (`meta.created`) are among the orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursor_pages_walk_the_whole_list_once_in_its_order() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimCursors").await;
+    for i in 0..9 {
+        let mut body = json!({"userName": format!("{}{i}@x.io", ["bo", "Al", "cy"][i % 3]), "name": {"givenName": "G", "familyName": (["Z", "y", "X", "y"][i % 4])}});
+        if i % 2 == 0 {
+            body["externalId"] = json!(format!("ext-{}", (i * 7) % 4));
+        }
+        create_user(&app, &org.token, body).await;
+        let mut group = json!({"displayName": format!("{}{}", ["Ops", "dev", "QA"][i % 3], i % 2)});
+        if i % 3 == 0 {
+            group["externalId"] = json!(format!("g-{}", i % 2));
+        }
+        let (status, v) = send(sc(&app, Method::POST, "/Groups", &org.token).json(&group)).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+    }
+    const SORTS: [[Option<&str>; 4]; 2] = [
+        [None, Some("userName"), Some("externalId"), Some("name.familyName")],
+        [None, Some("displayName"), Some("externalId"), Some("meta.created")],
+    ];
+    const FILTERS: [[Option<&str>; 2]; 2] = [[None, Some(r#"userName co "o""#)], [None, Some(r#"displayName sw "d""#)]];
+    let mut runner = TestRunner::new(Config { cases: 24, ..Config::default() });
+    let case = (0..2usize, 0..4usize, any::<bool>(), 0..2usize, 1i64..=4);
+    for _ in 0..24 {
+        let (resource, sort, descending, filter, count) = case.new_tree(&mut runner).unwrap().current();
+        let mut query = vec![];
+        if let Some(s) = SORTS[resource][sort] {
+            query.push(format!("sortBy={s}&sortOrder={}", if descending { "descending" } else { "ascending" }));
+        }
+        if let Some(f) = FILTERS[resource][filter] {
+            query.push(format!("filter={}", enc(f)));
+        }
+        let base = format!("/{}?{}", ["Users", "Groups"][resource], query.join("&"));
+        let (status, all) = send(sc(&app, Method::GET, &format!("{base}&count=1000"), &org.token)).await;
+        assert_eq!(status, StatusCode::OK, "{base}: {all}");
+        let all_ids: Vec<String> = all["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+        let (pages, last) = cursor_walk(&app, &org.token, &base, count).await;
+        assert_eq!(pages.concat(), all_ids, "{base}, {count} per page");
+        assert_eq!(last["totalResults"], all_ids.len(), "{base}");
+        // Only the last page may be short, and it is not empty unless the list is.
+        assert!(pages[..pages.len() - 1].iter().all(|p| p.len() as i64 == count), "{base}: {pages:?}");
+        assert!(all_ids.is_empty() || !pages.last().unwrap().is_empty(), "{base}: {pages:?}");
+    }
+}
+
+/// A walk goes on from where it was whatever changed between two pages: a user of an earlier
+/// page deleted, one created. Index pages shift under such changes (an entry deleted before the
+/// window skips one); cursor pages skip and repeat nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_walk_skips_and_repeats_nothing_while_the_list_changes() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimCursorWrites").await;
+    let mut mine = vec![];
+    for i in 0..8 {
+        let v = create_user(
+            &app,
+            &org.token,
+            json!({"userName": format!("walker{i}@x.io"), "name": {"givenName": "G", "familyName": format!("F{i}")}}),
+        )
+        .await;
+        mine.push(v["id"].as_str().unwrap().to_string());
+    }
+    let ids =
+        |v: &Value| -> Vec<String> { v["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect() };
+    for (round, base) in ["/Users?", "/Users?sortBy=name.familyName"].into_iter().enumerate() {
+        let (status, first) = send(sc(&app, Method::GET, &format!("{base}&count=3&cursor="), &org.token)).await;
+        assert_eq!(status, StatusCode::OK, "{first}");
+        let seen = ids(&first);
+        // Between the pages: a user of the first page goes, a new user comes (last in both orders).
+        let gone = seen.iter().find(|id| mine.contains(id)).expect("one of ours on the first page").clone();
+        assert_eq!(send(sc(&app, Method::DELETE, &format!("/Users/{gone}"), &org.token)).await.0, StatusCode::NO_CONTENT);
+        mine.retain(|id| id != &gone);
+        create_user(&app, &org.token, json!({"userName": format!("late{round}@x.io"), "name": {"givenName": "G", "familyName": "F9"}}))
+            .await;
+        let mut walked = seen.clone();
+        let mut cursor = first["nextCursor"].as_str().expect("more pages").to_string();
+        loop {
+            let (status, v) = send(sc(&app, Method::GET, &format!("{base}&count=3&cursor={cursor}"), &org.token)).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            walked.extend(ids(&v));
+            match v["nextCursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => break,
+            }
+        }
+        // The first page as it was seen, then the rest of the list as it is now.
+        let (_, now) = send(sc(&app, Method::GET, &format!("{base}&count=1000"), &org.token)).await;
+        let expected: Vec<String> = seen.iter().cloned().chain(ids(&now).into_iter().filter(|id| !seen.contains(id))).collect();
+        assert_eq!(walked, expected, "{base}: every user once, the deleted one as it was seen, the new one in its place");
+        assert!(!ids(&now).contains(&gone) && expected.len() == ids(&now).len() + 1, "{base}");
+    }
+}
+
+/// What is not a cursor of this list is refused with RFC 9865's `invalidCursor`, and paging by
+/// index and by cursor at once with `invalidValue`; never a 5xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_that_are_not_this_lists_are_refused() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimBadCursors").await;
+    for i in 0..3 {
+        create_user(&app, &org.token, json!({"userName": format!("c{i}@x.io")})).await;
+    }
+    let (_, page) = send(sc(&app, Method::GET, "/Users?sortBy=meta.created&count=1&cursor=", &org.token)).await;
+    let made = page["nextCursor"].as_str().unwrap().to_string();
+    for (query, scim_type) in [
+        (format!("/Users?cursor={}", enc("not a cursor")), "invalidCursor"),
+        (format!("/Users?cursor={made}"), "invalidCursor"),
+        (format!("/Users?sortBy=meta.created&sortOrder=descending&cursor={made}"), "invalidCursor"),
+        (format!("/Users?sortBy=userName&cursor={made}"), "invalidCursor"),
+        (format!("/Groups?cursor={}", "A".repeat(5000)), "invalidCursor"),
+        (format!("/Users?sortBy=meta.created&startIndex=2&cursor={made}"), "invalidValue"),
+    ] {
+        let (status, v) = send(sc(&app, Method::GET, &query, &org.token)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {v}");
+        scim_error(&v, "400", Some(scim_type));
+    }
+    let (status, v) = send(sc(&app, Method::GET, &format!("/Users?sortBy=meta.created&count=1&cursor={made}"), &org.token)).await;
+    assert_eq!(status, StatusCode::OK, "the cursor stays good for its own list: {v}");
+    let (status, v) = send(sc(&app, Method::POST, "/.search", &org.token).json(&json!({"schemas": [SEARCH], "cursor": ""}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    scim_error(&v, "400", Some("invalidValue"));
+    let (status, v) =
+        send(sc(&app, Method::POST, "/Users/.search", &org.token).json(&json!({"schemas": [SEARCH], "cursor": "", "count": 2}))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!((v["Resources"].as_array().unwrap().len(), v["nextCursor"].is_string()), (2, true), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

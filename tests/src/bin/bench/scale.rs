@@ -432,6 +432,21 @@ async fn reads(
             .await?
             .map(|(tx, gid)| vec![Position::new(tx, gid).to_string()])
             .unwrap_or_else(|| vec![Position::START.to_string()]);
+    // SCIM cursors (RFC 9865) of 50 pages in the middle of the user list, as the server makes
+    // them: where an identity provider's import by cursor is halfway.
+    let middle: Vec<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> = sqlx::query_as(
+        "SELECT created_at, id FROM rm_directory.users WHERE org_id = $1 AND NOT deleted ORDER BY created_at, id OFFSET $2 LIMIT 1000",
+    )
+    .bind(org.0)
+    .bind((s.scale_users / 2) as i64)
+    .fetch_all(pool)
+    .await?;
+    let order = api::scim::cursor::order_tag(None, false);
+    let cursors: Vec<String> = middle
+        .iter()
+        .step_by(20)
+        .map(|&(created_at, id)| api::scim::cursor::encode(&order, &projections::scim::After { sort: None, created_at, id }))
+        .collect();
     let reads: Vec<(String, bool, Finds, Read)> = vec![
         (
             "WorkDrive GET /api/users, first page of 20".into(),
@@ -560,6 +575,15 @@ async fn reads(
             Box::new({
                 let bearer = bearer.clone();
                 move |i| bearer(format!("/scim/v2/Users?count=20&startIndex={}", users.saturating_sub(20 * (i % 50)).max(1)))
+            }),
+        ),
+        (
+            "SCIM GET /Users?cursor=…, a page in the middle of the list".into(),
+            false,
+            Finds::Any,
+            Box::new({
+                let bearer = bearer.clone();
+                move |i| bearer(format!("/scim/v2/Users?count=20&cursor={}", cursors[i % cursors.len()]))
             }),
         ),
         (
