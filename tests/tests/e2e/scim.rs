@@ -471,6 +471,46 @@ async fn indexed_text_filters_answer_as_a_comparison_of_every_user_and_group() {
     }
 }
 
+/// An org of ten users and ten groups for the paging tests. Sort keys repeat (family names,
+/// some external ids, group names), so ties fall to creation and id; some users and groups have
+/// no `externalId`, so where NULLs go matters too.
+async fn paging_org(app: &TestApp, name: &str) -> roster_tests::Org {
+    let org = app.create_org(name).await;
+    for i in 0..10 {
+        let mut body = json!({"userName": format!("{}{i}@x.io", ["bo", "Al", "cy"][i % 3]), "name": {"givenName": "G", "familyName": (["Z", "y", "X", "y"][i % 4])}});
+        if i % 2 == 0 {
+            body["externalId"] = json!(format!("ext-{}", (i * 7) % 4));
+        }
+        create_user(app, &org.token, body).await;
+        let mut group = json!({"displayName": format!("{}{}", ["Ops", "dev", "QA"][i % 3], i % 2)});
+        if i % 3 == 0 {
+            group["externalId"] = json!(format!("g-{}", i % 2));
+        }
+        let (status, v) = send(sc(app, Method::POST, "/Groups", &org.token).json(&group)).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+    }
+    org
+}
+
+/// A list of [`paging_org`]'s users (`resource` 0) or groups (1), by one of four sorts (the
+/// default, text, text with NULLs, a family name or a time), either way, by one of three filters.
+fn paging_list(resource: usize, sort: usize, descending: bool, filter: usize) -> String {
+    const SORTS: [[Option<&str>; 4]; 2] = [
+        [None, Some("userName"), Some("externalId"), Some("name.familyName")],
+        [None, Some("displayName"), Some("externalId"), Some("meta.created")],
+    ];
+    const FILTERS: [[Option<&str>; 3]; 2] =
+        [[None, Some(r#"userName co "o""#), Some("externalId pr")], [None, Some(r#"displayName sw "d""#), Some("externalId pr")]];
+    let mut query = vec![];
+    if let Some(s) = SORTS[resource][sort] {
+        query.push(format!("sortBy={s}&sortOrder={}", if descending { "descending" } else { "ascending" }));
+    }
+    if let Some(f) = FILTERS[resource][filter] {
+        query.push(format!("filter={}", enc(f)));
+    }
+    format!("/{}?{}", ["Users", "Groups"][resource], query.join("&"))
+}
+
 /// A page in the back half of a list is read from its end (`projections::scim`): whatever the
 /// sort, order, filter and window, every page must be that window of the whole list, with the
 /// whole list's total. Users and groups, some without the sort key (`externalId`), so that where
@@ -478,41 +518,15 @@ async fn indexed_text_filters_answer_as_a_comparison_of_every_user_and_group() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_is_its_window_of_the_whole_list_from_either_end() {
     let app = TestApp::spawn().await;
-    let org = app.create_org("ScimPages").await;
-    for i in 0..10 {
-        let mut body = json!({"userName": format!("{}{i}@x.io", ["bo", "Al", "cy"][i % 3]), "name": {"givenName": "G", "familyName": (["Z", "y", "X", "y"][i % 4])}});
-        if i % 2 == 0 {
-            body["externalId"] = json!(format!("ext-{}", (i * 7) % 10));
-        }
-        create_user(&app, &org.token, body).await;
-        let mut group = json!({"displayName": format!("{}{i}", ["Ops", "dev", "QA"][i % 3])});
-        if i % 3 == 0 {
-            group["externalId"] = json!(format!("g-{}", 9 - i));
-        }
-        let (status, v) = send(sc(&app, Method::POST, "/Groups", &org.token).json(&group)).await;
-        assert_eq!(status, StatusCode::CREATED, "{v}");
-    }
+    let org = paging_org(&app, "ScimPages").await;
     let ids =
         |v: &Value| -> Vec<String> { v["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect() };
-    const SORTS: [[Option<&str>; 4]; 2] = [
-        [None, Some("userName"), Some("externalId"), Some("name.familyName")],
-        [None, Some("displayName"), Some("externalId"), Some("meta.created")],
-    ];
-    const FILTERS: [[Option<&str>; 3]; 2] =
-        [[None, Some(r#"userName co "o""#), Some("externalId pr")], [None, Some(r#"displayName sw "d""#), Some("externalId pr")]];
     let mut runner = TestRunner::new(Config { cases: 80, ..Config::default() });
     let case = (0..2usize, 0..4usize, any::<bool>(), 0..3usize, any::<bool>(), any::<proptest::sample::Index>(), 0i64..=6);
     let mut from_the_back = 0;
     for _ in 0..80 {
         let (resource, sort, descending, filter, back, start, count) = case.new_tree(&mut runner).unwrap().current();
-        let mut query = vec![];
-        if let Some(s) = SORTS[resource][sort] {
-            query.push(format!("sortBy={s}&sortOrder={}", if descending { "descending" } else { "ascending" }));
-        }
-        if let Some(f) = FILTERS[resource][filter] {
-            query.push(format!("filter={}", enc(f)));
-        }
-        let base = format!("/{}?{}", ["Users", "Groups"][resource], query.join("&"));
+        let base = paging_list(resource, sort, descending, filter);
         let (status, all) = send(sc(&app, Method::GET, &format!("{base}&count=1000"), &org.token)).await;
         assert_eq!(status, StatusCode::OK, "{base}: {all}");
         let all_ids = ids(&all);
@@ -567,37 +581,12 @@ async fn cursor_walk(app: &TestApp, token: &str, base: &str, count: i64) -> (Vec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cursor_pages_walk_the_whole_list_once_in_its_order() {
     let app = TestApp::spawn().await;
-    let org = app.create_org("ScimCursors").await;
-    for i in 0..9 {
-        let mut body = json!({"userName": format!("{}{i}@x.io", ["bo", "Al", "cy"][i % 3]), "name": {"givenName": "G", "familyName": (["Z", "y", "X", "y"][i % 4])}});
-        if i % 2 == 0 {
-            body["externalId"] = json!(format!("ext-{}", (i * 7) % 4));
-        }
-        create_user(&app, &org.token, body).await;
-        let mut group = json!({"displayName": format!("{}{}", ["Ops", "dev", "QA"][i % 3], i % 2)});
-        if i % 3 == 0 {
-            group["externalId"] = json!(format!("g-{}", i % 2));
-        }
-        let (status, v) = send(sc(&app, Method::POST, "/Groups", &org.token).json(&group)).await;
-        assert_eq!(status, StatusCode::CREATED, "{v}");
-    }
-    const SORTS: [[Option<&str>; 4]; 2] = [
-        [None, Some("userName"), Some("externalId"), Some("name.familyName")],
-        [None, Some("displayName"), Some("externalId"), Some("meta.created")],
-    ];
-    const FILTERS: [[Option<&str>; 2]; 2] = [[None, Some(r#"userName co "o""#)], [None, Some(r#"displayName sw "d""#)]];
+    let org = paging_org(&app, "ScimCursors").await;
     let mut runner = TestRunner::new(Config { cases: 24, ..Config::default() });
-    let case = (0..2usize, 0..4usize, any::<bool>(), 0..2usize, 1i64..=4);
+    let case = (0..2usize, 0..4usize, any::<bool>(), 0..3usize, 1i64..=4);
     for _ in 0..24 {
         let (resource, sort, descending, filter, count) = case.new_tree(&mut runner).unwrap().current();
-        let mut query = vec![];
-        if let Some(s) = SORTS[resource][sort] {
-            query.push(format!("sortBy={s}&sortOrder={}", if descending { "descending" } else { "ascending" }));
-        }
-        if let Some(f) = FILTERS[resource][filter] {
-            query.push(format!("filter={}", enc(f)));
-        }
-        let base = format!("/{}?{}", ["Users", "Groups"][resource], query.join("&"));
+        let base = paging_list(resource, sort, descending, filter);
         let (status, all) = send(sc(&app, Method::GET, &format!("{base}&count=1000"), &org.token)).await;
         assert_eq!(status, StatusCode::OK, "{base}: {all}");
         let all_ids: Vec<String> = all["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
