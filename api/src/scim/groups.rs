@@ -138,7 +138,8 @@ async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: &Hea
            ("cursor" = Option<String>, Query, description = "RFC 9865 cursor paging: empty for the first page, then the previous page's `nextCursor`; not with `startIndex`"),
            ("count" = Option<i64>, Query),
            ("attributes" = Option<String>, Query), ("excludedAttributes" = Option<String>, Query)),
-    responses((status = 200, description = "ListResponse"), (status = 400), (status = 401), (status = 403)), security(("bearer" = [])))]
+    responses((status = 200, description = "ListResponse"), (status = 400, description = "invalidFilter / invalidValue / invalidCursor"), (status = 401), (status = 403)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(st): State<AppState>,
     dialect::Caller(caller, _): Caller,
