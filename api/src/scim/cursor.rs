@@ -52,14 +52,15 @@ pub fn decode(raw: &str, order: &str, kind: Option<SortKind>) -> Result<After, S
     if raw.len() > MAX_CURSOR_LEN {
         return Err(invalid(&format!("longer than {MAX_CURSOR_LEN} characters")));
     }
-    let bytes = B64.decode(raw.trim()).map_err(|_| invalid("not a cursor this server made"))?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|_| invalid("not a cursor this server made"))?;
+    let foreign = || invalid("not a cursor this server made");
+    let bytes = B64.decode(raw.trim()).map_err(|_| foreign())?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|_| foreign())?;
     if doc["o"].as_str() != Some(order) {
         return Err(invalid("made for another sortBy or sortOrder"));
     }
     let time = |v: &Value| -> Option<DateTime<Utc>> { DateTime::parse_from_rfc3339(v.as_str()?).ok().map(|t| t.with_timezone(&Utc)) };
-    let created_at = time(&doc["c"]).ok_or_else(|| invalid("not a cursor this server made"))?;
-    let id = doc["i"].as_str().and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| invalid("not a cursor this server made"))?;
+    let created_at = time(&doc["c"]).ok_or_else(foreign)?;
+    let id = doc["i"].as_str().and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(foreign)?;
     let sort = match kind {
         None => None,
         Some(kind) => Some(match (kind, doc.get("v")) {
@@ -67,8 +68,8 @@ pub fn decode(raw: &str, order: &str, kind: Option<SortKind>) -> Result<After, S
             // Postgres text holds no NUL; a cursor of ours never does.
             (SortKind::Text, Some(Value::String(t))) if !t.contains('\0') => Some(SortValue::Text(t.clone())),
             (SortKind::Bool, Some(Value::Bool(b))) => Some(SortValue::Bool(*b)),
-            (SortKind::Time, Some(v)) => Some(SortValue::Time(time(v).ok_or_else(|| invalid("not a cursor this server made"))?)),
-            _ => return Err(invalid("not a cursor this server made")),
+            (SortKind::Time, Some(v)) => Some(SortValue::Time(time(v).ok_or_else(foreign)?)),
+            _ => return Err(foreign()),
         }),
     };
     Ok(After { sort, created_at, id })

@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use super::users::{get, text};
 use super::{
-    base_url, cursor, cursor_response, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx, Json, ListParams,
-    Query, ScimError, Write, GROUP_URN,
+    base_url, cursor_response, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx, Json, ListParams, Query,
+    ScimError, Write, GROUP_URN,
 };
 use crate::kernel::dialect;
 use crate::kernel::error::ApiError;
@@ -122,10 +122,9 @@ async fn parse(st: &AppState, org: OrgId, body: &Value) -> Result<GroupDoc, Scim
 
 async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: &HeaderMap) -> Result<Response, ScimError> {
     let query = params.list_query(Resource::Group)?;
-    if let Some(after) = params.after(query.sort.as_ref().map(|s| s.kind))? {
+    if let Some(after) = params.after(&query)? {
         let (rows, total, next) = q::groups_after(&st.pool, org.0, &query, after.as_ref()).await?;
-        let next = next.map(|n| params.order_tag().map(|o| cursor::encode(&o, &n))).transpose()?;
-        return Ok(cursor_response(total, render_many(st, rows, params, &base_url(headers)).await?, next));
+        return cursor_response(params, total, render_many(st, rows, params, &base_url(headers)).await?, next);
     }
     let (start, _) = params.window();
     let (rows, total) = q::groups(&st.pool, org.0, &query).await?;

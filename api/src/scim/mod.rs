@@ -374,7 +374,7 @@ impl ListParams {
 
     /// Where a cursor page starts (RFC 9865): `None` for index pages, `Some(None)` for the first
     /// cursor page. Asking for both kinds of paging at once is refused.
-    pub fn after(&self, sort: Option<projections::scim::SortKind>) -> Result<Option<Option<projections::scim::After>>, ScimError> {
+    pub fn after(&self, query: &projections::scim::ListQuery) -> Result<Option<Option<projections::scim::After>>, ScimError> {
         let Some(raw) = self.cursor.as_deref() else { return Ok(None) };
         if self.start_index.is_some() {
             return Err(ScimError::invalid_value("startIndex, cursor: page by one or the other"));
@@ -382,11 +382,11 @@ impl ListParams {
         if raw.trim().is_empty() {
             return Ok(Some(None));
         }
-        cursor::decode(raw, &self.order_tag()?, sort).map(|a| Some(Some(a)))
+        cursor::decode(raw, &self.order_tag()?, query.sort.as_ref().map(|s| s.kind)).map(|a| Some(Some(a)))
     }
 
     /// The order a cursor of this list belongs to.
-    pub fn order_tag(&self) -> Result<String, ScimError> {
+    fn order_tag(&self) -> Result<String, ScimError> {
         Ok(cursor::order_tag(self.sort_by.as_deref(), self.descending()?))
     }
 
@@ -417,13 +417,19 @@ pub fn list_response(total: i64, start: i64, resources: Vec<Value>) -> Response 
     )
 }
 
-/// A ListResponse of cursor pages (RFC 9865): `nextCursor` on every page but the last.
-pub fn cursor_response(total: i64, resources: Vec<Value>, next: Option<String>) -> Response {
+/// A ListResponse of cursor pages (RFC 9865): `nextCursor`, where the page after this one starts
+/// in the order of `params`, on every page but the last.
+pub fn cursor_response(
+    params: &ListParams,
+    total: i64,
+    resources: Vec<Value>,
+    next: Option<projections::scim::After>,
+) -> Result<Response, ScimError> {
     let mut doc = json!({ "schemas": [LIST_URN], "totalResults": total, "itemsPerPage": resources.len(), "Resources": resources });
     if let Some(next) = next {
-        doc["nextCursor"] = json!(next);
+        doc["nextCursor"] = json!(cursor::encode(&params.order_tag()?, &next));
     }
-    scim_json(StatusCode::OK, doc)
+    Ok(scim_json(StatusCode::OK, doc))
 }
 
 // ----- attributes / excludedAttributes -----------------------------------------------------------

@@ -35,8 +35,8 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::{
-    base_url, check_unchanged, cursor, cursor_response, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx,
-    Json, ListParams, Query, ScimError, Write, ENTERPRISE_URN, USER_URN,
+    base_url, check_unchanged, cursor_response, list_response, not_modified, org_of, precondition, project, resource, Caller, Ctx, Json,
+    ListParams, Query, ScimError, Write, ENTERPRISE_URN, USER_URN,
 };
 use crate::kernel::dialect;
 use crate::AppState;
@@ -308,10 +308,9 @@ pub async fn diff(st: &AppState, org: OrgId, row: &ScimUser, doc: &UserDoc) -> R
 
 pub async fn list_with(st: &AppState, org: OrgId, params: &ListParams, headers: &HeaderMap) -> Result<Response, ScimError> {
     let query = params.list_query(Resource::User)?;
-    if let Some(after) = params.after(query.sort.as_ref().map(|s| s.kind))? {
+    if let Some(after) = params.after(&query)? {
         let (rows, total, next) = q::users_after(&st.pool, org.0, &query, after.as_ref()).await?;
-        let next = next.map(|n| params.order_tag().map(|o| cursor::encode(&o, &n))).transpose()?;
-        return Ok(cursor_response(total, render_many(st, &rows, params, &base_url(headers)).await?, next));
+        return cursor_response(params, total, render_many(st, &rows, params, &base_url(headers)).await?, next);
     }
     let (start, _) = params.window();
     let (rows, total) = q::users(&st.pool, org.0, &query).await?;

@@ -471,6 +471,11 @@ async fn indexed_text_filters_answer_as_a_comparison_of_every_user_and_group() {
     }
 }
 
+/// The ids of a ListResponse's resources, in its order.
+fn resource_ids(v: &Value) -> Vec<String> {
+    v["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+}
+
 /// An org of ten users and ten groups for the paging tests. Sort keys repeat (family names,
 /// some external ids, group names), so ties fall to creation and id; some users and groups have
 /// no `externalId`, so where NULLs go matters too.
@@ -519,8 +524,6 @@ fn paging_list(resource: usize, sort: usize, descending: bool, filter: usize) ->
 async fn a_page_is_its_window_of_the_whole_list_from_either_end() {
     let app = TestApp::spawn().await;
     let org = paging_org(&app, "ScimPages").await;
-    let ids =
-        |v: &Value| -> Vec<String> { v["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect() };
     let mut runner = TestRunner::new(Config { cases: 80, ..Config::default() });
     let case = (0..2usize, 0..4usize, any::<bool>(), 0..3usize, any::<bool>(), any::<proptest::sample::Index>(), 0i64..=6);
     let mut from_the_back = 0;
@@ -529,7 +532,7 @@ async fn a_page_is_its_window_of_the_whole_list_from_either_end() {
         let base = paging_list(resource, sort, descending, filter);
         let (status, all) = send(sc(&app, Method::GET, &format!("{base}&count=1000"), &org.token)).await;
         assert_eq!(status, StatusCode::OK, "{base}: {all}");
-        let all_ids = ids(&all);
+        let all_ids = resource_ids(&all);
         let total = all_ids.len() as i64;
         assert_eq!(all["totalResults"], total, "{base}");
         // Half the time in the back half (past the middle, up to the last entry), where the page
@@ -545,7 +548,7 @@ async fn a_page_is_its_window_of_the_whole_list_from_either_end() {
         assert_eq!(status, StatusCode::OK, "{base}: {v}");
         let from = ((start - 1) as usize).min(all_ids.len());
         let window = &all_ids[from..(from + count as usize).min(all_ids.len())];
-        assert_eq!(ids(&v), window, "{base}&startIndex={start}&count={count}");
+        assert_eq!(resource_ids(&v), window, "{base}&startIndex={start}&count={count}");
         assert_eq!(v["totalResults"], total, "{base}&startIndex={start}&count={count}");
         from_the_back += usize::from((start - 1) * 2 > total && count > 0 && start <= total);
     }
@@ -553,15 +556,15 @@ async fn a_page_is_its_window_of_the_whole_list_from_either_end() {
     assert!(from_the_back >= 15, "only {from_the_back} of 80 pages started in the back half");
 }
 
-/// Follows `nextCursor` from an empty cursor (RFC 9865) to the page without one; every page's
-/// ids, in order, and the last page's body.
-async fn cursor_walk(app: &TestApp, token: &str, base: &str, count: i64) -> (Vec<Vec<String>>, Value) {
+/// Follows `nextCursor` from `cursor` (RFC 9865; empty: the first page) to the page without one;
+/// every page's ids, in order, and the last page's body.
+async fn cursor_walk(app: &TestApp, token: &str, base: &str, count: i64, cursor: &str) -> (Vec<Vec<String>>, Value) {
     let mut pages = vec![];
-    let mut cursor = String::new();
+    let mut cursor = cursor.to_string();
     loop {
         let (status, v) = send(sc(app, Method::GET, &format!("{base}&count={count}&cursor={cursor}"), token)).await;
         assert_eq!(status, StatusCode::OK, "{base}: {v}");
-        let ids: Vec<String> = v["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+        let ids = resource_ids(&v);
         assert!(ids.len() as i64 <= count && v["itemsPerPage"] == ids.len() && v.get("startIndex").is_none(), "{base}: {v}");
         pages.push(ids);
         match v["nextCursor"].as_str() {
@@ -589,8 +592,8 @@ async fn cursor_pages_walk_the_whole_list_once_in_its_order() {
         let base = paging_list(resource, sort, descending, filter);
         let (status, all) = send(sc(&app, Method::GET, &format!("{base}&count=1000"), &org.token)).await;
         assert_eq!(status, StatusCode::OK, "{base}: {all}");
-        let all_ids: Vec<String> = all["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
-        let (pages, last) = cursor_walk(&app, &org.token, &base, count).await;
+        let all_ids = resource_ids(&all);
+        let (pages, last) = cursor_walk(&app, &org.token, &base, count, "").await;
         assert_eq!(pages.concat(), all_ids, "{base}, {count} per page");
         assert_eq!(last["totalResults"], all_ids.len(), "{base}");
         // Only the last page may be short, and it is not empty unless the list is.
@@ -616,34 +619,24 @@ async fn a_cursor_walk_skips_and_repeats_nothing_while_the_list_changes() {
         .await;
         mine.push(v["id"].as_str().unwrap().to_string());
     }
-    let ids =
-        |v: &Value| -> Vec<String> { v["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect() };
     for (round, base) in ["/Users?", "/Users?sortBy=name.familyName"].into_iter().enumerate() {
         let (status, first) = send(sc(&app, Method::GET, &format!("{base}&count=3&cursor="), &org.token)).await;
         assert_eq!(status, StatusCode::OK, "{first}");
-        let seen = ids(&first);
+        let seen = resource_ids(&first);
         // Between the pages: a user of the first page goes, a new user comes (last in both orders).
         let gone = seen.iter().find(|id| mine.contains(id)).expect("one of ours on the first page").clone();
         assert_eq!(send(sc(&app, Method::DELETE, &format!("/Users/{gone}"), &org.token)).await.0, StatusCode::NO_CONTENT);
         mine.retain(|id| id != &gone);
         create_user(&app, &org.token, json!({"userName": format!("late{round}@x.io"), "name": {"givenName": "G", "familyName": "F9"}}))
             .await;
-        let mut walked = seen.clone();
-        let mut cursor = first["nextCursor"].as_str().expect("more pages").to_string();
-        loop {
-            let (status, v) = send(sc(&app, Method::GET, &format!("{base}&count=3&cursor={cursor}"), &org.token)).await;
-            assert_eq!(status, StatusCode::OK, "{v}");
-            walked.extend(ids(&v));
-            match v["nextCursor"].as_str() {
-                Some(next) => cursor = next.to_string(),
-                None => break,
-            }
-        }
+        let (rest, _) = cursor_walk(&app, &org.token, base, 3, first["nextCursor"].as_str().expect("more pages")).await;
+        let walked = [seen.clone(), rest.concat()].concat();
         // The first page as it was seen, then the rest of the list as it is now.
         let (_, now) = send(sc(&app, Method::GET, &format!("{base}&count=1000"), &org.token)).await;
-        let expected: Vec<String> = seen.iter().cloned().chain(ids(&now).into_iter().filter(|id| !seen.contains(id))).collect();
+        let now = resource_ids(&now);
+        let expected: Vec<String> = seen.iter().cloned().chain(now.iter().filter(|id| !seen.contains(id)).cloned()).collect();
         assert_eq!(walked, expected, "{base}: every user once, the deleted one as it was seen, the new one in its place");
-        assert!(!ids(&now).contains(&gone) && expected.len() == ids(&now).len() + 1, "{base}");
+        assert!(!now.contains(&gone) && expected.len() == now.len() + 1, "{base}");
     }
 }
 
