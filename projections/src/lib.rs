@@ -37,6 +37,12 @@ pub struct Projection {
     /// Event types of those streams it keeps nothing of (but what `after_replay` takes from the
     /// log): a rebuild does not read them.
     pub passes_over: &'static [&'static str],
+    /// Tables of `tables` that its projector finds rows of by primary key only (and by unique
+    /// constraints for upserts): a rebuild builds their other indexes after the replay, since
+    /// no replay statement reads them and one sort at the end costs a fraction of keeping them
+    /// row by row. A projector statement that looks rows of one of these up by another column
+    /// would scan the table during a rebuild: such a table does not belong here.
+    pub keyed_only: &'static [&'static str],
 }
 
 pub const DIRECTORY: Projection = Projection {
@@ -66,6 +72,7 @@ pub const DIRECTORY: Projection = Projection {
     ],
     stream_types: Some(directory::STREAM_TYPES),
     passes_over: directory::PASSES_OVER,
+    keyed_only: directory::KEYED_ONLY,
 };
 
 pub const CONTENT: Projection = Projection {
@@ -103,6 +110,7 @@ pub const CONTENT: Projection = Projection {
     ],
     stream_types: Some(content::STREAM_TYPES),
     passes_over: &[],
+    keyed_only: &[],
 };
 
 /// The schemas of the read models, searched before `public`: what every pool's sessions use
