@@ -70,6 +70,7 @@ pub struct Metrics {
     pub http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub append_duration: Histogram,
     pub append_conflicts: Counter,
+    pub append_group_commands: Histogram,
     pub relay_publish_duration: Histogram,
     pub projection_apply_duration: Family<ProjectionLabels, Histogram, fn() -> Histogram>,
     pub projection_batch_size: Family<ProjectionLabels, Histogram, fn() -> Histogram>,
@@ -93,6 +94,7 @@ impl Metrics {
             http_duration: Family::new_with_constructor(seconds),
             append_duration: seconds(),
             append_conflicts: Counter::default(),
+            append_group_commands: sizes(),
             relay_publish_duration: seconds(),
             projection_apply_duration: Family::new_with_constructor(seconds),
             projection_batch_size: Family::new_with_constructor(sizes),
@@ -114,11 +116,20 @@ impl Metrics {
             "Time to answer an HTTP request, by dialect, route and method",
             m.http_duration.clone(),
         );
-        r.register("append_duration_seconds", "Time to append one command's events (one transaction)", m.append_duration.clone());
+        r.register(
+            "append_duration_seconds",
+            "Time to append one command's events (one transaction, shared with the commands appended together)",
+            m.append_duration.clone(),
+        );
         r.register(
             "append_conflicts",
             "Appends that lost a race on a stream's version (retried once, then answered 409)",
             m.append_conflicts.clone(),
+        );
+        r.register(
+            "append_group_commands",
+            "Commands appended by one call of roster_append (appends that arrive together share one)",
+            m.append_group_commands.clone(),
         );
         r.register("relay_publish_duration_seconds", "Time to publish one batch of events to JetStream", m.relay_publish_duration.clone());
         r.register(

@@ -717,3 +717,230 @@ async fn a_long_stream_loads_from_its_snapshot_and_misses_nothing_appended_after
     let d = state.unwrap();
     assert!(d.members.contains(&user(5000)) && !d.members.contains(&user(0)) && d.heads.is_empty(), "{d:?}");
 }
+
+/// One drawn command for the group-append tests: where it appends, what it claims, its key.
+#[derive(Debug, Clone)]
+struct Drawn {
+    /// `None`: a fresh stream of its own; `Some(v)`: the shared stream, after version `v` (a
+    /// command loaded it at that version: never above the stream's).
+    shared_after: Option<i32>,
+    /// Indexes into the case's claim values (value 0 is held before the group).
+    claims: Vec<usize>,
+    /// Index into the case's idempotency keys.
+    key: Option<usize>,
+}
+
+/// How one command fares, as the store names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Appended,
+    VersionConflict,
+    IdempotencyRace,
+    ClaimTaken,
+}
+
+fn fate(r: &Result<Option<Position>, commands::StoreError>) -> Fate {
+    match r {
+        Ok(Some(_)) => Fate::Appended,
+        Err(commands::StoreError::VersionConflict) => Fate::VersionConflict,
+        Err(commands::StoreError::IdempotencyRace) => Fate::IdempotencyRace,
+        Err(commands::StoreError::ClaimTaken { .. }) => Fate::ClaimTaken,
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+/// The answers of appending `drawn` one by one in order: the model the group must match. A
+/// command whose events meet both a taken version and a used key may be named by either.
+fn one_by_one(drawn: &[Drawn], shared_version: i32) -> Vec<Vec<Fate>> {
+    let mut version = shared_version;
+    let mut taken = std::collections::BTreeSet::from([0usize]);
+    let mut keys = std::collections::BTreeSet::new();
+    drawn
+        .iter()
+        .map(|d| {
+            let mut claims = std::collections::BTreeSet::new();
+            if !d.claims.iter().all(|c| claims.insert(*c)) {
+                return vec![Fate::ClaimTaken];
+            }
+            let mut events = Vec::new();
+            if d.shared_after.is_some_and(|v| v != version) {
+                events.push(Fate::VersionConflict);
+            }
+            if d.key.is_some_and(|k| keys.contains(&k)) {
+                events.push(Fate::IdempotencyRace);
+            }
+            if !events.is_empty() {
+                return events;
+            }
+            if !claims.is_disjoint(&taken) {
+                return vec![Fate::ClaimTaken];
+            }
+            version += d.shared_after.is_some() as i32;
+            taken.extend(claims);
+            keys.extend(d.key);
+            vec![Fate::Appended]
+        })
+        .collect()
+}
+
+/// Concurrent commands share one `roster_append` call (group commit, `commands::store::Appender`);
+/// each must still get the answer it would get alone. Drawn groups of commands that append to a
+/// shared stream (at a right or stale version) or a fresh one, claim values (one held already,
+/// some claimed twice), and reuse idempotency keys, are appended together; every answer must be
+/// that of appending them one by one in order, the log and the claims must hold exactly the
+/// appended commands', and a group that breaks no rule must commit as one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouped_appends_answer_as_one_by_one_in_order() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let url = roster_tests::fresh_database().await;
+    eventlog::db::migrate(&url).await.unwrap();
+    let pool = eventlog::db::connect(&url, 4, projections::SEARCH_PATH).await.unwrap();
+    let store = commands::Store::new(pool.clone());
+    let org = OrgId(uuid::Uuid::now_v7());
+    // Values drawn from 4 or from 40: crowded cases refuse often, sparse ones seldom.
+    let drawn = |values: usize| {
+        (
+            proptest::option::weighted(0.25, 0..2i32),
+            proptest::collection::vec(0..values, 0..=2),
+            proptest::option::weighted(0.15, 0..2usize),
+        )
+            .prop_map(|(shared_after, claims, key)| Drawn { shared_after, claims, key })
+    };
+    let groups = prop_oneof![proptest::collection::vec(drawn(4), 2..=8), proptest::collection::vec(drawn(40), 2..=8)];
+    let mut runner = TestRunner::new(Config { cases: 60, ..Config::default() });
+    let (mut all_appended, mut some_refused) = (0, 0);
+    for case in 0..60 {
+        let group = groups.new_tree(&mut runner).unwrap().current();
+        // Each case on streams, claims and keys of its own: the shared stream at version 1.
+        let shared = GroupId(uuid::Uuid::now_v7());
+        let scope = uuid::Uuid::now_v7();
+        let value = |i: usize| format!("v{i}");
+        let keys = [format!("k0-{case}-{scope}"), format!("k1-{case}-{scope}")];
+        let ctx = CommandContext::system("test", chrono::Utc::now());
+        let holder = uuid::Uuid::now_v7();
+        let setup = Plan {
+            streams: vec![PendingStream::new(shared.0, Some(org.0), 0, &[roster_tests::group_created(shared, org, 1, "s".into())]).unwrap()],
+            claims: vec![commands::store::Claim { scope, kind: "login", value: value(0), owner: holder }],
+            ..Plan::default()
+        };
+        store.append(&ctx, &setup).await.unwrap();
+
+        let mut owners = Vec::new();
+        let mut commands = Vec::new();
+        for (i, d) in group.iter().enumerate() {
+            let id = d.shared_after.map_or_else(|| GroupId(uuid::Uuid::now_v7()), |_| shared);
+            let event = roster_tests::group_created(id, org, 10 + i as i64, format!("g{i}"));
+            let owner = uuid::Uuid::now_v7();
+            owners.push((id, owner));
+            let mut ctx = ctx.clone();
+            ctx.idempotency_key = d.key.map(|k| keys[k].clone());
+            let plan = Plan {
+                streams: vec![PendingStream::new(id.0, Some(org.0), d.shared_after.unwrap_or(0), &[event]).unwrap()],
+                claims: d.claims.iter().map(|c| commands::store::Claim { scope, kind: "login", value: value(*c), owner }).collect(),
+                ..Plan::default()
+            };
+            commands.push((ctx, plan));
+        }
+        let refs: Vec<_> = commands.iter().map(|(c, p)| (c, p)).collect();
+        let answers = store.append_all(&refs).await;
+
+        let expected = one_by_one(&group, 1);
+        let fates: Vec<Fate> = answers.iter().map(fate).collect();
+        for (i, (got, want)) in fates.iter().zip(&expected).enumerate() {
+            assert!(want.contains(got), "case {case}, command {i} of {group:?}: {got:?}, alone it would be {want:?}");
+        }
+        let appended: Vec<usize> = (0..group.len()).filter(|i| fates[*i] == Fate::Appended).collect();
+        if appended.len() == group.len() {
+            all_appended += 1;
+            let txs: std::collections::BTreeSet<i64> = answers.iter().map(|a| a.as_ref().unwrap().unwrap().tx).collect();
+            assert_eq!(txs.len(), 1, "case {case}: a group that breaks no rule is one transaction: {answers:?}");
+        } else {
+            some_refused += 1;
+        }
+        // The log holds exactly the appended commands' events, each at its answered position.
+        for (i, answer) in answers.iter().enumerate() {
+            let (stream, _) = owners[i];
+            let rows: Vec<(i64, i64)> =
+                sqlx::query_as("SELECT tx::text::bigint, gid FROM events WHERE stream_id = $1 AND payload->>'name' = $2")
+                    .bind(stream.0)
+                    .bind(format!("g{i}"))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            match answer {
+                Ok(Some(p)) => assert_eq!(rows, vec![(p.tx, p.gid)], "case {case}, command {i}: its event at its position"),
+                _ => assert!(rows.is_empty(), "case {case}, command {i} was refused but left {rows:?}"),
+            }
+            // A retry with its key is answered with its own position.
+            if let (Ok(Some(p)), Some(key)) = (answer, &commands[i].0.idempotency_key) {
+                let recorded: (Option<i64>, Option<i64>) =
+                    sqlx::query_as("SELECT position_tx, position_gid FROM idempotency WHERE key = $1")
+                        .bind(key)
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                assert_eq!(recorded, (Some(p.tx), Some(p.gid)), "case {case}, command {i}: its idempotency record");
+            }
+        }
+        let shared_versions: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM events WHERE stream_id = $1").bind(shared.0).fetch_one(&pool).await.unwrap();
+        assert_eq!(shared_versions, 1 + appended.iter().filter(|i| group[**i].shared_after.is_some()).count() as i64, "case {case}");
+        // Each value is held by the first appended command that claimed it, or by its holder.
+        let held: Vec<(String, uuid::Uuid)> = sqlx::query_as("SELECT value, owner_id FROM unique_claims WHERE scope = $1 ORDER BY value")
+            .bind(scope)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let mut want: std::collections::BTreeMap<String, uuid::Uuid> = [(value(0), holder)].into();
+        for i in &appended {
+            for c in &group[*i].claims {
+                want.entry(value(*c)).or_insert(owners[*i].1);
+            }
+        }
+        assert_eq!(held, want.into_iter().collect::<Vec<_>>(), "case {case}: {group:?}");
+    }
+    assert!(
+        all_appended >= 5 && some_refused >= 5,
+        "the cases cover both: {all_appended} groups appended whole, {some_refused} with a refusal"
+    );
+}
+
+/// Appends that arrive together share a transaction, and each answers for itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_share_transactions() {
+    let url = roster_tests::fresh_database().await;
+    eventlog::db::migrate(&url).await.unwrap();
+    let pool = eventlog::db::connect(&url, 8, projections::SEARCH_PATH).await.unwrap();
+    let store = commands::Store::new(pool.clone());
+    let org = OrgId(uuid::Uuid::now_v7());
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(64));
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                let id = GroupId(uuid::Uuid::now_v7());
+                let plan = Plan {
+                    streams: vec![
+                        PendingStream::new(id.0, Some(org.0), 0, &[roster_tests::group_created(id, org, i, format!("c{i}"))]).unwrap()
+                    ],
+                    ..Plan::default()
+                };
+                let ctx = CommandContext::system("test", chrono::Utc::now());
+                start.wait().await;
+                (id, store.append(&ctx, &plan).await.unwrap().unwrap())
+            })
+        })
+        .collect();
+    let mut txs = std::collections::BTreeSet::new();
+    for t in tasks {
+        let (id, p) = t.await.unwrap();
+        let at: (i64, i64) =
+            sqlx::query_as("SELECT tx::text::bigint, gid FROM events WHERE stream_id = $1").bind(id.0).fetch_one(&pool).await.unwrap();
+        assert_eq!(at, (p.tx, p.gid), "each answer is its own event's position");
+        txs.insert(p.tx);
+    }
+    assert!(txs.len() < 64, "64 appends at once shared no transaction");
+}
