@@ -662,6 +662,14 @@ async fn numbers_from_blocks_are_unique_across_stores() {
     assert_eq!(all.len(), n, "no number handed out twice");
 }
 
+/// A store on a database of its own, which no relay or projector reads.
+async fn lone_store(connections: u32) -> (sqlx::PgPool, commands::Store) {
+    let url = roster_tests::fresh_database().await;
+    eventlog::db::migrate(&url).await.unwrap();
+    let pool = eventlog::db::connect(&url, connections, projections::SEARCH_PATH).await.unwrap();
+    (pool.clone(), commands::Store::new(pool))
+}
+
 /// A store (a process) keeps the folded state of a long stream and reads only what was appended
 /// after it; what another store appended meanwhile, and a log replaced under it, are both seen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -669,10 +677,8 @@ async fn a_long_stream_loads_from_its_snapshot_and_misses_nothing_appended_after
     use domain::department::{DepartmentAggregate, DepartmentEvent};
     use domain::UserId;
 
-    let url = roster_tests::fresh_database().await;
-    eventlog::db::migrate(&url).await.unwrap();
-    let pool = eventlog::db::connect(&url, 4, projections::SEARCH_PATH).await.unwrap();
-    let (a, b) = (commands::Store::new(pool.clone()), commands::Store::new(pool.clone()));
+    let (pool, a) = lone_store(4).await;
+    let b = commands::Store::new(pool.clone());
     let ctx = CommandContext::system("test", chrono::Utc::now());
     let org = OrgId(uuid::Uuid::now_v7());
     let user = |n: u128| UserId(uuid::Uuid::from_u128(n));
@@ -795,10 +801,7 @@ async fn grouped_appends_answer_as_one_by_one_in_order() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::{Config, TestRunner};
 
-    let url = roster_tests::fresh_database().await;
-    eventlog::db::migrate(&url).await.unwrap();
-    let pool = eventlog::db::connect(&url, 4, projections::SEARCH_PATH).await.unwrap();
-    let store = commands::Store::new(pool.clone());
+    let (pool, store) = lone_store(4).await;
     let org = OrgId(uuid::Uuid::now_v7());
     // Values drawn from 4 or from 40: crowded cases refuse often, sparse ones seldom.
     let drawn = |values: usize| {
@@ -911,10 +914,7 @@ async fn grouped_appends_answer_as_one_by_one_in_order() {
 /// Appends that arrive together share a transaction, and each answers for itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_share_transactions() {
-    let url = roster_tests::fresh_database().await;
-    eventlog::db::migrate(&url).await.unwrap();
-    let pool = eventlog::db::connect(&url, 8, projections::SEARCH_PATH).await.unwrap();
-    let store = commands::Store::new(pool.clone());
+    let (pool, store) = lone_store(8).await;
     let org = OrgId(uuid::Uuid::now_v7());
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(64));
     let tasks: Vec<_> = (0..64)
