@@ -200,6 +200,13 @@ impl<R> Plan<R> {
     pub fn is_empty(&self) -> bool {
         self.streams.iter().all(|s| s.events.is_empty())
     }
+
+    /// Whether its append may share a `roster_append` call with other commands' (`Appender`):
+    /// not when it releases claims (migration 0041 says why) or writes credential rows, which
+    /// need a transaction around the call.
+    fn shares_append(&self) -> bool {
+        self.releases.is_empty() && self.credentials.is_empty()
+    }
 }
 
 /// The response the API gave the first time a key was used.
@@ -477,16 +484,16 @@ impl Store {
     /// transaction of its own.
     pub async fn append<R: Serialize>(&self, ctx: &CommandContext, plan: &Plan<R>) -> Result<Option<Position>, StoreError> {
         let call = AppendCall::new(ctx, plan)?;
-        let position = if !plan.credentials.is_empty() {
+        let position = if plan.shares_append() {
+            self.appender.append(&self.pool, call).await?
+        } else if plan.credentials.is_empty() {
+            call.run_alone(&self.pool).await?
+        } else {
             let mut tx = self.pool.begin().await?;
             let position = call.run_alone(&mut *tx).await?;
             write_credentials(&mut tx, ctx, plan).await?;
             tx.commit().await?;
             position
-        } else if call.groupable() {
-            self.appender.append(&self.pool, call).await?
-        } else {
-            call.run_alone(&self.pool).await?
         };
         if position.is_some() {
             self.relay_wake.commit();
@@ -499,11 +506,11 @@ impl Store {
     /// credentials or releases a claim (see `Appender`), else one after another. What `append`
     /// does with the commands that arrive together, for a caller that holds them at once.
     pub async fn append_all<R: Serialize>(&self, commands: &[(&CommandContext, &Plan<R>)]) -> Vec<Result<Option<Position>, StoreError>> {
-        let calls: Result<Vec<AppendCall>, StoreError> = commands.iter().map(|(ctx, plan)| AppendCall::new(ctx, plan)).collect();
+        let shared = commands.iter().all(|(_, plan)| plan.shares_append());
+        let calls = shared.then(|| commands.iter().map(|(ctx, plan)| AppendCall::new(ctx, plan)).collect::<Result<Vec<_>, _>>());
         let together = match calls {
-            Ok(calls) if commands.iter().all(|(_, plan)| plan.credentials.is_empty()) && calls.iter().all(AppendCall::groupable) => {
-                append_group(&self.pool, calls).await
-            }
+            Some(Ok(calls)) => append_group(&self.pool, calls).await,
+            // A command that goes alone, or one its own checks refuse: each answers for itself.
             _ => {
                 let mut answers = Vec::with_capacity(commands.len());
                 for (ctx, plan) in commands {
@@ -583,7 +590,7 @@ pub const APPENDS_IN_FLIGHT: usize = 2;
 /// commands share a transaction, never whether one commits. A group that meets no constraint is
 /// equal to its commands one by one in any order: their streams' versions and their claims are
 /// pairwise distinct (else a constraint would fail), and no grouped command releases a claim
-/// another could want (`AppendCall::groupable`; migration 0041 says why). A grouped call that
+/// another could want (`Plan::shares_append`; migration 0041 says why). A grouped call that
 /// fails without a word from Postgres (a lost connection) may have committed: appended again
 /// alone, each command then meets its own event ids (`events_event_id_key`), so nothing is
 /// appended twice, and the command answers as a retry of itself does (`Store::execute`).
@@ -807,11 +814,6 @@ impl AppendCall {
 
     fn events(&self) -> usize {
         self.event_ids.len()
-    }
-
-    /// Whether this command may share a call: not when it releases claims (migration 0041).
-    fn groupable(&self) -> bool {
-        self.releases.scopes.is_empty()
     }
 
     /// Adds `other`'s command after this call's.
