@@ -325,13 +325,7 @@ pub(crate) async fn next_batch(
         if shutdown.is_set() {
             return Ok(None);
         }
-        // The pool and the listener reconnect by themselves after a Postgres restart; the lock
-        // does not come back with them.
-        leader.confirm().await?;
-        // Past the transactions that cannot append, such as a projector's open batch: in two
-        // statements, which the horizon's correctness needs (migration 0030).
-        let horizon = eventlog::log::appenders_horizon(pool).await?;
-        let batch = eventlog::log::read_after_of(pool, cursor, horizon, &eventlog::log::Selection::ALL, limit).await?;
+        let batch = read_batch(pool, leader, cursor, limit).await?;
         if !batch.is_empty() {
             return Ok(Some(batch));
         }
@@ -341,6 +335,23 @@ pub(crate) async fn next_batch(
             _ = shutdown.wait() => return Ok(None),
         }
     }
+}
+
+/// The events after `cursor` that a singleton worker may read now, up to `limit`; empty when
+/// there are none yet.
+pub(crate) async fn read_batch(
+    pool: &sqlx::PgPool,
+    leader: &mut Leadership,
+    cursor: eventlog::Position,
+    limit: i64,
+) -> Result<Vec<eventlog::Envelope>, WorkerError> {
+    // The pool and the listener reconnect by themselves after a Postgres restart; the lock does
+    // not come back with them.
+    leader.confirm().await?;
+    // Past the transactions that cannot append, such as a projector's open batch: in two
+    // statements, which the horizon's correctness needs (migration 0030).
+    let horizon = eventlog::log::appenders_horizon(pool).await?;
+    Ok(eventlog::log::read_after_of(pool, cursor, horizon, &eventlog::log::Selection::ALL, limit).await?)
 }
 
 /// Holds a Postgres advisory lock for as long as it lives (the lock is its session's).

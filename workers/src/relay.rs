@@ -32,13 +32,38 @@ async fn active(pool: &PgPool, cfg: &NatsConfig, shutdown: &mut Shutdown) -> Res
     let stream = crate::ensure_stream(&js, cfg).await?;
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen("roster_events").await?;
-    let (mut cursor, mut last_id) = resume_point(pool, cfg, &stream).await?;
-    while let Some(batch) = crate::next_batch(pool, &mut leader, &mut listener, cursor, BATCH, POLL, shutdown).await? {
-        let end = batch.last().map(|e| e.position).unwrap_or(cursor);
-        // On failure the caller backs off and re-enters, resyncing from the stream's tail.
-        publish_all(&js, cfg, batch, &mut last_id).await?;
-        cursor = end;
-        save_cursor(pool, cfg, cursor).await?;
+    let (mut read_to, mut last_id) = resume_point(pool, cfg, &stream).await?;
+    // Pipelined by one batch: the next batch is read and sent while the PubAcks of the last are
+    // still on their way, so the relay's reading and encoding overlaps nats-server storing the
+    // last batch instead of following it (a bulk create's 2,000 events take four batches).
+    // Sending ahead of an acknowledgement is safe because every message names its predecessor
+    // (`publish`): if one of the earlier batch is lost, JetStream refuses every later one, and
+    // the stream stays a prefix of the log. The cursor moves only past acknowledged batches, in
+    // order; an error anywhere returns, and re-entry resumes from the stream's own tail.
+    let mut in_flight: Option<InFlight> = None;
+    while !shutdown.is_set() {
+        let batch = if in_flight.is_some() {
+            // Never wait for new events while acknowledgements are due: the cursor would wait too.
+            crate::read_batch(pool, &mut leader, read_to, BATCH).await?
+        } else {
+            match crate::next_batch(pool, &mut leader, &mut listener, read_to, BATCH, POLL, shutdown).await? {
+                Some(batch) => batch,
+                None => break,
+            }
+        };
+        let sent = if batch.is_empty() {
+            None
+        } else {
+            let sent = publish(&js, cfg, batch, &mut last_id).await?;
+            read_to = sent.end;
+            Some(sent)
+        };
+        if let Some(done) = std::mem::replace(&mut in_flight, sent) {
+            done.settle(pool, cfg).await?;
+        }
+    }
+    if let Some(done) = in_flight {
+        done.settle(pool, cfg).await?;
     }
     Ok(())
 }
@@ -103,33 +128,49 @@ fn message(cfg: &NatsConfig, event: Envelope) -> (String, async_nats::HeaderMap,
     (event.subject(&cfg.subject_prefix), headers, body.into())
 }
 
-/// Publishes a batch pipelined (all sent, then every PubAck awaited). Each message carries
+/// A batch sent to JetStream whose PubAcks are still to come.
+struct InFlight {
+    acks: Vec<jetstream::context::PublishAckFuture>,
+    /// The position of the batch's last event: the cursor once every PubAck is in.
+    end: Position,
+    started: std::time::Instant,
+}
+
+impl InFlight {
+    /// Waits for every PubAck of the batch, then moves the stored cursor past it.
+    async fn settle(self, pool: &PgPool, cfg: &NatsConfig) -> Result<(), WorkerError> {
+        for ack in self.acks {
+            ack.await.map_err(nats_err)?;
+        }
+        telemetry::observe(&telemetry::metrics().relay_publish_duration, self.started.elapsed());
+        save_cursor(pool, cfg, self.end).await
+    }
+}
+
+/// Sends a batch (not empty) without waiting for its PubAcks. Each message carries
 /// `Nats-Expected-Last-Msg-Id` = the event before it, so JetStream refuses a message whose
 /// predecessor did not make it (a reconnect losing messages in flight): the stream's order is
-/// always the log's order, and the caller resumes from the stream's tail.
+/// always the log's order, and the caller resumes from the stream's tail. `last_id` becomes the
+/// batch's last event: the next batch names it before it is acknowledged.
 #[tracing::instrument(name = "relay.publish", skip_all, fields(events = batch.len()))]
-async fn publish_all(
+async fn publish(
     js: &jetstream::Context,
     cfg: &NatsConfig,
     batch: Vec<Envelope>,
     last_id: &mut Option<String>,
-) -> Result<(), WorkerError> {
+) -> Result<InFlight, WorkerError> {
     let started = std::time::Instant::now();
+    let mut end = Position::START;
     let mut acks = Vec::with_capacity(batch.len());
-    let mut previous = last_id.clone();
     for event in batch {
+        end = event.position;
         let id = event.event_id.to_string();
         let (subject, mut headers, body) = message(cfg, event);
-        if let Some(p) = &previous {
-            headers.insert("Nats-Expected-Last-Msg-Id", p.as_str());
+        if let Some(p) = last_id.as_deref() {
+            headers.insert("Nats-Expected-Last-Msg-Id", p);
         }
         acks.push(js.publish_with_headers(subject, headers, body).await.map_err(nats_err)?);
-        previous = Some(id);
+        *last_id = Some(id);
     }
-    for ack in acks {
-        ack.await.map_err(nats_err)?;
-    }
-    telemetry::observe(&telemetry::metrics().relay_publish_duration, started.elapsed());
-    *last_id = previous;
-    Ok(())
+    Ok(InFlight { acks, end, started })
 }

@@ -145,11 +145,27 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
             .await
             .expect("append while NATS is away");
     }
+    // And a backlog of several relay batches (each bulk create appends two events per user), so
+    // that NATS comes back to a relay with batches in flight while it reads the next ones.
+    for call in 0..BACKLOG_CALLS {
+        let ctx = commands::CommandContext::system("test", chrono::Utc::now());
+        let rows = (0..domain::values::MAX_BULK_ITEMS).map(|i| backlog_user(&format!("b{call}-{i}@outage.io"))).collect();
+        commands::handlers::user_bulk::bulk_create_users(&store, &ctx, org_id, rows).await.expect("bulk append while NATS is away");
+    }
     app.eventually("a write refused during the outage", Duration::from_secs(30), || async {
         refused.load(std::sync::atomic::Ordering::SeqCst) > 0
     })
     .await;
     nats.restart().await.expect("restart nats");
+    // Kill it again while the relay works through the backlog: some batches acknowledged, later
+    // ones sent ahead of their acknowledgements, and a tail the killed server may lose.
+    let before = stream_count(&app).await;
+    app.eventually("the relay to publish part of the backlog", Duration::from_secs(60), || async {
+        stream_count(&app).await > before + 1000
+    })
+    .await;
+    nats.kill().await.expect("kill nats again");
+    nats.restart().await.expect("restart nats again");
     writer.await.unwrap();
 
     let expected = log(&app).await;
@@ -167,6 +183,22 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     .await;
     let (_, list) = send(app.ps(Method::GET, "/api/groups", &org.token)).await;
     assert_eq!(list["count"], 60);
+}
+
+/// Bulk creates appended while NATS is away in the outage test: 2,000 events each.
+const BACKLOG_CALLS: usize = 3;
+
+fn backlog_user(email: &str) -> commands::handlers::user::CreateUser {
+    commands::handlers::user::CreateUser {
+        email: email.into(),
+        login: None,
+        first_name: "Back".into(),
+        last_name: "Log".into(),
+        role: domain::user::Role::Member,
+        profile: domain::user::Profile::default(),
+        password: None,
+        blocked: false,
+    }
 }
 
 /// A connection to NATS can go silent without closing, as when a firewall or a NAT table drops

@@ -588,6 +588,8 @@ async fn metrics_count_requests_writes_and_projections_and_pass_promtool() {
     assert!(!text.contains("00000000-0000"), "no raw path in a label");
     assert!(value("roster_append_duration_seconds_count") >= 2.0, "{text}");
     assert!(text.contains("# TYPE roster_append_conflicts_total counter"));
+    // Every append call counts its commands, whether it went alone or with a group.
+    assert!(value("roster_append_group_commands_sum") >= 2.0, "{text}");
     assert!(value("roster_relay_publish_duration_seconds_count") >= 1.0);
     assert!(value("roster_projection_apply_duration_seconds_count{projection=\"directory\"}") >= 1.0);
     assert!(value("roster_projection_batch_size_events_count{projection=\"content\"}") >= 1.0);
