@@ -57,7 +57,7 @@ pub const PASSES_OVER: &[&str] = &[
 pub const KEYED_ONLY: &[&str] = &["users", "groups"];
 
 fn passed_over(ev: &Envelope) -> bool {
-    !STREAM_TYPES.contains(&ev.stream_type.as_str()) || PASSES_OVER.contains(&ev.event_type.as_str())
+    !crate::DIRECTORY.reads(&ev.stream_type, &ev.event_type)
 }
 
 /// Applies `events` in log order, with the effect of applying them one by one, in fewer

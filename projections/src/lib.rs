@@ -140,6 +140,15 @@ pub(crate) fn decode<E: domain::DomainEvent>(ev: &Envelope) -> Result<E, ApplyEr
 }
 
 impl Projection {
+    /// Whether applying an event of these types reads more of it than its envelope's ids, types,
+    /// version and position: the events of its stream types but those it passes over. The others
+    /// only move its checkpoint (and, in the directory, their streams' versions), so the runner
+    /// leaves their payload and metadata unparsed, and a rebuild does not read them at all
+    /// (`selection`).
+    pub fn reads(&self, stream_type: &str, event_type: &str) -> bool {
+        self.stream_types.is_none_or(|types| types.contains(&stream_type)) && !self.passes_over.contains(&event_type)
+    }
+
     /// The events a rebuild reads: those of its stream types but the ones it passes over, which
     /// it reads all the same in `parked_streams` (streams with a parked event), where the rebuild
     /// parks every event behind one still refused.

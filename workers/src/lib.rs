@@ -1,6 +1,8 @@
 //! Background workers: the relay (log → NATS), the projection runner (NATS → read models) and the
 //! rebuild (log → fresh read models, swapped in).
 
+#[cfg(test)]
+mod arb;
 pub mod expiry;
 pub mod notifier;
 pub mod ordered;

@@ -111,7 +111,12 @@ async fn resume_point(
         return Ok((cursor, last_id));
     };
     if in_stream != cursor {
-        tracing::warn!(%cursor, %in_stream, "the stream's tail differs from the relay's cursor; continuing from the stream");
+        // Ahead is the usual sequel of a stop with a batch in flight; behind, NATS lost events.
+        if in_stream > cursor {
+            tracing::info!(%cursor, %in_stream, "the stream holds events past the relay's cursor; continuing from the stream");
+        } else {
+            tracing::warn!(%cursor, %in_stream, "the stream's tail is behind the relay's cursor; publishing again from the stream's tail");
+        }
         save_cursor(pool, cfg, in_stream).await?;
     }
     Ok((in_stream, last_id))

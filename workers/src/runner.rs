@@ -166,7 +166,7 @@ async fn consume(
             }
             // Not even an envelope: there is no stream to park, so nothing after it can be
             // ordered correctly. The projection stops (and /readyz says so).
-            let event: Envelope = match serde_json::from_slice(&m.payload) {
+            let event = match envelope(&projection, &m.subject, &m.payload) {
                 Ok(e) => e,
                 Err(e) => {
                     let at = format!("stream sequence {seq}");
@@ -192,6 +192,66 @@ async fn consume(
         }
         if let Some(gap) = gap {
             return Err(gap);
+        }
+    }
+}
+
+/// The envelope of a delivered message, as far as `projection` reads it. Of an event it does not
+/// read (`Projection::reads`) the payload and metadata are left out (`null`) without being built:
+/// the runner then only parks it (by its ids) or passes over it, and building them was most of a
+/// runner's CPU in a bulk create (the content projection reads no user event, the directory no
+/// onboarding notice). The subject names the types first; the envelope's own decide.
+fn envelope(projection: &Projection, subject: &str, body: &[u8]) -> Result<Envelope, serde_json::Error> {
+    if subject_types(subject).is_some_and(|(stream_type, event_type)| projection.reads(stream_type, event_type)) {
+        let whole: Envelope = serde_json::from_slice(body)?;
+        if projection.reads(&whole.stream_type, &whole.event_type) {
+            return Ok(whole);
+        }
+        return Ok(Envelope { metadata: serde_json::Value::Null, payload: serde_json::Value::Null, ..whole });
+    }
+    let head: Head = serde_json::from_slice(body)?;
+    if projection.reads(&head.stream_type, &head.event_type) {
+        return serde_json::from_slice(body);
+    }
+    Ok(head.into())
+}
+
+/// `(stream_type, event_type)` of a subject `<prefix>.<org>.<stream_type>.<stream_id>.<event_type>`.
+fn subject_types(subject: &str) -> Option<(&str, &str)> {
+    let mut tokens = subject.rsplit('.');
+    let event_type = tokens.next()?;
+    let _stream_id = tokens.next()?;
+    Some((tokens.next()?, event_type))
+}
+
+/// An envelope without its payload and metadata, which deserializing skips over unbuilt.
+#[derive(serde::Deserialize)]
+struct Head {
+    event_id: uuid::Uuid,
+    position: Position,
+    org_id: Option<uuid::Uuid>,
+    stream_type: String,
+    stream_id: uuid::Uuid,
+    version: i32,
+    event_type: String,
+    schema_rev: i16,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Head> for Envelope {
+    fn from(h: Head) -> Envelope {
+        Envelope {
+            event_id: h.event_id,
+            position: h.position,
+            org_id: h.org_id,
+            stream_type: h.stream_type,
+            stream_id: h.stream_id,
+            version: h.version,
+            event_type: h.event_type,
+            schema_rev: h.schema_rev,
+            recorded_at: h.recorded_at,
+            metadata: serde_json::Value::Null,
+            payload: serde_json::Value::Null,
         }
     }
 }
@@ -396,4 +456,54 @@ async fn record_stop(
     checkpoint::set_status(&mut *tx, projection.name, "stopped").await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use eventlog::Envelope;
+    use proptest::prelude::*;
+
+    use super::envelope;
+    use crate::arb;
+
+    /// Stream and event types that the projections read, pass over, or do not know.
+    fn types() -> impl Strategy<Value = (String, String)> {
+        let stream_types: Vec<&str> =
+            projections::directory::STREAM_TYPES.iter().chain(projections::content::STREAM_TYPES).copied().chain(["elsewhere"]).collect();
+        let event_types: Vec<&str> = projections::directory::PASSES_OVER.iter().copied().chain(["UserCreated", "PostCreated"]).collect();
+        (prop::sample::select(stream_types), prop::sample::select(event_types)).prop_map(|(s, e)| (s.to_string(), e.to_string()))
+    }
+
+    proptest! {
+        /// A runner gets every envelope whole but the payload and metadata of the events its
+        /// projection does not read, whatever the subject claims.
+        #[test]
+        fn a_runner_decodes_what_its_projection_reads((e, subject) in (arb::envelope(), types()).prop_flat_map(|(e, (stream_type, event_type))| {
+            let e = Envelope { stream_type, event_type, ..e };
+            let true_subject = e.subject("roster.events");
+            (Just(e), prop_oneof![Just(true_subject), types().prop_map(|(s, t)| format!("roster.events._.{s}.x.{t}")), Just("junk".to_string())])
+        })) {
+            let body = serde_json::to_vec(&e).unwrap();
+            for projection in projections::ALL {
+                let got = envelope(projection, &subject, &body).unwrap();
+                let want = if projection.reads(&e.stream_type, &e.event_type) {
+                    e.clone()
+                } else {
+                    Envelope { payload: serde_json::Value::Null, metadata: serde_json::Value::Null, ..e.clone() }
+                };
+                prop_assert_eq!(got, want, "{} on {}", projection.name, subject);
+            }
+        }
+
+        /// A body that is not an envelope is refused on either path.
+        #[test]
+        fn a_body_that_is_not_an_envelope_is_refused(e in arb::envelope(), cut in 1usize..64) {
+            let body = serde_json::to_vec(&Envelope { stream_type: "user".into(), event_type: "UserOnboardingNoticeRecorded".into(), ..e }).unwrap();
+            let cut = &body[..body.len().saturating_sub(cut)];
+            for projection in projections::ALL {
+                prop_assert!(envelope(projection, "roster.events._.user.x.UserOnboardingNoticeRecorded", cut).is_err());
+                prop_assert!(envelope(projection, "roster.events._.user.x.UserCreated", cut).is_err());
+            }
+        }
+    }
 }

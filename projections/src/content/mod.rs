@@ -41,7 +41,8 @@ pub const STREAM_TYPES: &[&str] = &[
 
 pub async fn apply(conn: &mut PgConnection, ev: &Envelope) -> Result<(), ApplyError> {
     match ev.stream_type.as_str() {
-        other if !STREAM_TYPES.contains(&other) => Ok(()),
+        // What the runner may hand over without its payload (`Projection::reads`).
+        stream_type if !crate::CONTENT.reads(stream_type, &ev.event_type) => Ok(()),
         "follow" => follows::apply(conn, ev, decode(ev)?).await,
         "category" => categories::apply(conn, ev, decode(ev)?).await,
         "post" => posts::apply(conn, ev, decode(ev)?).await,
