@@ -689,3 +689,18 @@ pub fn group_created(id: domain::GroupId, org: domain::OrgId, number: i64, name:
         external_id: None,
     }
 }
+
+/// A member with an email and nothing else a test or the bench needs to set, for those that
+/// create users straight through the command handlers.
+pub fn plain_member(email: String) -> commands::handlers::user::CreateUser {
+    commands::handlers::user::CreateUser {
+        email,
+        login: None,
+        first_name: "A".into(),
+        last_name: "B".into(),
+        role: domain::user::Role::Member,
+        profile: domain::user::Profile::default(),
+        password: None,
+        blocked: false,
+    }
+}

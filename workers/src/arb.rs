@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// Any JSON, with the strings that need escaping (quotes, backslashes, control characters,
 /// U+2028, astral characters) and numbers of every kind.
-pub(crate) fn json() -> impl Strategy<Value = Value> {
+fn json() -> impl Strategy<Value = Value> {
     let text = "[a-z\"\\\\\u{0}-\u{1f}\u{7f}\u{e9}\u{2028}\u{1F600} ]{0,8}";
     let leaf = prop_oneof![
         Just(Value::Null),

@@ -149,7 +149,7 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
     // that NATS comes back to a relay with batches in flight while it reads the next ones.
     for call in 0..BACKLOG_CALLS {
         let ctx = commands::CommandContext::system("test", chrono::Utc::now());
-        let rows = (0..domain::values::MAX_BULK_ITEMS).map(|i| backlog_user(&format!("b{call}-{i}@outage.io"))).collect();
+        let rows = (0..domain::values::MAX_BULK_ITEMS).map(|i| roster_tests::plain_member(format!("b{call}-{i}@outage.io"))).collect();
         commands::handlers::user_bulk::bulk_create_users(&store, &ctx, org_id, rows).await.expect("bulk append while NATS is away");
     }
     app.eventually("a write refused during the outage", Duration::from_secs(30), || async {
@@ -187,19 +187,6 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
 
 /// Bulk creates appended while NATS is away in the outage test: 2,000 events each.
 const BACKLOG_CALLS: usize = 3;
-
-fn backlog_user(email: &str) -> commands::handlers::user::CreateUser {
-    commands::handlers::user::CreateUser {
-        email: email.into(),
-        login: None,
-        first_name: "Back".into(),
-        last_name: "Log".into(),
-        role: domain::user::Role::Member,
-        profile: domain::user::Profile::default(),
-        password: None,
-        blocked: false,
-    }
-}
 
 /// A connection to NATS can go silent without closing, as when a firewall or a NAT table drops
 /// its state: no reset, no error, nothing more arrives. Each part of Roster that holds one must

@@ -54,7 +54,6 @@ use commands::{CommandContext, Position, Store};
 use devstack::{free_port, nats_bin, NatsServer, PgCluster};
 use domain::audience::Audience;
 use domain::post::{PostContent, PostEvent, PostKind};
-use domain::user::{Profile, Role};
 use domain::{OrgId, UserId};
 use futures::StreamExt;
 use projections::checkpoint::{self, CHECKPOINT_CHANNEL};
@@ -405,16 +404,7 @@ fn bench_context(org: OrgId) -> CommandContext {
 }
 
 fn new_user(tag: &str) -> CreateUser {
-    CreateUser {
-        email: next_email(tag),
-        login: None,
-        first_name: "A".into(),
-        last_name: "B".into(),
-        role: Role::Member,
-        profile: Profile::default(),
-        password: None,
-        blocked: false,
-    }
+    roster_tests::plain_member(next_email(tag))
 }
 
 async fn store_add_user(store: Store, org: OrgId) -> Outcome {
