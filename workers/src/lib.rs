@@ -327,6 +327,7 @@ pub(crate) async fn next_batch(
         if shutdown.is_set() {
             return Ok(None);
         }
+        drain(listener)?;
         let batch = read_batch(pool, leader, cursor, limit).await?;
         if !batch.is_empty() {
             return Ok(Some(batch));
@@ -337,6 +338,23 @@ pub(crate) async fn next_batch(
             _ = shutdown.wait() => return Ok(None),
         }
     }
+}
+
+/// Takes every notification that has already arrived, without waiting for more. Each announced a
+/// commit that the read about to be made covers. Left queued, each would wake the wait after
+/// that read for one more read, and an empty one: a worker that reads without waiting while it
+/// is busy (the relay with a batch in flight, the sealer as it lingers) gathers one per append
+/// meanwhile, and afterwards spent hundreds of empty reads on them (lead check, horizon and read
+/// each; a sealer that had lingered through 6 s of HTTP creates made 177 reads per later bulk
+/// create, against the 3 it needs).
+fn drain(listener: &mut sqlx::postgres::PgListener) -> Result<(), sqlx::Error> {
+    use futures::FutureExt;
+    // `recv` is cancel-safe (sqlx reads a message whole or leaves the buffer as it was), and
+    // polled once it answers only from what the connection has already received.
+    while let Some(n) = listener.recv().now_or_never() {
+        n?;
+    }
+    Ok(())
 }
 
 /// The events after `cursor` that a singleton worker may read now, up to `limit`; empty when
