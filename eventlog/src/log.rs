@@ -36,6 +36,15 @@ impl Envelope {
         let org = self.org_id.map(|o| o.to_string()).unwrap_or_else(|| "_".into());
         format!("{prefix}.{org}.{}.{}.{}", self.stream_type, self.stream_id, self.event_type)
     }
+
+    /// `(stream_type, event_type)` as a `subject` names them, whatever the prefix; `None` for a
+    /// subject with fewer tokens. A hint only: the subject says nothing the envelope does not.
+    pub fn subject_types(subject: &str) -> Option<(&str, &str)> {
+        let mut tokens = subject.rsplit('.');
+        let event_type = tokens.next()?;
+        let _stream_id = tokens.next()?;
+        Some((tokens.next()?, event_type))
+    }
 }
 
 struct Row {

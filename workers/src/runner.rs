@@ -202,7 +202,7 @@ async fn consume(
 /// runner's CPU in a bulk create (the content projection reads no user event, the directory no
 /// onboarding notice). The subject names the types first; the envelope's own decide.
 fn envelope(projection: &Projection, subject: &str, body: &[u8]) -> Result<Envelope, serde_json::Error> {
-    if subject_types(subject).is_some_and(|(stream_type, event_type)| projection.reads(stream_type, event_type)) {
+    if Envelope::subject_types(subject).is_some_and(|(stream_type, event_type)| projection.reads(stream_type, event_type)) {
         let whole: Envelope = serde_json::from_slice(body)?;
         if projection.reads(&whole.stream_type, &whole.event_type) {
             return Ok(whole);
@@ -214,14 +214,6 @@ fn envelope(projection: &Projection, subject: &str, body: &[u8]) -> Result<Envel
         return serde_json::from_slice(body);
     }
     Ok(head.into())
-}
-
-/// `(stream_type, event_type)` of a subject `<prefix>.<org>.<stream_type>.<stream_id>.<event_type>`.
-fn subject_types(subject: &str) -> Option<(&str, &str)> {
-    let mut tokens = subject.rsplit('.');
-    let event_type = tokens.next()?;
-    let _stream_id = tokens.next()?;
-    Some((tokens.next()?, event_type))
 }
 
 /// An envelope without its payload and metadata, which deserializing skips over unbuilt.
