@@ -92,9 +92,10 @@ impl Horizon {
 }
 
 /// Below the oldest running transaction that may still append (migration 0030 says how, and why
-/// it is safe): what a projector's open batch does not hold back. It never moves back, so a read
-/// below it sees every event the relay has published, which read-your-writes waited for. Only a
-/// read in a later statement may use it; never pass it to one in the same one.
+/// it is safe): what a projector's open batch does not hold back. It never moves back (0042 says
+/// how it could before), so a read below it sees every event the relay has published, which
+/// read-your-writes waited for. Only a read in a later statement may use it; never pass it to one
+/// in the same one.
 pub async fn appenders_horizon<'e>(db: impl PgExecutor<'e>) -> Result<Horizon, sqlx::Error> {
     let xid = sqlx::query_scalar!(r#"SELECT roster_log_horizon() AS "xid!""#).fetch_one(db).await?;
     Ok(Horizon(Some(xid)))
