@@ -255,9 +255,13 @@ async fn push(st: AppState, org: Uuid, user: Uuid, e: Envelope) -> Result<Verdic
     if recipient.0 != user {
         return Ok(Verdict::Skip);
     }
-    // The stream may see the event before the content projection has applied it.
-    st.consistency.wait(e.position, st.consistency_timeout).await;
-    let Some(row) = read::inbox_item(&st.pool, org, user, id).await? else { return Ok(Verdict::Skip) };
+    // The stream may see the event before the content projection has applied it. If the
+    // projection is still behind when the wait ends, the stream ends rather than skip the item:
+    // the client resumes after the last item it got (`Last-Event-ID`) and gets this one then.
+    let applied = st.consistency.wait(e.position, st.consistency_timeout).await;
+    let Some(row) = read::inbox_item(&st.pool, org, user, id).await? else {
+        return Ok(if applied { Verdict::Skip } else { Verdict::End(None) });
+    };
     let item = SseEvent::default()
         .id(e.position.to_string())
         .event("notification")

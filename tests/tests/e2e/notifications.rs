@@ -359,6 +359,51 @@ async fn task_reminders_reach_the_assignees() {
     a_rebuild_reproduces_the_read_models(&app).await;
 }
 
+/// A delivery the inbox does not show yet when the stream's wait for the read models ends (the
+/// projector stopped) ends the stream instead of being passed over; the client resumes after the
+/// last item it got, and once the projector has caught up the delivery arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_stream_ends_rather_than_pass_over_what_the_read_models_lack() {
+    let smtp = SmtpSink::start().await;
+    let (sms, push) = (WebhookSink::start().await, WebhookSink::start().await);
+    let first = spawn(notifier(&smtp, &sms, &push)).await;
+    let org = first.create_org("Notify Behind").await;
+    let (m1, m1_token) = first.member(&org, "m1@behind.example.com").await;
+    let inapp = |title: &str| json!({ "title": title, "medium": "INAPP", "receiverUserIds": [m1.clone()] });
+    let stream = |app: &TestApp| app.wd(Method::GET, "/api/notifications/stream", &m1_token);
+    let mut s = SseStream::open(stream(&first), None).await;
+    sent(&first, &org.token, inapp("seen")).await;
+    let (p1, _) = s.expect("notification").await;
+    drop(s);
+
+    // No projector from here on: deliveries commit, the inbox stands still.
+    let mut opts = first.same_log();
+    opts.roles = roster::Roles { api: true, relay: true, projector: false, sealer: false, notifier: true };
+    opts.notifier = Some(notifier(&smtp, &sms, &push));
+    opts.consistency_timeout = Duration::from_millis(300);
+    first.stop().await;
+    let app = TestApp::spawn_with(opts).await;
+    let mut s = SseStream::open(stream(&app), Some(&p1)).await;
+    // Answered as pending (202, the read models do not show it): the log says which it is.
+    let (status, v) = notify(&app, &org.token, inapp("behind")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let (behind, event): (String, uuid::Uuid) =
+        sqlx::query_as("SELECT stream_id::text, event_id FROM events WHERE event_type = 'NotificationRequested' ORDER BY gid DESC LIMIT 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    wait_outcomes(&app, event, 1).await;
+    assert!(s.next().await.is_none(), "the stream ends rather than pass over a delivery the inbox lacks");
+
+    let mut projector = app.same_log();
+    projector.roles = roster::Roles { api: false, relay: false, projector: true, sealer: false, notifier: false };
+    let _projector = TestApp::spawn_with(projector).await;
+    let mut s = SseStream::open(stream(&app), Some(&p1)).await;
+    let (_, item) = s.expect("notification").await;
+    assert_eq!(item["id"], behind.as_str(), "{item}");
+    assert_eq!(item["title"], "behind");
+}
+
 /// The inbox as Server-Sent Events: a delivery made after the client connects reaches it; a
 /// reconnect with `Last-Event-ID` gets every later one, once, in order; nobody else's arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
