@@ -610,6 +610,9 @@ pub struct SseItem {
     pub data: String,
 }
 
+/// How long `SseStream::next` waits for one event.
+const SSE_EVENT_WAIT: Duration = Duration::from_secs(60);
+
 /// A plain HTTP client reading `text/event-stream` (Roster's live streams).
 pub struct SseStream {
     resp: reqwest::Response,
@@ -628,9 +631,12 @@ impl SseStream {
         SseStream { resp, buf: String::new() }
     }
 
-    /// The next event; `None` when the server ended the stream. Panics after 30 s of silence:
-    /// twice the server's keep-alive (axum's default, 15 s), which an idle stream must send.
+    /// The next event; `None` when the server ended the stream. Panics after 30 s of silence
+    /// (twice the server's keep-alive, axum's default 15 s, which an idle stream must send), and
+    /// after `SSE_EVENT_WAIT` without an event: keep-alives alone would otherwise keep a test
+    /// waiting for an event that never comes until CI's own limit.
     pub async fn next(&mut self) -> Option<SseItem> {
+        let deadline = tokio::time::Instant::now() + SSE_EVENT_WAIT;
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..end + 2).collect();
@@ -652,10 +658,12 @@ impl SseStream {
                 }
                 continue; // a keep-alive comment
             }
-            match tokio::time::timeout(Duration::from_secs(30), self.resp.chunk()).await {
+            let silence = tokio::time::Instant::now() + Duration::from_secs(30);
+            match tokio::time::timeout_at(silence.min(deadline), self.resp.chunk()).await {
                 Ok(Ok(Some(bytes))) => self.buf.push_str(std::str::from_utf8(&bytes).unwrap()),
                 Ok(Ok(None)) => return None,
                 Ok(Err(e)) => panic!("stream failed: {e}"),
+                Err(_) if tokio::time::Instant::now() >= deadline => panic!("no event within {SSE_EVENT_WAIT:?} (keep-alives only)"),
                 Err(_) => panic!("nothing, not even a keep-alive, within 30 s"),
             }
         }
