@@ -272,7 +272,8 @@ async fn push(st: AppState, org: Uuid, user: Uuid, e: Envelope) -> Result<Verdic
 
 /// Roster (DESIGN §11): the caller's in-app notifications as Server-Sent Events, as they are
 /// delivered (`event: notification`, `data:` the inbox item, `id:` its log position); with
-/// `Last-Event-ID`, first every delivery after it, however old, then the live ones.
+/// `Last-Event-ID`, first every delivery after it, however old, then the live ones. The stream
+/// ends when a delivery is not in the inbox within the consistency timeout; the client resumes.
 #[utoipa::path(get, path = "/api/notifications/stream", tag = "WorkDrive",
     params(("Last-Event-ID" = Option<String>, Header, description = "the id of the last event received")),
     responses((status = 200, content_type = "text/event-stream", body = String, description = "event: notification, data: InboxItem"),
