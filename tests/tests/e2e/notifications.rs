@@ -398,6 +398,9 @@ async fn the_inbox_stream_ends_rather_than_pass_over_what_the_read_models_lack()
     let mut projector = app.same_log();
     projector.roles = roster::Roles { api: false, relay: false, projector: true, sealer: false, notifier: false };
     let _projector = TestApp::spawn_with(projector).await;
+    // Caught up before the resume: the API here waits only 300 ms, less than a projector's start
+    // may take on a busy machine.
+    app.eventually("the projector to catch up", WAIT, || roster_tests::projections_caught_up(&app.pool)).await;
     let mut s = SseStream::open(stream(&app), Some(&p1)).await;
     let (_, item) = s.expect("notification").await;
     assert_eq!(item["id"], behind.as_str(), "{item}");
