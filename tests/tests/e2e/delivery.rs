@@ -1,6 +1,8 @@
 //! The subscriber contract: every event reaches NATS once, in log order, with the envelope and
 //! headers of DESIGN §4, even when nats-server dies in the middle of a stream of writes.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
@@ -99,7 +101,7 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
 
     // The API refuses writes while NATS is away (503, Retry-After, nothing appended): the client
     // retries each with its Idempotency-Key until it is created.
-    let refused = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
     let writer = {
         let client = app.client.clone();
         let url = app.url.clone();
@@ -122,7 +124,7 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
                     }
                     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "created, accepted, or refused while NATS is away");
                     assert!(resp.headers().contains_key("retry-after"));
-                    refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    refused.fetch_add(1, Ordering::SeqCst);
                     // A client honours Retry-After; the test only needs it not to spin.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -152,10 +154,7 @@ async fn the_relay_loses_and_doubles_nothing_when_nats_dies_mid_stream() {
         let rows = (0..domain::values::MAX_BULK_ITEMS).map(|i| roster_tests::plain_member(format!("b{call}-{i}@outage.io"))).collect();
         commands::handlers::user_bulk::bulk_create_users(&store, &ctx, org_id, rows).await.expect("bulk append while NATS is away");
     }
-    app.eventually("a write refused during the outage", Duration::from_secs(30), || async {
-        refused.load(std::sync::atomic::Ordering::SeqCst) > 0
-    })
-    .await;
+    app.eventually("a write refused during the outage", Duration::from_secs(30), || async { refused.load(Ordering::SeqCst) > 0 }).await;
     nats.restart().await.expect("restart nats");
     // Kill it again while the relay works through the backlog: some batches acknowledged, later
     // ones sent ahead of their acknowledgements, and a tail the killed server may lose.
@@ -373,17 +372,18 @@ async fn the_horizon_never_moves_back_while_bystanders_come_and_go() {
     const BYSTANDERS: u64 = 6;
     const CALLS: usize = 3000;
     let app = TestApp::spawn().await;
+    // The bystanders' own connections, so that they never wait for Roster's or it for them.
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(BYSTANDERS as u32 + 1)
+        .max_connections(BYSTANDERS as u32)
         .connect(&app.config.database_url)
         .await
-        .expect("a pool of its own");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        .expect("a pool of their own");
+    let stop = Arc::new(AtomicBool::new(false));
     let bystanders: Vec<_> = (1..=BYSTANDERS)
         .map(|i| {
             let (pool, stop) = (pool.clone(), stop.clone());
             tokio::spawn(async move {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                while !stop.load(Ordering::Relaxed) {
                     let mut tx = pool.begin().await.expect("begin");
                     xid_of(&mut tx).await;
                     tokio::time::sleep(Duration::from_micros(300 * i)).await;
@@ -394,11 +394,11 @@ async fn the_horizon_never_moves_back_while_bystanders_come_and_go() {
         .collect();
     let mut last = 0;
     for call in 0..CALLS {
-        let horizon: i64 = sqlx::query_scalar("SELECT roster_log_horizon()").fetch_one(&pool).await.unwrap();
+        let horizon = log_horizon(&app).await;
         assert!(horizon >= last, "the horizon moved back from {last} to {horizon} at call {call}");
         last = horizon;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     for b in bystanders {
         b.await.expect("a bystander");
     }
