@@ -50,11 +50,12 @@ pub const PASSES_OVER: &[&str] = &[
 ];
 
 /// The tables its projector reads and writes by id only (`Projection::keyed_only`): every
-/// statement on `users` and `groups` in this module and in `nexport`'s projector functions finds
-/// its rows by `id` (`Update::run`, the creation and deletion runs, `unit_counts_moved`), so a
-/// rebuild builds their list, search and lookup indexes after the replay. Kept row by row, the
-/// eleven of `users` took about half of the directory's replay at a million users.
-pub const KEYED_ONLY: &[&str] = &["users", "groups"];
+/// statement on `users`, `user_search` and `groups` in this module and in `nexport`'s projector
+/// functions finds its rows by `id` (`Update::run`, the creation and deletion runs,
+/// `unit_counts_moved`, `search_text_changed`), so a rebuild builds their list, search and lookup
+/// indexes after the replay. Kept row by row, the eleven of `users` took about half of the
+/// directory's replay at a million users.
+pub const KEYED_ONLY: &[&str] = &["users", "user_search", "groups"];
 
 fn passed_over(ev: &Envelope) -> bool {
     !crate::DIRECTORY.reads(&ev.stream_type, &ev.event_type)
@@ -410,6 +411,7 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
         UserEvent::UserUpdated { patch, updated_by } => {
             let (add_teams, remove_teams, add_locations) =
                 (patch.add_additional_teams, patch.remove_additional_teams, patch.add_additional_locations);
+            let searched = patch.first_name.is_some() || patch.last_name.is_some() || patch.email.is_some() || patch.login.is_some();
             unit_counts_moved(conn, ev.stream_id, patch.department.clone(), patch.location.clone()).await?;
             let mut u = Update::new("users", ev, Some(updated_by.0));
             u.set_value("first_name", patch.first_name)
@@ -456,6 +458,9 @@ async fn user(conn: &mut PgConnection, ev: &Envelope, event: UserEvent) -> Resul
                     .push(") AS l)");
             }
             u.run(conn, ev.stream_id).await?;
+            if searched {
+                search_text_changed(conn, ev.stream_id).await?;
+            }
         }
         UserEvent::UserDeleted { .. } => users_deleted(conn, vec![(ev, event)]).await?,
         // In `PASSES_OVER`: `apply_all` never hands these over.
@@ -536,8 +541,20 @@ async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
         c.country.push(profile.contact.country);
         c.postal_code.push(profile.contact.postal_code);
     }
+    // The users and their search rows (migration 0043) in one statement: a user is live when created.
     sqlx::query!(
-        "INSERT INTO users (id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
+        "WITH t AS MATERIALIZED (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+         $9::text[], $10::text[], $11::text[], $12::uuid[], $13::uuid[], $14::uuid[], $15::bool[], $16::jsonb[], $17::text[], \
+         $18::uuid[], $19::jsonb[], $20::jsonb[], $21::text[], $22::uuid[], $23::timestamptz[], $24::text[], $25::text[], \
+         $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[]) \
+         AS t(id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, department, \
+         location, reports_to, is_department_head, skills, default_visibility, security_group, additional_teams, \
+         additional_locations, external_user_id, created_by, at, middle_name, title_prefix, nickname, address_line1, \
+         address_line2, city, state, country, postal_code)), \
+         searched AS (INSERT INTO user_search (id, org_id, search_text, last_key, first_key, login_key) \
+         SELECT id, org_id, login || E'\\x1f' || first_name || E'\\x1f' || last_name || E'\\x1f' || email, \
+         lower(last_name), lower(first_name), lower(login) FROM t) \
+         INSERT INTO users (id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
          department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
          additional_teams, additional_locations, external_user_id, created_by, created_at, updated_at, \
          middle_name, title_prefix, nickname, address_line1, address_line2, city, state, country, postal_code) \
@@ -545,14 +562,7 @@ async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
          department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
          additional_teams, additional_locations, external_user_id, created_by, at, at, \
          middle_name, title_prefix, nickname, address_line1, address_line2, city, state, country, postal_code \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-         $9::text[], $10::text[], $11::text[], $12::uuid[], $13::uuid[], $14::uuid[], $15::bool[], $16::jsonb[], $17::text[], \
-         $18::uuid[], $19::jsonb[], $20::jsonb[], $21::text[], $22::uuid[], $23::timestamptz[], $24::text[], $25::text[], \
-         $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[]) \
-         AS t(id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, department, \
-         location, reports_to, is_department_head, skills, default_visibility, security_group, additional_teams, \
-         additional_locations, external_user_id, created_by, at, middle_name, title_prefix, nickname, address_line1, \
-         address_line2, city, state, country, postal_code)",
+         FROM t",
         &c.id,
         &c.org_id as &[Option<uuid::Uuid>],
         &c.number,
@@ -691,9 +701,23 @@ async fn unit_counts_moved(
     Ok(())
 }
 
-/// Marks the users of `run` (its `UserDeleted` events) deleted in one statement. Each live count
-/// (the org's, the department's and the location's) falls by the users who were live: the update
-/// returns no row for one already deleted.
+/// Writes the search row (migration 0043) of a live user again from `users`, after their login,
+/// names or email changed.
+async fn search_text_changed(conn: &mut PgConnection, id: uuid::Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE user_search s SET search_text = u.login || E'\\x1f' || u.first_name || E'\\x1f' || u.last_name || E'\\x1f' || u.email, \
+         last_key = lower(u.last_name), first_key = lower(u.first_name), login_key = lower(u.login) \
+         FROM users u WHERE s.id = $1 AND u.id = $1",
+        id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks the users of `run` (its `UserDeleted` events) deleted, and takes them out of the search
+/// (migration 0043), in one statement. Each live count (the org's, the department's and the
+/// location's) falls by the users who were live: the update returns no row for one already deleted.
 async fn users_deleted(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>) -> Result<(), ApplyError> {
     let (mut ids, mut at, mut by) = (Vec::new(), Vec::new(), Vec::new());
     for (ev, event) in run {
@@ -706,7 +730,8 @@ async fn users_deleted(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
     sqlx::query!(
         "WITH gone AS (UPDATE users u SET deleted = true, status = 'ARCHIVE', updated_at = d.at, updated_by = d.by \
          FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[]) AS d(id, at, by) \
-         WHERE u.id = d.id AND NOT u.deleted RETURNING u.org_id, u.department, u.location), \
+         WHERE u.id = d.id AND NOT u.deleted RETURNING u.id, u.org_id, u.department, u.location), \
+         unsearched AS (DELETE FROM user_search s USING gone WHERE s.id = gone.id), \
          fell AS (SELECT org_id, count(*) AS n FROM gone GROUP BY org_id), \
          units AS (SELECT gone.org_id, v.unit, count(*) AS n FROM gone, LATERAL (VALUES (gone.department), (gone.location)) AS v(unit) \
                    WHERE v.unit IS NOT NULL GROUP BY gone.org_id, v.unit), \

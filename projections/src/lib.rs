@@ -51,6 +51,7 @@ pub const DIRECTORY: Projection = Projection {
     tables: &[
         "organizations",
         "users",
+        "user_search",
         "org_user_counts",
         "unit_user_counts",
         "org_group_counts",

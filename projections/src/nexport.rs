@@ -322,18 +322,20 @@ pub async fn user_by_login(pool: &PgPool, tenant_org: Uuid, login: &str) -> Resu
     .await
 }
 
-/// Joins the fields a user search matches in the text migration 0027 indexes; no term that
-/// contains it is answered from that index (see `search_users`).
+/// Joins the fields a user search matches in `user_search.search_text` (migration 0043); no term
+/// that contains it is answered from that text's index (see `search_users`).
 pub const SEARCH_SEPARATOR: char = '\u{1f}';
 
 /// Users of the given orgs, or subscribed to one of them, matching `term` in login, names or
 /// email; sorted last name, first name, login.
 ///
 /// A term `search::uses_trigrams` accepts is matched against the four fields joined by
-/// `SEARCH_SEPARATOR`, the expression of one trigram index (migration 0027): a substring without
-/// the separator lies inside one field, so that is the same match as field by field, read from one
-/// index scan instead of four. A shorter term, or one holding the separator, matches each
-/// `(column || '')`, which keeps the index out of the plan (see `search::uses_trigrams` why).
+/// `SEARCH_SEPARATOR` in `user_search` (migration 0043), one narrow row per live user with its
+/// own trigram index and the sort keys: a substring without the separator lies inside one field,
+/// so that is the same match as field by field, and the matches are counted and sorted without
+/// visiting a wide `users` row; only the page's rows are read from `users`. A shorter term, or one
+/// holding the separator, matches each `users` column in turn, a scan of the org's users (see
+/// `search::uses_trigrams` why no index serves such a term).
 /// The page carries the total (`count(*) OVER ()`), so the matches are found once, not once to
 /// count and again to page; only a page past the end, which has no row to carry it, counts apart.
 /// Each statement is written out twice because sqlx checks only literal SQL.
@@ -343,12 +345,15 @@ pub async fn search_users(pool: &PgPool, orgs: &[Uuid], term: &str, limit: i64, 
     let hits = if joined {
         sqlx::query_as!(
             NxUserHit,
-            r#"SELECT u.id, u.org_id, u.login, u.email, u.first_name, u.middle_name, u.last_name, u.title_prefix, u.nickname, u.phone,
-                 u.address_line1, u.address_line2, u.city, u.state, u.country, u.postal_code, count(*) OVER () AS "total!"
-               FROM users u WHERE NOT u.deleted
-                 AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
-                 AND (u.login || E'\x1f' || u.first_name || E'\x1f' || u.last_name || E'\x1f' || u.email) ILIKE $2
-               ORDER BY lower(u.last_name), lower(u.first_name), lower(u.login), u.id LIMIT $3 OFFSET $4"#,
+            r#"WITH hits AS MATERIALIZED (
+                 SELECT s.id, s.last_key, s.first_key, s.login_key, count(*) OVER () AS total
+                 FROM user_search s WHERE s.search_text ILIKE $2
+                   AND (s.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions x WHERE x.user_id = s.id AND x.org_id = ANY($1)))
+                 ORDER BY s.last_key, s.first_key, s.login_key, s.id LIMIT $3 OFFSET $4)
+               SELECT u.id, u.org_id, u.login, u.email, u.first_name, u.middle_name, u.last_name, u.title_prefix, u.nickname, u.phone,
+                 u.address_line1, u.address_line2, u.city, u.state, u.country, u.postal_code, h.total AS "total!"
+               FROM hits h JOIN users u ON u.id = h.id
+               ORDER BY h.last_key, h.first_key, h.login_key, h.id"#,
             orgs,
             pattern,
             limit,
@@ -381,9 +386,8 @@ pub async fn search_users(pool: &PgPool, orgs: &[Uuid], term: &str, limit: i64, 
     }
     let total = if joined {
         sqlx::query_scalar!(
-            r#"SELECT count(*) AS "n!" FROM users u WHERE NOT u.deleted
-                 AND (u.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = u.id AND s.org_id = ANY($1)))
-                 AND (u.login || E'\x1f' || u.first_name || E'\x1f' || u.last_name || E'\x1f' || u.email) ILIKE $2"#,
+            r#"SELECT count(*) AS "n!" FROM user_search s WHERE s.search_text ILIKE $2
+                 AND (s.org_id = ANY($1) OR EXISTS(SELECT 1 FROM subscriptions x WHERE x.user_id = s.id AND x.org_id = ANY($1)))"#,
             orgs,
             pattern,
         )

@@ -37,7 +37,7 @@ pub struct Attr {
     pub kind: Kind,
     /// A trigram-indexed text that contains this attribute's value whole, when there is one: a
     /// value the attribute equals, starts with, ends with or contains lies in it too.
-    pub within: Option<&'static str>,
+    pub within: Option<Within>,
     /// The uuid column `sql` is the text of, when it is one: an id compared for (in)equality
     /// with a uuid in its canonical text is compared as a uuid, which its index serves.
     pub uuid: Option<&'static str>,
@@ -59,16 +59,31 @@ const fn id(text: &'static str, column: &'static str) -> Attr {
     Attr { sql: text, kind: EXACT, within: None, uuid: Some(column), ordered: false }
 }
 
-/// A user's login, first name, last name and email joined by U+001F: the expression of migration
-/// 0027's `users_search_trgm_idx` (live users only), character for character, or the planner will
-/// not match it to the index.
-const USER_SEARCH_TEXT: &str = "(u.login || E'\\x1f' || u.first_name || E'\\x1f' || u.last_name || E'\\x1f' || u.email)";
+/// Where a trigram index finds the rows whose text contains a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Within {
+    /// A trigram-indexed column of the resource's own row.
+    Column(&'static str),
+    /// A live user's login, first name, last name and email joined by U+001F: the text of
+    /// migration 0043's `user_search`, one narrow row per live user, found by the user's id.
+    UserSearch,
+}
 
-/// What joins the fields of [`USER_SEARCH_TEXT`]: a value holding it could match across two
+impl Within {
+    /// The SQL before and after the bound `ILIKE` pattern.
+    fn around(self) -> (String, &'static str) {
+        match self {
+            Within::Column(c) => (format!("{c} ILIKE "), " ESCAPE '\\'"),
+            Within::UserSearch => ("u.id IN (SELECT s.id FROM user_search s WHERE s.search_text ILIKE ".into(), " ESCAPE '\\')"),
+        }
+    }
+}
+
+/// What joins the fields of [`Within::UserSearch`]: a value holding it could match across two
 /// fields there, so such a value is compared without the index.
 const SEARCH_TEXT_SEPARATOR: char = '\u{1f}';
 
-const fn searched(sql: &'static str, within: &'static str) -> Attr {
+const fn searched(sql: &'static str, within: Within) -> Attr {
     Attr { sql, kind: CI, within: Some(within), uuid: None, ordered: false }
 }
 
@@ -123,16 +138,16 @@ fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
     let core = |key: &str| {
         Some(match key {
             "id" => id("u.id::text", "u.id"),
-            "username" => searched("u.login", USER_SEARCH_TEXT),
+            "username" => searched("u.login", Within::UserSearch),
             "externalid" => attr("u.external_user_id", EXACT),
             "displayname" => attr("coalesce(u.nickname, u.first_name || ' ' || u.last_name)", CI),
-            "name.givenname" => searched("u.first_name", USER_SEARCH_TEXT),
-            "name.familyname" => Attr { ordered: true, ..searched("u.last_name", USER_SEARCH_TEXT) },
+            "name.givenname" => searched("u.first_name", Within::UserSearch),
+            "name.familyname" => Attr { ordered: true, ..searched("u.last_name", Within::UserSearch) },
             "name.middlename" => attr("u.middle_name", CI),
             "name.honorificprefix" => attr("u.title_prefix", CI),
             "name.formatted" => attr("(u.first_name || ' ' || u.last_name)", CI),
             "title" => attr("u.designation", CI),
-            "emails" | "emails.value" => searched("u.email", USER_SEARCH_TEXT),
+            "emails" | "emails.value" => searched("u.email", Within::UserSearch),
             "emails.type" => attr("'work'", CI),
             "emails.primary" => attr("true", Kind::Bool),
             "phonenumbers" | "phonenumbers.value" => attr("u.phone", CI),
@@ -154,7 +169,7 @@ fn user_attr(urn: Option<&str>, key: &str) -> Option<Attr> {
 fn group_attr(key: &str) -> Option<Attr> {
     Some(match key {
         "id" => id("g.id::text", "g.id"),
-        "displayname" => Attr { ordered: true, ..searched("g.name", "g.name") },
+        "displayname" => Attr { ordered: true, ..searched("g.name", Within::Column("g.name")) },
         "externalid" => attr("g.external_id", EXACT),
         "members" | "members.value" => attr("", Kind::Member),
         "meta.created" => attr("g.created_at", Kind::Time),
@@ -405,9 +420,11 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
             let within = a.within.filter(|_| !served && matches!(op, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew));
             let within = within.filter(|_| search::uses_trigrams(&v) && !v.contains(SEARCH_TEXT_SEPARATOR));
             if let Some(text) = within {
-                out.sql(format!("({text} ILIKE "));
+                let (before, after) = text.around();
+                out.sql(format!("({before}"));
                 out.bind(Param::Text(search::contains_pattern(&v)));
-                out.sql(" ESCAPE '\\' AND ");
+                out.sql(after);
+                out.sql(" AND ");
             }
             let cmp = |out: &mut Compiled, sym: &str| {
                 out.sql(format!("({lhs} COLLATE \"C\" {sym} "));
@@ -857,6 +874,8 @@ pub async fn groups_of_users(pool: &PgPool, users: &[Uuid]) -> Result<HashMap<Uu
 mod tests {
     use super::*;
 
+    const USER_SEARCH: &str = "u.id IN (SELECT s.id FROM user_search s WHERE s.search_text";
+
     fn sql(resource: Resource, f: &str) -> Result<(String, Vec<Param>), String> {
         let f = parse_filter(f).map_err(|e| e.message)?;
         compile(resource, &f).map(|c| c.text()).map_err(|e| e.message)
@@ -865,7 +884,7 @@ mod tests {
     #[test]
     fn user_names_compare_case_insensitively_with_bound_values() {
         let (s, p) = sql(Resource::User, r#"userName eq "BJensen""#).unwrap();
-        assert_eq!(s, format!("({USER_SEARCH_TEXT} ILIKE $1 ESCAPE '\\' AND (lower(u.login) = lower($2)))"));
+        assert_eq!(s, format!("({USER_SEARCH} ILIKE $1 ESCAPE '\\') AND (lower(u.login) = lower($2)))"));
         assert_eq!(p, vec![Param::Text("%BJensen%".into()), Param::Text("BJensen".into())]);
         let (s, p) = sql(Resource::User, r#"externalId eq "AbC""#).unwrap();
         assert_eq!(s, "(u.external_user_id = $1)");
@@ -929,7 +948,7 @@ mod tests {
         assert_eq!(s, r#"(lower(u.last_name) COLLATE "C" >= lower($1))"#);
         // A substring is still narrowed by the trigram index, which no btree can serve.
         let (s, _) = sql(Resource::User, r#"name.familyName co "arci""#).unwrap();
-        assert!(s.starts_with(&format!("({USER_SEARCH_TEXT} ILIKE $1")), "{s}");
+        assert!(s.starts_with(&format!("({USER_SEARCH} ILIKE $1")), "{s}");
     }
 
     #[test]

@@ -262,6 +262,71 @@ async fn user_lifecycle_etags_and_blocking() {
     assert!(events.iter().all(|e| e["metadata"]["dialect"] == "scim"), "{page}");
 }
 
+/// SCIM's substring filters and NexPort's user search read a search text kept beside each live
+/// user (migration 0043), not the user's row: it follows a rename and an email change, whichever
+/// dialect made them, and a deleted user is found by neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_searches_follow_renames_and_deletions_across_dialects() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("ScimSearch").await;
+    let body = json!({"userName": "dulcinea@toboso.lamancha", "name": {"givenName": "Dulcinea", "familyName": "Quixotic"}});
+    let id = create_user(&app, &org.token, body).await["id"].as_str().unwrap().to_string();
+    create_user(&app, &org.token, json!({"userName": "sancho@panza.lamancha", "name": {"givenName": "Sancho", "familyName": "Panza"}}))
+        .await;
+    let scim = |filter: &str| {
+        let path = format!("/Users?filter={}", enc(filter));
+        let app = &app;
+        let token = org.token.clone();
+        async move {
+            let (status, v) = send(sc(app, Method::GET, &path, &token)).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            let mut logins: Vec<String> =
+                v["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap().to_string()).collect();
+            logins.sort();
+            logins
+        }
+    };
+    let nexport = |term: &str| {
+        let req = app.nx("GetUsers", &org.token).json(&json!({ "search_term": term }));
+        async move {
+            let resp = send_raw(req).await;
+            assert_eq!(resp.status(), StatusCode::OK);
+            let total: usize = resp.headers()["x-total-count"].to_str().unwrap().parse().unwrap();
+            let users: Vec<Value> = resp.json().await.unwrap();
+            assert_eq!(users.len(), total, "one page holds them all");
+            users.iter().map(|u| u["login"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        }
+    };
+    let dulcinea = vec!["dulcinea@toboso.lamancha".to_string()];
+    assert_eq!(scim(r#"name.familyName co "UIXOT""#).await, dulcinea);
+    // Under `or`, the search is one arm among others, not the plan's starting point.
+    assert_eq!(scim(r#"userName co "toboso" or title eq "Squire""#).await, dulcinea);
+    assert_eq!(nexport("uixot").await, dulcinea);
+
+    // Renamed and given another email through NexPort: found by the new, not by the old.
+    let edit = json!({ "user_id": id, "last_name": "Lorenzo", "email": "aldonza@lorenzo.lamancha" });
+    let (status, v) = send(app.nx("EditUser", &org.token).json(&edit)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(scim(r#"name.familyName co "uixot""#).await, Vec::<String>::new());
+    assert_eq!(nexport("uixot").await, Vec::<String>::new());
+    assert_eq!(scim(r#"name.familyName co "orenz""#).await, dulcinea);
+    assert_eq!(scim(r#"emails.value ew "@lorenzo.lamancha""#).await, dulcinea);
+    assert_eq!(nexport("aldonza@").await, dulcinea);
+    // The login through SCIM, and the sort follows the new family name: Lorenzo before Panza.
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                       "Operations": [{"op": "replace", "path": "userName", "value": "aldonza@toboso.lamancha"}]});
+    let (status, v) = send(sc(&app, Method::PATCH, &format!("/Users/{id}"), &org.token).json(&patch)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(nexport("dulcinea@").await, Vec::<String>::new());
+    assert_eq!(nexport("lamancha").await, ["aldonza@toboso.lamancha", "sancho@panza.lamancha"]);
+
+    // Deleted: found by neither.
+    assert_eq!(send(sc(&app, Method::DELETE, &format!("/Users/{id}"), &org.token)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(scim(r#"userName co "toboso""#).await, Vec::<String>::new());
+    assert_eq!(nexport("toboso").await, Vec::<String>::new());
+    assert_eq!(nexport("lamancha").await, ["sancho@panza.lamancha"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_sorting_paging_and_projection() {
     let app = TestApp::spawn().await;
