@@ -6,9 +6,11 @@
 -- for nearly every match: all pages in shared buffers (`shared hit`, no reads), yet 2.3-4 us a
 -- match, 12-20 ms to count them. The recheck is not the cost (ILIKE over 200,000 joined strings
 -- took 0.35 us a row); visiting a wide row is: a user row carries some 30 columns. Here each live
--- user is one narrow row (the text, the org, and the sort keys of the searches' order), so a scan
--- for the same term reads a fraction of the bytes: counted in 6.3 ms, counted and its first page
--- sorted in 6.9 ms (a prototype at a million users). The page's 20 wide rows are then read by id.
+-- user is one narrow row (the text, the org, and the sort keys of the searches' order), 179 MB at
+-- a million users where `users` is 295 MB, so a scan for the same term visits as many pages but
+-- far cheaper ones: counted in 6.5 ms warm, counted, sorted and paged in 9-10 ms (`scripts/bench
+-- --scale --hold`, EXPLAIN ANALYZE). The page's 20 wide rows are then read by id. A term's cost
+-- still grows with its matches: each visits a page of its own.
 --
 -- The directory projector keeps it in the same statements that write `users`: a creation inserts
 -- both, a change to login, names or email rewrites the row, a deletion removes it (only live
