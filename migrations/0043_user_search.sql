@@ -16,6 +16,15 @@
 -- both, a change to login, names or email rewrites the row, a deletion removes it (only live
 -- users are searched, as 0027's index was partial). `search_text` and the keys are computed in SQL
 -- from the columns, the same expressions the searches used on `users`, so no answer changes.
+
+-- The searched text, written by this migration and by both projector statements that write it:
+-- one definition, so that no writer joins the fields differently. In `public`, as a rebuild's
+-- replay runs with its staging schema and `public` on the search path. Inlined by the planner.
+create function public.user_search_text(login text, first_name text, last_name text, email text) returns text
+language sql immutable as $$
+    select login || E'\x1f' || first_name || E'\x1f' || last_name || E'\x1f' || email
+$$;
+
 create table rm_directory.user_search (
     id uuid primary key,
     org_id uuid,
@@ -28,7 +37,7 @@ create table rm_directory.user_search (
 );
 
 insert into rm_directory.user_search (id, org_id, search_text, last_key, first_key, login_key)
-select id, org_id, login || E'\x1f' || first_name || E'\x1f' || last_name || E'\x1f' || email,
+select id, org_id, public.user_search_text(login, first_name, last_name, email),
        lower(last_name), lower(first_name), lower(login)
 from rm_directory.users where not deleted;
 

@@ -552,7 +552,7 @@ async fn users_created(conn: &mut PgConnection, run: Vec<(&Envelope, UserEvent)>
          additional_locations, external_user_id, created_by, at, middle_name, title_prefix, nickname, address_line1, \
          address_line2, city, state, country, postal_code)), \
          searched AS (INSERT INTO user_search (id, org_id, search_text, last_key, first_key, login_key) \
-         SELECT id, org_id, login || E'\\x1f' || first_name || E'\\x1f' || last_name || E'\\x1f' || email, \
+         SELECT id, org_id, user_search_text(login, first_name, last_name, email), \
          lower(last_name), lower(first_name), lower(login) FROM t) \
          INSERT INTO users (id, org_id, number, email, login, first_name, last_name, role, status, phone, designation, \
          department, location, reports_to, is_department_head, skills, default_visibility, security_group, \
@@ -705,7 +705,7 @@ async fn unit_counts_moved(
 /// names or email changed.
 async fn search_text_changed(conn: &mut PgConnection, id: uuid::Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "UPDATE user_search s SET search_text = u.login || E'\\x1f' || u.first_name || E'\\x1f' || u.last_name || E'\\x1f' || u.email, \
+        "UPDATE user_search s SET search_text = user_search_text(u.login, u.first_name, u.last_name, u.email), \
          last_key = lower(u.last_name), first_key = lower(u.first_name), login_key = lower(u.login) \
          FROM users u WHERE s.id = $1 AND u.id = $1",
         id,

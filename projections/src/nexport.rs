@@ -322,18 +322,14 @@ pub async fn user_by_login(pool: &PgPool, tenant_org: Uuid, login: &str) -> Resu
     .await
 }
 
-/// Joins the fields a user search matches in `user_search.search_text` (migration 0043); no term
-/// that contains it is answered from that text's index (see `search_users`).
-pub const SEARCH_SEPARATOR: char = '\u{1f}';
-
 /// Users of the given orgs, or subscribed to one of them, matching `term` in login, names or
 /// email; sorted last name, first name, login.
 ///
 /// A term `search::uses_trigrams` accepts is matched against the four fields joined by
-/// `SEARCH_SEPARATOR` in `user_search` (migration 0043), one narrow row per live user with its
-/// own trigram index and the sort keys: a substring without the separator lies inside one field,
-/// so that is the same match as field by field, and the matches are counted and sorted without
-/// visiting a wide `users` row; only the page's rows are read from `users`. A shorter term, or one
+/// `search::USER_SEARCH_SEPARATOR` in `user_search` (migration 0043), one narrow row per live
+/// user with its own trigram index and the sort keys: a substring without the separator lies
+/// inside one field, so that is the same match as field by field, and the matches are counted and
+/// sorted without visiting a wide `users` row; only the page's rows are read from `users`. A shorter term, or one
 /// holding the separator, matches each `users` column in turn, a scan of the org's users (see
 /// `search::uses_trigrams` why no index serves such a term).
 /// The page carries the total (`count(*) OVER ()`), so the matches are found once, not once to
@@ -341,7 +337,7 @@ pub const SEARCH_SEPARATOR: char = '\u{1f}';
 /// Each statement is written out twice because sqlx checks only literal SQL.
 pub async fn search_users(pool: &PgPool, orgs: &[Uuid], term: &str, limit: i64, offset: i64) -> Result<(Vec<NxUser>, i64), sqlx::Error> {
     let pattern = search::contains_pattern(term);
-    let joined = search::uses_trigrams(term) && !term.contains(SEARCH_SEPARATOR);
+    let joined = search::uses_trigrams(term) && !term.contains(search::USER_SEARCH_SEPARATOR);
     let hits = if joined {
         sqlx::query_as!(
             NxUserHit,

@@ -5,6 +5,11 @@
 /// trigram, so every indexed row matches it.
 pub const TRIGRAM_MIN_TERM: usize = 3;
 
+/// What joins a user's login, names and email in `user_search.search_text` (migration 0043's
+/// `user_search_text`), read by NexPort's user search and SCIM's user filters: a term holding it
+/// could match across two fields there, so such a term is matched field by field instead.
+pub const USER_SEARCH_SEPARATOR: char = '\u{1f}';
+
 /// `text` with LIKE's metacharacters escaped (by `\`, LIKE's default escape), so a client
 /// searching for `50%` matches the literal text.
 pub fn like_escape(text: &str) -> String {

@@ -79,10 +79,6 @@ impl Within {
     }
 }
 
-/// What joins the fields of [`Within::UserSearch`]: a value holding it could match across two
-/// fields there, so such a value is compared without the index.
-const SEARCH_TEXT_SEPARATOR: char = '\u{1f}';
-
 const fn searched(sql: &'static str, within: Within) -> Attr {
     Attr { sql, kind: CI, within: Some(within), uuid: None, ordered: false }
 }
@@ -418,7 +414,7 @@ fn compare(a: Attr, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut
             // takes the trigram index, whose common trigrams (those of a common family name) it reads
             // whole.
             let within = a.within.filter(|_| !served && matches!(op, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew));
-            let within = within.filter(|_| search::uses_trigrams(&v) && !v.contains(SEARCH_TEXT_SEPARATOR));
+            let within = within.filter(|_| search::uses_trigrams(&v) && !v.contains(search::USER_SEARCH_SEPARATOR));
             if let Some(text) = within {
                 let (before, after) = text.around();
                 out.sql(format!("({before}"));
